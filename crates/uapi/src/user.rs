@@ -37,10 +37,13 @@ pub mod testing {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 
+    /// One present page: its bytes and whether it is writable.
+    type Page = (Box<[u8; USER_PAGE_SIZE as usize]>, bool);
+
     /// Test memory: a map from page number to page contents.
     #[derive(Debug, Default)]
     pub struct TestMemory {
-        pages: Mutex<BTreeMap<u64, (Box<[u8; USER_PAGE_SIZE as usize]>, bool)>>,
+        pages: Mutex<BTreeMap<u64, Page>>,
     }
 
     impl TestMemory {
