@@ -1,1 +1,7 @@
-//! `uiommu-core`.
+//! The software iommufd: what Linux's `drivers/iommu/iommufd` does, in safe Rust.
+//!
+//! Pure logic: no transport and no ABI copying (that is `uiommu-abi`); every byte of the
+//! caller's memory goes through [`uiommu_uapi::UserMemory`], so nothing here assumes the memory
+//! is this process's own.
+
+pub mod ioas;
