@@ -5,3 +5,4 @@
 //! is this process's own.
 
 pub mod ioas;
+pub mod object;

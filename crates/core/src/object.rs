@@ -1,0 +1,282 @@
+//! The per-context object table (`drivers/iommu/iommufd/main.c`: the `objects` xarray).
+//!
+//! - IDs are the lowest free value from 1, at most `i32::MAX` (`xa_limit_31b`); a full table is
+//!   `EBUSY`, as `xa_alloc` reports.
+//! - An ID is reserved before its object exists ([`ObjectTable::reserve`]) so that a command can
+//!   report it to the caller first; until [`Pending::finalize`] no lookup finds it, and dropping
+//!   the reservation frees the ID (`iommufd_object_abort`).
+//! - `users` counts the table itself plus every holder of an [`ObjRef`]: lookups for the length of
+//!   a command and long-term references such as a HWPT's on its IOAS. Removal succeeds only when
+//!   the table holds the last one; otherwise `EBUSY`.
+//! - A removed object can leave a tombstone: its ID stays taken but finds nothing
+//!   (`REMOVE_OBJ_TOMBSTONE`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use uiommu_uapi::{Errno, errno::Result};
+
+/// The largest object ID (`xa_limit_31b`).
+pub const MAX_OBJECT_ID: u32 = i32::MAX as u32;
+
+/// An object in a table: its ID, its users count and what it is.
+#[derive(Debug)]
+pub struct Object<B> {
+    id: u32,
+    users: AtomicU32,
+    body: B,
+}
+
+impl<B> Object<B> {
+    /// The object's ID.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// What the object is.
+    pub fn body(&self) -> &B {
+        &self.body
+    }
+
+    /// The current users count (1 = only the table).
+    pub fn users(&self) -> u32 {
+        self.users.load(Ordering::Acquire)
+    }
+}
+
+/// A counted reference to a live object: one of its `users`.
+#[derive(Debug)]
+pub struct ObjRef<B> {
+    obj: Arc<Object<B>>,
+}
+
+impl<B> ObjRef<B> {
+    fn new(obj: &Arc<Object<B>>) -> Self {
+        obj.users.fetch_add(1, Ordering::AcqRel);
+        ObjRef {
+            obj: Arc::clone(obj),
+        }
+    }
+
+    /// The object's ID.
+    pub fn id(&self) -> u32 {
+        self.obj.id
+    }
+}
+
+impl<B> Clone for ObjRef<B> {
+    fn clone(&self) -> Self {
+        ObjRef::new(&self.obj)
+    }
+}
+
+impl<B> Drop for ObjRef<B> {
+    fn drop(&mut self) {
+        self.obj.users.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<B> Deref for ObjRef<B> {
+    type Target = B;
+    fn deref(&self) -> &B {
+        &self.obj.body
+    }
+}
+
+#[derive(Debug)]
+enum Slot<B> {
+    /// Reserved by a command that has not finished (`XA_ZERO_ENTRY` before finalize).
+    Pending,
+    /// Removed, ID kept (`XA_ZERO_ENTRY` after a tombstoning removal).
+    Tombstone,
+    Live(Arc<Object<B>>),
+}
+
+#[derive(Debug)]
+struct Slots<B> {
+    slots: BTreeMap<u32, Slot<B>>,
+    /// IDs below `next_unused` that are free again.
+    freed: BTreeSet<u32>,
+    /// The lowest ID never handed out.
+    next_unused: u32,
+}
+
+/// The objects of one context.
+#[derive(Debug)]
+pub struct ObjectTable<B> {
+    inner: Mutex<Slots<B>>,
+}
+
+impl<B> Default for ObjectTable<B> {
+    fn default() -> Self {
+        ObjectTable {
+            inner: Mutex::new(Slots {
+                slots: BTreeMap::new(),
+                freed: BTreeSet::new(),
+                next_unused: 1,
+            }),
+        }
+    }
+}
+
+/// A reserved ID whose object is being built.
+#[derive(Debug)]
+#[must_use = "dropping a reservation frees its ID"]
+pub struct Pending<'t, B> {
+    table: &'t ObjectTable<B>,
+    id: u32,
+}
+
+impl<B> Pending<'_, B> {
+    /// The reserved ID, which the command may already report.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Publishes the object (`iommufd_object_finalize`) and returns a reference to it.
+    pub fn finalize(self, body: B) -> ObjRef<B> {
+        let obj = Arc::new(Object {
+            id: self.id,
+            users: AtomicU32::new(1),
+            body,
+        });
+        let r = ObjRef::new(&obj);
+        self.table.lock().slots.insert(self.id, Slot::Live(obj));
+        std::mem::forget(self);
+        r
+    }
+}
+
+impl<B> Drop for Pending<'_, B> {
+    fn drop(&mut self) {
+        let mut t = self.table.lock();
+        t.slots.remove(&self.id);
+        t.free_id(self.id);
+    }
+}
+
+impl<B> Slots<B> {
+    fn free_id(&mut self, id: u32) {
+        self.freed.insert(id);
+        // Keep `freed` small: collapse a free run at the top into `next_unused`.
+        while let Some(&top) = self.freed.last() {
+            if top + 1 != self.next_unused {
+                break;
+            }
+            self.freed.pop_last();
+            self.next_unused = top;
+        }
+    }
+}
+
+impl<B> ObjectTable<B> {
+    fn lock(&self) -> MutexGuard<'_, Slots<B>> {
+        // A panic while holding the lock cannot leave the map inconsistent (every update is a
+        // single insert or remove), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves the lowest free ID (`_iommufd_object_alloc`).
+    pub fn reserve(&self) -> Result<Pending<'_, B>> {
+        let mut t = self.lock();
+        let id = match t.freed.pop_first() {
+            Some(id) => id,
+            None if t.next_unused <= MAX_OBJECT_ID => {
+                t.next_unused += 1;
+                t.next_unused - 1
+            }
+            None => return Err(Errno::EBUSY),
+        };
+        t.slots.insert(id, Slot::Pending);
+        Ok(Pending { table: self, id })
+    }
+
+    /// Looks up a live object that `matches` (`iommufd_get_object`); `ENOENT` otherwise.
+    pub fn get(&self, id: u32, matches: impl FnOnce(&B) -> bool) -> Result<ObjRef<B>> {
+        match self.lock().slots.get(&id) {
+            Some(Slot::Live(obj)) if matches(&obj.body) => Ok(ObjRef::new(obj)),
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
+    /// Removes object `id` if the table holds its only user (`iommufd_object_remove`):
+    /// `ENOENT` if there is none, `EBUSY` if it is in use. The caller destroys what it returns.
+    pub fn remove(&self, id: u32, tombstone: bool) -> Result<Arc<Object<B>>> {
+        let mut t = self.lock();
+        let obj = match t.slots.get(&id) {
+            Some(Slot::Live(obj)) => Arc::clone(obj),
+            _ => return Err(Errno::ENOENT),
+        };
+        if obj
+            .users
+            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(Errno::EBUSY);
+        }
+        if tombstone {
+            t.slots.insert(id, Slot::Tombstone);
+        } else {
+            t.slots.remove(&id);
+            t.free_id(id);
+        }
+        Ok(obj)
+    }
+
+    /// Removes the object behind `r`, giving back the caller's reference first, as the kernel
+    /// does when a command destroys an object it holds.
+    pub fn remove_ref(&self, r: ObjRef<B>, tombstone: bool) -> Result<Arc<Object<B>>> {
+        let id = r.id();
+        drop(r);
+        self.remove(id, tombstone)
+    }
+
+    /// One pass of context teardown (`iommufd_fops_release`): removes every object whose only
+    /// user is the table. Called until it returns nothing; leaves release inner objects.
+    pub fn remove_leaves(&self) -> Vec<Arc<Object<B>>> {
+        let mut t = self.lock();
+        let leaves: Vec<u32> = t
+            .slots
+            .iter()
+            .filter_map(|(&id, s)| match s {
+                Slot::Live(obj) if obj.users.load(Ordering::Acquire) == 1 => Some(id),
+                _ => None,
+            })
+            .collect();
+        let mut out = Vec::with_capacity(leaves.len());
+        for id in leaves {
+            if let Some(Slot::Live(obj)) = t.slots.get(&id) {
+                if obj
+                    .users
+                    .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    if let Some(Slot::Live(obj)) = t.slots.remove(&id) {
+                        t.free_id(id);
+                        out.push(obj);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// IDs of live objects, in order.
+    pub fn ids(&self) -> Vec<u32> {
+        let t = self.lock();
+        t.slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Live(_)))
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// Whether no ID is taken at all (live, pending or tombstone).
+    pub fn is_empty(&self) -> bool {
+        self.lock().slots.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;
