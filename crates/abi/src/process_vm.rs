@@ -171,16 +171,15 @@ mod tests {
         assert_ne!(base, libc::MAP_FAILED);
         let second = base as u64 + page as u64;
         // SAFETY: unmaps the second page of the mapping made above, which nothing references.
-        assert_eq!(
-            unsafe { libc::munmap(second as *mut libc::c_void, page) },
-            0
-        );
+        let rc = unsafe { libc::munmap(second as *mut libc::c_void, page) };
+        assert_eq!(rc, 0);
         let mem = ProcessVm::current();
         let mut buf = [0u8; 8];
         mem.read(second - 8, &mut buf).unwrap();
         assert_eq!(mem.read(second - 4, &mut buf), Err(Errno::EFAULT));
         assert_eq!(mem.write(second - 4, &buf), Err(Errno::EFAULT));
         // SAFETY: unmaps the first page, still mapped and unreferenced.
-        assert_eq!(unsafe { libc::munmap(base, page) }, 0);
+        let rc = unsafe { libc::munmap(base, page) };
+        assert_eq!(rc, 0);
     }
 }
