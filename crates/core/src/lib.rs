@@ -6,3 +6,5 @@
 
 pub mod ioas;
 pub mod object;
+pub mod domain;
+pub mod driver;

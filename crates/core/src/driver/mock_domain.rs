@@ -1,0 +1,237 @@
+//! The selftest mock's domains (`drivers/iommu/iommufd/selftest.c`): paging domains over the
+//! 2 KiB-granule AMD v1 mock format, and nested domains that only keep an IOTLB array.
+
+use crate::domain::{Domain, DomainType};
+use std::any::Any;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable, Prot, PtError};
+use uiommu_uapi::Errno;
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::selftest::{
+    MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_HUGE_PAGE_SIZE, MOCK_IOMMUPT_HUGE,
+    MOCK_NESTED_DOMAIN_IOTLB_NUM,
+};
+
+/// Host page size: huge mock domains must include it in their page sizes so that iommufd
+/// accepts them.
+const HOST_PAGE_SIZE: u64 = 4096;
+
+pub(crate) fn pt_errno(e: PtError) -> Errno {
+    Errno(e.errno())
+}
+
+/// A mock paging domain (`struct mock_iommu_domain`).
+#[derive(Debug)]
+pub struct MockPagingDomain {
+    table: PageTable<AmdV1Mock>,
+    pgsize_bitmap: u64,
+    aperture: (u64, u64),
+    /// Allocated with `IOMMU_HWPT_ALLOC_DIRTY_TRACKING` (`domain->dirty_ops`).
+    dirty_ops: bool,
+    /// `MOCK_DIRTY_TRACK`.
+    tracking: AtomicBool,
+}
+
+impl MockPagingDomain {
+    /// `mock_domain_alloc_pgtable`: `pagetable_type` is `MOCK_IOMMUPT_DEFAULT` (2 KiB pages,
+    /// the mock aperture) or `MOCK_IOMMUPT_HUGE` (huge pages plus the host page size, the
+    /// format's full aperture).
+    pub fn new(pagetable_type: u32, dirty_tracking: bool) -> Result<Self> {
+        // The kernel configures 56-bit IOVA hardware with three levels from level 2.
+        let table = PageTable::new(AmdV1Mock::default(), Config::levels(3)).map_err(pt_errno)?;
+        let (pgsize_bitmap, aperture) = if pagetable_type == MOCK_IOMMUPT_HUGE {
+            (MOCK_HUGE_PAGE_SIZE | HOST_PAGE_SIZE, table.aperture())
+        } else {
+            (
+                table.pgsize_bitmap(),
+                (MOCK_APERTURE_START, MOCK_APERTURE_LAST),
+            )
+        };
+        Ok(MockPagingDomain {
+            table,
+            pgsize_bitmap,
+            aperture,
+            dirty_ops: dirty_tracking,
+            tracking: AtomicBool::new(false),
+        })
+    }
+
+    /// Marks `iova` dirty as the hardware would on a device write (IOMMU_TEST_OP_DIRTY).
+    pub fn set_dirty(&self, iova: u64) -> Result<()> {
+        self.table.set_dirty(iova).map_err(pt_errno)
+    }
+
+    /// Whether dirty tracking is on.
+    pub fn tracking(&self) -> bool {
+        self.tracking.load(Ordering::Acquire)
+    }
+
+    fn sync(&self, mut gather: Gather) {
+        // The mock has no IOTLB: tables can go at once (`mock_iotlb_sync`).
+        self.table.release(&mut gather);
+    }
+}
+
+impl Domain for MockPagingDomain {
+    fn domain_type(&self) -> DomainType {
+        DomainType::Paging
+    }
+
+    fn pgsize_bitmap(&self) -> u64 {
+        self.pgsize_bitmap
+    }
+
+    fn aperture(&self) -> (u64, u64) {
+        self.aperture
+    }
+
+    fn map(&self, iova: u64, oa: u64, len: u64, prot: Prot) -> Result<()> {
+        let mut gather = Gather::default();
+        let r = self
+            .table
+            .map(iova, oa, len, prot, &mut gather)
+            .map_err(pt_errno);
+        self.sync(gather);
+        r
+    }
+
+    fn unmap(&self, iova: u64, len: u64) -> u64 {
+        let mut gather = Gather::default();
+        let n = self.table.unmap(iova, len, &mut gather);
+        self.sync(gather);
+        n
+    }
+
+    fn iova_to_phys(&self, iova: u64) -> Option<u64> {
+        self.table.iova_to_phys(iova)
+    }
+
+    fn has_dirty_tracking(&self) -> bool {
+        self.dirty_ops
+    }
+
+    /// `mock_domain_set_dirty_tracking`.
+    fn set_dirty_tracking(&self, enable: bool) -> Result<()> {
+        if enable && !self.dirty_ops {
+            return Err(Errno::EINVAL);
+        }
+        self.tracking.store(enable, Ordering::Release);
+        Ok(())
+    }
+
+    fn read_and_clear_dirty(
+        &self,
+        iova: u64,
+        len: u64,
+        no_clear: bool,
+        out: &mut dyn DirtyRecorder,
+    ) -> Result<()> {
+        if !self.dirty_ops {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut gather = Gather::default();
+        let r = self
+            .table
+            .read_and_clear_dirty(iova, len, no_clear, &mut DynRecorder(out), &mut gather)
+            .map_err(pt_errno);
+        self.sync(gather);
+        r
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Passes a `dyn` recorder to the page table's generic walker.
+struct DynRecorder<'a>(&'a mut dyn DirtyRecorder);
+
+impl DirtyRecorder for DynRecorder<'_> {
+    fn record(&mut self, iova: u64, len: u64) {
+        self.0.record(iova, len);
+    }
+}
+
+/// A mock nested domain (`struct mock_iommu_domain_nested`): no table, only the IOTLB values
+/// the tests set and invalidate.
+#[derive(Debug)]
+pub struct MockNestedDomain {
+    /// `iotlb[]`, each entry set from `iommu_hwpt_selftest.iotlb`.
+    pub iotlb: Mutex<[u32; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize]>,
+    /// The vIOMMU the domain was allocated on, if any.
+    pub viommu_id: Option<u32>,
+}
+
+impl MockNestedDomain {
+    /// A nested domain whose IOTLB entries all read `iotlb`.
+    pub fn new(iotlb: u32, viommu_id: Option<u32>) -> Self {
+        MockNestedDomain {
+            iotlb: Mutex::new([iotlb; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize]),
+            viommu_id,
+        }
+    }
+}
+
+impl Domain for MockNestedDomain {
+    fn domain_type(&self) -> DomainType {
+        DomainType::Nested
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The mock's blocking domain.
+#[derive(Debug, Default)]
+pub struct MockBlockingDomain;
+
+impl Domain for MockBlockingDomain {
+    fn domain_type(&self) -> DomainType {
+        DomainType::Blocked
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uiommu_uapi::selftest::{MOCK_IOMMUPT_DEFAULT, MOCK_PAGE_SIZE};
+
+    #[test]
+    fn default_domain_has_mock_geometry() {
+        let d = MockPagingDomain::new(MOCK_IOMMUPT_DEFAULT, false).unwrap();
+        assert_eq!(d.aperture(), (1 << 24, (1 << 31) - 1));
+        assert_eq!(
+            d.pgsize_bitmap() & d.pgsize_bitmap().wrapping_neg(),
+            MOCK_PAGE_SIZE
+        );
+        let huge = MockPagingDomain::new(MOCK_IOMMUPT_HUGE, false).unwrap();
+        assert_eq!(huge.pgsize_bitmap(), (1 << 20) | 4096);
+    }
+
+    #[test]
+    fn maps_translate_and_unmap() {
+        let d = MockPagingDomain::new(MOCK_IOMMUPT_DEFAULT, false).unwrap();
+        let iova = 1 << 24;
+        d.map(iova, 0x7f00_0000_0800, 2 * 2048, Prot::RW).unwrap();
+        assert_eq!(d.iova_to_phys(iova + 2048 + 5), Some(0x7f00_0000_1005));
+        assert_eq!(d.map(iova, 0x1000, 2048, Prot::RW), Err(Errno::EADDRINUSE));
+        assert_eq!(d.unmap(iova, 4096), 4096);
+        assert_eq!(d.iova_to_phys(iova), None);
+    }
+
+    #[test]
+    fn dirty_tracking_needs_the_flag() {
+        let d = MockPagingDomain::new(MOCK_IOMMUPT_DEFAULT, false).unwrap();
+        assert_eq!(d.set_dirty_tracking(true), Err(Errno::EINVAL));
+        assert_eq!(d.set_dirty_tracking(false), Ok(()));
+        let d = MockPagingDomain::new(MOCK_IOMMUPT_DEFAULT, true).unwrap();
+        d.set_dirty_tracking(true).unwrap();
+        assert!(d.tracking());
+    }
+}

@@ -1,0 +1,3 @@
+//! IOMMU drivers: the hardware models behind devices.
+
+pub mod mock_domain;
