@@ -1,3 +1,149 @@
-//! IOMMU drivers: the hardware models behind devices.
+//! IOMMU drivers: the hardware models behind devices (the kernel's `struct iommu_ops`, its
+//! domain ops and iommufd's driver hooks, `include/linux/iommu.h`).
+//!
+//! A driver answers what its hardware can do ([`IommuDriver::hw_info`],
+//! [`IommuDriver::capable`]), builds domains from the caller's driver data, and decides whether
+//! a device may attach to a domain: `EINVAL` means "incompatible, try another domain", which
+//! the auto-domain search relies on.
 
+pub mod mock;
 pub mod mock_domain;
+
+use crate::domain::Domain;
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
+use uiommu_uapi::UserMemory;
+use uiommu_uapi::copy::UserData;
+use uiommu_uapi::errno::Result;
+
+/// Device capabilities a driver reports (`enum iommu_cap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// DMA is cache coherent (`IOMMU_CAP_CACHE_COHERENCY`); required to bind.
+    CacheCoherency,
+    /// Domains can enforce coherency (`IOMMU_CAP_ENFORCE_CACHE_COHERENCY`).
+    EnforceCacheCoherency,
+    /// Dirty tracking (`IOMMU_CAP_DIRTY_TRACKING`).
+    DirtyTracking,
+    /// The device may use ATS (`IOMMU_CAP_PCI_ATS_SUPPORTED`).
+    PciAtsSupported,
+}
+
+/// What `hw_info` reports: the driver's data and its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HwInfo {
+    /// `IOMMU_HW_INFO_TYPE_*` of `data`.
+    pub data_type: u32,
+    /// The driver's `iommu_hw_info_*` struct, as bytes.
+    pub data: Vec<u8>,
+}
+
+/// Driver data passed in by the caller, and the memory to read it from.
+#[derive(Clone, Copy)]
+pub struct DriverData<'a> {
+    /// Type, address and length of the blob.
+    pub data: UserData,
+    /// The caller's memory.
+    pub mem: &'a dyn UserMemory,
+}
+
+impl std::fmt::Debug for DriverData<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.data.fmt(f)
+    }
+}
+
+/// A physical device behind an IOMMU: what the driver knows of it.
+#[derive(Debug)]
+pub struct PhysDevice {
+    /// The driver of the IOMMU the device sits behind.
+    pub driver: Arc<dyn IommuDriver>,
+    /// The IOMMU group: devices that cannot be isolated from each other share one.
+    pub group_id: u32,
+    /// PASIDs the device supports, as a bit width (0: none).
+    pub max_pasid_log2: u8,
+    /// The driver's per-device state.
+    pub state: Box<dyn Any + Send + Sync>,
+}
+
+impl PhysDevice {
+    /// The driver's state as `T`, if it is one.
+    pub fn state<T: 'static>(&self) -> Option<&T> {
+        self.state.downcast_ref()
+    }
+}
+
+/// A region a device cannot use for DMA (`iommu_get_resv_regions`), inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservedRegion {
+    /// First reserved IOVA.
+    pub start: u64,
+    /// Last reserved IOVA.
+    pub last: u64,
+    /// A software MSI window (`IOMMU_RESV_SW_MSI`), which iommufd may map itself.
+    pub sw_msi: bool,
+}
+
+/// An IOMMU driver.
+pub trait IommuDriver: Send + Sync + Debug {
+    /// A short name (`mock`, `vtd`, `smmuv3`, …).
+    fn name(&self) -> &'static str;
+
+    /// `device_iommu_capable`.
+    fn capable(&self, dev: &PhysDevice, cap: Capability) -> bool;
+
+    /// `hw_info`: the driver's data of type `requested` (`IOMMU_HW_INFO_TYPE_DEFAULT` for the
+    /// driver's own). `None` if the driver has no data at all.
+    fn hw_info(&self, dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>>;
+
+    /// `domain_alloc_paging_flags`: a paging domain for `dev` with `IOMMU_HWPT_ALLOC_*` flags
+    /// (`IOMMU_HWPT_FAULT_ID_VALID` already removed) and optional driver data.
+    fn domain_alloc_paging(
+        &self,
+        dev: &PhysDevice,
+        flags: u32,
+        data: Option<DriverData<'_>>,
+    ) -> Result<Arc<dyn Domain>>;
+
+    /// `domain_alloc_nested`: a nested domain over `parent`, from driver data. `None` if the
+    /// driver does not support nesting.
+    fn domain_alloc_nested(
+        &self,
+        _dev: &PhysDevice,
+        _parent: &Arc<dyn Domain>,
+        _flags: u32,
+        _data: DriverData<'_>,
+    ) -> Option<Result<Arc<dyn Domain>>> {
+        None
+    }
+
+    /// `attach_dev`: make `domain` the device's RID domain (`old` is the previous one).
+    fn attach_dev(
+        &self,
+        dev: &PhysDevice,
+        domain: &Arc<dyn Domain>,
+        old: Option<&Arc<dyn Domain>>,
+    ) -> Result<()>;
+
+    /// `set_dev_pasid`: make `domain` the domain of `pasid` on the device. `domain` is the
+    /// blocking domain when a PASID is detached.
+    fn set_dev_pasid(
+        &self,
+        dev: &PhysDevice,
+        pasid: u32,
+        domain: &Arc<dyn Domain>,
+        old: Option<&Arc<dyn Domain>>,
+    ) -> Result<()>;
+
+    /// The domain that blocks all DMA.
+    fn blocking_domain(&self) -> Arc<dyn Domain>;
+
+    /// Reserved IOVA regions of the device.
+    fn reserved_regions(&self, _dev: &PhysDevice) -> Vec<ReservedRegion> {
+        Vec::new()
+    }
+
+    /// Whether `domain` was made by this driver (`domain->owner == ops`).
+    fn owns(&self, domain: &dyn Domain) -> bool;
+}
