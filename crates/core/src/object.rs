@@ -65,6 +65,48 @@ impl<B> ObjRef<B> {
     }
 }
 
+impl<B> ObjRef<B> {
+    /// A reference that does not count as a user (the kernel's plain pointers on lists).
+    pub fn downgrade(&self) -> WeakObj<B> {
+        WeakObj {
+            obj: Arc::downgrade(&self.obj),
+        }
+    }
+}
+
+/// A non-counting reference to an object, upgraded only while the object is live.
+#[derive(Debug)]
+pub struct WeakObj<B> {
+    obj: std::sync::Weak<Object<B>>,
+}
+
+impl<B> Clone for WeakObj<B> {
+    fn clone(&self) -> Self {
+        WeakObj {
+            obj: self.obj.clone(),
+        }
+    }
+}
+
+impl<B> WeakObj<B> {
+    /// A counted reference, unless the object has been removed (`iommufd_lock_obj`: users is
+    /// zero once the table let go).
+    pub fn upgrade(&self) -> Option<ObjRef<B>> {
+        let obj = self.obj.upgrade()?;
+        obj.users
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                (u != 0).then_some(u + 1)
+            })
+            .ok()?;
+        Some(ObjRef { obj })
+    }
+
+    /// Whether both refer to the same object.
+    pub fn ptr_eq(&self, other: &ObjRef<B>) -> bool {
+        std::ptr::eq(self.obj.as_ptr(), Arc::as_ptr(&other.obj))
+    }
+}
+
 impl<B> Clone for ObjRef<B> {
     fn clone(&self) -> Self {
         ObjRef::new(&self.obj)

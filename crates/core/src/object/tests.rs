@@ -72,6 +72,21 @@ fn teardown_goes_leaves_first() {
     assert!(t.is_empty());
 }
 
+#[test]
+fn weak_references_do_not_count_and_die_with_removal() {
+    let t = ObjectTable::<u8>::default();
+    let r = t.reserve().unwrap().finalize(5);
+    let w = r.downgrade();
+    assert!(w.ptr_eq(&r));
+    drop(r);
+    let up = w.upgrade().unwrap();
+    assert_eq!(*up, 5);
+    assert_eq!(t.remove(1, false).err(), Some(Errno::EBUSY));
+    drop(up);
+    t.remove(1, false).unwrap();
+    assert!(w.upgrade().is_none());
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Add,
