@@ -69,7 +69,8 @@ const NVLINK2: &str = "deprecated POWER NVLink2 region/capability, no longer pro
 
 /// Names `vfio.h` defines that this crate does not declare, each with the reason.
 pub const NOT_DECLARED: &[(&str, &str)] = &[
-    ("VFIO_H", "include guard"),
+    ("VFIO_H", "include guard (installed header)"),
+    ("_UAPIVFIO_H", "include guard (kernel source tree)"),
     (
         "__VFIO_RESERVED_TYPE1_NESTING_IOMMU",
         "reserved number of the removed type1 nesting IOMMU; no extension reports it",

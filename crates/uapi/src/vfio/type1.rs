@@ -13,7 +13,8 @@ crate::uapi_structs! {
     ///
     /// The kernel requires `argsz` to reach `iova_pgsizes`. If capabilities exist it sets
     /// `VFIO_IOMMU_INFO_CAPS`; when `argsz` is too small for them it raises `argsz` to the size
-    /// needed and copies no capabilities (see [`super::caps::CapPlacement`]).
+    /// needed and copies no capabilities (see [`super::caps::CapPlacement`]). Only
+    /// `min(argsz, sizeof)` bytes of this struct are written back.
     pub struct VfioIommuType1Info = "vfio_iommu_type1_info" {
         /// In: the size of the caller's buffer, capabilities included; out: the size needed.
         pub argsz: u32,
