@@ -304,12 +304,6 @@ impl Pages {
         }
         true
     }
-
-    /// Pages pinned now (`npinned`).
-    #[cfg(test)]
-    pub(crate) fn npinned(&self) -> u64 {
-        lock(&self.state).users.covered()
-    }
 }
 
 impl Drop for Pages {
