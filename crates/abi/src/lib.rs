@@ -5,7 +5,25 @@
 //! `core`, write the results back, and return the errno. No transport lives here: the preload
 //! library and a daemon both call [`dispatch`] with the caller's [`UserMemory`].
 
+mod iommufd;
 pub mod process_vm;
 
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
+
+use uiommu_core::context::Context;
+use uiommu_uapi::Errno;
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::iommufd::{Route, UserCmd, route};
+
+/// `ioctl(fd, cmd, arg)` on an iommufd context: the value the syscall returns, or its errno.
+pub fn dispatch(ctx: &Context, mem: &dyn UserMemory, cmd: u32, arg: u64) -> Result<i64> {
+    match route(cmd) {
+        Route::Iommufd => {
+            let ucmd = UserCmd::read(&mem, cmd, arg)?;
+            iommufd::run(ctx, mem, &ucmd).map(|()| 0)
+        }
+        // The VFIO type1 compatibility layer answers every other number.
+        Route::Vfio => Err(Errno::ENOTTY),
+    }
+}

@@ -4,7 +4,9 @@
 //! caller's memory goes through [`uiommu_uapi::UserMemory`], so nothing here assumes the memory
 //! is this process's own.
 
-pub mod ioas;
-pub mod object;
+pub mod context;
 pub mod domain;
 pub mod driver;
+pub mod ioas;
+pub mod object;
+pub mod objects;

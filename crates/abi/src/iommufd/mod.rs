@@ -1,0 +1,47 @@
+//! The iommufd commands: one handler per ioctl, as `main.c`'s table lists them.
+
+mod ioas;
+mod option;
+
+use uiommu_core::context::Context;
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::iommufd::*;
+use uiommu_uapi::{Errno, UserMemory};
+
+/// Runs a command whose struct `ucmd` was copied in.
+pub(crate) fn run(ctx: &Context, mem: &dyn UserMemory, ucmd: &UserCmd) -> Result<()> {
+    let c = Cmd { ctx, mem, ucmd };
+    match ucmd.op.cmd {
+        IOMMU_DESTROY => ioas::destroy(&c),
+        IOMMU_IOAS_ALLOC => ioas::alloc(&c),
+        IOMMU_IOAS_ALLOW_IOVAS => ioas::allow_iovas(&c),
+        IOMMU_IOAS_COPY => ioas::copy(&c),
+        IOMMU_IOAS_IOVA_RANGES => ioas::iova_ranges(&c),
+        IOMMU_IOAS_MAP => ioas::map(&c),
+        IOMMU_IOAS_UNMAP => ioas::unmap(&c),
+        IOMMU_OPTION => option::option(&c),
+        IOMMU_VFIO_IOAS => option::vfio_ioas(&c),
+        IOMMU_IOAS_NOIOMMU_GET_PA => ioas::noiommu_get_pa(&c),
+        // Commands whose objects this build does not provide yet.
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+/// One command in flight: the context, the caller's memory and the copied-in struct.
+pub(crate) struct Cmd<'a> {
+    pub ctx: &'a Context,
+    pub mem: &'a dyn UserMemory,
+    pub ucmd: &'a UserCmd,
+}
+
+impl Cmd<'_> {
+    /// The command struct.
+    pub fn get<T: zerocopy::FromBytes>(&self) -> T {
+        self.ucmd.get()
+    }
+
+    /// `iommufd_ucmd_respond`.
+    pub fn respond<T: zerocopy::IntoBytes + zerocopy::Immutable>(&self, value: &T) -> Result<()> {
+        self.ucmd.respond(&self.mem, value)
+    }
+}

@@ -1,0 +1,223 @@
+//! One open of `/dev/iommu` (the kernel's `struct iommufd_ctx`, `main.c`): its objects, the
+//! IOAS the VFIO compatibility layer uses, and how pinned pages are charged.
+
+use crate::ioas::{LockedVm, NoAccount, PinAccount, PinMemory, PinOwner, PinRegistry, RlimitMode};
+use crate::object::{ObjRef, ObjectTable, WeakObj};
+use crate::objects::Object;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use uiommu_uapi::{Errno, errno::Result};
+
+/// The process that opened the context: where its pages are pinned and charged.
+#[derive(Clone)]
+pub struct Process {
+    /// Its address space, to check that pages can be pinned.
+    pub memory: Arc<dyn PinMemory>,
+    /// Pin counts of its pages.
+    pub registry: Arc<PinRegistry>,
+    /// Pinned pages charged to its user (`user_struct::locked_vm`).
+    pub user_locked: Arc<LockedVm>,
+    /// Pinned pages charged to the process (`mm_struct::locked_vm`).
+    pub mm_locked: Arc<LockedVm>,
+    /// `CAP_IPC_LOCK`: pins are not charged.
+    pub cap_ipc_lock: bool,
+    /// `CAP_SYS_RESOURCE`: may change the accounting mode.
+    pub cap_sys_resource: bool,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("user_locked", &self.user_locked.locked())
+            .field("mm_locked", &self.mm_locked.locked())
+            .field("cap_ipc_lock", &self.cap_ipc_lock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which device node the context was opened through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    /// `/dev/iommu`: pins are charged per user by default.
+    Iommu,
+    /// `/dev/vfio/vfio` served by iommufd: pins are charged per process, as VFIO does.
+    VfioContainer,
+}
+
+/// An iommufd context.
+#[derive(Debug)]
+pub struct Context {
+    /// The objects, by ID.
+    pub objects: ObjectTable<Object>,
+    vfio_ioas: Mutex<Option<WeakObj<Object>>>,
+    account_mode: Mutex<RlimitMode>,
+    process: Process,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An object of one kind, as found in [`Object`].
+pub trait Kind: Sized {
+    /// `Some` if `obj` is of this kind.
+    fn of(obj: &Object) -> Option<&Self>;
+}
+
+/// A counted reference to an object of kind `T`.
+#[derive(Debug)]
+pub struct Handle<T> {
+    obj: ObjRef<Object>,
+    _kind: PhantomData<fn() -> T>,
+}
+
+impl<T: Kind> Handle<T> {
+    /// Checks `obj`'s kind.
+    pub fn new(obj: ObjRef<Object>) -> Option<Self> {
+        T::of(&obj)?;
+        Some(Handle {
+            obj,
+            _kind: PhantomData,
+        })
+    }
+
+    /// The untyped reference.
+    pub fn object(&self) -> &ObjRef<Object> {
+        &self.obj
+    }
+
+    /// Gives up the kind.
+    pub fn into_object(self) -> ObjRef<Object> {
+        self.obj
+    }
+
+    /// The object's ID.
+    pub fn id(&self) -> u32 {
+        self.obj.id()
+    }
+}
+
+impl<T> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        Handle {
+            obj: self.obj.clone(),
+            _kind: PhantomData,
+        }
+    }
+}
+
+impl<T: Kind> Deref for Handle<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // The kind was checked when the handle was made and an object never changes kind.
+        T::of(&self.obj).expect("handle kind checked at creation")
+    }
+}
+
+impl Context {
+    /// A new, empty context opened by `process` through `node` (`iommufd_fops_open`).
+    pub fn new(process: Process, node: Node) -> Self {
+        let mode = match node {
+            Node::Iommu => RlimitMode::User,
+            Node::VfioContainer => RlimitMode::Process,
+        };
+        Context {
+            objects: ObjectTable::default(),
+            vfio_ioas: Mutex::new(None),
+            account_mode: Mutex::new(mode),
+            process,
+        }
+    }
+
+    /// The process that opened the context.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// Looks up object `id` of kind `T` (`iommufd_get_object` with a type): `ENOENT` if there
+    /// is none or it is another kind.
+    pub fn get<T: Kind>(&self, id: u32) -> Result<Handle<T>> {
+        let obj = self.objects.get(id, |o| T::of(o).is_some())?;
+        Ok(Handle {
+            obj,
+            _kind: PhantomData,
+        })
+    }
+
+    /// Looks up object `id` of any kind.
+    pub fn get_any(&self, id: u32) -> Result<ObjRef<Object>> {
+        self.objects.get(id, |_| true)
+    }
+
+    /// `IOMMU_DESTROY` (`iommufd_object_remove`): `ENOENT` or `EBUSY`; the object's resources
+    /// are released when the last reference goes, here.
+    pub fn destroy(&self, id: u32) -> Result<()> {
+        let obj = self.objects.remove(id, false)?;
+        drop(obj);
+        Ok(())
+    }
+
+    /// Where pins of pages created now are charged (`iopt_alloc_pages`): the mode fixed at this
+    /// moment stays with the pages for their life.
+    pub fn pin_owner(&self) -> PinOwner {
+        let account: Arc<dyn PinAccount> = if self.process.cap_ipc_lock {
+            Arc::new(NoAccount)
+        } else {
+            match *lock(&self.account_mode) {
+                RlimitMode::User => self.process.user_locked.clone(),
+                RlimitMode::Process => self.process.mm_locked.clone(),
+            }
+        };
+        PinOwner {
+            memory: self.process.memory.clone(),
+            account,
+            registry: self.process.registry.clone(),
+        }
+    }
+
+    /// `IOMMU_OPTION_RLIMIT_MODE` get.
+    pub fn rlimit_mode(&self) -> RlimitMode {
+        *lock(&self.account_mode)
+    }
+
+    /// `IOMMU_OPTION_RLIMIT_MODE` set (`iommufd_option_rlimit_mode`): `EPERM` without
+    /// `CAP_SYS_RESOURCE`, `EBUSY` once the context has any object, `EINVAL` for other values.
+    pub fn set_rlimit_mode(&self, val64: u64) -> Result<()> {
+        if !self.process.cap_sys_resource {
+            return Err(Errno::EPERM);
+        }
+        let mut mode = lock(&self.account_mode);
+        if !self.objects.is_empty() {
+            return Err(Errno::EBUSY);
+        }
+        *mode = RlimitMode::from_val64(val64)?;
+        Ok(())
+    }
+
+    /// The compatibility IOAS, if set and still live (`get_compat_ioas`): `ENODEV` otherwise.
+    pub fn vfio_ioas(&self) -> Result<ObjRef<Object>> {
+        lock(&self.vfio_ioas)
+            .as_ref()
+            .and_then(WeakObj::upgrade)
+            .ok_or(Errno::ENODEV)
+    }
+
+    /// `IOMMU_VFIO_IOAS_SET` / `_CLEAR`.
+    pub fn set_vfio_ioas(&self, ioas: Option<&ObjRef<Object>>) {
+        *lock(&self.vfio_ioas) = ioas.map(ObjRef::downgrade);
+    }
+}
+
+impl Drop for Context {
+    /// `iommufd_fops_release`: objects go leaves first; each pass frees the users of the next.
+    fn drop(&mut self) {
+        loop {
+            let leaves = self.objects.remove_leaves();
+            if leaves.is_empty() {
+                break;
+            }
+            drop(leaves);
+        }
+    }
+}
