@@ -2,8 +2,8 @@
 //!
 //! - [`iommufd`]: `include/uapi/linux/iommufd.h` — commands, structs, driver data, events;
 //!   and the kernel's ioctl table with each command's minimum size (`drivers/iommu/iommufd/main.c`).
-//! - [`vfio`]: the parts of `include/uapi/linux/vfio.h` used by the type1 and SPAPR TCE
-//!   containers and the device cdev.
+//! - [`vfio`]: `include/uapi/linux/vfio.h` — container, group and device ioctls, the type1
+//!   and SPAPR TCE IOMMUs with their capability chains, device features and the device cdev.
 //! - [`selftest`]: `IOMMU_TEST_CMD` from `drivers/iommu/iommufd/iommufd_test.h`, the mock
 //!   driver's interface.
 //! - [`copy`]: the extensible-struct copy rules every ioctl applies.
