@@ -23,6 +23,7 @@ mod map;
 mod pages;
 mod range_count;
 mod reserved;
+mod split;
 mod unmap;
 
 #[cfg(test)]

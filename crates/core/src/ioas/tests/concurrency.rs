@@ -41,3 +41,12 @@ fn parallel_map_unmap() {
     assert_eq!(p.vm.locked(), 0);
     assert_eq!(p.refs(BUF), 0);
 }
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<IoPagetable>();
+    check::<PinOwner>();
+    check::<PinRegistry>();
+    check::<LockedVm>();
+}

@@ -263,3 +263,43 @@ fn dirty_tracking() {
         Err(Errno::EOPNOTSUPP)
     );
 }
+
+#[test]
+fn cut_iova_for_vfio_compat() {
+    let t = IoPagetable::new();
+    let p = Proc::new(1 << 20);
+    let d = FakeDomain::any();
+    t.add_domain(dyn_domain(&d)).unwrap();
+    t.map_user(Iova::Fixed(0x10_0000), BUF, 4 * PS, RW, &p.owner)
+        .unwrap();
+    // A domain may hold huge IOPTEs: no cut.
+    assert_eq!(t.cut_iova(&[0x10_0000 + PS - 1]), Err(Errno::EINVAL));
+    t.unmap_all().unwrap();
+    t.set_huge_pages(false).unwrap();
+    t.map_user(Iova::Fixed(0x10_0000), BUF, 4 * PS, RW, &p.owner)
+        .unwrap();
+    assert_eq!(t.cut_iova(&[0x10_0000 + PS - 0x801]), Err(Errno::EINVAL));
+    // Cuts at the ends and outside areas are no-ops.
+    t.cut_iova(&[0x10_0000, 0x10_0000 + 4 * PS - 1, 0x5000])
+        .unwrap();
+    assert_eq!(t.areas().len(), 1);
+    t.cut_iova(&[0x10_0000 + 3 * PS - 1, 0x10_0000 + PS - 1])
+        .unwrap();
+    let areas: Vec<(u64, u64, u64)> = t
+        .areas()
+        .iter()
+        .map(|a| (a.iova, a.length, a.addr))
+        .collect();
+    assert_eq!(
+        areas,
+        vec![
+            (0x10_0000, PS, BUF),
+            (0x10_1000, 2 * PS, BUF + PS),
+            (0x10_3000, PS, BUF + 3 * PS)
+        ]
+    );
+    assert_eq!((p.refs(BUF + PS), p.vm.locked()), (1, 4));
+    assert_eq!(t.unmap(0x10_1000, 2 * PS), Ok(2 * PS));
+    assert_eq!((p.refs(BUF + PS), p.refs(BUF), p.vm.locked()), (0, 1, 2));
+    check_domain_matches(&t, &d);
+}
