@@ -195,5 +195,27 @@ impl UserDataArray {
     }
 }
 
+/// The VFIO rule (`drivers/vfio/*`, e.g. `vfio_iommu_type1_map_dma`): every struct starts with
+/// `argsz` and `flags`; exactly `minsz` bytes are copied in (`EFAULT`), the rest of `T` is zero,
+/// and then `argsz < minsz` or a flag outside `valid_flags` is `EINVAL` (one check in the
+/// kernel). Bytes past `minsz` that a command needs, it reads itself, within `argsz`.
+pub fn read_vfio<T: FromBytes + IntoBytes>(
+    mem: &impl UserMemory,
+    arg: u64,
+    minsz: usize,
+    valid_flags: u32,
+) -> Result<T> {
+    debug_assert!((8..=size_of::<T>()).contains(&minsz));
+    let mut value = T::new_zeroed();
+    let bytes = value.as_mut_bytes();
+    mem.read(arg, &mut bytes[..minsz])?;
+    let argsz = u32::from_ne_bytes(bytes[0..4].try_into().expect("4 bytes"));
+    let flags = u32::from_ne_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    if (argsz as usize) < minsz || flags & !valid_flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests;

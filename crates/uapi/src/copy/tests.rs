@@ -165,6 +165,49 @@ fn driver_data_arrays() {
     assert_eq!(empty.read_all::<Data>(&mem, 5), Err(Errno::EINVAL));
 }
 
+#[test]
+fn vfio_argsz_and_flags() {
+    // A map-DMA-like struct: argsz, flags, vaddr, iova, size; minsz covers all of it.
+    #[derive(Debug, PartialEq, zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable)]
+    #[repr(C)]
+    struct Map {
+        argsz: u32,
+        flags: u32,
+        vaddr: u64,
+        extra: u64,
+    }
+    let mem = TestMemory::new();
+    let put = |argsz: u32, flags: u32| {
+        let mut v = argsz.to_ne_bytes().to_vec();
+        v.extend_from_slice(&flags.to_ne_bytes());
+        v.extend_from_slice(&7u64.to_ne_bytes());
+        v.extend_from_slice(&9u64.to_ne_bytes());
+        mem.put(BASE, &v);
+    };
+    put(16, 1);
+    // Only minsz bytes are read: `extra` stays zero even though the caller has it.
+    assert_eq!(
+        read_vfio::<Map>(&mem, BASE, 16, 3),
+        Ok(Map {
+            argsz: 16,
+            flags: 1,
+            vaddr: 7,
+            extra: 0
+        })
+    );
+    put(15, 1);
+    assert_eq!(read_vfio::<Map>(&mem, BASE, 16, 3), Err(Errno::EINVAL));
+    put(1000, 4);
+    assert_eq!(read_vfio::<Map>(&mem, BASE, 16, 3), Err(Errno::EINVAL));
+    // A larger argsz is fine; the bytes past minsz are not looked at.
+    put(1000, 2);
+    assert!(read_vfio::<Map>(&mem, BASE, 16, 3).is_ok());
+    assert_eq!(
+        read_vfio::<Map>(&mem, 0x9000_0000, 16, 3),
+        Err(Errno::EFAULT)
+    );
+}
+
 /// The rule, stated directly over a byte model of the caller's memory.
 fn model_copy(user: &[Option<u8>], ksize: usize, usize: usize) -> Result<Vec<u8>> {
     let common = ksize.min(usize);

@@ -9,6 +9,7 @@ use super::*;
 use crate::copy::copy_struct_from_user;
 use crate::errno::{Errno, Result};
 use crate::ioctl::ioc_nr;
+use crate::selftest::IOMMU_TEST_CMD;
 use crate::user::UserMemory;
 
 /// One entry of the ioctl table.
@@ -71,7 +72,7 @@ pub const IOCTL_OPS: &[IoctlOp] = &[
     ioctl_op!(IOMMU_VEVENTQ_ALLOC, IommuVeventqAlloc, out_veventq_fd),
     ioctl_op!(IOMMU_HW_QUEUE_ALLOC, IommuHwQueueAlloc, length),
     ioctl_op!(IOMMU_IOAS_NOIOMMU_GET_PA, IommuIoasNoiommuGetPa, out_phys),
-    // IOMMU_TEST_CMD: added with the selftest structs.
+    ioctl_op!(IOMMU_TEST_CMD, crate::selftest::IommuTestCmd, last),
 ];
 
 /// Room for the largest command struct, aligned for any of them.
@@ -110,8 +111,8 @@ pub enum Route {
 /// iommufd table or the VFIO compatibility layer sees the command.
 pub fn route(cmd: u32) -> Route {
     let nr = ioc_nr(cmd);
-    // The table reaches IOMMU_TEST_CMD at IOMMUFD_CMD_BASE + 32 (the mock driver is built in).
-    let last = IOMMUFD_CMD_BASE + 32;
+    // The table reaches IOMMU_TEST_CMD: the selftest mock is always built in.
+    let last = ioc_nr(IOMMU_TEST_CMD);
     if (IOMMUFD_CMD_BASE..=last).contains(&nr) {
         Route::Iommufd
     } else {
