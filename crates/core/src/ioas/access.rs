@@ -260,7 +260,7 @@ impl Inner {
         if internal {
             a.num_locks += 1;
         }
-        out.extend((0..npages).map(|i| base + i * PAGE_SIZE));
+        out.extend((0..npages).map(|i| base.wrapping_add(i * PAGE_SIZE)));
         Ok(())
     }
 }

@@ -85,7 +85,7 @@ pub(crate) fn map_area(domain: &dyn IoptDomain, area: &Area, small: bool) -> Res
     while done < area.len() {
         let iova = area.iova + done;
         let chunk = (PAGE_SIZE - iova % PAGE_SIZE).min(area.len() - done);
-        if let Err(e) = domain.map(iova, oa + done, chunk, area.prot) {
+        if let Err(e) = domain.map(iova, oa.wrapping_add(done), chunk, area.prot) {
             if done != 0 {
                 domain.unmap(area.iova, done);
             }
