@@ -2,10 +2,11 @@
 //! 2 KiB-granule AMD v1 mock format, and nested domains that only keep an IOTLB array.
 
 use crate::domain::{Domain, DomainType};
+use crate::ioas::{IoptDomain, Prot};
 use std::any::Any;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable, Prot, PtError};
+use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable, PtError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::selftest::{
@@ -73,11 +74,7 @@ impl MockPagingDomain {
     }
 }
 
-impl Domain for MockPagingDomain {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Paging
-    }
-
+impl IoptDomain for MockPagingDomain {
     fn pgsize_bitmap(&self) -> u64 {
         self.pgsize_bitmap
     }
@@ -96,15 +93,10 @@ impl Domain for MockPagingDomain {
         r
     }
 
-    fn unmap(&self, iova: u64, len: u64) -> u64 {
+    fn unmap(&self, iova: u64, len: u64) {
         let mut gather = Gather::default();
-        let n = self.table.unmap(iova, len, &mut gather);
+        self.table.unmap(iova, len, &mut gather);
         self.sync(gather);
-        n
-    }
-
-    fn iova_to_phys(&self, iova: u64) -> Option<u64> {
-        self.table.iova_to_phys(iova)
     }
 
     fn has_dirty_tracking(&self) -> bool {
@@ -137,6 +129,16 @@ impl Domain for MockPagingDomain {
             .map_err(pt_errno);
         self.sync(gather);
         r
+    }
+}
+
+impl Domain for MockPagingDomain {
+    fn domain_type(&self) -> DomainType {
+        DomainType::Paging
+    }
+
+    fn iova_to_phys(&self, iova: u64) -> Option<u64> {
+        self.table.iova_to_phys(iova)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -173,6 +175,8 @@ impl MockNestedDomain {
     }
 }
 
+crate::impl_no_paging!(MockNestedDomain);
+
 impl Domain for MockNestedDomain {
     fn domain_type(&self) -> DomainType {
         DomainType::Nested
@@ -186,6 +190,8 @@ impl Domain for MockNestedDomain {
 /// The mock's blocking domain.
 #[derive(Debug, Default)]
 pub struct MockBlockingDomain;
+
+crate::impl_no_paging!(MockBlockingDomain);
 
 impl Domain for MockBlockingDomain {
     fn domain_type(&self) -> DomainType {
@@ -218,10 +224,11 @@ mod tests {
     fn maps_translate_and_unmap() {
         let d = MockPagingDomain::new(MOCK_IOMMUPT_DEFAULT, false).unwrap();
         let iova = 1 << 24;
-        d.map(iova, 0x7f00_0000_0800, 2 * 2048, Prot::RW).unwrap();
+        let rw = Prot::RW;
+        d.map(iova, 0x7f00_0000_0800, 2 * 2048, rw).unwrap();
         assert_eq!(d.iova_to_phys(iova + 2048 + 5), Some(0x7f00_0000_1005));
-        assert_eq!(d.map(iova, 0x1000, 2048, Prot::RW), Err(Errno::EADDRINUSE));
-        assert_eq!(d.unmap(iova, 4096), 4096);
+        assert_eq!(d.map(iova, 0x1000, 2048, rw), Err(Errno::EADDRINUSE));
+        d.unmap(iova, 4096);
         assert_eq!(d.iova_to_phys(iova), None);
     }
 

@@ -4,6 +4,7 @@
 //! `iopt_remove_access`; `pages.c`: `iopt_pages_rw_access`).
 
 use super::area::ContigStep;
+use super::domain::Prot;
 use super::pages::PAGE_SIZE;
 use super::{Inner, IoPagetable};
 use std::sync::{Arc, Weak};
@@ -198,9 +199,9 @@ impl IoPagetable {
                 return Err(Errno::EINVAL);
             }
             let allowed = if flags.write {
-                a.prot.writable()
+                a.prot.contains(Prot::WRITE)
             } else {
-                a.prot.readable()
+                a.prot.contains(Prot::READ)
             };
             if !allowed {
                 return Err(Errno::EPERM);
@@ -245,9 +246,9 @@ impl Inner {
             return Err(Errno::EINVAL);
         }
         let allowed = if write {
-            a.prot.writable()
+            a.prot.contains(Prot::WRITE)
         } else {
-            a.prot.readable()
+            a.prot.contains(Prot::READ)
         };
         if !allowed || (write && !a.pages.writable) {
             return Err(Errno::EPERM);

@@ -27,17 +27,17 @@ fn check(flags: u32, iova: u64, values: &[u64]) -> Result<(Iova, Prot)> {
     }
     let mut prot = Prot::CACHE;
     if flags & IOMMU_IOAS_MAP_WRITEABLE != 0 {
-        prot |= Prot::WRITE;
+        prot = prot | Prot::WRITE;
     }
     if flags & IOMMU_IOAS_MAP_READABLE != 0 {
-        prot |= Prot::READ;
+        prot = prot | Prot::READ;
     }
     let iova = if flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0 {
         Iova::Fixed(iova)
     } else {
         Iova::Auto
     };
-    Ok((iova, Prot(prot)))
+    Ok((iova, prot))
 }
 
 /// `IOMMU_IOAS_MAP`: `EOPNOTSUPP` for unknown flags or a non-zero `__reserved`, `EOVERFLOW` for
@@ -79,11 +79,11 @@ mod tests {
         assert_eq!(check_map_cmd(0, 0, 0, 1), Err(Errno::EINVAL));
         assert_eq!(
             check_map_cmd(IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA, 0, 7, 1),
-            Ok((Iova::Fixed(7), Prot(Prot::READ | Prot::CACHE)))
+            Ok((Iova::Fixed(7), Prot(Prot::READ.0 | Prot::CACHE.0)))
         );
         assert_eq!(
             check_copy_cmd(IOMMU_IOAS_MAP_WRITEABLE, 1, 0, 9),
-            Ok((Iova::Auto, Prot(Prot::WRITE | Prot::CACHE)))
+            Ok((Iova::Auto, Prot(Prot::WRITE.0 | Prot::CACHE.0)))
         );
         assert_eq!(
             check_copy_cmd(IOMMU_IOAS_MAP_WRITEABLE, 1, u64::MAX, 9),

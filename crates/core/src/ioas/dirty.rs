@@ -3,13 +3,13 @@
 //! `iopt_clear_dirty_data`).
 
 use super::IoPagetable;
-use super::domain::{DirtyBitmap, IoptDomain};
+use super::domain::{DirtyRecorder, IoptDomain};
 use uiommu_uapi::{Errno, errno::Result};
 
 /// Discards what it is given: clearing dirty bits without reporting them.
 struct Discard;
 
-impl DirtyBitmap for Discard {
+impl DirtyRecorder for Discard {
     fn record(&mut self, _iova: u64, _length: u64) {}
 }
 
@@ -49,7 +49,7 @@ impl IoPagetable {
         length: u64,
         page_size: u64,
         no_clear: bool,
-        bitmap: &mut dyn DirtyBitmap,
+        bitmap: &mut dyn DirtyRecorder,
     ) -> Result<()> {
         self.check_dirty_range(iova, length, page_size)?;
         if !domain.has_dirty_tracking() {

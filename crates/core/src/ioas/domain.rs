@@ -9,32 +9,7 @@ use super::{Inner, IoPagetable};
 use std::sync::Arc;
 use uiommu_uapi::{Errno, errno::Result};
 
-/// `IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE` (`include/linux/iommu.h`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Prot(pub u32);
-
-impl Prot {
-    /// `IOMMU_READ`.
-    pub const READ: u32 = 1 << 0;
-    /// `IOMMU_WRITE`.
-    pub const WRITE: u32 = 1 << 1;
-    /// `IOMMU_CACHE`: every iommufd mapping is cache coherent (`conv_iommu_prot`).
-    pub const CACHE: u32 = 1 << 2;
-
-    pub fn readable(self) -> bool {
-        self.0 & Self::READ != 0
-    }
-
-    pub fn writable(self) -> bool {
-        self.0 & Self::WRITE != 0
-    }
-}
-
-/// Receives dirty IOVA ranges (`iommu_dirty_bitmap_record`).
-pub trait DirtyBitmap {
-    /// Marks `iova..iova + length` dirty.
-    fn record(&mut self, iova: u64, length: u64);
-}
+pub use uiommu_pt::{DirtyRecorder, Prot};
 
 /// A paging domain attached to the IOAS: the kernel's `iommu_domain` as the IOAS sees it.
 /// Implementations synchronise internally; the IOAS calls `map`/`unmap` under its own lock.
@@ -63,7 +38,7 @@ pub trait IoptDomain: Send + Sync {
         _iova: u64,
         _len: u64,
         _no_clear: bool,
-        _bitmap: &mut dyn DirtyBitmap,
+        _bitmap: &mut dyn DirtyRecorder,
     ) -> Result<()> {
         Err(Errno::EOPNOTSUPP)
     }

@@ -42,7 +42,8 @@ impl IoPagetable {
         prot: Prot,
         owner: &PinOwner,
     ) -> Result<u64> {
-        let (pages, start_byte) = Pages::new_user(uva, length, prot.writable(), owner.clone())?;
+        let (pages, start_byte) =
+            Pages::new_user(uva, length, prot.contains(Prot::WRITE), owner.clone())?;
         self.map_pages(
             vec![Slice {
                 pages,
@@ -71,8 +72,13 @@ impl IoPagetable {
             return Err(Errno::EINVAL);
         }
         start.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
-        let (pages, start_byte) =
-            Pages::new_file(file, start, length, prot.writable(), owner.clone())?;
+        let (pages, start_byte) = Pages::new_file(
+            file,
+            start,
+            length,
+            prot.contains(Prot::WRITE),
+            owner.clone(),
+        )?;
         self.map_pages(
             vec![Slice {
                 pages,
@@ -169,7 +175,7 @@ impl Inner {
     /// `iopt_insert_area`'s checks: `EPERM` for a writable mapping of read-only pages,
     /// `EINVAL` for an unaligned in-page offset, `EOVERFLOW` for a wrapping range.
     fn new_area(&self, s: Slice, iova: u64, prot: Prot) -> Result<Area> {
-        if prot.writable() && !s.pages.writable {
+        if prot.contains(Prot::WRITE) && !s.pages.writable {
             return Err(Errno::EPERM);
         }
         if (s.start_byte % PAGE_SIZE) & (self.iova_alignment - 1) != 0 {

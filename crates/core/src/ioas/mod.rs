@@ -34,7 +34,7 @@ pub use account::{LockedVm, NoAccount, PinAccount, RlimitMode};
 pub use alloc::HPAGE_SIZE;
 pub use area::AreaInfo;
 pub use cmd::{check_copy_cmd, check_map_cmd, check_map_file_cmd};
-pub use domain::{DirtyBitmap, IoptDomain, Prot};
+pub use domain::{DirtyRecorder, IoptDomain, Prot};
 pub use map::Iova;
 pub use pages::{FileBacking, PAGE_SIZE, PinMemory, PinOwner, PinRegistry, ProbeMemory};
 

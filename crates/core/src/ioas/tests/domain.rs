@@ -204,7 +204,7 @@ fn huge_pages_option() {
 
 struct Bits(Vec<(u64, u64)>);
 
-impl DirtyBitmap for Bits {
+impl DirtyRecorder for Bits {
     fn record(&mut self, iova: u64, length: u64) {
         self.0.push((iova, length));
     }

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use uiommu_uapi::user::testing::TestMemory;
 
 pub(super) const PS: u64 = PAGE_SIZE;
-pub(super) const RW: Prot = Prot(Prot::READ | Prot::WRITE | Prot::CACHE);
-pub(super) const RO: Prot = Prot(Prot::READ | Prot::CACHE);
+pub(super) const RW: Prot = Prot(Prot::RW.0 | Prot::CACHE.0);
+pub(super) const RO: Prot = Prot(Prot::READ.0 | Prot::CACHE.0);
 
 /// A domain that records what it maps, can fail on demand and tracks dirty ranges.
 pub(super) struct FakeDomain {
@@ -97,7 +97,7 @@ impl IoptDomain for FakeDomain {
         iova: u64,
         len: u64,
         no_clear: bool,
-        bitmap: &mut dyn DirtyBitmap,
+        bitmap: &mut dyn DirtyRecorder,
     ) -> uiommu_uapi::errno::Result<()> {
         let mut d = self.dirty.lock().unwrap();
         let last = iova + len - 1;
