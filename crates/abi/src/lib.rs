@@ -7,12 +7,12 @@
 
 mod iommufd;
 pub mod process_vm;
+mod vfio;
 
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
 
 use uiommu_core::context::Context;
-use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{Route, UserCmd, route};
 
@@ -24,6 +24,6 @@ pub fn dispatch(ctx: &Context, mem: &dyn UserMemory, cmd: u32, arg: u64) -> Resu
             iommufd::run(ctx, mem, &ucmd).map(|()| 0)
         }
         // The VFIO type1 compatibility layer answers every other number.
-        Route::Vfio => Err(Errno::ENOTTY),
+        Route::Vfio => vfio::dispatch(ctx, mem, cmd, arg),
     }
 }
