@@ -170,7 +170,7 @@ pub struct Pending<'t, B> {
     id: u32,
 }
 
-impl<B> Pending<'_, B> {
+impl<'t, B> Pending<'t, B> {
     /// The reserved ID, which the command may already report.
     pub fn id(&self) -> u32 {
         self.id
@@ -178,15 +178,60 @@ impl<B> Pending<'_, B> {
 
     /// Publishes the object (`iommufd_object_finalize`) and returns a reference to it.
     pub fn finalize(self, body: B) -> ObjRef<B> {
+        self.prepare(body).finalize()
+    }
+
+    /// Builds the object without publishing it: references to it can be taken (the kernel
+    /// counts users of objects it has not finalized yet, e.g. a HWPT attached while it is
+    /// being allocated), but no lookup finds it until [`Prepared::finalize`].
+    pub fn prepare(self, body: B) -> Prepared<'t, B> {
         let obj = Arc::new(Object {
             id: self.id,
             users: AtomicU32::new(1),
             body,
         });
+        Prepared { pending: self, obj }
+    }
+}
+
+/// A built, unpublished object. Dropping it frees the ID; the body goes with the last
+/// reference (`iommufd_object_abort_and_destroy`).
+#[derive(Debug)]
+#[must_use = "dropping a prepared object aborts it"]
+pub struct Prepared<'t, B> {
+    pending: Pending<'t, B>,
+    obj: Arc<Object<B>>,
+}
+
+impl<B> Prepared<'_, B> {
+    /// The reserved ID.
+    pub fn id(&self) -> u32 {
+        self.pending.id
+    }
+
+    /// A counted reference, before publication.
+    pub fn obj_ref(&self) -> ObjRef<B> {
+        ObjRef::new(&self.obj)
+    }
+
+    /// Publishes the object.
+    pub fn finalize(self) -> ObjRef<B> {
+        let Prepared { pending, obj } = self;
         let r = ObjRef::new(&obj);
-        self.table.lock().slots.insert(self.id, Slot::Live(obj));
-        std::mem::forget(self);
+        pending
+            .table
+            .lock()
+            .slots
+            .insert(pending.id, Slot::Live(obj));
+        std::mem::forget(pending);
         r
+    }
+}
+
+impl<B> Deref for Prepared<'_, B> {
+    type Target = B;
+    fn deref(&self) -> &B {
+        &self.obj.body
     }
 }
 

@@ -27,6 +27,29 @@ fn pending_ids_are_invisible_and_freed_on_abort() {
 }
 
 #[test]
+fn prepared_objects_take_references_before_publication() {
+    let t = ObjectTable::<u8>::default();
+    let p = t.reserve().unwrap().prepare(3);
+    let early = p.obj_ref();
+    assert_eq!((p.id(), *early, *p), (1, 3, 3));
+    assert_eq!(
+        t.get(1, |_| true).err(),
+        Some(Errno::ENOENT),
+        "not published yet"
+    );
+    let r = p.finalize();
+    assert_eq!(r.id(), 1);
+    drop((early, r));
+    t.remove(1, false).unwrap();
+    // Aborting frees the ID even while a reference is still held.
+    let p = t.reserve().unwrap().prepare(4);
+    let held = p.obj_ref();
+    drop(p);
+    assert!(t.is_empty());
+    assert_eq!(*held, 4);
+}
+
+#[test]
 fn busy_while_referenced_then_removable() {
     let t = ObjectTable::<u8>::default();
     let r = t.reserve().unwrap().finalize(7);
