@@ -63,6 +63,16 @@ impl<B> ObjRef<B> {
     pub fn id(&self) -> u32 {
         self.obj.id
     }
+
+    /// The object's users count, this reference included.
+    pub fn users(&self) -> u32 {
+        self.obj.users()
+    }
+
+    /// Whether both refer to the same object.
+    pub fn same(&self, other: &ObjRef<B>) -> bool {
+        Arc::ptr_eq(&self.obj, &other.obj)
+    }
 }
 
 impl<B> ObjRef<B> {
@@ -311,12 +321,31 @@ impl<B> ObjectTable<B> {
         Ok(obj)
     }
 
-    /// Removes the object behind `r`, giving back the caller's reference first, as the kernel
-    /// does when a command destroys an object it holds.
+    /// Removes the object behind `r`, giving back the caller's reference under the table lock
+    /// first, as the kernel does when a command destroys an object it holds: `EBUSY` if
+    /// anyone else still uses it, `ENOENT` if it is no longer the object at that ID.
     pub fn remove_ref(&self, r: ObjRef<B>, tombstone: bool) -> Result<Arc<Object<B>>> {
-        let id = r.id();
+        let obj = Arc::clone(&r.obj);
+        let mut t = self.lock();
         drop(r);
-        self.remove(id, tombstone)
+        match t.slots.get(&obj.id) {
+            Some(Slot::Live(live)) if Arc::ptr_eq(live, &obj) => {}
+            _ => return Err(Errno::ENOENT),
+        }
+        if obj
+            .users
+            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(Errno::EBUSY);
+        }
+        if tombstone {
+            t.slots.insert(obj.id, Slot::Tombstone);
+        } else {
+            t.slots.remove(&obj.id);
+            t.free_id(obj.id);
+        }
+        Ok(obj)
     }
 
     /// One pass of context teardown (`iommufd_fops_release`): removes every object whose only

@@ -68,6 +68,17 @@ fn busy_while_referenced_then_removable() {
 }
 
 #[test]
+fn remove_through_a_reference() {
+    let t = ObjectTable::<u8>::default();
+    let r = t.reserve().unwrap().finalize(1);
+    let other = r.clone();
+    assert_eq!(t.remove_ref(r, false).err(), Some(Errno::EBUSY));
+    assert_eq!(other.users(), 2, "the caller's reference was given back");
+    t.remove_ref(other, false).unwrap();
+    assert!(t.is_empty());
+}
+
+#[test]
 fn tombstones_keep_their_id() {
     let t = ObjectTable::<u8>::default();
     drop(t.reserve().unwrap().finalize(1));
