@@ -19,9 +19,10 @@ const UNMAP_MINSZ: usize = size_of::<VfioIommuType1DmaUnmap>();
 
 /// `VFIO_IOMMU_MAP_DMA` (`iommufd_vfio_map_dma`): `EFAULT`, then `EINVAL` for a short `argsz`
 /// or a flag other than READ/WRITE (`VADDR` included), then `ENODEV` without a compatibility
-/// IOAS, then what mapping at the fixed `iova` reports (`iopt_map_user_pages`: `EINVAL` for a
-/// zero or unaligned size or address, `EEXIST` over a mapping, `ENOENT` over a reserved or
-/// disallowed range, `EOVERFLOW`, `EFAULT`/`ENOMEM` while pinning). Neither READ nor WRITE is
+/// IOAS, then what mapping at the fixed `iova` reports (`iopt_map_user_pages`: `EOVERFLOW`
+/// if `vaddr + size` wraps, `EINVAL` for a zero or unaligned size or IOVA or over a reserved
+/// range such as outside a domain's aperture, `EEXIST` over a mapping, `EFAULT`/`ENOMEM`
+/// while pinning). Neither READ nor WRITE is
 /// accepted, unlike `IOMMU_IOAS_MAP`: the mapping then only has the cache attribute. Pins are
 /// charged per the context's accounting mode. Nothing is written back.
 pub(super) fn map_dma(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result<()> {
