@@ -22,9 +22,10 @@ const UNMAP_MINSZ: usize = size_of::<VfioIommuType1DmaUnmap>();
 /// IOAS, then what mapping at the fixed `iova` reports (`iopt_map_user_pages`: `EOVERFLOW`
 /// if `vaddr + size` wraps, `EINVAL` for a zero or unaligned size or IOVA or over a reserved
 /// range such as outside a domain's aperture, `EEXIST` over a mapping, `EFAULT`/`ENOMEM`
-/// while pinning). Neither READ nor WRITE is
-/// accepted, unlike `IOMMU_IOAS_MAP`: the mapping then only has the cache attribute. Pins are
-/// charged per the context's accounting mode. Nothing is written back.
+/// while pinning, and a domain's own errors). Unlike `IOMMU_IOAS_MAP`, neither READ nor
+/// WRITE passes the command checks: the mapping has only the cache attribute, which an IOAS
+/// without domains keeps and a page table refuses (`EINVAL`). Pins are charged per the
+/// context's accounting mode. Nothing is written back.
 pub(super) fn map_dma(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result<()> {
     let map: VfioIommuType1DmaMap = read_vfio(
         &mem,
