@@ -1,1 +1,42 @@
-//! `uiommu-preload`.
+//! `libuiommu_preload.so`: the Linux IOMMU user API served in process, for `LD_PRELOAD`.
+//!
+//! Opening `/dev/iommu` or `/dev/vfio/vfio` gives a *virtual* fd: a real kernel fd (a memfd,
+//! [`backing`]) whose number the [`table`] maps to a uiommu context. `ioctl` on it runs
+//! [`uiommu_abi::dispatch`] with the caller's memory reached through `process_vm_readv`/`writev`
+//! (so a bad pointer is `EFAULT`, never a crash); `read`, `write` and `mmap` give the kernel's
+//! errors; `dup`, `dup2`, `dup3`, `fcntl(F_DUPFD*)` share the context; `close` drops it with its
+//! last fd. Every other call, and every call on another fd, goes to libc unchanged.
+//!
+//! # Threads
+//! The table is behind a read-write lock held only to look up or change an entry: a command
+//! runs on its context with no global lock, so commands on different contexts run in parallel
+//! (core serialises what must be serialised within one context).
+//!
+//! # fork
+//! A child gets a copy of the address space, and with it a *copy* of each context as it was at
+//! the fork, on the same fd numbers. The child's copy answers every command as the kernel
+//! would for a process that owns the context alone; its pins are of the child's copy of the
+//! memory. What differs from the kernel: there, parent and child share one context, so an
+//! object or mapping the child creates is seen by the parent (the selftests `fork_gone` and
+//! `fork_present` map in a child and read the pages from the parent; and once the child has
+//! exited, pinning its pages fails with `EFAULT`). Sharing across processes needs one owner of
+//! the state outside them, the planned `uiommu serve` daemon. [`fork`] keeps the child's locks
+//! consistent.
+//!
+//! # exec
+//! Contexts do not survive `execve` (the new image has no copy of our state). A virtual fd
+//! without `O_CLOEXEC` does survive as a memfd, and the new image adopts it as a fresh, empty
+//! context when this library loads again.
+
+pub mod backing;
+pub mod config;
+#[allow(unsafe_code)]
+mod exports;
+mod fork;
+pub mod maps;
+mod ops;
+pub mod path;
+pub mod process;
+#[allow(unsafe_code)]
+mod sys;
+pub mod table;

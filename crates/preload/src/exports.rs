@@ -1,0 +1,403 @@
+//! The exported C symbols that interpose on libc's.
+//!
+//! Each one converts its C arguments, asks [`crate::ops`] whether the call is about a virtual
+//! fd, and either answers (setting `errno` on failure) or forwards the call to the next
+//! definition, libc's. Every body runs under [`guard`]: a panic never unwinds into C; it
+//! becomes a failed call with `EIO` (no caller input is meant to reach a panic).
+//!
+//! # C-variadic prototypes
+//! `open`, `openat`, `ioctl` and `fcntl` are variadic in C, and stable Rust cannot define a
+//! variadic function. They are defined here with their one optional argument as a fixed
+//! parameter of register width (`mode`, `arg`). On the x86-64 System V and AArch64 Linux ABIs,
+//! variadic integer and pointer arguments are passed in the same registers as fixed ones, so
+//! the callee reads the caller's argument exactly where it was put. When the caller passed no
+//! optional argument, the register holds garbage, which is only used where C would use it too
+//! (`mode` with `O_CREAT`/`O_TMPFILE`) or forwarded unchanged to libc, which ignores it.
+
+use crate::ops;
+use crate::sys::{self, set_errno};
+use libc::{c_char, c_int, c_uint, c_ulong, c_void, off_t, size_t, ssize_t};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("the variadic-as-fixed prototypes below are only checked for x86-64 and AArch64");
+
+/// Runs `f`, turning a panic into `fail` with `errno = EIO`.
+fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            set_errno(libc::EIO);
+            fail
+        }
+    }
+}
+
+/// Returns `r`'s value, or sets `errno` and returns `fail`.
+fn ret<T>(r: Result<T, sys::Errno>, fail: T) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            set_errno(e);
+            fail
+        }
+    }
+}
+
+/// The common body of the open family: ours, or forwarded via `next` (then any stale table
+/// entry for the returned number is dropped).
+///
+/// # Safety
+/// `path` is null or a NUL-terminated string (the C contract of every open function).
+unsafe fn open_common(
+    dirfd: Option<c_int>,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+    next: impl FnOnce() -> c_int,
+) -> c_int {
+    // SAFETY: forwarded from our caller's contract.
+    let p = unsafe { sys::c_str(path) };
+    if let Some(r) = p.and_then(|p| ops::open(dirfd, p.to_bytes(), flags, mode)) {
+        return ret(r, -1);
+    }
+    let fd = next();
+    ops::forget(fd);
+    fd
+}
+
+/// `open(path, flags, ...)`.
+///
+/// # Safety
+/// C contract of `open`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open(path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    guard(-1, || {
+        // SAFETY: our caller's contract.
+        unsafe {
+            open_common(None, path, flags, mode, || {
+                sys::next_open(path, flags, mode)
+            })
+        }
+    })
+}
+
+/// `open64(path, flags, ...)`.
+///
+/// # Safety
+/// C contract of `open64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open64(path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    guard(-1, || {
+        // SAFETY: our caller's contract.
+        unsafe {
+            open_common(None, path, flags, mode, || {
+                sys::next_open64(path, flags, mode)
+            })
+        }
+    })
+}
+
+/// `openat(dirfd, path, flags, ...)`.
+///
+/// # Safety
+/// C contract of `openat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
+    guard(-1, || {
+        let dir = (dirfd != libc::AT_FDCWD).then_some(dirfd);
+        // SAFETY: our caller's contract.
+        unsafe {
+            open_common(dir, path, flags, mode, || {
+                sys::next_openat(dirfd, path, flags, mode)
+            })
+        }
+    })
+}
+
+/// `openat64(dirfd, path, flags, ...)`.
+///
+/// # Safety
+/// C contract of `openat64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat64(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
+    guard(-1, || {
+        let dir = (dirfd != libc::AT_FDCWD).then_some(dirfd);
+        // SAFETY: our caller's contract.
+        unsafe {
+            open_common(dir, path, flags, mode, || {
+                sys::next_openat64(dirfd, path, flags, mode)
+            })
+        }
+    })
+}
+
+/// `__open_2(path, flags)`: the fortified `open` without `O_CREAT`.
+///
+/// # Safety
+/// C contract of `__open_2`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __open_2(path: *const c_char, flags: c_int) -> c_int {
+    guard(-1, || {
+        // SAFETY: our caller's contract.
+        unsafe { open_common(None, path, flags, 0, || sys::next_open_2(path, flags)) }
+    })
+}
+
+/// `__open64_2(path, flags)`.
+///
+/// # Safety
+/// C contract of `__open64_2`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __open64_2(path: *const c_char, flags: c_int) -> c_int {
+    guard(-1, || {
+        // SAFETY: our caller's contract.
+        unsafe { open_common(None, path, flags, 0, || sys::next_open64_2(path, flags)) }
+    })
+}
+
+/// `__openat_2(dirfd, path, flags)`.
+///
+/// # Safety
+/// C contract of `__openat_2`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    guard(-1, || {
+        let dir = (dirfd != libc::AT_FDCWD).then_some(dirfd);
+        // SAFETY: our caller's contract.
+        unsafe {
+            open_common(dir, path, flags, 0, || {
+                sys::next_openat_2(dirfd, path, flags)
+            })
+        }
+    })
+}
+
+/// `__openat64_2(dirfd, path, flags)`.
+///
+/// # Safety
+/// C contract of `__openat64_2`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    guard(-1, || {
+        let dir = (dirfd != libc::AT_FDCWD).then_some(dirfd);
+        // SAFETY: our caller's contract.
+        unsafe {
+            open_common(dir, path, flags, 0, || {
+                sys::next_openat64_2(dirfd, path, flags)
+            })
+        }
+    })
+}
+
+/// `creat(path, mode)`: `open(path, O_CREAT | O_WRONLY | O_TRUNC, mode)`.
+///
+/// # Safety
+/// C contract of `creat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn creat(path: *const c_char, mode: c_uint) -> c_int {
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+    guard(-1, || {
+        // SAFETY: our caller's contract.
+        unsafe { open_common(None, path, flags, mode, || sys::next_creat(path, mode)) }
+    })
+}
+
+/// `creat64(path, mode)`.
+///
+/// # Safety
+/// C contract of `creat64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn creat64(path: *const c_char, mode: c_uint) -> c_int {
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+    guard(-1, || {
+        // SAFETY: our caller's contract.
+        unsafe { open_common(None, path, flags, mode, || sys::next_creat64(path, mode)) }
+    })
+}
+
+/// `close(fd)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn close(fd: c_int) -> c_int {
+    guard(-1, || {
+        let entry = ops::close(fd);
+        let rc = sys::next_close(fd);
+        // The context goes (if this was its last fd) after the fd, with no lock held.
+        let e = sys::errno();
+        drop(entry);
+        set_errno(e);
+        rc
+    })
+}
+
+/// `close_range(first, last, flags)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    guard(-1, || {
+        let entries = ops::close_range(first, last, flags);
+        let rc = sys::next_close_range(first, last, flags);
+        let e = sys::errno();
+        drop(entries);
+        set_errno(e);
+        rc
+    })
+}
+
+/// `ioctl(fd, request, ...)`.
+///
+/// # Safety
+/// C contract of `ioctl`: `arg` is what the command expects (for ours, a user address the
+/// command reads and writes through the kernel, never dereferenced here).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> c_int {
+    guard(-1, || match ops::ioctl(fd, request, arg) {
+        Some(r) => ret(r, -1),
+        None => sys::next_ioctl(fd, request, arg),
+    })
+}
+
+/// `read(fd, buf, count)`.
+///
+/// # Safety
+/// C contract of `read`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    guard(-1, || match ops::read_write(fd, false) {
+        Some(r) => ret(r, -1),
+        None => sys::next_read(fd, buf, count),
+    })
+}
+
+/// `write(fd, buf, count)`.
+///
+/// # Safety
+/// C contract of `write`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
+    guard(-1, || match ops::read_write(fd, true) {
+        Some(r) => ret(r, -1),
+        None => sys::next_write(fd, buf, count),
+    })
+}
+
+fn mmap_common(
+    sym64: bool,
+    addr: *mut c_void,
+    len: size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: off_t,
+) -> *mut c_void {
+    guard(libc::MAP_FAILED, || {
+        match ops::mmap(len, prot, flags, fd, off) {
+            Some(r) => ret(r.map(|a| a as *mut c_void), libc::MAP_FAILED),
+            None => sys::next_mmap(sym64, addr, len, prot, flags, fd, off),
+        }
+    })
+}
+
+/// `mmap(addr, len, prot, flags, fd, off)`.
+///
+/// # Safety
+/// C contract of `mmap`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mmap(
+    addr: *mut c_void,
+    len: size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: off_t,
+) -> *mut c_void {
+    mmap_common(false, addr, len, prot, flags, fd, off)
+}
+
+/// `mmap64(addr, len, prot, flags, fd, off)`.
+///
+/// # Safety
+/// C contract of `mmap64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mmap64(
+    addr: *mut c_void,
+    len: size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: off_t,
+) -> *mut c_void {
+    mmap_common(true, addr, len, prot, flags, fd, off)
+}
+
+/// `dup(fd)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dup(fd: c_int) -> c_int {
+    guard(-1, || {
+        let new = sys::next_dup(fd);
+        ops::duplicated(fd, new);
+        new
+    })
+}
+
+/// `dup2(old, new)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    guard(-1, || ops::dup_onto(old, new, || sys::next_dup2(old, new)))
+}
+
+/// `dup3(old, new, flags)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    guard(-1, || {
+        ops::dup_onto(old, new, || sys::next_dup3(old, new, flags))
+    })
+}
+
+fn fcntl_common(fd: c_int, cmd: c_int, arg: c_ulong, next: impl FnOnce() -> c_int) -> c_int {
+    guard(-1, || {
+        let rc = next();
+        if matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
+            ops::duplicated(fd, rc);
+        }
+        let _ = arg;
+        rc
+    })
+}
+
+/// `fcntl(fd, cmd, ...)`.
+///
+/// # Safety
+/// C contract of `fcntl`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    fcntl_common(fd, cmd, arg, || sys::next_fcntl(fd, cmd, arg))
+}
+
+/// `fcntl64(fd, cmd, ...)`.
+///
+/// # Safety
+/// C contract of `fcntl64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    fcntl_common(fd, cmd, arg, || sys::next_fcntl64(fd, cmd, arg))
+}
+
+/// Runs when the library is loaded: adopts inherited virtual fds.
+extern "C" fn on_load() {
+    guard((), ops::adopt_inherited);
+}
+
+/// The loader calls the functions of `.init_array` when it maps the library.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static ON_LOAD: extern "C" fn() = on_load;

@@ -1,0 +1,131 @@
+//! [`PinMemory`] from `/proc/self/maps`: whether `pin_user_pages` would succeed, decided from
+//! the mappings' permissions without touching the memory.
+//!
+//! Probing by copying a byte in and out (core's `ProbeMemory`) races with the program's own
+//! writers: the write-back can undo a concurrent store. The kernel's rule
+//! (`mm/gup.c: check_vma_flags`) is about the VMA, not the page: a page that is not yet faulted
+//! in is faulted in by the pin. So the check is: every page of the range lies in a mapping, the
+//! mappings are contiguous, each is readable (a read pin) or writable (a write pin), and none
+//! is a special `VM_IO | VM_PFNMAP` mapping such as `[vvar]`.
+//!
+//! Not modelled: a shared writable file mapping on a filesystem with writeback (the kernel
+//! refuses long-term write pins there) and file pages beyond the end of the file (`SIGBUS`).
+
+use uiommu_core::ioas::{PAGE_SIZE, PinMemory};
+use uiommu_uapi::{Errno, errno::Result};
+
+/// This process's address space, as the kernel's page pinning sees it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MapsMemory;
+
+/// One line of `/proc/self/maps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mapping {
+    start: u64,
+    end: u64,
+    read: bool,
+    write: bool,
+    special: bool,
+}
+
+fn parse_line(line: &str) -> Option<Mapping> {
+    let mut fields = line.split_ascii_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let perms = fields.next()?.as_bytes();
+    // offset, dev, inode, then the optional name.
+    let name = fields.nth(3).unwrap_or("");
+    Some(Mapping {
+        start: u64::from_str_radix(start, 16).ok()?,
+        end: u64::from_str_radix(end, 16).ok()?,
+        read: perms.first() == Some(&b'r'),
+        write: perms.get(1) == Some(&b'w'),
+        special: matches!(name, "[vvar]" | "[vvar_vclock]" | "[vsyscall]"),
+    })
+}
+
+/// The pin rule over the text of a maps file.
+fn check(maps: &str, start: u64, end: u64, write: bool) -> Result<()> {
+    let mut next = start;
+    for m in maps.lines().filter_map(parse_line) {
+        if next >= end {
+            break;
+        }
+        if m.end <= next {
+            continue;
+        }
+        // A hole before this mapping, or a mapping that cannot be pinned.
+        let allowed = if write { m.write } else { m.read };
+        if m.start > next || !allowed || m.special {
+            return Err(Errno::EFAULT);
+        }
+        next = m.end;
+    }
+    if next >= end {
+        Ok(())
+    } else {
+        Err(Errno::EFAULT)
+    }
+}
+
+impl PinMemory for MapsMemory {
+    fn check_pinnable(&self, uva: u64, npages: u64, write: bool) -> Result<()> {
+        if npages == 0 {
+            return Ok(());
+        }
+        let end = npages
+            .checked_mul(PAGE_SIZE)
+            .and_then(|len| uva.checked_add(len))
+            .ok_or(Errno::EFAULT)?;
+        let maps = std::fs::read_to_string("/proc/self/maps").map_err(|_| Errno::EFAULT)?;
+        check(&maps, uva, end, write)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAPS: &str = "\
+00400000-00401000 r-xp 00000000 08:01 1234 /bin/prog
+00401000-00403000 rw-p 00000000 00:00 0
+00403000-00404000 ---p 00000000 00:00 0
+00404000-00405000 r--p 00000000 00:00 0
+00406000-00407000 rw-p 00000000 00:00 0 [heap]
+7ffff7fc1000-7ffff7fc5000 r--p 00000000 00:00 0 [vvar]
+";
+
+    #[test]
+    fn contiguous_mappings_with_the_right_permission() {
+        assert_eq!(check(MAPS, 0x400000, 0x403000, false), Ok(()));
+        assert_eq!(check(MAPS, 0x401000, 0x403000, true), Ok(()));
+        // Text is not writable; a PROT_NONE guard is not even readable.
+        assert_eq!(check(MAPS, 0x400000, 0x403000, true), Err(Errno::EFAULT));
+        assert_eq!(check(MAPS, 0x402000, 0x404000, false), Err(Errno::EFAULT));
+        // A hole between 0x405000 and 0x406000.
+        assert_eq!(check(MAPS, 0x404000, 0x407000, false), Err(Errno::EFAULT));
+        assert_eq!(check(MAPS, 0x406000, 0x407000, true), Ok(()));
+        // Past the last mapping, and a special mapping.
+        assert_eq!(check(MAPS, 0x406000, 0x408000, true), Err(Errno::EFAULT));
+        assert_eq!(
+            check(MAPS, 0x7ffff7fc1000, 0x7ffff7fc2000, false),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(check(MAPS, 0x1000, 0x2000, false), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn this_process() {
+        let v = vec![0u8; 3 * PAGE_SIZE as usize];
+        let page = (v.as_ptr() as u64).next_multiple_of(PAGE_SIZE);
+        assert_eq!(MapsMemory.check_pinnable(page, 1, true), Ok(()));
+        assert_eq!(MapsMemory.check_pinnable(0, 1, false), Err(Errno::EFAULT));
+        assert_eq!(
+            MapsMemory.check_pinnable(u64::MAX - 4095, 2, false),
+            Err(Errno::EFAULT)
+        );
+        static RO: [u8; 4] = [1, 2, 3, 4];
+        let ro = RO.as_ptr() as u64 & !(PAGE_SIZE - 1);
+        assert_eq!(MapsMemory.check_pinnable(ro, 1, false), Ok(()));
+        assert_eq!(MapsMemory.check_pinnable(ro, 1, true), Err(Errno::EFAULT));
+    }
+}

@@ -1,0 +1,245 @@
+//! What each intercepted call does with a virtual fd, in safe code.
+//!
+//! Every function here answers `None` when the call is not ours (the exported symbol then
+//! forwards it to libc unchanged) or `Some(result)` with the value or errno the kernel would
+//! give for `/dev/iommu` or `/dev/vfio/vfio`.
+
+use crate::sys::{self, Errno};
+use crate::table::{Entry, TABLE};
+use crate::{backing, config, fork, path, process};
+use libc::{c_int, c_uint, c_ulong};
+use std::sync::Arc;
+use uiommu_abi::{ProcessVm, dispatch};
+use uiommu_core::context::{Context, Node};
+
+/// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
+pub fn open(
+    dirfd: Option<c_int>,
+    path: &[u8],
+    flags: c_int,
+    mode: c_uint,
+) -> Option<Result<c_int, Errno>> {
+    let node = path::classify(dirfd, path)?;
+    Some(open_node(node, flags, mode))
+}
+
+fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
+    config::driver().map_err(|()| libc::ENODEV)?;
+    let fd = backing::create(node, flags, mode)?;
+    // An O_PATH fd names the node without opening it: no context, and ioctl is EBADF.
+    if flags & libc::O_PATH != 0 {
+        return Ok(fd);
+    }
+    if let Err(e) = register(fd, node) {
+        sys::close_raw(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// Gives `fd`, a fresh backing fd, a new context (`iommufd_fops_open`).
+fn register(fd: c_int, node: Node) -> Result<(), Errno> {
+    let id = sys::file_id(fd)?;
+    fork::install();
+    let ctx = Arc::new(Context::new(process::current(), node));
+    drop(TABLE.insert(fd, Entry { ctx, id }));
+    Ok(())
+}
+
+/// After a forwarded call returned a new fd: the number is no longer virtual.
+pub fn forget(fd: c_int) {
+    if fd >= 0 {
+        drop(TABLE.remove(fd));
+    }
+}
+
+/// Takes `fd` out of the table before it is closed; the caller drops the entry after the
+/// real `close`, so the context (if this was its last fd) is released outside every lock.
+pub fn close(fd: c_int) -> Option<Entry> {
+    TABLE.remove(fd)
+}
+
+/// Before `close_range(first, last, flags)`: the entries of the fds it will close.
+pub fn close_range(first: c_uint, last: c_uint, flags: c_int) -> Vec<Entry> {
+    if TABLE.is_empty() || flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0 {
+        return Vec::new();
+    }
+    let first = c_int::try_from(first).unwrap_or(c_int::MAX);
+    let last = c_int::try_from(last).unwrap_or(c_int::MAX);
+    TABLE.write().remove_range(first, last)
+}
+
+/// The entry of `fd` if it is virtual and still names its memfd.
+fn lookup(fd: c_int) -> Option<Entry> {
+    let entry = TABLE.get(fd)?;
+    match sys::file_id(fd) {
+        Ok(id) if id == entry.id => Some(entry),
+        _ => {
+            // Closed behind our back and the number reused (or not open at all).
+            drop(TABLE.remove_if(fd, &entry));
+            None
+        }
+    }
+}
+
+/// `ioctl(fd, request, arg)`.
+pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, Errno>> {
+    let entry = lookup(fd)?;
+    // `do_vfs_ioctl` answers these for every file before the driver sees the command, and
+    // they act on the fd or the open file, which the backing fd is.
+    if matches!(
+        request,
+        libc::FIOCLEX | libc::FIONCLEX | libc::FIONBIO | libc::FIOASYNC
+    ) {
+        return None;
+    }
+    let _gate = fork::command_guard();
+    process::refresh_limits();
+    // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
+    let r = dispatch(
+        &entry.ctx,
+        &ProcessVm::current(),
+        request as u32,
+        arg as u64,
+    );
+    Some(
+        r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
+            .map_err(|e| e.0),
+    )
+}
+
+/// The access mode of an open file.
+fn access_mode(fd: c_int) -> Result<c_int, Errno> {
+    Ok(sys::status_flags(fd)? & libc::O_ACCMODE)
+}
+
+/// `read` or `write`: the device has neither method, so `vfs_read`/`vfs_write` fail with
+/// `EBADF` for the wrong access mode and `EINVAL` otherwise.
+pub fn read_write(fd: c_int, write: bool) -> Option<Result<isize, Errno>> {
+    lookup(fd)?;
+    Some(access_mode(fd).and_then(|mode| {
+        let allowed = if write {
+            mode != libc::O_RDONLY
+        } else {
+            mode != libc::O_WRONLY
+        };
+        Err(if allowed { libc::EINVAL } else { libc::EBADF })
+    }))
+}
+
+/// `mmap` of a virtual fd: `do_mmap`'s checks, then `iommufd_fops_mmap`'s.
+pub fn mmap(
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> Option<Result<usize, Errno>> {
+    if flags & libc::MAP_ANONYMOUS != 0 {
+        return None;
+    }
+    let entry = lookup(fd)?;
+    Some(mmap_checks(&entry.ctx, len, prot, flags, fd, off))
+}
+
+fn mmap_checks(
+    _ctx: &Context,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> Result<usize, Errno> {
+    const PAGE: i64 = 4096;
+    if off & (PAGE - 1) != 0 || len == 0 {
+        return Err(libc::EINVAL);
+    }
+    if len.checked_next_multiple_of(PAGE as usize).is_none() {
+        return Err(libc::ENOMEM);
+    }
+    let mode = access_mode(fd)?;
+    let readable = mode != libc::O_WRONLY;
+    let writable = mode != libc::O_RDONLY;
+    let shared = match flags & libc::MAP_TYPE {
+        libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => true,
+        libc::MAP_PRIVATE => false,
+        _ => return Err(libc::EINVAL),
+    };
+    if shared && prot & libc::PROT_WRITE != 0 && !writable {
+        return Err(libc::EACCES);
+    }
+    if !readable {
+        return Err(libc::EACCES);
+    }
+    // iommufd_fops_mmap.
+    if !shared {
+        return Err(libc::EINVAL);
+    }
+    if prot & libc::PROT_EXEC != 0 {
+        return Err(libc::EPERM);
+    }
+    // No object of the context has registered an mmap region at this offset yet.
+    Err(libc::ENXIO)
+}
+
+/// After a successful `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD*)` made `new` from `old`.
+pub fn duplicated(old: c_int, new: c_int) {
+    if new < 0 || TABLE.is_empty() {
+        return;
+    }
+    let mut t = TABLE.write();
+    let old_entry = t.get(old).cloned();
+    let replaced = match old_entry {
+        Some(e) => t.insert(new, e),
+        None => t.remove(new),
+    };
+    drop(t);
+    drop(replaced);
+}
+
+/// Runs `dup2`/`dup3` with the table locked, so that no other thread sees `new` half-replaced.
+pub fn dup_onto(old: c_int, new: c_int, real: impl FnOnce() -> c_int) -> c_int {
+    if TABLE.is_empty() {
+        return real();
+    }
+    let mut t = TABLE.write();
+    let rc = real();
+    let mut replaced = None;
+    if rc >= 0 && old != new {
+        let old_entry = t.get(old).cloned();
+        replaced = match old_entry {
+            Some(e) => t.insert(new, e),
+            None => t.remove(new),
+        };
+    }
+    drop(t);
+    drop(replaced);
+    rc
+}
+
+/// At load: fds inherited across `execve` that name one of our nodes become fresh contexts.
+///
+/// The kernel keeps the context (and its mappings of the old address space) across exec; in
+/// process the old image's objects are gone, so the new image gets an empty context on the
+/// same fd. That covers the common case of a launcher opening `/dev/iommu` and passing the fd
+/// to the program it runs.
+pub fn adopt_inherited() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    for ent in dir.flatten() {
+        let Some(fd) = ent
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<c_int>().ok())
+        else {
+            continue;
+        };
+        let Ok(target) = std::fs::read_link(ent.path()) else {
+            continue;
+        };
+        if let Some(node) = backing::node_of_link(target.as_os_str().as_encoded_bytes()) {
+            let _ = register(fd, node);
+        }
+    }
+}

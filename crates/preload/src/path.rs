@@ -1,0 +1,78 @@
+//! Which paths name the device nodes we serve.
+//!
+//! `/dev/iommu` is iommufd; `/dev/vfio/vfio` is the VFIO container, which iommufd provides in
+//! compatibility mode. A path is compared after lexical normalisation (repeated slashes, `.`,
+//! `..`), and a relative path is resolved against the cwd or the `openat` directory fd.
+//! Symbolic links other than those are not followed.
+
+use crate::sys;
+use libc::c_int;
+use std::ffi::CString;
+use uiommu_core::context::Node;
+
+/// The node `path` names, if it is one we serve, with `dir` the directory a relative path is
+/// relative to (`None` for the cwd).
+pub fn classify(dirfd: Option<c_int>, path: &[u8]) -> Option<Node> {
+    if path.first() == Some(&b'/') {
+        return node_of(&normalize(path));
+    }
+    // Cheap filter before resolving the directory: the last component must be a node's name.
+    let last = path.rsplit(|&b| b == b'/').find(|c| !c.is_empty())?;
+    if last != b"iommu" && last != b"vfio" {
+        return None;
+    }
+    let base = match dirfd {
+        None => sys::getcwd()?,
+        Some(fd) => sys::readlink(&CString::new(format!("/proc/self/fd/{fd}")).ok()?)?,
+    };
+    let mut full = base;
+    full.push(b'/');
+    full.extend_from_slice(path);
+    node_of(&normalize(&full))
+}
+
+/// The components of an absolute path after removing empty, `.` and `..` components.
+fn normalize(path: &[u8]) -> Vec<&[u8]> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in path.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            _ => parts.push(c),
+        }
+    }
+    parts
+}
+
+fn node_of(parts: &[&[u8]]) -> Option<Node> {
+    match parts {
+        [b"dev", b"iommu"] => Some(Node::Iommu),
+        [b"dev", b"vfio", b"vfio"] => Some(Node::VfioContainer),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_paths() {
+        assert_eq!(classify(None, b"/dev/iommu"), Some(Node::Iommu));
+        assert_eq!(classify(None, b"//dev/./iommu"), Some(Node::Iommu));
+        assert_eq!(classify(None, b"/dev/x/../iommu"), Some(Node::Iommu));
+        assert_eq!(classify(None, b"/dev/vfio/vfio"), Some(Node::VfioContainer));
+        assert_eq!(classify(None, b"/dev/vfio/0"), None);
+        assert_eq!(classify(None, b"/dev/iommu0"), None);
+        assert_eq!(classify(None, b"/tmp/iommu"), None);
+        assert_eq!(classify(None, b"/"), None);
+    }
+
+    #[test]
+    fn relative_paths_are_filtered_by_name_first() {
+        assert_eq!(classify(None, b"Cargo.toml"), None);
+        assert_eq!(classify(None, b""), None);
+    }
+}

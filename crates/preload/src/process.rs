@@ -1,0 +1,64 @@
+//! The process that opens contexts: its address space, pin counts, locked-memory counters and
+//! capabilities, as core's [`Process`] describes them.
+//!
+//! All contexts of the process share one pin registry and one pair of `locked_vm` counters: the
+//! per-process counter (`mm_struct::locked_vm`) is exactly that, and the per-user counter
+//! (`user_struct::locked_vm`) can only see this process's pins in process. The limits follow
+//! `RLIMIT_MEMLOCK`, re-read before every command as the kernel reads it when it charges.
+
+use crate::maps::MapsMemory;
+use crate::sys;
+use std::sync::{Arc, OnceLock};
+use uiommu_core::context::Process;
+use uiommu_core::ioas::{LockedVm, PAGE_SIZE, PinRegistry};
+
+const CAP_IPC_LOCK: u32 = 14;
+const CAP_SYS_RESOURCE: u32 = 24;
+
+struct Shared {
+    memory: Arc<MapsMemory>,
+    registry: Arc<PinRegistry>,
+    user_locked: Arc<LockedVm>,
+    mm_locked: Arc<LockedVm>,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let limit = limit_pages();
+        Shared {
+            memory: Arc::new(MapsMemory),
+            registry: Arc::new(PinRegistry::new()),
+            user_locked: Arc::new(LockedVm::new(limit)),
+            mm_locked: Arc::new(LockedVm::new(limit)),
+        }
+    })
+}
+
+/// `RLIMIT_MEMLOCK >> PAGE_SHIFT`.
+fn limit_pages() -> u64 {
+    sys::memlock_limit() / PAGE_SIZE
+}
+
+/// Follows a `setrlimit` since the last command.
+pub fn refresh_limits() {
+    let s = shared();
+    let limit = limit_pages();
+    s.user_locked.set_limit(limit);
+    s.mm_locked.set_limit(limit);
+}
+
+/// The process as a context opened now sees it (capabilities are those in effect now).
+pub fn current() -> Process {
+    let s = shared();
+    refresh_limits();
+    let caps = sys::effective_caps();
+    Process {
+        memory: s.memory.clone(),
+        registry: s.registry.clone(),
+        user_locked: s.user_locked.clone(),
+        mm_locked: s.mm_locked.clone(),
+        cap_ipc_lock: caps & (1 << CAP_IPC_LOCK) != 0,
+        cap_sys_resource: caps & (1 << CAP_SYS_RESOURCE) != 0,
+    }
+}

@@ -1,0 +1,304 @@
+//! The libc and system-call layer: every `unsafe` call the library makes apart from the exported
+//! symbols themselves.
+//!
+//! Two kinds of calls live here:
+//! - the *next* definitions of the intercepted functions (`dlsym(RTLD_NEXT, …)`), used to forward
+//!   a call that is not ours, so that libc's own semantics (cancellation points, fortify checks,
+//!   other preloaded libraries) are kept;
+//! - raw system calls for the library's own bookkeeping (`fstat`, `fcntl`, `memfd_create` …),
+//!   which must not go through the intercepted symbols again.
+
+use libc::{c_char, c_int, c_uint, c_ulong, c_void, off_t, size_t, ssize_t};
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// An errno value.
+pub type Errno = c_int;
+
+/// The calling thread's `errno`.
+pub fn errno() -> Errno {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// Sets the calling thread's `errno`.
+pub fn set_errno(e: Errno) {
+    // SAFETY: `__errno_location` returns the calling thread's errno slot, valid for the thread's
+    // life; writing an int there is what every libc function does on failure.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// A lazily resolved pointer to the next definition of a libc symbol.
+struct Next {
+    /// NUL-terminated symbol name.
+    name: &'static str,
+    ptr: AtomicPtr<c_void>,
+}
+
+impl Next {
+    const fn new(name: &'static str) -> Self {
+        Next {
+            name,
+            ptr: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The symbol's address, or null if no later object defines it (e.g. a fortify variant
+    /// that this glibc does not have).
+    fn get(&self) -> *mut c_void {
+        let p = self.ptr.load(Ordering::Acquire);
+        if !p.is_null() {
+            return p;
+        }
+        debug_assert!(self.name.ends_with('\0'));
+        // SAFETY: `name` is NUL-terminated (every caller appends the NUL); RTLD_NEXT asks the loader for the definition after
+        // this object's, which is the real libc one. Racing threads resolve the same address.
+        let p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr().cast()) };
+        self.ptr.store(p, Ordering::Release);
+        p
+    }
+}
+
+/// Declares `next_NAME(args) -> ret` calling the next definition of `NAME` (fixed arguments)
+/// or failing with `ENOSYS` if there is none.
+macro_rules! next_fn {
+    ($(fn $f:ident = $sym:literal ($($a:ident: $t:ty),*) -> $r:ty;)*) => {$(
+        #[doc = concat!("The next definition of `", $sym, "`.")]
+        pub fn $f($($a: $t),*) -> $r {
+            static NEXT: Next = Next::new(concat!($sym, "\0"));
+            let p = NEXT.get();
+            if p.is_null() {
+                set_errno(libc::ENOSYS);
+                return -1 as $r;
+            }
+            // SAFETY: `p` is libc's definition of this symbol, whose C prototype the
+            // declared signature matches; the arguments are passed through unchanged from our
+            // caller, who made the same call to the same prototype.
+            let f: unsafe extern "C" fn($($t),*) -> $r = unsafe { std::mem::transmute(p) };
+            // SAFETY: see above: a call with the caller's own arguments.
+            unsafe { f($($a),*) }
+        }
+    )*};
+}
+
+/// Declares `next_NAME(fixed…, extra) -> ret` for C-variadic functions, called through a
+/// variadic pointer type so that the callee sees a proper variadic call.
+macro_rules! next_variadic {
+    ($(fn $f:ident = $sym:literal ($($a:ident: $t:ty),*; $x:ident: $xt:ty) -> $r:ty;)*) => {$(
+        #[doc = concat!("The next definition of the C-variadic `", $sym, "`.")]
+        pub fn $f($($a: $t,)* $x: $xt) -> $r {
+            static NEXT: Next = Next::new(concat!($sym, "\0"));
+            let p = NEXT.get();
+            if p.is_null() {
+                set_errno(libc::ENOSYS);
+                return -1 as $r;
+            }
+            // SAFETY: `p` is libc's definition of this variadic function; calling it with one
+            // variadic argument of register width is how C code calls it.
+            let f: unsafe extern "C" fn($($t,)* ...) -> $r = unsafe { std::mem::transmute(p) };
+            // SAFETY: see above: the caller's own arguments, passed through.
+            unsafe { f($($a,)* $x) }
+        }
+    )*};
+}
+
+next_variadic! {
+    fn next_open = "open" (path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
+    fn next_open64 = "open64" (path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
+    fn next_openat = "openat" (dirfd: c_int, path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
+    fn next_openat64 = "openat64" (dirfd: c_int, path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
+    fn next_ioctl = "ioctl" (fd: c_int, request: c_ulong; arg: c_ulong) -> c_int;
+    fn next_fcntl = "fcntl" (fd: c_int, cmd: c_int; arg: c_ulong) -> c_int;
+    fn next_fcntl64 = "fcntl64" (fd: c_int, cmd: c_int; arg: c_ulong) -> c_int;
+}
+
+next_fn! {
+    fn next_open_2 = "__open_2" (path: *const c_char, flags: c_int) -> c_int;
+    fn next_open64_2 = "__open64_2" (path: *const c_char, flags: c_int) -> c_int;
+    fn next_openat_2 = "__openat_2" (dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
+    fn next_openat64_2 = "__openat64_2" (dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
+    fn next_creat = "creat" (path: *const c_char, mode: c_uint) -> c_int;
+    fn next_creat64 = "creat64" (path: *const c_char, mode: c_uint) -> c_int;
+    fn next_close = "close" (fd: c_int) -> c_int;
+    fn next_close_range = "close_range" (first: c_uint, last: c_uint, flags: c_int) -> c_int;
+    fn next_read = "read" (fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t;
+    fn next_write = "write" (fd: c_int, buf: *const c_void, count: size_t) -> ssize_t;
+    fn next_dup = "dup" (fd: c_int) -> c_int;
+    fn next_dup2 = "dup2" (old: c_int, new: c_int) -> c_int;
+    fn next_dup3 = "dup3" (old: c_int, new: c_int, flags: c_int) -> c_int;
+}
+
+/// The next definition of `mmap` (or `mmap64`, the same function on 64-bit targets).
+pub fn next_mmap(
+    sym64: bool,
+    addr: *mut c_void,
+    len: size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: off_t,
+) -> *mut c_void {
+    static NEXT: Next = Next::new("mmap\0");
+    static NEXT64: Next = Next::new("mmap64\0");
+    let p = if sym64 { NEXT64.get() } else { NEXT.get() };
+    if p.is_null() {
+        set_errno(libc::ENOSYS);
+        return libc::MAP_FAILED;
+    }
+    type MmapFn =
+        unsafe extern "C" fn(*mut c_void, size_t, c_int, c_int, c_int, off_t) -> *mut c_void;
+    // SAFETY: `p` is libc's `mmap`/`mmap64`, whose prototype `MmapFn` is.
+    let f: MmapFn = unsafe { std::mem::transmute(p) };
+    // SAFETY: the caller's own arguments, passed through.
+    unsafe { f(addr, len, prot, flags, fd, off) }
+}
+
+/// `dup3(old, new, flags)` as a raw system call.
+pub fn dup3_raw(old: c_int, new: c_int, flags: c_int) -> Result<c_int, Errno> {
+    // SAFETY: fd-number arguments only.
+    let rc = unsafe { libc::syscall(libc::SYS_dup3, old, new, flags) };
+    sys_result(rc).map(|v| v as c_int)
+}
+
+/// Converts a raw system call result to `Ok(value)` or `Err(errno)`.
+fn sys_result(rc: libc::c_long) -> Result<libc::c_long, Errno> {
+    if rc < 0 { Err(errno()) } else { Ok(rc) }
+}
+
+/// `(st_dev, st_ino)` of an open fd: identifies the file behind it.
+pub fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `st` is a writable `struct stat` that outlives the call; fstat only writes it.
+    let rc = unsafe { libc::syscall(libc::SYS_fstat, fd, st.as_mut_ptr()) };
+    sys_result(rc)?;
+    // SAFETY: fstat succeeded, so it filled the structure (and it was zeroed before anyway).
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// `fcntl(fd, F_GETFL)`: the open file's status flags and access mode.
+pub fn status_flags(fd: c_int) -> Result<c_int, Errno> {
+    // SAFETY: F_GETFL reads only the fd's flags; no memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
+    sys_result(rc).map(|v| v as c_int)
+}
+
+/// Sets or clears `FD_CLOEXEC` on `fd`.
+pub fn set_cloexec(fd: c_int, on: bool) -> Result<(), Errno> {
+    let v = if on { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: F_SETFD changes only the descriptor flag; no memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFD, v) };
+    sys_result(rc).map(|_| ())
+}
+
+/// `memfd_create(name, MFD_CLOEXEC)`.
+pub fn memfd(name: &CStr) -> Result<c_int, Errno> {
+    // SAFETY: `name` is NUL-terminated and lives across the call.
+    let rc = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), libc::MFD_CLOEXEC) };
+    sys_result(rc).map(|v| v as c_int)
+}
+
+/// `openat(AT_FDCWD, path, flags, mode)` as a raw system call (not through our own `open`).
+pub fn open_raw(path: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
+    // SAFETY: `path` is NUL-terminated and lives across the call; the kernel only reads it.
+    let rc = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, mode) };
+    sys_result(rc).map(|v| v as c_int)
+}
+
+/// `close(fd)` as a raw system call, for the library's own temporary fds.
+pub fn close_raw(fd: c_int) {
+    // SAFETY: closes an fd this library created and still owns; nothing else refers to it.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
+}
+
+/// `RLIMIT_MEMLOCK`'s soft limit in bytes (`RLIM_INFINITY` as `u64::MAX`).
+pub fn memlock_limit() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `rl` is a writable rlimit that outlives the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut rl) };
+    if rc != 0 {
+        return 0;
+    }
+    rl.rlim_cur
+}
+
+/// The effective capability set's low 64 bits (`capget`, version 3).
+pub fn effective_caps() -> u64 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: version 3 takes one header and two data structs, both writable and alive for
+    // the call; pid 0 is the calling thread.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut Header, data.as_mut_ptr()) };
+    if rc != 0 {
+        return 0;
+    }
+    u64::from(data[0].effective) | (u64::from(data[1].effective) << 32)
+}
+
+/// `readlink(path)`, or `None`.
+pub fn readlink(path: &CStr) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `path` is NUL-terminated; `buf` is writable for `buf.len()` bytes.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_readlinkat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    let n = sys_result(rc).ok()? as usize;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// The current working directory, or `None`.
+pub fn getcwd() -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `buf` is writable for `buf.len()` bytes; the kernel NUL-terminates what it writes.
+    let rc = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    sys_result(rc).ok()?;
+    let n = buf.iter().position(|&b| b == 0)?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// Registers fork handlers (`pthread_atfork`).
+pub fn atfork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) {
+    // SAFETY: the handlers are plain functions with static lifetime; libc calls them around
+    // every fork() of this process.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+}
+
+/// Reads a NUL-terminated string the caller passed, or `None` for a null pointer.
+///
+/// # Safety
+/// `p` must be null or point to a NUL-terminated string, as the C prototype requires.
+pub unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a CStr> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-null and NUL-terminated per the function's contract.
+    Some(unsafe { CStr::from_ptr(p) })
+}

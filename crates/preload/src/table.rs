@@ -1,0 +1,140 @@
+//! The fd table: which of the process's file descriptors are virtual iommufd contexts.
+//!
+//! Every virtual fd is a real kernel fd (a memfd, see [`crate::backing`]), so the kernel keeps
+//! numbering, `dup`, `O_CLOEXEC` and `close` right; this table only maps an fd number to the
+//! context behind it. Duplicated fds share one `Arc<Context>`, and the context is dropped when
+//! the last fd referring to it leaves the table.
+//!
+//! Each entry remembers the identity (`st_dev`, `st_ino`) of its memfd. An fd closed behind our
+//! back (a raw `close` system call, `closefrom`, a child's `posix_spawn` file action) leaves a
+//! stale entry; the identity check on every use notices that the number now names another file
+//! and drops the entry instead of answering for the wrong file.
+
+use libc::c_int;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use uiommu_core::context::Context;
+
+/// One virtual fd.
+#[derive(Clone)]
+pub struct Entry {
+    /// The context (shared by all fds duplicated from one open).
+    pub ctx: Arc<Context>,
+    /// `(st_dev, st_ino)` of the backing memfd.
+    pub id: (u64, u64),
+}
+
+impl Entry {
+    /// True if both entries stand for the same open (the same context).
+    pub fn same(&self, other: &Entry) -> bool {
+        Arc::ptr_eq(&self.ctx, &other.ctx) && self.id == other.id
+    }
+}
+
+/// The table. Lookups take the read lock only long enough to clone an entry: a command runs on
+/// its context with no table lock held, so commands on different contexts never wait for each
+/// other here.
+pub struct FdTable {
+    map: RwLock<BTreeMap<c_int, Entry>>,
+    /// Number of entries, read without the lock so that the common case of a process with no
+    /// virtual fd costs one atomic load per intercepted call.
+    len: AtomicUsize,
+}
+
+/// The process's table.
+pub static TABLE: FdTable = FdTable::new();
+
+impl FdTable {
+    const fn new() -> Self {
+        FdTable {
+            map: RwLock::new(BTreeMap::new()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// True if no fd is virtual (a hint: may be stale by the time the caller acts on it).
+    pub fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Acquire) == 0
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<c_int, Entry>> {
+        self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The write lock, also taken by the fork handlers.
+    pub fn write(&self) -> TableGuard<'_> {
+        TableGuard {
+            map: self.map.write().unwrap_or_else(|e| e.into_inner()),
+            len: &self.len,
+        }
+    }
+
+    /// The entry for `fd`, if it is virtual.
+    pub fn get(&self, fd: c_int) -> Option<Entry> {
+        if self.is_empty() {
+            return None;
+        }
+        self.read().get(&fd).cloned()
+    }
+
+    /// Adds or replaces `fd`; returns the entry it replaced (drop it after the lock is gone).
+    pub fn insert(&self, fd: c_int, entry: Entry) -> Option<Entry> {
+        self.write().insert(fd, entry)
+    }
+
+    /// Removes `fd`; returns its entry (drop it after the lock is gone).
+    pub fn remove(&self, fd: c_int) -> Option<Entry> {
+        if self.is_empty() {
+            return None;
+        }
+        self.write().remove(fd)
+    }
+
+    /// Removes `fd` only if it still holds `expected` (a stale entry found by a lookup).
+    pub fn remove_if(&self, fd: c_int, expected: &Entry) -> Option<Entry> {
+        let mut t = self.write();
+        match t.map.get(&fd) {
+            Some(e) if e.same(expected) => t.remove(fd),
+            _ => None,
+        }
+    }
+}
+
+/// The table under its write lock, keeping the length hint in step.
+pub struct TableGuard<'a> {
+    map: RwLockWriteGuard<'a, BTreeMap<c_int, Entry>>,
+    len: &'a AtomicUsize,
+}
+
+impl TableGuard<'_> {
+    /// The entry for `fd`.
+    pub fn get(&self, fd: c_int) -> Option<&Entry> {
+        self.map.get(&fd)
+    }
+
+    /// Adds or replaces `fd`.
+    pub fn insert(&mut self, fd: c_int, entry: Entry) -> Option<Entry> {
+        let old = self.map.insert(fd, entry);
+        self.len.store(self.map.len(), Ordering::Release);
+        old
+    }
+
+    /// Removes `fd`.
+    pub fn remove(&mut self, fd: c_int) -> Option<Entry> {
+        let old = self.map.remove(&fd);
+        self.len.store(self.map.len(), Ordering::Release);
+        old
+    }
+
+    /// Removes every fd in `first..=last`.
+    pub fn remove_range(&mut self, first: c_int, last: c_int) -> Vec<Entry> {
+        let fds: Vec<c_int> = self
+            .map
+            .keys()
+            .copied()
+            .filter(|fd| (first..=last).contains(fd))
+            .collect();
+        fds.into_iter().filter_map(|fd| self.remove(fd)).collect()
+    }
+}
