@@ -2,7 +2,8 @@
 //! `iommufd_get_pagesizes`, `iommufd_fill_cap_dma_avail`, `iommufd_fill_cap_iova`).
 //!
 //! The capability chain is always the DMA-avail capability, then the IOVA range capability,
-//! each right after the previous one from the end of the fixed struct. The kernel writes each
+//! from the end of the fixed struct, each at a multiple of 8 bytes; the padding after the
+//! 12-byte DMA-avail capability is never written. The kernel writes each
 //! piece into the caller's buffer as soon as it fits within `argsz`, so a buffer too small for
 //! the whole chain still receives the capabilities (and IOVA range entries) that fit, while
 //! `cap_offset` stays 0. `argsz` is always set to the size of the full chain, larger or
