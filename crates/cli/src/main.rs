@@ -1,1 +1,48 @@
-fn main() {}
+//! `uiommu`: run programs against the user-space IOMMU.
+//!
+//! `uiommu exec [--driver NAME] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
+//! that its `/dev/iommu` and `/dev/vfio/vfio` are served by uiommu, and exits as PROGRAM did.
+
+mod exec;
+mod library;
+mod status;
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "uiommu",
+    version,
+    about = "The Linux IOMMU user API, in user space"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run PROGRAM with /dev/iommu and /dev/vfio/vfio served by uiommu.
+    Exec {
+        /// IOMMU model to emulate.
+        #[arg(long, default_value = "mock", value_parser = clap::builder::PossibleValuesParser::new(exec::DRIVERS))]
+        driver: String,
+        /// The program and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "PROGRAM"
+        )]
+        program: Vec<OsString>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Exec { driver, program } => exec::run(&driver, &program),
+    }
+}

@@ -1,0 +1,103 @@
+//! `uiommu exec`: run a program with the preload library.
+
+use crate::{library, status};
+use std::ffi::{OsStr, OsString};
+use std::io::ErrorKind;
+use std::process::{Command, ExitCode};
+
+/// IOMMU models the preload library provides (its `UIOMMU_DRIVER` values).
+pub const DRIVERS: &[&str] = &["mock"];
+
+/// Tells the preload library which model to emulate.
+const DRIVER_ENV: &str = "UIOMMU_DRIVER";
+
+/// Runs `program` and returns its exit code (128 + n for a signal), or 125/126/127 when it
+/// cannot start, as `env` and shells do.
+pub fn run(driver: &str, program: &[OsString]) -> ExitCode {
+    let lib = match library::find() {
+        Ok(lib) => lib,
+        Err(msg) => {
+            eprintln!("uiommu: {msg}");
+            return ExitCode::from(125);
+        }
+    };
+    let Some((prog, args)) = program.split_first() else {
+        eprintln!("uiommu: no program to run");
+        return ExitCode::from(125);
+    };
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
+        .env(
+            "LD_PRELOAD",
+            preload_list(lib.as_os_str(), std::env::var_os("LD_PRELOAD")),
+        )
+        .env(DRIVER_ENV, driver);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let p = prog.to_string_lossy();
+            return match e.kind() {
+                ErrorKind::NotFound => {
+                    eprintln!("uiommu: {p}: program not found");
+                    ExitCode::from(127)
+                }
+                ErrorKind::PermissionDenied => {
+                    eprintln!("uiommu: {p}: permission denied");
+                    ExitCode::from(126)
+                }
+                _ => {
+                    eprintln!("uiommu: {p}: cannot run: {e}");
+                    ExitCode::from(126)
+                }
+            };
+        }
+    };
+    // While the child runs, Ctrl-C is the child's to handle; we report how it ended.
+    sys::ignore_interrupts();
+    match child.wait() {
+        Ok(st) => ExitCode::from(status::exit_code(st)),
+        Err(e) => {
+            eprintln!("uiommu: waiting for {}: {e}", prog.to_string_lossy());
+            ExitCode::from(125)
+        }
+    }
+}
+
+/// `LD_PRELOAD` with our library first, keeping what the caller preloads.
+fn preload_list(lib: &OsStr, existing: Option<OsString>) -> OsString {
+    let mut v = lib.to_os_string();
+    if let Some(e) = existing.filter(|e| !e.is_empty()) {
+        v.push(" ");
+        v.push(e);
+    }
+    v
+}
+
+#[allow(unsafe_code)]
+mod sys {
+    /// Ignores SIGINT and SIGQUIT in this process. Called after the child is spawned, so the
+    /// child keeps the default dispositions (ignored ones would be inherited across exec): a
+    /// terminal's Ctrl-C reaches the whole foreground group, and the child decides.
+    pub fn ignore_interrupts() {
+        for sig in [libc::SIGINT, libc::SIGQUIT] {
+            // SAFETY: SIG_IGN installs no handler code; it only changes this process's
+            // disposition of the signal.
+            unsafe { libc::signal(sig, libc::SIG_IGN) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preload_list_keeps_existing_entries() {
+        assert_eq!(preload_list(OsStr::new("/a.so"), None), "/a.so");
+        assert_eq!(
+            preload_list(OsStr::new("/a.so"), Some("/b.so".into())),
+            "/a.so /b.so"
+        );
+        assert_eq!(preload_list(OsStr::new("/a.so"), Some("".into())), "/a.so");
+    }
+}

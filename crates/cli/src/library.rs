@@ -1,0 +1,74 @@
+//! Where the preload library is.
+
+use std::path::{Path, PathBuf};
+
+/// The library's file name.
+pub const FILE_NAME: &str = "libuiommu_preload.so";
+
+/// Overrides the search with an explicit path.
+pub const ENV: &str = "UIOMMU_PRELOAD";
+
+/// The library to preload: `$UIOMMU_PRELOAD` if set, else the first of the places searched
+/// beside this binary. On failure, the message lists what was tried.
+pub fn find() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(ENV) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(absolute(&p))
+        } else {
+            Err(format!(
+                "{ENV}={} is not a file; it should name {FILE_NAME}",
+                p.display()
+            ))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
+    let candidates = candidates(&exe);
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            let tried: Vec<String> = candidates
+                .iter()
+                .map(|p| format!("  {}", p.display()))
+                .collect();
+            format!(
+                "cannot find the preload library {FILE_NAME}; tried:\n{}\n\
+             build it (cargo build -p uiommu-preload) or set {ENV}",
+                tried.join("\n")
+            )
+        })
+}
+
+/// Places to look, in order: beside the binary (cargo puts both in `target/<profile>/`), the
+/// parent directory (the binary run from `target/<profile>/deps/`), and `../lib/` and
+/// `../lib/uiommu/` of an installed prefix.
+fn candidates(exe: &Path) -> Vec<PathBuf> {
+    let Some(dir) = exe.parent() else {
+        return Vec::new();
+    };
+    let mut v = vec![dir.join(FILE_NAME)];
+    if let Some(up) = dir.parent() {
+        v.push(up.join(FILE_NAME));
+        v.push(up.join("lib").join(FILE_NAME));
+        v.push(up.join("lib").join("uiommu").join(FILE_NAME));
+    }
+    v
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_beside_the_binary_first() {
+        let c = candidates(Path::new("/opt/x/bin/uiommu"));
+        assert_eq!(c[0], Path::new("/opt/x/bin/libuiommu_preload.so"));
+        assert!(c.contains(&PathBuf::from("/opt/x/lib/uiommu/libuiommu_preload.so")));
+    }
+}
