@@ -1,12 +1,14 @@
 //! One open of `/dev/iommu` (the kernel's `struct iommufd_ctx`, `main.c`): its objects, the
 //! IOAS the VFIO compatibility layer uses, and how pinned pages are charged.
 
+use crate::group::Group;
 use crate::ioas::{LockedVm, NoAccount, PinAccount, PinMemory, PinOwner, PinRegistry, RlimitMode};
 use crate::object::{ObjRef, ObjectTable, WeakObj};
 use crate::objects::Object;
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use uiommu_uapi::{Errno, errno::Result};
 
 /// The process that opened the context: where its pages are pinned and charged.
@@ -52,6 +54,8 @@ pub struct Context {
     pub objects: ObjectTable<Object>,
     vfio_ioas: Mutex<Option<WeakObj<Object>>>,
     account_mode: Mutex<RlimitMode>,
+    /// The groups of bound devices, by iommu group ID (`ictx->groups`).
+    groups: Mutex<BTreeMap<u32, Weak<Group>>>,
     process: Process,
 }
 
@@ -126,6 +130,7 @@ impl Context {
             objects: ObjectTable::default(),
             vfio_ioas: Mutex::new(None),
             account_mode: Mutex::new(mode),
+            groups: Mutex::new(BTreeMap::new()),
             process,
         }
     }
@@ -154,8 +159,20 @@ impl Context {
     /// are released when the last reference goes, here.
     pub fn destroy(&self, id: u32) -> Result<()> {
         let obj = self.objects.remove(id, false)?;
-        drop(obj);
+        obj.body().destroy(self);
         Ok(())
+    }
+
+    /// The context's view of iommu group `id`, shared by its bound devices
+    /// (`iommufd_get_group`).
+    pub fn group(&self, id: u32) -> Arc<Group> {
+        let mut groups = lock(&self.groups);
+        if let Some(g) = groups.get(&id).and_then(Weak::upgrade) {
+            return g;
+        }
+        let g = Arc::new(Group::new(id));
+        groups.insert(id, Arc::downgrade(&g));
+        g
     }
 
     /// Where pins of pages created now are charged (`iopt_alloc_pages`): the mode fixed at this
@@ -216,6 +233,9 @@ impl Drop for Context {
             let leaves = self.objects.remove_leaves();
             if leaves.is_empty() {
                 break;
+            }
+            for obj in &leaves {
+                obj.body().destroy(self);
             }
             drop(leaves);
         }

@@ -8,6 +8,9 @@
 use crate::ioas::IoptDomain;
 use std::any::Any;
 use std::fmt::Debug;
+use uiommu_uapi::UserMemory;
+use uiommu_uapi::copy::UserDataArray;
+use uiommu_uapi::errno::Result;
 
 /// The kind of a domain (`IOMMU_DOMAIN_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,16 @@ pub trait Domain: IoptDomain + Debug {
 
     /// The output address `iova` translates to, if mapped (`iommu_iova_to_phys`).
     fn iova_to_phys(&self, _iova: u64) -> Option<u64> {
+        None
+    }
+
+    /// `cache_invalidate_user`: runs the caller's invalidation requests in order and returns
+    /// how many were handled with the outcome; `None` if the domain has no such operation.
+    fn cache_invalidate_user(
+        &self,
+        _requests: &UserDataArray,
+        _mem: &dyn UserMemory,
+    ) -> Option<(u32, Result<()>)> {
         None
     }
 

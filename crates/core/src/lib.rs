@@ -5,8 +5,12 @@
 //! is this process's own.
 
 pub mod context;
+pub mod device;
 pub mod domain;
 pub mod driver;
+pub mod group;
+pub mod hwpt;
 pub mod ioas;
 pub mod object;
 pub mod objects;
+pub mod selftest;

@@ -1,13 +1,36 @@
-//! The kinds of objects a context holds (`enum iommufd_object_type`).
+//! The kinds of objects a context holds (`enum iommufd_object_type`) and what destroying each
+//! one involves beyond releasing its references.
 
-use crate::context::Kind;
+use crate::context::{Context, Kind};
+use crate::device::Device;
+use crate::hwpt::{HwptNested, HwptPaging};
 use crate::ioas::IoPagetable;
+use crate::selftest::SelftestDevice;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// An object in a context.
 #[derive(Debug)]
 pub enum Object {
     /// `IOMMUFD_OBJ_IOAS`.
     Ioas(Ioas),
+    /// `IOMMUFD_OBJ_HWPT_PAGING`.
+    HwptPaging(HwptPaging),
+    /// `IOMMUFD_OBJ_HWPT_NESTED`.
+    HwptNested(HwptNested),
+    /// `IOMMUFD_OBJ_DEVICE`.
+    Device(Device),
+    /// `IOMMUFD_OBJ_SELFTEST`: a mock device created by `IOMMU_TEST_OP_MOCK_DOMAIN`.
+    Selftest(SelftestDevice),
+}
+
+impl Object {
+    /// Work a removed object must do with its context before its references go (the kernel's
+    /// `destroy` ops that call back into iommufd, e.g. a mock device unbinding its device).
+    pub fn destroy(&self, ctx: &Context) {
+        if let Object::Selftest(s) = self {
+            s.destroy(ctx);
+        }
+    }
 }
 
 /// An I/O address space object (`struct iommufd_ioas`).
@@ -15,6 +38,24 @@ pub enum Object {
 pub struct Ioas {
     /// Its translation state.
     pub iopt: IoPagetable,
+    /// `hwpt_list`: the paging HWPTs built on this IOAS. Its lock is held only briefly, so
+    /// that dropping a HWPT (which leaves the list) can happen anywhere.
+    hwpts: Mutex<Vec<crate::hwpt::Listed>>,
+    /// `ioas->mutex`: serializes HWPT allocation and the auto-domain search, so that two
+    /// attaches cannot both decide to allocate.
+    alloc: Mutex<()>,
+}
+
+impl Ioas {
+    /// The HWPT list.
+    pub(crate) fn lock_hwpts(&self) -> MutexGuard<'_, Vec<crate::hwpt::Listed>> {
+        self.hwpts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `ioas->mutex`.
+    pub(crate) fn lock_alloc(&self) -> MutexGuard<'_, ()> {
+        self.alloc.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl std::fmt::Debug for Ioas {
@@ -25,10 +66,21 @@ impl std::fmt::Debug for Ioas {
     }
 }
 
-impl Kind for Ioas {
-    fn of(obj: &Object) -> Option<&Self> {
-        match obj {
-            Object::Ioas(x) => Some(x),
+macro_rules! kind {
+    ($variant:ident, $ty:ty) => {
+        impl Kind for $ty {
+            fn of(obj: &Object) -> Option<&Self> {
+                match obj {
+                    Object::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
         }
-    }
+    };
 }
+
+kind!(Ioas, Ioas);
+kind!(HwptPaging, HwptPaging);
+kind!(HwptNested, HwptNested);
+kind!(Device, Device);
+kind!(Selftest, SelftestDevice);

@@ -1,7 +1,10 @@
 //! The iommufd commands: one handler per ioctl, as `main.c`'s table lists them.
 
+mod hwpt;
 mod ioas;
 mod option;
+mod selftest;
+mod user_bitmap;
 
 use uiommu_core::context::Context;
 use uiommu_uapi::errno::Result;
@@ -22,6 +25,12 @@ pub(crate) fn run(ctx: &Context, mem: &dyn UserMemory, ucmd: &UserCmd) -> Result
         IOMMU_OPTION => option::option(&c),
         IOMMU_VFIO_IOAS => option::vfio_ioas(&c),
         IOMMU_IOAS_NOIOMMU_GET_PA => ioas::noiommu_get_pa(&c),
+        IOMMU_HWPT_ALLOC => hwpt::alloc(&c),
+        IOMMU_GET_HW_INFO => hwpt::get_hw_info(&c),
+        IOMMU_HWPT_SET_DIRTY_TRACKING => hwpt::set_dirty_tracking(&c),
+        IOMMU_HWPT_GET_DIRTY_BITMAP => hwpt::get_dirty_bitmap(&c),
+        IOMMU_HWPT_INVALIDATE => hwpt::invalidate(&c),
+        uiommu_uapi::selftest::IOMMU_TEST_CMD => selftest::run(&c),
         // Commands whose objects this build does not provide yet.
         _ => Err(Errno::ENOTTY),
     }

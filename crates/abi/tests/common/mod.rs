@@ -8,6 +8,8 @@ use uiommu_core::ioas::{LockedVm, PinRegistry, ProbeMemory};
 use uiommu_uapi::Errno;
 use zerocopy::{FromBytes, IntoBytes};
 
+pub mod mock;
+
 /// A process description for this test process with generous limits.
 pub fn process(limit_pages: u64) -> Process {
     Process {

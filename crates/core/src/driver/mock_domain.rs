@@ -5,14 +5,17 @@ use crate::domain::{Domain, DomainType};
 use crate::ioas::{IoptDomain, Prot};
 use std::any::Any;
 use std::sync::Mutex;
+use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable, PtError};
-use uiommu_uapi::Errno;
+use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::selftest::{
-    MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_HUGE_PAGE_SIZE, MOCK_IOMMUPT_HUGE,
-    MOCK_NESTED_DOMAIN_IOTLB_NUM,
+    IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, IOMMU_TEST_INVALIDATE_FLAG_ALL,
+    IommuHwptInvalidateSelftest, MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_HUGE_PAGE_SIZE,
+    MOCK_IOMMUPT_HUGE, MOCK_NESTED_DOMAIN_IOTLB_ID_MAX, MOCK_NESTED_DOMAIN_IOTLB_NUM,
 };
+use uiommu_uapi::{Errno, UserMemory, offset_of_end};
 
 /// Host page size: huge mock domains must include it in their page sizes so that iommufd
 /// accepts them.
@@ -180,6 +183,40 @@ crate::impl_no_paging!(MockNestedDomain);
 impl Domain for MockNestedDomain {
     fn domain_type(&self) -> DomainType {
         DomainType::Nested
+    }
+
+    /// `mock_domain_cache_invalidate_user`: each request clears one IOTLB entry, or all.
+    fn cache_invalidate_user(
+        &self,
+        requests: &UserDataArray,
+        mem: &dyn UserMemory,
+    ) -> Option<(u32, Result<()>)> {
+        if requests.data_type != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST {
+            return Some((0, Err(Errno::EINVAL)));
+        }
+        let min_len = offset_of_end!(IommuHwptInvalidateSelftest, iotlb_id);
+        let mut done = 0;
+        for i in 0..requests.entry_num {
+            let inv: IommuHwptInvalidateSelftest =
+                match requests.read_entry(&mem, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, i, min_len) {
+                    Ok(inv) => inv,
+                    Err(e) => return Some((done, Err(e))),
+                };
+            if inv.flags & !IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+                return Some((done, Err(Errno::EOPNOTSUPP)));
+            }
+            if inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
+                return Some((done, Err(Errno::EINVAL)));
+            }
+            let mut iotlb = self.iotlb.lock().unwrap_or_else(PoisonError::into_inner);
+            if inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+                *iotlb = [0; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize];
+            } else {
+                iotlb[inv.iotlb_id as usize] = 0;
+            }
+            done += 1;
+        }
+        Some((done, Ok(())))
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -49,18 +49,22 @@ pub(crate) fn domain_key(d: &Arc<dyn IoptDomain>) -> usize {
     Arc::as_ptr(d) as *const () as usize
 }
 
-/// Maps one area into `domain`. With large pages disabled the area goes in `PAGE_SIZE` pieces so
-/// that the domain never holds a larger IOPTE (`batch_iommu_map_small`).
+/// Maps one area into `domain` in runs of physically contiguous memory (`batch_to_domain`),
+/// or page by page with large pages disabled (`batch_iommu_map_small`).
 pub(crate) fn map_area(domain: &dyn IoptDomain, area: &Area, small: bool) -> Result<()> {
     let oa = area.pages.host_addr(area.start_byte, area.len())?;
-    if !small {
-        return domain.map(area.iova, oa, area.len(), area.prot);
-    }
+    // No IOPTE may span what the kernel would see as separate physical pages: map each
+    // contiguous block (or each `PAGE_SIZE` page with large pages disabled) on its own.
+    let block = if small {
+        PAGE_SIZE
+    } else {
+        area.pages.contiguity(area.start_byte)
+    };
     let mut done = 0u64;
     while done < area.len() {
-        let iova = area.iova + done;
-        let chunk = (PAGE_SIZE - iova % PAGE_SIZE).min(area.len() - done);
-        if let Err(e) = domain.map(iova, oa.wrapping_add(done), chunk, area.prot) {
+        let host = oa.wrapping_add(done);
+        let chunk = (block - host % block).min(area.len() - done);
+        if let Err(e) = domain.map(area.iova + done, host, chunk, area.prot) {
             if done != 0 {
                 domain.unmap(area.iova, done);
             }

@@ -23,6 +23,14 @@ pub trait PinMemory: Send + Sync {
     /// `EFAULT` unless the `npages` pages from the page-aligned `uva` are present, and
     /// writable when `write` (pages of a writable mapping are pinned `FOLL_WRITE`).
     fn check_pinnable(&self, uva: u64, npages: u64, write: bool) -> Result<()>;
+
+    /// The size of the physically contiguous block the page at `uva` belongs to: the page size
+    /// the kernel would pin it with (a huge page for hugetlb memory, else `PAGE_SIZE`). The
+    /// kernel maps no IOPTE larger than the contiguous run of pinned pages, and dirty tracking
+    /// reports at IOPTE granularity, so domains are filled in blocks of this size.
+    fn contiguity(&self, _uva: u64) -> u64 {
+        PAGE_SIZE
+    }
 }
 
 /// [`PinMemory`] over any [`UserMemory`]: probes one byte per page (reading it, and for a write
@@ -53,6 +61,11 @@ pub trait FileBacking: Send + Sync {
     /// The host address of file byte `offset`, contiguous for `len` bytes. Fails as pinning the
     /// file's folios would (e.g. beyond the end of the file).
     fn resolve(&self, offset: u64, len: u64) -> Result<u64>;
+
+    /// As [`PinMemory::contiguity`], for the file's pages.
+    fn contiguity(&self) -> u64 {
+        PAGE_SIZE
+    }
 }
 
 /// Per-page pin counts of one address space: what `IOMMU_TEST_OP_MD_CHECK_REFS` compares with.
@@ -200,6 +213,20 @@ impl Pages {
             Backing::File { file, base } => {
                 file.resolve(base.checked_add(byte).ok_or(Errno::EINVAL)?, len)
             }
+        }
+    }
+
+    /// The physically contiguous block size of the memory behind byte `byte` (see
+    /// [`PinMemory::contiguity`]); always a power of two, at least `PAGE_SIZE`.
+    pub(crate) fn contiguity(&self, byte: u64) -> u64 {
+        let c = match &self.backing {
+            Backing::User { base } => self.owner.memory.contiguity(base.wrapping_add(byte)),
+            Backing::File { file, .. } => file.contiguity(),
+        };
+        if c.is_power_of_two() {
+            c.max(PAGE_SIZE)
+        } else {
+            PAGE_SIZE
         }
     }
 

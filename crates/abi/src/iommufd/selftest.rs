@@ -1,0 +1,242 @@
+//! IOMMU_TEST_CMD (`drivers/iommu/iommufd/selftest.c`, `iommufd_test`): the mock driver's test
+//! operations.
+
+use super::Cmd;
+use std::sync::PoisonError;
+use uiommu_core::context::Handle;
+use uiommu_core::device::{self, Device, NO_PASID};
+use uiommu_core::driver::mock::MockDev;
+use uiommu_core::driver::mock_domain::{MockNestedDomain, MockPagingDomain};
+use uiommu_core::hwpt::{HwptNested, HwptPaging, HwptView};
+use uiommu_core::objects::Ioas;
+use uiommu_core::selftest::{self, SelftestDevice};
+use uiommu_uapi::Errno;
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::selftest::*;
+
+const PAGE_SIZE: u64 = 4096;
+
+/// Runs one test operation.
+pub(super) fn run(c: &Cmd) -> Result<()> {
+    let mut cmd: IommuTestCmd = c.get();
+    match cmd.decode() {
+        Some(TestOp::AddReserved(m)) => add_reserved(c, cmd.id, m.start, m.length),
+        Some(TestOp::MockDomain(_)) => mock_domain(c, &mut cmd, 0),
+        Some(TestOp::MockDomainFlags(m)) => mock_domain(c, &mut cmd, m.dev_flags),
+        Some(TestOp::MockDomainReplace(m)) => {
+            let sobj = stdev(c, cmd.id)?;
+            let idev = sobj.idev().ok_or(Errno::ENOENT)?;
+            let pt_id = device::replace(c.ctx, &idev, NO_PASID, m.pt_id)?;
+            cmd.member_mut::<TestMockDomainReplace>().pt_id = pt_id;
+            c.respond(&cmd)
+        }
+        Some(TestOp::CheckMap(m)) => check_map(c, cmd.id, m.iova, m.length, m.uptr),
+        Some(TestOp::CheckRefs(m)) => check_refs(c, m.uptr, m.length, m.refs),
+        Some(TestOp::CheckIotlb(m)) => {
+            let hwpt = c.ctx.get::<HwptNested>(cmd.id)?;
+            let mock = hwpt
+                .domain
+                .as_any()
+                .downcast_ref::<MockNestedDomain>()
+                .ok_or(Errno::EINVAL)?;
+            let iotlb = mock.iotlb.lock().unwrap_or_else(PoisonError::into_inner);
+            match iotlb.get(m.id as usize) {
+                Some(&v) if m.id <= MOCK_NESTED_DOMAIN_IOTLB_ID_MAX && v == m.iotlb => Ok(()),
+                _ => Err(Errno::EINVAL),
+            }
+        }
+        Some(TestOp::CheckDevCache(m)) => {
+            let idev = c.ctx.get::<Device>(cmd.id)?;
+            let mock = idev.phys.state::<MockDev>().ok_or(Errno::EINVAL)?;
+            let cache = mock.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            match cache.get(m.id as usize) {
+                Some(&v) if m.id <= MOCK_DEV_CACHE_ID_MAX && v == m.cache => Ok(()),
+                _ => Err(Errno::EINVAL),
+            }
+        }
+        Some(TestOp::MemoryLimit(m)) => {
+            // Bounds the kernel's temporary batch allocations; uiommu has none to bound, but the
+            // argument check is the kernel's.
+            if (m.limit as usize) < size_of::<u64>() + size_of::<u32>() {
+                return Err(Errno::EINVAL);
+            }
+            Ok(())
+        }
+        Some(TestOp::Dirty(m)) => dirty(c, &mut cmd, m),
+        Some(TestOp::PasidAttach(m)) => {
+            let idev = stdev_idev(c, cmd.id)?;
+            let pt_id = device::attach(c.ctx, &idev, m.pasid, m.pt_id)?;
+            cmd.member_mut::<TestPasidAttach>().pt_id = pt_id;
+            if let Err(e) = c.respond(&cmd) {
+                device::detach(c.ctx, &idev, m.pasid);
+                return Err(e);
+            }
+            Ok(())
+        }
+        Some(TestOp::PasidReplace(m)) => {
+            let idev = stdev_idev(c, cmd.id)?;
+            let pt_id = device::replace(c.ctx, &idev, m.pasid, m.pt_id)?;
+            cmd.member_mut::<TestPasidReplace>().pt_id = pt_id;
+            c.respond(&cmd)
+        }
+        Some(TestOp::PasidDetach(m)) => {
+            let idev = stdev_idev(c, cmd.id)?;
+            device::detach(c.ctx, &idev, m.pasid);
+            Ok(())
+        }
+        Some(TestOp::PasidCheck(m)) => pasid_check(c, cmd.id, m.pasid, m.hwpt_id),
+        // Access objects, fault and vEVENT triggers and dma-bufs come with their objects.
+        Some(_) | None => Err(Errno::EOPNOTSUPP),
+    }
+}
+
+/// `iommufd_test_get_selftest_obj`.
+fn stdev(c: &Cmd, id: u32) -> Result<Handle<SelftestDevice>> {
+    c.ctx.get::<SelftestDevice>(id)
+}
+
+fn stdev_idev(c: &Cmd, id: u32) -> Result<Handle<Device>> {
+    stdev(c, id)?.idev().ok_or(Errno::ENOENT)
+}
+
+/// `iommufd_test_add_reserved`.
+fn add_reserved(c: &Cmd, ioas_id: u32, start: u64, length: u64) -> Result<()> {
+    if length == 0 {
+        return Err(Errno::EINVAL);
+    }
+    start.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
+    let ioas = c.ctx.get::<Ioas>(ioas_id)?;
+    ioas.iopt.add_reserved(start, length)
+}
+
+/// `iommufd_test_mock_domain`.
+fn mock_domain(c: &Cmd, cmd: &mut IommuTestCmd, dev_flags: u32) -> Result<()> {
+    let new = selftest::mock_domain(c.ctx, cmd.id, dev_flags)?;
+    let out = cmd.member_mut::<TestMockDomain>();
+    out.out_stdev_id = new.stdev_id;
+    out.out_hwpt_id = new.hwpt_id;
+    out.out_idev_id = new.idev_id;
+    c.respond(cmd)?;
+    new.finalize();
+    Ok(())
+}
+
+/// `get_md_pagetable`: a paging HWPT with a mock domain (`EINVAL` for another driver's).
+fn mock_paging(c: &Cmd, id: u32) -> Result<Handle<HwptPaging>> {
+    let hwpt = c.ctx.get::<HwptPaging>(id)?;
+    if hwpt
+        .domain
+        .as_any()
+        .downcast_ref::<MockPagingDomain>()
+        .is_none()
+    {
+        return Err(Errno::EINVAL);
+    }
+    Ok(hwpt)
+}
+
+/// `iommufd_test_md_check_pa`: every page of `iova..iova+length` translates to the matching
+/// byte of the caller's buffer at `uptr` (in uiommu a page's output address is its user
+/// address).
+fn check_map(c: &Cmd, id: u32, iova: u64, length: u64, uptr: u64) -> Result<()> {
+    let hwpt = mock_paging(c, id)?;
+    let page_size = 1u64 << hwpt.domain.pgsize_bitmap().trailing_zeros();
+    if iova % page_size != 0
+        || length % page_size != 0
+        || uptr % page_size != 0
+        || uptr.checked_add(length).is_none()
+    {
+        return Err(Errno::EINVAL);
+    }
+    let mut probe = [0u8];
+    for i in 0..length / page_size {
+        let (io, ua) = (iova + i * page_size, uptr + i * page_size);
+        // `get_user_pages_fast` of the user page: it must exist.
+        c.mem.read(ua & !(PAGE_SIZE - 1), &mut probe)?;
+        if hwpt.domain.iova_to_phys(io) != Some(ua) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(())
+}
+
+/// `iommufd_test_md_check_refs`: every page of the buffer has `refs` pins.
+fn check_refs(c: &Cmd, uptr: u64, length: u64, refs: u32) -> Result<()> {
+    if length % PAGE_SIZE != 0 || uptr % PAGE_SIZE != 0 || uptr.checked_add(length).is_none() {
+        return Err(Errno::EINVAL);
+    }
+    let mut probe = [0u8];
+    for i in 0..length / PAGE_SIZE {
+        let page = uptr + i * PAGE_SIZE;
+        c.mem.read(page, &mut probe)?;
+        if c.ctx.process().registry.refs(page) != refs {
+            return Err(Errno::EIO);
+        }
+    }
+    Ok(())
+}
+
+/// Most pages one IOMMU_TEST_OP_DIRTY may mark (`SZ_16M * BITS_PER_BYTE`).
+const DIRTY_MAX_PAGES: u64 = 16 << 20 << 3;
+
+/// `iommufd_test_dirty`: marks the pages whose bits are set in the caller's bitmap dirty, as
+/// device writes would, and reports how many.
+fn dirty(c: &Cmd, cmd: &mut IommuTestCmd, m: TestDirty) -> Result<()> {
+    if m.page_size == 0
+        || m.length == 0
+        || m.iova % m.page_size != 0
+        || m.length % m.page_size != 0
+        || m.uptr == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let max = m.length / m.page_size;
+    if max > DIRTY_MAX_PAGES {
+        return Err(Errno::EOVERFLOW);
+    }
+    let hwpt = mock_paging(c, cmd.id)?;
+    let mock = hwpt
+        .domain
+        .as_any()
+        .downcast_ref::<MockPagingDomain>()
+        .ok_or(Errno::EINVAL)?;
+    if !mock.tracking() {
+        return Err(Errno::EINVAL);
+    }
+    let mut bits = vec![0u8; max.div_ceil(8) as usize];
+    c.mem.read(m.uptr, &mut bits)?;
+    let mut count = 0u64;
+    for i in (0..max).filter(|i| bits[(i / 8) as usize] & (1 << (i % 8)) != 0) {
+        // The kernel ignores the result too: an unmapped IOVA has nothing to mark.
+        let _ = mock.set_dirty(m.iova + i * m.page_size);
+        count += 1;
+    }
+    cmd.member_mut::<TestDirty>().out_nr_dirty = count;
+    c.respond(cmd)
+}
+
+/// `iommufd_test_pasid_check_hwpt`: `hwpt_id` 0 checks that the PASID is detached.
+fn pasid_check(c: &Cmd, id: u32, pasid: u32, hwpt_id: u32) -> Result<()> {
+    let idev = stdev_idev(c, id)?;
+    let current = device::current_domain(&idev, pasid);
+    if hwpt_id == 0 {
+        return if current.is_some() {
+            Err(Errno::EINVAL)
+        } else {
+            Ok(())
+        };
+    }
+    let pt = c.ctx.get_any(hwpt_id)?;
+    let hwpt = HwptView::of(&pt).ok_or(Errno::EINVAL)?;
+    match current {
+        Some(d)
+            if std::ptr::addr_eq(
+                std::sync::Arc::as_ptr(&d),
+                std::sync::Arc::as_ptr(hwpt.domain()),
+            ) =>
+        {
+            Ok(())
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -1,0 +1,378 @@
+//! Devices bound to a context and their attachment to HW page tables
+//! (`drivers/iommu/iommufd/device.c`).
+//!
+//! Attaching to an IOAS finds or makes an automatic paging HWPT: the IOAS's automatic HWPTs are
+//! tried in order and one that the driver refuses with `EINVAL` ("incompatible") is skipped;
+//! if none fits, a new one is allocated and attached. A device attached to a paging HWPT at its
+//! RID imposes its reserved regions on the HWPT's IOAS.
+
+use crate::context::{Context, Handle};
+use crate::driver::{Capability, PhysDevice};
+use crate::group::{Attached, Group, GroupState};
+use crate::hwpt::{self, HwptView};
+use crate::object::ObjRef;
+use crate::objects::{Ioas, Object};
+use std::sync::Arc;
+use uiommu_uapi::Errno;
+use uiommu_uapi::errno::Result;
+
+/// `IOMMU_NO_PASID`: the RID of the device.
+pub const NO_PASID: u32 = 0;
+
+/// A device bound to a context (`struct iommufd_device`).
+#[derive(Debug)]
+pub struct Device {
+    /// The device object's ID.
+    pub id: u32,
+    /// The physical device.
+    pub phys: Arc<PhysDevice>,
+    /// Its group.
+    pub group: Arc<Group>,
+    /// Domains must enforce cache coherency for it.
+    pub enforce_cache_coherency: bool,
+}
+
+impl Drop for Device {
+    /// `iommufd_device_destroy`: the device leaves its group.
+    fn drop(&mut self) {
+        self.group.lock().devices.remove(&self.id);
+    }
+}
+
+/// `iommufd_device_bind`: binds `phys` to the context. Returns the binder's reference, which
+/// keeps the device from being destroyed by `IOMMU_DESTROY` until it is given back.
+pub fn bind(ctx: &Context, phys: Arc<PhysDevice>) -> Result<ObjRef<Object>> {
+    let pending = ctx.objects.reserve()?;
+    if !phys.driver.capable(&phys, Capability::CacheCoherency) {
+        return Err(Errno::EINVAL);
+    }
+    let group = ctx.group(phys.group_id);
+    let enforce_cache_coherency = phys
+        .driver
+        .capable(&phys, Capability::EnforceCacheCoherency);
+    group.lock().devices.insert(pending.id(), phys.clone());
+    let id = pending.id();
+    Ok(pending.finalize(Object::Device(Device {
+        id,
+        phys,
+        group,
+        enforce_cache_coherency,
+    })))
+}
+
+/// `iommufd_device_unbind`: gives back the binder's reference and destroys the device.
+pub fn unbind(ctx: &Context, idev: ObjRef<Object>) {
+    if let Ok(obj) = ctx.objects.remove_ref(idev, false) {
+        obj.body().destroy(ctx);
+    }
+}
+
+/// Owner key of a device's reserved regions in an IOAS.
+fn resv_owner(idev: &Device) -> u64 {
+    u64::from(idev.id)
+}
+
+/// `iopt_table_enforce_dev_resv_regions`.
+fn enforce_resv(ioas: &Ioas, idev: &Device) -> Result<()> {
+    ioas.iopt
+        .reserve_all(&resv_regions(&idev.phys), resv_owner(idev))
+}
+
+/// `iommufd_hwpt_pasid_compat`: a PASID needs a PASID-capable HWPT, and so does the RID once
+/// any PASID is attached.
+fn pasid_compat(g: &GroupState, hwpt: HwptView<'_>, pasid: u32) -> Result<()> {
+    if pasid == NO_PASID {
+        if !hwpt.pasid_compat() && g.attach.keys().any(|&p| p != NO_PASID) {
+            return Err(Errno::EINVAL);
+        }
+    } else {
+        if !hwpt.pasid_compat() {
+            return Err(Errno::EINVAL);
+        }
+        let rid = g.attach.get(&NO_PASID).and_then(|a| a.hwpt());
+        if rid
+            .and_then(|h| HwptView::of(h))
+            .is_some_and(|h| !h.pasid_compat())
+        {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(())
+}
+
+fn view(hwpt: &ObjRef<Object>) -> HwptView<'_> {
+    HwptView::of(hwpt).expect("attach targets are HWPTs")
+}
+
+/// `iommufd_hw_pagetable_attach`.
+pub(crate) fn attach_hwpt(
+    _ctx: &Context,
+    hwpt: &ObjRef<Object>,
+    idev: &Handle<Device>,
+    pasid: u32,
+) -> Result<()> {
+    let v = view(hwpt);
+    let resv = v.paging().filter(|_| pasid == NO_PASID);
+    let mut g = idev.group.lock();
+    if let Some(attach) = g.attach.get(&pasid) {
+        if attach.devices.contains_key(&idev.id) {
+            return Err(Errno::EBUSY);
+        }
+        if attach.hwpt().is_some_and(|old| !old.same(hwpt)) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if let Some(paging) = resv {
+        enforce_resv(&paging.ioas, idev)?;
+    }
+    if !g.attach.contains_key(&pasid) {
+        let r = pasid_compat(&g, v, pasid).and_then(|()| {
+            if pasid == NO_PASID {
+                g.core_attach_rid(v.domain())
+            } else {
+                g.core_attach_pasid(v.domain(), pasid)
+            }
+        });
+        if let Err(e) = r {
+            if let Some(paging) = resv {
+                paging.ioas.iopt.remove_reserved(resv_owner(idev));
+            }
+            return Err(e);
+        }
+    }
+    let attached = Attached {
+        hwpt: hwpt.clone(),
+        idev: idev.object().clone(),
+    };
+    g.attach
+        .entry(pasid)
+        .or_default()
+        .devices
+        .insert(idev.id, attached);
+    Ok(())
+}
+
+/// `iommufd_hw_pagetable_detach` and `iommufd_device_detach`: `false` if `pasid` had nothing.
+pub(crate) fn detach_hwpt(ctx: &Context, idev: &Handle<Device>, pasid: u32) -> bool {
+    let mut g = idev.group.lock();
+    let Some(attach) = g.attach.get_mut(&pasid) else {
+        return false;
+    };
+    let Some(gone) = attach.devices.remove(&idev.id) else {
+        return false;
+    };
+    if attach.devices.is_empty() {
+        g.attach.remove(&pasid);
+        if pasid == NO_PASID {
+            g.core_detach_rid();
+        } else {
+            g.core_detach_pasid(pasid);
+        }
+    }
+    if let Some(paging) = view(&gone.hwpt).paging().filter(|_| pasid == NO_PASID) {
+        paging.ioas.iopt.remove_reserved(resv_owner(idev));
+    }
+    drop(g);
+    let Attached { hwpt, idev } = gone;
+    drop(idev);
+    hwpt::put(ctx, hwpt);
+    true
+}
+
+/// `iommufd_device_do_replace`: moves the group's devices at `pasid` to `hwpt`. Returns the
+/// old HWPT's last reference for the caller to put.
+fn replace_hwpt(
+    hwpt: &ObjRef<Object>,
+    idev: &Handle<Device>,
+    pasid: u32,
+) -> Result<Option<ObjRef<Object>>> {
+    let v = view(hwpt);
+    let mut g = idev.group.lock();
+    let attach = g.attach.get(&pasid).ok_or(Errno::EINVAL)?;
+    if !attach.devices.contains_key(&idev.id) {
+        return Err(Errno::EINVAL);
+    }
+    let old = attach.hwpt().expect("an attach has devices").clone();
+    if old.same(hwpt) {
+        return Ok(None);
+    }
+    let old_paging = view(&old).paging().filter(|_| pasid == NO_PASID);
+    let new_paging = v.paging().filter(|_| pasid == NO_PASID);
+    let members: Vec<u32> = attach.devices.keys().copied().collect();
+    // A move to another IOAS takes every attached device's reserved regions along
+    // (`iommufd_group_do_replace_reserved_iova`, `iommufd_group_remove_reserved_iova`).
+    let moves_ioas = |p: &crate::hwpt::HwptPaging| {
+        old_paging.is_none_or(|o| !std::ptr::eq::<Ioas>(&*o.ioas, &*p.ioas))
+    };
+    let mut enforced = Vec::new();
+    if let Some(p) = new_paging.filter(|p| moves_ioas(p)) {
+        for &id in &members {
+            let regions = g
+                .devices
+                .get(&id)
+                .map(|d| resv_regions(d))
+                .unwrap_or_default();
+            if let Err(e) = p.ioas.iopt.reserve_all(&regions, u64::from(id)) {
+                for &done in &enforced {
+                    p.ioas.iopt.remove_reserved(u64::from(done));
+                }
+                return Err(e);
+            }
+            enforced.push(id);
+        }
+    }
+    let r = pasid_compat(&g, v, pasid).and_then(|()| {
+        if pasid == NO_PASID {
+            g.core_replace_rid(v.domain())
+        } else {
+            g.core_replace_pasid(v.domain(), pasid)
+        }
+    });
+    if let Err(e) = r {
+        if let Some(p) = new_paging {
+            for &done in &enforced {
+                p.ioas.iopt.remove_reserved(u64::from(done));
+            }
+        }
+        return Err(e);
+    }
+    if let Some(o) = old_paging.filter(|_| new_paging.is_none_or(moves_ioas)) {
+        for &id in &members {
+            o.ioas.iopt.remove_reserved(u64::from(id));
+        }
+    }
+    let attach = g.attach.get_mut(&pasid).expect("still attached");
+    let mut olds: Vec<ObjRef<Object>> = attach
+        .devices
+        .values_mut()
+        .map(|a| std::mem::replace(&mut a.hwpt, hwpt.clone()))
+        .collect();
+    drop(g);
+    let last = olds.pop();
+    drop(olds);
+    Ok(last)
+}
+
+fn resv_regions(dev: &PhysDevice) -> Vec<(u64, u64)> {
+    dev.driver
+        .reserved_regions(dev)
+        .iter()
+        .map(|r| (r.start, r.last))
+        .collect()
+}
+
+/// Attach or replace (`attach_fn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Attach,
+    Replace,
+}
+
+fn do_mode(
+    ctx: &Context,
+    mode: Mode,
+    hwpt: &ObjRef<Object>,
+    idev: &Handle<Device>,
+    pasid: u32,
+) -> Result<Option<ObjRef<Object>>> {
+    match mode {
+        Mode::Attach => attach_hwpt(ctx, hwpt, idev, pasid).map(|()| None),
+        Mode::Replace => replace_hwpt(hwpt, idev, pasid),
+    }
+}
+
+/// `iommufd_device_auto_get_domain`.
+fn auto_get_domain(
+    ctx: &Context,
+    mode: Mode,
+    ioas: &Handle<Ioas>,
+    idev: &Handle<Device>,
+    pasid: u32,
+) -> Result<(u32, Option<ObjRef<Object>>)> {
+    let _alloc = ioas.lock_alloc();
+    let candidates: Vec<_> = ioas.lock_hwpts().clone();
+    for listed in candidates {
+        let Some(h) = listed.hwpt.upgrade() else {
+            continue;
+        };
+        if !matches!(&*h, Object::HwptPaging(p) if p.is_auto()) {
+            continue;
+        }
+        match do_mode(ctx, mode, &h, idev, pasid) {
+            Err(Errno::EINVAL) => continue,
+            Err(e) => return Err(e),
+            Ok(old) => return Ok((h.id(), old)),
+        }
+    }
+    let prepared = hwpt::alloc_paging(ctx, ioas, idev, pasid, 0, mode == Mode::Attach, None)?;
+    let href = prepared.obj_ref();
+    let old = if mode == Mode::Replace {
+        replace_hwpt(&href, idev, pasid)?
+    } else {
+        None
+    };
+    if let Object::HwptPaging(p) = &*prepared {
+        p.set_auto();
+    }
+    let id = prepared.id();
+    prepared.finalize();
+    Ok((id, old))
+}
+
+/// `iommufd_device_change_pt`: attach or replace `idev` at `pasid` to the object `pt_id` — a
+/// HWPT, or an IOAS (through an automatic HWPT, whose ID is returned).
+fn change_pt(
+    ctx: &Context,
+    mode: Mode,
+    idev: &Handle<Device>,
+    pasid: u32,
+    pt_id: u32,
+) -> Result<u32> {
+    let pt = ctx.get_any(pt_id)?;
+    let (id, old) = match &*pt {
+        Object::HwptPaging(_) | Object::HwptNested(_) => {
+            (pt_id, do_mode(ctx, mode, &pt, idev, pasid)?)
+        }
+        Object::Ioas(_) => {
+            let ioas = Handle::<Ioas>::new(pt.clone()).expect("matched an IOAS");
+            auto_get_domain(ctx, mode, &ioas, idev, pasid)?
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    drop(pt);
+    if let Some(old) = old {
+        hwpt::put(ctx, old);
+    }
+    Ok(id)
+}
+
+/// `iommufd_device_attach`: returns the ID of the HWPT attached (an automatic one for an IOAS).
+pub fn attach(ctx: &Context, idev: &Handle<Device>, pasid: u32, pt_id: u32) -> Result<u32> {
+    change_pt(ctx, Mode::Attach, idev, pasid, pt_id)
+}
+
+/// `iommufd_device_replace`.
+pub fn replace(ctx: &Context, idev: &Handle<Device>, pasid: u32, pt_id: u32) -> Result<u32> {
+    change_pt(ctx, Mode::Replace, idev, pasid, pt_id)
+}
+
+/// `iommufd_device_detach`.
+pub fn detach(ctx: &Context, idev: &Handle<Device>, pasid: u32) {
+    detach_hwpt(ctx, idev, pasid);
+}
+
+/// The HWPT attached to `idev` at `pasid`, if any.
+pub fn attached_hwpt(idev: &Handle<Device>, pasid: u32) -> Option<ObjRef<Object>> {
+    let g = idev.group.lock();
+    g.attach
+        .get(&pasid)?
+        .devices
+        .get(&idev.id)
+        .map(|a| a.hwpt.clone())
+}
+
+/// The domain `pasid` of `idev`'s group translates through now, as the iommu core records it
+/// (`iommu_attach_handle_get`).
+pub fn current_domain(idev: &Handle<Device>, pasid: u32) -> Option<Arc<dyn crate::domain::Domain>> {
+    idev.group.lock().domain_of(pasid).cloned()
+}

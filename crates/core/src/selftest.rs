@@ -1,0 +1,105 @@
+//! The selftest mock's objects (`drivers/iommu/iommufd/selftest.c`): a mock device created by
+//! `IOMMU_TEST_OP_MOCK_DOMAIN`, bound and attached in one step, and the checks the selftests
+//! make on mock domains.
+
+use crate::context::{Context, Handle};
+use crate::device::{self, Device, NO_PASID};
+use crate::driver::PhysDevice;
+use crate::driver::mock::MockDriver;
+use crate::object::{ObjRef, Prepared};
+use crate::objects::Object;
+use std::sync::{Arc, Mutex, PoisonError};
+use uiommu_uapi::errno::Result;
+
+/// `struct selftest_obj` of type `TYPE_IDEV`: a mock device and its binding.
+#[derive(Debug)]
+pub struct SelftestDevice {
+    /// The mock device.
+    pub phys: Arc<PhysDevice>,
+    /// The binder's reference on the iommufd device, given back on destroy.
+    idev: Mutex<Option<ObjRef<Object>>>,
+}
+
+impl SelftestDevice {
+    /// The bound iommufd device.
+    pub fn idev(&self) -> Option<Handle<Device>> {
+        let idev = self.idev.lock().unwrap_or_else(PoisonError::into_inner);
+        idev.as_ref().and_then(|r| Handle::new(r.clone()))
+    }
+
+    /// `iommufd_selftest_destroy`: detach the RID, then unbind.
+    pub(crate) fn destroy(&self, ctx: &Context) {
+        let taken = self
+            .idev
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(idev) = taken {
+            if let Some(h) = Handle::<Device>::new(idev.clone()) {
+                device::detach(ctx, &h, NO_PASID);
+            }
+            device::unbind(ctx, idev);
+        }
+    }
+}
+
+/// A mock device made by [`mock_domain`], not yet published. Dropping it undoes everything.
+#[derive(Debug)]
+pub struct NewMockDevice<'c> {
+    ctx: &'c Context,
+    prepared: Option<Prepared<'c, Object>>,
+    /// `out_stdev_id`.
+    pub stdev_id: u32,
+    /// `out_idev_id`.
+    pub idev_id: u32,
+    /// `out_hwpt_id`: the HWPT the device was attached to.
+    pub hwpt_id: u32,
+}
+
+impl NewMockDevice<'_> {
+    /// Publishes the mock device.
+    pub fn finalize(mut self) {
+        if let Some(p) = self.prepared.take() {
+            p.finalize();
+        }
+    }
+}
+
+impl Drop for NewMockDevice<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.prepared.take() {
+            p.destroy(self.ctx);
+        }
+    }
+}
+
+/// `iommufd_test_mock_domain`: creates a mock device with `dev_flags`, binds it and attaches
+/// it to `pt_id` (an IOAS, for an automatic domain, or a HWPT).
+pub fn mock_domain(ctx: &Context, pt_id: u32, dev_flags: u32) -> Result<NewMockDevice<'_>> {
+    let pending = ctx.objects.reserve()?;
+    let stdev_id = pending.id();
+    let phys = Arc::new(MockDriver::get().create_device(dev_flags)?);
+    let idev = device::bind(ctx, phys.clone())?;
+    let idev_id = idev.id();
+    let handle = Handle::<Device>::new(idev.clone()).expect("bind makes a device");
+    let hwpt_id = match device::attach(ctx, &handle, NO_PASID, pt_id) {
+        Ok(id) => id,
+        Err(e) => {
+            drop(handle);
+            device::unbind(ctx, idev);
+            return Err(e);
+        }
+    };
+    drop(handle);
+    let prepared = pending.prepare(Object::Selftest(SelftestDevice {
+        phys,
+        idev: Mutex::new(Some(idev)),
+    }));
+    Ok(NewMockDevice {
+        ctx,
+        prepared: Some(prepared),
+        stdev_id,
+        idev_id,
+        hwpt_id,
+    })
+}
