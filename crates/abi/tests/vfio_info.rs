@@ -301,10 +301,8 @@ fn a_fault_partway_keeps_earlier_writes() {
     assert_ne!(base, libc::MAP_FAILED);
     let second = base as u64 + page as u64;
     // SAFETY: unmaps the second page of the mapping made above, which nothing references.
-    assert_eq!(
-        unsafe { libc::munmap(second as *mut libc::c_void, page) },
-        0
-    );
+    let rc = unsafe { libc::munmap(second as *mut libc::c_void, page) };
+    assert_eq!(rc, 0);
 
     let (ctx, _) = compat(VFIO_TYPE1v2_IOMMU);
     let mem = ProcessVm::current();
@@ -326,5 +324,6 @@ fn a_fault_partway_keeps_earlier_writes() {
     assert_eq!(cap.avail, u32::MAX);
 
     // SAFETY: unmaps the first page, still mapped and unreferenced.
-    assert_eq!(unsafe { libc::munmap(base, page) }, 0);
+    let rc = unsafe { libc::munmap(base, page) };
+    assert_eq!(rc, 0);
 }
