@@ -1,1 +1,61 @@
-//! `uiommu-client`.
+//! A safe, typed client of the Linux IOMMU userspace API: iommufd (`/dev/iommu`) and VFIO
+//! (the device cdev, and the container/group interface with the type1 IOMMU).
+//!
+//! It speaks only system calls on the file descriptors, so the same code runs against a real
+//! kernel and against uiommu (`uiommu exec -- PROGRAM`), which is what lets its integration
+//! tests compare the two.
+//!
+//! - [`Iommufd`]: the context — options, hw_info, the VFIO compatibility IOAS, destroy.
+//! - [`Ioas`]: map ([`MappedBuffer`], [`MemFile`]), unmap, copy, IOVA ranges.
+//! - [`Hwpt`]: paging, nest-parent, dirty-tracking and nested HWPTs; invalidation.
+//! - [`FaultQueue`], [`Viommu`], [`Vdevice`], [`Veventq`], [`HwQueue`].
+//! - [`VfioDevice`], [`VfioContainer`], [`VfioGroup`].
+//! - [`IommufdTest`]: `IOMMU_TEST_CMD` for the selftest mock driver.
+//!
+//! Objects are destroyed (`IOMMU_DESTROY`) when their handle drops, after every handle that
+//! was built on them: a [`Hwpt`] keeps its [`Ioas`] alive, a [`Vdevice`] its [`Viommu`].
+//! Memory given to a mapping is kept alive by the IOAS (or container) it was mapped into.
+//!
+//! ```no_run
+//! use uiommu_client::{Iommufd, Iova, MapFlags, MappedBuffer};
+//!
+//! let fd = Iommufd::open()?;
+//! let ioas = fd.alloc_ioas()?;
+//! let buf = MappedBuffer::new(2 << 20)?;
+//! let iova = ioas.map(&buf, Iova::Fixed(0x4000_0000), MapFlags::RW)?;
+//! for r in ioas.iova_ranges()?.ranges {
+//!     println!("{:#x}..={:#x}", r.start, r.last);
+//! }
+//! ioas.unmap(iova, 2 << 20)?;
+//! # Ok::<(), uiommu_client::Error>(())
+//! ```
+
+mod buffer;
+mod error;
+mod fault;
+mod flags;
+mod hw_info;
+mod hwpt;
+mod ioas;
+mod ioctl;
+mod iommufd;
+mod object;
+mod pt;
+mod test;
+mod vfio;
+mod viommu;
+
+pub use buffer::{MappedBuffer, MemFile, page_size};
+pub use error::{Error, Result};
+pub use fault::{FaultQueue, PageResponse, PageResponseExt};
+pub use hw_info::{AmdInfo, HwCaps, HwInfo, HwInfoData, Smmuv3Info, VtdInfo};
+pub use hwpt::{DirtyFlags, Hwpt, HwptBuilder, HwptData, HwptFlags, InvalidateData, Invalidated};
+pub use ioas::{Ioas, Iova, IovaRange, IovaRanges, IovaRangesReply, MapFlags};
+pub use iommufd::{Iommufd, RlimitMode};
+pub use pt::PageTable;
+pub use test::{Access, IommufdTest, MockDevice};
+pub use vfio::{DeviceInfo, DmaMapFlags, Type1Info, VfioContainer, VfioDevice, VfioGroup};
+pub use viommu::{HwQueue, Vdevice, Vevent, Veventq, Viommu, ViommuType};
+
+/// The uAPI definitions the client is built on.
+pub use uiommu_uapi as uapi;

@@ -1,0 +1,143 @@
+//! [`FaultQueue`]: `IOMMU_FAULT_QUEUE_ALLOC`, and the fd it returns: I/O page faults are
+//! read from it as `struct iommu_hwpt_pgfault` and answered by writing
+//! `struct iommu_hwpt_page_response`.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+
+use uiommu_uapi::Errno;
+use uiommu_uapi::iommufd::*;
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::error::{Error, Result};
+use crate::iommufd::Iommufd;
+use crate::object::Object;
+use crate::pt::sealed;
+
+/// A fault queue: its object (for [`HwptBuilder::fault`](crate::HwptBuilder::fault)) and its
+/// fd.
+///
+/// ```no_run
+/// use uiommu_client::{Iommufd, PageResponse, PageResponseExt};
+///
+/// let fd = Iommufd::open()?;
+/// let queue = fd.alloc_fault_queue()?;
+/// for fault in queue.read_faults(16)? {
+///     if fault.flags & uiommu_uapi::iommufd::IOMMU_PGFAULT_FLAGS_LAST_PAGE != 0 {
+///         queue.respond(&[PageResponse::success(fault.cookie)])?;
+///     }
+/// }
+/// # Ok::<(), uiommu_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FaultQueue {
+    // Dropped first: the open fd holds a reference the kernel's destroy would trip on.
+    file: File,
+    obj: Arc<Object>,
+}
+
+impl sealed::Sealed for FaultQueue {
+    fn object(&self) -> &Arc<Object> {
+        &self.obj
+    }
+}
+
+/// A page response (`struct iommu_hwpt_page_response`).
+pub type PageResponse = IommuHwptPageResponse;
+
+/// Shorthands for [`PageResponse`].
+pub trait PageResponseExt {
+    /// `IOMMUFD_PAGE_RESP_SUCCESS` for the group `cookie`.
+    fn success(cookie: u32) -> Self;
+    /// `IOMMUFD_PAGE_RESP_INVALID` for the group `cookie`.
+    fn invalid(cookie: u32) -> Self;
+}
+
+impl PageResponseExt for PageResponse {
+    fn success(cookie: u32) -> Self {
+        IommuHwptPageResponse {
+            cookie,
+            code: IOMMUFD_PAGE_RESP_SUCCESS,
+        }
+    }
+    fn invalid(cookie: u32) -> Self {
+        IommuHwptPageResponse {
+            cookie,
+            code: IOMMUFD_PAGE_RESP_INVALID,
+        }
+    }
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+impl Iommufd {
+    /// ioctl(IOMMU_FAULT_QUEUE_ALLOC).
+    pub fn alloc_fault_queue(&self) -> Result<FaultQueue> {
+        let mut cmd = IommuFaultAlloc {
+            size: size_of::<IommuFaultAlloc>() as u32,
+            ..Default::default()
+        };
+        self.ioctl("IOMMU_FAULT_QUEUE_ALLOC", IOMMU_FAULT_QUEUE_ALLOC, &mut cmd)?;
+        let file = owned_file(cmd.out_fault_fd);
+        Ok(FaultQueue {
+            file,
+            obj: Object::new(self, cmd.out_fault_id, Vec::new()),
+        })
+    }
+}
+
+/// Takes ownership of an fd number the kernel just returned in an ioctl's output.
+pub(crate) fn owned_file(fd: u32) -> File {
+    File::from(crate::ioctl::own_fd(fd as i32))
+}
+
+impl FaultQueue {
+    /// The fault queue's object ID (`out_fault_id`).
+    pub fn id(&self) -> u32 {
+        self.obj.id
+    }
+
+    /// Reads up to `max` fault messages (whole groups only); empty if none is pending.
+    pub fn read_faults(&self, max: usize) -> Result<Vec<IommuHwptPgfault>> {
+        let mut buf = vec![0u8; max * size_of::<IommuHwptPgfault>()];
+        let n = self.read_raw(&mut buf)?;
+        buf[..n]
+            .chunks_exact(size_of::<IommuHwptPgfault>())
+            .map(|c| {
+                IommuHwptPgfault::read_from_bytes(c).map_err(|_| Error::Protocol {
+                    op: "read fault queue",
+                    what: "short record".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// `read(2)` of the fd into `buf` as is: for testing the kernel's size rules.
+    pub fn read_raw(&self, buf: &mut [u8]) -> Result<usize> {
+        (&self.file)
+            .read(buf)
+            .map_err(|e| Error::os("read fault queue", io_errno(e)))
+    }
+
+    /// Writes page responses. Returns the bytes written.
+    pub fn respond(&self, responses: &[PageResponse]) -> Result<usize> {
+        self.write_raw(responses.as_bytes())
+    }
+
+    /// `write(2)` of raw bytes to the fd.
+    pub fn write_raw(&self, bytes: &[u8]) -> Result<usize> {
+        (&self.file)
+            .write(bytes)
+            .map_err(|e| Error::os("write fault queue", io_errno(e)))
+    }
+}
+
+impl AsFd for FaultQueue {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}

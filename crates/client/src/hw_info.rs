@@ -1,0 +1,371 @@
+//! `IOMMU_GET_HW_INFO` and the typed decoding of its driver data: Intel VT-d CAP/ECAP, Arm
+//! SMMUv3 ID registers, AMD EFR/EFR2, NVIDIA Tegra241 CMDQV, and the selftest mock.
+
+use uiommu_uapi::iommufd::*;
+use uiommu_uapi::selftest::{IOMMU_HW_INFO_TYPE_SELFTEST, IommuTestHwInfo};
+use zerocopy::FromBytes;
+
+use crate::error::Result;
+use crate::flags::flags;
+use crate::iommufd::Iommufd;
+
+flags! {
+    /// `iommu_hw_info.out_capabilities` (`IOMMU_HW_CAP_*`).
+    pub struct HwCaps: u64 {
+        /// `IOMMU_HW_CAP_DIRTY_TRACKING`.
+        const DIRTY_TRACKING = IOMMU_HW_CAP_DIRTY_TRACKING;
+        /// `IOMMU_HW_CAP_PCI_PASID_EXEC`.
+        const PCI_PASID_EXEC = IOMMU_HW_CAP_PCI_PASID_EXEC;
+        /// `IOMMU_HW_CAP_PCI_PASID_PRIV`.
+        const PCI_PASID_PRIV = IOMMU_HW_CAP_PCI_PASID_PRIV;
+        /// `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED`.
+        const PCI_ATS_NOT_SUPPORTED = IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+    }
+}
+
+/// The result of `IOMMU_GET_HW_INFO`.
+///
+/// ```no_run
+/// use uiommu_client::{HwInfoData, Iommufd};
+///
+/// let fd = Iommufd::open()?;
+/// # let dev_id = 1;
+/// let info = fd.hw_info(dev_id)?;
+/// if let HwInfoData::IntelVtd(vtd) = &info.data {
+///     println!("VT-d: nested {}, PASID bits {}", vtd.nest(), vtd.pasid_bits());
+/// }
+/// # Ok::<(), uiommu_client::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HwInfo {
+    /// `out_data_type`: an `IOMMU_HW_INFO_TYPE_*`.
+    pub data_type: u32,
+    /// `data_len` as written back: the size of the driver's data (may exceed the buffer).
+    pub data_len: u32,
+    /// `out_max_pasid_log2`: PASID width; 0 without PASID support.
+    pub max_pasid_log2: u8,
+    /// `out_capabilities`.
+    pub capabilities: HwCaps,
+    /// The data buffer as filled (its tail zeroed by the kernel).
+    pub raw: Vec<u8>,
+    /// The data, decoded by `data_type`.
+    pub data: HwInfoData,
+}
+
+/// Driver data of [`HwInfo`], by `out_data_type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HwInfoData {
+    /// `IOMMU_HW_INFO_TYPE_NONE`.
+    None,
+    /// `IOMMU_HW_INFO_TYPE_INTEL_VTD`.
+    IntelVtd(VtdInfo),
+    /// `IOMMU_HW_INFO_TYPE_ARM_SMMUV3`.
+    ArmSmmuv3(Smmuv3Info),
+    /// `IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV`.
+    Tegra241Cmdqv(IommuHwInfoTegra241Cmdqv),
+    /// `IOMMU_HW_INFO_TYPE_AMD`.
+    Amd(AmdInfo),
+    /// `IOMMU_HW_INFO_TYPE_SELFTEST`: the mock driver's `iommu_test_hw_info`.
+    Selftest(IommuTestHwInfo),
+    /// A type this client does not know, or data too short for its type.
+    Unknown,
+}
+
+impl HwInfo {
+    pub(crate) fn query(
+        ctx: &Iommufd,
+        dev_id: u32,
+        in_type: Option<u32>,
+        data_len: u32,
+    ) -> Result<HwInfo> {
+        let mut raw = vec![0xa5u8; data_len as usize];
+        let mut cmd = IommuHwInfo {
+            size: size_of::<IommuHwInfo>() as u32,
+            flags: if in_type.is_some() {
+                IOMMU_HW_INFO_FLAG_INPUT_TYPE
+            } else {
+                0
+            },
+            dev_id,
+            data_len,
+            data_uptr: raw.as_mut_ptr() as u64,
+            out_data_type: in_type.unwrap_or(IOMMU_HW_INFO_TYPE_DEFAULT),
+            ..Default::default()
+        };
+        ctx.ioctl("IOMMU_GET_HW_INFO", IOMMU_GET_HW_INFO, &mut cmd)?;
+        let data = HwInfoData::decode(cmd.out_data_type, &raw);
+        Ok(HwInfo {
+            data_type: cmd.out_data_type,
+            data_len: cmd.data_len,
+            max_pasid_log2: cmd.out_max_pasid_log2,
+            capabilities: HwCaps::from_bits_retain(cmd.out_capabilities),
+            raw,
+            data,
+        })
+    }
+}
+
+impl HwInfoData {
+    /// Decodes `bytes` as driver data of type `data_type`.
+    pub fn decode(data_type: u32, bytes: &[u8]) -> HwInfoData {
+        fn read<T: FromBytes>(b: &[u8]) -> Option<T> {
+            T::read_from_prefix(b).ok().map(|(v, _)| v)
+        }
+        let decoded = match data_type {
+            IOMMU_HW_INFO_TYPE_NONE => Some(HwInfoData::None),
+            IOMMU_HW_INFO_TYPE_INTEL_VTD => read(bytes).map(|r| HwInfoData::IntelVtd(VtdInfo(r))),
+            IOMMU_HW_INFO_TYPE_ARM_SMMUV3 => {
+                read(bytes).map(|r| HwInfoData::ArmSmmuv3(Smmuv3Info(r)))
+            }
+            IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV => read(bytes).map(HwInfoData::Tegra241Cmdqv),
+            IOMMU_HW_INFO_TYPE_AMD => read(bytes).map(|r| HwInfoData::Amd(AmdInfo(r))),
+            IOMMU_HW_INFO_TYPE_SELFTEST => read(bytes).map(HwInfoData::Selftest),
+            _ => None,
+        };
+        decoded.unwrap_or(HwInfoData::Unknown)
+    }
+}
+
+const fn bits(v: u64, lo: u32, hi: u32) -> u64 {
+    (v >> lo) & ((1u64 << (hi - lo + 1)) - 1)
+}
+
+/// `struct iommu_hw_info_vtd`, with the CAP_REG (VT-d spec §11.4.2) and ECAP_REG (§11.4.3)
+/// fields a VMM needs to build a virtual VT-d.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VtdInfo(pub IommuHwInfoVtd);
+
+impl VtdInfo {
+    /// CAP_REG.ND (2:0): number of domain IDs, `2^(4 + 2*ND)`.
+    pub fn domain_ids(&self) -> u64 {
+        1 << (4 + 2 * bits(self.0.cap_reg, 0, 2))
+    }
+    /// CAP_REG.SAGAW (12:8): supported second-stage page-table levels (bit 1: 3-level,
+    /// bit 2: 4-level, bit 3: 5-level).
+    pub fn sagaw(&self) -> u8 {
+        bits(self.0.cap_reg, 8, 12) as u8
+    }
+    /// CAP_REG.MGAW (21:16) + 1: maximum guest address width in bits.
+    pub fn mgaw(&self) -> u8 {
+        bits(self.0.cap_reg, 16, 21) as u8 + 1
+    }
+    /// CAP_REG.SSLPS (37:34): second-stage large pages (bit 0: 2 MiB, bit 1: 1 GiB).
+    pub fn second_stage_large_pages(&self) -> u8 {
+        bits(self.0.cap_reg, 34, 37) as u8
+    }
+    /// CAP_REG.FS1GP (56): first-stage 1 GiB pages.
+    pub fn first_stage_1g(&self) -> bool {
+        bits(self.0.cap_reg, 56, 56) != 0
+    }
+    /// CAP_REG.FS5LP (60): first-stage 5-level paging.
+    pub fn first_stage_5level(&self) -> bool {
+        bits(self.0.cap_reg, 60, 60) != 0
+    }
+    /// ECAP_REG.C (0): page-walk coherency.
+    pub fn coherent(&self) -> bool {
+        bits(self.0.ecap_reg, 0, 0) != 0
+    }
+    /// ECAP_REG.NEST (26): nested translation.
+    pub fn nest(&self) -> bool {
+        bits(self.0.ecap_reg, 26, 26) != 0
+    }
+    /// ECAP_REG.PRS (29): page requests.
+    pub fn page_requests(&self) -> bool {
+        bits(self.0.ecap_reg, 29, 29) != 0
+    }
+    /// ECAP_REG.PSS (39:35) + 1: PASID width in bits.
+    pub fn pasid_bits(&self) -> u8 {
+        bits(self.0.ecap_reg, 35, 39) as u8 + 1
+    }
+    /// ECAP_REG.PASID (40): PASID support.
+    pub fn pasid(&self) -> bool {
+        bits(self.0.ecap_reg, 40, 40) != 0
+    }
+    /// ECAP_REG.SMTS (43): scalable mode.
+    pub fn scalable_mode(&self) -> bool {
+        bits(self.0.ecap_reg, 43, 43) != 0
+    }
+    /// ECAP_REG.SSADS (45): second-stage accessed/dirty bits (dirty tracking).
+    pub fn second_stage_dirty(&self) -> bool {
+        bits(self.0.ecap_reg, 45, 45) != 0
+    }
+    /// ECAP_REG.SSTS (46): second-stage translation.
+    pub fn second_stage(&self) -> bool {
+        bits(self.0.ecap_reg, 46, 46) != 0
+    }
+    /// ECAP_REG.FSTS (47): first-stage translation.
+    pub fn first_stage(&self) -> bool {
+        bits(self.0.ecap_reg, 47, 47) != 0
+    }
+}
+
+/// `struct iommu_hw_info_arm_smmuv3`, with the ID register fields (SMMUv3 spec §6.3.1–6.3.6)
+/// a VMM needs for a vSMMU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Smmuv3Info(pub IommuHwInfoArmSmmuv3);
+
+impl Smmuv3Info {
+    fn idr(&self, n: usize) -> u64 {
+        u64::from(self.0.idr[n])
+    }
+    /// IDR0.S2P (0): stage 2 supported.
+    pub fn stage2(&self) -> bool {
+        bits(self.idr(0), 0, 0) != 0
+    }
+    /// IDR0.S1P (1): stage 1 supported.
+    pub fn stage1(&self) -> bool {
+        bits(self.idr(0), 1, 1) != 0
+    }
+    /// IDR0.TTF (3:2): translation table formats (1: AArch32, 2: AArch64, 3: both).
+    pub fn ttf(&self) -> u8 {
+        bits(self.idr(0), 2, 3) as u8
+    }
+    /// IDR0.HTTU (7:6): hardware access/dirty flag updates (2: access and dirty).
+    pub fn httu(&self) -> u8 {
+        bits(self.idr(0), 6, 7) as u8
+    }
+    /// IDR0.ATS (10).
+    pub fn ats(&self) -> bool {
+        bits(self.idr(0), 10, 10) != 0
+    }
+    /// IDR0.ASID16 (12): 16-bit ASIDs.
+    pub fn asid16(&self) -> bool {
+        bits(self.idr(0), 12, 12) != 0
+    }
+    /// IDR0.STALL_MODEL (25:24).
+    pub fn stall_model(&self) -> u8 {
+        bits(self.idr(0), 24, 25) as u8
+    }
+    /// IDR0.ST_LEVEL (28:27): stream table formats (1: two-level).
+    pub fn st_level(&self) -> u8 {
+        bits(self.idr(0), 27, 28) as u8
+    }
+    /// IDR1.SSIDSIZE (10:6): substream ID bits.
+    pub fn ssid_bits(&self) -> u8 {
+        bits(self.idr(1), 6, 10) as u8
+    }
+    /// IDR1.SIDSIZE (5:0): stream ID bits.
+    pub fn sid_bits(&self) -> u8 {
+        bits(self.idr(1), 0, 5) as u8
+    }
+    /// IDR3.RIL (10): range invalidation.
+    pub fn range_invalidation(&self) -> bool {
+        bits(self.idr(3), 10, 10) != 0
+    }
+    /// IDR5.OAS (2:0): output address size encoding (5: 48 bits, 6: 52 bits).
+    pub fn oas(&self) -> u8 {
+        bits(self.idr(5), 0, 2) as u8
+    }
+    /// IDR5.GRAN4K/16K/64K (4, 5, 6): supported translation granules, as a bit set.
+    pub fn granules(&self) -> u8 {
+        bits(self.idr(5), 4, 6) as u8
+    }
+}
+
+/// `struct iommu_hw_info_amd`, with the Extended Feature Register fields (AMD IOMMU spec
+/// §3.4.12) a VMM needs for a virtual AMD-Vi.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmdInfo(pub IommuHwInfoAmd);
+
+impl AmdInfo {
+    /// EFR.PPRSup (1): peripheral page requests.
+    pub fn ppr(&self) -> bool {
+        bits(self.0.efr, 1, 1) != 0
+    }
+    /// EFR.GTSup (4): guest translation (v2 tables).
+    pub fn guest_translation(&self) -> bool {
+        bits(self.0.efr, 4, 4) != 0
+    }
+    /// EFR.GASup (7): guest virtual APIC.
+    pub fn guest_apic(&self) -> bool {
+        bits(self.0.efr, 7, 7) != 0
+    }
+    /// EFR.HATS (11:10): host address translation size (0: 4 levels, 1: 5, 2: 6).
+    pub fn hats(&self) -> u8 {
+        bits(self.0.efr, 10, 11) as u8
+    }
+    /// EFR.GATS (13:12): guest address translation size (0: 4 levels, 1: 5).
+    pub fn gats(&self) -> u8 {
+        bits(self.0.efr, 12, 13) as u8
+    }
+    /// EFR.PASmax (36:32): maximum PASID width minus one.
+    pub fn pasid_max(&self) -> u8 {
+        bits(self.0.efr, 32, 36) as u8
+    }
+    /// EFR.HDSup (52): host dirty tracking.
+    pub fn host_dirty(&self) -> bool {
+        bits(self.0.efr, 52, 52) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zerocopy::IntoBytes;
+
+    #[test]
+    fn decodes_vtd_fields() {
+        let raw = IommuHwInfoVtd {
+            flags: 0,
+            __reserved: 0,
+            // ND=2, SAGAW=0b0100 (4-level), MGAW=47 (48 bits), FS1GP.
+            cap_reg: 2 | (0b0100 << 8) | (47 << 16) | (1 << 56),
+            // NEST, PSS=19 (20 bits), PASID, SMTS, SSTS, FSTS.
+            ecap_reg: (1 << 26) | (19 << 35) | (1 << 40) | (1 << 43) | (1 << 46) | (1 << 47),
+        };
+        let HwInfoData::IntelVtd(v) =
+            HwInfoData::decode(IOMMU_HW_INFO_TYPE_INTEL_VTD, raw.as_bytes())
+        else {
+            panic!("not VT-d")
+        };
+        assert_eq!(v.domain_ids(), 256);
+        assert_eq!(v.sagaw(), 4);
+        assert_eq!(v.mgaw(), 48);
+        assert!(v.first_stage_1g() && !v.first_stage_5level());
+        assert!(v.nest() && v.pasid() && v.scalable_mode() && v.second_stage() && v.first_stage());
+        assert_eq!(v.pasid_bits(), 20);
+        assert!(!v.second_stage_dirty());
+    }
+
+    #[test]
+    fn decodes_smmu_amd_and_short_data() {
+        let raw = IommuHwInfoArmSmmuv3 {
+            idr: [
+                0b11 | (2 << 2) | (1 << 12) | (1 << 27),
+                (20 << 6) | 32,
+                0,
+                1 << 10,
+                0,
+                5 | (0b101 << 4),
+            ],
+            ..Default::default()
+        };
+        let HwInfoData::ArmSmmuv3(s) =
+            HwInfoData::decode(IOMMU_HW_INFO_TYPE_ARM_SMMUV3, raw.as_bytes())
+        else {
+            panic!("not SMMUv3")
+        };
+        assert!(s.stage1() && s.stage2() && s.asid16() && s.range_invalidation());
+        assert_eq!(
+            (s.ttf(), s.st_level(), s.ssid_bits(), s.sid_bits()),
+            (2, 1, 20, 32)
+        );
+        assert_eq!((s.oas(), s.granules()), (5, 0b101));
+
+        let amd = IommuHwInfoAmd {
+            efr: (1 << 4) | (1 << 10) | (15 << 32) | (1 << 52),
+            efr2: 0,
+        };
+        let HwInfoData::Amd(a) = HwInfoData::decode(IOMMU_HW_INFO_TYPE_AMD, amd.as_bytes()) else {
+            panic!("not AMD")
+        };
+        assert!(a.guest_translation() && a.host_dirty() && !a.ppr());
+        assert_eq!((a.hats(), a.pasid_max()), (1, 15));
+
+        assert_eq!(
+            HwInfoData::decode(IOMMU_HW_INFO_TYPE_AMD, &[0; 8]),
+            HwInfoData::Unknown
+        );
+        assert_eq!(HwInfoData::decode(0x1234, &[0; 64]), HwInfoData::Unknown);
+    }
+}

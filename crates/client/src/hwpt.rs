@@ -1,0 +1,387 @@
+//! [`Hwpt`]: HW page tables — `IOMMU_HWPT_ALLOC` (paging, nest parent, dirty tracking,
+//! nested with driver data, fault reporting), `IOMMU_HWPT_SET_DIRTY_TRACKING`,
+//! `IOMMU_HWPT_GET_DIRTY_BITMAP` and `IOMMU_HWPT_INVALIDATE`.
+
+use std::sync::Arc;
+
+use uiommu_uapi::iommufd::*;
+use uiommu_uapi::selftest::{
+    IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+    IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, IommuHwptInvalidateSelftest, IommuHwptSelftest,
+    IommuViommuInvalidateSelftest,
+};
+use zerocopy::IntoBytes;
+
+use crate::error::{Error, Result};
+use crate::fault::FaultQueue;
+use crate::flags::flags;
+use crate::iommufd::Iommufd;
+use crate::object::{Keep, Object};
+use crate::pt::sealed::Sealed as _;
+use crate::pt::{PageTable, sealed};
+
+flags! {
+    /// `iommu_hwpt_alloc.flags` (`IOMMU_HWPT_ALLOC_*`), without `FAULT_ID_VALID`, which
+    /// [`HwptBuilder::fault`] sets.
+    pub struct HwptFlags: u32 {
+        /// `IOMMU_HWPT_ALLOC_NEST_PARENT`: may be the stage 2 of nested HWPTs and vIOMMUs.
+        const NEST_PARENT = IOMMU_HWPT_ALLOC_NEST_PARENT;
+        /// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
+        const DIRTY_TRACKING = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+        /// `IOMMU_HWPT_ALLOC_PASID`: may be attached to PASIDs.
+        const PASID = IOMMU_HWPT_ALLOC_PASID;
+    }
+}
+
+flags! {
+    /// `iommu_hwpt_get_dirty_bitmap.flags`.
+    pub struct DirtyFlags: u32 {
+        /// `IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR`: read without clearing.
+        const NO_CLEAR = IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
+    }
+}
+
+/// Driver data of `IOMMU_HWPT_ALLOC` (`data_type`, `data_uptr`, `data_len`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HwptData {
+    /// `IOMMU_HWPT_DATA_NONE`: a paging domain.
+    None,
+    /// `IOMMU_HWPT_DATA_VTD_S1`: an Intel VT-d first-stage table.
+    VtdS1(IommuHwptVtdS1),
+    /// `IOMMU_HWPT_DATA_ARM_SMMUV3`: an SMMUv3 guest STE.
+    ArmSmmuv3(IommuHwptArmSmmuv3),
+    /// `IOMMU_HWPT_DATA_AMD_GUEST`: an AMD guest DTE.
+    AmdGuest(IommuHwptAmdGuest),
+    /// `IOMMU_HWPT_DATA_SELFTEST`: a nested mock domain.
+    Selftest(IommuHwptSelftest),
+    /// Any type with any bytes, for testing the kernel's checks.
+    Raw {
+        /// `data_type`.
+        data_type: u32,
+        /// The data.
+        bytes: Vec<u8>,
+    },
+}
+
+impl HwptData {
+    fn parts(&self) -> (u32, &[u8]) {
+        match self {
+            HwptData::None => (IOMMU_HWPT_DATA_NONE, &[]),
+            HwptData::VtdS1(d) => (IOMMU_HWPT_DATA_VTD_S1, d.as_bytes()),
+            HwptData::ArmSmmuv3(d) => (IOMMU_HWPT_DATA_ARM_SMMUV3, d.as_bytes()),
+            HwptData::AmdGuest(d) => (IOMMU_HWPT_DATA_AMD_GUEST, d.as_bytes()),
+            HwptData::Selftest(d) => (IOMMU_HWPT_DATA_SELFTEST, d.as_bytes()),
+            HwptData::Raw { data_type, bytes } => (*data_type, bytes),
+        }
+    }
+}
+
+/// Builds an `IOMMU_HWPT_ALLOC`.
+///
+/// ```no_run
+/// use uiommu_client::{Hwpt, HwptFlags, Iommufd};
+///
+/// let fd = Iommufd::open()?;
+/// let ioas = fd.alloc_ioas()?;
+/// # let dev_id = 1;
+/// let parent = Hwpt::builder(dev_id, &ioas).flags(HwptFlags::NEST_PARENT).alloc()?;
+/// # Ok::<(), uiommu_client::Error>(())
+/// ```
+pub struct HwptBuilder<'a> {
+    dev_id: u32,
+    pt: &'a dyn PageTable,
+    flags: u32,
+    data: HwptData,
+    fault: Option<&'a FaultQueue>,
+}
+
+impl<'a> HwptBuilder<'a> {
+    /// `flags`.
+    pub fn flags(mut self, flags: HwptFlags) -> Self {
+        self.flags = (self.flags & IOMMU_HWPT_FAULT_ID_VALID) | flags.bits();
+        self
+    }
+
+    /// Raw `flags`, unknown bits included.
+    pub fn raw_flags(mut self, flags: u32) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// Driver data (`data_type`, `data_len`, `data_uptr`).
+    pub fn data(mut self, data: HwptData) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Report faults to `queue` (`IOMMU_HWPT_FAULT_ID_VALID`, `fault_id`).
+    pub fn fault(mut self, queue: &'a FaultQueue) -> Self {
+        self.fault = Some(queue);
+        self.flags |= IOMMU_HWPT_FAULT_ID_VALID;
+        self
+    }
+
+    /// ioctl(IOMMU_HWPT_ALLOC).
+    pub fn alloc(self) -> Result<Hwpt> {
+        let parent = self.pt.object().clone();
+        let ctx = parent.ctx.clone();
+        let (data_type, bytes) = self.data.parts();
+        let mut cmd = IommuHwptAlloc {
+            size: size_of::<IommuHwptAlloc>() as u32,
+            flags: self.flags,
+            dev_id: self.dev_id,
+            pt_id: parent.id,
+            data_type,
+            data_len: bytes.len() as u32,
+            data_uptr: if bytes.is_empty() {
+                0
+            } else {
+                bytes.as_ptr() as u64
+            },
+            fault_id: self.fault.map_or(0, |f| f.id()),
+            ..Default::default()
+        };
+        ctx.ioctl("IOMMU_HWPT_ALLOC", IOMMU_HWPT_ALLOC, &mut cmd)?;
+        let mut keep = vec![Keep::Object(parent)];
+        if let Some(f) = self.fault {
+            keep.push(Keep::Object(f.object().clone()));
+        }
+        Ok(Hwpt {
+            obj: Object::new(&ctx, cmd.out_hwpt_id, keep),
+        })
+    }
+}
+
+/// A HW page table (an IOMMU domain) the client allocated.
+///
+/// ```no_run
+/// use uiommu_client::{DirtyFlags, Hwpt, HwptFlags, Iommufd};
+///
+/// let fd = Iommufd::open()?;
+/// let ioas = fd.alloc_ioas()?;
+/// # let dev_id = 1;
+/// let hwpt = Hwpt::paging(dev_id, &ioas, HwptFlags::DIRTY_TRACKING)?;
+/// hwpt.set_dirty_tracking(true)?;
+/// let bitmap = hwpt.get_dirty_bitmap(0x10_0000, 0x10_0000, 4096, DirtyFlags::empty())?;
+/// # Ok::<(), uiommu_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Hwpt {
+    obj: Arc<Object>,
+}
+
+impl sealed::Sealed for Hwpt {
+    fn object(&self) -> &Arc<Object> {
+        &self.obj
+    }
+}
+impl PageTable for Hwpt {}
+
+/// What `IOMMU_HWPT_INVALIDATE` reports: the entries handled (`entry_num` written back,
+/// even on failure) and the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalidated {
+    /// Entries the driver handled before stopping.
+    pub handled: u32,
+    /// The ioctl's result.
+    pub result: Result<()>,
+}
+
+impl Invalidated {
+    /// The handled count if the ioctl succeeded.
+    pub fn into_result(self) -> Result<u32> {
+        self.result.map(|()| self.handled)
+    }
+}
+
+/// The request array of `IOMMU_HWPT_INVALIDATE` (`data_type`, `entry_len`, `entry_num`).
+#[derive(Debug, Clone, Copy)]
+pub enum InvalidateData<'a> {
+    /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1` on a nested VT-d HWPT.
+    VtdS1(&'a [IommuHwptVtdS1Invalidate]),
+    /// `IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3` on a vSMMU: CMDQ commands.
+    ArmSmmuv3(&'a [IommuViommuArmSmmuv3Invalidate]),
+    /// `IOMMU_HWPT_INVALIDATE_DATA_SELFTEST` on a nested mock HWPT.
+    Selftest(&'a [IommuHwptInvalidateSelftest]),
+    /// `IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST` on a mock vIOMMU.
+    ViommuSelftest(&'a [IommuViommuInvalidateSelftest]),
+    /// Anything, for testing the kernel's checks.
+    Raw {
+        /// `data_type`.
+        data_type: u32,
+        /// `entry_len`.
+        entry_len: u32,
+        /// `entry_num`.
+        entry_num: u32,
+        /// The array (`data_uptr`); an empty slice passes a NULL pointer.
+        bytes: &'a [u8],
+    },
+}
+
+impl InvalidateData<'_> {
+    fn parts(&self) -> (u32, u32, u32, &[u8]) {
+        fn arr<T: IntoBytes + zerocopy::Immutable>(t: u32, a: &[T]) -> (u32, u32, u32, &[u8]) {
+            (t, size_of::<T>() as u32, a.len() as u32, a.as_bytes())
+        }
+        match *self {
+            InvalidateData::VtdS1(a) => arr(IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, a),
+            InvalidateData::ArmSmmuv3(a) => arr(IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, a),
+            InvalidateData::Selftest(a) => arr(IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, a),
+            InvalidateData::ViommuSelftest(a) => arr(IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, a),
+            InvalidateData::Raw {
+                data_type,
+                entry_len,
+                entry_num,
+                bytes,
+            } => (data_type, entry_len, entry_num, bytes),
+        }
+    }
+}
+
+/// ioctl(IOMMU_HWPT_INVALIDATE) on object `id` (a nested HWPT or a vIOMMU).
+pub(crate) fn invalidate(ctx: &Iommufd, id: u32, data: &InvalidateData<'_>) -> Invalidated {
+    let (data_type, entry_len, entry_num, bytes) = data.parts();
+    let mut cmd = IommuHwptInvalidate {
+        size: size_of::<IommuHwptInvalidate>() as u32,
+        hwpt_id: id,
+        data_uptr: if bytes.is_empty() {
+            0
+        } else {
+            bytes.as_ptr() as u64
+        },
+        data_type,
+        entry_len,
+        entry_num,
+        __reserved: 0,
+    };
+    let result = ctx
+        .ioctl("IOMMU_HWPT_INVALIDATE", IOMMU_HWPT_INVALIDATE, &mut cmd)
+        .map(|_| ());
+    Invalidated {
+        handled: cmd.entry_num,
+        result,
+    }
+}
+
+impl Hwpt {
+    /// Starts an `IOMMU_HWPT_ALLOC` for device `dev_id` on `pt` (`pt_id`): an IOAS for a
+    /// paging HWPT, a nest-parent HWPT or a vIOMMU for a nested one.
+    pub fn builder<'a>(dev_id: u32, pt: &'a dyn PageTable) -> HwptBuilder<'a> {
+        HwptBuilder {
+            dev_id,
+            pt,
+            flags: 0,
+            data: HwptData::None,
+            fault: None,
+        }
+    }
+
+    /// A paging HWPT on `ioas`.
+    pub fn paging(dev_id: u32, ioas: &crate::Ioas, flags: HwptFlags) -> Result<Hwpt> {
+        Self::builder(dev_id, ioas).flags(flags).alloc()
+    }
+
+    /// A nested HWPT on a nest parent or vIOMMU `parent`, described by `data`.
+    pub fn nested(dev_id: u32, parent: &dyn PageTable, data: HwptData) -> Result<Hwpt> {
+        Self::builder(dev_id, parent).data(data).alloc()
+    }
+
+    /// The HWPT ID (`out_hwpt_id`).
+    pub fn id(&self) -> u32 {
+        self.obj.id
+    }
+
+    /// The context the HWPT lives in.
+    pub fn iommufd(&self) -> &Iommufd {
+        &self.obj.ctx
+    }
+
+    /// `IOMMU_DESTROY` now rather than on drop.
+    pub fn destroy(&self) -> Result<()> {
+        self.obj.destroy()
+    }
+
+    /// ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING).
+    pub fn set_dirty_tracking(&self, enable: bool) -> Result<()> {
+        set_dirty_tracking(&self.obj.ctx, self.id(), enable)
+    }
+
+    /// ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP): the dirty bits of `iova..iova + length`, one per
+    /// `page_size`, as u64 words (bit `n % 64` of word `n / 64` for page `n`).
+    pub fn get_dirty_bitmap(
+        &self,
+        iova: u64,
+        length: u64,
+        page_size: u64,
+        flags: DirtyFlags,
+    ) -> Result<Vec<u64>> {
+        get_dirty_bitmap(
+            &self.obj.ctx,
+            self.id(),
+            iova,
+            length,
+            page_size,
+            flags.bits(),
+        )
+    }
+
+    /// ioctl(IOMMU_HWPT_INVALIDATE) on this (nested) HWPT.
+    pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
+        invalidate(&self.obj.ctx, self.id(), data)
+    }
+}
+
+/// ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING) on any HWPT ID.
+pub(crate) fn set_dirty_tracking(ctx: &Iommufd, hwpt_id: u32, enable: bool) -> Result<()> {
+    let mut cmd = IommuHwptSetDirtyTracking {
+        size: size_of::<IommuHwptSetDirtyTracking>() as u32,
+        flags: if enable {
+            IOMMU_HWPT_DIRTY_TRACKING_ENABLE
+        } else {
+            0
+        },
+        hwpt_id,
+        __reserved: 0,
+    };
+    ctx.ioctl(
+        "IOMMU_HWPT_SET_DIRTY_TRACKING",
+        IOMMU_HWPT_SET_DIRTY_TRACKING,
+        &mut cmd,
+    )?;
+    Ok(())
+}
+
+/// ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP) on any HWPT ID, with raw flags.
+pub(crate) fn get_dirty_bitmap(
+    ctx: &Iommufd,
+    hwpt_id: u32,
+    iova: u64,
+    length: u64,
+    page_size: u64,
+    flags: u32,
+) -> Result<Vec<u64>> {
+    let op = "IOMMU_HWPT_GET_DIRTY_BITMAP";
+    let pages = if page_size == 0 {
+        0
+    } else {
+        length / page_size
+    };
+    let words = usize::try_from(pages.div_ceil(64)).map_err(|_| Error::Protocol {
+        op,
+        what: "bitmap too large".into(),
+    })?;
+    let mut bitmap = vec![0u64; words.max(1)];
+    let mut cmd = IommuHwptGetDirtyBitmap {
+        size: size_of::<IommuHwptGetDirtyBitmap>() as u32,
+        hwpt_id,
+        flags,
+        iova,
+        length,
+        page_size,
+        data: bitmap.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    ctx.ioctl(op, IOMMU_HWPT_GET_DIRTY_BITMAP, &mut cmd)?;
+    bitmap.truncate(words);
+    Ok(bitmap)
+}

@@ -1,0 +1,29 @@
+//! VFIO: the device cdev with iommufd ([`VfioDevice`]), and the legacy container and group
+//! interface ([`VfioContainer`], [`VfioGroup`]) with the type1 IOMMU — served by
+//! `/dev/vfio/vfio` or, through the iommufd compatibility layer, by `/dev/iommu` itself.
+
+mod container;
+mod device;
+mod group;
+
+pub use container::{DmaMapFlags, Type1Info, VfioContainer};
+pub use device::{DeviceInfo, VfioDevice};
+pub use group::VfioGroup;
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use uiommu_uapi::Errno;
+
+use crate::error::{Error, Result};
+
+/// Opens a VFIO node read-write with `O_CLOEXEC`.
+fn open_rw(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::os("open", Errno(e.raw_os_error().unwrap_or(libc::EIO))))
+}

@@ -1,0 +1,379 @@
+//! [`Viommu`], [`Vdevice`], [`Veventq`] and [`HwQueue`]: `IOMMU_VIOMMU_ALLOC`,
+//! `IOMMU_VDEVICE_ALLOC`, `IOMMU_VEVENTQ_ALLOC` with its event fd, `IOMMU_HW_QUEUE_ALLOC`,
+//! and `IOMMU_HWPT_INVALIDATE` on a vIOMMU.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+
+use uiommu_uapi::Errno;
+use uiommu_uapi::iommufd::*;
+use uiommu_uapi::selftest::{
+    IOMMU_VEVENTQ_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST, IommuViommuEventSelftest,
+    IommuViommuSelftest,
+};
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::error::{Error, Result};
+use crate::fault::owned_file;
+use crate::hwpt::{Hwpt, InvalidateData, Invalidated, invalidate};
+use crate::object::{Keep, Object};
+use crate::pt::{PageTable, sealed};
+
+/// The kind of vIOMMU (`type`) with its driver data (`data_uptr`, `data_len`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViommuType {
+    /// `IOMMU_VIOMMU_TYPE_DEFAULT`: no driver data.
+    Default,
+    /// `IOMMU_VIOMMU_TYPE_ARM_SMMUV3`: a vSMMU.
+    ArmSmmuv3,
+    /// `IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV`: a vSMMU with CMDQV; the data is an output.
+    Tegra241Cmdqv,
+    /// `IOMMU_VIOMMU_TYPE_SELFTEST`: the mock vIOMMU, echoing `in_data`.
+    Selftest {
+        /// `iommu_viommu_selftest.in_data`.
+        in_data: u32,
+    },
+    /// Any type and data, for testing the kernel's checks.
+    Raw {
+        /// `type`.
+        viommu_type: u32,
+        /// The data.
+        data: Vec<u8>,
+    },
+}
+
+/// A virtual IOMMU.
+///
+/// ```no_run
+/// use uiommu_client::{Hwpt, HwptFlags, Iommufd, ViommuType, Viommu};
+///
+/// let fd = Iommufd::open()?;
+/// let ioas = fd.alloc_ioas()?;
+/// # let dev_id = 1;
+/// let s2 = Hwpt::paging(dev_id, &ioas, HwptFlags::NEST_PARENT)?;
+/// let viommu = Viommu::alloc(dev_id, &s2, ViommuType::ArmSmmuv3)?;
+/// let vdev = viommu.alloc_vdevice(dev_id, 0x8)?;
+/// # Ok::<(), uiommu_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Viommu {
+    obj: Arc<Object>,
+    data: Vec<u8>,
+}
+
+impl sealed::Sealed for Viommu {
+    fn object(&self) -> &Arc<Object> {
+        &self.obj
+    }
+}
+impl PageTable for Viommu {}
+
+impl Viommu {
+    /// ioctl(IOMMU_VIOMMU_ALLOC) backed by the IOMMU of `dev_id`, on nest parent `parent`.
+    pub fn alloc(dev_id: u32, parent: &Hwpt, kind: ViommuType) -> Result<Viommu> {
+        let pobj = sealed::Sealed::object(parent).clone();
+        let (viommu_type, mut data) = match kind {
+            ViommuType::Default => (IOMMU_VIOMMU_TYPE_DEFAULT, Vec::new()),
+            ViommuType::ArmSmmuv3 => (IOMMU_VIOMMU_TYPE_ARM_SMMUV3, Vec::new()),
+            ViommuType::Tegra241Cmdqv => (
+                IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV,
+                IommuViommuTegra241Cmdqv::default().as_bytes().to_vec(),
+            ),
+            ViommuType::Selftest { in_data } => (
+                IOMMU_VIOMMU_TYPE_SELFTEST,
+                IommuViommuSelftest {
+                    in_data,
+                    ..Default::default()
+                }
+                .as_bytes()
+                .to_vec(),
+            ),
+            ViommuType::Raw { viommu_type, data } => (viommu_type, data),
+        };
+        let mut cmd = IommuViommuAlloc {
+            size: size_of::<IommuViommuAlloc>() as u32,
+            type_: viommu_type,
+            dev_id,
+            hwpt_id: pobj.id,
+            data_len: data.len() as u32,
+            data_uptr: if data.is_empty() {
+                0
+            } else {
+                data.as_mut_ptr() as u64
+            },
+            ..Default::default()
+        };
+        let ctx = pobj.ctx.clone();
+        ctx.ioctl("IOMMU_VIOMMU_ALLOC", IOMMU_VIOMMU_ALLOC, &mut cmd)?;
+        Ok(Viommu {
+            obj: Object::new(&ctx, cmd.out_viommu_id, vec![Keep::Object(pobj)]),
+            data,
+        })
+    }
+
+    /// The vIOMMU ID (`out_viommu_id`).
+    pub fn id(&self) -> u32 {
+        self.obj.id
+    }
+
+    /// `IOMMU_DESTROY` now rather than on drop.
+    pub fn destroy(&self) -> Result<()> {
+        self.obj.destroy()
+    }
+
+    /// The driver data as the kernel left it.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The data of a mock vIOMMU (`iommu_viommu_selftest`, with `out_data` and the mmap
+    /// window filled in).
+    pub fn selftest_data(&self) -> Option<IommuViommuSelftest> {
+        IommuViommuSelftest::read_from_bytes(&self.data).ok()
+    }
+
+    /// The data of a Tegra241 CMDQV vIOMMU.
+    pub fn tegra241_data(&self) -> Option<IommuViommuTegra241Cmdqv> {
+        IommuViommuTegra241Cmdqv::read_from_bytes(&self.data).ok()
+    }
+
+    /// ioctl(IOMMU_VDEVICE_ALLOC): device `dev_id` as this vIOMMU sees it, with virtual ID
+    /// `virt_id`.
+    pub fn alloc_vdevice(&self, dev_id: u32, virt_id: u64) -> Result<Vdevice> {
+        let mut cmd = IommuVdeviceAlloc {
+            size: size_of::<IommuVdeviceAlloc>() as u32,
+            viommu_id: self.id(),
+            dev_id,
+            virt_id,
+            ..Default::default()
+        };
+        self.obj
+            .ctx
+            .ioctl("IOMMU_VDEVICE_ALLOC", IOMMU_VDEVICE_ALLOC, &mut cmd)?;
+        Ok(Vdevice {
+            obj: Object::new(
+                &self.obj.ctx,
+                cmd.out_vdevice_id,
+                vec![Keep::Object(self.obj.clone())],
+            ),
+            virt_id,
+        })
+    }
+
+    /// ioctl(IOMMU_VEVENTQ_ALLOC): a queue of `veventq_type` events, at most `depth` pending.
+    pub fn alloc_veventq(&self, veventq_type: u32, depth: u32) -> Result<Veventq> {
+        let mut cmd = IommuVeventqAlloc {
+            size: size_of::<IommuVeventqAlloc>() as u32,
+            viommu_id: self.id(),
+            type_: veventq_type,
+            veventq_depth: depth,
+            ..Default::default()
+        };
+        self.obj
+            .ctx
+            .ioctl("IOMMU_VEVENTQ_ALLOC", IOMMU_VEVENTQ_ALLOC, &mut cmd)?;
+        Ok(Veventq {
+            file: owned_file(cmd.out_veventq_fd),
+            obj: Object::new(
+                &self.obj.ctx,
+                cmd.out_veventq_id,
+                vec![Keep::Object(self.obj.clone())],
+            ),
+            veventq_type,
+        })
+    }
+
+    /// ioctl(IOMMU_HW_QUEUE_ALLOC): HW queue `index` of type `queue_type`, its memory at
+    /// `nesting_parent_iova..+length` of the nest parent.
+    pub fn alloc_hw_queue(
+        &self,
+        queue_type: u32,
+        index: u32,
+        nesting_parent_iova: u64,
+        length: u64,
+    ) -> Result<HwQueue> {
+        let mut cmd = IommuHwQueueAlloc {
+            size: size_of::<IommuHwQueueAlloc>() as u32,
+            viommu_id: self.id(),
+            type_: queue_type,
+            index,
+            nesting_parent_iova,
+            length,
+            ..Default::default()
+        };
+        self.obj
+            .ctx
+            .ioctl("IOMMU_HW_QUEUE_ALLOC", IOMMU_HW_QUEUE_ALLOC, &mut cmd)?;
+        Ok(HwQueue {
+            obj: Object::new(
+                &self.obj.ctx,
+                cmd.out_hw_queue_id,
+                vec![Keep::Object(self.obj.clone())],
+            ),
+        })
+    }
+
+    /// ioctl(IOMMU_HWPT_INVALIDATE) on this vIOMMU (device caches, CMDQ commands).
+    pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
+        invalidate(&self.obj.ctx, self.id(), data)
+    }
+}
+
+/// A virtual device of a [`Viommu`].
+///
+/// ```no_run
+/// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
+/// let vdev = viommu.alloc_vdevice(1, 0x42)?;
+/// assert_eq!(vdev.virt_id(), 0x42);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Vdevice {
+    obj: Arc<Object>,
+    virt_id: u64,
+}
+
+impl Vdevice {
+    /// The vDEVICE ID (`out_vdevice_id`).
+    pub fn id(&self) -> u32 {
+        self.obj.id
+    }
+    /// The virtual ID given at allocation (`virt_id`).
+    pub fn virt_id(&self) -> u64 {
+        self.virt_id
+    }
+    /// `IOMMU_DESTROY` now rather than on drop.
+    pub fn destroy(&self) -> Result<()> {
+        self.obj.destroy()
+    }
+}
+
+/// A hardware queue of a [`Viommu`].
+///
+/// ```no_run
+/// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
+/// use uiommu_uapi::selftest::IOMMU_HW_QUEUE_TYPE_SELFTEST;
+/// let q = viommu.alloc_hw_queue(IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, 0x10_0000, 4096)?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct HwQueue {
+    obj: Arc<Object>,
+}
+
+impl HwQueue {
+    /// The HW queue ID (`out_hw_queue_id`).
+    pub fn id(&self) -> u32 {
+        self.obj.id
+    }
+    /// `IOMMU_DESTROY` now rather than on drop.
+    pub fn destroy(&self) -> Result<()> {
+        self.obj.destroy()
+    }
+}
+
+/// One record read from a vEVENTQ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vevent {
+    /// `struct iommufd_vevent_header`.
+    pub header: IommufdVeventHeader,
+    /// The event data (empty for a `LOST_EVENTS` header).
+    pub data: Vec<u8>,
+}
+
+impl Vevent {
+    /// Whether the header reports lost events (`IOMMU_VEVENTQ_FLAG_LOST_EVENTS`).
+    pub fn lost_events(&self) -> bool {
+        self.header.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS != 0
+    }
+    /// The data as a mock event.
+    pub fn selftest(&self) -> Option<IommuViommuEventSelftest> {
+        IommuViommuEventSelftest::read_from_bytes(&self.data).ok()
+    }
+    /// The data as an SMMUv3 event record.
+    pub fn arm_smmuv3(&self) -> Option<IommuVeventArmSmmuv3> {
+        IommuVeventArmSmmuv3::read_from_bytes(&self.data).ok()
+    }
+}
+
+/// A vEVENT queue: its object and the fd events are read from.
+///
+/// ```no_run
+/// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
+/// use uiommu_uapi::iommufd::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
+/// let q = viommu.alloc_veventq(IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 64)?;
+/// for ev in q.read_events(4096)? {
+///     println!("seq {} lost {}", ev.header.sequence, ev.lost_events());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Veventq {
+    // Dropped first: the open fd holds a reference the kernel's destroy would trip on.
+    file: File,
+    obj: Arc<Object>,
+    veventq_type: u32,
+}
+
+impl Veventq {
+    /// The vEVENTQ ID (`out_veventq_id`).
+    pub fn id(&self) -> u32 {
+        self.obj.id
+    }
+
+    /// Bytes of data per event of this queue's type, when the client knows it.
+    pub fn event_len(&self) -> Option<usize> {
+        match self.veventq_type {
+            IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 => Some(size_of::<IommuVeventArmSmmuv3>()),
+            IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV => Some(size_of::<IommuVeventTegra241Cmdqv>()),
+            IOMMU_VEVENTQ_TYPE_SELFTEST => Some(size_of::<IommuViommuEventSelftest>()),
+            _ => None,
+        }
+    }
+
+    /// `read(2)` of the fd into `buf` as is.
+    pub fn read_raw(&self, buf: &mut [u8]) -> Result<usize> {
+        (&self.file)
+            .read(buf)
+            .map_err(|e| Error::os("read vEVENTQ", Errno(e.raw_os_error().unwrap_or(libc::EIO))))
+    }
+
+    /// Reads what is pending, up to `max_bytes`, split into events.
+    pub fn read_events(&self, max_bytes: usize) -> Result<Vec<Vevent>> {
+        let op = "read vEVENTQ";
+        let mut buf = vec![0u8; max_bytes];
+        let n = self.read_raw(&mut buf)?;
+        let mut rest = &buf[..n];
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let (header, tail) =
+                IommufdVeventHeader::read_from_prefix(rest).map_err(|_| Error::Protocol {
+                    op,
+                    what: "truncated header".into(),
+                })?;
+            let len = if header.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS != 0 {
+                0
+            } else {
+                self.event_len().unwrap_or(tail.len())
+            };
+            let data = tail.get(..len).ok_or_else(|| Error::Protocol {
+                op,
+                what: "truncated event".into(),
+            })?;
+            out.push(Vevent {
+                header,
+                data: data.to_vec(),
+            });
+            rest = &tail[len..];
+        }
+        Ok(out)
+    }
+}
+
+impl AsFd for Veventq {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}

@@ -1,0 +1,84 @@
+//! Target detection and assertions shared by the scenarios.
+
+use uiommu_client::{Error, Iommufd};
+use uiommu_uapi::Errno;
+
+/// Whether a missing `/dev/iommu` or selftest driver must fail the scenario instead of
+/// skipping it: the real-kernel leg sets `UIOMMU_CLIENT_REQUIRE=1`, and under `uiommu exec`
+/// the device is always provided.
+pub fn required() -> bool {
+    std::env::var_os("UIOMMU_CLIENT_REQUIRE").is_some_and(|v| v == "1") || under_uiommu()
+}
+
+/// Whether the process runs under uiommu's preload.
+pub fn under_uiommu() -> bool {
+    std::env::var("LD_PRELOAD").is_ok_and(|v| v.contains("uiommu"))
+}
+
+/// The iommufd for scenario `name`, or `None` (after printing why) when the machine has none.
+pub fn open(name: &str) -> Option<Iommufd> {
+    match Iommufd::open() {
+        Ok(fd) => Some(fd),
+        Err(e) if required() => panic!("{name}: /dev/iommu is required here but {e}"),
+        Err(e) => {
+            eprintln!(
+                "SKIP {name}: no usable /dev/iommu ({e}); run on a kernel with IOMMUFD or under `uiommu exec`"
+            );
+            None
+        }
+    }
+}
+
+/// The iommufd for scenario `name` when the selftest mock driver (`IOMMU_TEST_CMD`) is
+/// there too.
+pub fn open_mock(name: &str) -> Option<Iommufd> {
+    let fd = open(name)?;
+    if fd.test().available() {
+        return Some(fd);
+    }
+    if required() {
+        panic!("{name}: IOMMU_TEST_CMD is required here but is ENOTTY");
+    }
+    eprintln!("SKIP {name}: IOMMU_TEST_CMD is ENOTTY (kernel without CONFIG_IOMMUFD_TEST)");
+    None
+}
+
+/// Asserts that `r` failed with `errno`.
+#[track_caller]
+pub fn assert_errno<T: std::fmt::Debug>(r: Result<T, Error>, errno: Errno) {
+    match r {
+        Ok(v) => panic!("expected {errno:?}, got Ok({v:?})"),
+        Err(e) => assert_eq!(e.errno(), Some(errno), "expected {errno:?}, got {e}"),
+    }
+}
+
+/// Declares a scenario that needs `/dev/iommu`.
+macro_rules! scenario {
+    ($(#[$m:meta])* fn $name:ident($fd:ident) $body:block) => {
+        $(#[$m])*
+        #[test]
+        fn $name() {
+            let Some($fd) = $crate::common::open(stringify!($name)) else { return };
+            $body
+        }
+    };
+}
+
+/// Declares a scenario that needs the selftest mock driver.
+macro_rules! mock_scenario {
+    ($(#[$m:meta])* fn $name:ident($fd:ident) $body:block) => {
+        $(#[$m])*
+        #[test]
+        fn $name() {
+            let Some($fd) = $crate::common::open_mock(stringify!($name)) else { return };
+            $body
+        }
+    };
+}
+
+pub(crate) use {mock_scenario, scenario};
+
+/// 1 MiB-aligned IOVAs the scenarios use on an IOAS with no device.
+pub const IOVA: u64 = 0x10_0000;
+/// A buffer size of 16 pages of 4 KiB.
+pub const LEN: usize = 16 * 4096;
