@@ -105,6 +105,9 @@ impl<const G: u32> Format for AmdV1Fmt<G> {
 
     #[inline(always)]
     fn leaf(&self, level: u32, oa: u64, size_lg2: u32, attrs: u64) -> u64 {
+        // Every entry of a page larger than the item holds the page's base address; the low
+        // address bits carry the size encoding instead (spec Table 14).
+        let oa = oa & (u64::MAX << size_lg2);
         let e = spec::PR | Self::addr(oa) | attrs;
         if size_lg2 == Self::item_lg2(level) {
             return e;
@@ -129,12 +132,20 @@ impl<const G: u32> Format for AmdV1Fmt<G> {
     }
 
     fn permits(&self, _level: u32, e: u64, _leaf: bool, access: Access) -> bool {
-        let need = if access == Access::Write { spec::IW } else { spec::IR };
+        let need = if access == Access::Write {
+            spec::IW
+        } else {
+            spec::IR
+        };
         e & need != 0
     }
 
     fn walked(&self, _level: u32, e: u64, leaf: bool, access: Access) -> u64 {
-        let d = if leaf && access == Access::Write { spec::D } else { 0 };
+        let d = if leaf && access == Access::Write {
+            spec::D
+        } else {
+            0
+        };
         e | spec::A | d
     }
 
@@ -152,5 +163,32 @@ impl<const G: u32> Format for AmdV1Fmt<G> {
 
     fn dirtied(&self, e: u64) -> u64 {
         e | spec::D
+    }
+}
+
+#[cfg(test)]
+mod large_leaf_tests {
+    use crate::{AmdV1Mock, Config, Gather, PageTable, Prot};
+
+    /// A leaf of several items repeats the page's base address in every item (spec Table 14):
+    /// each item of a 4 KiB page in the 2 KiB mock format translates within that page, even
+    /// when the output address is not aligned to any larger size.
+    #[test]
+    fn every_item_of_a_large_leaf_translates_within_the_page() {
+        let pt = PageTable::new(AmdV1Mock::default(), Config::levels(3)).unwrap();
+        let mut g = Gather::default();
+        let (iova, oa) = (1u64 << 24, 0x7f12_3456_7000u64);
+        for (off, size) in [(0u64, 4096u64), (1 << 21, 1 << 20)] {
+            let oa = oa + (off << 4);
+            let oa = oa & !(size - 1);
+            pt.map(iova + off, oa, size, Prot::RW, &mut g).unwrap();
+            for probe in [0, 2048, size / 2 + 5, size - 1] {
+                assert_eq!(
+                    pt.iova_to_phys(iova + off + probe),
+                    Some(oa + probe),
+                    "{size:#x}+{probe:#x}"
+                );
+            }
+        }
     }
 }
