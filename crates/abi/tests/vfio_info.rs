@@ -9,8 +9,12 @@ mod vfio;
 use common::*;
 use uiommu_abi::ProcessVm;
 use uiommu_core::context::Context;
+use uiommu_core::driver::mock_domain::MockPagingDomain;
+use uiommu_core::ioas::IoptDomain;
 use uiommu_core::objects::Ioas;
-use uiommu_uapi::selftest::{MOCK_APERTURE_LAST, MOCK_APERTURE_START};
+use uiommu_uapi::selftest::{
+    MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_IOMMUPT_DEFAULT, MOCK_IOMMUPT_HUGE,
+};
 use uiommu_uapi::vfio::caps::{CapChain, CapChainBuilder};
 use uiommu_uapi::vfio::*;
 use uiommu_uapi::{Errno, UserMemory};
@@ -256,11 +260,30 @@ fn page_sizes() {
         .unwrap();
     assert_eq!((r[0].start, r[0].end), (0, u64::MAX));
 
-    // The mock's 2 KiB granule still reports PAGE_SIZE as the smallest.
-    let (ctx, _) = compat(VFIO_TYPE1v2_IOMMU);
+    // The mock domain's page sizes, its 2 KiB granule folded into PAGE_SIZE.
+    let mock = MockPagingDomain::new(MOCK_IOMMUPT_DEFAULT, false)
+        .unwrap()
+        .pgsize_bitmap();
+    assert_ne!(mock & (PAGE - 1), 0);
+    let want = (mock & !(PAGE - 1)) | PAGE;
+    for version in [VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU] {
+        let (ctx, _) = compat(version);
+        get_info(&ctx, &mut buf, 16).unwrap();
+        assert_eq!(info_of(&buf).iova_pgsizes, want);
+    }
+    // A mock HWPT of another IOAS changes nothing.
+    let ctx = common::ctx();
+    let other = ioas_alloc(&ctx);
+    common::mock::mock_domain(&ctx, other).unwrap();
+    let ioas = ioas_alloc(&ctx);
+    set_compat(&ctx, ioas);
     get_info(&ctx, &mut buf, 16).unwrap();
-    let pgsizes = info_of(&buf).iova_pgsizes;
-    assert_eq!(pgsizes & pgsizes.wrapping_neg(), PAGE);
+    assert_eq!(info_of(&buf).iova_pgsizes, !(PAGE - 1));
+    // A huge-page domain attached without a HWPT is not one of the IOAS's HWPT domains.
+    let (ctx, ioas) = compat(VFIO_TYPE1v2_IOMMU);
+    attach_mock(&ctx, ioas, MOCK_IOMMUPT_HUGE);
+    get_info(&ctx, &mut buf, 16).unwrap();
+    assert_eq!(info_of(&buf).iova_pgsizes, want);
 }
 
 #[test]

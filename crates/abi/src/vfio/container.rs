@@ -1,8 +1,9 @@
 //! Container-level ioctls: extensions and IOMMU type selection (`vfio_compat.c`:
 //! `iommufd_vfio_check_extension`, `iommufd_vfio_set_iommu`, `iommufd_vfio_cc_iommu`).
 
-use super::compat_ioas;
+use super::{compat_ioas, hwpts_of};
 use uiommu_core::context::Context;
+use uiommu_core::hwpt::HwptPaging;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::vfio::{VFIO_DMA_CC_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL};
@@ -25,11 +26,21 @@ pub(super) fn check_extension(ctx: &Context, arg: u64) -> Result<i64> {
     }
 }
 
-/// `iommufd_vfio_cc_iommu`: 1 unless a paging HWPT of the compatibility IOAS fails to enforce
-/// cache coherency. The IOAS keeps no HWPT list here yet, so every IOAS enforces it.
+/// `iommufd_vfio_cc_iommu`: 1 unless a paging HWPT of the compatibility IOAS does not enforce
+/// cache coherency (`ENODEV` without a compatibility IOAS).
 fn cc_iommu(ctx: &Context) -> Result<i64> {
-    let _ioas = compat_ioas(ctx)?;
-    Ok(1)
+    let ioas = compat_ioas(ctx)?;
+    let all = hwpts_of(ctx, &ioas)
+        .iter()
+        .all(|h| enforces_cache_coherency(h));
+    Ok(i64::from(all))
+}
+
+/// `hwpt_paging->enforce_cache_coherency`: set only when the domain's
+/// `enforce_cache_coherency` op succeeds. No domain of this build has that op (the selftest
+/// mock has none), so no HWPT enforces coherency.
+fn enforces_cache_coherency(_hwpt: &HwptPaging) -> bool {
+    false
 }
 
 /// `VFIO_SET_IOMMU` (`iommufd_vfio_set_iommu`): only TYPE1 and TYPE1v2 (`EINVAL` otherwise,

@@ -9,7 +9,7 @@
 //! `cap_offset` stays 0. `argsz` is always set to the size of the full chain, larger or
 //! smaller than what the caller gave. Nothing is written at or past the caller's `argsz`.
 
-use super::compat_ioas;
+use super::{compat_ioas, hwpts_of};
 use uiommu_core::context::Context;
 use uiommu_core::ioas::{IoPagetable, PAGE_SIZE};
 use uiommu_uapi::copy::read_vfio;
@@ -125,9 +125,10 @@ pub(super) fn get_info(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result<
     let ioas = compat_ioas(ctx)?;
     let iopt = &ioas.iopt;
     info.flags = VFIO_IOMMU_INFO_PGSIZES;
-    // The IOAS does not expose its domains' page sizes; all ones stands for "no restriction
-    // beyond the alignment" (exact when no domain is attached).
-    info.iova_pgsizes = pagesizes(u64::MAX, iopt.iova_alignment());
+    let domains = hwpts_of(ctx, &ioas)
+        .iter()
+        .fold(u64::MAX, |acc, h| acc & h.domain.pgsize_bitmap());
+    info.iova_pgsizes = pagesizes(domains, iopt.iova_alignment());
     info.cap_offset = 0;
 
     let argsz = u64::from(info.argsz);

@@ -11,7 +11,7 @@ use uiommu_core::ioas::{AreaInfo, IoptDomain};
 use uiommu_core::objects::Ioas;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::{IOMMU_VFIO_IOAS, IOMMU_VFIO_IOAS_SET, IommuVfioIoas};
-use uiommu_uapi::selftest::{MOCK_IOMMUPT_DEFAULT, MOCK_IOMMUPT_HUGE};
+use uiommu_uapi::selftest::MOCK_IOMMUPT_HUGE;
 use uiommu_uapi::vfio::*;
 
 /// `PAGE_SIZE` of the host.
@@ -39,21 +39,26 @@ pub fn attach_mock(ctx: &Context, ioas: u32, pagetable_type: u32) -> Arc<dyn Iop
     d
 }
 
-/// A context with an IOAS that has a default mock domain, set as the compatibility IOAS;
-/// `version` is then passed to `VFIO_SET_IOMMU` unless it is 0. Returns the IOAS ID too.
+/// The selftests' `vfio_compat_mock_domain` fixture: a context with an IOAS, a mock device
+/// attached to it through `IOMMU_TEST_OP_MOCK_DOMAIN` (an automatic mock paging HWPT), the
+/// IOAS set as the compatibility IOAS, and `version` passed to `VFIO_SET_IOMMU` unless it
+/// is 0. Returns the IOAS ID too.
 pub fn compat(version: u32) -> (Context, u32) {
-    compat_with(version, MOCK_IOMMUPT_DEFAULT)
-}
-
-/// As [`compat`] with a huge-page mock domain.
-pub fn compat_huge(version: u32) -> (Context, u32) {
-    compat_with(version, MOCK_IOMMUPT_HUGE)
-}
-
-fn compat_with(version: u32, pagetable_type: u32) -> (Context, u32) {
     let ctx = ctx();
     let ioas = ioas_alloc(&ctx);
-    attach_mock(&ctx, ioas, pagetable_type);
+    super::mock::mock_domain(&ctx, ioas).unwrap();
+    finish(ctx, ioas, version)
+}
+
+/// As [`compat`] with a huge-page mock domain attached to the IOAS directly (no HWPT).
+pub fn compat_huge(version: u32) -> (Context, u32) {
+    let ctx = ctx();
+    let ioas = ioas_alloc(&ctx);
+    attach_mock(&ctx, ioas, MOCK_IOMMUPT_HUGE);
+    finish(ctx, ioas, version)
+}
+
+fn finish(ctx: Context, ioas: u32, version: u32) -> (Context, u32) {
     set_compat(&ctx, ioas);
     if version != 0 {
         assert_eq!(set_iommu(&ctx, u64::from(version)), Ok(0));
