@@ -25,6 +25,15 @@ impl<M: UserMemory + ?Sized> UserMemory for &M {
     }
 }
 
+impl<M: UserMemory + ?Sized> UserMemory for std::sync::Arc<M> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        (**self).read(addr, buf)
+    }
+    fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
+        (**self).write(addr, data)
+    }
+}
+
 /// Granule at which user memory faults: reads that must stop at the first fault (as the kernel's
 /// word-by-word `check_zeroed_user` does) go page by page.
 pub const USER_PAGE_SIZE: u64 = 4096;
