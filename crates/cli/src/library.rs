@@ -42,8 +42,9 @@ pub fn find() -> Result<PathBuf, String> {
 }
 
 /// Places to look, in order: beside the binary (cargo puts both in `target/<profile>/`), the
-/// parent directory (the binary run from `target/<profile>/deps/`), and `../lib/` and
-/// `../lib/uiommu/` of an installed prefix.
+/// parent directory (the binary run from `target/<profile>/deps/`), `../lib/` and
+/// `../lib/uiommu/` of an installed prefix, and cargo's `deps/` (where the library is when it
+/// was built only as a dependency).
 fn candidates(exe: &Path) -> Vec<PathBuf> {
     let Some(dir) = exe.parent() else {
         return Vec::new();
@@ -54,6 +55,7 @@ fn candidates(exe: &Path) -> Vec<PathBuf> {
         v.push(up.join("lib").join(FILE_NAME));
         v.push(up.join("lib").join("uiommu").join(FILE_NAME));
     }
+    v.push(dir.join("deps").join(FILE_NAME));
     v
 }
 

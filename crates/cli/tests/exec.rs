@@ -1,0 +1,102 @@
+//! `uiommu exec`: the program runs with the library preloaded, its exit status comes back, and
+//! failures to start say what is wrong.
+
+use std::process::{Command, Output};
+
+fn uiommu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_uiommu"))
+        .args(args)
+        .env_remove("UIOMMU_PRELOAD")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn exit_status_passes_through() {
+    for code in [0, 1, 3, 42, 255] {
+        let o = uiommu(&["exec", "--", "sh", "-c", &format!("exit {code}")]);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_signal_is_128_plus_its_number() {
+    let o = uiommu(&["exec", "--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(o.status.code(), Some(128 + 15));
+    let o = uiommu(&["exec", "--", "sh", "-c", "kill -KILL $$"]);
+    assert_eq!(o.status.code(), Some(128 + 9));
+}
+
+#[test]
+fn the_program_sees_the_library_and_its_arguments() {
+    let o = uiommu(&[
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$LD_PRELOAD|$UIOMMU_DRIVER|$1\"",
+        "sh",
+        "--not-an-option",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("libuiommu_preload.so|mock|--not-an-option"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_program_opens_dev_iommu() {
+    // `exec 3<>` opens through the shell's libc open, which the library serves.
+    let o = uiommu(&[
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "exec 3<>/dev/iommu && echo opened",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "opened");
+}
+
+#[test]
+fn missing_program_is_127_with_a_message() {
+    let o = uiommu(&["exec", "--", "/nonexistent/program"]);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(stderr(&o).contains("/nonexistent/program: program not found"));
+}
+
+#[test]
+fn missing_library_is_reported() {
+    let o = Command::new(env!("CARGO_BIN_EXE_uiommu"))
+        .args(["exec", "--", "true"])
+        .env("UIOMMU_PRELOAD", "/nonexistent/lib.so")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("UIOMMU_PRELOAD=/nonexistent/lib.so is not a file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_driver_is_rejected() {
+    let o = uiommu(&["exec", "--driver", "nosuch", "--", "true"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("nosuch") && e.contains("mock"), "{e}");
+}
+
+#[test]
+fn a_program_is_required() {
+    let o = uiommu(&["exec"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("PROGRAM"));
+}
