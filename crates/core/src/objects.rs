@@ -1,7 +1,7 @@
 //! The kinds of objects a context holds (`enum iommufd_object_type`) and what destroying each
 //! one involves beyond releasing its references.
 
-use crate::context::{Context, Kind};
+use crate::context::{Context, Handle, Kind};
 use crate::device::Device;
 use crate::hwpt::{HwptNested, HwptPaging};
 use crate::ioas::IoPagetable;
@@ -50,6 +50,16 @@ impl Ioas {
     /// The HWPT list.
     pub(crate) fn lock_hwpts(&self) -> MutexGuard<'_, Vec<crate::hwpt::Listed>> {
         self.hwpts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The paging HWPTs built on this IOAS that are still live, in creation order.
+    pub fn paging_hwpts(&self) -> Vec<Handle<HwptPaging>> {
+        let listed = self.lock_hwpts().clone();
+        listed
+            .iter()
+            .filter_map(|l| l.hwpt.upgrade())
+            .filter_map(Handle::new)
+            .collect()
     }
 
     /// `ioas->mutex`.

@@ -1,7 +1,7 @@
 //! Container-level ioctls: extensions and IOMMU type selection (`vfio_compat.c`:
 //! `iommufd_vfio_check_extension`, `iommufd_vfio_set_iommu`, `iommufd_vfio_cc_iommu`).
 
-use super::{compat_ioas, hwpts_of};
+use super::compat_ioas;
 use uiommu_core::context::Context;
 use uiommu_core::hwpt::HwptPaging;
 use uiommu_uapi::Errno;
@@ -30,7 +30,8 @@ pub(super) fn check_extension(ctx: &Context, arg: u64) -> Result<i64> {
 /// cache coherency (`ENODEV` without a compatibility IOAS).
 fn cc_iommu(ctx: &Context) -> Result<i64> {
     let ioas = compat_ioas(ctx)?;
-    let all = hwpts_of(ctx, &ioas)
+    let all = ioas
+        .paging_hwpts()
         .iter()
         .all(|h| enforces_cache_coherency(h));
     Ok(i64::from(all))

@@ -9,7 +9,7 @@
 //! `cap_offset` stays 0. `argsz` is always set to the size of the full chain, larger or
 //! smaller than what the caller gave. Nothing is written at or past the caller's `argsz`.
 
-use super::{compat_ioas, hwpts_of};
+use super::compat_ioas;
 use uiommu_core::context::Context;
 use uiommu_core::ioas::{IoPagetable, PAGE_SIZE};
 use uiommu_uapi::copy::read_vfio;
@@ -125,7 +125,8 @@ pub(super) fn get_info(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result<
     let ioas = compat_ioas(ctx)?;
     let iopt = &ioas.iopt;
     info.flags = VFIO_IOMMU_INFO_PGSIZES;
-    let domains = hwpts_of(ctx, &ioas)
+    let domains = ioas
+        .paging_hwpts()
         .iter()
         .fold(u64::MAX, |acc, h| acc & h.domain.pgsize_bitmap());
     info.iova_pgsizes = pagesizes(domains, iopt.iova_alignment());

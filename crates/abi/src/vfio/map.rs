@@ -2,7 +2,7 @@
 
 use super::compat_ioas;
 use uiommu_core::context::Context;
-use uiommu_core::ioas::{AreaInfo, IoPagetable, Iova, Prot};
+use uiommu_core::ioas::{Iova, Prot};
 use uiommu_uapi::copy::read_vfio;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::vfio::{
@@ -75,7 +75,7 @@ pub(super) fn unmap_dma(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result
         if unmap.iova != 0 || unmap.size != 0 {
             return Err(Errno::EINVAL);
         }
-        counted(iopt, 0, u64::MAX, || iopt.unmap_all())
+        swap(iopt.unmap_all_counted())
     } else {
         if !iopt.huge_pages() {
             // A cut at `iova - 1` is only needed when something can lie below `iova`.
@@ -86,44 +86,15 @@ pub(super) fn unmap_dma(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result
             let n = if unmap.iova != 0 { 2 } else { 1 };
             iopt.cut_iova(&cuts[..n])?;
         }
-        let last = unmap.iova.saturating_add(unmap.size.saturating_sub(1));
-        counted(iopt, unmap.iova, last, || {
-            iopt.unmap_iova(unmap.iova, unmap.size)
-        })
+        swap(iopt.unmap_iova_counted(unmap.iova, unmap.size))
     };
     unmap.size = unmapped;
     mem.write(arg, unmap.as_bytes())?;
     rc
 }
 
-/// Runs an unmap of `start..=last` and returns its result with the bytes it removed, which
-/// the kernel reports even when the unmap fails partway (`iopt_unmap_iova_range` sets
-/// `*unmapped` on every path). The core returns the count only on success, so on failure it is
-/// recovered from the areas of the range before and after.
-fn counted(
-    iopt: &IoPagetable,
-    start: u64,
-    last: u64,
-    unmap: impl FnOnce() -> Result<u64>,
-) -> (Result<()>, u64) {
-    let in_range = |a: &AreaInfo| {
-        a.length != 0 && a.iova >= start && a.iova.saturating_add(a.length - 1) <= last
-    };
-    let before: Vec<AreaInfo> = iopt.areas().into_iter().filter(in_range).collect();
-    match unmap() {
-        Ok(n) => (Ok(()), n),
-        Err(e) => {
-            let after = iopt.areas();
-            let gone = before
-                .iter()
-                .filter(|a| {
-                    !after
-                        .iter()
-                        .any(|b| b.iova == a.iova && b.length == a.length)
-                })
-                .map(|a| a.length)
-                .fold(0u64, u64::wrapping_add);
-            (Err(e), gone)
-        }
-    }
+/// The outcome first, then the bytes removed, which the kernel reports even when the unmap fails
+/// partway (`iopt_unmap_iova_range` sets `*unmapped` on every path).
+fn swap((bytes, rc): (u64, Result<()>)) -> (Result<()>, u64) {
+    (rc, bytes)
 }

@@ -15,7 +15,6 @@ mod info;
 mod map;
 
 use uiommu_core::context::{Context, Handle};
-use uiommu_core::hwpt::HwptPaging;
 use uiommu_core::objects::Ioas;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::vfio::{
@@ -44,14 +43,4 @@ pub(crate) fn dispatch(ctx: &Context, mem: &dyn UserMemory, cmd: u32, arg: u64) 
 /// being destroyed.
 fn compat_ioas(ctx: &Context) -> Result<Handle<Ioas>> {
     Handle::new(ctx.vfio_ioas()?).ok_or(Errno::ENODEV)
-}
-
-/// The paging HWPTs built on `ioas` (its `hwpt_list`, whose domains are the IOAS's domains).
-fn hwpts_of(ctx: &Context, ioas: &Handle<Ioas>) -> Vec<Handle<HwptPaging>> {
-    ctx.objects
-        .ids()
-        .into_iter()
-        .filter_map(|id| ctx.get::<HwptPaging>(id).ok())
-        .filter(|hwpt| hwpt.ioas.id() == ioas.id())
-        .collect()
 }

@@ -29,7 +29,24 @@ impl IoPagetable {
 
     /// `iopt_unmap_all`: unmaps every area; an empty IOAS gives `Ok(0)`.
     pub fn unmap_all(&self) -> Result<u64> {
+        counted_result(self.unmap_range(0, u64::MAX))
+    }
+
+    /// [`Self::unmap_all`] that also reports the bytes removed before an error, as
+    /// `iopt_unmap_all`'s `unmapped` does (VFIO's UNMAP_DMA reports them on failure).
+    pub fn unmap_all_counted(&self) -> (u64, Result<()>) {
         self.unmap_range(0, u64::MAX)
+    }
+
+    /// [`Self::unmap_iova`] that also reports the bytes removed before an error.
+    pub fn unmap_iova_counted(&self, iova: u64, length: u64) -> (u64, Result<()>) {
+        if length == 0 {
+            return (0, Err(Errno::EINVAL));
+        }
+        match iova.checked_add(length - 1) {
+            Some(last) => self.unmap_range(iova, last),
+            None => (0, Err(Errno::EOVERFLOW)),
+        }
     }
 
     /// `iopt_unmap_iova`: `EINVAL` for a zero length, `EOVERFLOW` if the range wraps, then
@@ -39,15 +56,16 @@ impl IoPagetable {
             return Err(Errno::EINVAL);
         }
         let last = iova.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
-        self.unmap_range(iova, last)
+        counted_result(self.unmap_range(iova, last))
     }
 
     /// `iopt_unmap_iova_range`: removes areas from the lowest up. An area locked by an internal
     /// access is `EBUSY`; one that sticks out of the range is `ENOENT`. An area that accesses
     /// have pinned is closed to new pins, every access is told to unmap it (with no lock held),
     /// and the walk restarts there; after 100 fruitless rounds on one area it fails with
-    /// `EDEADLK`. Areas removed before an error stay removed, as in the kernel.
-    fn unmap_range(&self, start: u64, last: u64) -> Result<u64> {
+    /// `EDEADLK`. Areas removed before an error stay removed, as in the kernel, and are counted
+    /// in the bytes returned with the outcome.
+    fn unmap_range(&self, start: u64, last: u64) -> (u64, Result<()>) {
         let mut start = start;
         let mut unmapped = 0u64;
         let mut tries = 0u32;
@@ -55,14 +73,14 @@ impl IoPagetable {
             let mut g = self.write();
             let notify = loop {
                 let Some(area) = g.areas.first_in(start, last) else {
-                    return Ok(unmapped);
+                    return (unmapped, Ok(()));
                 };
                 let (first, area_last) = (area.iova, area.last);
                 if area.num_locks != 0 {
-                    return Err(Errno::EBUSY);
+                    return (unmapped, Err(Errno::EBUSY));
                 }
                 if first < start || area_last > last {
-                    return Err(Errno::ENOENT);
+                    return (unmapped, Err(Errno::ENOENT));
                 }
                 if first != start {
                     tries = 0;
@@ -79,7 +97,7 @@ impl IoPagetable {
                 }
                 unmapped += area_last - first + 1;
                 if area_last >= last {
-                    return Ok(unmapped);
+                    return (unmapped, Ok(()));
                 }
                 start = area_last + 1;
             };
@@ -90,8 +108,12 @@ impl IoPagetable {
             }
             tries += 1;
             if tries > MAX_NOTIFY_TRIES {
-                return Err(Errno::EDEADLK);
+                return (unmapped, Err(Errno::EDEADLK));
             }
         }
     }
+}
+
+fn counted_result((bytes, result): (u64, Result<()>)) -> Result<u64> {
+    result.map(|()| bytes)
 }
