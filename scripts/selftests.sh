@@ -2,13 +2,15 @@
 # Run the Linux 7.3 iommufd selftests (tools/testing/selftests/iommu) under `uiommu exec` and
 # check them against tests/selftests/must-pass.txt.
 #
-#   scripts/selftests.sh [--debug] [--no-build] [--update] [--keep LOGDIR]
+#   scripts/selftests.sh [--debug] [--no-build] [--update] [--keep LOGDIR] [--hugepages N]
 #
 #   --debug      use the debug build of uiommu (default: release)
 #   --no-build   do not run cargo (use the binaries already built)
 #   --update     add the cases that pass now to must-pass.txt (the list only grows) and
 #                rewrite known-failures.txt for the rest, keeping the reasons recorded there
 #   --keep DIR   keep each binary's output in DIR (default: a temporary directory)
+#   --hugepages N  reserve at least N hugetlb pages for the run (root; restored afterwards):
+#                the MAP_HUGETLB cases need them and are known failures without
 #
 # Environment:
 #   UIOMMU_CACHE              where scripts/kernel-source.sh keeps the kernel source
@@ -29,13 +31,15 @@ profile=release
 build=1
 update=0
 keep=
+hugepages=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--debug) profile=debug ;;
 	--no-build) build=0 ;;
 	--update) update=1 ;;
 	--keep) keep=$2; shift ;;
-	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--hugepages) hugepages=$2; shift ;;
+	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "selftests: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -87,12 +91,20 @@ for t in iommufd iommufd_fail_nth; do
 done
 
 # --- run --------------------------------------------------------------------------------------
+tmp_logs=
+trap 'rm -rf "${tmp_logs:-/nonexistent}"' EXIT
 if [ -n "$keep" ]; then
 	mkdir -p "$keep"; LOGS=$(cd "$keep" && pwd)
 else
-	LOGS=$(mktemp -d); trap 'rm -rf "$LOGS"' EXIT
+	LOGS=$(mktemp -d); tmp_logs=$LOGS
 fi
 TIMEOUT=${UIOMMU_SELFTEST_TIMEOUT:-900}
+NR=/proc/sys/vm/nr_hugepages
+if [ "$hugepages" -gt 0 ] && [ "$(cat $NR)" -lt "$hugepages" ]; then
+	old_nr=$(cat $NR)
+	echo "$hugepages" > $NR || { log "cannot reserve huge pages (need root)"; exit 1; }
+	trap 'echo "$old_nr" > '$NR'; rm -rf "${tmp_logs:-/nonexistent}"' EXIT
+fi
 : > "$LOGS/results"
 status=0
 for t in iommufd iommufd_fail_nth; do

@@ -62,8 +62,15 @@ unsafe fn open_common(
         return ret(r, -1);
     }
     let fd = next();
-    ops::forget(fd);
+    keep_errno(|| ops::forget(fd));
     fd
+}
+
+/// Runs bookkeeping after a forwarded call without disturbing the `errno` it set.
+fn keep_errno(f: impl FnOnce()) {
+    let e = sys::errno();
+    f();
+    set_errno(e);
 }
 
 /// `open(path, flags, ...)`.
@@ -233,9 +240,7 @@ pub extern "C" fn close(fd: c_int) -> c_int {
         let entry = ops::close(fd);
         let rc = sys::next_close(fd);
         // The context goes (if this was its last fd) after the fd, with no lock held.
-        let e = sys::errno();
-        drop(entry);
-        set_errno(e);
+        keep_errno(|| drop(entry));
         rc
     })
 }
@@ -246,9 +251,7 @@ pub extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_in
     guard(-1, || {
         let entries = ops::close_range(first, last, flags);
         let rc = sys::next_close_range(first, last, flags);
-        let e = sys::errno();
-        drop(entries);
-        set_errno(e);
+        keep_errno(|| drop(entries));
         rc
     })
 }
@@ -344,7 +347,7 @@ pub unsafe extern "C" fn mmap64(
 pub extern "C" fn dup(fd: c_int) -> c_int {
     guard(-1, || {
         let new = sys::next_dup(fd);
-        ops::duplicated(fd, new);
+        keep_errno(|| ops::duplicated(fd, new));
         new
     })
 }
@@ -363,13 +366,12 @@ pub extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     })
 }
 
-fn fcntl_common(fd: c_int, cmd: c_int, arg: c_ulong, next: impl FnOnce() -> c_int) -> c_int {
+fn fcntl_common(fd: c_int, cmd: c_int, next: impl FnOnce() -> c_int) -> c_int {
     guard(-1, || {
         let rc = next();
         if matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
-            ops::duplicated(fd, rc);
+            keep_errno(|| ops::duplicated(fd, rc));
         }
-        let _ = arg;
         rc
     })
 }
@@ -380,7 +382,7 @@ fn fcntl_common(fd: c_int, cmd: c_int, arg: c_ulong, next: impl FnOnce() -> c_in
 /// C contract of `fcntl`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
-    fcntl_common(fd, cmd, arg, || sys::next_fcntl(fd, cmd, arg))
+    fcntl_common(fd, cmd, || sys::next_fcntl(fd, cmd, arg))
 }
 
 /// `fcntl64(fd, cmd, ...)`.
@@ -389,7 +391,7 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 /// C contract of `fcntl64`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
-    fcntl_common(fd, cmd, arg, || sys::next_fcntl64(fd, cmd, arg))
+    fcntl_common(fd, cmd, || sys::next_fcntl64(fd, cmd, arg))
 }
 
 /// Runs when the library is loaded: adopts inherited virtual fds.

@@ -24,7 +24,7 @@ pub fn open(
 }
 
 fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
-    config::driver().map_err(|()| libc::ENODEV)?;
+    config::driver().ok_or(libc::ENODEV)?;
     let fd = backing::create(node, flags, mode)?;
     // An O_PATH fd names the node without opening it: no context, and ioctl is EBADF.
     if flags & libc::O_PATH != 0 {
@@ -96,12 +96,7 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
     let _gate = fork::command_guard();
     process::refresh_limits();
     // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
-    let r = dispatch(
-        &entry.ctx,
-        &ProcessVm::current(),
-        request as u32,
-        arg as u64,
-    );
+    let r = dispatch(&entry.ctx, &ProcessVm::current(), request as u32, arg);
     Some(
         r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
             .map_err(|e| e.0),
@@ -204,6 +199,7 @@ pub fn dup_onto(old: c_int, new: c_int, real: impl FnOnce() -> c_int) -> c_int {
     }
     let mut t = TABLE.write();
     let rc = real();
+    let e = sys::errno();
     let mut replaced = None;
     if rc >= 0 && old != new {
         let old_entry = t.get(old).cloned();
@@ -214,6 +210,7 @@ pub fn dup_onto(old: c_int, new: c_int, real: impl FnOnce() -> c_int) -> c_int {
     }
     drop(t);
     drop(replaced);
+    sys::set_errno(e);
     rc
 }
 

@@ -24,9 +24,11 @@ pub fn errno() -> Errno {
 
 /// Sets the calling thread's `errno`.
 pub fn set_errno(e: Errno) {
-    // SAFETY: `__errno_location` returns the calling thread's errno slot, valid for the thread's
-    // life; writing an int there is what every libc function does on failure.
-    unsafe { *libc::__errno_location() = e };
+    // SAFETY: `__errno_location` has no preconditions; it returns the calling thread's errno
+    // slot, valid for the thread's life.
+    let slot = unsafe { libc::__errno_location() };
+    // SAFETY: writing an int to that slot is what every libc function does on failure.
+    unsafe { *slot = e };
 }
 
 /// A lazily resolved pointer to the next definition of a libc symbol.
