@@ -31,12 +31,13 @@ pub struct MappedBuffer {
 }
 
 impl MappedBuffer {
-    /// `len` bytes of zeroed, readable and writable anonymous memory, page-aligned.
+    /// `len` bytes of zeroed, readable and writable anonymous memory, page-aligned and
+    /// populated (each page its own, not the shared zero page, so pin counts are exact).
     pub fn new(len: usize) -> Result<Self> {
         let region = Region::map(
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
             None,
             0,
         )

@@ -79,10 +79,11 @@ macro_rules! flags {
                 let mut first = true;
                 write!(f, "{}(", stringify!($name))?;
                 $(
-                    if $value != 0 && rest & $value == $value {
+                    let v: $ty = $value;
+                    if v != 0 && rest & v == v {
                         if !first { write!(f, " | ")?; }
                         write!(f, "{}", stringify!($flag))?;
-                        rest &= !$value;
+                        rest &= !v;
                         first = false;
                     }
                 )*

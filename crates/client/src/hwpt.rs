@@ -361,11 +361,7 @@ pub(crate) fn get_dirty_bitmap(
     flags: u32,
 ) -> Result<Vec<u64>> {
     let op = "IOMMU_HWPT_GET_DIRTY_BITMAP";
-    let pages = if page_size == 0 {
-        0
-    } else {
-        length / page_size
-    };
+    let pages = length.checked_div(page_size).unwrap_or(0);
     let words = usize::try_from(pages.div_ceil(64)).map_err(|_| Error::Protocol {
         op,
         what: "bitmap too large".into(),

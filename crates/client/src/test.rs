@@ -119,7 +119,7 @@ impl IommufdTest {
     }
 
     /// `IOMMU_TEST_OP_MD_CHECK_REFS`: every page of `buf[offset..offset + len]` is pinned
-    /// `refs` times (`EINVAL` if not).
+    /// `refs` times (`EIO` if not).
     pub fn check_refs(
         &self,
         buf: &MappedBuffer,
@@ -446,7 +446,7 @@ impl Access {
     }
 
     /// `IOMMU_TEST_OP_ACCESS_REPLACE_IOAS`: move the access to `ioas`.
-    pub fn replaceioas(&mut self, ioas: &Ioas) -> Result<()> {
+    pub fn replace_ioas(&mut self, ioas: &Ioas) -> Result<()> {
         self.test
             .cmd(self.id(), TestAccessReplaceIoas { ioas_id: ioas.id() })?;
         self.ioas.push(sealed::Sealed::object(ioas).clone());

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The real-kernel leg: the client's integration tests (crates/client/tests) on a real Linux 7.3
+# kernel with IOMMUFD and IOMMUFD_TEST, booted in QEMU (TCG; no KVM, no root except apt-get).
+#
+#   scripts/real-kernel/run.sh
+#
+# Steps: apt prerequisites (installed if missing), Debian's linux-source-7.3 via
+# scripts/kernel-source.sh, a tinyconfig + iommu.config bzImage built and cached beside the
+# source (outside the clone), the scenarios built as one static test executable, an initramfs
+# (busybox + the executable), one boot. The guest's verdict comes back as QEMU's exit status
+# through isa-debug-exit (1: pass, 3: fail). Exits 0 only if every scenario passed.
+#
+# Env: UIOMMU_CACHE      cache root (see scripts/kernel-source.sh)
+#      CARGO_TARGET_DIR  cargo's target dir (default: <repo>/target)
+#      TEST_ARGS         extra arguments for the test executable (e.g. a name filter)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+TRIPLE=x86_64-unknown-linux-gnu
+ts() { date +%s.%N; }
+timed() { # name command...
+	local name=$1 s; shift; s=$(ts)
+	"$@"
+	printf 'TIMING %-14s %6.1fs\n' "$name" "$(echo "$(ts) - $s" | bc)" >&2
+}
+log() { echo "real-kernel: $*" >&2; }
+
+prereqs() {
+	local missing=()
+	[ -x /bin/busybox ] || missing+=(busybox-static)
+	command -v cpio >/dev/null || missing+=(cpio)
+	command -v flex >/dev/null || missing+=(flex)
+	command -v bison >/dev/null || missing+=(bison)
+	command -v bc >/dev/null || missing+=(bc)
+	command -v gcc >/dev/null && command -v make >/dev/null || missing+=(build-essential)
+	[ -f /usr/include/libelf.h ] || missing+=(libelf-dev)
+	[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+	[ -f /usr/include/sys/capability.h ] || missing+=(libcap-dev)
+	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		# QEMU comes from bookworm-backports (same release, newer QEMU), never a newer suite.
+		if ! apt-cache policy qemu-system-x86 | grep -q bookworm-backports; then
+			log "adding bookworm-backports to apt sources"
+			cat > /etc/apt/sources.list.d/uiommu-bookworm-backports.sources <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+			apt-get update -qq
+		fi
+		log "installing qemu-system-x86 from bookworm-backports"
+		apt-get install -y -qq -t bookworm-backports qemu-system-x86 >/dev/null
+	fi
+}
+
+kernel() { # builds $KOUT/arch/x86/boot/bzImage; the config follows iommu.config's hash
+	local sum; sum=$(sha256sum "$HERE/iommu.config" | cut -d' ' -f1)
+	if [ "$(cat "$KOUT/.fragment.sha256" 2>/dev/null)" != "$sum" ]; then
+		log "configuring the kernel"
+		rm -rf "$KOUT"; mkdir -p "$KOUT"
+		make -s -C "$KS" O="$KOUT" tinyconfig >/dev/null
+		"$KS/scripts/kconfig/merge_config.sh" -O "$KOUT" -m "$KOUT/.config" "$HERE/iommu.config" >/dev/null
+		make -s -C "$KS" O="$KOUT" olddefconfig >/dev/null
+		for opt in IOMMUFD IOMMUFD_TEST MEMFD_CREATE X86_IOPL_IOPERM; do
+			grep -q "^CONFIG_$opt=y" "$KOUT/.config" || { log "CONFIG_$opt did not stick"; exit 1; }
+		done
+		echo "$sum" > "$KOUT/.fragment.sha256"
+	fi
+	make -C "$KS" O="$KOUT" -j"$(nproc)" bzImage > "$WORK/kbuild.log" 2>&1 ||
+		{ tail -30 "$WORK/kbuild.log"; exit 1; }
+}
+
+tests() { # builds the static scenario executable into $WORK/tests/
+	local exe
+	exe=$(cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo test -q -p uiommu-client --test uapi --no-run --target "$TRIPLE" \
+		--message-format=json 2>"$WORK/cargo.log" |
+		sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1) ||
+		{ cat "$WORK/cargo.log"; exit 1; }
+	[ -n "$exe" ] || { cat "$WORK/cargo.log"; exit 1; }
+	file "$exe" 2>/dev/null | grep -q 'statically linked' || ldd "$exe" 2>&1 | grep -q 'not a dynamic' ||
+		{ log "$exe is not static"; exit 1; }
+	rm -rf "$WORK/tests"; mkdir -p "$WORK/tests"
+	cp "$exe" "$WORK/tests/uapi"
+	gcc -static -O2 -o "$WORK/qexit" "$HERE/guest/qexit.c"
+}
+
+initramfs() {
+	local root="$WORK/root"
+	rm -rf "$root"; mkdir -p "$root"/{bin,proc,sys,dev,tests,tmp}
+	cp /bin/busybox "$root/bin/busybox"
+	for a in $("$root/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
+	cp "$HERE/guest/init" "$root/init"
+	cp "$WORK/qexit" "$root/bin/qexit"
+	cp "$WORK/tests/"* "$root/tests/"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd.gz"
+}
+
+boot() {
+	local rc=0
+	timeout 1200 qemu-system-x86_64 -accel tcg -M q35 -m 1G -smp 2 -nographic -no-reboot \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-kernel "$KOUT/arch/x86/boot/bzImage" -initrd "$WORK/initrd.gz" \
+		-append "console=ttyS0 panic=-1 quiet" > "$WORK/guest.log" 2>&1 || rc=$?
+	grep -a -E '^test result|FAILED|panicked|^GUEST' "$WORK/guest.log" | grep -av '^test .* ok$' || true
+	if [ "$rc" = 1 ]; then log "PASS (log: $WORK/guest.log)"; return 0; fi
+	log "FAIL: QEMU exit status $rc (log: $WORK/guest.log)"
+	return 1
+}
+
+START=$(ts)
+timed prereqs prereqs
+CACHE=$(UIOMMU_CACHE=${UIOMMU_CACHE:-} timed kernel-source "$REPO/scripts/kernel-source.sh")
+KS=$CACHE/src/linux-source-7.3
+KOUT=$CACHE/real-kernel/kout
+WORK=$CACHE/real-kernel/work
+mkdir -p "$KOUT" "$WORK"
+timed kernel kernel
+timed tests tests
+timed initramfs initramfs
+ok=0
+timed boot boot || ok=1
+printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2
+exit $ok
