@@ -73,7 +73,7 @@ mock_scenario! {
         let buf = MappedBuffer::new(1 << 16).unwrap();
         let iova = ioas.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
         fd.test().check_map(hwpt.id(), iova, &buf, 0, 1 << 16).unwrap();
-        assert_eq!(dev.replace(&ioas).unwrap(), dev.hwpt_id());
+        assert_ne!(dev.replace(&ioas).unwrap(), hwpt.id(), "back on an automatic domain");
         hwpt.destroy().unwrap();
     }
 }
@@ -160,16 +160,18 @@ mock_scenario! {
     /// cleared unless NO_CLEAR.
     fn hwpt_dirty_tracking(fd) {
         let ioas = fd.alloc_ioas().unwrap();
+        // IOPTEs no larger than a CPU page, so one bit per 4 KiB page is exact.
+        ioas.set_huge_pages(false).unwrap();
         let dev = fd.test().mock_domain(&ioas).unwrap();
         let plain = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::empty()).unwrap();
         assert_errno(plain.set_dirty_tracking(true), Errno::EOPNOTSUPP);
         let hwpt = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::DIRTY_TRACKING).unwrap();
         dev.replace(&hwpt).unwrap();
-        let len = 64 * MOCK_PAGE_SIZE as usize;
+        let page = 4096u64;
+        let len = 64 * page as usize;
         let buf = MappedBuffer::new(len).unwrap();
         let iova = ioas.map(&buf, Iova::Fixed(MOCK_APERTURE_START), MapFlags::RW).unwrap();
         hwpt.set_dirty_tracking(true).unwrap();
-        let page = MOCK_PAGE_SIZE;
         let clean = hwpt.get_dirty_bitmap(iova, len as u64, page, DirtyFlags::empty()).unwrap();
         assert_eq!(clean, vec![0]);
         let pattern = [0x8000_0000_0000_0005u64];
