@@ -5,10 +5,12 @@
 //! `core`, write the results back, and return the errno. No transport lives here: the preload
 //! library and a daemon both call [`dispatch`] with the caller's [`UserMemory`].
 
+pub mod files;
 mod iommufd;
 pub mod process_vm;
 mod vfio;
 
+pub use files::{Caller, FdHost, File, NoFiles};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
 
@@ -16,14 +18,15 @@ use uiommu_core::context::Context;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{Route, UserCmd, route};
 
-/// `ioctl(fd, cmd, arg)` on an iommufd context: the value the syscall returns, or its errno.
-pub fn dispatch(ctx: &Context, mem: &dyn UserMemory, cmd: u32, arg: u64) -> Result<i64> {
+/// `ioctl(fd, cmd, arg)` on an iommufd context by `caller`: the value the syscall returns, or
+/// its errno.
+pub fn dispatch(ctx: &Context, caller: &Caller<'_>, cmd: u32, arg: u64) -> Result<i64> {
     match route(cmd) {
         Route::Iommufd => {
-            let ucmd = UserCmd::read(&mem, cmd, arg)?;
-            iommufd::run(ctx, mem, &ucmd).map(|()| 0)
+            let ucmd = UserCmd::read(&caller.mem, cmd, arg)?;
+            iommufd::run(ctx, caller, &ucmd).map(|()| 0)
         }
         // The VFIO type1 compatibility layer answers every other number.
-        Route::Vfio => vfio::dispatch(ctx, mem, cmd, arg),
+        Route::Vfio => vfio::dispatch(ctx, caller.mem, cmd, arg),
     }
 }

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use std::sync::Arc;
-use uiommu_abi::dispatch;
+use uiommu_abi::{Caller, NoFiles, dispatch};
 use uiommu_core::context::{Context, Node, Process};
 use uiommu_core::ioas::{LockedVm, PinRegistry, ProbeMemory};
 use uiommu_uapi::iommufd::IOCTL_OPS;
@@ -12,7 +12,7 @@ use uiommu_uapi::user::testing::TestMemory;
 
 const ARG: u64 = 0x10_0000;
 
-fn context(mem: Arc<TestMemory>) -> Context {
+fn context(mem: Arc<TestMemory>) -> Arc<Context> {
     let process = Process {
         memory: Arc::new(ProbeMemory(mem)),
         registry: Arc::new(PinRegistry::new()),
@@ -100,7 +100,7 @@ proptest! {
             mem.put(ARG, &bytes);
             let cmd = c.raw_cmd.unwrap_or(op.cmd);
             let before = ctx.objects.ids();
-            let r = dispatch(&ctx, mem.as_ref(), cmd, ARG);
+            let r = dispatch(&ctx, &Caller { mem: mem.as_ref(), fds: &NoFiles }, cmd, ARG);
             if std::env::var_os("ROBUST_STATS").is_some() {
                 eprintln!("STAT {} {:?}", op.name, r.map(|_| "ok").map_err(|e| e.name()));
             }

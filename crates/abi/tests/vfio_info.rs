@@ -163,7 +163,7 @@ fn selftest_get_info_scenario() {
 }
 
 /// Compatibility IOAS with the mock aperture split by two reservations: three IOVA ranges.
-fn three_ranges() -> (Context, Vec<(u64, u64)>) {
+fn three_ranges() -> (std::sync::Arc<Context>, Vec<(u64, u64)>) {
     let (ctx, ioas) = compat(VFIO_TYPE1v2_IOMMU);
     let iopt = &ctx.get::<Ioas>(ioas).unwrap().iopt;
     iopt.add_reserved(32 << 20, 1 << 20).unwrap();

@@ -57,6 +57,9 @@ pub struct Context {
     /// The groups of bound devices, by iommu group ID (`ictx->groups`).
     groups: Mutex<BTreeMap<u32, Weak<Group>>>,
     process: Process,
+    /// The context itself, for objects that keep it alive as the kernel's `iommufd_ctx_get`
+    /// does (an access file outlives the fd it was created through).
+    me: Weak<Context>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,18 +124,27 @@ impl<T: Kind> Deref for Handle<T> {
 
 impl Context {
     /// A new, empty context opened by `process` through `node` (`iommufd_fops_open`).
-    pub fn new(process: Process, node: Node) -> Self {
+    pub fn new(process: Process, node: Node) -> Arc<Self> {
         let mode = match node {
             Node::Iommu => RlimitMode::User,
             Node::VfioContainer => RlimitMode::Process,
         };
-        Context {
+        Arc::new_cyclic(|me| Context {
             objects: ObjectTable::default(),
             vfio_ioas: Mutex::new(None),
             account_mode: Mutex::new(mode),
             groups: Mutex::new(BTreeMap::new()),
             process,
-        }
+            me: me.clone(),
+        })
+    }
+
+    /// A counted reference to this context (`iommufd_ctx_get`).
+    pub fn arc(&self) -> Arc<Context> {
+        // `self` is borrowed from a live `Arc`: the only way to make a context is `new`.
+        self.me
+            .upgrade()
+            .expect("a context is always behind its Arc while borrowed")
     }
 
     /// The process that opened the context.

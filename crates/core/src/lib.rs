@@ -4,6 +4,7 @@
 //! caller's memory goes through [`uiommu_uapi::UserMemory`], so nothing here assumes the memory
 //! is this process's own.
 
+pub mod access;
 pub mod context;
 pub mod device;
 pub mod domain;
@@ -14,3 +15,4 @@ pub mod ioas;
 pub mod object;
 pub mod objects;
 pub mod selftest;
+pub mod test_access;

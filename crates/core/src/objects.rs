@@ -1,6 +1,7 @@
 //! The kinds of objects a context holds (`enum iommufd_object_type`) and what destroying each
 //! one involves beyond releasing its references.
 
+use crate::access::Access;
 use crate::context::{Context, Handle, Kind};
 use crate::device::Device;
 use crate::hwpt::{HwptNested, HwptPaging};
@@ -21,6 +22,8 @@ pub enum Object {
     Device(Device),
     /// `IOMMUFD_OBJ_SELFTEST`: a mock device created by `IOMMU_TEST_OP_MOCK_DOMAIN`.
     Selftest(SelftestDevice),
+    /// `IOMMUFD_OBJ_ACCESS`.
+    Access(Access),
 }
 
 impl Object {
@@ -94,3 +97,4 @@ kind!(HwptPaging, HwptPaging);
 kind!(HwptNested, HwptNested);
 kind!(Device, Device);
 kind!(Selftest, SelftestDevice);
+kind!(Access, Access);

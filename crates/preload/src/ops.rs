@@ -8,8 +8,7 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, TABLE};
 use crate::{backing, config, fork, path, process};
 use libc::{c_int, c_uint, c_ulong};
-use std::sync::Arc;
-use uiommu_abi::{ProcessVm, dispatch};
+use uiommu_abi::{Caller, NoFiles, ProcessVm, dispatch};
 use uiommu_core::context::{Context, Node};
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
@@ -41,7 +40,7 @@ fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
 fn register(fd: c_int, node: Node) -> Result<(), Errno> {
     let id = sys::file_id(fd)?;
     fork::install();
-    let ctx = Arc::new(Context::new(process::current(), node));
+    let ctx = Context::new(process::current(), node);
     drop(TABLE.insert(fd, Entry { ctx, id }));
     Ok(())
 }
@@ -96,7 +95,11 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
     let _gate = fork::command_guard();
     process::refresh_limits();
     // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
-    let r = dispatch(&entry.ctx, &ProcessVm::current(), request as u32, arg);
+    let caller = Caller {
+        mem: &ProcessVm::current(),
+        fds: &NoFiles,
+    };
+    let r = dispatch(&entry.ctx, &caller, request as u32, arg);
     Some(
         r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
             .map_err(|e| e.0),

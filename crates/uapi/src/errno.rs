@@ -69,12 +69,16 @@ errnos! {
     ESPIPE = 29,
     /// Result out of range.
     ERANGE = 34,
+    /// Invalid exchange: pinned pages that are not the caller's (`IOMMU_TEST_OP_ACCESS_PAGES`).
+    EBADE = 52,
     /// Deadlock would occur.
     EDEADLK = 35,
     /// Function not implemented.
     ENOSYS = 38,
     /// Value too large for the data type.
     EOVERFLOW = 75,
+    /// File descriptor in bad state: an fd that is not the kind of file a command needs.
+    EBADFD = 77,
     /// Message too long: an output array that does not fit (e.g. IOMMU_IOAS_IOVA_RANGES).
     EMSGSIZE = 90,
     /// Operation not supported.

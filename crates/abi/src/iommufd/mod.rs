@@ -6,14 +6,20 @@ mod option;
 mod selftest;
 mod user_bitmap;
 
+use crate::files::{Caller, FdHost};
 use uiommu_core::context::Context;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::{Errno, UserMemory};
 
 /// Runs a command whose struct `ucmd` was copied in.
-pub(crate) fn run(ctx: &Context, mem: &dyn UserMemory, ucmd: &UserCmd) -> Result<()> {
-    let c = Cmd { ctx, mem, ucmd };
+pub(crate) fn run(ctx: &Context, caller: &Caller<'_>, ucmd: &UserCmd) -> Result<()> {
+    let c = Cmd {
+        ctx,
+        mem: caller.mem,
+        fds: caller.fds,
+        ucmd,
+    };
     match ucmd.op.cmd {
         IOMMU_DESTROY => ioas::destroy(&c),
         IOMMU_IOAS_ALLOC => ioas::alloc(&c),
@@ -40,6 +46,7 @@ pub(crate) fn run(ctx: &Context, mem: &dyn UserMemory, ucmd: &UserCmd) -> Result
 pub(crate) struct Cmd<'a> {
     pub ctx: &'a Context,
     pub mem: &'a dyn UserMemory,
+    pub fds: &'a dyn FdHost,
     pub ucmd: &'a UserCmd,
 }
 

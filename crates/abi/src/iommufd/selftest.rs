@@ -2,7 +2,8 @@
 //! operations.
 
 use super::Cmd;
-use std::sync::PoisonError;
+use crate::files::File;
+use std::sync::{Arc, PoisonError};
 use uiommu_core::context::Handle;
 use uiommu_core::device::{self, Device, NO_PASID};
 use uiommu_core::driver::mock::MockDev;
@@ -10,6 +11,7 @@ use uiommu_core::driver::mock_domain::{MockNestedDomain, MockPagingDomain};
 use uiommu_core::hwpt::{HwptNested, HwptPaging, HwptView};
 use uiommu_core::objects::Ioas;
 use uiommu_core::selftest::{self, SelftestDevice};
+use uiommu_core::test_access::TestAccess;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::selftest::*;
@@ -85,9 +87,48 @@ pub(super) fn run(c: &Cmd) -> Result<()> {
             Ok(())
         }
         Some(TestOp::PasidCheck(m)) => pasid_check(c, cmd.id, m.pasid, m.hwpt_id),
-        // Access objects, fault and vEVENT triggers and dma-bufs come with their objects.
+        Some(TestOp::CreateAccess(m)) => create_access(c, &mut cmd, m.flags),
+        Some(TestOp::AccessReplaceIoas(m)) => test_access(c, cmd.id)?.replace_ioas(m.ioas_id),
+        Some(TestOp::AccessPages(m)) => {
+            TestAccess::check_pin(m.length, m.flags)?;
+            let staccess = test_access(c, cmd.id)?;
+            let id = staccess.pin(m.iova, m.length, m.uptr, m.flags, c.mem)?;
+            cmd.member_mut::<TestAccessPages>().out_access_pages_id = id;
+            c.respond(&cmd).inspect_err(|_| staccess.abort_pin(id))
+        }
+        Some(TestOp::DestroyAccessPages(m)) => {
+            test_access(c, cmd.id)?.destroy_item(m.access_pages_id)
+        }
+        Some(TestOp::AccessRw(m)) => {
+            TestAccess::check_rw(m.length, m.flags)?;
+            test_access(c, cmd.id)?.rw(m.iova, m.length, m.uptr, m.flags, c.mem)
+        }
+        // Fault and vEVENT triggers and dma-bufs come with their objects.
         Some(_) | None => Err(Errno::EOPNOTSUPP),
     }
+}
+
+/// `iommufd_access_get`: the access file behind the caller's fd, `EBADFD` for any other.
+fn test_access(c: &Cmd, fd: u32) -> Result<Arc<TestAccess>> {
+    match c.fds.get(fd as i32) {
+        Some(File::TestAccess(a)) => Ok(a),
+        _ => Err(Errno::EBADFD),
+    }
+}
+
+/// `iommufd_test_create_access`: an access on IOAS `cmd.id`, handed to the caller as an fd.
+/// The kernel reserves the fd number before creating the access; here the front end makes the
+/// fd after, so with no fd to be had a bad IOAS is reported first.
+fn create_access(c: &Cmd, cmd: &mut IommuTestCmd, flags: u32) -> Result<()> {
+    let staccess = TestAccess::create(&c.ctx.arc(), cmd.id, flags)?;
+    let fd = c.fds.install(File::TestAccess(staccess.clone()))?;
+    cmd.member_mut::<TestCreateAccess>().out_access_fd = fd as u32;
+    if let Err(e) = c.respond(cmd) {
+        c.fds.uninstall(fd);
+        staccess.release();
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// `iommufd_test_get_selftest_obj`.

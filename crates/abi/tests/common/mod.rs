@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use uiommu_abi::{ProcessVm, dispatch};
+use uiommu_abi::{Caller, ProcessVm, dispatch};
 use uiommu_core::context::{Context, Node, Process};
 use uiommu_core::ioas::{LockedVm, PinRegistry, ProbeMemory};
 use uiommu_uapi::Errno;
@@ -22,20 +22,26 @@ pub fn process(limit_pages: u64) -> Process {
     }
 }
 
+pub mod files;
+
 /// A fresh `/dev/iommu` context.
-pub fn ctx() -> Context {
+pub fn ctx() -> Arc<Context> {
     Context::new(process(1 << 30), Node::Iommu)
 }
 
 /// `ioctl(fd, cmd, &mut arg)` with `arg`'s real address.
 pub fn ioctl<T: IntoBytes + FromBytes>(ctx: &Context, cmd: u32, arg: &mut T) -> Result<i64, Errno> {
     let addr = arg as *mut T as u64;
-    dispatch(ctx, &ProcessVm::current(), cmd, addr)
+    ioctl_at(ctx, cmd, addr)
 }
 
 /// `ioctl` with a raw address.
 pub fn ioctl_at(ctx: &Context, cmd: u32, addr: u64) -> Result<i64, Errno> {
-    dispatch(ctx, &ProcessVm::current(), cmd, addr)
+    let caller = Caller {
+        mem: &ProcessVm::current(),
+        fds: &files::FILES,
+    };
+    dispatch(ctx, &caller, cmd, addr)
 }
 
 /// A page-aligned buffer of `len` bytes.

@@ -43,7 +43,7 @@ pub fn attach_mock(ctx: &Context, ioas: u32, pagetable_type: u32) -> Arc<dyn Iop
 /// attached to it through `IOMMU_TEST_OP_MOCK_DOMAIN` (an automatic mock paging HWPT), the
 /// IOAS set as the compatibility IOAS, and `version` passed to `VFIO_SET_IOMMU` unless it
 /// is 0. Returns the IOAS ID too.
-pub fn compat(version: u32) -> (Context, u32) {
+pub fn compat(version: u32) -> (Arc<Context>, u32) {
     let ctx = ctx();
     let ioas = ioas_alloc(&ctx);
     super::mock::mock_domain(&ctx, ioas).unwrap();
@@ -51,14 +51,14 @@ pub fn compat(version: u32) -> (Context, u32) {
 }
 
 /// As [`compat`] with a huge-page mock domain attached to the IOAS directly (no HWPT).
-pub fn compat_huge(version: u32) -> (Context, u32) {
+pub fn compat_huge(version: u32) -> (Arc<Context>, u32) {
     let ctx = ctx();
     let ioas = ioas_alloc(&ctx);
     attach_mock(&ctx, ioas, MOCK_IOMMUPT_HUGE);
     finish(ctx, ioas, version)
 }
 
-fn finish(ctx: Context, ioas: u32, version: u32) -> (Context, u32) {
+fn finish(ctx: Arc<Context>, ioas: u32, version: u32) -> (Arc<Context>, u32) {
     set_compat(&ctx, ioas);
     if version != 0 {
         assert_eq!(set_iommu(&ctx, u64::from(version)), Ok(0));

@@ -1,0 +1,69 @@
+//! Files the uAPI hands out as file descriptors, and what the front end must do for them.
+//!
+//! Some commands create a file and report its fd (`IOMMU_TEST_OP_CREATE_ACCESS`; later the
+//! fault queue and vEVENTQ allocations); some take a caller's fd (an access by its fd). The
+//! front end owns fd numbers, so it implements [`FdHost`]: a real kernel fd stands behind each
+//! file, as for the context itself.
+
+use std::sync::Arc;
+use uiommu_core::test_access::TestAccess;
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::{Errno, UserMemory};
+
+/// A file that a command created.
+#[derive(Debug, Clone)]
+pub enum File {
+    /// The selftest's access file (`[iommufd_test_staccess]`).
+    TestAccess(Arc<TestAccess>),
+}
+
+impl File {
+    /// What the file does when its last fd is closed (its `release`).
+    pub fn release(&self) {
+        match self {
+            File::TestAccess(a) => a.release(),
+        }
+    }
+}
+
+/// The caller's file descriptors.
+pub trait FdHost {
+    /// Gives the caller a new fd (close-on-exec, as the kernel's anonymous files are) for
+    /// `file`; `ENOMEM` if no fd can be had (`get_unused_fd_flags`).
+    fn install(&self, file: File) -> Result<i32>;
+    /// Takes back an fd made by [`FdHost::install`] for a command that then failed; the caller
+    /// never saw it.
+    fn uninstall(&self, fd: i32);
+    /// The file behind the caller's `fd`, if it is one of ours.
+    fn get(&self, fd: i32) -> Option<File>;
+}
+
+/// A front end that cannot create files: creating one fails as with no free fd, and no fd
+/// names one.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFiles;
+
+impl FdHost for NoFiles {
+    fn install(&self, _file: File) -> Result<i32> {
+        Err(Errno::ENOMEM)
+    }
+    fn uninstall(&self, _fd: i32) {}
+    fn get(&self, _fd: i32) -> Option<File> {
+        None
+    }
+}
+
+/// Who is calling: their memory and their fds.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    /// The caller's memory.
+    pub mem: &'a dyn UserMemory,
+    /// The caller's fds.
+    pub fds: &'a dyn FdHost,
+}
+
+impl std::fmt::Debug for Caller<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller").finish_non_exhaustive()
+    }
+}
