@@ -6,6 +6,7 @@
 //! file, as for the context itself.
 
 use std::sync::Arc;
+use uiommu_core::ioas::FileBacking;
 use uiommu_core::test_access::TestAccess;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};
@@ -36,6 +37,11 @@ pub trait FdHost {
     fn uninstall(&self, fd: i32);
     /// The file behind the caller's `fd`, if it is one of ours.
     fn get(&self, fd: i32) -> Option<File>;
+
+    /// The caller's file `fd` as the source of `IOMMU_IOAS_MAP_FILE` pages (`fget`): `EBADF`
+    /// if `fd` is not open. Whether its pages can be pinned (a memfd, in range) is decided when
+    /// they are pinned, through the returned [`FileBacking`].
+    fn map_file(&self, fd: i32) -> Result<Arc<dyn FileBacking>>;
 }
 
 /// A front end that cannot create files: creating one fails as with no free fd, and no fd
@@ -50,6 +56,9 @@ impl FdHost for NoFiles {
     fn uninstall(&self, _fd: i32) {}
     fn get(&self, _fd: i32) -> Option<File> {
         None
+    }
+    fn map_file(&self, _fd: i32) -> Result<Arc<dyn FileBacking>> {
+        Err(Errno::EBADF)
     }
 }
 

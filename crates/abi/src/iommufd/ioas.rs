@@ -1,7 +1,7 @@
 //! IOAS commands (`drivers/iommu/iommufd/ioas.c`) and IOMMU_DESTROY.
 
 use super::Cmd;
-use uiommu_core::ioas::{check_copy_cmd, check_map_cmd};
+use uiommu_core::ioas::{check_copy_cmd, check_map_cmd, check_map_file_cmd};
 use uiommu_core::objects::{Ioas, Object};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
@@ -80,6 +80,26 @@ pub(super) fn map(c: &Cmd) -> Result<()> {
     cmd.iova = ioas
         .iopt
         .map_user(iova, cmd.user_va, cmd.length, prot, &c.ctx.pin_owner())?;
+    c.respond(&cmd)
+}
+
+/// IOMMU_IOAS_MAP_FILE (`iommufd_ioas_map_file`, `iopt_map_file_pages`): the length checks
+/// come before the fd is looked up.
+pub(super) fn map_file(c: &Cmd) -> Result<()> {
+    let mut cmd: IommuIoasMapFile = c.get();
+    let (iova, prot) = check_map_file_cmd(cmd.flags, cmd.iova, cmd.length)?;
+    let ioas = c.ctx.get::<Ioas>(cmd.ioas_id)?;
+    if cmd.length == 0 {
+        return Err(Errno::EINVAL);
+    }
+    cmd.start
+        .checked_add(cmd.length - 1)
+        .ok_or(Errno::EOVERFLOW)?;
+    let file = c.fds.map_file(cmd.fd)?;
+    let owner = c.ctx.pin_owner();
+    cmd.iova = ioas
+        .iopt
+        .map_file(iova, file, cmd.start, cmd.length, prot, &owner)?;
     c.respond(&cmd)
 }
 

@@ -40,4 +40,10 @@ impl FdHost for Files {
     fn get(&self, fd: i32) -> Option<File> {
         self.table.lock().unwrap().1.get(&fd).cloned()
     }
+    fn map_file(
+        &self,
+        _fd: i32,
+    ) -> Result<std::sync::Arc<dyn uiommu_core::ioas::FileBacking>, Errno> {
+        Err(Errno::EBADF)
+    }
 }
