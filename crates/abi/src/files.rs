@@ -6,6 +6,8 @@
 //! file, as for the context itself.
 
 use std::sync::Arc;
+use uiommu_core::context::{Context, Handle};
+use uiommu_core::fault::FaultQueue;
 use uiommu_core::ioas::FileBacking;
 use uiommu_core::test_access::TestAccess;
 use uiommu_uapi::errno::Result;
@@ -16,6 +18,27 @@ use uiommu_uapi::{Errno, UserMemory};
 pub enum File {
     /// The selftest's access file (`[iommufd_test_staccess]`).
     TestAccess(Arc<TestAccess>),
+    /// A fault queue's file (`[iommufd-pgfault]`).
+    Fault(Arc<FaultFile>),
+}
+
+/// The file of a fault queue: a user of the queue object, keeping its context alive
+/// (`iommufd_eventq_init`); closing it lets the queue be destroyed.
+#[derive(Debug)]
+pub struct FaultFile {
+    /// The context the queue belongs to.
+    pub ctx: Arc<Context>,
+    /// The queue.
+    pub queue: Handle<FaultQueue>,
+}
+
+/// What `poll` reports for a file (`EPOLLIN | EPOLLRDNORM`, `EPOLLOUT | EPOLLWRNORM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// Readable.
+    pub input: bool,
+    /// Writable.
+    pub output: bool,
 }
 
 impl File {
@@ -23,6 +46,47 @@ impl File {
     pub fn release(&self) {
         match self {
             File::TestAccess(a) => a.release(),
+            // Dropping the last reference gives back the user the file held.
+            File::Fault(_) => {}
+        }
+    }
+
+    /// `read(2)` of `count` bytes into `buf`. A file without a read method is `EINVAL`
+    /// (`vfs_read`).
+    pub fn read(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
+        match self {
+            File::Fault(f) => f.queue.read(mem, buf, count),
+            File::TestAccess(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    /// `write(2)` of `count` bytes from `buf`; `EINVAL` without a write method.
+    pub fn write(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
+        match self {
+            File::Fault(f) => f.queue.write(mem, buf, count),
+            File::TestAccess(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    /// `poll(2)`: a fault queue is always writable and readable while faults wait
+    /// (`iommufd_eventq_fops_poll`); a file without a poll method is both (`DEFAULT_POLLMASK`).
+    pub fn poll(&self) -> Readiness {
+        match self {
+            File::Fault(f) => Readiness {
+                input: f.queue.readable(),
+                output: true,
+            },
+            File::TestAccess(_) => Readiness {
+                input: true,
+                output: true,
+            },
+        }
+    }
+
+    /// Lets the front end mirror [`File::poll`]'s `input` into its backing fd as it changes.
+    pub fn watch_input(&self, readiness: Arc<dyn Fn(bool) + Send + Sync>) {
+        if let File::Fault(f) = self {
+            f.queue.set_readiness(readiness);
         }
     }
 }

@@ -10,7 +10,7 @@ mod iommufd;
 pub mod process_vm;
 mod vfio;
 
-pub use files::{Caller, FdHost, File, NoFiles};
+pub use files::{Caller, FaultFile, FdHost, File, NoFiles, Readiness};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
 

@@ -8,7 +8,8 @@
 
 use crate::context::{Context, Handle};
 use crate::driver::{Capability, PhysDevice};
-use crate::group::{Attached, Group, GroupState};
+use crate::fault::{FaultGroup, FaultSource, PageRequest};
+use crate::group::{Attach, Attached, Group, GroupState};
 use crate::hwpt::{self, HwptView};
 use crate::object::ObjRef;
 use crate::objects::{Ioas, Object};
@@ -144,11 +145,12 @@ pub(crate) fn attach_hwpt(
         hwpt: hwpt.clone(),
         idev: idev.object().clone(),
     };
-    g.attach
-        .entry(pasid)
-        .or_default()
-        .devices
-        .insert(idev.id, attached);
+    let handle_dev = idev.id;
+    let attach = g.attach.entry(pasid).or_insert_with(|| Attach {
+        handle_dev,
+        ..Default::default()
+    });
+    attach.devices.insert(idev.id, attached);
     Ok(())
 }
 
@@ -162,11 +164,19 @@ pub(crate) fn detach_hwpt(ctx: &Context, idev: &Handle<Device>, pasid: u32) -> b
         return false;
     };
     if attach.devices.is_empty() {
+        let handle_dev = attach.handle_dev;
         g.attach.remove(&pasid);
         if pasid == NO_PASID {
             g.core_detach_rid();
         } else {
             g.core_detach_pasid(pasid);
+        }
+        // `iommufd_hwpt_detach_device`: faults still pending through this handle are refused.
+        if let Some(fault) = view(&gone.hwpt).fault() {
+            fault.auto_respond(FaultSource {
+                dev_id: handle_dev,
+                pasid,
+            });
         }
     }
     if let Some(paging) = view(&gone.hwpt).paging().filter(|_| pasid == NO_PASID) {
@@ -242,6 +252,14 @@ fn replace_hwpt(
         }
     }
     let attach = g.attach.get_mut(&pasid).expect("still attached");
+    // `iommufd_hwpt_replace_device`: the old handle's pending faults are refused.
+    if let Some(fault) = view(&old).fault() {
+        fault.auto_respond(FaultSource {
+            dev_id: attach.handle_dev,
+            pasid,
+        });
+    }
+    attach.handle_dev = idev.id;
     let mut olds: Vec<ObjRef<Object>> = attach
         .devices
         .values_mut()
@@ -375,4 +393,27 @@ pub fn attached_hwpt(idev: &Handle<Device>, pasid: u32) -> Option<ObjRef<Object>
 /// (`iommu_attach_handle_get`).
 pub fn current_domain(idev: &Handle<Device>, pasid: u32) -> Option<Arc<dyn crate::domain::Domain>> {
     idev.group.lock().domain_of(pasid).cloned()
+}
+
+/// `iommu_report_device_fault` for a complete page request group of `idev`: delivered to the
+/// fault queue of the HWPT its PASID (or RID) is attached to. `EINVAL` if that HWPT has no
+/// fault queue or nothing is attached there (the kernel then answers the device itself).
+pub fn report_page_fault(idev: &Handle<Device>, faults: Vec<PageRequest>) -> Result<()> {
+    let first = faults.first().ok_or(Errno::EINVAL)?;
+    let pasid = if first.flags & uiommu_uapi::iommufd::IOMMU_PGFAULT_FLAGS_PASID_VALID != 0 {
+        first.pasid
+    } else {
+        NO_PASID
+    };
+    let g = idev.group.lock();
+    let attach = g.attach.get(&pasid).ok_or(Errno::EINVAL)?;
+    let hwpt = attach.hwpt().ok_or(Errno::EINVAL)?;
+    let fault = view(hwpt).fault().ok_or(Errno::EINVAL)?.clone();
+    let source = FaultSource {
+        dev_id: attach.handle_dev,
+        pasid,
+    };
+    drop(g);
+    fault.deliver(FaultGroup { source, faults });
+    Ok(())
 }

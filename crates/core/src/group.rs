@@ -27,6 +27,9 @@ pub(crate) struct Attached {
 pub(crate) struct Attach {
     /// By device object ID.
     pub(crate) devices: BTreeMap<u32, Attached>,
+    /// The device the attach handle was made for (`handle->idev`): faults through this
+    /// attachment are reported as its.
+    pub(crate) handle_dev: u32,
 }
 
 impl Attach {

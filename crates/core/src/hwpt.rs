@@ -6,11 +6,12 @@ use crate::context::{Context, Handle};
 use crate::device::Device;
 use crate::domain::Domain;
 use crate::driver::{Capability, DriverData};
+use crate::fault::FaultQueue;
 use crate::ioas::IoptDomain;
 use crate::object::{ObjRef, Prepared, WeakObj};
 use crate::objects::{Ioas, Object};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
@@ -44,6 +45,8 @@ pub struct HwptPaging {
     auto_domain: AtomicBool,
     /// In the IOAS's list and domains: the IOAS fills it.
     listed: AtomicBool,
+    /// The fault queue its I/O page faults go to (`hwpt->fault`).
+    pub fault: OnceLock<Handle<FaultQueue>>,
 }
 
 impl HwptPaging {
@@ -84,6 +87,8 @@ pub struct HwptNested {
     pub parent: Handle<HwptPaging>,
     /// May be attached to PASIDs.
     pub pasid_compat: bool,
+    /// The fault queue its I/O page faults go to (`hwpt->fault`).
+    pub fault: OnceLock<Handle<FaultQueue>>,
 }
 
 /// What a device can be attached to: either kind of HWPT.
@@ -118,6 +123,14 @@ impl<'a> HwptView<'a> {
         match self {
             HwptView::Paging(h) => h.pasid_compat,
             HwptView::Nested(h) => h.pasid_compat,
+        }
+    }
+
+    /// The fault queue, if the HWPT was allocated with one.
+    pub fn fault(self) -> Option<&'a Handle<FaultQueue>> {
+        match self {
+            HwptView::Paging(h) => h.fault.get(),
+            HwptView::Nested(h) => h.fault.get(),
         }
     }
 
@@ -172,6 +185,7 @@ pub(crate) fn alloc_paging<'c>(
         pasid_compat: flags & IOMMU_HWPT_ALLOC_PASID != 0,
         auto_domain: AtomicBool::new(false),
         listed: AtomicBool::new(false),
+        fault: OnceLock::new(),
     }));
     let hwpt_ref = prepared.obj_ref();
     if immediate_attach {
@@ -219,6 +233,7 @@ pub(crate) fn alloc_nested<'c>(
         domain,
         parent: parent.clone(),
         pasid_compat: flags & IOMMU_HWPT_ALLOC_PASID != 0,
+        fault: OnceLock::new(),
     })))
 }
 
@@ -258,10 +273,14 @@ pub fn alloc_user(
         (None, None) => return Err(Errno::EINVAL),
     };
     if flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
-        // `iommufd_get_fault`: only a fault queue object will do, and this build has no fault
-        // queue objects yet, so every ID is ENOENT.
-        let _ = fault_id;
-        return Err(Errno::ENOENT);
+        // `iommufd_get_fault`: only a fault queue will do (ENOENT otherwise).
+        let fault = ctx.get::<FaultQueue>(fault_id)?;
+        let slot = match HwptView::of(&prepared) {
+            Some(HwptView::Paging(h)) => &h.fault,
+            Some(HwptView::Nested(h)) => &h.fault,
+            None => unreachable!("built a HWPT"),
+        };
+        let _ = slot.set(fault);
     }
     report(prepared.id())?;
     prepared.finalize();

@@ -9,6 +9,7 @@ pub mod context;
 pub mod device;
 pub mod domain;
 pub mod driver;
+pub mod fault;
 pub mod group;
 pub mod hwpt;
 pub mod ioas;

@@ -4,6 +4,7 @@
 use crate::access::Access;
 use crate::context::{Context, Handle, Kind};
 use crate::device::Device;
+use crate::fault::FaultQueue;
 use crate::hwpt::{HwptNested, HwptPaging};
 use crate::ioas::IoPagetable;
 use crate::selftest::SelftestDevice;
@@ -24,6 +25,8 @@ pub enum Object {
     Selftest(SelftestDevice),
     /// `IOMMUFD_OBJ_ACCESS`.
     Access(Access),
+    /// `IOMMUFD_OBJ_FAULT`.
+    Fault(FaultQueue),
 }
 
 impl Object {
@@ -98,3 +101,4 @@ kind!(HwptNested, HwptNested);
 kind!(Device, Device);
 kind!(Selftest, SelftestDevice);
 kind!(Access, Access);
+kind!(Fault, FaultQueue);

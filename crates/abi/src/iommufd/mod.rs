@@ -1,5 +1,6 @@
 //! The iommufd commands: one handler per ioctl, as `main.c`'s table lists them.
 
+mod fault;
 mod hwpt;
 mod ioas;
 mod option;
@@ -33,6 +34,7 @@ pub(crate) fn run(ctx: &Context, caller: &Caller<'_>, ucmd: &UserCmd) -> Result<
         IOMMU_VFIO_IOAS => option::vfio_ioas(&c),
         IOMMU_IOAS_NOIOMMU_GET_PA => ioas::noiommu_get_pa(&c),
         IOMMU_HWPT_ALLOC => hwpt::alloc(&c),
+        IOMMU_FAULT_QUEUE_ALLOC => fault::alloc(&c),
         IOMMU_GET_HW_INFO => hwpt::get_hw_info(&c),
         IOMMU_HWPT_SET_DIRTY_TRACKING => hwpt::set_dirty_tracking(&c),
         IOMMU_HWPT_GET_DIRTY_BITMAP => hwpt::get_dirty_bitmap(&c),

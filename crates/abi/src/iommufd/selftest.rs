@@ -8,6 +8,7 @@ use uiommu_core::context::Handle;
 use uiommu_core::device::{self, Device, NO_PASID};
 use uiommu_core::driver::mock::MockDev;
 use uiommu_core::driver::mock_domain::{MockNestedDomain, MockPagingDomain};
+use uiommu_core::fault::PageRequest;
 use uiommu_core::hwpt::{HwptNested, HwptPaging, HwptView};
 use uiommu_core::objects::Ioas;
 use uiommu_core::selftest::{self, SelftestDevice};
@@ -103,7 +104,8 @@ pub(super) fn run(c: &Cmd) -> Result<()> {
             TestAccess::check_rw(m.length, m.flags)?;
             test_access(c, cmd.id)?.rw(m.iova, m.length, m.uptr, m.flags, c.mem)
         }
-        // Fault and vEVENT triggers and dma-bufs come with their objects.
+        Some(TestOp::TriggerIopf(m)) => trigger_iopf(c, m),
+        // vEVENT triggers and dma-bufs come with their objects.
         Some(_) | None => Err(Errno::EOPNOTSUPP),
     }
 }
@@ -128,6 +130,29 @@ fn create_access(c: &Cmd, cmd: &mut IommuTestCmd, flags: u32) -> Result<()> {
         staccess.release();
         return Err(e);
     }
+    Ok(())
+}
+
+/// `iommufd_test_trigger_iopf`: the mock device reports a one-page page request group. The
+/// outcome of the report is not the command's (a domain without a fault queue drops it).
+fn trigger_iopf(c: &Cmd, m: TestTriggerIopf) -> Result<()> {
+    use uiommu_uapi::iommufd::{IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID};
+    let idev = c.ctx.get::<Device>(m.dev_id)?;
+    if idev.phys.state::<MockDev>().is_none() {
+        return Err(Errno::EINVAL);
+    }
+    let mut flags = IOMMU_PGFAULT_FLAGS_LAST_PAGE;
+    if m.pasid != NO_PASID {
+        flags |= IOMMU_PGFAULT_FLAGS_PASID_VALID;
+    }
+    let req = PageRequest {
+        flags,
+        pasid: m.pasid,
+        grpid: m.grpid,
+        perm: m.perm,
+        addr: m.addr,
+    };
+    let _ = device::report_page_fault(&idev, vec![req]);
     Ok(())
 }
 
