@@ -254,6 +254,25 @@ impl<B> Drop for Pending<'_, B> {
 }
 
 impl<B> Slots<B> {
+    /// Takes the live `obj` out if the table holds its only user (`refcount_dec_if_one`),
+    /// leaving a tombstone or freeing its ID; `EBUSY` otherwise.
+    fn take(&mut self, obj: Arc<Object<B>>, tombstone: bool) -> Result<Arc<Object<B>>> {
+        if obj
+            .users
+            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(Errno::EBUSY);
+        }
+        if tombstone {
+            self.slots.insert(obj.id, Slot::Tombstone);
+        } else {
+            self.slots.remove(&obj.id);
+            self.free_id(obj.id);
+        }
+        Ok(obj)
+    }
+
     fn free_id(&mut self, id: u32) {
         self.freed.insert(id);
         // Keep `freed` small: collapse a free run at the top into `next_unused`.
@@ -305,20 +324,7 @@ impl<B> ObjectTable<B> {
             Some(Slot::Live(obj)) => Arc::clone(obj),
             _ => return Err(Errno::ENOENT),
         };
-        if obj
-            .users
-            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return Err(Errno::EBUSY);
-        }
-        if tombstone {
-            t.slots.insert(id, Slot::Tombstone);
-        } else {
-            t.slots.remove(&id);
-            t.free_id(id);
-        }
-        Ok(obj)
+        t.take(obj, tombstone)
     }
 
     /// Removes the object behind `r`, giving back the caller's reference under the table lock
@@ -329,23 +335,9 @@ impl<B> ObjectTable<B> {
         let mut t = self.lock();
         drop(r);
         match t.slots.get(&obj.id) {
-            Some(Slot::Live(live)) if Arc::ptr_eq(live, &obj) => {}
-            _ => return Err(Errno::ENOENT),
+            Some(Slot::Live(live)) if Arc::ptr_eq(live, &obj) => t.take(obj, tombstone),
+            _ => Err(Errno::ENOENT),
         }
-        if obj
-            .users
-            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return Err(Errno::EBUSY);
-        }
-        if tombstone {
-            t.slots.insert(obj.id, Slot::Tombstone);
-        } else {
-            t.slots.remove(&obj.id);
-            t.free_id(obj.id);
-        }
-        Ok(obj)
     }
 
     /// One pass of context teardown (`iommufd_fops_release`): removes every object whose only
