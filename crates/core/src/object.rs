@@ -344,30 +344,18 @@ impl<B> ObjectTable<B> {
     /// user is the table. Called until it returns nothing; leaves release inner objects.
     pub fn remove_leaves(&self) -> Vec<Arc<Object<B>>> {
         let mut t = self.lock();
-        let leaves: Vec<u32> = t
+        let leaves: Vec<Arc<Object<B>>> = t
             .slots
-            .iter()
-            .filter_map(|(&id, s)| match s {
-                Slot::Live(obj) if obj.users.load(Ordering::Acquire) == 1 => Some(id),
+            .values()
+            .filter_map(|s| match s {
+                Slot::Live(obj) if obj.users.load(Ordering::Acquire) == 1 => Some(Arc::clone(obj)),
                 _ => None,
             })
             .collect();
-        let mut out = Vec::with_capacity(leaves.len());
-        for id in leaves {
-            if let Some(Slot::Live(obj)) = t.slots.get(&id) {
-                if obj
-                    .users
-                    .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    if let Some(Slot::Live(obj)) = t.slots.remove(&id) {
-                        t.free_id(id);
-                        out.push(obj);
-                    }
-                }
-            }
-        }
-        out
+        leaves
+            .into_iter()
+            .filter_map(|obj| t.take(obj, false).ok())
+            .collect()
     }
 
     /// IDs of live objects, in order.
