@@ -1,10 +1,10 @@
 //! Dirty tracking: read (and clear) the hardware's written marks over a range.
 
+use crate::PtError;
 use crate::format::{Entry, Format};
 use crate::freelist::Gather;
 use crate::memory::TableMemory;
 use crate::table::{PageTable, low_mask};
-use crate::PtError;
 
 /// Receives dirty IOVA ranges (the kernel's `iova_bitmap_set`).
 pub trait DirtyRecorder {
@@ -27,14 +27,22 @@ pub struct DirtyBitmap {
 impl DirtyBitmap {
     /// A clear bitmap of `pages` bits.
     pub fn new(iova: u64, page_lg2: u32, pages: u64) -> Self {
-        DirtyBitmap { iova, page_lg2, bits: vec![0; pages.div_ceil(64) as usize] }
+        DirtyBitmap {
+            iova,
+            page_lg2,
+            bits: vec![0; pages.div_ceil(64) as usize],
+        }
     }
 
     /// Whether the bit for `iova` is set.
     pub fn test(&self, iova: u64) -> bool {
-        let Some(off) = iova.checked_sub(self.iova) else { return false };
+        let Some(off) = iova.checked_sub(self.iova) else {
+            return false;
+        };
         let bit = off >> self.page_lg2;
-        self.bits.get((bit / 64) as usize).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        self.bits
+            .get((bit / 64) as usize)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 }
 
@@ -70,7 +78,11 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
         let (iova, last) = self.span(iova, len)?;
         let (va, lva) = self.check(iova, last)?;
         let root = self.resolve(self.root)?;
-        let mut ctx = DirtyWalk { no_clear, rec, gather };
+        let mut ctx = DirtyWalk {
+            no_clear,
+            rec,
+            gather,
+        };
         self.dirty_level(self.top_level, root, va, lva, &mut ctx)
     }
 
@@ -89,7 +101,10 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
             let e = self.mem.load(table, idx)?;
             match self.fmt.decode(level, e) {
                 Entry::Leaf { .. } => {
-                    return match self.mem.compare_exchange(table, idx, e, self.fmt.dirtied(e))? {
+                    return match self
+                        .mem
+                        .compare_exchange(table, idx, e, self.fmt.dirtied(e))?
+                    {
                         Ok(_) => Ok(()),
                         Err(_) => Err(PtError::Again),
                     };
@@ -118,7 +133,11 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
         let base = va & !low_mask(isz + F::ITEMS_LG2);
         let mut idx = start;
         while idx < end {
-            let cva = if idx == start { va } else { base | ((idx as u64) << isz) };
+            let cva = if idx == start {
+                va
+            } else {
+                base | ((idx as u64) << isz)
+            };
             let e = self.mem.load(table, idx)?;
             match self.fmt.decode(level, e) {
                 Entry::Table(pa) if level > 0 => {
@@ -156,7 +175,10 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
     fn clean_entry(&self, table: M::Table<'_>, idx: usize) -> Result<(), PtError> {
         let mut e = self.mem.load(table, idx)?;
         while self.fmt.is_dirty(e) {
-            match self.mem.compare_exchange(table, idx, e, self.fmt.clean(e))? {
+            match self
+                .mem
+                .compare_exchange(table, idx, e, self.fmt.clean(e))?
+            {
                 Ok(_) => break,
                 Err(cur) => e = cur,
             }

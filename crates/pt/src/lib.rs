@@ -46,9 +46,7 @@ mod walk;
 pub use dirty::{DirtyBitmap, DirtyRecorder};
 pub use error::{PtError, errno};
 pub use format::amdv1::{AmdV1, AmdV1Fmt, AmdV1Mock};
-pub use format::arm_lpae::{
-    Arm4kS1, Arm4kS2, Arm16kS1, Arm16kS2, Arm64kS1, Arm64kS2, ArmLpae,
-};
+pub use format::arm_lpae::{Arm4kS1, Arm4kS2, Arm16kS1, Arm16kS2, Arm64kS1, Arm64kS2, ArmLpae};
 pub use format::tce::{Tce, Tce4k, Tce64k};
 pub use format::vtdss::VtdSs;
 pub use format::x86_64::X86_64;

@@ -69,9 +69,9 @@ impl<F: Format, M: TableAlloc> PageTable<F, M> {
             leaves: pgsize_count(self.pgsize_bitmap, va, lva, oa, pg_lg2),
             done: false,
         };
-        let res = self.resolve(self.root).and_then(|root| {
-            self.map_level(self.top_level, root, &mut st, gather)
-        });
+        let res = self
+            .resolve(self.root)
+            .and_then(|root| self.map_level(self.top_level, root, &mut st, gather));
         if let Err(e) = res {
             let mapped = st.oa - oa;
             if mapped != 0 {
@@ -160,7 +160,10 @@ impl<F: Format, M: TableAlloc> PageTable<F, M> {
         seen: u64,
     ) -> Result<u64, PtError> {
         let new = self.mem.alloc()?;
-        match self.mem.compare_exchange(table, idx, seen, self.fmt.table(level, new)) {
+        match self
+            .mem
+            .compare_exchange(table, idx, seen, self.fmt.table(level, new))
+        {
             Ok(Ok(_)) => Ok(new),
             Ok(Err(cur)) => {
                 // Never visible to anyone: free at once.
@@ -212,7 +215,10 @@ impl<F: Format, M: TableAlloc> PageTable<F, M> {
         for (tpa, tlevel) in tables {
             gather.add_table(tpa, tlevel);
         }
-        gather.add_range(self.va_start + (va & !low_mask(F::item_lg2(level))), 1 << F::item_lg2(level));
+        gather.add_range(
+            self.va_start + (va & !low_mask(F::item_lg2(level))),
+            1 << F::item_lg2(level),
+        );
         Ok(())
     }
 }

@@ -161,7 +161,9 @@ impl TableMemory for OwnedTables {
     fn load(&self, t: &[AtomicU64], index: usize) -> Result<u64, Fault> {
         match t.get(index) {
             Some(e) => Ok(e.load(Ordering::Acquire)),
-            None => Err(Fault { addr: index as u64 * 8 }),
+            None => Err(Fault {
+                addr: index as u64 * 8,
+            }),
         }
     }
 
@@ -172,7 +174,9 @@ impl TableMemory for OwnedTables {
                 e.store(val, Ordering::Release);
                 Ok(())
             }
-            None => Err(Fault { addr: index as u64 * 8 }),
+            None => Err(Fault {
+                addr: index as u64 * 8,
+            }),
         }
     }
 
@@ -186,7 +190,9 @@ impl TableMemory for OwnedTables {
     ) -> Result<Result<u64, u64>, Fault> {
         match t.get(index) {
             Some(e) => Ok(e.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire)),
-            None => Err(Fault { addr: index as u64 * 8 }),
+            None => Err(Fault {
+                addr: index as u64 * 8,
+            }),
         }
     }
 }
@@ -216,7 +222,9 @@ impl TableAlloc for OwnedTables {
 
     fn free(&self, pa: u64) {
         let shift = self.table_bytes_lg2();
-        let Some(id) = (pa >> shift).checked_sub(1) else { return };
+        let Some(id) = (pa >> shift).checked_sub(1) else {
+            return;
+        };
         if let Some(t) = self.slice(id) {
             for e in t {
                 e.store(0, Ordering::Relaxed);
@@ -268,7 +276,9 @@ impl<G: GuestMemory> TableMemory for GuestTables<G> {
     fn store(&self, t: (u64, u32), index: usize, _val: u64) -> Result<(), Fault> {
         // Only hardware A/D updates write guest tables, and those use
         // compare-and-exchange; a plain store is a walker bug, refused.
-        Err(Fault { addr: entry_addr(t, index)? })
+        Err(Fault {
+            addr: entry_addr(t, index)?,
+        })
     }
 
     fn compare_exchange(
@@ -278,7 +288,8 @@ impl<G: GuestMemory> TableMemory for GuestTables<G> {
         old: u64,
         new: u64,
     ) -> Result<Result<u64, u64>, Fault> {
-        self.mem.compare_exchange_u64(entry_addr(t, index)?, old, new)
+        self.mem
+            .compare_exchange_u64(entry_addr(t, index)?, old, new)
     }
 }
 

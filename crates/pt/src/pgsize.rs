@@ -13,10 +13,22 @@ pub fn best_pgsize(bitmap: u64, va: u64, last: u64, oa: u64) -> Option<u32> {
     }
     let len = (last - va).wrapping_add(1);
     // A zero length here means the full 2^64 span.
-    let len_bit = if len == 0 { 1 << 63 } else { 1 << (63 - len.leading_zeros()) };
+    let len_bit = if len == 0 {
+        1 << 63
+    } else {
+        1 << (63 - len.leading_zeros())
+    };
     let best = (va | oa | len_bit).trailing_zeros();
-    let allowed = if best < 63 { bitmap & ((2u64 << best) - 1) } else { bitmap };
-    if allowed == 0 { None } else { Some(63 - allowed.leading_zeros()) }
+    let allowed = if best < 63 {
+        bitmap & ((2u64 << best) - 1)
+    } else {
+        bitmap
+    };
+    if allowed == 0 {
+        None
+    } else {
+        Some(63 - allowed.leading_zeros())
+    }
 }
 
 /// How many pages of `1 << lg2` to map from `va` before a larger page size
@@ -24,7 +36,11 @@ pub fn best_pgsize(bitmap: u64, va: u64, last: u64, oa: u64) -> Option<u32> {
 #[inline]
 pub fn pgsize_count(bitmap: u64, va: u64, last: u64, oa: u64, lg2: u32) -> u64 {
     let mut len = (last - va).wrapping_add(1);
-    let bigger = if lg2 >= 63 { 0 } else { bitmap & !((2u64 << lg2) - 1) };
+    let bigger = if lg2 >= 63 {
+        0
+    } else {
+        bitmap & !((2u64 << lg2) - 1)
+    };
     if bigger != 0 {
         let next = bigger.trailing_zeros();
         let mask = (1u64 << next) - 1;
@@ -35,7 +51,11 @@ pub fn pgsize_count(bitmap: u64, va: u64, last: u64, oa: u64, lg2: u32) -> u64 {
             }
         }
     }
-    if len == 0 { 1u64 << (64 - lg2) } else { len >> lg2 }
+    if len == 0 {
+        1u64 << (64 - lg2)
+    } else {
+        len >> lg2
+    }
 }
 
 #[cfg(test)]
@@ -59,7 +79,10 @@ mod tests {
     #[test]
     fn counts_until_larger_size_fits() {
         // 4K pages until the 2M boundary, where 2M pages take over.
-        assert_eq!(pgsize_count(X86, M2 - 2 * K4, 3 * M2 - 1, M2 - 2 * K4, 12), 2);
+        assert_eq!(
+            pgsize_count(X86, M2 - 2 * K4, 3 * M2 - 1, M2 - 2 * K4, 12),
+            2
+        );
         // IOVA and OA disagree mod 2M: 4K pages all the way.
         assert_eq!(pgsize_count(X86, 0, M2 * 2 - 1, K4, 12), 1024);
         assert_eq!(pgsize_count(X86, 0, 3 * M2 - 1, 0, 21), 3);

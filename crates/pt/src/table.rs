@@ -1,9 +1,9 @@
 //! [`PageTable`]: one IO page table of a format `F` in memory `M`, with its
 //! geometry (levels, IOVA window, output-address width, page sizes).
 
+use crate::PtError;
 use crate::format::Format;
 use crate::memory::{OwnedTables, TableAlloc, TableMemory};
-use crate::PtError;
 
 /// Shape of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,13 @@ pub struct Config {
 impl Config {
     /// `levels` levels covering all they can from IOVA 0, every page size.
     pub const fn levels(levels: u32) -> Self {
-        Config { levels, va_lg2: 0, va_start: 0, oa_lg2: 0, pgsize_bitmap: 0 }
+        Config {
+            levels,
+            va_lg2: 0,
+            va_start: 0,
+            oa_lg2: 0,
+            pgsize_bitmap: 0,
+        }
     }
 }
 
@@ -75,11 +81,19 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
         if va_lg2 > cover {
             return Err(PtError::Invalid);
         }
-        let va_last = if va_lg2 == 64 { u64::MAX } else { (1u64 << va_lg2) - 1 };
+        let va_last = if va_lg2 == 64 {
+            u64::MAX
+        } else {
+            (1u64 << va_lg2) - 1
+        };
         if cfg.va_start.checked_add(va_last).is_none() {
             return Err(PtError::Invalid);
         }
-        let oa_lg2 = if cfg.oa_lg2 == 0 { F::MAX_OA_LG2 } else { cfg.oa_lg2.min(F::MAX_OA_LG2) };
+        let oa_lg2 = if cfg.oa_lg2 == 0 {
+            F::MAX_OA_LG2
+        } else {
+            cfg.oa_lg2.min(F::MAX_OA_LG2)
+        };
         let mut size_level = [u8::MAX; 64];
         let mut bitmap = 0u64;
         for level in 0..=top_level {
@@ -185,5 +199,9 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
 
 /// Bits below `lg2`.
 pub(crate) const fn low_mask(lg2: u32) -> u64 {
-    if lg2 >= 64 { u64::MAX } else { (1u64 << lg2) - 1 }
+    if lg2 >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << lg2) - 1
+    }
 }

@@ -1,11 +1,11 @@
 //! `unmap`: remove translations in one walk, unlinking tables the range
 //! covers whole, and `release` of unlinked tables after invalidation.
 
+use crate::PtError;
 use crate::format::{Entry, Format};
 use crate::freelist::Gather;
 use crate::memory::{TableAlloc, TableMemory};
 use crate::table::{PageTable, low_mask};
-use crate::PtError;
 
 impl<F: Format, M: TableMemory> PageTable<F, M> {
     /// Removes translations from `iova..iova+len` and returns the bytes unmapped.
@@ -19,9 +19,15 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
     ///
     /// Tables the range covers whole are unlinked into `gather` (not freed).
     pub fn unmap(&self, iova: u64, len: u64, gather: &mut Gather) -> u64 {
-        let Ok((iova, last)) = self.span(iova, len) else { return 0 };
-        let Ok((va, lva)) = self.check(iova, last) else { return 0 };
-        let Ok(root) = self.resolve(self.root) else { return 0 };
+        let Ok((iova, last)) = self.span(iova, len) else {
+            return 0;
+        };
+        let Ok((va, lva)) = self.check(iova, last) else {
+            return 0;
+        };
+        let Ok(root) = self.resolve(self.root) else {
+            return 0;
+        };
         let mut unmapped = 0;
         // An error only says where unmapping stopped; the count says how far.
         let _ = self.unmap_level(self.top_level, root, va, lva, &mut unmapped, gather);
@@ -60,7 +66,11 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
                     idx += n;
                 }
                 Entry::Table(pa) if level > 0 => {
-                    let cva = if idx == start { va } else { base | ((idx as u64) << isz) };
+                    let cva = if idx == start {
+                        va
+                    } else {
+                        base | ((idx as u64) << isz)
+                    };
                     let whole = fully_covered(cva, last, isz);
                     self.unmap_level(level - 1, self.resolve(pa)?, cva, last, unmapped, gather)?;
                     if whole {

@@ -72,7 +72,11 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
             match self.fmt.decode(level, e) {
                 Entry::Leaf { oa, size_lg2 } => {
                     let off = va & ((1u64 << size_lg2) - 1);
-                    return Ok(Translation { phys: oa | off, page_lg2: size_lg2, entry: e });
+                    return Ok(Translation {
+                        phys: oa | off,
+                        page_lg2: size_lg2,
+                        entry: e,
+                    });
                 }
                 Entry::Table(pa) if level > 0 => {
                     table = self.resolve(pa)?;
@@ -119,7 +123,11 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
             match decoded {
                 Entry::Leaf { oa, size_lg2 } => {
                     let off = va & ((1u64 << size_lg2) - 1);
-                    return Ok(Translation { phys: oa | off, page_lg2: size_lg2, entry: found });
+                    return Ok(Translation {
+                        phys: oa | off,
+                        page_lg2: size_lg2,
+                        entry: found,
+                    });
                 }
                 Entry::Table(pa) => {
                     table = self.resolve(pa)?;

@@ -111,7 +111,11 @@ impl<const G: u32, const S2: bool> ArmLpae<G, S2> {
     pub fn config(va_lg2: u32) -> Config {
         let bits = va_lg2.saturating_sub(G);
         let levels = bits.div_ceil(G - 3).max(1);
-        Config { levels, va_lg2, ..Config::levels(levels) }
+        Config {
+            levels,
+            va_lg2,
+            ..Config::levels(levels)
+        }
     }
 }
 
@@ -151,15 +155,26 @@ impl<const G: u32, const S2: bool> Format for ArmLpae<G, S2> {
             // Reserved encodings translate nothing.
             return Entry::Empty;
         }
-        let cont = if e & spec::CONT != 0 { Self::contig_lg2(level) } else { 0 };
+        let cont = if e & spec::CONT != 0 {
+            Self::contig_lg2(level)
+        } else {
+            0
+        };
         let size_lg2 = Self::item_lg2(level) + cont;
-        Entry::Leaf { oa: e & spec::addr(G) & (u64::MAX << size_lg2), size_lg2 }
+        Entry::Leaf {
+            oa: e & spec::addr(G) & (u64::MAX << size_lg2),
+            size_lg2,
+        }
     }
 
     #[inline(always)]
     fn leaf(&self, level: u32, oa: u64, size_lg2: u32, attrs: u64) -> u64 {
         let kind = if level == 0 { spec::TABLE_OR_PAGE } else { 0 };
-        let cont = if size_lg2 > Self::item_lg2(level) { spec::CONT } else { 0 };
+        let cont = if size_lg2 > Self::item_lg2(level) {
+            spec::CONT
+        } else {
+            0
+        };
         spec::VALID | kind | (oa & spec::addr(G)) | attrs | cont
     }
 
@@ -201,7 +216,11 @@ impl<const G: u32, const S2: bool> Format for ArmLpae<G, S2> {
                 bits |= mair::IDX_CACHE << spec::ATTRINDX_SHIFT;
             }
         }
-        bits |= if prot.contains(Prot::CACHE) { spec::SH_IS } else { spec::SH_OS };
+        bits |= if prot.contains(Prot::CACHE) {
+            spec::SH_IS
+        } else {
+            spec::SH_OS
+        };
         if prot.contains(Prot::NOEXEC) {
             bits |= spec::XN;
         }
@@ -244,10 +263,18 @@ impl<const G: u32, const S2: bool> Format for ArmLpae<G, S2> {
     }
 
     fn clean(&self, e: u64) -> u64 {
-        if S2 { e & !spec::S2AP_W } else { e | spec::AP_RDONLY }
+        if S2 {
+            e & !spec::S2AP_W
+        } else {
+            e | spec::AP_RDONLY
+        }
     }
 
     fn dirtied(&self, e: u64) -> u64 {
-        if S2 { e | spec::S2AP_W } else { e & !spec::AP_RDONLY }
+        if S2 {
+            e | spec::S2AP_W
+        } else {
+            e & !spec::AP_RDONLY
+        }
     }
 }

@@ -39,7 +39,12 @@ impl<const P: u32> Tce<P> {
     /// A window at bus address `start` of `1 << size_lg2` bytes.
     pub fn window(start: u64, size_lg2: u32) -> Config {
         let levels = size_lg2.saturating_sub(P).div_ceil(9).max(1);
-        Config { levels, va_lg2: size_lg2, va_start: start, ..Config::levels(levels) }
+        Config {
+            levels,
+            va_lg2: size_lg2,
+            va_start: start,
+            ..Config::levels(levels)
+        }
     }
 }
 
@@ -61,7 +66,10 @@ impl<const P: u32> Format for Tce<P> {
             return Entry::Empty;
         }
         if level == 0 {
-            Entry::Leaf { oa: e & spec::RPN & (u64::MAX << P), size_lg2: P }
+            Entry::Leaf {
+                oa: e & spec::RPN & (u64::MAX << P),
+                size_lg2: P,
+            }
         } else {
             Entry::Table(e & spec::RPN)
         }
@@ -88,7 +96,11 @@ impl<const P: u32> Format for Tce<P> {
     }
 
     fn permits(&self, _level: u32, raw: u64, _leaf: bool, access: Access) -> bool {
-        let need = if access == Access::Write { spec::WRITE } else { spec::READ };
+        let need = if access == Access::Write {
+            spec::WRITE
+        } else {
+            spec::READ
+        };
         u64::from_be(raw) & need != 0
     }
 }

@@ -47,7 +47,11 @@ impl Format for VtdSs {
 
     #[inline(always)]
     fn possible_sizes(&self, level: u32) -> u64 {
-        if level <= 2 { 1 << Self::item_lg2(level) } else { 0 }
+        if level <= 2 {
+            1 << Self::item_lg2(level)
+        } else {
+            0
+        }
     }
 
     #[inline(always)]
@@ -57,7 +61,10 @@ impl Format for VtdSs {
         }
         if level == 0 || (level <= 2 && e & spec::PS != 0) {
             let size_lg2 = Self::item_lg2(level);
-            return Entry::Leaf { oa: e & spec::ADDR & (u64::MAX << size_lg2), size_lg2 };
+            return Entry::Leaf {
+                oa: e & spec::ADDR & (u64::MAX << size_lg2),
+                size_lg2,
+            };
         }
         Entry::Table(e & spec::ADDR)
     }
@@ -93,7 +100,11 @@ impl Format for VtdSs {
     }
 
     fn permits(&self, _level: u32, e: u64, _leaf: bool, access: Access) -> bool {
-        let need = if access == Access::Write { spec::W } else { spec::R };
+        let need = if access == Access::Write {
+            spec::W
+        } else {
+            spec::R
+        };
         e & need != 0
     }
 
@@ -101,7 +112,11 @@ impl Format for VtdSs {
         if !self.ad {
             return e;
         }
-        let d = if leaf && access == Access::Write { spec::D } else { 0 };
+        let d = if leaf && access == Access::Write {
+            spec::D
+        } else {
+            0
+        };
         e | spec::A | d
     }
 

@@ -42,7 +42,11 @@ impl Format for X86_64 {
 
     #[inline(always)]
     fn possible_sizes(&self, level: u32) -> u64 {
-        if level <= 2 { 1 << Self::item_lg2(level) } else { 0 }
+        if level <= 2 {
+            1 << Self::item_lg2(level)
+        } else {
+            0
+        }
     }
 
     #[inline(always)]
@@ -52,7 +56,10 @@ impl Format for X86_64 {
         }
         if level == 0 || (level <= 2 && e & spec::PS != 0) {
             let size_lg2 = Self::item_lg2(level);
-            return Entry::Leaf { oa: e & spec::ADDR & (u64::MAX << size_lg2), size_lg2 };
+            return Entry::Leaf {
+                oa: e & spec::ADDR & (u64::MAX << size_lg2),
+                size_lg2,
+            };
         }
         Entry::Table(e & spec::ADDR)
     }
@@ -83,7 +90,11 @@ impl Format for X86_64 {
     }
 
     fn walked(&self, _level: u32, e: u64, leaf: bool, access: Access) -> u64 {
-        let d = if leaf && access == Access::Write { spec::D } else { 0 };
+        let d = if leaf && access == Access::Write {
+            spec::D
+        } else {
+            0
+        };
         e | spec::A | d
     }
 
