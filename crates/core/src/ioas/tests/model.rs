@@ -333,7 +333,11 @@ impl World {
                             covered = b.saturating_add(1);
                         }
                     }
-                    assert!(covered > last, "{iova:#x}..={last:#x} outside {:?}", m.allowed);
+                    assert!(
+                        covered > last,
+                        "{iova:#x}..={last:#x} outside {:?}",
+                        m.allowed
+                    );
                 }
                 iova
             }
