@@ -218,7 +218,23 @@ impl Iommufd {
     /// Runs an iommufd command given as raw bytes, with `size` and every field as the caller
     /// wrote them: for testing the kernel's size and reserved-field rules. Returns the bytes
     /// as the kernel left them.
+    /// The leading `size` word must not exceed `bytes.len()`: the kernel writes results back
+    /// up to `size` bytes.
     pub fn raw_command(&self, op: &'static str, cmd: u32, bytes: &mut [u8]) -> Result<i32> {
+        let size = bytes
+            .get(..4)
+            .map(|w| u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) as usize);
+        match size {
+            Some(size) if size <= bytes.len() => {}
+            _ => {
+                return Err(Error::OutOfBounds {
+                    op,
+                    offset: 0,
+                    len: size.unwrap_or(4),
+                    size: bytes.len(),
+                });
+            }
+        }
         ioctl::ioctl_bytes(self.as_fd(), cmd, bytes).op(op)
     }
 

@@ -45,7 +45,21 @@ impl IommufdTest {
 
     /// ioctl(IOMMU_TEST_CMD) with operation `T` on object `id`; returns the union member as
     /// the kernel wrote it back.
+    ///
+    /// `IOMMU_TEST_OP_ACCESS_RW` is refused here (it writes to its `uptr`): use
+    /// [`Access::read`] and [`Access::write`], which own their buffers.
     pub fn cmd<T: TestCmdMember>(&self, id: u32, member: T) -> Result<T> {
+        if T::OP == IOMMU_TEST_OP_ACCESS_RW {
+            return Err(crate::Error::Protocol {
+                op: "IOMMU_TEST_CMD",
+                what: "ACCESS_RW goes through Access::read/write".into(),
+            });
+        }
+        self.cmd_unchecked(id, member)
+    }
+
+    /// `cmd` for members whose user pointers the caller has made valid.
+    fn cmd_unchecked<T: TestCmdMember>(&self, id: u32, member: T) -> Result<T> {
         let mut cmd = IommuTestCmd::new(id, member);
         self.ctx.ioctl("IOMMU_TEST_CMD", IOMMU_TEST_CMD, &mut cmd)?;
         Ok(*cmd.member::<T>())
@@ -432,7 +446,7 @@ impl Access {
 
     fn rw(&self, iova: u64, uptr: u64, len: usize, flags: u32) -> Result<()> {
         self.test
-            .cmd(
+            .cmd_unchecked(
                 self.id(),
                 TestAccessRw {
                     iova,
