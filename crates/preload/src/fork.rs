@@ -15,7 +15,7 @@
 
 use crate::sys;
 use crate::table::{TABLE, TableGuard};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 static GATE: RwLock<()> = RwLock::new(());
@@ -25,11 +25,35 @@ type Held = (RwLockWriteGuard<'static, ()>, TableGuard<'static>);
 thread_local! {
     /// The locks taken by `prepare`, released by `parent` or `child` on the same thread.
     static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+    /// How many [`CommandGuard`]s this thread holds.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Held while a command runs in core.
-pub fn command_guard() -> RwLockReadGuard<'static, ()> {
-    GATE.read().unwrap_or_else(|e| e.into_inner())
+/// The gate held for reading while a command (or a file's release) runs in core.
+///
+/// Re-entrant on one thread: a file released from inside a command (a command's reply failed
+/// and it takes back the fd it made) does not take the gate a second time, which could wait
+/// behind a `fork` that is itself waiting for this command.
+pub struct CommandGuard {
+    _read: Option<RwLockReadGuard<'static, ()>>,
+}
+
+impl Drop for CommandGuard {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Takes the gate for reading, unless this thread already holds it.
+pub fn command_guard() -> CommandGuard {
+    let outer = DEPTH.with(|d| {
+        let n = d.get();
+        d.set(n.saturating_add(1));
+        n == 0
+    });
+    CommandGuard {
+        _read: outer.then(|| GATE.read().unwrap_or_else(|e| e.into_inner())),
+    }
 }
 
 /// Registers the handlers, once, when the first virtual fd is made.

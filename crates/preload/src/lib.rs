@@ -7,6 +7,10 @@
 //! errors; `dup`, `dup2`, `dup3`, `fcntl(F_DUPFD*)` share the context; `close` drops it with its
 //! last fd. Every other call, and every call on another fd, goes to libc unchanged.
 //!
+//! Commands that hand out files (`IOMMU_TEST_OP_CREATE_ACCESS`) get a real fd for each from
+//! [`files`], recorded in the same table; closing the last fd of one releases it. Commands that
+//! take the caller's file (`IOMMU_IOAS_MAP_FILE`) reach its pages through [`mapfile`].
+//!
 //! # Threads
 //! The table is behind a read-write lock held only to look up or change an entry: a command
 //! runs on its context with no global lock, so commands on different contexts run in parallel
@@ -32,7 +36,9 @@ pub mod backing;
 pub mod config;
 #[allow(unsafe_code)]
 mod exports;
+pub mod files;
 mod fork;
+pub mod mapfile;
 pub mod maps;
 mod ops;
 pub mod path;

@@ -10,6 +10,9 @@
 //!
 //! Not modelled: a shared writable file mapping on a filesystem with writeback (the kernel
 //! refuses long-term write pins there) and file pages beyond the end of the file (`SIGBUS`).
+//!
+//! The page size a mapping is pinned in (`PinMemory::contiguity`) is its `KernelPageSize` in
+//! `/proc/self/smaps`: the huge page size for hugetlb mappings, else `PAGE_SIZE`.
 
 use uiommu_core::ioas::{PAGE_SIZE, PinMemory};
 use uiommu_uapi::{Errno, errno::Result};
@@ -28,12 +31,17 @@ struct Mapping {
     special: bool,
 }
 
+/// The name field of a maps line (empty for an anonymous mapping).
+fn name_of(line: &str) -> &str {
+    // start-end, perms, offset, dev, inode, then the optional name.
+    line.split_ascii_whitespace().nth(5).unwrap_or("")
+}
+
 fn parse_line(line: &str) -> Option<Mapping> {
     let mut fields = line.split_ascii_whitespace();
     let (start, end) = fields.next()?.split_once('-')?;
     let perms = fields.next()?.as_bytes();
-    // offset, dev, inode, then the optional name.
-    let name = fields.nth(3).unwrap_or("");
+    let name = name_of(line);
     Some(Mapping {
         start: u64::from_str_radix(start, 16).ok()?,
         end: u64::from_str_radix(end, 16).ok()?,
@@ -67,7 +75,54 @@ fn check(maps: &str, start: u64, end: u64, write: bool) -> Result<()> {
     }
 }
 
+/// True if the maps line describes a mapping holding `uva`.
+fn holds(line: &str, uva: u64) -> bool {
+    parse_line(line).is_some_and(|m| m.start <= uva && uva < m.end)
+}
+
+/// `KernelPageSize` of the mapping holding `uva` in the text of a smaps file, read line by
+/// line (the kernel generates the records as they are read, so reading stops early).
+fn kernel_page_size(smaps: impl Iterator<Item = String>, uva: u64) -> Option<u64> {
+    let mut inside = false;
+    for line in smaps {
+        if let Some(kb) = line.strip_prefix("KernelPageSize:") {
+            if inside {
+                let kb: u64 = kb.trim().strip_suffix("kB")?.trim().parse().ok()?;
+                return kb.checked_mul(1024);
+            }
+        } else if let Some(m) = parse_line(&line) {
+            // A record's header: field lines ("Size:   4 kB") have no address range.
+            inside = m.start <= uva && uva < m.end;
+        }
+    }
+    None
+}
+
 impl PinMemory for MapsMemory {
+    /// The `KernelPageSize` of the mapping holding `uva`. `/proc/self/maps` is read first:
+    /// an anonymous mapping (no name, or `[heap]`, `[stack]`) has no huge pages to report, and
+    /// only a named one (`/anon_hugepage`, a hugetlbfs or other file) costs a read of smaps.
+    fn contiguity(&self, uva: u64) -> u64 {
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+            return PAGE_SIZE;
+        };
+        let Some(line) = maps.lines().find(|l| holds(l, uva)) else {
+            return PAGE_SIZE;
+        };
+        let name = name_of(line);
+        if name.is_empty() || name.starts_with('[') {
+            return PAGE_SIZE;
+        }
+        let Ok(f) = std::fs::File::open("/proc/self/smaps") else {
+            return PAGE_SIZE;
+        };
+        use std::io::BufRead;
+        let lines = std::io::BufReader::new(f).lines().map_while(|l| l.ok());
+        kernel_page_size(lines, uva)
+            .filter(|s| s.is_power_of_two())
+            .unwrap_or(PAGE_SIZE)
+    }
+
     fn check_pinnable(&self, uva: u64, npages: u64, write: bool) -> Result<()> {
         if npages == 0 {
             return Ok(());
@@ -111,6 +166,33 @@ mod tests {
             Err(Errno::EFAULT)
         );
         assert_eq!(check(MAPS, 0x1000, 0x2000, false), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn kernel_page_size_of_the_mapping() {
+        const SMAPS: &str = "\
+00400000-00401000 r-xp 00000000 08:01 1234 /bin/prog
+Size:                  4 kB
+KernelPageSize:        4 kB
+VmFlags: rd ex mr mw me
+7f0000000000-7f0000400000 rw-s 00000000 00:10 99 /memfd:buffer (deleted)
+Size:               4096 kB
+KernelPageSize:     2048 kB
+VmFlags: rd wr sh mr mw me ms de ht
+";
+        let lines = || SMAPS.lines().map(String::from);
+        assert_eq!(kernel_page_size(lines(), 0x400000), Some(4096));
+        assert_eq!(kernel_page_size(lines(), 0x7f0000200000), Some(2 << 20));
+        assert_eq!(kernel_page_size(lines(), 0x500000), None);
+    }
+
+    #[test]
+    fn contiguity_of_ordinary_memory_is_a_page() {
+        let v = vec![0u8; 3 * PAGE_SIZE as usize];
+        assert_eq!(MapsMemory.contiguity(v.as_ptr() as u64), PAGE_SIZE);
+        assert_eq!(MapsMemory.contiguity(0), PAGE_SIZE);
+        static RO: [u8; 4] = [1, 2, 3, 4];
+        assert_eq!(MapsMemory.contiguity(RO.as_ptr() as u64), PAGE_SIZE);
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //!
 //! Every function here answers `None` when the call is not ours (the exported symbol then
 //! forwards it to libc unchanged) or `Some(result)` with the value or errno the kernel would
-//! give for `/dev/iommu` or `/dev/vfio/vfio`.
+//! give for `/dev/iommu` or `/dev/vfio/vfio`, or for a file a command handed out (an anonymous
+//! inode whose only method is `release`).
 
+use crate::files::Fds;
 use crate::sys::{self, Errno};
-use crate::table::{Entry, TABLE};
+use crate::table::{Entry, Object, TABLE};
 use crate::{backing, config, fork, path, process};
 use libc::{c_int, c_uint, c_ulong};
-use uiommu_abi::{Caller, NoFiles, ProcessVm, dispatch};
+use uiommu_abi::{Caller, ProcessVm, dispatch};
 use uiommu_core::context::{Context, Node};
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
@@ -41,7 +43,11 @@ fn register(fd: c_int, node: Node) -> Result<(), Errno> {
     let id = sys::file_id(fd)?;
     fork::install();
     let ctx = Context::new(process::current(), node);
-    drop(TABLE.insert(fd, Entry { ctx, id }));
+    let entry = Entry {
+        object: Object::Context(ctx),
+        id,
+    };
+    drop(TABLE.insert(fd, entry));
     Ok(())
 }
 
@@ -69,7 +75,7 @@ pub fn close_range(first: c_uint, last: c_uint, flags: c_int) -> Vec<Entry> {
 }
 
 /// The entry of `fd` if it is virtual and still names its memfd.
-fn lookup(fd: c_int) -> Option<Entry> {
+pub(crate) fn lookup(fd: c_int) -> Option<Entry> {
     let entry = TABLE.get(fd)?;
     match sys::file_id(fd) {
         Ok(id) if id == entry.id => Some(entry),
@@ -92,18 +98,33 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
     ) {
         return None;
     }
+    let ctx = match &entry.object {
+        Object::Context(ctx) => ctx,
+        Object::File(_) => return file_ioctl(request),
+    };
     let _gate = fork::command_guard();
     process::refresh_limits();
     // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
     let caller = Caller {
         mem: &ProcessVm::current(),
-        fds: &NoFiles,
+        fds: &Fds,
     };
-    let r = dispatch(&entry.ctx, &caller, request as u32, arg);
+    let r = dispatch(ctx, &caller, request as u32, arg);
     Some(
         r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
             .map_err(|e| e.0),
     )
+}
+
+/// `ioctl` on a file with no `unlocked_ioctl` (`fs/ioctl.c: vfs_ioctl`): `ENOTTY`, but for
+/// `FIGETBSZ`, which `do_vfs_ioctl` answers from the superblock (the anonymous inode
+/// filesystem's block size is `PAGE_SIZE`, as the memfd's is).
+fn file_ioctl(request: c_ulong) -> Option<Result<c_int, Errno>> {
+    const FIGETBSZ: c_ulong = 2;
+    if request as u32 as c_ulong == FIGETBSZ {
+        return None;
+    }
+    Some(Err(libc::ENOTTY))
 }
 
 /// The access mode of an open file.
@@ -125,7 +146,8 @@ pub fn read_write(fd: c_int, write: bool) -> Option<Result<isize, Errno>> {
     }))
 }
 
-/// `mmap` of a virtual fd: `do_mmap`'s checks, then `iommufd_fops_mmap`'s.
+/// `mmap` of a virtual fd: `do_mmap`'s checks, then `iommufd_fops_mmap`'s for a context;
+/// for a file with no `mmap` method, `ENODEV` (`can_mmap_file`).
 pub fn mmap(
     len: usize,
     prot: c_int,
@@ -137,17 +159,30 @@ pub fn mmap(
         return None;
     }
     let entry = lookup(fd)?;
-    Some(mmap_checks(&entry.ctx, len, prot, flags, fd, off))
+    Some(match entry.object {
+        Object::Context(_) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
+            // iommufd_fops_mmap.
+            if !shared {
+                return Err(libc::EINVAL);
+            }
+            if prot & libc::PROT_EXEC != 0 {
+                return Err(libc::EPERM);
+            }
+            // No object of the context has registered an mmap region at this offset yet.
+            Err(libc::ENXIO)
+        }),
+        Object::File(_) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
+            // The anonymous inode filesystem is `SB_I_NOEXEC` (`path_noexec`).
+            if prot & libc::PROT_EXEC != 0 {
+                return Err(libc::EPERM);
+            }
+            Err(libc::ENODEV)
+        }),
+    })
 }
 
-fn mmap_checks(
-    _ctx: &Context,
-    len: usize,
-    prot: c_int,
-    flags: c_int,
-    fd: c_int,
-    off: i64,
-) -> Result<usize, Errno> {
+/// `do_mmap`'s checks up to the file's own: whether the mapping is shared.
+fn mmap_checks(len: usize, prot: c_int, flags: c_int, fd: c_int, off: i64) -> Result<bool, Errno> {
     const PAGE: i64 = 4096;
     if off & (PAGE - 1) != 0 || len == 0 {
         return Err(libc::EINVAL);
@@ -169,15 +204,7 @@ fn mmap_checks(
     if !readable {
         return Err(libc::EACCES);
     }
-    // iommufd_fops_mmap.
-    if !shared {
-        return Err(libc::EINVAL);
-    }
-    if prot & libc::PROT_EXEC != 0 {
-        return Err(libc::EPERM);
-    }
-    // No object of the context has registered an mmap region at this offset yet.
-    Err(libc::ENXIO)
+    Ok(shared)
 }
 
 /// After a successful `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD*)` made `new` from `old`.

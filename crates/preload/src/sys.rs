@@ -170,13 +170,7 @@ fn sys_result(rc: libc::c_long) -> Result<libc::c_long, Errno> {
 
 /// `(st_dev, st_ino)` of an open fd: identifies the file behind it.
 pub fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: `st` is a writable `struct stat` that outlives the call; fstat only writes it.
-    let rc = unsafe { libc::syscall(libc::SYS_fstat, fd, st.as_mut_ptr()) };
-    sys_result(rc)?;
-    // SAFETY: fstat succeeded, so it filled the structure (and it was zeroed before anyway).
-    let st = unsafe { st.assume_init() };
-    Ok((st.st_dev, st.st_ino))
+    fstat(fd).map(|st| st.id)
 }
 
 /// `fcntl(fd, F_GETFL)`: the open file's status flags and access mode.
@@ -303,4 +297,59 @@ pub unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a CStr> {
     }
     // SAFETY: non-null and NUL-terminated per the function's contract.
     Some(unsafe { CStr::from_ptr(p) })
+}
+
+/// What `fstat` tells about an open file.
+#[derive(Debug, Clone, Copy)]
+pub struct FileStat {
+    /// `(st_dev, st_ino)`.
+    pub id: (u64, u64),
+    /// `st_mode`.
+    pub mode: u32,
+    /// `st_size`.
+    pub size: u64,
+    /// `st_blksize` (a hugetlbfs file's huge page size).
+    pub blksize: u64,
+}
+
+/// `fstat(fd)`.
+pub fn fstat(fd: c_int) -> Result<FileStat, Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `st` is a writable `struct stat` that outlives the call; fstat only writes it.
+    let rc = unsafe { libc::syscall(libc::SYS_fstat, fd, st.as_mut_ptr()) };
+    sys_result(rc)?;
+    // SAFETY: fstat succeeded, so it filled the structure (and it was zeroed before anyway).
+    let st = unsafe { st.assume_init() };
+    Ok(FileStat {
+        id: (st.st_dev, st.st_ino),
+        mode: st.st_mode,
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        blksize: u64::try_from(st.st_blksize).unwrap_or(0),
+    })
+}
+
+/// `fstatfs(fd).f_type`: the magic number of the filesystem the file lives on.
+pub fn fs_type(fd: c_int) -> Result<u64, Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: `st` is a writable `struct statfs` that outlives the call; fstatfs only writes it.
+    let rc = unsafe { libc::syscall(libc::SYS_fstatfs, fd, st.as_mut_ptr()) };
+    sys_result(rc)?;
+    // SAFETY: fstatfs succeeded, so it filled the structure (and it was zeroed before anyway).
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_type as u64)
+}
+
+/// `mmap(NULL, len, prot, flags, fd, 0)` as a raw system call (not through our own `mmap`).
+pub fn mmap_raw(len: usize, prot: c_int, flags: c_int, fd: c_int) -> Result<u64, Errno> {
+    // SAFETY: a new mapping at an address the kernel chooses (no MAP_FIXED): no existing
+    // memory is affected.
+    let rc = unsafe { libc::syscall(libc::SYS_mmap, 0usize, len, prot, flags, fd, 0usize) };
+    sys_result(rc).map(|v| v as u64)
+}
+
+/// `munmap(addr, len)` of a mapping this library made with [`mmap_raw`].
+pub fn munmap_raw(addr: u64, len: usize) {
+    // SAFETY: `addr..addr + len` is a mapping this library created and owns; nothing else
+    // refers to it any more when it is unmapped (its owner is being dropped).
+    unsafe { libc::syscall(libc::SYS_munmap, addr as usize, len) };
 }

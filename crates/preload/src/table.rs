@@ -1,9 +1,12 @@
-//! The fd table: which of the process's file descriptors are virtual iommufd contexts.
+//! The fd table: which of the process's file descriptors are virtual, and what each stands for:
+//! an iommufd context (`/dev/iommu`, `/dev/vfio/vfio`) or a file a command created (the
+//! selftest access file, see [`crate::files`]).
 //!
 //! Every virtual fd is a real kernel fd (a memfd, see [`crate::backing`]), so the kernel keeps
 //! numbering, `dup`, `O_CLOEXEC` and `close` right; this table only maps an fd number to the
-//! context behind it. Duplicated fds share one `Arc<Context>`, and the context is dropped when
-//! the last fd referring to it leaves the table.
+//! object behind it. Duplicated fds share one `Arc`, and the object is dropped (a file is
+//! released) when the last fd referring to it leaves the table. Entries are always dropped
+//! after the table lock is released.
 //!
 //! Each entry remembers the identity (`st_dev`, `st_ino`) of its memfd. An fd closed behind our
 //! back (a raw `close` system call, `closefrom`, a child's `posix_spawn` file action) leaves a
@@ -16,19 +19,43 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uiommu_core::context::Context;
 
+use crate::files::OpenFile;
+
+/// What a virtual fd stands for.
+#[derive(Clone)]
+pub enum Object {
+    /// An iommufd context (shared by all fds duplicated from one open).
+    Context(Arc<Context>),
+    /// A file a command handed out (shared by all fds duplicated from it).
+    File(Arc<OpenFile>),
+}
+
 /// One virtual fd.
 #[derive(Clone)]
 pub struct Entry {
-    /// The context (shared by all fds duplicated from one open).
-    pub ctx: Arc<Context>,
+    /// The object behind the fd.
+    pub object: Object,
     /// `(st_dev, st_ino)` of the backing memfd.
     pub id: (u64, u64),
 }
 
 impl Entry {
-    /// True if both entries stand for the same open (the same context).
+    /// True if both entries stand for the same open (the same object).
     pub fn same(&self, other: &Entry) -> bool {
-        Arc::ptr_eq(&self.ctx, &other.ctx) && self.id == other.id
+        let same_object = match (&self.object, &other.object) {
+            (Object::Context(a), Object::Context(b)) => Arc::ptr_eq(a, b),
+            (Object::File(a), Object::File(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_object && self.id == other.id
+    }
+
+    /// The context, if the fd is one.
+    pub fn context(&self) -> Option<&Arc<Context>> {
+        match &self.object {
+            Object::Context(c) => Some(c),
+            Object::File(_) => None,
+        }
     }
 }
 

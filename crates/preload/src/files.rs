@@ -1,0 +1,130 @@
+//! Files that commands hand out as fds (the selftest access file; later fault queues and
+//! vEVENTQs), and the [`FdHost`] the commands reach the caller's fds through.
+//!
+//! A file's fd is a real kernel fd, a memfd named after the file as the kernel names its
+//! anonymous inode (`[iommufd_test_staccess]`), made close-on-exec at the lowest free number
+//! (`get_unused_fd_flags(O_CLOEXEC)` in `iommufd_test_create_access`). The fd table maps it to
+//! an [`OpenFile`], shared by every fd duplicated from it, so that the file's `release` runs
+//! when the last of those fds is closed (`close`, `close_range`, `dup2`/`dup3` over it, or a
+//! stale entry found after a close behind our back), as `fput` of the last reference does.
+//! Across `execve` the image that held the file is gone, with its context: nothing is left to
+//! release, and a file fd kept without `O_CLOEXEC` is an ordinary memfd in the new image.
+//!
+//! # fork
+//! A child's fd table is a copy of its parent's, and its file entries refer to the child's copy
+//! of the file, which belongs to the child's copy of the context (see the crate docs): an access
+//! the child uses, pins through or closes is the child's, as every context object there is.
+
+use crate::fork;
+use crate::sys::{self, Errno};
+use crate::table::{Entry, Object, TABLE};
+use crate::{mapfile, ops};
+use std::ffi::CStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use uiommu_abi::{FdHost, File};
+use uiommu_core::ioas::FileBacking;
+
+/// A file behind one or more fds.
+pub struct OpenFile {
+    file: File,
+    /// Whether dropping the last fd releases the file (not for an fd a failed command takes
+    /// back: the command releases the file itself).
+    armed: AtomicBool,
+}
+
+impl OpenFile {
+    fn new(file: File) -> Arc<Self> {
+        Arc::new(OpenFile {
+            file,
+            armed: AtomicBool::new(true),
+        })
+    }
+
+    /// The file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+impl Drop for OpenFile {
+    /// The file's `release` (`iommufd_test_staccess_release` for the access file), with the
+    /// fork gate held as for any command that changes a context. The table lock is never held
+    /// here: entries are dropped after it is released.
+    fn drop(&mut self) {
+        if *self.armed.get_mut() {
+            let _gate = fork::command_guard();
+            self.file.release();
+        }
+    }
+}
+
+/// The name of a file's memfd: the kernel's anonymous inode name for it.
+fn name(file: &File) -> &'static CStr {
+    #[allow(unreachable_patterns)]
+    match file {
+        File::TestAccess(_) => c"[iommufd_test_staccess]",
+        _ => c"[iommufd]",
+    }
+}
+
+/// The process's fds, as commands see them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Fds;
+
+impl FdHost for Fds {
+    /// A new close-on-exec fd for `file` at the lowest free number; `ENOMEM` if there is none
+    /// (`iommufd_test_create_access` turns `get_unused_fd_flags`'s failure into `ENOMEM`).
+    fn install(&self, file: File) -> uiommu_uapi::errno::Result<i32> {
+        install(file).map_err(|_| uiommu_uapi::Errno::ENOMEM)
+    }
+
+    /// Closes an fd made by [`Fds::install`] without releasing its file.
+    fn uninstall(&self, fd: i32) {
+        let Some(entry) = ops::lookup(fd) else {
+            return;
+        };
+        if let Object::File(f) = &entry.object {
+            f.armed.store(false, Ordering::Release);
+        }
+        let removed = TABLE.remove_if(fd, &entry);
+        sys::close_raw(fd);
+        drop(removed);
+    }
+
+    /// The file behind `fd`, if `fd` is a file of ours that still names its memfd.
+    fn get(&self, fd: i32) -> Option<File> {
+        match ops::lookup(fd)?.object {
+            Object::File(f) => Some(f.file.clone()),
+            Object::Context(_) => None,
+        }
+    }
+
+    /// `fget(fd)` for `IOMMU_IOAS_MAP_FILE`: `EBADF` unless open. Our own virtual fds are not
+    /// memfds (they stand for a device node or an anonymous file), so their pages never pin.
+    fn map_file(&self, fd: i32) -> uiommu_uapi::errno::Result<Arc<dyn FileBacking>> {
+        if ops::lookup(fd).is_some() {
+            return Ok(mapfile::unpinnable());
+        }
+        mapfile::map(fd)
+    }
+}
+
+fn install(file: File) -> Result<i32, Errno> {
+    let fd = sys::memfd(name(&file))?;
+    let id = match sys::file_id(fd) {
+        Ok(id) => id,
+        Err(e) => {
+            sys::close_raw(fd);
+            return Err(e);
+        }
+    };
+    fork::install();
+    let entry = Entry {
+        object: Object::File(OpenFile::new(file)),
+        id,
+    };
+    // A stale entry at this number (closed behind our back) is replaced, and dropped here.
+    drop(TABLE.insert(fd, entry));
+    Ok(fd)
+}
