@@ -1,0 +1,547 @@
+//! Files through the preload library, loaded for real: the selftest access file (its fd, its
+//! methods, its release on the last close, `dup` and `dup2`) and `IOMMU_IOAS_MAP_FILE` from
+//! memfds and from files that cannot be pinned.
+//!
+//! As in `preload.rs`, this binary runs itself again with `LD_PRELOAD` and the child performs one
+//! scenario; a failed check panics in the child and fails the test with its output.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::path::PathBuf;
+use std::process::Command;
+use uiommu_uapi::iommufd::{
+    IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_MAP_FIXED_IOVA,
+    IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_UNMAP, IommuIoasAlloc,
+    IommuIoasMap, IommuIoasMapFile, IommuIoasUnmap,
+};
+use uiommu_uapi::selftest::{
+    IOMMU_TEST_CMD, IommuTestCmd, MOCK_ACCESS_RW_WRITE, MOCK_APERTURE_START,
+    MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, TestAccessPages, TestAccessRw, TestCheckMap,
+    TestCheckRefs, TestCreateAccess, TestMockDomain,
+};
+use zerocopy::IntoBytes;
+
+const SCENARIO_ENV: &str = "UIOMMU_PRELOAD_FILES_SCENARIO";
+const PAGE: usize = 4096;
+
+fn library() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    for dir in [deps, deps.parent().unwrap()] {
+        let p = dir.join("libuiommu_preload.so");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("libuiommu_preload.so not built next to {}", exe.display());
+}
+
+fn run(name: &str) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "scenario_entry",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LD_PRELOAD", library())
+        .env(SCENARIO_ENV, name)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("scenario ok"),
+        "scenario {name} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn scenario_entry() {
+    let Ok(name) = std::env::var(SCENARIO_ENV) else {
+        return;
+    };
+    match name.as_str() {
+        "access_fd" => access_fd(),
+        "access_release" => access_release(),
+        "access_dup" => access_dup(),
+        "access_fork" => access_fork(),
+        "map_file" => map_file(),
+        "map_file_errors" => map_file_errors(),
+        other => panic!("unknown scenario {other}"),
+    }
+    println!("scenario ok");
+}
+
+// --- libc and command wrappers ----------------------------------------------------------------
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap()
+}
+
+fn check(rc: i32) -> Result<i32, i32> {
+    if rc < 0 { Err(errno()) } else { Ok(rc) }
+}
+
+fn open(path: &CStr, flags: i32) -> i32 {
+    // SAFETY: `path` is NUL-terminated.
+    check(unsafe { libc::open(path.as_ptr(), flags) }).unwrap()
+}
+
+fn close(fd: i32) -> Result<i32, i32> {
+    // SAFETY: closes an fd of this scenario.
+    check(unsafe { libc::close(fd) })
+}
+
+fn ioctl<T: IntoBytes>(fd: i32, cmd: u32, arg: &mut T) -> Result<i32, i32> {
+    // SAFETY: `arg` is a live struct of the command's layout; the preload reads and writes it
+    // through process_vm_readv/writev.
+    check(unsafe { libc::ioctl(fd, cmd as libc::c_ulong, arg as *mut T) })
+}
+
+fn test_cmd(fd: i32, mut cmd: IommuTestCmd) -> Result<IommuTestCmd, i32> {
+    ioctl(fd, IOMMU_TEST_CMD, &mut cmd).map(|_| cmd)
+}
+
+fn ioas_alloc(fd: i32) -> u32 {
+    let mut cmd = IommuIoasAlloc {
+        size: size_of::<IommuIoasAlloc>() as u32,
+        ..Default::default()
+    };
+    ioctl(fd, IOMMU_IOAS_ALLOC, &mut cmd).unwrap();
+    cmd.out_ioas_id
+}
+
+/// Maps `len` bytes of memory at `va` at the fixed `iova`.
+fn ioas_map(fd: i32, ioas: u32, va: u64, len: u64, iova: u64) {
+    let mut cmd = IommuIoasMap {
+        size: size_of::<IommuIoasMap>() as u32,
+        flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+        ioas_id: ioas,
+        user_va: va,
+        length: len,
+        iova,
+        ..Default::default()
+    };
+    ioctl(fd, IOMMU_IOAS_MAP, &mut cmd).unwrap();
+}
+
+fn ioas_unmap(fd: i32, ioas: u32, iova: u64, len: u64) {
+    let mut cmd = IommuIoasUnmap {
+        size: size_of::<IommuIoasUnmap>() as u32,
+        ioas_id: ioas,
+        iova,
+        length: len,
+    };
+    ioctl(fd, IOMMU_IOAS_UNMAP, &mut cmd).unwrap();
+}
+
+/// `IOMMU_IOAS_MAP_FILE` of `file`'s `start..start + len`: the IOVA chosen.
+fn map_file_at(fd: i32, ioas: u32, file: i32, start: u64, len: u64) -> Result<u64, i32> {
+    let mut cmd = IommuIoasMapFile {
+        size: size_of::<IommuIoasMapFile>() as u32,
+        flags: IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+        ioas_id: ioas,
+        fd: file,
+        start,
+        length: len,
+        ..Default::default()
+    };
+    ioctl(fd, IOMMU_IOAS_MAP_FILE, &mut cmd).map(|_| cmd.iova)
+}
+
+/// As [`map_file_at`], at the fixed `iova`.
+fn map_file_fixed(fd: i32, ioas: u32, file: i32, len: u64, iova: u64) -> Result<(), i32> {
+    let mut cmd = IommuIoasMapFile {
+        size: size_of::<IommuIoasMapFile>() as u32,
+        flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+        ioas_id: ioas,
+        fd: file,
+        length: len,
+        iova,
+        ..Default::default()
+    };
+    ioctl(fd, IOMMU_IOAS_MAP_FILE, &mut cmd).map(|_| ())
+}
+
+fn mock_domain(fd: i32, ioas: u32) -> Result<TestMockDomain, i32> {
+    test_cmd(fd, IommuTestCmd::new(ioas, TestMockDomain::default()))
+        .map(|c| *c.member::<TestMockDomain>())
+}
+
+fn create_access(fd: i32, ioas: u32, flags: u32) -> Result<i32, i32> {
+    let m = TestCreateAccess {
+        flags,
+        ..Default::default()
+    };
+    test_cmd(fd, IommuTestCmd::new(ioas, m))
+        .map(|c| c.member::<TestCreateAccess>().out_access_fd as i32)
+}
+
+/// `IOMMU_TEST_OP_ACCESS_PAGES` through access fd `access`: the item's ID.
+fn access_pages(fd: i32, access: i32, iova: u64, len: u64, uptr: u64) -> Result<u32, i32> {
+    let m = TestAccessPages {
+        iova,
+        length: len,
+        uptr,
+        ..Default::default()
+    };
+    test_cmd(fd, IommuTestCmd::new(access as u32, m))
+        .map(|c| c.member::<TestAccessPages>().out_access_pages_id)
+}
+
+/// `IOMMU_TEST_OP_ACCESS_RW` through access fd `access`.
+fn access_rw(fd: i32, access: i32, iova: u64, buf: &mut [u8], write: bool) -> Result<(), i32> {
+    let m = TestAccessRw {
+        iova,
+        length: buf.len() as u64,
+        uptr: buf.as_mut_ptr() as u64,
+        flags: if write { MOCK_ACCESS_RW_WRITE } else { 0 },
+        ..Default::default()
+    };
+    test_cmd(fd, IommuTestCmd::new(access as u32, m)).map(|_| ())
+}
+
+/// `IOMMU_TEST_OP_MD_CHECK_REFS`: every page of `uptr..uptr + len` has `refs` pins.
+fn refs_are(fd: i32, uptr: u64, len: u64, refs: u32) -> bool {
+    let m = TestCheckRefs {
+        length: len,
+        uptr,
+        refs,
+        ..Default::default()
+    };
+    test_cmd(fd, IommuTestCmd::new(0, m)).is_ok()
+}
+
+/// `IOMMU_TEST_OP_MD_CHECK_MAP`: HWPT `hwpt` maps `iova..iova + len` to `uptr`.
+fn check_map(fd: i32, hwpt: u32, iova: u64, len: u64, uptr: u64) -> Result<(), i32> {
+    let m = TestCheckMap {
+        iova,
+        length: len,
+        uptr,
+    };
+    test_cmd(fd, IommuTestCmd::new(hwpt, m)).map(|_| ())
+}
+
+/// Page-aligned anonymous memory, never unmapped (the scenario's process ends soon).
+fn buffer(len: usize) -> &'static mut [u8] {
+    // SAFETY: a new private anonymous mapping at an address the kernel picks.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    // SAFETY: the mapping is `len` bytes, readable and writable, and owned by the caller.
+    unsafe { std::slice::from_raw_parts_mut(p.cast(), len) }
+}
+
+/// A memfd of `len` bytes, mapped shared into this process.
+fn memfd(len: usize) -> (i32, &'static mut [u8]) {
+    // SAFETY: a NUL-terminated name and no flags.
+    let fd = check(unsafe { libc::memfd_create(c"buffer".as_ptr(), 0) }).unwrap();
+    // SAFETY: resizes the memfd just made.
+    check(unsafe { libc::ftruncate(fd, len as i64) }).unwrap();
+    // SAFETY: a new shared mapping of the memfd at an address the kernel picks.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    // SAFETY: the mapping is `len` bytes, readable and writable, and owned by the caller.
+    (fd, unsafe { std::slice::from_raw_parts_mut(p.cast(), len) })
+}
+
+fn link(fd: i32) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+const DEV_IOMMU: &CStr = c"/dev/iommu";
+
+// --- scenarios --------------------------------------------------------------------------------
+
+/// The access file's fd: lowest free number, close-on-exec, named as the kernel names it, and
+/// the errors of a file whose only method is `release`.
+fn access_fd() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let access = create_access(fd, ioas, 0).unwrap();
+    assert_eq!(access, fd + 1);
+    // SAFETY: F_GETFD takes no argument.
+    let fd_flags = unsafe { libc::fcntl(access, libc::F_GETFD) };
+    assert_eq!(fd_flags, libc::FD_CLOEXEC);
+    assert!(
+        link(access).contains("[iommufd_test_staccess]"),
+        "{}",
+        link(access)
+    );
+    let mut b = [0u8; 8];
+    // SAFETY: `b` is writable for its length.
+    assert_eq!(unsafe { libc::read(access, b.as_mut_ptr().cast(), 8) }, -1);
+    assert_eq!(errno(), libc::EINVAL);
+    // SAFETY: `b` is readable for its length.
+    assert_eq!(unsafe { libc::write(access, b.as_ptr().cast(), 8) }, -1);
+    assert_eq!(errno(), libc::EINVAL);
+    // No unlocked_ioctl: ENOTTY, even for iommufd's own commands; FIONBIO is the VFS's.
+    assert_eq!(
+        ioctl(access, IOMMU_IOAS_ALLOC, &mut [0u64; 2]),
+        Err(libc::ENOTTY)
+    );
+    let mut one = 1i32;
+    assert_eq!(ioctl(access, libc::FIONBIO as u32, &mut one), Ok(0));
+    // SAFETY: F_GETFL takes no argument.
+    let fl = unsafe { libc::fcntl(access, libc::F_GETFL) };
+    assert_ne!(fl & libc::O_NONBLOCK, 0);
+    // No mmap method: ENODEV after the generic checks; the anonymous inode is noexec.
+    for (prot, flags, want) in [
+        (libc::PROT_READ, libc::MAP_SHARED, libc::ENODEV),
+        (libc::PROT_READ, libc::MAP_PRIVATE, libc::ENODEV),
+        (
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_SHARED,
+            libc::EPERM,
+        ),
+    ] {
+        // SAFETY: asks for a new mapping; it is refused.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), PAGE, prot, flags, access, 0) };
+        assert_eq!(p, libc::MAP_FAILED);
+        assert_eq!(errno(), want);
+    }
+    // A context fd is no access: EBADFD.
+    let m = TestAccessRw::default();
+    assert_eq!(
+        test_cmd(fd, IommuTestCmd::new(fd as u32, m)).err(),
+        Some(libc::EBADFD)
+    );
+    close(access).unwrap();
+    close(fd).unwrap();
+}
+
+/// Used through its fd, then closed: the release unpins what it pinned, and the fd no longer
+/// names an access.
+fn access_release() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let buf = buffer(2 * PAGE);
+    buf[PAGE..PAGE + 5].copy_from_slice(b"hello");
+    let va = buf.as_ptr() as u64;
+    ioas_map(fd, ioas, va, 2 * PAGE as u64, MOCK_APERTURE_START);
+    let access = create_access(fd, ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES).unwrap();
+    let mut got = [0u8; 5];
+    access_rw(
+        fd,
+        access,
+        MOCK_APERTURE_START + PAGE as u64,
+        &mut got,
+        false,
+    )
+    .unwrap();
+    assert_eq!(&got, b"hello");
+    let mut world = *b"world";
+    access_rw(fd, access, MOCK_APERTURE_START, &mut world, true).unwrap();
+    assert_eq!(&buf[..5], b"world");
+    access_pages(fd, access, MOCK_APERTURE_START, 2 * PAGE as u64, va).unwrap();
+    assert!(refs_are(fd, va, 2 * PAGE as u64, 1));
+    close(access).unwrap();
+    assert!(refs_are(fd, va, 2 * PAGE as u64, 0));
+    assert_eq!(
+        access_rw(fd, access, MOCK_APERTURE_START, &mut got, false),
+        Err(libc::EBADFD)
+    );
+    // The IOAS is free again: the released access no longer holds the range.
+    ioas_unmap(fd, ioas, MOCK_APERTURE_START, 2 * PAGE as u64);
+    close(fd).unwrap();
+}
+
+/// A dup shares the access: it is released with the last fd, and `dup2` over it counts as a
+/// close.
+fn access_dup() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let buf = buffer(PAGE);
+    let va = buf.as_ptr() as u64;
+    ioas_map(fd, ioas, va, PAGE as u64, MOCK_APERTURE_START);
+    let flags = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
+    let a = create_access(fd, ioas, flags).unwrap();
+    // SAFETY: duplicates an fd of this scenario.
+    let b = check(unsafe { libc::dup(a) }).unwrap();
+    access_pages(fd, b, MOCK_APERTURE_START, PAGE as u64, va).unwrap();
+    close(a).unwrap();
+    assert!(refs_are(fd, va, PAGE as u64, 1));
+    let mut got = [0u8; 4];
+    access_rw(fd, b, MOCK_APERTURE_START, &mut got, false).unwrap();
+    close(b).unwrap();
+    assert!(refs_are(fd, va, PAGE as u64, 0));
+    // dup2 of another file over the last fd of an access releases it.
+    let c = create_access(fd, ioas, flags).unwrap();
+    access_pages(fd, c, MOCK_APERTURE_START, PAGE as u64, va).unwrap();
+    assert!(refs_are(fd, va, PAGE as u64, 1));
+    let null = open(c"/dev/null", libc::O_RDONLY);
+    // SAFETY: replaces `c`, an fd of this scenario.
+    assert_eq!(unsafe { libc::dup2(null, c) }, c);
+    assert!(refs_are(fd, va, PAGE as u64, 0));
+    assert_eq!(
+        access_rw(fd, c, MOCK_APERTURE_START, &mut got, false),
+        Err(libc::EBADFD)
+    );
+    close(c).unwrap();
+    close(null).unwrap();
+    close(fd).unwrap();
+}
+
+/// A forked child inherits the access fd with its copy of the context: it uses and releases
+/// its own copy, and the parent's access is untouched.
+fn access_fork() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let buf = buffer(PAGE);
+    let va = buf.as_ptr() as u64;
+    ioas_map(fd, ioas, va, PAGE as u64, MOCK_APERTURE_START);
+    let a = create_access(fd, ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES).unwrap();
+    access_pages(fd, a, MOCK_APERTURE_START, PAGE as u64, va).unwrap();
+    // SAFETY: the child makes system calls through libc and ends with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let mut got = [0u8; 4];
+        let ok = access_rw(fd, a, MOCK_APERTURE_START, &mut got, false).is_ok()
+            && refs_are(fd, va, PAGE as u64, 1)
+            && close(a).is_ok()
+            && refs_are(fd, va, PAGE as u64, 0);
+        // SAFETY: ends the child without running the test harness's teardown.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert_eq!(status, 0, "child failed");
+    assert!(refs_are(fd, va, PAGE as u64, 1));
+    close(a).unwrap();
+    assert!(refs_are(fd, va, PAGE as u64, 0));
+    close(fd).unwrap();
+}
+
+/// MAP_FILE of a memfd into an IOAS with a mock domain: the domain maps the program's pages
+/// of the file, pinned once while mapped.
+fn map_file() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let md = mock_domain(fd, ioas).unwrap();
+    let len = 16 * PAGE;
+    let (mfd, buf) = memfd(len);
+    let va = buf.as_ptr() as u64;
+    let iova = map_file_at(fd, ioas, mfd, 0, len as u64).unwrap();
+    check_map(fd, md.out_hwpt_id, iova, len as u64, va).unwrap();
+    assert!(refs_are(fd, va, len as u64, 1));
+    // A second map of part of the file pins the same pages again.
+    let iova2 = map_file_at(fd, ioas, mfd, 4 * PAGE as u64, PAGE as u64).unwrap();
+    check_map(fd, md.out_hwpt_id, iova2, PAGE as u64, va + 4 * PAGE as u64).unwrap();
+    assert!(refs_are(fd, va + 4 * PAGE as u64, PAGE as u64, 2));
+    ioas_unmap(fd, ioas, iova2, PAGE as u64);
+    ioas_unmap(fd, ioas, iova, len as u64);
+    assert!(refs_are(fd, va, len as u64, 0));
+    // The file's bytes are what the domain reads through an access.
+    let access = create_access(fd, ioas, 0).unwrap();
+    buf[PAGE..PAGE + 3].copy_from_slice(b"abc");
+    let iova = map_file_at(fd, ioas, mfd, PAGE as u64, PAGE as u64).unwrap();
+    let mut got = [0u8; 3];
+    access_rw(fd, access, iova, &mut got, false).unwrap();
+    assert_eq!(&got, b"abc");
+    close(access).unwrap();
+    // A memfd the program never mapped is pinned through the library's own mapping.
+    // SAFETY: a NUL-terminated name and no flags.
+    let unmapped = check(unsafe { libc::memfd_create(c"other".as_ptr(), 0) }).unwrap();
+    // SAFETY: resizes the memfd just made.
+    check(unsafe { libc::ftruncate(unmapped, 2 * PAGE as i64) }).unwrap();
+    map_file_at(fd, ioas, unmapped, 0, 2 * PAGE as u64).unwrap();
+    close(unmapped).unwrap();
+    close(mfd).unwrap();
+    close(fd).unwrap();
+}
+
+/// MAP_FILE's errors: `EBADF` for an fd that is not open (when the file is looked up), and
+/// `memfd_pin_folios`'s `EINVAL` (when the pages are pinned) for a file that is neither shmem
+/// nor hugetlbfs and for a range past the end of the file.
+fn map_file_errors() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let p = PAGE as u64;
+    assert_eq!(map_file_at(fd, ioas, -1, 0, p), Err(libc::EBADF));
+    assert_eq!(map_file_at(fd, ioas, 999, 0, p), Err(libc::EBADF));
+    let opath = open(c"/dev/null", libc::O_PATH);
+    assert_eq!(map_file_at(fd, ioas, opath, 0, p), Err(libc::EBADF));
+    // With no domain nothing is pinned: any open file maps...
+    let null = open(c"/dev/null", libc::O_RDWR);
+    map_file_fixed(fd, ioas, null, p, MOCK_APERTURE_START).unwrap();
+    // ...and the domain that would pin it fails.
+    assert_eq!(mock_domain(fd, ioas).err(), Some(libc::EINVAL));
+    ioas_unmap(fd, ioas, MOCK_APERTURE_START, p);
+    let md = mock_domain(fd, ioas).unwrap();
+    assert!(md.out_hwpt_id != 0);
+    // With a domain, pinning happens at once.
+    let mut pipe = [0i32; 2];
+    // SAFETY: `pipe` has room for the two fds.
+    check(unsafe { libc::pipe(pipe.as_mut_ptr()) }).unwrap();
+    for bad in [null, pipe[0], fd] {
+        assert_eq!(
+            map_file_at(fd, ioas, bad, 0, p),
+            Err(libc::EINVAL),
+            "fd {bad}"
+        );
+    }
+    let (mfd, _buf) = memfd(4 * PAGE);
+    assert_eq!(map_file_at(fd, ioas, mfd, 0, 4 * p + 1), Err(libc::EINVAL));
+    assert_eq!(map_file_at(fd, ioas, mfd, 4 * p, 1), Err(libc::EINVAL));
+    map_file_at(fd, ioas, mfd, 0, 4 * p).unwrap();
+    // SAFETY: truncates the memfd of this scenario.
+    check(unsafe { libc::ftruncate(mfd, 0) }).unwrap();
+    assert_eq!(map_file_at(fd, ioas, mfd, 0, p), Err(libc::EINVAL));
+    close(fd).unwrap();
+}
+
+// --- tests ------------------------------------------------------------------------------------
+
+#[test]
+fn access_fd_numbering_flags_and_methods() {
+    run("access_fd");
+}
+
+#[test]
+fn closing_the_access_fd_releases_it() {
+    run("access_release");
+}
+
+#[test]
+fn dup_and_dup2_of_an_access_fd() {
+    run("access_dup");
+}
+
+#[test]
+fn fork_child_has_its_own_access() {
+    run("access_fork");
+}
+
+#[test]
+fn map_file_from_a_memfd() {
+    run("map_file");
+}
+
+#[test]
+fn map_file_errors_when_looked_up_and_when_pinned() {
+    run("map_file_errors");
+}
