@@ -1,7 +1,7 @@
 //! Files the uAPI hands out as file descriptors, and what the front end must do for them.
 //!
-//! Some commands create a file and report its fd (`IOMMU_TEST_OP_CREATE_ACCESS`; later the
-//! fault queue and vEVENTQ allocations); some take a caller's fd (an access by its fd). The
+//! Some commands create a file and report its fd (`IOMMU_TEST_OP_CREATE_ACCESS`, the fault
+//! queue and vEVENTQ allocations); some take a caller's fd (an access by its fd). The
 //! front end owns fd numbers, so it implements [`FdHost`]: a real kernel fd stands behind each
 //! file, as for the context itself.
 
@@ -10,6 +10,7 @@ use uiommu_core::context::{Context, Handle};
 use uiommu_core::fault::FaultQueue;
 use uiommu_core::ioas::FileBacking;
 use uiommu_core::test_access::TestAccess;
+use uiommu_core::veventq::Veventq;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};
 
@@ -20,6 +21,18 @@ pub enum File {
     TestAccess(Arc<TestAccess>),
     /// A fault queue's file (`[iommufd-pgfault]`).
     Fault(Arc<FaultFile>),
+    /// A vEVENTQ's file (`[iommufd-viommu-event]`).
+    Veventq(Arc<VeventqFile>),
+}
+
+/// The file of a vEVENTQ: a user of the queue object, keeping its context alive
+/// (`iommufd_eventq_init`); closing it lets the queue be destroyed.
+#[derive(Debug)]
+pub struct VeventqFile {
+    /// The context the queue belongs to.
+    pub ctx: Arc<Context>,
+    /// The queue.
+    pub queue: Handle<Veventq>,
 }
 
 /// The file of a fault queue: a user of the queue object, keeping its context alive
@@ -47,7 +60,7 @@ impl File {
         match self {
             File::TestAccess(a) => a.release(),
             // Dropping the last reference gives back the user the file held.
-            File::Fault(_) => {}
+            File::Fault(_) | File::Veventq(_) => {}
         }
     }
 
@@ -56,6 +69,7 @@ impl File {
     pub fn read(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
         match self {
             File::Fault(f) => f.queue.read(mem, buf, count),
+            File::Veventq(f) => f.queue.queue.read(mem, buf, count),
             File::TestAccess(_) => Err(Errno::EINVAL),
         }
     }
@@ -64,17 +78,23 @@ impl File {
     pub fn write(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
         match self {
             File::Fault(f) => f.queue.write(mem, buf, count),
-            File::TestAccess(_) => Err(Errno::EINVAL),
+            // A vEVENTQ has no write method.
+            File::Veventq(_) | File::TestAccess(_) => Err(Errno::EINVAL),
         }
     }
 
-    /// `poll(2)`: a fault queue is always writable and readable while faults wait
-    /// (`iommufd_eventq_fops_poll`); a file without a poll method is both (`DEFAULT_POLLMASK`).
+    /// `poll(2)`: a fault queue is always writable and readable while faults wait; a vEVENTQ
+    /// is only ever readable, while events wait (`iommufd_eventq_fops_poll`); a file without a
+    /// poll method is both (`DEFAULT_POLLMASK`).
     pub fn poll(&self) -> Readiness {
         match self {
             File::Fault(f) => Readiness {
                 input: f.queue.readable(),
                 output: true,
+            },
+            File::Veventq(f) => Readiness {
+                input: f.queue.queue.readable(),
+                output: false,
             },
             File::TestAccess(_) => Readiness {
                 input: true,
@@ -85,8 +105,10 @@ impl File {
 
     /// Lets the front end mirror [`File::poll`]'s `input` into its backing fd as it changes.
     pub fn watch_input(&self, readiness: Arc<dyn Fn(bool) + Send + Sync>) {
-        if let File::Fault(f) = self {
-            f.queue.set_readiness(readiness);
+        match self {
+            File::Fault(f) => f.queue.set_readiness(readiness),
+            File::Veventq(f) => f.queue.queue.set_readiness(readiness),
+            File::TestAccess(_) => {}
         }
     }
 }

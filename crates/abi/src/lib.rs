@@ -7,10 +7,12 @@
 
 pub mod files;
 mod iommufd;
+mod mmap;
 pub mod process_vm;
 mod vfio;
 
-pub use files::{Caller, FaultFile, FdHost, File, NoFiles, Readiness};
+pub use files::{Caller, FaultFile, FdHost, File, NoFiles, Readiness, VeventqFile};
+pub use mmap::{Mapping, mmap};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
 

@@ -30,6 +30,16 @@ pub struct Access {
     iova_alignment: u64,
     /// `ops->unmap`: the owner, told about unmaps.
     notify: Weak<dyn AccessNotify>,
+    /// Made by iommufd itself (a HW queue's): never told of unmaps, and the areas it pins
+    /// cannot be unmapped (`EBUSY`) until it lets go.
+    internal: bool,
+}
+
+/// The owner of an internal access: there is nothing to tell.
+struct NoNotify;
+
+impl AccessNotify for NoNotify {
+    fn unmap(&self, _iova: u64, _length: u64) {}
 }
 
 impl std::fmt::Debug for Access {
@@ -65,16 +75,18 @@ impl Access {
         }
         let cur = st.ioas.take();
         let new_slot = match &new {
-            Some(n) => match n
-                .iopt
-                .add_access(self.notify.clone(), self.iova_alignment, false)
-            {
-                Ok(slot) => Some(slot),
-                Err(e) => {
-                    st.ioas = cur;
-                    return Err(e);
+            Some(n) => {
+                match n
+                    .iopt
+                    .add_access(self.notify.clone(), self.iova_alignment, self.internal)
+                {
+                    Ok(slot) => Some(slot),
+                    Err(e) => {
+                        st.ioas = cur;
+                        return Err(e);
+                    }
                 }
-            },
+            }
             None => None,
         };
         if let (Some(cur), Some(slot)) = (cur, st.slot) {
@@ -95,6 +107,14 @@ impl Access {
             return Err(Errno::EINVAL);
         }
         self.change_ioas(Some(ctx.get::<Ioas>(ioas_id)?))
+    }
+
+    /// `iommufd_access_attach_internal`: `EINVAL` if the access already has an IOAS.
+    pub fn attach_internal(&self, ioas: Handle<Ioas>) -> Result<()> {
+        if self.lock().ioas.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        self.change_ioas(Some(ioas))
     }
 
     /// `iommufd_access_replace`: `ENOENT` if the access has no IOAS.
@@ -129,14 +149,14 @@ impl Access {
         iova.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
         self.current_ioas()?
             .iopt
-            .access_pin(iova, length, write, false)
+            .access_pin(iova, length, write, self.internal)
     }
 
     /// `iommufd_access_unpin_pages`: releases a range pinned by [`Self::pin_pages`].
     pub fn unpin_pages(&self, iova: u64, length: u64) {
         let ioas = self.lock().ioas_unpin.clone();
         if let Some(ioas) = ioas {
-            ioas.iopt.access_unpin(iova, length, false);
+            ioas.iopt.access_unpin(iova, length, self.internal);
         }
     }
 
@@ -177,6 +197,20 @@ pub fn create(
         state: Mutex::new(State::default()),
         iova_alignment,
         notify,
+        internal: false,
+    })))
+}
+
+/// `iommufd_access_create_internal`: an access iommufd uses itself, pinning pages, published
+/// at once (it takes an object ID like any access). Returns the creator's reference.
+pub fn create_internal(ctx: &Context) -> Result<ObjRef<Object>> {
+    let pending = ctx.objects.reserve()?;
+    let notify: Weak<dyn AccessNotify> = Weak::<NoNotify>::new();
+    Ok(pending.finalize(Object::Access(Access {
+        state: Mutex::new(State::default()),
+        iova_alignment: PAGE_SIZE,
+        notify,
+        internal: true,
     })))
 }
 

@@ -3,6 +3,7 @@
 
 use crate::group::Group;
 use crate::ioas::{LockedVm, NoAccount, PinAccount, PinMemory, PinOwner, PinRegistry, RlimitMode};
+use crate::mmap::{MmapHold, MmapRegistry};
 use crate::object::{ObjRef, ObjectTable, WeakObj};
 use crate::objects::Object;
 use std::collections::BTreeMap;
@@ -57,6 +58,8 @@ pub struct Context {
     /// The groups of bound devices, by iommu group ID (`ictx->groups`).
     groups: Mutex<BTreeMap<u32, Weak<Group>>>,
     process: Process,
+    /// Regions the caller may `mmap` through the context's fd (`mt_mmap`).
+    mmaps: Arc<MmapRegistry>,
     /// The context itself, for objects that keep it alive as the kernel's `iommufd_ctx_get`
     /// does (an access file outlives the fd it was created through).
     me: Weak<Context>,
@@ -135,6 +138,7 @@ impl Context {
             account_mode: Mutex::new(mode),
             groups: Mutex::new(BTreeMap::new()),
             process,
+            mmaps: Arc::default(),
             me: me.clone(),
         })
     }
@@ -203,6 +207,17 @@ impl Context {
             account,
             registry: self.process.registry.clone(),
         }
+    }
+
+    /// The context's mmap regions, for drivers to register memory they share with the caller.
+    pub fn mmaps(&self) -> &Arc<MmapRegistry> {
+        &self.mmaps
+    }
+
+    /// `iommufd_fops_mmap` after the generic checks: maps the region at `offset` of exactly
+    /// `length` bytes (`ENXIO` otherwise). The hold keeps the region's owner in use.
+    pub fn mmap(&self, offset: u64, length: u64) -> Result<MmapHold> {
+        self.mmaps.map(offset, length)
     }
 
     /// `IOMMU_OPTION_RLIMIT_MODE` get.

@@ -13,7 +13,8 @@ use crate::group::{Attach, Attached, Group, GroupState};
 use crate::hwpt::{self, HwptView};
 use crate::object::ObjRef;
 use crate::objects::{Ioas, Object};
-use std::sync::Arc;
+use crate::vdevice::VdevLink;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 
@@ -31,6 +32,15 @@ pub struct Device {
     pub group: Arc<Group>,
     /// Domains must enforce cache coherency for it.
     pub enforce_cache_coherency: bool,
+    /// Its vDEVICE and whether it is being unbound (under `igroup->lock` in the kernel).
+    vdev: Mutex<VdevLink>,
+}
+
+impl Device {
+    /// The device's vDEVICE link.
+    pub(crate) fn lock_vdev(&self) -> MutexGuard<'_, VdevLink> {
+        self.vdev.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Drop for Device {
@@ -58,11 +68,16 @@ pub fn bind(ctx: &Context, phys: Arc<PhysDevice>) -> Result<ObjRef<Object>> {
         phys,
         group,
         enforce_cache_coherency,
+        vdev: Mutex::default(),
     })))
 }
 
-/// `iommufd_device_unbind`: gives back the binder's reference and destroys the device.
+/// `iommufd_device_unbind`: gives back the binder's reference and destroys the device; its
+/// vDEVICE goes first, leaving a tombstone (`iommufd_device_pre_destroy`).
 pub fn unbind(ctx: &Context, idev: ObjRef<Object>) {
+    if let Object::Device(d) = &*idev {
+        crate::vdevice::remove_for_device(ctx, d);
+    }
     if let Ok(obj) = ctx.objects.remove_ref(idev, false) {
         obj.body().destroy(ctx);
     }

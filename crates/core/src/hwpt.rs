@@ -4,12 +4,13 @@
 
 use crate::context::{Context, Handle};
 use crate::device::Device;
-use crate::domain::Domain;
+use crate::domain::{Domain, DomainType};
 use crate::driver::{Capability, DriverData};
 use crate::fault::FaultQueue;
 use crate::ioas::IoptDomain;
 use crate::object::{ObjRef, Prepared, WeakObj};
 use crate::objects::{Ioas, Object};
+use crate::viommu::Viommu;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use uiommu_uapi::Errno;
@@ -83,8 +84,10 @@ impl Drop for HwptPaging {
 pub struct HwptNested {
     /// The domain.
     pub domain: Arc<dyn Domain>,
-    /// The nest parent (a user of it).
+    /// The nest parent (a user of it; through the vIOMMU for one allocated on a vIOMMU).
     pub parent: Handle<HwptPaging>,
+    /// The vIOMMU it was allocated on, if any (a user of it).
+    pub viommu: Option<Handle<Viommu>>,
     /// May be attached to PASIDs.
     pub pasid_compat: bool,
     /// The fault queue its I/O page faults go to (`hwpt->fault`).
@@ -232,6 +235,36 @@ pub(crate) fn alloc_nested<'c>(
     Ok(pending.prepare(Object::HwptNested(HwptNested {
         domain,
         parent: parent.clone(),
+        viommu: None,
+        pasid_compat: flags & IOMMU_HWPT_ALLOC_PASID != 0,
+        fault: OnceLock::new(),
+    })))
+}
+
+/// `iommufd_viommu_alloc_hwpt_nested`: a nested HWPT from `viommu`'s driver, over the
+/// vIOMMU's nest parent, unpublished.
+fn alloc_viommu_nested<'c>(
+    ctx: &'c Context,
+    viommu: &Handle<Viommu>,
+    flags: u32,
+    data: DriverData<'_>,
+) -> Result<Prepared<'c, Object>> {
+    if flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 || data.data.len == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    // A driver without `alloc_domain_nested` answers `None`: the reserved ID is given back.
+    let ops = viommu.ops().ok_or(Errno::EOPNOTSUPP)?;
+    let pending = ctx.objects.reserve()?;
+    let domain = ops
+        .alloc_domain_nested(flags & !IOMMU_HWPT_FAULT_ID_VALID, data)
+        .unwrap_or(Err(Errno::EOPNOTSUPP))?;
+    if domain.domain_type() != DomainType::Nested {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok(pending.prepare(Object::HwptNested(HwptNested {
+        domain,
+        parent: viommu.hwpt.clone(),
+        viommu: Some(viommu.clone()),
         pasid_compat: flags & IOMMU_HWPT_ALLOC_PASID != 0,
         fault: OnceLock::new(),
     })))
@@ -249,7 +282,7 @@ pub(crate) fn put(ctx: &Context, hwpt: ObjRef<Object>) {
 }
 
 /// `iommufd_hwpt_alloc` after the command checks: a HWPT for `idev` on `pt_id` (an IOAS for a
-/// paging HWPT, a nest-parent paging HWPT for a nested one). `report` is given the new ID and
+/// paging HWPT, a nest-parent paging HWPT or a vIOMMU for a nested one). `report` is given the new ID and
 /// must succeed (the ioctl's reply) before the HWPT is published; otherwise it is destroyed.
 pub fn alloc_user(
     ctx: &Context,
@@ -270,7 +303,15 @@ pub fn alloc_user(
             alloc_paging(ctx, ioas, idev, crate::device::NO_PASID, flags, false, data)?
         }
         (None, Some(parent)) => alloc_nested(ctx, &parent, idev, flags, data)?,
-        (None, None) => return Err(Errno::EINVAL),
+        (None, None) => match Handle::<Viommu>::new(pt.clone()) {
+            Some(viommu) => {
+                if !crate::driver::same_iommu(&viommu.driver, &idev.phys.driver) {
+                    return Err(Errno::EINVAL);
+                }
+                alloc_viommu_nested(ctx, &viommu, flags, data)?
+            }
+            None => return Err(Errno::EINVAL),
+        },
     };
     if flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
         // `iommufd_get_fault`: only a fault queue will do (ENOENT otherwise).

@@ -5,9 +5,13 @@ use crate::access::Access;
 use crate::context::{Context, Handle, Kind};
 use crate::device::Device;
 use crate::fault::FaultQueue;
+use crate::hw_queue::HwQueue;
 use crate::hwpt::{HwptNested, HwptPaging};
 use crate::ioas::IoPagetable;
 use crate::selftest::SelftestDevice;
+use crate::vdevice::Vdevice;
+use crate::veventq::Veventq;
+use crate::viommu::Viommu;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// An object in a context.
@@ -27,14 +31,24 @@ pub enum Object {
     Access(Access),
     /// `IOMMUFD_OBJ_FAULT`.
     Fault(FaultQueue),
+    /// `IOMMUFD_OBJ_VIOMMU`.
+    Viommu(Viommu),
+    /// `IOMMUFD_OBJ_VDEVICE`.
+    Vdevice(Vdevice),
+    /// `IOMMUFD_OBJ_VEVENTQ`.
+    Veventq(Veventq),
+    /// `IOMMUFD_OBJ_HW_QUEUE`.
+    HwQueue(HwQueue),
 }
 
 impl Object {
     /// Work a removed object must do with its context before its references go (the kernel's
     /// `destroy` ops that call back into iommufd, e.g. a mock device unbinding its device).
     pub fn destroy(&self, ctx: &Context) {
-        if let Object::Selftest(s) = self {
-            s.destroy(ctx);
+        match self {
+            Object::Selftest(s) => s.destroy(ctx),
+            Object::HwQueue(q) => q.destroy(ctx),
+            _ => {}
         }
     }
 }
@@ -102,3 +116,7 @@ kind!(Device, Device);
 kind!(Selftest, SelftestDevice);
 kind!(Access, Access);
 kind!(Fault, FaultQueue);
+kind!(Viommu, Viommu);
+kind!(Vdevice, Vdevice);
+kind!(Veventq, Veventq);
+kind!(HwQueue, HwQueue);

@@ -5,7 +5,9 @@ use super::Cmd;
 use super::user_bitmap::UserBitmap;
 use uiommu_core::device::Device;
 use uiommu_core::driver::{Capability, DriverData};
-use uiommu_core::hwpt::{self, HwptPaging, HwptView};
+use uiommu_core::hwpt::{self, HwptPaging};
+use uiommu_core::objects::Object;
+use uiommu_core::viommu;
 use uiommu_uapi::Errno;
 use uiommu_uapi::copy::{UserData, UserDataArray, clear_user};
 use uiommu_uapi::errno::Result;
@@ -84,7 +86,8 @@ const INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
 /// Largest entry (`PAGE_SIZE`).
 const INVALIDATE_ENTRY_LEN_MAX: u32 = 4096;
 
-/// IOMMU_HWPT_INVALIDATE (`iommufd_hwpt_invalidate`): `entry_num` is written back with the
+/// IOMMU_HWPT_INVALIDATE (`iommufd_hwpt_invalidate`) of a nested HWPT or a vIOMMU: `entry_num`
+/// is written back with the
 /// number of requests handled, on success and on error alike.
 pub(super) fn invalidate(c: &Cmd) -> Result<()> {
     let mut cmd: IommuHwptInvalidate = c.get();
@@ -116,11 +119,12 @@ fn run_invalidate(c: &Cmd, cmd: &IommuHwptInvalidate) -> (u32, Result<()>) {
         entry_len: cmd.entry_len,
         entry_num: cmd.entry_num,
     };
-    match HwptView::of(&pt) {
-        Some(HwptView::Nested(h)) => h
+    match &*pt {
+        Object::HwptNested(h) => h
             .domain
             .cache_invalidate_user(&requests, c.mem)
             .unwrap_or((0, Err(Errno::EOPNOTSUPP))),
+        Object::Viommu(v) => viommu::cache_invalidate(v, &requests, c.mem),
         _ => (0, Err(Errno::EINVAL)),
     }
 }

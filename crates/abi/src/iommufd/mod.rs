@@ -6,6 +6,7 @@ mod ioas;
 mod option;
 mod selftest;
 mod user_bitmap;
+mod viommu;
 
 use crate::files::{Caller, FdHost};
 use uiommu_core::context::Context;
@@ -39,6 +40,10 @@ pub(crate) fn run(ctx: &Context, caller: &Caller<'_>, ucmd: &UserCmd) -> Result<
         IOMMU_HWPT_SET_DIRTY_TRACKING => hwpt::set_dirty_tracking(&c),
         IOMMU_HWPT_GET_DIRTY_BITMAP => hwpt::get_dirty_bitmap(&c),
         IOMMU_HWPT_INVALIDATE => hwpt::invalidate(&c),
+        IOMMU_VIOMMU_ALLOC => viommu::viommu_alloc(&c),
+        IOMMU_VDEVICE_ALLOC => viommu::vdevice_alloc(&c),
+        IOMMU_VEVENTQ_ALLOC => viommu::veventq_alloc(&c),
+        IOMMU_HW_QUEUE_ALLOC => viommu::hw_queue_alloc(&c),
         uiommu_uapi::selftest::IOMMU_TEST_CMD => selftest::run(&c),
         // Commands whose objects this build does not provide yet.
         _ => Err(Errno::ENOTTY),

@@ -105,7 +105,8 @@ pub(super) fn run(c: &Cmd) -> Result<()> {
             test_access(c, cmd.id)?.rw(m.iova, m.length, m.uptr, m.flags, c.mem)
         }
         Some(TestOp::TriggerIopf(m)) => trigger_iopf(c, m),
-        // vEVENT triggers and dma-bufs come with their objects.
+        Some(TestOp::TriggerVevent(m)) => trigger_vevent(c, m.dev_id),
+        // dma-bufs come with their objects.
         Some(_) | None => Err(Errno::EOPNOTSUPP),
     }
 }
@@ -154,6 +155,25 @@ fn trigger_iopf(c: &Cmd, m: TestTriggerIopf) -> Result<()> {
     };
     let _ = device::report_page_fault(&idev, vec![req]);
     Ok(())
+}
+
+/// `iommufd_test_trigger_vevent`: the mock device reports an `iommu_viommu_event_selftest`
+/// with its virtual ID to the vIOMMU of the nested domain it is attached to. `ENOENT` unless
+/// it is attached through a vIOMMU with a non-zero virtual ID; `EOPNOTSUPP` without a vEVENTQ
+/// of the selftest type.
+fn trigger_vevent(c: &Cmd, dev_id: u32) -> Result<()> {
+    use zerocopy::IntoBytes;
+    let idev = c.ctx.get::<Device>(dev_id)?;
+    let mdev = idev.phys.state::<MockDev>().ok_or(Errno::EINVAL)?;
+    match mdev.viommu() {
+        Some((viommu, vdev_id)) if vdev_id != 0 => {
+            let event = IommuViommuEventSelftest {
+                virt_id: vdev_id as u32,
+            };
+            viommu.report_event(IOMMU_VEVENTQ_TYPE_SELFTEST, event.as_bytes())
+        }
+        _ => Err(Errno::ENOENT),
+    }
 }
 
 /// `iommufd_test_get_selftest_obj`.

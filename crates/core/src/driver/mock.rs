@@ -2,10 +2,13 @@
 //! devices each in their own group, AMD v1 mock paging domains and IOTLB-only nested domains.
 
 use super::mock_domain::{MockBlockingDomain, MockNestedDomain, MockPagingDomain};
+use super::mock_viommu::MockViommu;
+use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice};
 use crate::domain::{Domain, DomainType};
+use crate::viommu::ViommuCore;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
@@ -14,8 +17,8 @@ use uiommu_uapi::iommufd::{
 };
 use uiommu_uapi::selftest::{
     IOMMU_HW_INFO_SELFTEST_REGVAL, IOMMU_HW_INFO_TYPE_SELFTEST, IOMMU_HWPT_DATA_SELFTEST,
-    IOMMU_TEST_DEV_CACHE_DEFAULT, IommuHwptSelftest, IommuTestHwInfo, MOCK_DEV_CACHE_NUM,
-    MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
+    IOMMU_TEST_DEV_CACHE_DEFAULT, IOMMU_VIOMMU_TYPE_SELFTEST, IommuHwptSelftest, IommuTestHwInfo,
+    MOCK_DEV_CACHE_NUM, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
 };
 use uiommu_uapi::{Errno, offset_of_end};
 use zerocopy::IntoBytes;
@@ -31,6 +34,19 @@ pub struct MockDev {
     /// The device cache entries the tests invalidate (`cache[]`).
     pub cache: Mutex<[u32; MOCK_DEV_CACHE_NUM as usize]>,
     pasid_1024_fake_error: AtomicBool,
+    /// The vIOMMU of the nested domain the device is attached to and the device's virtual ID
+    /// there (`viommu`, `vdev_id` under `viommu_rwsem`).
+    viommu: Mutex<Option<(Arc<ViommuCore>, u64)>>,
+}
+
+impl MockDev {
+    /// The vIOMMU the device is attached through and its virtual ID there, if any.
+    pub fn viommu(&self) -> Option<(Arc<ViommuCore>, u64)> {
+        self.viommu
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// The mock driver.
@@ -70,6 +86,7 @@ impl MockDriver {
                 flags,
                 cache: Mutex::new([IOMMU_TEST_DEV_CACHE_DEFAULT; MOCK_DEV_CACHE_NUM as usize]),
                 pasid_1024_fake_error: AtomicBool::new(false),
+                viommu: Mutex::new(None),
             }),
         })
     }
@@ -79,7 +96,7 @@ impl MockDriver {
     }
 
     /// Reads `struct iommu_hwpt_selftest`, whose first version ended at `iotlb`.
-    fn selftest_data(data: &DriverData<'_>) -> Result<IommuHwptSelftest> {
+    pub(crate) fn selftest_data(data: &DriverData<'_>) -> Result<IommuHwptSelftest> {
         read_user_data(
             &data.mem,
             &data.data,
@@ -176,18 +193,25 @@ impl IommuDriver for MockDriver {
     }
 
     /// `mock_domain_nop_attach`: a dirty-tracking domain cannot take a device without dirty
-    /// tracking.
+    /// tracking; a nested domain on a vIOMMU needs the device to have a vDEVICE there
+    /// (`ENOENT`), whose virtual ID the device then reports its events with.
     fn attach_dev(
         &self,
         dev: &PhysDevice,
         domain: &Arc<dyn Domain>,
         _old: Option<&Arc<dyn Domain>>,
     ) -> Result<()> {
-        if domain.has_dirty_tracking()
-            && Self::mock_dev(dev)?.flags & MOCK_FLAGS_DEVICE_NO_DIRTY != 0
-        {
+        let mdev = Self::mock_dev(dev)?;
+        if domain.has_dirty_tracking() && mdev.flags & MOCK_FLAGS_DEVICE_NO_DIRTY != 0 {
             return Err(Errno::EINVAL);
         }
+        let new = match domain.as_any().downcast_ref::<MockNestedDomain>() {
+            Some(MockNestedDomain {
+                viommu: Some(core), ..
+            }) => Some((core.clone(), core.get_vdev_id(dev)?)),
+            _ => None,
+        };
+        *mdev.viommu.lock().unwrap_or_else(PoisonError::into_inner) = new;
         Ok(())
     }
 
@@ -215,6 +239,16 @@ impl IommuDriver for MockDriver {
 
     fn blocking_domain(&self) -> Arc<dyn Domain> {
         Arc::clone(&self.blocking)
+    }
+
+    /// `mock_get_viommu_size`.
+    fn viommu_supported(&self, _dev: &PhysDevice, viommu_type: u32) -> bool {
+        viommu_type == IOMMU_VIOMMU_TYPE_SELFTEST
+    }
+
+    /// `mock_viommu_init`.
+    fn viommu_init(&self, init: &ViommuInit<'_>) -> Result<Box<dyn ViommuOps>> {
+        Ok(Box::new(MockViommu::new(init)?))
     }
 
     fn owns(&self, domain: &dyn Domain) -> bool {

@@ -3,10 +3,11 @@
 
 use crate::domain::{Domain, DomainType};
 use crate::ioas::{IoptDomain, Prot};
+use crate::viommu::ViommuCore;
 use std::any::Any;
-use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable, PtError};
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
@@ -164,16 +165,16 @@ impl DirtyRecorder for DynRecorder<'_> {
 pub struct MockNestedDomain {
     /// `iotlb[]`, each entry set from `iommu_hwpt_selftest.iotlb`.
     pub iotlb: Mutex<[u32; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize]>,
-    /// The vIOMMU the domain was allocated on, if any.
-    pub viommu_id: Option<u32>,
+    /// The vIOMMU the domain was allocated on, if any (`mock_viommu`).
+    pub viommu: Option<Arc<ViommuCore>>,
 }
 
 impl MockNestedDomain {
     /// A nested domain whose IOTLB entries all read `iotlb`.
-    pub fn new(iotlb: u32, viommu_id: Option<u32>) -> Self {
+    pub fn new(iotlb: u32, viommu: Option<Arc<ViommuCore>>) -> Self {
         MockNestedDomain {
             iotlb: Mutex::new([iotlb; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize]),
-            viommu_id,
+            viommu,
         }
     }
 }

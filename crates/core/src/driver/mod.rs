@@ -8,6 +8,8 @@
 
 pub mod mock;
 pub mod mock_domain;
+pub mod mock_viommu;
+pub mod viommu;
 
 use crate::domain::Domain;
 use std::any::Any;
@@ -146,4 +148,20 @@ pub trait IommuDriver: Send + Sync + Debug {
 
     /// Whether `domain` was made by this driver (`domain->owner == ops`).
     fn owns(&self, domain: &dyn Domain) -> bool;
+
+    /// `get_viommu_size` (with `viommu_init`) is non-zero for `viommu_type` on `dev`.
+    fn viommu_supported(&self, _dev: &PhysDevice, _viommu_type: u32) -> bool {
+        false
+    }
+
+    /// `viommu_init`: the driver's vIOMMU state over the nest parent.
+    fn viommu_init(&self, _init: &viommu::ViommuInit<'_>) -> Result<Box<dyn viommu::ViommuOps>> {
+        Err(uiommu_uapi::Errno::EOPNOTSUPP)
+    }
+}
+
+/// Whether two devices sit behind the same IOMMU instance (`iommufd_device_get_iommu_dev`
+/// compared).
+pub fn same_iommu(a: &Arc<dyn IommuDriver>, b: &Arc<dyn IommuDriver>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }

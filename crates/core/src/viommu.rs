@@ -1,0 +1,188 @@
+//! Virtual IOMMUs (`drivers/iommu/iommufd/viommu.c`, `driver.c`): a driver's vIOMMU instance
+//! over a nest-parent paging HWPT, with the virtual devices it knows by virtual ID and the
+//! vEVENTQs it reports events to.
+
+use crate::context::{Context, Handle};
+use crate::device::Device;
+use crate::driver::viommu::{ViommuInit, ViommuOps};
+use crate::driver::{DriverData, IommuDriver, PhysDevice};
+use crate::hwpt::HwptPaging;
+use crate::objects::Object;
+use crate::veventq::EventQueue;
+use std::collections::BTreeMap;
+use std::sync::RwLockWriteGuard;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard};
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::iommufd::IOMMU_VIOMMU_TYPE_DEFAULT;
+use uiommu_uapi::{Errno, UserMemory};
+
+/// A slot of the virtual device table: reserved while the driver's `vdevice_init` runs.
+#[derive(Debug)]
+pub(crate) enum VdevSlot {
+    Reserved,
+    Live(Arc<PhysDevice>),
+}
+
+/// What a vIOMMU's driver state may keep and use: its virtual devices (`vdevs`) and its
+/// vEVENTQs (`veventqs`, under `veventqs_rwsem`).
+#[derive(Debug)]
+pub struct ViommuCore {
+    /// The `IOMMU_VIOMMU_TYPE_*`.
+    pub viommu_type: u32,
+    vdevs: Mutex<BTreeMap<u64, VdevSlot>>,
+    veventqs: RwLock<Vec<Arc<EventQueue>>>,
+}
+
+impl ViommuCore {
+    fn new(viommu_type: u32) -> Self {
+        ViommuCore {
+            viommu_type,
+            vdevs: Mutex::new(BTreeMap::new()),
+            veventqs: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn lock_vdevs(&self) -> MutexGuard<'_, BTreeMap<u64, VdevSlot>> {
+        self.vdevs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lock_veventqs(&self) -> RwLockWriteGuard<'_, Vec<Arc<EventQueue>>> {
+        self.veventqs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read_veventqs(&self) -> RwLockReadGuard<'_, Vec<Arc<EventQueue>>> {
+        self.veventqs.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn remove_veventq(&self, queue: &Arc<EventQueue>) {
+        self.lock_veventqs().retain(|q| !Arc::ptr_eq(q, queue));
+    }
+
+    /// `iommufd_viommu_find_dev`: the device with virtual ID `vdev_id`.
+    pub fn find_dev(&self, vdev_id: u64) -> Option<Arc<PhysDevice>> {
+        match self.lock_vdevs().get(&vdev_id) {
+            Some(VdevSlot::Live(dev)) => Some(dev.clone()),
+            _ => None,
+        }
+    }
+
+    /// `iommufd_viommu_get_vdev_id`: the virtual ID of `dev`; `ENOENT` if it has none here.
+    pub fn get_vdev_id(&self, dev: &PhysDevice) -> Result<u64> {
+        self.lock_vdevs()
+            .iter()
+            .find_map(|(&id, slot)| match slot {
+                VdevSlot::Live(d) if std::ptr::eq(&**d, dev) => Some(id),
+                _ => None,
+            })
+            .ok_or(Errno::ENOENT)
+    }
+
+    /// `iommufd_viommu_report_event`: `data` to the vEVENTQ of `veventq_type`. `EOPNOTSUPP`
+    /// if there is none; `EINVAL` for no data.
+    pub fn report_event(&self, veventq_type: u32, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        let queues = self.read_veventqs();
+        let queue = queues
+            .iter()
+            .find(|q| q.veventq_type == veventq_type)
+            .ok_or(Errno::EOPNOTSUPP)?;
+        queue.report(data);
+        Ok(())
+    }
+}
+
+/// A vIOMMU (`IOMMUFD_OBJ_VIOMMU`).
+#[derive(Debug)]
+pub struct Viommu {
+    /// What the driver shares with the core.
+    pub core: Arc<ViommuCore>,
+    /// The nest parent (a user of it).
+    pub hwpt: Handle<HwptPaging>,
+    /// The IOMMU instance (`iommu_dev`): devices behind it may use the vIOMMU.
+    pub driver: Arc<dyn IommuDriver>,
+    /// The driver's vIOMMU, set once `viommu_init` succeeded.
+    ops: OnceLock<Box<dyn ViommuOps>>,
+}
+
+impl Viommu {
+    /// The driver's ops (`viommu->ops`), if `viommu_init` succeeded.
+    pub fn ops(&self) -> Option<&dyn ViommuOps> {
+        self.ops.get().map(|o| &**o)
+    }
+}
+
+impl Drop for Viommu {
+    /// `iommufd_viommu_destroy`: the driver's `destroy` first, then the parent is let go.
+    fn drop(&mut self) {
+        drop(self.ops.take());
+    }
+}
+
+/// `iommufd_viommu_alloc_ioctl`: a vIOMMU of `viommu_type` for the IOMMU behind `dev_id`, on
+/// nest-parent HWPT `hwpt_id`. `report` is given the new ID and must succeed (the reply)
+/// before the vIOMMU is published.
+pub fn alloc(
+    ctx: &Context,
+    flags: u32,
+    viommu_type: u32,
+    dev_id: u32,
+    hwpt_id: u32,
+    data: DriverData<'_>,
+    report: impl FnOnce(u32) -> Result<()>,
+) -> Result<()> {
+    if flags != 0 || viommu_type == IOMMU_VIOMMU_TYPE_DEFAULT {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let idev = ctx.get::<Device>(dev_id)?;
+    let dev = &idev.phys;
+    if !dev.driver.viommu_supported(dev, viommu_type) {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let hwpt = ctx.get::<HwptPaging>(hwpt_id)?;
+    if !hwpt.nest_parent {
+        return Err(Errno::EINVAL);
+    }
+    let pending = ctx.objects.reserve()?;
+    let core = Arc::new(ViommuCore::new(viommu_type));
+    let prepared = pending.prepare(Object::Viommu(Viommu {
+        core: core.clone(),
+        hwpt: hwpt.clone(),
+        driver: dev.driver.clone(),
+        ops: OnceLock::new(),
+    }));
+    let owner = prepared.obj_ref();
+    let init = ViommuInit {
+        viommu_type,
+        core: &core,
+        owner: &owner,
+        mmaps: ctx.mmaps(),
+        parent: &hwpt.domain,
+        data: (data.data.len != 0).then_some(data),
+    };
+    let ops = dev.driver.viommu_init(&init);
+    drop(owner);
+    let Object::Viommu(viommu) = &*prepared else {
+        unreachable!("built a vIOMMU")
+    };
+    let _ = viommu.ops.set(ops?);
+    report(prepared.id())?;
+    prepared.finalize();
+    Ok(())
+}
+
+/// `iommufd_hwpt_invalidate` on a vIOMMU: the driver's `cache_invalidate`, `EOPNOTSUPP`
+/// without one. Returns the requests handled with the outcome.
+pub fn cache_invalidate(
+    viommu: &Viommu,
+    requests: &uiommu_uapi::copy::UserDataArray,
+    mem: &dyn UserMemory,
+) -> (u32, Result<()>) {
+    viommu
+        .ops()
+        .and_then(|o| o.cache_invalidate(requests, mem))
+        .unwrap_or((0, Err(Errno::EOPNOTSUPP)))
+}
