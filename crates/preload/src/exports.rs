@@ -275,7 +275,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> c_i
 /// C contract of `read`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
-    guard(-1, || match ops::read_write(fd, false) {
+    guard(-1, || match ops::read_write(fd, false, buf as u64, count) {
         Some(r) => ret(r, -1),
         None => sys::next_read(fd, buf, count),
     })
@@ -287,7 +287,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
 /// C contract of `write`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
-    guard(-1, || match ops::read_write(fd, true) {
+    guard(-1, || match ops::read_write(fd, true, buf as u64, count) {
         Some(r) => ret(r, -1),
         None => sys::next_write(fd, buf, count),
     })

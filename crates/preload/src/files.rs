@@ -64,6 +64,8 @@ fn name(file: &File) -> &'static CStr {
     #[allow(unreachable_patterns)]
     match file {
         File::TestAccess(_) => c"[iommufd_test_staccess]",
+        File::Fault(_) => c"[iommufd-pgfault]",
+        File::Veventq(_) => c"[iommufd-viommu-event]",
         _ => c"[iommufd]",
     }
 }

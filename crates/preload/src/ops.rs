@@ -132,17 +132,33 @@ fn access_mode(fd: c_int) -> Result<c_int, Errno> {
     Ok(sys::status_flags(fd)? & libc::O_ACCMODE)
 }
 
-/// `read` or `write`: the device has neither method, so `vfs_read`/`vfs_write` fail with
-/// `EBADF` for the wrong access mode and `EINVAL` otherwise.
-pub fn read_write(fd: c_int, write: bool) -> Option<Result<isize, Errno>> {
-    lookup(fd)?;
+/// `read` or `write` of `count` bytes at the caller's `buf` (`vfs_read`/`vfs_write`): `EBADF`
+/// for the wrong access mode; then the file's method. The device has neither method
+/// (`EINVAL`); a file a command made answers through [`uiommu_abi::File::read`] and
+/// [`uiommu_abi::File::write`] (`EINVAL` for one without the method).
+pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
+    let entry = lookup(fd)?;
     Some(access_mode(fd).and_then(|mode| {
         let allowed = if write {
             mode != libc::O_RDONLY
         } else {
             mode != libc::O_WRONLY
         };
-        Err(if allowed { libc::EINVAL } else { libc::EBADF })
+        if !allowed {
+            return Err(libc::EBADF);
+        }
+        let Object::File(f) = &entry.object else {
+            return Err(libc::EINVAL);
+        };
+        let _gate = fork::command_guard();
+        let mem = ProcessVm::current();
+        let r = if write {
+            f.file().write(&mem, buf, count)
+        } else {
+            f.file().read(&mem, buf, count)
+        };
+        r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
+            .map_err(|e| e.0)
     }))
 }
 
