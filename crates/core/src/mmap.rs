@@ -167,19 +167,89 @@ impl MmapRegistry {
     /// and be exactly `length` bytes (the page-rounded length of the mapping), and its owner
     /// must be live. `ENXIO` otherwise.
     pub fn map(&self, offset: u64, length: u64) -> Result<MmapHold> {
-        let regions = self.lock();
-        let (&start, region) = regions
-            .range(..=offset)
-            .next_back()
-            .filter(|(s, r)| offset - **s < r.length)
-            .ok_or(Errno::ENXIO)?;
-        let owner = region.owner.upgrade().ok_or(Errno::ENXIO)?;
-        if start != offset || region.length != length {
+        let (start, region_length, owner, pages) = {
+            let regions = self.lock();
+            let (&start, region) = regions
+                .range(..=offset)
+                .next_back()
+                .filter(|(s, r)| offset - **s < r.length)
+                .ok_or(Errno::ENXIO)?;
+            (
+                start,
+                region.length,
+                region.owner.clone(),
+                region.pages.clone(),
+            )
+        };
+        // Upgraded and possibly let go outside the lock: the last reference to an owner
+        // destroys it, which unregisters its regions.
+        let owner = owner.upgrade().ok_or(Errno::ENXIO)?;
+        if start != offset || region_length != length {
             return Err(Errno::ENXIO);
         }
         Ok(MmapHold {
             _owner: owner,
-            pages: region.pages.clone(),
+            pages,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::ObjectTable;
+    use crate::objects::Ioas;
+
+    fn pages(n: usize) -> Arc<MmioPages> {
+        Arc::new(MmioPages::new(n))
+    }
+
+    #[test]
+    fn offsets_are_the_lowest_fit_from_the_second_page() {
+        let table = ObjectTable::<Object>::default();
+        let owner = table
+            .reserve()
+            .unwrap()
+            .finalize(Object::Ioas(Ioas::default()));
+        let r = MmapRegistry::default();
+        assert_eq!(r.alloc(&owner, pages(2)), Ok(PAGE_SIZE));
+        assert_eq!(r.alloc(&owner, pages(1)), Ok(3 * PAGE_SIZE));
+        assert_eq!(r.alloc(&owner, pages(1)), Ok(4 * PAGE_SIZE));
+        r.destroy(PAGE_SIZE);
+        assert_eq!(
+            r.alloc(&owner, pages(3)),
+            Ok(5 * PAGE_SIZE),
+            "the gap is too small"
+        );
+        assert_eq!(r.alloc(&owner, pages(1)), Ok(PAGE_SIZE));
+        assert_eq!(r.alloc(&owner, pages(0)), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn only_the_exact_region_maps_and_the_owner_stays_in_use() {
+        let table = ObjectTable::<Object>::default();
+        let owner = table
+            .reserve()
+            .unwrap()
+            .finalize(Object::Ioas(Ioas::default()));
+        let id = owner.id();
+        let r = MmapRegistry::default();
+        let p = pages(2);
+        p.write(4, &[7, 8]).unwrap();
+        let off = r.alloc(&owner, p).unwrap();
+        drop(owner);
+        assert_eq!(
+            r.map(off + PAGE_SIZE, 2 * PAGE_SIZE).err(),
+            Some(Errno::ENXIO)
+        );
+        assert_eq!(r.map(off, PAGE_SIZE).err(), Some(Errno::ENXIO));
+        let hold = r.map(off, 2 * PAGE_SIZE).unwrap();
+        let mut b = [0u8; 2];
+        hold.pages.read(4, &mut b).unwrap();
+        assert_eq!(b, [7, 8]);
+        assert_eq!(table.remove(id, false).err(), Some(Errno::EBUSY));
+        drop(hold);
+        table.remove(id, false).unwrap();
+        assert_eq!(r.map(off, 2 * PAGE_SIZE).err(), Some(Errno::ENXIO));
     }
 }
