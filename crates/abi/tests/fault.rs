@@ -176,3 +176,76 @@ fn detaching_refuses_pending_faults() {
     drop(file);
     FILES.close(fault_fd as i32);
 }
+
+#[test]
+fn pasid_faults_fall_back_to_a_nested_domain_on_the_rid() {
+    let ctx = ctx();
+    let ioas = ioas_alloc(&ctx);
+    let (stdev, _auto, idev) = mock_domain(&ctx, ioas).unwrap();
+    let mut parent = IommuHwptAlloc {
+        size: sz::<IommuHwptAlloc>(),
+        flags: IOMMU_HWPT_ALLOC_NEST_PARENT,
+        dev_id: idev,
+        pt_id: ioas,
+        ..Default::default()
+    };
+    ioctl(&ctx, IOMMU_HWPT_ALLOC, &mut parent).unwrap();
+    let (fault_id, fault_fd) = fault_alloc(&ctx);
+    let data = IommuHwptSelftest {
+        iotlb: IOMMU_TEST_IOTLB_DEFAULT,
+        pagetable_type: 0,
+    };
+    let mut nested = IommuHwptAlloc {
+        size: sz::<IommuHwptAlloc>(),
+        flags: IOMMU_HWPT_FAULT_ID_VALID,
+        dev_id: idev,
+        pt_id: parent.out_hwpt_id,
+        data_type: IOMMU_HWPT_DATA_SELFTEST,
+        data_len: sz::<IommuHwptSelftest>(),
+        data_uptr: &data as *const _ as u64,
+        fault_id,
+        ..Default::default()
+    };
+    ioctl(&ctx, IOMMU_HWPT_ALLOC, &mut nested).unwrap();
+    test_cmd(
+        &ctx,
+        stdev,
+        TestMockDomainReplace {
+            pt_id: nested.out_hwpt_id,
+        },
+    )
+    .unwrap();
+    // As the selftests do: PASID 1, which has no attachment of its own.
+    test_cmd(
+        &ctx,
+        0,
+        TestTriggerIopf {
+            dev_id: idev,
+            pasid: 1,
+            grpid: 2,
+            perm: 3,
+            addr: 0xdead_beaf,
+        },
+    )
+    .unwrap();
+    let file = FILES.get(fault_fd as i32).unwrap();
+    let mut rec = IommuHwptPgfault::default();
+    let mem = ProcessVm::current();
+    assert_eq!(
+        file.read(
+            &mem,
+            &mut rec as *mut _ as u64,
+            size_of::<IommuHwptPgfault>()
+        ),
+        Ok(48)
+    );
+    assert_eq!(
+        (rec.pasid, rec.flags),
+        (
+            1,
+            IOMMU_PGFAULT_FLAGS_PASID_VALID | IOMMU_PGFAULT_FLAGS_LAST_PAGE
+        )
+    );
+    drop(file);
+    FILES.close(fault_fd as i32);
+}

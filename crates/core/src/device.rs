@@ -411,17 +411,30 @@ pub fn current_domain(idev: &Handle<Device>, pasid: u32) -> Option<Arc<dyn crate
 }
 
 /// `iommu_report_device_fault` for a complete page request group of `idev`: delivered to the
-/// fault queue of the HWPT its PASID (or RID) is attached to. `EINVAL` if that HWPT has no
-/// fault queue or nothing is attached there (the kernel then answers the device itself).
+/// fault queue of the HWPT the faulting PASID (or the RID) is attached to
+/// (`find_fault_handler`). A PASID with no attachment of its own falls back to a nested domain
+/// on the RID when the guest owns the PASID table. `EINVAL` if nothing takes the fault (the
+/// kernel then answers the device itself).
 pub fn report_page_fault(idev: &Handle<Device>, faults: Vec<PageRequest>) -> Result<()> {
     let first = faults.first().ok_or(Errno::EINVAL)?;
-    let pasid = if first.flags & uiommu_uapi::iommufd::IOMMU_PGFAULT_FLAGS_PASID_VALID != 0 {
-        first.pasid
-    } else {
-        NO_PASID
-    };
     let g = idev.group.lock();
-    let attach = g.attach.get(&pasid).ok_or(Errno::EINVAL)?;
+    let attached = if first.flags & uiommu_uapi::iommufd::IOMMU_PGFAULT_FLAGS_PASID_VALID != 0 {
+        match g.attach.get(&first.pasid) {
+            Some(a) => Some((first.pasid, a)),
+            None if idev.phys.driver.user_pasid_table() => g
+                .attach
+                .get(&NO_PASID)
+                .filter(|a| {
+                    a.hwpt()
+                        .is_some_and(|h| matches!(HwptView::of(h), Some(HwptView::Nested(_))))
+                })
+                .map(|a| (NO_PASID, a)),
+            None => None,
+        }
+    } else {
+        g.attach.get(&NO_PASID).map(|a| (NO_PASID, a))
+    };
+    let (pasid, attach) = attached.ok_or(Errno::EINVAL)?;
     let hwpt = attach.hwpt().ok_or(Errno::EINVAL)?;
     let fault = view(hwpt).fault().ok_or(Errno::EINVAL)?.clone();
     let source = FaultSource {

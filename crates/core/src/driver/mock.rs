@@ -251,6 +251,10 @@ impl IommuDriver for MockDriver {
         Ok(Box::new(MockViommu::new(init)?))
     }
 
+    fn user_pasid_table(&self) -> bool {
+        true
+    }
+
     fn owns(&self, domain: &dyn Domain) -> bool {
         let any = domain.as_any();
         any.is::<MockPagingDomain>()

@@ -44,7 +44,13 @@ impl MockPagingDomain {
     /// format's full aperture).
     pub fn new(pagetable_type: u32, dirty_tracking: bool) -> Result<Self> {
         // The kernel configures 56-bit IOVA hardware with three levels from level 2.
-        let table = PageTable::new(AmdV1Mock::default(), Config::levels(3)).map_err(pt_errno)?;
+        // A huge domain maps only huge pages and host pages: `iommu_map` splits every range
+        // into the domain's page sizes, so no larger IOPTE ever appears.
+        let mut cfg = Config::levels(3);
+        if pagetable_type == MOCK_IOMMUPT_HUGE {
+            cfg.pgsize_bitmap = MOCK_HUGE_PAGE_SIZE | HOST_PAGE_SIZE;
+        }
+        let table = PageTable::new(AmdV1Mock::default(), cfg).map_err(pt_errno)?;
         let (pgsize_bitmap, aperture) = if pagetable_type == MOCK_IOMMUPT_HUGE {
             (MOCK_HUGE_PAGE_SIZE | HOST_PAGE_SIZE, table.aperture())
         } else {
@@ -256,6 +262,22 @@ mod tests {
         );
         let huge = MockPagingDomain::new(MOCK_IOMMUPT_HUGE, false).unwrap();
         assert_eq!(huge.pgsize_bitmap(), (1 << 20) | 4096);
+    }
+
+    #[test]
+    fn huge_domains_map_only_their_page_sizes() {
+        let d = MockPagingDomain::new(MOCK_IOMMUPT_HUGE, true).unwrap();
+        let (iova, oa) = (4u64 << 20, 0x7f00_0040_0000u64);
+        d.map(iova, oa, 2 << 20, Prot::RW).unwrap();
+        d.set_dirty_tracking(true).unwrap();
+        d.set_dirty(iova).unwrap();
+        let mut bits = uiommu_pt::DirtyBitmap::new(iova, 20, 2);
+        d.read_and_clear_dirty(iova, 2 << 20, false, &mut bits)
+            .unwrap();
+        assert!(
+            bits.test(iova) && !bits.test(iova + (1 << 20)),
+            "two 1 MiB leaves, not one 2 MiB"
+        );
     }
 
     #[test]

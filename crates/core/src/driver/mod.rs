@@ -149,6 +149,12 @@ pub trait IommuDriver: Send + Sync + Debug {
     /// Whether `domain` was made by this driver (`domain->owner == ops`).
     fn owns(&self, domain: &dyn Domain) -> bool;
 
+    /// The guest owns the PASID table (`iommu_ops.user_pasid_table`): faults on a PASID with
+    /// no attachment of its own go to the nested domain of the RID.
+    fn user_pasid_table(&self) -> bool {
+        false
+    }
+
     /// `get_viommu_size` (with `viommu_init`) is non-zero for `viommu_type` on `dev`.
     fn viommu_supported(&self, _dev: &PhysDevice, _viommu_type: u32) -> bool {
         false
