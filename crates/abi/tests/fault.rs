@@ -237,7 +237,7 @@ fn pasid_faults_fall_back_to_a_nested_domain_on_the_rid() {
             &mut rec as *mut _ as u64,
             size_of::<IommuHwptPgfault>()
         ),
-        Ok(48)
+        Ok(size_of::<IommuHwptPgfault>())
     );
     assert_eq!(
         (rec.pasid, rec.flags),
