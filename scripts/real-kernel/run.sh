@@ -18,10 +18,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 TRIPLE=x86_64-unknown-linux-gnu
 ts() { date +%s.%N; }
-timed() { # name command...
-	local name=$1 s; shift; s=$(ts)
-	"$@"
+timed() { # name command...; keeps the command's status
+	local name=$1 s rc=0; shift; s=$(ts)
+	"$@" || rc=$?
 	printf 'TIMING %-14s %6.1fs\n' "$name" "$(echo "$(ts) - $s" | bc)" >&2
+	return $rc
 }
 log() { echo "real-kernel: $*" >&2; }
 
@@ -115,15 +116,15 @@ boot() {
 }
 
 START=$(ts)
-timed prereqs prereqs
+timed prereqs prereqs || exit 1
 CACHE=$(UIOMMU_CACHE=${UIOMMU_CACHE:-} timed kernel-source "$REPO/scripts/kernel-source.sh")
 KS=$CACHE/src/linux-source-7.3
 KOUT=$CACHE/real-kernel/kout
 WORK=$CACHE/real-kernel/work
 mkdir -p "$KOUT" "$WORK"
-timed kernel kernel
-timed tests tests
-timed initramfs initramfs
+timed kernel kernel || exit 1
+timed tests tests || exit 1
+timed initramfs initramfs || exit 1
 ok=0
 timed boot boot || ok=1
 printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2

@@ -93,7 +93,13 @@ mock_scenario! {
         );
         let parent = Hwpt::paging(id, &ioas, HwptFlags::NEST_PARENT).unwrap();
         let not_parent = Hwpt::paging(id, &ioas, HwptFlags::empty()).unwrap();
-        assert_errno(Hwpt::nested(id, &parent, HwptData::None), Errno::EINVAL);
+        // No data on a HWPT parent asks for a paging HWPT there: not supported.
+        assert_errno(Hwpt::nested(id, &parent, HwptData::None), Errno::EOPNOTSUPP);
+        // Type NONE with data is EINVAL.
+        assert_errno(
+            Hwpt::nested(id, &parent, HwptData::Raw { data_type: IOMMU_HWPT_DATA_NONE, bytes: vec![0; 8] }),
+            Errno::EINVAL,
+        );
         assert_errno(
             Hwpt::nested(id, &parent, HwptData::Raw { data_type: IOMMU_HWPT_DATA_SELFTEST + 1, bytes: vec![0; 8] }),
             Errno::EOPNOTSUPP,

@@ -185,6 +185,9 @@ mock_scenario! {
         let pasid = 100;
         dev.pasid_check(pasid, 0).unwrap();
         assert_errno(dev.pasid_attach(pasid, &no_pasid), Errno::EINVAL);
+        // The automatic RID domain is not PASID-compatible, so no PASID may attach yet.
+        assert_errno(dev.pasid_attach(pasid, &h1), Errno::EINVAL);
+        dev.replace(&h1).unwrap();
         assert_eq!(dev.pasid_attach(pasid, &h1).unwrap(), h1.id());
         dev.pasid_check(pasid, h1.id()).unwrap();
         assert_errno(dev.pasid_attach(pasid, &h2), Errno::EBUSY);
