@@ -342,6 +342,29 @@ pub unsafe extern "C" fn mmap64(
     mmap_common(true, addr, len, prot, flags, fd, off)
 }
 
+/// `munmap(addr, len)`: a region of an iommufd mapping is given back to uiommu; the rest of
+/// the range goes to libc.
+///
+/// # Safety
+/// C contract of `munmap`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
+    guard(-1, || {
+        match crate::regions::unmap(addr as u64, len as u64) {
+            None => sys::next_munmap(addr, len),
+            Some(rest) => {
+                let mut rc = 0;
+                for (a, l) in rest {
+                    if sys::next_munmap(a as *mut c_void, l as size_t) != 0 {
+                        rc = -1;
+                    }
+                }
+                rc
+            }
+        }
+    })
+}
+
 /// `dup(fd)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup(fd: c_int) -> c_int {

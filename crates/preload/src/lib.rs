@@ -43,6 +43,7 @@ pub mod maps;
 mod ops;
 pub mod path;
 pub mod process;
+pub mod regions;
 #[allow(unsafe_code)]
 mod sys;
 pub mod table;

@@ -176,7 +176,7 @@ pub fn mmap(
     }
     let entry = lookup(fd)?;
     Some(match entry.object {
-        Object::Context(_) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
+        Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
             // iommufd_fops_mmap.
             if !shared {
                 return Err(libc::EINVAL);
@@ -184,8 +184,11 @@ pub fn mmap(
             if prot & libc::PROT_EXEC != 0 {
                 return Err(libc::EPERM);
             }
-            // No object of the context has registered an mmap region at this offset yet.
-            Err(libc::ENXIO)
+            if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
+                return Err(libc::EINVAL);
+            }
+            let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
+            Ok(crate::regions::insert(m) as usize)
         }),
         Object::File(_) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
             // The anonymous inode filesystem is `SB_I_NOEXEC` (`path_noexec`).

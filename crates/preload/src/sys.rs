@@ -156,6 +156,21 @@ pub fn next_mmap(
     unsafe { f(addr, len, prot, flags, fd, off) }
 }
 
+/// The next definition of `munmap`.
+pub fn next_munmap(addr: *mut c_void, len: size_t) -> c_int {
+    static NEXT: Next = Next::new("munmap\0");
+    let p = NEXT.get();
+    if p.is_null() {
+        set_errno(libc::ENOSYS);
+        return -1;
+    }
+    type MunmapFn = unsafe extern "C" fn(*mut c_void, size_t) -> c_int;
+    // SAFETY: `p` is libc's `munmap`, whose prototype `MunmapFn` is.
+    let f: MunmapFn = unsafe { std::mem::transmute(p) };
+    // SAFETY: the caller's own arguments, passed through.
+    unsafe { f(addr, len) }
+}
+
 /// `dup3(old, new, flags)` as a raw system call.
 pub fn dup3_raw(old: c_int, new: c_int, flags: c_int) -> Result<c_int, Errno> {
     // SAFETY: fd-number arguments only.
