@@ -94,24 +94,28 @@ impl<F: Format, M: TableAlloc> PageTable<F, M> {
         let mut idx = Self::index(st.va, level);
         while !st.done && idx < items {
             if st.leaf_level == level {
-                let step = 1usize << (st.pg_lg2 - isz);
-                if idx + step > items {
+                // Write as many leaves of the current size as this table takes.
+                let step_lg2 = st.pg_lg2 - isz;
+                let fit = ((items - idx) >> step_lg2) as u64;
+                if fit == 0 {
                     return Err(PtError::Invalid);
                 }
-                for i in idx..idx + step {
+                let count = st.leaves.min(fit);
+                let end = idx + ((count as usize) << step_lg2);
+                for i in idx..end {
                     let e = self.mem.load(table, i)?;
                     if e != 0 && self.fmt.decode(level, e) != Entry::Empty {
                         let slot_va = st.va + (((i - idx) as u64) << isz);
                         self.clear_slot(level, table, i, e, slot_va, gather)?;
                     }
                 }
-                for i in 0..step {
-                    let oa = st.oa + ((i as u64) << isz);
-                    let e = self.fmt.leaf(level, oa, st.pg_lg2, st.attrs);
-                    self.mem.store(table, idx + i, e)?;
+                let mut oa = st.oa;
+                for i in idx..end {
+                    self.mem.store(table, i, self.fmt.leaf(level, oa, st.pg_lg2, st.attrs))?;
+                    oa += 1 << isz;
                 }
-                idx += step;
-                self.advance(st)?;
+                idx = end;
+                self.advance(st, count)?;
             } else if st.leaf_level < level {
                 let e = self.mem.load(table, idx)?;
                 let child = match self.fmt.decode(level, e) {
@@ -129,18 +133,18 @@ impl<F: Format, M: TableAlloc> PageTable<F, M> {
         Ok(())
     }
 
-    /// Moves past the leaf just written and picks the next page size when the
-    /// current run is used up.
+    /// Moves past the `count` leaves just written and picks the next page
+    /// size when the current run is used up.
     #[inline]
-    fn advance(&self, st: &mut MapState) -> Result<(), PtError> {
-        let size = 1u64 << st.pg_lg2;
-        st.oa += size;
-        if st.last - st.va < size {
+    fn advance(&self, st: &mut MapState, count: u64) -> Result<(), PtError> {
+        let bytes = count << st.pg_lg2;
+        st.oa += bytes;
+        if st.last - st.va < bytes {
             st.done = true;
             return Ok(());
         }
-        st.va += size;
-        st.leaves -= 1;
+        st.va += bytes;
+        st.leaves -= count;
         if st.leaves == 0 {
             let bitmap = self.pgsize_bitmap;
             st.pg_lg2 = best_pgsize(bitmap, st.va, st.last, st.oa).ok_or(PtError::Unaligned)?;

@@ -13,7 +13,7 @@
 //!   back with compare-and-exchange, like the IOMMU's atomic updates.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use zerocopy::FromZeros;
 
@@ -67,41 +67,67 @@ pub trait TableAlloc: TableMemory {
     fn free(&self, pa: u64);
 }
 
-/// Tables in the first chunk; chunk `k` holds `FIRST_CHUNK << k` tables.
-const FIRST_CHUNK_LG2: u32 = 4;
-const CHUNKS: usize = 24;
+/// Default reservation: 1 GiB of table memory (2^18 tables of 4 KiB).
+const DEFAULT_BYTES_LG2: u32 = 30;
+/// Smallest reservation tried when the system refuses a larger one.
+const MIN_BYTES_LG2: u32 = 20;
 
-/// Tables owned by uiommu: an arena of zeroed `AtomicU64` tables.
+/// Tables owned by uiommu: one flat, zero-allocated arena of `AtomicU64`.
 ///
-/// Storage grows in chunks that double in size and never move, so a resolved
-/// table stays valid without locks. Chunk memory is zero-allocated: pages of a
-/// chunk not yet used by a table stay untouched. A table's "physical address"
-/// is `(id + 1) << table_bytes_lg2`; address 0 is never a table.
+/// The arena is reserved once and never moves, so a table is found from its
+/// address with a shift and no lock. The reservation is virtual: the system
+/// hands out zeroed pages only as tables are first written, so an unused
+/// reservation costs address space, not memory. A table's "physical
+/// address" is `(id + 1) << table_bytes_lg2`; address 0 is never a table.
+/// When the reservation is used up, allocation fails with ENOMEM.
 #[derive(Debug)]
 pub struct OwnedTables {
     items_lg2: u32,
-    chunks: [OnceLock<Box<[AtomicU64]>>; CHUNKS],
+    words: Box<[AtomicU64]>,
     next: AtomicU64,
     free: Mutex<Vec<u64>>,
-    limit: u64,
+    capacity: u64,
 }
 
 impl OwnedTables {
-    /// An empty arena of tables with `1 << items_lg2` entries each.
+    /// An arena of tables with `1 << items_lg2` entries each, 1 GiB reserved.
     pub fn new(items_lg2: u32) -> Self {
-        Self::with_limit(items_lg2, u64::MAX)
+        Self::with_limit(items_lg2, (1u64 << DEFAULT_BYTES_LG2) >> (items_lg2 + 3))
     }
 
-    /// Like [`OwnedTables::new`], failing allocations with ENOMEM past `limit` tables.
+    /// An arena holding at most `limit` tables (fewer if the system refuses
+    /// the reservation; see [`OwnedTables::capacity`]).
     pub fn with_limit(items_lg2: u32, limit: u64) -> Self {
-        let max = ((1u64 << CHUNKS) - 1) << FIRST_CHUNK_LG2;
-        OwnedTables {
-            items_lg2,
-            chunks: std::array::from_fn(|_| OnceLock::new()),
-            next: AtomicU64::new(0),
-            free: Mutex::new(Vec::new()),
-            limit: limit.min(max),
+        let per_table = 1usize << items_lg2;
+        let mut tables = limit.clamp(1, 1 << 40) as usize;
+        loop {
+            match <[AtomicU64]>::new_box_zeroed_with_elems(tables.saturating_mul(per_table)) {
+                Ok(words) => {
+                    return OwnedTables {
+                        items_lg2,
+                        words,
+                        next: AtomicU64::new(0),
+                        free: Mutex::new(Vec::new()),
+                        capacity: tables as u64,
+                    };
+                }
+                Err(_) if tables * per_table * 8 > 1 << MIN_BYTES_LG2 => tables /= 2,
+                Err(_) => {
+                    return OwnedTables {
+                        items_lg2,
+                        words: Box::new([]),
+                        next: AtomicU64::new(0),
+                        free: Mutex::new(Vec::new()),
+                        capacity: 0,
+                    };
+                }
+            }
         }
+    }
+
+    /// Number of tables the arena can hold.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
     }
 
     /// Number of tables currently allocated (not on the free list).
@@ -115,30 +141,9 @@ impl OwnedTables {
     }
 
     #[inline(always)]
-    fn locate(id: u64) -> (usize, usize) {
-        let n = id + (1 << FIRST_CHUNK_LG2);
-        let k = 63 - n.leading_zeros() - FIRST_CHUNK_LG2;
-        (k as usize, (n - ((1u64 << FIRST_CHUNK_LG2) << k)) as usize)
-    }
-
     fn slice(&self, id: u64) -> Option<&[AtomicU64]> {
-        let (k, off) = Self::locate(id);
-        let chunk = self.chunks.get(k)?.get()?;
-        let items = 1usize << self.items_lg2;
-        chunk.get(off * items..(off + 1) * items)
-    }
-
-    fn init_chunk(&self, id: u64) -> Result<(), PtError> {
-        let (k, _) = Self::locate(id);
-        let slot = self.chunks.get(k).ok_or(PtError::NoMemory)?;
-        if slot.get().is_none() {
-            let elems = (1usize << (FIRST_CHUNK_LG2 as usize + k)) << self.items_lg2;
-            let chunk =
-                <[AtomicU64]>::new_box_zeroed_with_elems(elems).map_err(|_| PtError::NoMemory)?;
-            // A racing initializer may win; its chunk is equally zeroed.
-            let _ = slot.set(chunk);
-        }
-        Ok(())
+        let start = (id as usize).checked_mul(1 << self.items_lg2)?;
+        self.words.get(start..start + (1 << self.items_lg2))
     }
 }
 
@@ -152,8 +157,8 @@ impl TableMemory for OwnedTables {
         if items_lg2 != self.items_lg2 || pa & ((1 << shift) - 1) != 0 || pa == 0 {
             return Err(fault);
         }
-        // Ids past the allocated ones land in unused, zeroed chunk memory or
-        // in no chunk at all; either way nothing outside the arena is reached.
+        // Ids not yet allocated land in zeroed arena memory or outside it;
+        // either way nothing beyond the arena is reached.
         self.slice((pa >> shift) - 1).ok_or(fault)
     }
 
@@ -203,20 +208,14 @@ impl TableAlloc for OwnedTables {
         let id = match reused {
             Some(id) => id,
             None => {
-                let id = self.next.load(Ordering::Relaxed);
-                if id >= self.limit {
+                let id = self.next.fetch_add(1, Ordering::Relaxed);
+                if id >= self.capacity {
+                    self.next.fetch_sub(1, Ordering::Relaxed);
                     return Err(PtError::NoMemory);
                 }
-                self.init_chunk(id)?;
-                // Publish the id only once its chunk exists, so `table` never
-                // resolves an id without storage.
-                self.next.fetch_add(1, Ordering::AcqRel)
+                id
             }
         };
-        if self.slice(id).is_none() {
-            // Lost a race for `next` to a chunk boundary: make sure storage exists.
-            self.init_chunk(id)?;
-        }
         Ok((id + 1) << self.table_bytes_lg2())
     }
 

@@ -37,7 +37,7 @@ enum Op {
         c: u8,
         s2: u8,
         d: u8,
-        oa_skew: bool,
+        oa_skew: Option<u8>,
     },
     Unmap {
         at: Place,
@@ -66,7 +66,7 @@ fn place() -> impl Strategy<Value = Place> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (place(), 0u8..4, any::<u8>(), 0u8..3, prop::bool::weighted(0.15))
+        4 => (place(), 0u8..4, any::<u8>(), 0u8..3, prop::option::weighted(0.3, any::<u8>()))
             .prop_map(|(at, c, s2, d, oa_skew)| Op::Map { at, c, s2, d, oa_skew }),
         3 => (place(), 0u8..4, any::<u8>(), 0u8..3)
             .prop_map(|(at, c, s2, d)| Op::Unmap { at, c, s2, d }),
@@ -222,7 +222,7 @@ impl<F: Format> Harness<F> {
             } => {
                 let iova = self.iova(at);
                 let len = self.len(*c, *s2, *d);
-                let skew = if *oa_skew { self.min() } else { 0 };
+                let skew = oa_skew.map_or(0, |s| self.size(s));
                 let oa = OA_BASE + (iova - self.bases[at.top as usize]) + skew;
                 let got = self
                     .pt
