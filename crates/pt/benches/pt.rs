@@ -32,14 +32,30 @@ fn cases<F: Format>(pt: &PageTable<F>) -> Vec<Case> {
         b => format!("{}K", 1u64 << (b - 10)),
     };
     let mut v = vec![
-        Case { name: format!("1x{}", label(g)), len: g, stride: g },
-        Case { name: format!("256x{}", label(g)), len: 256 * g, stride: 512 * g },
+        Case {
+            name: format!("1x{}", label(g)),
+            len: g,
+            stride: g,
+        },
+        Case {
+            name: format!("256x{}", label(g)),
+            len: 256 * g,
+            stride: 512 * g,
+        },
     ];
     if has(l1) {
-        v.push(Case { name: format!("256x{}", label(l1)), len: 256 * l1, stride: 512 * l1 });
+        v.push(Case {
+            name: format!("256x{}", label(l1)),
+            len: 256 * l1,
+            stride: 512 * l1,
+        });
     }
     if has(l2) {
-        v.push(Case { name: format!("1x{}", label(l2)), len: l2, stride: l2 });
+        v.push(Case {
+            name: format!("1x{}", label(l2)),
+            len: l2,
+            stride: l2,
+        });
     }
     v
 }
@@ -109,7 +125,8 @@ fn map_unmap(c: &mut Criterion) {
 fn translate(c: &mut Criterion) {
     let pt = PageTable::new(X86_64, Config::levels(4)).unwrap();
     let mut g = Gather::new();
-    pt.map(0x1234_5000, 0x8000_0000, 0x1000, Prot::RW, &mut g).unwrap();
+    pt.map(0x1234_5000, 0x8000_0000, 0x1000, Prot::RW, &mut g)
+        .unwrap();
     c.bench_function("x86_64/translate/hot", |b| {
         b.iter(|| pt.iova_to_phys(black_box(0x1234_5678)))
     });

@@ -111,7 +111,8 @@ impl<F: Format, M: TableAlloc> PageTable<F, M> {
                 }
                 let mut oa = st.oa;
                 for i in idx..end {
-                    self.mem.store(table, i, self.fmt.leaf(level, oa, st.pg_lg2, st.attrs))?;
+                    self.mem
+                        .store(table, i, self.fmt.leaf(level, oa, st.pg_lg2, st.attrs))?;
                     oa += 1 << isz;
                 }
                 idx = end;

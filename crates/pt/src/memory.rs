@@ -12,8 +12,8 @@
 //!   [`Fault`], never a panic. Hardware-set access and dirty bits are written
 //!   back with compare-and-exchange, like the IOMMU's atomic updates.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use zerocopy::FromZeros;
 

@@ -81,7 +81,14 @@ fn readers_see_stable_mappings() {
 /// lose a write: every set is observed by some read.
 #[test]
 fn dirty_updates_race_with_clear() {
-    let pt = PageTable::new(VtdSs { ad: true, ..VtdSs::default() }, Config::levels(4)).unwrap();
+    let pt = PageTable::new(
+        VtdSs {
+            ad: true,
+            ..VtdSs::default()
+        },
+        Config::levels(4),
+    )
+    .unwrap();
     let mut g = Gather::new();
     pt.map(0, 0, 64 * K4, Prot::RW, &mut g).unwrap();
     let writes = 2000;
@@ -97,7 +104,8 @@ fn dirty_updates_race_with_clear() {
             let done = writer.is_finished();
             let mut bm = DirtyBitmap::new(0, 12, 64);
             let mut g = Gather::new();
-            pt.read_and_clear_dirty(0, 64 * K4, false, &mut bm, &mut g).unwrap();
+            pt.read_and_clear_dirty(0, 64 * K4, false, &mut bm, &mut g)
+                .unwrap();
             seen += bm.bits[0].count_ones() as u64;
             if done {
                 break;
@@ -107,6 +115,7 @@ fn dirty_updates_race_with_clear() {
     });
     assert!(seen >= 1 && seen <= writes);
     let mut bm = DirtyBitmap::new(0, 12, 64);
-    pt.read_and_clear_dirty(0, 64 * K4, true, &mut bm, &mut g).unwrap();
+    pt.read_and_clear_dirty(0, 64 * K4, true, &mut bm, &mut g)
+        .unwrap();
     assert_eq!(bm.bits[0], 0, "every mark was read and cleared");
 }

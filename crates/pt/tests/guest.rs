@@ -30,7 +30,12 @@ impl GuestMemory for Sparse {
     fn read_u64(&self, gpa: u64) -> Result<u64, Fault> {
         self.get(gpa).ok_or(Fault { addr: gpa })
     }
-    fn compare_exchange_u64(&self, gpa: u64, old: u64, new: u64) -> Result<Result<u64, u64>, Fault> {
+    fn compare_exchange_u64(
+        &self,
+        gpa: u64,
+        old: u64,
+        new: u64,
+    ) -> Result<Result<u64, u64>, Fault> {
         let mut m = self.0.lock().unwrap();
         let slot = m.get_mut(&gpa).ok_or(Fault { addr: gpa })?;
         if *slot == old {
@@ -66,17 +71,29 @@ fn guest_stage1_walk_sets_accessed_and_dirty() {
     let mem = Sparse::default();
     let iova = 0x7f12_3456_7000;
     let leaf = build_stage1(&mem, 0x10_0000, iova, 0xabc_d000, x86::RW);
-    let pt = PageTable::with_root(X86_64, GuestTables { mem: &mem }, 0x10_0000, Config::levels(4))
-        .unwrap();
+    let pt = PageTable::with_root(
+        X86_64,
+        GuestTables { mem: &mem },
+        0x10_0000,
+        Config::levels(4),
+    )
+    .unwrap();
     assert_eq!(pt.iova_to_phys(iova + 0x123), Some(0xabc_d123));
-    assert_eq!(mem.get(leaf), Some(x86::P | x86::RW | 0xabc_d000), "lookup writes nothing");
+    assert_eq!(
+        mem.get(leaf),
+        Some(x86::P | x86::RW | 0xabc_d000),
+        "lookup writes nothing"
+    );
 
     let t = pt.translate(iova + 8, Access::Read).unwrap();
     assert_eq!((t.phys, t.page_lg2), (0xabc_d008, 12));
     assert_eq!(mem.get(leaf).unwrap() & (x86::A | x86::D), x86::A);
     pt.translate(iova, Access::Write).unwrap();
     assert_eq!(mem.get(leaf).unwrap() & (x86::A | x86::D), x86::A | x86::D);
-    assert_eq!(mem.get(0x10_0000 + ((iova >> 39) & 511) * 8).unwrap() & x86::A, x86::A);
+    assert_eq!(
+        mem.get(0x10_0000 + ((iova >> 39) & 511) * 8).unwrap() & x86::A,
+        x86::A
+    );
 }
 
 #[test]
@@ -84,20 +101,37 @@ fn guest_faults_are_results() {
     let mem = Sparse::default();
     let iova = 0x4000_0000;
     build_stage1(&mem, 0x20_0000, iova, 0x5000, 0);
-    let pt = PageTable::with_root(X86_64, GuestTables { mem: &mem }, 0x20_0000, Config::levels(4))
-        .unwrap();
+    let pt = PageTable::with_root(
+        X86_64,
+        GuestTables { mem: &mem },
+        0x20_0000,
+        Config::levels(4),
+    )
+    .unwrap();
     // Read-only leaf: writes fault on permission, at level 0.
-    assert_eq!(pt.translate(iova, Access::Write), Err(WalkFault::Permission { level: 0 }));
+    assert_eq!(
+        pt.translate(iova, Access::Write),
+        Err(WalkFault::Permission { level: 0 })
+    );
     // Not present.
-    assert_eq!(pt.translate(iova + 0x1000, Access::Read), Err(WalkFault::NotPresent { level: 0 }));
+    assert_eq!(
+        pt.translate(iova + 0x1000, Access::Read),
+        Err(WalkFault::NotPresent { level: 0 })
+    );
     // A table pointer to unbacked memory.
     let l1 = 0x20_0000 + 2 * 0x1000 + ((iova >> 21) & 511) * 8;
     mem.put(l1, X86_64.table(1, 0xdead_0000));
-    assert!(matches!(pt.translate(iova, Access::Read), Err(WalkFault::Memory(_))));
-    assert_eq!(pt.lookup(iova), Err(PtError::Fault(0xdead_0000 + ((iova >> 12) & 511) * 8)));
+    assert!(matches!(
+        pt.translate(iova, Access::Read),
+        Err(WalkFault::Memory(_))
+    ));
+    assert_eq!(
+        pt.lookup(iova),
+        Err(PtError::Fault(0xdead_0000 + ((iova >> 12) & 511) * 8))
+    );
     // A misaligned root is refused at every walk, not a panic.
-    let bad = PageTable::with_root(X86_64, GuestTables { mem: &mem }, 0x123, Config::levels(4))
-        .unwrap();
+    let bad =
+        PageTable::with_root(X86_64, GuestTables { mem: &mem }, 0x123, Config::levels(4)).unwrap();
     assert!(bad.iova_to_phys(0).is_none());
 }
 
@@ -109,11 +143,22 @@ struct ThroughStage2<'a> {
 
 impl GuestMemory for ThroughStage2<'_> {
     fn read_u64(&self, gpa: u64) -> Result<u64, Fault> {
-        let t = self.s2.translate(gpa, Access::Read).map_err(|_| Fault { addr: gpa })?;
+        let t = self
+            .s2
+            .translate(gpa, Access::Read)
+            .map_err(|_| Fault { addr: gpa })?;
         self.host.read_u64(t.phys)
     }
-    fn compare_exchange_u64(&self, gpa: u64, old: u64, new: u64) -> Result<Result<u64, u64>, Fault> {
-        let t = self.s2.translate(gpa, Access::Write).map_err(|_| Fault { addr: gpa })?;
+    fn compare_exchange_u64(
+        &self,
+        gpa: u64,
+        old: u64,
+        new: u64,
+    ) -> Result<Result<u64, u64>, Fault> {
+        let t = self
+            .s2
+            .translate(gpa, Access::Write)
+            .map_err(|_| Fault { addr: gpa })?;
         self.host.compare_exchange_u64(t.phys, old, new)
     }
 }
@@ -130,16 +175,26 @@ fn nested_walk_goes_through_stage2() {
         let table = hpa_root + (3 - level) * 0x1000;
         let idx = (iova >> (12 + 9 * level)) & 511;
         let next_gpa = gpa_root + (4 - level) * 0x1000;
-        host.put(table + idx * 8, X86_64.table(level as u32, next_gpa) & !x86::A);
+        host.put(
+            table + idx * 8,
+            X86_64.table(level as u32, next_gpa) & !x86::A,
+        );
     }
     let s2 = PageTable::new(VtdSs::default(), Config::levels(4)).unwrap();
     let mut g = Gather::new();
-    s2.map(gpa_root, hpa_root, 4 * 0x1000, Prot::RW, &mut g).unwrap();
-    s2.map(0x0030_0000, 0x7700_0000, 0x1000, Prot::RW, &mut g).unwrap();
+    s2.map(gpa_root, hpa_root, 4 * 0x1000, Prot::RW, &mut g)
+        .unwrap();
+    s2.map(0x0030_0000, 0x7700_0000, 0x1000, Prot::RW, &mut g)
+        .unwrap();
 
     let s1 = PageTable::with_root(
         X86_64,
-        GuestTables { mem: ThroughStage2 { s2: &s2, host: &host } },
+        GuestTables {
+            mem: ThroughStage2 {
+                s2: &s2,
+                host: &host,
+            },
+        },
         gpa_root,
         Config::levels(4),
     )
@@ -150,5 +205,8 @@ fn nested_walk_goes_through_stage2() {
 
     // Removing the stage-2 mapping of a stage-1 table makes the walk fault.
     assert_eq!(s2.unmap(gpa_root + 0x3000, 0x1000, &mut g), 0x1000);
-    assert!(matches!(s1.translate(iova, Access::Read), Err(WalkFault::Memory(_))));
+    assert!(matches!(
+        s1.translate(iova, Access::Read),
+        Err(WalkFault::Memory(_))
+    ));
 }
