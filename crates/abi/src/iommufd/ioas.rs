@@ -135,6 +135,25 @@ pub(super) fn unmap(c: &Cmd) -> Result<()> {
     c.respond(&cmd)
 }
 
+/// IOMMU_IOAS_CHANGE_PROCESS (`iommufd_ioas_change_process`): every IOAS of the context may
+/// hold file-backed areas only (`EINVAL`). Their pins are then charged to the calling process;
+/// in process the caller is always the process that pinned them, so no charge moves
+/// (`need_charge_update` is false for every pages object).
+pub(super) fn change_process(c: &Cmd) -> Result<()> {
+    let cmd: IommuIoasChangeProcess = c.get();
+    if cmd.__reserved != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    for id in c.ctx.objects.ids() {
+        if let Ok(ioas) = c.ctx.get::<Ioas>(id) {
+            if !ioas.iopt.all_areas_file_backed() {
+                return Err(Errno::EINVAL);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// IOMMU_IOAS_NOIOMMU_GET_PA: uiommu is built like a kernel without
 /// `CONFIG_IOMMUFD_NOIOMMU`, whose handler only says `EOPNOTSUPP`.
 pub(super) fn noiommu_get_pa(_c: &Cmd) -> Result<()> {

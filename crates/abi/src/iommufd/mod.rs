@@ -30,6 +30,7 @@ pub(crate) fn run(ctx: &Context, caller: &Caller<'_>, ucmd: &UserCmd) -> Result<
         IOMMU_IOAS_IOVA_RANGES => ioas::iova_ranges(&c),
         IOMMU_IOAS_MAP => ioas::map(&c),
         IOMMU_IOAS_MAP_FILE => ioas::map_file(&c),
+        IOMMU_IOAS_CHANGE_PROCESS => ioas::change_process(&c),
         IOMMU_IOAS_UNMAP => ioas::unmap(&c),
         IOMMU_OPTION => option::option(&c),
         IOMMU_VFIO_IOAS => option::vfio_ioas(&c),

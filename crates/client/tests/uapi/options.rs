@@ -1,6 +1,5 @@
 //! IOMMU_OPTION, IOMMU_VFIO_IOAS, and the size rules every iommufd command applies.
 
-use std::os::unix::fs::MetadataExt;
 
 use uiommu_client::RlimitMode;
 use uiommu_uapi::Errno;
@@ -9,8 +8,16 @@ use zerocopy::IntoBytes;
 
 use crate::common::{assert_errno, scenario};
 
+/// Whether this process has `CAP_SYS_RESOURCE` (bit 24 of `CapEff`), which setting the
+/// accounting mode requires: root in a container may lack it.
 fn root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0)
 }
 
 scenario! {

@@ -98,6 +98,11 @@ impl IoPagetable {
         self.read().areas.iter().map(|a| a.info()).collect()
     }
 
+    /// Whether every area is backed by a file (what `IOMMU_IOAS_CHANGE_PROCESS` requires).
+    pub fn all_areas_file_backed(&self) -> bool {
+        self.read().areas.iter().all(|a| a.pages.is_file())
+    }
+
     /// `IOMMU_OPTION_HUGE_PAGES` get: whether large IOPTEs are allowed.
     pub fn huge_pages(&self) -> bool {
         !self.read().disable_large_pages
