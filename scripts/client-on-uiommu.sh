@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The client's scenarios (crates/client/tests/uapi) under `uiommu exec`: the same executable
+# the real-kernel leg runs in QEMU (scripts/real-kernel/run.sh), with the same expectations.
+# UIOMMU_CLIENT_REQUIRE=1 makes a scenario fail rather than skip if /dev/iommu is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build -q -p uiommu-cli -p uiommu-preload
+bin=$(cargo test -p uiommu-client --test uapi --no-run 2>&1 |
+	sed -n 's/.*Executable tests\/uapi\/main.rs (\(.*\))$/\1/p' | tail -n 1)
+[ -x "$bin" ] || { echo "client-on-uiommu: no test executable" >&2; exit 1; }
+UIOMMU_CLIENT_REQUIRE=1 "$target/debug/uiommu" exec -- "$bin" --test-threads 1
