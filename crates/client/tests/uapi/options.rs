@@ -1,6 +1,5 @@
 //! IOMMU_OPTION, IOMMU_VFIO_IOAS, and the size rules every iommufd command applies.
 
-
 use uiommu_client::RlimitMode;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
