@@ -93,31 +93,31 @@ fn time_ops<F: Format>(pt: &PageTable<F>, case: &Case, iters: u64, map_timed: bo
     total
 }
 
-fn bench_format<F: Format>(c: &mut Criterion, fmt: F, cfg: Config) {
+fn bench_format<F: Format>(c: &mut Criterion, name: &str, fmt: F, cfg: Config) {
     let pt = PageTable::new(fmt, cfg).unwrap();
     for case in cases(&pt) {
         // Populate the upper levels once.
         time_ops(&pt, &case, BATCH, true);
-        c.bench_function(&format!("{}/map/{}", F::NAME, case.name), |b| {
+        c.bench_function(&format!("{name}/map/{}", case.name), |b| {
             b.iter_custom(|iters| time_ops(&pt, &case, iters, true))
         });
-        c.bench_function(&format!("{}/unmap/{}", F::NAME, case.name), |b| {
+        c.bench_function(&format!("{name}/unmap/{}", case.name), |b| {
             b.iter_custom(|iters| time_ops(&pt, &case, iters, false))
         });
     }
 }
 
 fn map_unmap(c: &mut Criterion) {
-    bench_format(c, X86_64, Config::levels(4));
-    bench_format(c, X86_64, Config::levels(5));
-    bench_format(c, VtdSs::default(), Config::levels(4));
-    bench_format(c, AmdV1::default(), Config::levels(4));
-    bench_format(c, AmdV1Mock::default(), Config::levels(3));
-    bench_format(c, Arm4kS1::default(), Arm4kS1::config(48));
-    bench_format(c, Arm4kS2::default(), Arm4kS2::config(48));
-    bench_format(c, Arm16kS1::default(), Arm16kS1::config(48));
-    bench_format(c, Arm64kS1::default(), Arm64kS1::config(48));
-    bench_format(c, Tce4k::default(), Tce4k::window(0, 31));
+    bench_format(c, "x86_64_4l", X86_64, Config::levels(4));
+    bench_format(c, "x86_64_5l", X86_64, Config::levels(5));
+    bench_format(c, "vtd_ss_4l", VtdSs::default(), Config::levels(4));
+    bench_format(c, "amdv1_4l", AmdV1::default(), Config::levels(4));
+    bench_format(c, "amdv1_mock", AmdV1Mock::default(), Config::levels(3));
+    bench_format(c, "arm_s1_4k", Arm4kS1::default(), Arm4kS1::config(48));
+    bench_format(c, "arm_s2_4k", Arm4kS2::default(), Arm4kS2::config(48));
+    bench_format(c, "arm_s1_16k", Arm16kS1::default(), Arm16kS1::config(48));
+    bench_format(c, "arm_s1_64k", Arm64kS1::default(), Arm64kS1::config(48));
+    bench_format(c, "tce_4k", Tce4k::default(), Tce4k::window(0, 31));
 }
 
 /// Hot: the same IOVA again and again (every entry in L1). Cold: 16384 leaf
