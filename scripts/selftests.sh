@@ -10,7 +10,9 @@
 #                rewrite known-failures.txt for the rest, keeping the reasons recorded there
 #   --keep DIR   keep each binary's output in DIR (default: a temporary directory)
 #   --hugepages N  reserve at least N hugetlb pages for the run (root; restored afterwards):
-#                the MAP_HUGETLB cases need them and are known failures without
+#                the MAP_HUGETLB cases need them; tests/selftests/must-pass-hugepages.txt
+#                lists those that must then pass too (--update adds there the cases whose
+#                known-failure reason was the missing huge pages)
 #
 # Environment:
 #   UIOMMU_CACHE              where scripts/kernel-source.sh keeps the kernel source
@@ -25,6 +27,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 LIST_DIR=$ROOT/tests/selftests
 MUST_PASS=$LIST_DIR/must-pass.txt
+MUST_PASS_HUGE=$LIST_DIR/must-pass-hugepages.txt
 KNOWN=$LIST_DIR/known-failures.txt
 
 profile=release
@@ -104,6 +107,9 @@ if [ "$hugepages" -gt 0 ] && [ "$(cat $NR)" -lt "$hugepages" ]; then
 	old_nr=$(cat $NR)
 	echo "$hugepages" > $NR || { log "cannot reserve huge pages (need root)"; exit 1; }
 	trap 'echo "$old_nr" > '$NR'; rm -rf "${tmp_logs:-/nonexistent}"' EXIT
+	# The kernel may grant fewer than asked (fragmented memory): say so rather than fail cases.
+	got=$(cat $NR)
+	[ "$got" -ge "$hugepages" ] || { log "only $got of $hugepages huge pages could be reserved"; exit 1; }
 fi
 : > "$LOGS/results"
 status=0
@@ -132,12 +138,14 @@ done
 
 # --- compare with the lists -----------------------------------------------------------------
 passed=$(awk '$2 == "pass" { print $3 }' "$LOGS/results" | sort -u)
-listed=$(grep -v '^\s*\(#\|$\)' "$MUST_PASS" 2>/dev/null | sort -u || true)
+lists=("$MUST_PASS")
+[ "$hugepages" -gt 0 ] && lists+=("$MUST_PASS_HUGE")
+listed=$(cat "${lists[@]}" 2>/dev/null | grep -v '^\s*\(#\|$\)' | sort -u || true)
 missing=$(comm -23 <(echo "$listed" | sed '/^$/d') <(echo "$passed" | sed '/^$/d'))
 new=$(comm -13 <(echo "$listed" | sed '/^$/d') <(echo "$passed" | sed '/^$/d'))
 echo "must-pass: $(echo "$listed" | sed '/^$/d' | wc -l) listed, $(echo "$missing" | sed '/^$/d' | wc -l) not passing"
 if [ -n "$missing" ]; then
-	echo "REGRESSIONS (listed in tests/selftests/must-pass.txt, did not pass):"
+	echo "REGRESSIONS (listed in ${lists[*]#$ROOT/}, did not pass):"
 	while read -r c; do
 		r=$(awk -v c="$c" '$3 == c { print $2 }' "$LOGS/results" | head -1)
 		echo "  $c (${r:-did not run})"
@@ -149,14 +157,27 @@ if [ -n "$new" ]; then
 fi
 
 if [ "$update" = 1 ]; then
+	# A new pass whose recorded reason was the missing huge pages goes to the huge-page list.
+	needs_huge=$(awk -F'\t' '$2 ~ /hugetlb/ { print $1 }' "$KNOWN" 2>/dev/null | sort -u)
+	new_huge=$(comm -12 <(echo "$new" | sed '/^$/d') <(echo "$needs_huge" | sed '/^$/d'))
+	new_plain=$(comm -23 <(echo "$new" | sed '/^$/d') <(echo "$needs_huge" | sed '/^$/d'))
+	if [ "$hugepages" -gt 0 ] && [ -n "$new_huge" ]; then
+		{
+			sed -n '/^#/p' "$MUST_PASS_HUGE" 2>/dev/null || true
+			{ grep -v '^\s*\(#\|$\)' "$MUST_PASS_HUGE" 2>/dev/null || true; echo "$new_huge"; } |
+				sed '/^$/d' | sort -u
+		} > "$MUST_PASS_HUGE.tmp" && mv "$MUST_PASS_HUGE.tmp" "$MUST_PASS_HUGE"
+	fi
 	{
 		sed -n '/^#/p' "$MUST_PASS" 2>/dev/null || true
-		printf '%s\n%s\n' "$listed" "$passed" | sed '/^$/d' | sort -u
+		{ grep -v '^\s*\(#\|$\)' "$MUST_PASS" 2>/dev/null || true; echo "$new_plain"; } |
+			sed '/^$/d' | sort -u
 	} > "$MUST_PASS.tmp" && mv "$MUST_PASS.tmp" "$MUST_PASS"
 	# Every other case, with the reason recorded for it before (or "unclassified").
 	{
 		sed -n '/^#/p' "$KNOWN" 2>/dev/null || true
-		awk '$2 != "pass" { print $3 }' "$LOGS/results" | sort -u | comm -23 - <(sort -u "$MUST_PASS") |
+		awk '$2 != "pass" { print $3 }' "$LOGS/results" | sort -u |
+			comm -23 - <(cat "$MUST_PASS" "$MUST_PASS_HUGE" 2>/dev/null | sort -u) |
 			while read -r c; do
 				why=$(awk -F'\t' -v c="$c" '$1 == c { print $2; exit }' "$KNOWN" 2>/dev/null || true)
 				printf '%s\t%s\n' "$c" "${why:-unclassified}"
