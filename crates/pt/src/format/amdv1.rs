@@ -108,8 +108,7 @@ impl<const G: u32> Format for AmdV1Fmt<G> {
         // Every entry of a page larger than the item holds the page's base address; the low
         // address bits carry the size encoding instead (spec Table 14).
         let oa = oa & (u64::MAX << size_lg2);
-        // Every entry of a run holds the same value: the page's own address.
-        let e = spec::PR | Self::addr(oa & (u64::MAX << size_lg2)) | attrs;
+        let e = spec::PR | Self::addr(oa) | attrs;
         if size_lg2 == Self::item_lg2(level) {
             return e;
         }
