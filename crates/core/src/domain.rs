@@ -45,6 +45,12 @@ pub trait Domain: IoptDomain + Debug {
         None
     }
 
+    /// The hardware translation model the DMA engine uses, if the driver has one
+    /// ([`crate::dma`]).
+    fn dma(&self) -> Option<&dyn crate::dma::DmaDomain> {
+        None
+    }
+
     /// The driver's own type, for downcasting.
     fn as_any(&self) -> &dyn Any;
 }

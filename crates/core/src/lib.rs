@@ -7,6 +7,7 @@
 pub mod access;
 pub mod context;
 pub mod device;
+pub mod dma;
 pub mod domain;
 pub mod driver;
 pub mod fault;

@@ -10,6 +10,7 @@ pub mod mock;
 pub mod mock_domain;
 pub mod mock_viommu;
 pub mod viommu;
+pub mod vtd;
 
 use crate::domain::Domain;
 use std::any::Any;

@@ -1,0 +1,419 @@
+//! The DMA engine: what an emulated device's memory requests go through.
+//!
+//! A request names the device, the PASID (`NO_PASID` for a request without one), the IOVA and
+//! the access. The engine finds the domain the device's RID or PASID is attached to now
+//! ([`crate::device::current_domain`], the iommu core's view), asks the IOMMU unit's
+//! [`Iotlb`] and, on a miss, lets the domain walk its tables ([`DmaDomain::walk`]: a paging
+//! domain its own table, a nested domain the guest's stage-1 table in guest memory with every
+//! table address and the final output through the stage-2 parent). The walk sets accessed and
+//! dirty bits as the hardware does; the result is cached under the domain's DID and the PASID.
+//!
+//! A request with no translation is a fault ([`DmaFault`]). For a device whose IOMMU and
+//! function take page requests, a recoverable fault (not present, or not permitted) becomes a
+//! page request delivered to the fault queue of the HWPT through
+//! [`crate::device::report_page_fault`] (VT-d spec §7.5 "Page Request Handling"); the device
+//! retries once the request is answered. Any other fault is recorded by the IOMMU
+//! ([`DmaDomain::record_fault`], §7.2 "Non-Recoverable Fault Reporting").
+//!
+//! Output addresses are what a mapping's output address is everywhere in uiommu: user virtual
+//! addresses of the owning process, reached through [`UserMemory`] by [`dma_read`] and
+//! [`dma_write`].
+
+pub mod iotlb;
+
+pub use iotlb::{Fill, FillTicket, Hit, Iotlb, Tag};
+
+use crate::context::Handle;
+use crate::device::{Device, NO_PASID};
+use crate::domain::{Domain, DomainType};
+use crate::driver::PhysDevice;
+use crate::fault::PageRequest;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use uiommu_pt::{Access, WalkFault};
+use uiommu_uapi::iommufd::{
+    IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID, IOMMU_PGFAULT_PERM_READ,
+    IOMMU_PGFAULT_PERM_WRITE,
+};
+use uiommu_uapi::{Errno, UserMemory};
+
+/// Memory the engine reads and writes: the owning process's, shared between threads.
+pub type DmaMemory = dyn UserMemory + Sync;
+
+/// The smallest page: DMA is split at this granule at most.
+const PAGE_LG2: u32 = 12;
+
+/// Which table a fault was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The first stage: a first-stage paging domain, or the guest's table of a nested domain.
+    First,
+    /// The second stage: a second-stage paging domain, or the nest parent.
+    Second,
+}
+
+/// Why a request has no translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultReason {
+    /// The RID or PASID translates through no domain: blocked, or no PASID entry.
+    Blocked,
+    /// A non-present entry at `level`.
+    NotPresent {
+        /// The stage.
+        stage: Stage,
+        /// Level of the entry (0 is the leaf level).
+        level: u32,
+    },
+    /// An entry at `level` forbids the access.
+    Permission {
+        /// The stage.
+        stage: Stage,
+        /// Level of the entry.
+        level: u32,
+    },
+    /// The address is beyond what the table translates.
+    OutOfRange {
+        /// The stage.
+        stage: Stage,
+    },
+    /// A table could not be read (a guest table address the nest parent does not translate,
+    /// or memory that is not there).
+    TableAccess {
+        /// The stage whose table was read.
+        stage: Stage,
+        /// The table address.
+        addr: u64,
+    },
+    /// The domain has no hardware translation model.
+    Unsupported,
+}
+
+impl FaultReason {
+    /// The fault of a page-table walk of `stage`.
+    pub fn from_walk(stage: Stage, f: WalkFault) -> Self {
+        match f {
+            WalkFault::OutOfRange => FaultReason::OutOfRange { stage },
+            WalkFault::NotPresent { level } => FaultReason::NotPresent { stage, level },
+            WalkFault::Permission { level } => FaultReason::Permission { stage, level },
+            WalkFault::Memory(m) => FaultReason::TableAccess {
+                stage,
+                addr: m.addr,
+            },
+        }
+    }
+
+    /// Whether software can resolve the fault by mapping the page and have the device retry:
+    /// the faults a page request is made for.
+    pub fn recoverable(self) -> bool {
+        matches!(
+            self,
+            FaultReason::NotPresent { .. } | FaultReason::Permission { .. }
+        )
+    }
+}
+
+/// A faulting request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaFault {
+    /// The iommufd device object ID.
+    pub dev_id: u32,
+    /// PASID of the request, `NO_PASID` for none.
+    pub pasid: u32,
+    /// The faulting address.
+    pub iova: u64,
+    /// The access.
+    pub access: Access,
+    /// Why.
+    pub reason: FaultReason,
+}
+
+/// Why a DMA did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmaError {
+    /// A non-recoverable fault, recorded by the IOMMU.
+    Fault(DmaFault),
+    /// A page request was queued for the fault; the device retries after the response.
+    PageRequest(DmaFault),
+    /// The request itself is malformed (`EOVERFLOW`: the range wraps) or the output memory is
+    /// not accessible (`EFAULT`).
+    Access(Errno),
+}
+
+/// A translated stretch of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaMapping {
+    /// Output address of the IOVA.
+    pub phys: u64,
+    /// Bytes from there that are contiguous in output (up to the end of the page, at most the
+    /// requested length).
+    pub len: u64,
+    /// log2 of the page that translated it.
+    pub page_lg2: u32,
+}
+
+/// What a walk found: the output address of the IOVA and the page size it may be cached at
+/// (for a nested walk the smaller of the two stages' pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walked {
+    /// Output address of the IOVA.
+    pub phys: u64,
+    /// log2 of the page size.
+    pub page_lg2: u32,
+}
+
+/// A domain that models the hardware's DMA translation.
+pub trait DmaDomain: Send + Sync {
+    /// The IOTLB of the IOMMU unit `dev` sits behind and the domain ID this domain is tagged
+    /// with there; `None` if translations are not cached.
+    fn hw<'a>(&'a self, dev: &'a PhysDevice) -> Option<(&'a Iotlb, u16)>;
+
+    /// The page walk of a request of `pasid` that missed the IOTLB, with access/dirty updates.
+    /// `mem` is the owning process's memory (where guest tables live).
+    fn walk(
+        &self,
+        pasid: u32,
+        iova: u64,
+        access: Access,
+        mem: &DmaMemory,
+    ) -> Result<Walked, FaultReason>;
+
+    /// Whether recoverable faults of `dev` become page requests (the IOMMU and the function
+    /// support them).
+    fn page_requests(&self, _dev: &PhysDevice) -> bool {
+        false
+    }
+
+    /// Records a non-recoverable fault in the IOMMU's fault log.
+    fn record_fault(&self, _dev: &PhysDevice, _fault: &DmaFault) {}
+}
+
+/// Page Request Group Index of the next page request (9 bits, PCIe PRI).
+fn next_grpid() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) & 0x1ff
+}
+
+/// A device's RID or PASID resolved to the domain it translates through now, for a burst of
+/// requests. Attach changes after resolution are not seen (a device's context and PASID
+/// caches); resolve again after one.
+#[derive(Debug, Clone)]
+pub struct DmaTarget {
+    idev: Handle<Device>,
+    pasid: u32,
+    domain: Option<Arc<dyn Domain>>,
+}
+
+impl DmaTarget {
+    /// The domain `pasid` of `idev` translates through now.
+    pub fn resolve(idev: &Handle<Device>, pasid: u32) -> Self {
+        DmaTarget {
+            idev: idev.clone(),
+            pasid,
+            domain: crate::device::current_domain(idev, pasid),
+        }
+    }
+
+    /// The domain, if any.
+    pub fn domain(&self) -> Option<&Arc<dyn Domain>> {
+        self.domain.as_ref()
+    }
+
+    /// Translates `iova` for `access` and up to `len` bytes (at least one).
+    #[inline]
+    pub fn translate(
+        &self,
+        iova: u64,
+        access: Access,
+        len: u64,
+        mem: &DmaMemory,
+    ) -> Result<DmaMapping, DmaError> {
+        let (phys, page_lg2) = self.translate_page(iova, access, mem)?;
+        let to_end = (1u64 << page_lg2) - (iova & ((1u64 << page_lg2) - 1));
+        Ok(DmaMapping {
+            phys,
+            len: to_end.min(len.max(1)),
+            page_lg2,
+        })
+    }
+
+    #[inline]
+    fn translate_page(
+        &self,
+        iova: u64,
+        access: Access,
+        mem: &DmaMemory,
+    ) -> Result<(u64, u32), DmaError> {
+        let Some(domain) = &self.domain else {
+            return Err(self.fault(None, iova, access, FaultReason::Blocked));
+        };
+        let Some(hw) = domain.dma() else {
+            return self.translate_soft(domain.as_ref(), iova, access);
+        };
+        let dev = &self.idev.phys;
+        let cached = hw.hw(dev);
+        let tag = cached.map(|(_, did)| Tag {
+            did,
+            pasid: self.pasid,
+        });
+        if let (Some((tlb, _)), Some(tag)) = (cached, tag) {
+            if let Some(h) = tlb.lookup(tag, iova, access) {
+                return Ok((h.phys, h.page_lg2));
+            }
+        }
+        let ticket = cached.map(|(tlb, _)| tlb.begin_fill());
+        match hw.walk(self.pasid, iova, access, mem) {
+            Ok(w) => {
+                if let (Some((tlb, _)), Some(tag), Some(ticket)) = (cached, tag, ticket) {
+                    let fill = Fill {
+                        iova,
+                        phys: w.phys,
+                        page_lg2: w.page_lg2,
+                        access,
+                    };
+                    tlb.insert(tag, fill, ticket);
+                }
+                Ok((w.phys, w.page_lg2.max(PAGE_LG2).min(63)))
+            }
+            Err(reason) => Err(self.fault(Some(hw), iova, access, reason)),
+        }
+    }
+
+    /// A domain of a driver without a hardware model: a paging domain translates by its
+    /// software lookup (no permission check, no cache), anything else faults.
+    fn translate_soft(
+        &self,
+        domain: &dyn Domain,
+        iova: u64,
+        access: Access,
+    ) -> Result<(u64, u32), DmaError> {
+        let reason = match domain.domain_type() {
+            DomainType::Blocked => FaultReason::Blocked,
+            DomainType::Identity => return Ok((iova, PAGE_LG2)),
+            DomainType::Paging => match domain.iova_to_phys(iova) {
+                Some(phys) => return Ok((phys, PAGE_LG2)),
+                None => FaultReason::NotPresent {
+                    stage: Stage::First,
+                    level: 0,
+                },
+            },
+            DomainType::Nested => FaultReason::Unsupported,
+        };
+        Err(self.fault(None, iova, access, reason))
+    }
+
+    /// Reports a fault: a page request if the device takes them and the fault is recoverable
+    /// and some fault queue takes it, else a fault record.
+    #[cold]
+    fn fault(
+        &self,
+        hw: Option<&dyn DmaDomain>,
+        iova: u64,
+        access: Access,
+        reason: FaultReason,
+    ) -> DmaError {
+        let fault = DmaFault {
+            dev_id: self.idev.id,
+            pasid: self.pasid,
+            iova,
+            access,
+            reason,
+        };
+        let dev = &self.idev.phys;
+        if let Some(hw) = hw {
+            if reason.recoverable() && hw.page_requests(dev) {
+                let mut flags = IOMMU_PGFAULT_FLAGS_LAST_PAGE;
+                if self.pasid != NO_PASID {
+                    flags |= IOMMU_PGFAULT_FLAGS_PASID_VALID;
+                }
+                let perm = match access {
+                    Access::Read => IOMMU_PGFAULT_PERM_READ,
+                    Access::Write => IOMMU_PGFAULT_PERM_WRITE,
+                };
+                let req = PageRequest {
+                    flags,
+                    pasid: self.pasid,
+                    grpid: next_grpid(),
+                    perm,
+                    addr: iova & !((1u64 << PAGE_LG2) - 1),
+                };
+                if crate::device::report_page_fault(&self.idev, vec![req]).is_ok() {
+                    return DmaError::PageRequest(fault);
+                }
+            }
+            hw.record_fault(dev, &fault);
+        }
+        DmaError::Fault(fault)
+    }
+
+    /// Reads `buf.len()` bytes at `iova` into `buf`, page by page.
+    pub fn read(&self, iova: u64, buf: &mut [u8], mem: &DmaMemory) -> Result<(), DmaError> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = iova
+                .checked_add(done as u64)
+                .ok_or(DmaError::Access(Errno::EOVERFLOW))?;
+            let rest = (buf.len() - done) as u64;
+            let m = self.translate(at, Access::Read, rest, mem)?;
+            let n = m.len as usize;
+            mem.read(m.phys, &mut buf[done..done + n])
+                .map_err(DmaError::Access)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes `data` at `iova`, page by page. Pages before a fault are written.
+    pub fn write(&self, iova: u64, data: &[u8], mem: &DmaMemory) -> Result<(), DmaError> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let at = iova
+                .checked_add(done as u64)
+                .ok_or(DmaError::Access(Errno::EOVERFLOW))?;
+            let rest = (data.len() - done) as u64;
+            let m = self.translate(at, Access::Write, rest, mem)?;
+            let n = m.len as usize;
+            mem.write(m.phys, &data[done..done + n])
+                .map_err(DmaError::Access)?;
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// Translates one request of `idev` at `pasid`: the output address of `iova` and how many of
+/// the `len` bytes from there are contiguous.
+pub fn translate(
+    idev: &Handle<Device>,
+    pasid: u32,
+    iova: u64,
+    access: Access,
+    len: u64,
+    mem: &DmaMemory,
+) -> Result<DmaMapping, DmaError> {
+    DmaTarget::resolve(idev, pasid).translate(iova, access, len, mem)
+}
+
+/// The device reads `buf.len()` bytes at `iova` through the IOMMU.
+pub fn dma_read(
+    idev: &Handle<Device>,
+    pasid: u32,
+    iova: u64,
+    buf: &mut [u8],
+    mem: &DmaMemory,
+) -> Result<(), DmaError> {
+    DmaTarget::resolve(idev, pasid).read(iova, buf, mem)
+}
+
+/// The device writes `data` at `iova` through the IOMMU.
+pub fn dma_write(
+    idev: &Handle<Device>,
+    pasid: u32,
+    iova: u64,
+    data: &[u8],
+    mem: &DmaMemory,
+) -> Result<(), DmaError> {
+    DmaTarget::resolve(idev, pasid).write(iova, data, mem)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,351 @@
+//! Intel VT-d in scalable mode (`drivers/iommu/intel/`): one [`VtdDriver`] is one remapping
+//! unit with its capability registers ([`regs`]), IOTLB and fault recording ([`unit`]).
+//!
+//! - `hw_info` reports CAP_REG and ECAP_REG (`intel_iommu_hw_info`).
+//! - Paging domains are first stage by default and second stage when asked for a nest parent
+//!   or dirty tracking (`intel_iommu_domain_alloc_paging_flags`) ([`paging`]).
+//! - Nested domains bind a guest first-stage table over a second-stage nest parent
+//!   (`intel_iommu_domain_alloc_nested`) and take PASID-based IOTLB invalidations ([`nested`]).
+//! - Attach programs the device's scalable-mode PASID table per RID (`IOMMU_NO_PASID`, the
+//!   RID_PASID) and per PASID; tearing an entry down flushes what the unit cached for it.
+//! - DMA of the unit's devices translates through [`crate::dma`]; faults are recorded, or
+//!   become page requests for devices with PRI on a unit with ECAP_REG.PRS.
+
+pub mod nested;
+pub mod paging;
+pub mod regs;
+pub mod tag;
+pub mod unit;
+
+pub use nested::VtdNested;
+pub use paging::VtdPaging;
+pub use regs::VtdConfig;
+pub use unit::{FaultRecord, PageResponse, Unit};
+
+use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
+use crate::device::NO_PASID;
+use crate::domain::{Domain, DomainType};
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use tag::DomainTag;
+use uiommu_uapi::copy::read_user_data;
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::iommufd::{
+    IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
+    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
+    IOMMU_HWPT_DATA_VTD_S1, IommuHwInfoVtd, IommuHwptVtdS1,
+};
+use uiommu_uapi::{Errno, offset_of_end};
+use zerocopy::IntoBytes;
+
+/// The interrupt address range every VT-d unit decodes as interrupt requests, reserved for
+/// DMA (`intel_iommu_get_resv_regions`: `IOAPIC_RANGE_START..=IOAPIC_RANGE_END`, MSI).
+pub const IOAPIC_RANGE: (u64, u64) = (0xfee0_0000, 0xfeef_ffff);
+
+/// What a device behind a unit can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VtdDeviceConfig {
+    /// PASID width of the function's PASID capability (0: none).
+    pub pasid_bits: u8,
+    /// The function has PRI enabled: faults become page requests.
+    pub pri: bool,
+    /// The function supports ATS.
+    pub ats: bool,
+}
+
+/// A device's state: its unit, requester ID and scalable-mode PASID table.
+#[derive(Debug)]
+pub struct VtdDev {
+    /// The unit it sits behind.
+    pub unit: Arc<Unit>,
+    /// Its source ID (bus/device/function).
+    pub source_id: u16,
+    /// What it can do.
+    pub config: VtdDeviceConfig,
+    /// The present PASID entries (`NO_PASID` for RID_PASID): the domain each points at.
+    entries: Mutex<BTreeMap<u32, Arc<DomainTag>>>,
+}
+
+impl VtdDev {
+    /// Whether recoverable faults become page requests.
+    pub fn takes_page_requests(&self) -> bool {
+        self.config.pri && self.unit.config.prs()
+    }
+
+    /// The DID the PASID entry of `pasid` holds, if present.
+    pub fn did_of(&self, pasid: u32) -> Option<u16> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&pasid)
+            .map(|t| t.did)
+    }
+
+    /// Points the PASID entry of `pasid` at `new` (or clears it), tearing the old one down.
+    fn program(&self, pasid: u32, new: Option<&Arc<DomainTag>>) {
+        let mut e = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = e.remove(&pasid) {
+            old.remove_use(&self.unit, pasid);
+        }
+        if let Some(new) = new {
+            new.add_use(&self.unit, pasid);
+            e.insert(pasid, Arc::clone(new));
+        }
+    }
+}
+
+/// The blocking domain.
+#[derive(Debug, Default)]
+pub struct VtdBlocking;
+
+crate::impl_no_paging!(VtdBlocking);
+
+impl Domain for VtdBlocking {
+    fn domain_type(&self) -> DomainType {
+        DomainType::Blocked
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A VT-d unit as an IOMMU driver.
+#[derive(Debug)]
+pub struct VtdDriver {
+    unit: Arc<Unit>,
+    blocking: Arc<dyn Domain>,
+}
+
+/// Group IDs of VT-d devices: one group per device, away from the mock's numbers.
+static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x4000_0000);
+
+/// A domain as this driver sees it.
+enum Kind<'a> {
+    Blocked,
+    Paging(&'a VtdPaging),
+    Nested(&'a VtdNested),
+}
+
+fn kind(domain: &dyn Domain) -> Option<Kind<'_>> {
+    let any = domain.as_any();
+    if let Some(p) = any.downcast_ref::<VtdPaging>() {
+        Some(Kind::Paging(p))
+    } else if let Some(n) = any.downcast_ref::<VtdNested>() {
+        Some(Kind::Nested(n))
+    } else if any.is::<VtdBlocking>() {
+        Some(Kind::Blocked)
+    } else {
+        None
+    }
+}
+
+impl VtdDriver {
+    /// A unit with `config`'s registers.
+    pub fn new(config: VtdConfig) -> Arc<Self> {
+        Arc::new(VtdDriver {
+            unit: Arc::new(Unit::new(config)),
+            blocking: Arc::new(VtdBlocking),
+        })
+    }
+
+    /// The unit.
+    pub fn unit(&self) -> &Arc<Unit> {
+        &self.unit
+    }
+
+    /// A device behind this unit, in a group of its own. Its PASID width is the smaller of its
+    /// own and the unit's (`dev_iommu_get_max_pasids`); 0 if the unit has no PASID support.
+    pub fn create_device(self: &Arc<Self>, config: VtdDeviceConfig) -> PhysDevice {
+        PhysDevice {
+            driver: Arc::clone(self) as Arc<dyn IommuDriver>,
+            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            max_pasid_log2: config.pasid_bits.min(self.unit.config.pasid_bits()),
+            state: Box::new(VtdDev {
+                unit: Arc::clone(&self.unit),
+                source_id: self.unit.next_source_id(),
+                config,
+                entries: Mutex::default(),
+            }),
+        }
+    }
+
+    fn vdev(dev: &PhysDevice) -> Result<&VtdDev> {
+        dev.state::<VtdDev>().ok_or(Errno::ENODEV)
+    }
+
+    /// The checks of attaching `domain` to a PASID entry of a device on this unit
+    /// (`paging_domain_compatible`, and for a nested domain its parent's and
+    /// `intel_pasid_setup_nested`'s): the tag the entry will hold, `None` for blocking.
+    fn check_attach(&self, domain: &dyn Domain) -> Result<Option<Arc<DomainTag>>> {
+        let cfg = &self.unit.config;
+        match kind(domain).ok_or(Errno::EINVAL)? {
+            Kind::Blocked => Ok(None),
+            Kind::Paging(p) => {
+                p.compatible(cfg)?;
+                Ok(Some(Arc::clone(&p.inner.tag)))
+            }
+            Kind::Nested(n) => {
+                let parent = VtdPaging {
+                    inner: Arc::clone(&n.parent),
+                };
+                parent.compatible(cfg)?;
+                n.check_setup(cfg)?;
+                Ok(Some(Arc::clone(&n.tag)))
+            }
+        }
+    }
+}
+
+impl IommuDriver for VtdDriver {
+    fn name(&self) -> &'static str {
+        "vtd"
+    }
+
+    /// `intel_iommu_capable`.
+    fn capable(&self, dev: &PhysDevice, cap: Capability) -> bool {
+        let cfg = &self.unit.config;
+        match cap {
+            Capability::CacheCoherency => true,
+            Capability::EnforceCacheCoherency => cfg.snoop_control(),
+            Capability::DirtyTracking => cfg.ssads(),
+            Capability::PciAtsSupported => {
+                cfg.ecap & regs::ecap::DT != 0
+                    && Self::vdev(dev).is_ok_and(|d| d.config.ats)
+            }
+        }
+    }
+
+    /// `intel_iommu_hw_info`: CAP_REG and ECAP_REG as the unit has them, with the SPR17
+    /// erratum flag the kernel always sets.
+    fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
+        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_INTEL_VTD {
+            return Some(Err(Errno::EOPNOTSUPP));
+        }
+        let info = IommuHwInfoVtd {
+            flags: IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
+            __reserved: 0,
+            cap_reg: self.unit.config.cap,
+            ecap_reg: self.unit.config.ecap,
+        };
+        Some(Ok(HwInfo {
+            data_type: IOMMU_HW_INFO_TYPE_INTEL_VTD,
+            data: info.as_bytes().to_vec(),
+        }))
+    }
+
+    /// `intel_iommu_domain_alloc_paging_flags`: no driver data; first stage if it can be,
+    /// else second stage.
+    fn domain_alloc_paging(
+        &self,
+        _dev: &PhysDevice,
+        flags: u32,
+        data: Option<DriverData<'_>>,
+    ) -> Result<Arc<dyn Domain>> {
+        if data.is_some() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let cfg = &self.unit.config;
+        // `intel_iommu_domain_alloc_first_stage`: EOPNOTSUPP falls through.
+        if flags & !IOMMU_HWPT_ALLOC_PASID == 0 && cfg.sm() && cfg.fsts() {
+            return Ok(Arc::new(VtdPaging::first_stage(cfg)?));
+        }
+        // `intel_iommu_domain_alloc_second_stage`.
+        const SS_FLAGS: u32 =
+            IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_PASID;
+        let nest_parent = flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0;
+        let dirty = flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0;
+        if flags & !SS_FLAGS != 0 || (nest_parent && !cfg.nested()) || (dirty && !cfg.ssads()) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if cfg.sm() && !cfg.ssts() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        Ok(Arc::new(VtdPaging::second_stage(cfg, nest_parent, dirty)?))
+    }
+
+    /// `intel_iommu_domain_alloc_nested`: the guest's configuration is read here and checked
+    /// against the unit when a PASID entry is set up with it.
+    fn domain_alloc_nested(
+        &self,
+        _dev: &PhysDevice,
+        parent: &Arc<dyn Domain>,
+        flags: u32,
+        data: DriverData<'_>,
+    ) -> Option<Result<Arc<dyn Domain>>> {
+        Some((|| {
+            if !self.unit.config.nested() || flags & !IOMMU_HWPT_ALLOC_PASID != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            if data.data.data_type != IOMMU_HWPT_DATA_VTD_S1 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            let parent = match parent.as_any().downcast_ref::<VtdPaging>() {
+                Some(p) if p.is_second_stage() && p.is_nest_parent() => Arc::clone(&p.inner),
+                _ => return Err(Errno::EINVAL),
+            };
+            let s1: IommuHwptVtdS1 = read_user_data(
+                &data.mem,
+                &data.data,
+                IOMMU_HWPT_DATA_VTD_S1,
+                offset_of_end!(IommuHwptVtdS1, __reserved),
+            )?;
+            Ok(Arc::new(VtdNested::new(parent, s1)?) as Arc<dyn Domain>)
+        })())
+    }
+
+    /// `intel_iommu_attach_device` / `intel_nested_attach_dev` / `blocking_domain_attach_dev`:
+    /// the RID_PASID entry.
+    fn attach_dev(
+        &self,
+        dev: &PhysDevice,
+        domain: &Arc<dyn Domain>,
+        _old: Option<&Arc<dyn Domain>>,
+    ) -> Result<()> {
+        let vdev = Self::vdev(dev)?;
+        let tag = self.check_attach(domain.as_ref())?;
+        vdev.program(NO_PASID, tag.as_ref());
+        Ok(())
+    }
+
+    /// `intel_iommu_set_dev_pasid` / `intel_nested_set_dev_pasid` /
+    /// `blocking_domain_set_dev_pasid`.
+    fn set_dev_pasid(
+        &self,
+        dev: &PhysDevice,
+        pasid: u32,
+        domain: &Arc<dyn Domain>,
+        _old: Option<&Arc<dyn Domain>>,
+    ) -> Result<()> {
+        let vdev = Self::vdev(dev)?;
+        if domain.domain_type() != DomainType::Blocked && !self.unit.config.pasid() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let tag = self.check_attach(domain.as_ref())?;
+        vdev.program(pasid, tag.as_ref());
+        Ok(())
+    }
+
+    fn blocking_domain(&self) -> Arc<dyn Domain> {
+        Arc::clone(&self.blocking)
+    }
+
+    fn reserved_regions(&self, _dev: &PhysDevice) -> Vec<ReservedRegion> {
+        vec![ReservedRegion {
+            start: IOAPIC_RANGE.0,
+            last: IOAPIC_RANGE.1,
+            sw_msi: false,
+        }]
+    }
+
+    /// Any VT-d domain (`domain->owner == &intel_iommu_ops`): attach decides whether this
+    /// unit can walk it.
+    fn owns(&self, domain: &dyn Domain) -> bool {
+        kind(domain).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests;
