@@ -44,6 +44,40 @@ impl sealed::Sealed for FaultQueue {
     }
 }
 
+/// What `poll(2)` reports for an event fd ([`FaultQueue::poll`], [`Veventq::poll`](crate::Veventq::poll)).
+///
+/// ```no_run
+/// # fn f(queue: &uiommu_client::FaultQueue) -> uiommu_client::Result<()> {
+/// use std::time::Duration;
+/// let r = queue.poll(Some(Duration::from_millis(100)))?;
+/// if r.readable {
+///     let faults = queue.read_faults(16)?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// `POLLIN`: records are waiting to be read.
+    pub readable: bool,
+    /// `POLLOUT`: the fd accepts writes (page responses, for a fault queue).
+    pub writable: bool,
+}
+
+/// `poll(2)` of `fd` for reading and writing; `None` waits forever.
+pub(crate) fn poll_fd(
+    op: &'static str,
+    fd: BorrowedFd<'_>,
+    timeout: Option<std::time::Duration>,
+) -> Result<Readiness> {
+    let ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
+    let revents =
+        crate::ioctl::poll(fd, libc::POLLIN | libc::POLLOUT, ms).map_err(|e| Error::os(op, e))?;
+    Ok(Readiness {
+        readable: revents & libc::POLLIN != 0,
+        writable: revents & libc::POLLOUT != 0,
+    })
+}
+
 /// A page response (`struct iommu_hwpt_page_response`).
 pub type PageResponse = IommuHwptPageResponse;
 
@@ -121,6 +155,19 @@ impl FaultQueue {
         (&self.file)
             .read(buf)
             .map_err(|e| Error::os("read fault queue", io_errno(e)))
+    }
+
+    /// `pread(2)` of the fd at `offset`: the queue is a stream, so any offset but 0 is
+    /// `ESPIPE`.
+    pub fn read_raw_at(&self, buf: &mut [u8], offset: i64) -> Result<usize> {
+        crate::ioctl::pread(self.file.as_fd(), buf, offset)
+            .map_err(|e| Error::os("read fault queue", e))
+    }
+
+    /// `poll(2)`: whether faults are pending (`readable`); a fault queue is always
+    /// `writable`. `None` waits until something is readable or writable.
+    pub fn poll(&self, timeout: Option<std::time::Duration>) -> Result<Readiness> {
+        poll_fd("poll fault queue", self.file.as_fd(), timeout)
     }
 
     /// Writes page responses. Returns the bytes written.

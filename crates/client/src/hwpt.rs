@@ -325,6 +325,45 @@ impl Hwpt {
         )
     }
 
+    /// ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP) into a caller-provided byte buffer, which may start
+    /// at any address (the kernel handles unaligned bitmaps): bit `n % 8` of byte `n / 8` for
+    /// page `n`. `out` must hold whole 64-bit words for every page (`Error::OutOfBounds`
+    /// otherwise, nothing sent).
+    pub fn get_dirty_bitmap_bytes(
+        &self,
+        iova: u64,
+        length: u64,
+        page_size: u64,
+        flags: DirtyFlags,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let op = "IOMMU_HWPT_GET_DIRTY_BITMAP";
+        let pages = length.checked_div(page_size).unwrap_or(0);
+        let need = usize::try_from(pages.div_ceil(64) * 8).unwrap_or(usize::MAX);
+        if need > out.len() {
+            return Err(Error::OutOfBounds {
+                op,
+                offset: 0,
+                len: need,
+                size: out.len(),
+            });
+        }
+        let mut cmd = IommuHwptGetDirtyBitmap {
+            size: size_of::<IommuHwptGetDirtyBitmap>() as u32,
+            hwpt_id: self.id(),
+            flags: flags.bits(),
+            iova,
+            length,
+            page_size,
+            data: out.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        self.obj
+            .ctx
+            .ioctl(op, IOMMU_HWPT_GET_DIRTY_BITMAP, &mut cmd)?;
+        Ok(())
+    }
+
     /// ioctl(IOMMU_HWPT_INVALIDATE) on this (nested) HWPT.
     pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
         invalidate(&self.obj.ctx, self.id(), data)

@@ -161,6 +161,38 @@ pub(crate) fn memfd_create(name: &std::ffi::CStr) -> Result<std::os::fd::OwnedFd
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// `poll(2)` of one fd for `events` (`POLLIN`, `POLLOUT`, ...) with a timeout in
+/// milliseconds (negative: wait forever, 0: just look). Returns `revents`.
+pub(crate) fn poll(fd: BorrowedFd<'_>, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `pfd` is one valid pollfd the call may write `revents` of.
+        let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if rc >= 0 {
+            return Ok(pfd.revents);
+        }
+        let e = last_errno();
+        if e != Errno(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// `pread(2)` of `buf.len()` bytes at `offset`.
+pub(crate) fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
+    // SAFETY: `buf` is a unique borrow of `buf.len()` writable bytes.
+    let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset) };
+    if n < 0 {
+        Err(last_errno())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// The system page size.
 pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf reads a constant and has no preconditions.

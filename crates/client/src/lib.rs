@@ -47,15 +47,18 @@ mod viommu;
 
 pub use buffer::{MappedBuffer, MemFile, page_size};
 pub use error::{Error, Result};
-pub use fault::{FaultQueue, PageResponse, PageResponseExt};
+pub use fault::{FaultQueue, PageResponse, PageResponseExt, Readiness};
 pub use hw_info::{AmdInfo, HwCaps, HwInfo, HwInfoData, Smmuv3Info, VtdInfo};
 pub use hwpt::{DirtyFlags, Hwpt, HwptBuilder, HwptData, HwptFlags, InvalidateData, Invalidated};
 pub use ioas::{Ioas, Iova, IovaRange, IovaRanges, IovaRangesReply, MapFlags};
 pub use iommufd::{Iommufd, RlimitMode};
 pub use pt::PageTable;
 pub use test::{Access, IommufdTest, MockDevice};
-pub use vfio::{DeviceInfo, DmaMapFlags, Type1Info, VfioContainer, VfioDevice, VfioGroup};
-pub use viommu::{HwQueue, Vdevice, Vevent, Veventq, Viommu, ViommuType};
+pub use vfio::{
+    DeviceInfo, DmaMapFlags, IrqAction, IrqData, IrqInfo, RegionInfo, Type1Info, VfioContainer,
+    VfioDevice, VfioGroup,
+};
+pub use viommu::{HwQueue, Vdevice, Vevent, Veventq, Viommu, ViommuMapping, ViommuType};
 
 /// The uAPI definitions the client is built on.
 pub use uiommu_uapi as uapi;

@@ -16,7 +16,7 @@ use uiommu_uapi::selftest::{
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::{Error, Result};
-use crate::fault::owned_file;
+use crate::fault::{Readiness, owned_file, poll_fd};
 use crate::hwpt::{Hwpt, InvalidateData, Invalidated, invalidate};
 use crate::object::{Keep, Object};
 use crate::pt::{PageTable, sealed};
@@ -139,6 +139,53 @@ impl Viommu {
         IommuViommuTegra241Cmdqv::read_from_bytes(&self.data).ok()
     }
 
+    /// Maps the region the driver offered in its output data (the mock's page pair, a
+    /// Tegra241 VINTF page) by `mmap(2)` of the iommufd; `None` if the data offers none.
+    pub fn mmap(&self) -> Option<Result<ViommuMapping>> {
+        let (offset, length) = if let Some(d) = self.selftest_data() {
+            (d.out_mmap_offset, d.out_mmap_length)
+        } else if let Some(d) = self.tegra241_data() {
+            (d.out_vintf_mmap_offset, d.out_vintf_mmap_length)
+        } else {
+            return None;
+        };
+        if length == 0 {
+            return None;
+        }
+        Some(self.mmap_region(offset, length as usize))
+    }
+
+    /// `mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, iommufd, offset)`: a region
+    /// of this vIOMMU, given its offset and length from the driver data.
+    pub fn mmap_region(&self, offset: u64, length: usize) -> Result<ViommuMapping> {
+        self.mmap_raw(
+            offset,
+            length,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+        )
+    }
+
+    /// `mmap(2)` of the iommufd with any protection and flags, for testing the kernel's
+    /// checks (a private mapping is `EINVAL`, an executable one `EPERM`, an offset or length
+    /// other than the region's `ENXIO`).
+    pub fn mmap_raw(
+        &self,
+        offset: u64,
+        length: usize,
+        prot: i32,
+        flags: i32,
+    ) -> Result<ViommuMapping> {
+        use std::os::fd::AsFd;
+        let region =
+            crate::ioctl::Region::map(length, prot, flags, Some(self.obj.ctx.as_fd()), offset)
+                .map_err(|e| Error::os("mmap iommufd", e))?;
+        Ok(ViommuMapping {
+            region,
+            _viommu: self.obj.clone(),
+        })
+    }
+
     /// ioctl(IOMMU_VDEVICE_ALLOC): device `dev_id` as this vIOMMU sees it, with virtual ID
     /// `virt_id`.
     pub fn alloc_vdevice(&self, dev_id: u32, virt_id: u64) -> Result<Vdevice> {
@@ -218,6 +265,61 @@ impl Viommu {
     /// ioctl(IOMMU_HWPT_INVALIDATE) on this vIOMMU (device caches, CMDQ commands).
     pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
         invalidate(&self.obj.ctx, self.id(), data)
+    }
+}
+
+/// A region of a [`Viommu`] mapped into the process (hardware pages a guest may drive
+/// directly, such as a command queue interface); unmapped on drop.
+///
+/// While it is mapped the kernel holds the vIOMMU (`IOMMU_DESTROY` of it is `EBUSY`), and
+/// the mapping keeps the [`Viommu`]'s object, so dropping the handle first is harmless.
+///
+/// ```no_run
+/// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
+/// if let Some(m) = viommu.mmap() {
+///     let m = m?;
+///     println!("{} bytes, first word {:#x}", m.len(), m.read_u32(0));
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ViommuMapping {
+    // Unmapped first, then the vIOMMU may go.
+    region: crate::ioctl::Region,
+    _viommu: Arc<Object>,
+}
+
+impl ViommuMapping {
+    /// The user virtual address of the mapping.
+    pub fn addr(&self) -> u64 {
+        self.region.addr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.region.len()
+    }
+
+    /// Whether the mapping is empty (never: `mmap` refuses length 0).
+    pub fn is_empty(&self) -> bool {
+        self.region.len() == 0
+    }
+
+    /// Copies bytes from `offset` into `out`. Panics if out of bounds.
+    pub fn read(&self, offset: usize, out: &mut [u8]) {
+        self.region.read(offset, out);
+    }
+
+    /// Copies `data` to `offset`. Panics if out of bounds.
+    pub fn write(&self, offset: usize, data: &[u8]) {
+        self.region.write(offset, data);
+    }
+
+    /// The native-endian 32-bit word at `offset`.
+    pub fn read_u32(&self, offset: usize) -> u32 {
+        let mut b = [0u8; 4];
+        self.read(offset, &mut b);
+        u32::from_ne_bytes(b)
     }
 }
 
@@ -338,6 +440,11 @@ impl Veventq {
         (&self.file)
             .read(buf)
             .map_err(|e| Error::os("read vEVENTQ", Errno(e.raw_os_error().unwrap_or(libc::EIO))))
+    }
+
+    /// `poll(2)`: whether events (or a lost-events header) are pending. `None` waits.
+    pub fn poll(&self, timeout: Option<std::time::Duration>) -> Result<Readiness> {
+        poll_fd("poll vEVENTQ", self.file.as_fd(), timeout)
     }
 
     /// Reads what is pending, up to `max_bytes`, split into events.
