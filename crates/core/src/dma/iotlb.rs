@@ -99,7 +99,6 @@ pub struct Fill {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FillTicket(u64);
 
-
 #[derive(Debug, Default)]
 struct Way {
     /// `vpn << 7 | page_lg2 << 1 | VALID`, 0 when empty.
@@ -353,8 +352,8 @@ impl Iotlb {
         for (i, way) in set.ways.iter().enumerate() {
             let k = way.key.load(Ordering::Relaxed);
             let t = way.tag.load(Ordering::Relaxed);
-            let live = k & VALID != 0
-                && way.generation.load(Ordering::Relaxed) == self.generation(t);
+            let live =
+                k & VALID != 0 && way.generation.load(Ordering::Relaxed) == self.generation(t);
             if live && k == key && t == tag_word {
                 let out = way.out.load(Ordering::Relaxed);
                 if out & !PERM_MASK == page {

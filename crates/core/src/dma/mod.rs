@@ -272,7 +272,7 @@ impl DmaTarget {
                     };
                     tlb.insert(tag, fill, ticket);
                 }
-                Ok((w.phys, w.page_lg2.max(PAGE_LG2).min(63)))
+                Ok((w.phys, w.page_lg2.clamp(PAGE_LG2, 63)))
             }
             Err(reason) => Err(self.fault(Some(hw), iova, access, reason)),
         }

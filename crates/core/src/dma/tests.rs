@@ -171,7 +171,11 @@ impl Rig {
     }
 
     /// `IOMMU_HWPT_INVALIDATE` with `entries`: (handled, result).
-    fn invalidate(&self, hwpt_id: u32, entries: &[IommuHwptVtdS1Invalidate]) -> (u32, Result<(), Errno>) {
+    fn invalidate(
+        &self,
+        hwpt_id: u32,
+        entries: &[IommuHwptVtdS1Invalidate],
+    ) -> (u32, Result<(), Errno>) {
         let at = SCRATCH + 4 * PAGE;
         self.mem.write(at, entries.as_bytes()).unwrap();
         let requests = UserDataArray {
@@ -233,7 +237,13 @@ impl Rig {
     }
 }
 
-fn read(idev: &Handle<Device>, pasid: u32, iova: u64, len: usize, mem: &TestMemory) -> Result<Vec<u8>, DmaError> {
+fn read(
+    idev: &Handle<Device>,
+    pasid: u32,
+    iova: u64,
+    len: usize,
+    mem: &TestMemory,
+) -> Result<Vec<u8>, DmaError> {
     let mut buf = vec![0; len];
     dma_read(idev, pasid, iova, &mut buf, mem)?;
     Ok(buf)
@@ -299,7 +309,10 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
     let (records, overflow) = rig.drv.unit().take_faults();
     assert!(!overflow);
     assert_eq!(records.len(), 1);
-    assert_eq!((records[0].addr, records[0].pasid, records[0].write), (iova, None, false));
+    assert_eq!(
+        (records[0].addr, records[0].pasid, records[0].write),
+        (iova, None, false)
+    );
 }
 
 #[test]
@@ -334,9 +347,7 @@ fn second_stage_changes_reach_nested_translations() {
     // A table the second stage does not translate is a table access fault.
     rig.ioas.iopt.unmap(0x4000, PAGE).unwrap();
     let root2 = 0x4000;
-    let nested2 = rig
-        .hwpt(&idev, parent, 0, Some(rig.s1(root2)), 0)
-        .unwrap();
+    let nested2 = rig.hwpt(&idev, parent, 0, Some(rig.s1(root2)), 0).unwrap();
     crate::device::replace(&rig.ctx, &idev, NO_PASID, nested2).unwrap();
     let err = read(&idev, NO_PASID, 0x1000, 4, mem).unwrap_err();
     assert!(
@@ -375,8 +386,14 @@ fn a_fault_becomes_a_page_request_answered_through_the_fault_queue() {
     let DmaError::PageRequest(f) = err else {
         panic!("{err:?}")
     };
-    assert_eq!((f.pasid, f.iova, f.access), (pasid, iova + 8, Access::Write));
-    assert!(rig.drv.unit().take_faults().0.is_empty(), "not a recorded fault");
+    assert_eq!(
+        (f.pasid, f.iova, f.access),
+        (pasid, iova + 8, Access::Write)
+    );
+    assert!(
+        rig.drv.unit().take_faults().0.is_empty(),
+        "not a recorded fault"
+    );
 
     // The program reads the fault record from the queue.
     let buf = SCRATCH + 8 * PAGE;
@@ -398,7 +415,10 @@ fn a_fault_becomes_a_page_request_answered_through_the_fault_queue() {
         code: IOMMUFD_PAGE_RESP_SUCCESS,
     };
     mem.write(buf, resp.as_bytes()).unwrap();
-    assert_eq!(queue.write(mem, buf, size_of::<IommuHwptPageResponse>()), Ok(8));
+    assert_eq!(
+        queue.write(mem, buf, size_of::<IommuHwptPageResponse>()),
+        Ok(8)
+    );
     let sent = rig.drv.unit().take_page_responses();
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -423,10 +443,22 @@ fn pasids_of_one_device_are_isolated() {
     rig.guest_map(root_a, iova, 0x1000, x86::RW);
     rig.guest_map(root_b, iova, 0x2000, 0);
     let a = rig
-        .hwpt(&idev, parent, IOMMU_HWPT_ALLOC_PASID, Some(rig.s1(root_a)), 0)
+        .hwpt(
+            &idev,
+            parent,
+            IOMMU_HWPT_ALLOC_PASID,
+            Some(rig.s1(root_a)),
+            0,
+        )
         .unwrap();
     let b = rig
-        .hwpt(&idev, parent, IOMMU_HWPT_ALLOC_PASID, Some(rig.s1(root_b)), 0)
+        .hwpt(
+            &idev,
+            parent,
+            IOMMU_HWPT_ALLOC_PASID,
+            Some(rig.s1(root_b)),
+            0,
+        )
         .unwrap();
     // A first-stage paging domain of the IOAS on a third PASID: IOVA = GPA.
     let paging = rig
@@ -443,7 +475,10 @@ fn pasids_of_one_device_are_isolated() {
     assert!(matches!(
         dma_write(&idev, 2, iova, b"z", mem),
         Err(DmaError::Fault(DmaFault {
-            reason: FaultReason::Permission { stage: Stage::First, level: 0 },
+            reason: FaultReason::Permission {
+                stage: Stage::First,
+                level: 0
+            },
             ..
         }))
     ));
@@ -462,9 +497,18 @@ fn pasids_of_one_device_are_isolated() {
     // Invalidations of one PASID's domain leave the others' entries alone.
     let tlb = &rig.drv.unit().iotlb;
     let (ta, tb, tp) = (
-        Tag { did: rig.did(a), pasid: 1 },
-        Tag { did: rig.did(b), pasid: 2 },
-        Tag { did: rig.did(paging), pasid: 3 },
+        Tag {
+            did: rig.did(a),
+            pasid: 1,
+        },
+        Tag {
+            did: rig.did(b),
+            pasid: 2,
+        },
+        Tag {
+            did: rig.did(paging),
+            pasid: 3,
+        },
     );
     assert!(tlb.contains(ta, iova) && tlb.contains(tb, iova) && tlb.contains(tp, 0x2000));
     let inv = IommuHwptVtdS1Invalidate {
@@ -481,7 +525,10 @@ fn pasids_of_one_device_are_isolated() {
     assert!(!tlb.contains(tb, iova) && tlb.contains(tp, 0x2000));
     assert!(matches!(
         read(&idev, 2, iova, 1, mem),
-        Err(DmaError::Fault(DmaFault { reason: FaultReason::Blocked, .. }))
+        Err(DmaError::Fault(DmaFault {
+            reason: FaultReason::Blocked,
+            ..
+        }))
     ));
     assert_eq!(read(&idev, 1, iova, 4, mem).unwrap(), b"aAAA");
 }
@@ -508,7 +555,10 @@ fn paging_domains_translate_with_permissions_and_track_dirty_pages() {
     assert!(matches!(
         dma_write(&idev, NO_PASID, 0x80_0000, b"x", mem),
         Err(DmaError::Fault(DmaFault {
-            reason: FaultReason::Permission { stage: Stage::Second, .. },
+            reason: FaultReason::Permission {
+                stage: Stage::Second,
+                ..
+            },
             ..
         }))
     ));
@@ -516,21 +566,30 @@ fn paging_domains_translate_with_permissions_and_track_dirty_pages() {
     let data: Vec<u8> = (0..6000u32).map(|i| i as u8).collect();
     dma_write(&idev, NO_PASID, 0x1800, &data, mem).unwrap();
     assert_eq!(mem.get(RAM_UVA + 0x1800, data.len()), data);
-    assert_eq!(read(&idev, NO_PASID, 0x1800, data.len(), mem).unwrap(), data);
+    assert_eq!(
+        read(&idev, NO_PASID, 0x1800, data.len(), mem).unwrap(),
+        data
+    );
 
     // Dirty tracking: writes are reported, cleared, and reported again after the clear
     // (the clear invalidates, so the next write walks and sets the bit).
     let domain = rig.domain(hwpt);
     domain.set_dirty_tracking(true).unwrap();
     let mut bits = uiommu_pt::DirtyBitmap::new(0, 12, 16);
-    domain.read_and_clear_dirty(0, 16 * PAGE, false, &mut bits).unwrap();
+    domain
+        .read_and_clear_dirty(0, 16 * PAGE, false, &mut bits)
+        .unwrap();
     dma_write(&idev, NO_PASID, 0x3000, b"d", mem).unwrap();
     let mut bits = uiommu_pt::DirtyBitmap::new(0, 12, 16);
-    domain.read_and_clear_dirty(0, 16 * PAGE, false, &mut bits).unwrap();
+    domain
+        .read_and_clear_dirty(0, 16 * PAGE, false, &mut bits)
+        .unwrap();
     assert!(bits.test(0x3000) && !bits.test(0x1000) && !bits.test(0x4000));
     dma_write(&idev, NO_PASID, 0x3000, b"e", mem).unwrap();
     let mut bits = uiommu_pt::DirtyBitmap::new(0, 12, 16);
-    domain.read_and_clear_dirty(0, 16 * PAGE, false, &mut bits).unwrap();
+    domain
+        .read_and_clear_dirty(0, 16 * PAGE, false, &mut bits)
+        .unwrap();
     assert!(bits.test(0x3000), "written again after the clear");
 
     // Unmapping invalidates: the next DMA faults rather than reading a stale page.
@@ -544,7 +603,9 @@ fn paging_domains_translate_with_permissions_and_track_dirty_pages() {
             pasid: NO_PASID,
             iova: u64::MAX,
             access: Access::Read,
-            reason: FaultReason::OutOfRange { stage: Stage::Second },
+            reason: FaultReason::OutOfRange {
+                stage: Stage::Second
+            },
         }))
     );
 }
@@ -555,8 +616,7 @@ fn mock_devices_translate_through_their_software_tables() {
     let mem = &*rig.mem;
     let mock = crate::driver::mock::MockDriver::get();
     let phys = Arc::new(mock.create_device(0).unwrap());
-    let idev: Handle<Device> =
-        Handle::new(crate::device::bind(&rig.ctx, phys).unwrap()).unwrap();
+    let idev: Handle<Device> = Handle::new(crate::device::bind(&rig.ctx, phys).unwrap()).unwrap();
     mem.map(0x5100_0000, PAGE);
     mem.write(0x5100_0000, b"mock").unwrap();
     let owner = rig.ctx.pin_owner();

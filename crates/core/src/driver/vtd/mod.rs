@@ -33,9 +33,10 @@ use tag::DomainTag;
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
-    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
-    IOMMU_HWPT_DATA_VTD_S1, IommuHwInfoVtd, IommuHwptVtdS1,
+    IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD,
+    IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+    IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_DATA_VTD_S1, IommuHwInfoVtd,
+    IommuHwptVtdS1,
 };
 use uiommu_uapi::{Errno, offset_of_end};
 use zerocopy::IntoBytes;
@@ -212,8 +213,7 @@ impl IommuDriver for VtdDriver {
             Capability::EnforceCacheCoherency => cfg.snoop_control(),
             Capability::DirtyTracking => cfg.ssads(),
             Capability::PciAtsSupported => {
-                cfg.ecap & regs::ecap::DT != 0
-                    && Self::vdev(dev).is_ok_and(|d| d.config.ats)
+                cfg.ecap & regs::ecap::DT != 0 && Self::vdev(dev).is_ok_and(|d| d.config.ats)
             }
         }
     }

@@ -205,8 +205,7 @@ impl Domain for VtdNested {
 
 impl DmaDomain for VtdNested {
     fn hw<'a>(&'a self, dev: &'a PhysDevice) -> Option<(&'a Iotlb, u16)> {
-        dev.state::<VtdDev>()
-            .map(|d| (&d.unit.iotlb, self.tag.did))
+        dev.state::<VtdDev>().map(|d| (&d.unit.iotlb, self.tag.did))
     }
 
     /// The nested walk: the guest's first-stage table read through the second stage, then
@@ -226,11 +225,12 @@ impl DmaDomain for VtdNested {
             mem: ThroughStage2 { s2, mem },
         };
         let root = self.s1.pgtbl_addr;
-        let s1 = PageTable::with_root(X86_64, guest, root, Config::levels(self.levels()))
-            .map_err(|_| FaultReason::TableAccess {
+        let s1 = PageTable::with_root(X86_64, guest, root, Config::levels(self.levels())).map_err(
+            |_| FaultReason::TableAccess {
                 stage: Stage::First,
                 addr: root,
-            })?;
+            },
+        )?;
         let t1 = s1
             .translate(iova, access)
             .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
@@ -244,7 +244,8 @@ impl DmaDomain for VtdNested {
     }
 
     fn page_requests(&self, dev: &PhysDevice) -> bool {
-        dev.state::<VtdDev>().is_some_and(VtdDev::takes_page_requests)
+        dev.state::<VtdDev>()
+            .is_some_and(VtdDev::takes_page_requests)
     }
 
     fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault) {

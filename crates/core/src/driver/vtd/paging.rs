@@ -55,7 +55,11 @@ impl Table {
             Table::Second(t) => t.levels(),
         }
     }
-    pub(crate) fn translate(&self, iova: u64, access: Access) -> std::result::Result<Translation, WalkFault> {
+    pub(crate) fn translate(
+        &self,
+        iova: u64,
+        access: Access,
+    ) -> std::result::Result<Translation, WalkFault> {
         match self {
             Table::First(t) => t.translate(iova, access),
             Table::Second(t) => t.translate(iova, access),
@@ -341,7 +345,8 @@ impl DmaDomain for VtdPaging {
     }
 
     fn page_requests(&self, dev: &PhysDevice) -> bool {
-        dev.state::<VtdDev>().is_some_and(VtdDev::takes_page_requests)
+        dev.state::<VtdDev>()
+            .is_some_and(VtdDev::takes_page_requests)
     }
 
     fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault) {
