@@ -8,6 +8,9 @@
 
 mod common;
 
+mod events;
+mod sizes;
+
 mod hwpt;
 mod ioas;
 mod mock;

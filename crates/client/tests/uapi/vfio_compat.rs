@@ -4,7 +4,7 @@ use uiommu_client::{DmaMapFlags, MappedBuffer, VfioContainer};
 use uiommu_uapi::Errno;
 use uiommu_uapi::vfio::*;
 
-use crate::common::{IOVA, LEN, assert_errno, scenario};
+use crate::common::{IOVA, LEN, assert_errno, mock_scenario, scenario};
 
 const RW: DmaMapFlags = DmaMapFlags::READ.union(DmaMapFlags::WRITE);
 
@@ -130,5 +130,48 @@ scenario! {
         let ioas = fd.alloc_ioas().unwrap();
         fd.vfio_ioas_set(&ioas).unwrap();
         assert_errno(c.dirty_pages(true), Errno::ENOTTY);
+    }
+}
+
+mock_scenario! {
+    /// GET_INFO with a mock domain on the compatibility IOAS: the page sizes follow the
+    /// domain, the IOVA_RANGE capability lists the aperture split by reserved ranges, and
+    /// the reply grows with the number of ranges.
+    fn vfio_compat_get_info_with_domain(fd) {
+        use uiommu_uapi::selftest::{MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_PAGE_SIZE};
+        let c = VfioContainer::from_iommufd(&fd);
+        let ioas = fd.alloc_ioas().unwrap();
+        fd.vfio_ioas_set(&ioas).unwrap();
+        c.set_iommu(VFIO_TYPE1v2_IOMMU).unwrap();
+        let _dev = fd.test().mock_domain(&ioas).unwrap();
+        let info = c.get_info().unwrap();
+        assert_eq!(info.flags, VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS);
+        assert_eq!(info.iova_pgsizes & (MOCK_PAGE_SIZE * 2 - 1), 0, "no size below the CPU page: {:#x}", info.iova_pgsizes);
+        assert_ne!(info.iova_pgsizes, 0);
+        assert_eq!(
+            info.iova_ranges,
+            Some(vec![VfioIovaRange { start: MOCK_APERTURE_START, end: MOCK_APERTURE_LAST }])
+        );
+        let mid = MOCK_APERTURE_START + 0x100_0000;
+        fd.test().add_reserved(&ioas, mid, 0x1000).unwrap();
+        let fixed = size_of::<VfioIommuType1Info>() as u32;
+        let raw = c.get_info_raw(fixed).unwrap();
+        let argsz = u32::from_ne_bytes(raw[..4].try_into().unwrap());
+        assert_eq!(argsz, fixed + 16 + 16 + 2 * 16, "DMA_AVAIL + IOVA_RANGE with two ranges");
+        let info = c.get_info().unwrap();
+        assert_eq!(
+            info.iova_ranges,
+            Some(vec![
+                VfioIovaRange { start: MOCK_APERTURE_START, end: mid - 1 },
+                VfioIovaRange { start: mid + 0x1000, end: MOCK_APERTURE_LAST },
+            ])
+        );
+        assert_eq!(info.caps.len(), 2);
+        // Maps through the container reach the domain.
+        let buf = MappedBuffer::new(LEN).unwrap();
+        c.map_dma(&buf, 0, LEN, MOCK_APERTURE_START, RW).unwrap();
+        fd.test().check_map(_dev.hwpt_id(), MOCK_APERTURE_START, &buf, 0, LEN).unwrap();
+        assert_errno(c.map_dma(&buf, 0, LEN, mid, RW), Errno::EINVAL);
+        assert_eq!(c.unmap_all().unwrap(), LEN as u64);
     }
 }

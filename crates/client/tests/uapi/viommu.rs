@@ -203,3 +203,90 @@ mock_scenario! {
         assert_eq!(ioas.unmap(iova, page).unwrap(), page);
     }
 }
+
+mock_scenario! {
+    /// The mock vIOMMU offers two pages through mmap of the iommufd: only the exact offset
+    /// and length map (ENXIO otherwise), only shared (EINVAL) and not executable (EPERM);
+    /// the page holds in_data; the vIOMMU is busy while mapped and can go once unmapped.
+    fn viommu_mmap_selftest_page(fd) {
+        let page = uiommu_client::page_size();
+        let (_ioas, _dev, _parent, viommu) = setup(&fd);
+        let data = viommu.selftest_data().unwrap();
+        assert_eq!(data.out_mmap_length, 2 * page as u64);
+        let (off, len) = (data.out_mmap_offset, data.out_mmap_length as usize);
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        assert_errno(viommu.mmap_region(off + page as u64, len), Errno::ENXIO);
+        assert_errno(viommu.mmap_region(off + 2 * page as u64, len), Errno::ENXIO);
+        assert_errno(viommu.mmap_region(off, len / 2), Errno::ENXIO);
+        assert_errno(viommu.mmap_region(off, len * 2), Errno::ENXIO);
+        assert_errno(viommu.mmap_raw(off, len, rw, libc::MAP_PRIVATE), Errno::EINVAL);
+        assert_errno(viommu.mmap_raw(off, len, rw | libc::PROT_EXEC, libc::MAP_SHARED), Errno::EPERM);
+        let m = viommu.mmap().unwrap().unwrap();
+        assert_eq!(m.len(), len);
+        assert_eq!(m.read_u32(0), 0xbeef, "the loopback word is in_data");
+        m.write(page, &[0x5a; 16]);
+        let mut back = [0u8; 16];
+        m.read(page, &mut back);
+        assert_eq!(back, [0x5a; 16]);
+        // A second mapping of the same region sees the same page.
+        let m2 = viommu.mmap_region(off, len).unwrap();
+        assert_eq!(m2.read_u32(0), 0xbeef);
+        assert_errno(viommu.destroy(), Errno::EBUSY);
+        drop(m);
+        assert_errno(viommu.destroy(), Errno::EBUSY);
+        drop(m2);
+        viommu.destroy().unwrap();
+        assert_errno(viommu.mmap_region(off, len), Errno::ENXIO);
+    }
+}
+
+mock_scenario! {
+    /// A mock vIOMMU without driver data offers nothing to map.
+    fn viommu_without_data_has_no_mmap(fd) {
+        let ioas = fd.alloc_ioas().unwrap();
+        let dev = fd.test().mock_domain(&ioas).unwrap();
+        let parent = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::NEST_PARENT).unwrap();
+        let viommu = Viommu::alloc(
+            dev.dev_id(),
+            &parent,
+            ViommuType::Raw { viommu_type: IOMMU_VIOMMU_TYPE_SELFTEST, data: vec![] },
+        )
+        .unwrap();
+        assert!(viommu.mmap().is_none());
+        assert_errno(viommu.mmap_region(0, uiommu_client::page_size()), Errno::ENXIO);
+        // A data buffer shorter than in_data is EINVAL.
+        assert_errno(
+            Viommu::alloc(
+                dev.dev_id(),
+                &parent,
+                ViommuType::Raw { viommu_type: IOMMU_VIOMMU_TYPE_SELFTEST, data: vec![0; 2] },
+            ),
+            Errno::EINVAL,
+        );
+    }
+}
+
+mock_scenario! {
+    /// HW queues chain: queue 1 depends on queue 0, which cannot go first (EBUSY); a queue
+    /// may start inside a page; its memory must be mapped in the nest parent (ENOENT).
+    fn viommu_hw_queue_depend(fd) {
+        let (ioas, _dev, _parent, viommu) = setup(&fd);
+        let page = uiommu_client::page_size() as u64;
+        let iova = MOCK_APERTURE_START;
+        let buf = MappedBuffer::new(page as usize).unwrap();
+        ioas.map(&buf, Iova::Fixed(iova), MapFlags::RW).unwrap();
+        // Running into the unmapped page after the mapping.
+        assert_errno(
+            viommu.alloc_hw_queue(IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, iova + page - 0x100, 0x200),
+            Errno::ENOENT,
+        );
+        let q0 = viommu.alloc_hw_queue(IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, iova + 0x100, 0x100).unwrap();
+        let q1 = viommu.alloc_hw_queue(IOMMU_HW_QUEUE_TYPE_SELFTEST, 1, iova + 0x800, 0x100).unwrap();
+        assert_ne!(q0.id(), q1.id());
+        assert_errno(q0.destroy(), Errno::EBUSY);
+        assert_errno(viommu.destroy(), Errno::EBUSY);
+        q1.destroy().unwrap();
+        q0.destroy().unwrap();
+        assert_eq!(ioas.unmap(iova, page).unwrap(), page);
+    }
+}
