@@ -6,9 +6,9 @@
 //! scenario; a failed check panics in the child and fails the test with its output.
 #![allow(unsafe_code)]
 
+mod common;
+
 use std::ffi::CStr;
-use std::path::PathBuf;
-use std::process::Command;
 use uiommu_uapi::iommufd::{
     IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_MAP_FIXED_IOVA,
     IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_UNMAP, IommuIoasAlloc,
@@ -23,39 +23,6 @@ use zerocopy::IntoBytes;
 
 const SCENARIO_ENV: &str = "UIOMMU_PRELOAD_FILES_SCENARIO";
 const PAGE: usize = 4096;
-
-fn library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    for dir in [deps, deps.parent().unwrap()] {
-        let p = dir.join("libuiommu_preload.so");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("libuiommu_preload.so not built next to {}", exe.display());
-}
-
-fn run(name: &str) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "scenario_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("LD_PRELOAD", library())
-        .env(SCENARIO_ENV, name)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("scenario ok"),
-        "scenario {name} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-}
 
 #[test]
 fn scenario_entry() {
@@ -518,30 +485,30 @@ fn map_file_errors() {
 
 #[test]
 fn access_fd_numbering_flags_and_methods() {
-    run("access_fd");
+    common::run(SCENARIO_ENV, "access_fd");
 }
 
 #[test]
 fn closing_the_access_fd_releases_it() {
-    run("access_release");
+    common::run(SCENARIO_ENV, "access_release");
 }
 
 #[test]
 fn dup_and_dup2_of_an_access_fd() {
-    run("access_dup");
+    common::run(SCENARIO_ENV, "access_dup");
 }
 
 #[test]
 fn fork_child_has_its_own_access() {
-    run("access_fork");
+    common::run(SCENARIO_ENV, "access_fork");
 }
 
 #[test]
 fn map_file_from_a_memfd() {
-    run("map_file");
+    common::run(SCENARIO_ENV, "map_file");
 }
 
 #[test]
 fn map_file_errors_when_looked_up_and_when_pinned() {
-    run("map_file_errors");
+    common::run(SCENARIO_ENV, "map_file_errors");
 }

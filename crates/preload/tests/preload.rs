@@ -6,9 +6,9 @@
 //! test with its output.
 #![allow(unsafe_code)]
 
+mod common;
+
 use std::ffi::CStr;
-use std::path::PathBuf;
-use std::process::Command;
 use uiommu_uapi::iommufd::{
     IOMMU_DESTROY, IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IommuDestroy, IommuIoasAlloc, IommuIoasMap,
 };
@@ -16,41 +16,6 @@ use uiommu_uapi::vfio::VFIO_GET_API_VERSION;
 use zerocopy::IntoBytes;
 
 const SCENARIO_ENV: &str = "UIOMMU_PRELOAD_TEST_SCENARIO";
-
-/// The library cargo built next to this test's directory.
-fn library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    for dir in [deps, deps.parent().unwrap()] {
-        let p = dir.join("libuiommu_preload.so");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("libuiommu_preload.so not built next to {}", exe.display());
-}
-
-/// Runs scenario `name` in a child with the library preloaded.
-fn run(name: &str) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "scenario_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("LD_PRELOAD", library())
-        .env(SCENARIO_ENV, name)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("scenario ok"),
-        "scenario {name} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-}
 
 /// The child's entry point: a no-op unless a scenario is selected.
 #[test]
@@ -408,50 +373,50 @@ fn threads() {
 
 #[test]
 fn open_ioctl_dup_close() {
-    run("basic");
+    common::run(SCENARIO_ENV, "basic");
 }
 
 #[test]
 fn fd_numbers_are_the_kernels() {
-    run("numbering");
+    common::run(SCENARIO_ENV, "numbering");
 }
 
 #[test]
 fn cloexec_dup2_and_fcntl_dupfd() {
-    run("cloexec_and_dup");
+    common::run(SCENARIO_ENV, "cloexec_and_dup");
 }
 
 #[test]
 fn poll_and_epoll_behave_like_the_device() {
-    run("poll");
+    common::run(SCENARIO_ENV, "poll");
 }
 
 #[test]
 fn mmap_errors() {
-    run("mmap");
+    common::run(SCENARIO_ENV, "mmap");
 }
 
 #[test]
 fn read_write_and_open_flags() {
-    run("access_modes");
+    common::run(SCENARIO_ENV, "access_modes");
 }
 
 #[test]
 fn openat_and_path_normalisation() {
-    run("openat");
+    common::run(SCENARIO_ENV, "openat");
 }
 
 #[test]
 fn vfio_container_node() {
-    run("vfio");
+    common::run(SCENARIO_ENV, "vfio");
 }
 
 #[test]
 fn fork_child_gets_a_copy() {
-    run("fork");
+    common::run(SCENARIO_ENV, "fork");
 }
 
 #[test]
 fn threads_and_fork_under_load() {
-    run("threads");
+    common::run(SCENARIO_ENV, "threads");
 }
