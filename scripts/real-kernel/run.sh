@@ -12,7 +12,9 @@
 #
 # Env: UIOMMU_CACHE      cache root (see scripts/kernel-source.sh)
 #      CARGO_TARGET_DIR  cargo's target dir (default: <repo>/target)
-#      TEST_ARGS         extra arguments for the test executable (e.g. a name filter)
+#      TEST_ARGS         extra arguments for the test executable (e.g. a name filter); the
+#                        default, --include-ignored, also runs the scenarios marked
+#                        `#[ignore = "uiommu differs: ..."]`: the kernel must pass them
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -100,6 +102,7 @@ initramfs() {
 	cp "$HERE/guest/init" "$root/init"
 	cp "$WORK/qexit" "$root/bin/qexit"
 	cp "$WORK/tests/"* "$root/tests/"
+	printf '%s\n' "${TEST_ARGS---include-ignored}" > "$root/test-args"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd.gz"
 }
 
