@@ -113,7 +113,10 @@ impl FdHost for Fds {
 }
 
 fn install(file: File) -> Result<i32, Errno> {
-    let fd = sys::memfd(name(&file))?;
+    // A queue's fd must poll readable exactly while events wait: an eventfd whose counter the
+    // queue keeps at 1 or 0. Other files poll always ready, as a memfd does.
+    let queue = matches!(file, File::Fault(_) | File::Veventq(_));
+    let fd = if queue { sys::eventfd()? } else { sys::memfd(name(&file))? };
     let id = match sys::file_id(fd) {
         Ok(id) => id,
         Err(e) => {
@@ -122,11 +125,21 @@ fn install(file: File) -> Result<i32, Errno> {
         }
     };
     fork::install();
+    let open = OpenFile::new(file.clone());
     let entry = Entry {
-        object: Object::File(OpenFile::new(file)),
+        object: Object::File(open.clone()),
         id,
     };
     // A stale entry at this number (closed behind our back) is replaced, and dropped here.
     drop(TABLE.insert(fd, entry));
+    if queue {
+        // Reach the eventfd through whichever fd stands for the file when the queue changes.
+        let weak = Arc::downgrade(&open);
+        file.watch_input(Arc::new(move |ready| {
+            if let Some(fd) = weak.upgrade().and_then(|f| TABLE.fd_of(&f)) {
+                sys::eventfd_set(fd, ready);
+            }
+        }));
+    }
     Ok(fd)
 }

@@ -183,9 +183,66 @@ fn sys_result(rc: libc::c_long) -> Result<libc::c_long, Errno> {
     if rc < 0 { Err(errno()) } else { Ok(rc) }
 }
 
-/// `(st_dev, st_ino)` of an open fd: identifies the file behind it.
+/// What identifies the file behind an open fd: `(st_dev, st_ino)`, except that every eventfd
+/// shares one anonymous inode, so an eventfd is told apart by its `eventfd-id` (fdinfo).
 pub fn file_id(fd: c_int) -> Result<(u64, u64), Errno> {
-    fstat(fd).map(|st| st.id)
+    let id = fstat(fd)?.id;
+    if Some(id) != anon_inode_id() {
+        return Ok(id);
+    }
+    Ok(match eventfd_id(fd) {
+        Some(n) => (id.0, n | 1 << 63),
+        None => id,
+    })
+}
+
+/// `(st_dev, st_ino)` of the anonymous inode eventfds share, learnt once.
+fn anon_inode_id() -> Option<(u64, u64)> {
+    static ID: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| {
+        let fd = eventfd().ok()?;
+        let id = fstat(fd).ok().map(|st| st.id);
+        close_raw(fd);
+        id
+    })
+}
+
+/// The `eventfd-id:` line of `/proc/self/fdinfo/FD`.
+fn eventfd_id(fd: c_int) -> Option<u64> {
+    let path = format!("/proc/self/fdinfo/{fd}\0");
+    let path = CStr::from_bytes_with_nul(path.as_bytes()).ok()?;
+    let f = open_raw(path, libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()?;
+    let mut buf = [0u8; 512];
+    let n = read_raw(f, &mut buf);
+    close_raw(f);
+    let text = std::str::from_utf8(&buf[..n.ok()?]).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("eventfd-id:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// `eventfd2(0, EFD_CLOEXEC | EFD_NONBLOCK)`.
+pub fn eventfd() -> Result<c_int, Errno> {
+    // SAFETY: no memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_eventfd2, 0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    sys_result(rc).map(|v| v as c_int)
+}
+
+/// `read(fd, buf)` as a raw system call (not through our own `read`).
+pub fn read_raw(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable for its length and outlives the call.
+    let rc = unsafe { libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) };
+    sys_result(rc).map(|v| v as usize)
+}
+
+/// Makes an eventfd readable (its counter 1) or not (drained): how a queue's readiness shows
+/// to `poll`/`epoll` on the fd standing for it.
+pub fn eventfd_set(fd: c_int, ready: bool) {
+    let mut drain = [0u8; 8];
+    let _ = read_raw(fd, &mut drain);
+    if ready {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: `one` is 8 readable bytes that outlive the call.
+        let _ = unsafe { libc::syscall(libc::SYS_write, fd, one.as_ptr(), one.len()) };
+    }
 }
 
 /// `fcntl(fd, F_GETFL)`: the open file's status flags and access mode.

@@ -105,6 +105,14 @@ impl FdTable {
         self.read().get(&fd).cloned()
     }
 
+    /// Some fd that currently stands for `file`.
+    pub fn fd_of(&self, file: &Arc<crate::files::OpenFile>) -> Option<c_int> {
+        self.read().iter().find_map(|(&fd, e)| match &e.object {
+            Object::File(f) if Arc::ptr_eq(f, file) => Some(fd),
+            _ => None,
+        })
+    }
+
     /// Adds or replaces `fd`; returns the entry it replaced (drop it after the lock is gone).
     pub fn insert(&self, fd: c_int, entry: Entry) -> Option<Entry> {
         self.write().insert(fd, entry)

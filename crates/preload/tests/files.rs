@@ -36,6 +36,7 @@ fn scenario_entry() {
         "access_fork" => access_fork(),
         "map_file" => map_file(),
         "map_file_errors" => map_file_errors(),
+        "fault_poll" => fault_poll(),
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario ok");
@@ -482,6 +483,74 @@ fn map_file_errors() {
 }
 
 // --- tests ------------------------------------------------------------------------------------
+
+/// `poll` on a fault queue's fd reports `POLLIN` exactly while a fault waits, and always
+/// `POLLOUT` (responses can be written).
+fn fault_poll() {
+    use uiommu_uapi::iommufd::{
+        IOMMU_FAULT_QUEUE_ALLOC, IOMMU_HWPT_ALLOC, IOMMU_HWPT_FAULT_ID_VALID, IommuFaultAlloc,
+        IommuHwptAlloc, IommuHwptPgfault,
+    };
+    use uiommu_uapi::selftest::{TestMockDomainReplace, TestTriggerIopf};
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let dev = test_cmd(fd, IommuTestCmd::new(ioas, TestMockDomain::default())).unwrap();
+    let dev = *dev.member::<TestMockDomain>();
+    let mut fault = IommuFaultAlloc {
+        size: size_of::<IommuFaultAlloc>() as u32,
+        ..Default::default()
+    };
+    ioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &mut fault).unwrap();
+    let mut hwpt = IommuHwptAlloc {
+        size: size_of::<IommuHwptAlloc>() as u32,
+        flags: IOMMU_HWPT_FAULT_ID_VALID,
+        dev_id: dev.out_idev_id,
+        pt_id: ioas,
+        fault_id: fault.out_fault_id,
+        ..Default::default()
+    };
+    ioctl(fd, IOMMU_HWPT_ALLOC, &mut hwpt).unwrap();
+    let replace = TestMockDomainReplace {
+        pt_id: hwpt.out_hwpt_id,
+    };
+    test_cmd(fd, IommuTestCmd::new(dev.out_stdev_id, replace)).unwrap();
+    let poll = || {
+        let mut p = libc::pollfd {
+            fd: fault.out_fault_fd as i32,
+            events: libc::POLLIN | libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one pollfd, valid for the call.
+        assert_eq!(unsafe { libc::poll(&mut p, 1, 0) }, 1);
+        p.revents
+    };
+    assert_eq!(poll(), libc::POLLOUT, "nothing to read yet");
+    let trigger = TestTriggerIopf {
+        dev_id: dev.out_idev_id,
+        pasid: 0,
+        grpid: 1,
+        perm: 1,
+        addr: 0x1000,
+    };
+    test_cmd(fd, IommuTestCmd::new(0, trigger)).unwrap();
+    assert_eq!(poll(), libc::POLLIN | libc::POLLOUT, "a fault waits");
+    let mut rec = IommuHwptPgfault::default();
+    // SAFETY: `rec` is writable for its size.
+    let n = unsafe {
+        libc::read(
+            fault.out_fault_fd as i32,
+            (&mut rec as *mut IommuHwptPgfault).cast(),
+            size_of::<IommuHwptPgfault>(),
+        )
+    };
+    assert_eq!(n as usize, size_of::<IommuHwptPgfault>());
+    assert_eq!(poll(), libc::POLLOUT, "read");
+}
+
+#[test]
+fn fault_fd_polls_readable_while_faults_wait() {
+    common::run(SCENARIO_ENV, "fault_poll");
+}
 
 #[test]
 fn access_fd_numbering_flags_and_methods() {
