@@ -47,7 +47,13 @@ fn iopf_setup(fd: &Iommufd, q: &FaultQueue) -> IopfSetup {
         .unwrap();
     let vdev = viommu.alloc_vdevice(dev.dev_id(), 0x42).unwrap();
     dev.replace(&hwpt).unwrap();
-    IopfSetup { ioas, dev, hwpt, _viommu: viommu, _vdev: vdev }
+    IopfSetup {
+        ioas,
+        dev,
+        hwpt,
+        _viommu: viommu,
+        _vdev: vdev,
+    }
 }
 
 fn trigger(fd: &Iommufd, dev_id: u32, pasid: u32, grpid: u32, addr: u64) {
@@ -74,7 +80,7 @@ mock_scenario! {
     fn fault_queue_fd_rules(fd) {
         let q = fd.alloc_fault_queue().unwrap();
         let s = iopf_setup(&fd, &q);
-        let mut buf = vec![0u8; 4 * FAULT];
+        let mut buf = [0u8; 4 * FAULT];
         // Nothing pending: a whole-record read returns 0 bytes.
         assert_eq!(q.read_raw(&mut buf[..FAULT]).unwrap(), 0);
 
@@ -195,7 +201,10 @@ mock_scenario! {
 }
 
 /// A mock device on a nested HWPT of a mock vIOMMU with a vDEVICE of virtual ID `virt_id`.
-fn vevent_setup(fd: &Iommufd, virt_id: u64) -> (Ioas, MockDevice, Viommu, Hwpt, uiommu_client::Vdevice) {
+fn vevent_setup(
+    fd: &Iommufd,
+    virt_id: u64,
+) -> (Ioas, MockDevice, Viommu, Hwpt, uiommu_client::Vdevice) {
     let ioas = fd.alloc_ioas().unwrap();
     let dev = fd.test().mock_domain(&ioas).unwrap();
     let parent = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::NEST_PARENT).unwrap();
@@ -325,7 +334,7 @@ mock_scenario! {
         let q = fd.alloc_fault_queue().unwrap();
         let s = iopf_setup(&fd, &q);
         trigger(&fd, s.dev.dev_id(), 0, 1, 0x1000);
-        let mut buf = vec![0u8; 2 * FAULT];
+        let mut buf = [0u8; 2 * FAULT];
         assert_errno(q.read_raw_at(&mut buf[..FAULT], FAULT as i64), Errno::ESPIPE);
         assert_eq!(q.read_faults(2).unwrap().len(), 1);
         s.dev.replace(&s.ioas).unwrap();

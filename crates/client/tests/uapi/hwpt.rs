@@ -277,7 +277,9 @@ mock_scenario! {
         assert_eq!(fd.test().dirty(hwpt.id(), iova, len, page, &pattern).unwrap(), 7);
         let want: Vec<u8> = pattern.iter().flat_map(|w| w.to_ne_bytes()).collect();
         for shift in [1usize, 3, 7] {
-            let mut raw = vec![0u8; 16 + 8];
+            // Backed by u64 words, so `shift` really misaligns the bitmap.
+            let mut words = [0u64; 3];
+            let raw = zerocopy::IntoBytes::as_mut_bytes(&mut words);
             hwpt.get_dirty_bitmap_bytes(iova, len, page, DirtyFlags::NO_CLEAR, &mut raw[shift..shift + 16])
                 .unwrap();
             assert_eq!(&raw[shift..shift + 16], &want[..], "bitmap at offset {shift}");
@@ -288,7 +290,8 @@ mock_scenario! {
         let coarse = hwpt.get_dirty_bitmap(iova, len, 2 * page, DirtyFlags::NO_CLEAR).unwrap();
         assert_eq!(coarse, vec![(1 << 0) | (1 << 31) | (1 << 34) | (0b11 << 46)]);
         // A clearing read at an odd address, then the bits are gone.
-        let mut raw = vec![0u8; 17];
+        let mut words = [0u64; 3];
+        let raw = &mut zerocopy::IntoBytes::as_mut_bytes(&mut words)[..17];
         hwpt.get_dirty_bitmap_bytes(iova, len, page, DirtyFlags::empty(), &mut raw[1..]).unwrap();
         assert_eq!(&raw[1..], &want[..]);
         assert_eq!(hwpt.get_dirty_bitmap(iova, len, page, DirtyFlags::empty()).unwrap(), vec![0, 0]);
