@@ -5,40 +5,52 @@
 //! `munmap` of such a range must only give back the mapping (letting its owner be destroyed),
 //! never reach the real `munmap`. Differences from the kernel, for programs that misbehave:
 //! `MAP_FIXED` cannot place the region and is refused with `EINVAL`, and an access after
-//! `munmap` is not faulted (the memory stays until its owner object is destroyed).
+//! `munmap` is not faulted (the memory stays until its owner object is destroyed), every
+//! `mmap` of one region returns the same address, and a partial `munmap` ends the mapping
+//! whole. Each `mmap` still holds the owner by itself, as each VMA does: the owner stays in
+//! use until every mapping of it was unmapped.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use uiommu_abi::Mapping;
 
-static REGIONS: Mutex<BTreeMap<u64, Mapping>> = Mutex::new(BTreeMap::new());
+/// The live mappings by address; the same region mapped twice has two entries in its list.
+static REGIONS: Mutex<BTreeMap<u64, Vec<Mapping>>> = Mutex::new(BTreeMap::new());
 
-fn regions() -> MutexGuard<'static, BTreeMap<u64, Mapping>> {
+fn regions() -> MutexGuard<'static, BTreeMap<u64, Vec<Mapping>>> {
     REGIONS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Records a new mapping; returns its address.
 pub fn insert(m: Mapping) -> u64 {
     let addr = m.addr();
-    let old = regions().insert(addr, m);
-    drop(old);
+    regions().entry(addr).or_default().push(m);
     addr
 }
 
-/// `munmap(addr, len)`: drops every region the range overlaps and returns the parts of the
-/// range outside them, for the real `munmap`. `None` if it touches no region.
+/// `munmap(addr, len)`: ends one mapping of every region the range overlaps and returns the
+/// parts of the range outside them, for the real `munmap`. `None` if it touches no region.
 pub fn unmap(addr: u64, len: u64) -> Option<Vec<(u64, u64)>> {
     let end = addr.checked_add(len)?;
     let mut r = regions();
     let hit: Vec<(u64, u64)> = r
         .iter()
-        .filter(|&(&a, m)| a < end && a + m.len() > addr)
-        .map(|(&a, m)| (a, a + m.len()))
+        .filter_map(|(&a, maps)| Some((a, a + maps.first()?.len())))
+        .filter(|&(a, e)| a < end && e > addr)
         .collect();
     if hit.is_empty() {
         return None;
     }
-    let dropped: Vec<Mapping> = hit.iter().filter_map(|(a, _)| r.remove(a)).collect();
+    let mut dropped = Vec::new();
+    for (a, _) in &hit {
+        if let Some(maps) = r.get_mut(a) {
+            dropped.extend(maps.pop());
+            if maps.is_empty() {
+                r.remove(a);
+            }
+        }
+    }
+    // The owner may be released here: outside the lock.
     drop(r);
     drop(dropped);
     let mut rest = Vec::new();

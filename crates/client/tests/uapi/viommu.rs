@@ -289,7 +289,6 @@ mock_scenario! {
 mock_scenario! {
     /// Every mapping of a vIOMMU region holds the vIOMMU: with two mappings, unmapping one
     /// still leaves IOMMU_DESTROY EBUSY.
-    #[ignore = "uiommu differs: a second mmap of the vIOMMU region returns the first mapping's address; after one munmap IOMMU_DESTROY of the vIOMMU returns 0 (kernel: EBUSY) and the other munmap reaches the real munmap (SIGSEGV)"]
     fn viommu_mmap_each_mapping_holds(fd) {
         let (_ioas, _dev, _parent, viommu) = setup(&fd);
         let data = viommu.selftest_data().unwrap();
