@@ -18,7 +18,10 @@
 //!
 //! - by domain and PASID ([`Iotlb::invalidate_pasid`]): O(1). Each (DID, PASID) tag owns a slot
 //!   of a small tag table with a generation counter; entries record the generation they were
-//!   filled under, and bumping it makes all of the tag's entries stale at once.
+//!   filled under, and bumping it makes all of the tag's entries stale at once. A tag may own
+//!   one of two slots its hash names (found without a lock on the fill path); a new tag whose
+//!   two slots are both owned takes one over, which makes the old owner's entries stale: an
+//!   eviction, as any cache may do.
 //! - by domain ([`Iotlb::invalidate_domain`]): bumps the generation of each of the domain's tag
 //!   slots: O([`TAG_SLOTS`]), independent of the number of cached entries.
 //! - by range ([`Iotlb::invalidate_range`], one domain, optionally one PASID): computes the sets
@@ -29,6 +32,9 @@
 //!   never less.
 //!
 //! Stale entries are reclaimed by later fills, which prefer invalid or stale ways over live ones.
+//!
+//! Each set is laid out field by field across its ways (the keys of a set share one cache
+//! line).
 //!
 //! # Replacement and concurrency
 //!
@@ -42,7 +48,6 @@
 //! result behind: every invalidation bumps an epoch first, a fill records the epoch before its
 //! walk ([`Iotlb::begin_fill`]) and is dropped if the epoch moved.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use uiommu_pt::Access;
@@ -99,45 +104,37 @@ pub struct Fill {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FillTicket(u64);
 
+/// One set, field by field across its ways, so that a lookup scans the keys in one cache line.
 #[derive(Debug, Default)]
-struct Way {
-    /// `vpn << 7 | page_lg2 << 1 | VALID`, 0 when empty.
-    key: AtomicU64,
-    /// `pasid << 32 | did << 16 | slot`.
-    tag: AtomicU64,
-    /// Output page address `| PERM_*`.
-    out: AtomicU64,
-    /// Generation of the tag slot at fill.
-    generation: AtomicU32,
-    /// CLOCK reference bit.
-    referenced: AtomicBool,
-}
-
-#[derive(Debug, Default)]
+#[repr(align(64))]
 struct Set {
+    /// Per way: `vpn << 7 | page_lg2 << 1 | VALID`, 0 when empty.
+    key: [AtomicU64; WAYS],
+    /// Per way: `pasid << 32 | did << 16 | slot`.
+    tag: [AtomicU64; WAYS],
+    /// Per way: output page address `| PERM_*`.
+    out: [AtomicU64; WAYS],
+    /// Per way: generation of the tag slot at fill.
+    generation: [AtomicU32; WAYS],
+    /// Per way: CLOCK reference bit.
+    referenced: [AtomicBool; WAYS],
     /// Sequence lock: odd while a writer changes the set.
     seq: AtomicU64,
     /// CLOCK hand.
     hand: AtomicU8,
-    ways: [Way; WAYS],
-}
-
-/// The tag table behind its lock.
-#[derive(Debug, Default)]
-struct Slots {
-    by_tag: HashMap<Tag, u16>,
-    owner: Vec<Option<Tag>>,
-    /// Next slot to reassign when all are taken.
-    hand: usize,
 }
 
 /// An IOTLB.
 #[derive(Debug)]
 pub struct Iotlb {
-    sets: Box<[Set]>,
+    sets: Box<[Set; SETS]>,
     /// Generation of each tag slot.
-    generations: Box<[AtomicU32]>,
-    slots: Mutex<Slots>,
+    generations: Box<[AtomicU32; TAG_SLOTS]>,
+    /// Owner of each tag slot: `tag bits | 1`, 0 when free.
+    owners: Box<[AtomicU64; TAG_SLOTS]>,
+    /// Serializes changes of slot owners and tag invalidations; the fill path finds its slot
+    /// without it. Holds the hand choosing which candidate slot to take over.
+    slot_lock: Mutex<usize>,
     /// Bitmap of the page sizes (`1 << lg2`) ever cached: which sets a lookup probes.
     sizes: AtomicU64,
     /// Bumped by every invalidation.
@@ -165,6 +162,15 @@ fn key_of(vpn: u64, lg2: u32) -> u64 {
 
 fn tag_bits(tag: Tag) -> u64 {
     (u64::from(tag.pasid) << 32) | (u64::from(tag.did) << 16)
+}
+
+/// The two slots a tag may own (2-choice hashing over the tag table).
+#[inline]
+fn slot_candidates(tag: Tag) -> [usize; 2] {
+    let h = (tag_bits(tag) | 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let first = (h >> 56) as usize % TAG_SLOTS;
+    let step = 1 + ((h >> 32) as usize % (TAG_SLOTS - 1));
+    [first, (first + step) % TAG_SLOTS]
 }
 
 /// The set of page `vpn` of size `1 << lg2` in domain `did`: consecutive pages go to
@@ -209,27 +215,26 @@ impl Iotlb {
     /// An empty IOTLB.
     pub fn new() -> Self {
         Iotlb {
-            sets: (0..SETS).map(|_| Set::default()).collect(),
-            generations: (0..TAG_SLOTS).map(|_| AtomicU32::new(0)).collect(),
-            slots: Mutex::new(Slots {
-                owner: vec![None; TAG_SLOTS],
-                ..Slots::default()
-            }),
+            sets: Box::new(std::array::from_fn(|_| Set::default())),
+            generations: Box::new(std::array::from_fn(|_| AtomicU32::new(0))),
+            owners: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            slot_lock: Mutex::new(0),
             sizes: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }
     }
 
-    fn lock_slots(&self) -> MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_slots(&self) -> MutexGuard<'_, usize> {
+        self.slot_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The generation of the slot in the low bits of a tag word.
     #[inline(always)]
-    fn generation(&self, slot: u64) -> u32 {
-        self.generations
-            .get((slot & 0xffff) as usize)
-            .map_or(u32::MAX, |g| g.load(Ordering::Acquire))
+    fn generation(&self, tag_word: u64) -> u32 {
+        self.generations[tag_word as usize % TAG_SLOTS].load(Ordering::Acquire)
     }
 
     /// The cached translation of `iova` for `tag` that permits `access`, if any. An entry
@@ -257,7 +262,7 @@ impl Iotlb {
 
     #[inline(always)]
     fn probe(&self, did: u16, vpn: u64, lg2: u32, want_tag: u64, need: u64) -> Option<u64> {
-        let set = &self.sets[set_index(did, vpn, lg2)];
+        let set = &self.sets[set_index(did, vpn, lg2) % SETS];
         let want_key = key_of(vpn, lg2);
         for _ in 0..4 {
             let s1 = set.seq.load(Ordering::Acquire);
@@ -266,19 +271,19 @@ impl Iotlb {
                 continue;
             }
             let mut found = None;
-            for way in &set.ways {
-                if way.key.load(Ordering::Relaxed) != want_key {
+            for (i, key) in set.key.iter().enumerate() {
+                if key.load(Ordering::Relaxed) != want_key {
                     continue;
                 }
-                let t = way.tag.load(Ordering::Relaxed);
+                let t = set.tag[i].load(Ordering::Relaxed);
                 if t & !0xffff != want_tag {
                     continue;
                 }
-                let out = way.out.load(Ordering::Relaxed);
-                let generation = way.generation.load(Ordering::Relaxed);
+                let out = set.out[i].load(Ordering::Relaxed);
+                let generation = set.generation[i].load(Ordering::Relaxed);
                 // A stale way may share the key with the live one a later fill made.
                 if out & need == need && generation == self.generation(t) {
-                    found = Some((out, way));
+                    found = Some((out, i));
                     break;
                 }
             }
@@ -286,9 +291,9 @@ impl Iotlb {
             if set.seq.load(Ordering::Relaxed) != s1 {
                 continue;
             }
-            let (out, way) = found?;
-            if !way.referenced.load(Ordering::Relaxed) {
-                way.referenced.store(true, Ordering::Relaxed);
+            let (out, i) = found?;
+            if !set.referenced[i].load(Ordering::Relaxed) {
+                set.referenced[i].store(true, Ordering::Relaxed);
             }
             return Some(out);
         }
@@ -302,29 +307,46 @@ impl Iotlb {
         FillTicket(self.epoch.load(Ordering::SeqCst))
     }
 
-    /// The tag slot of `tag` and its generation, assigning one (and evicting the entries of its
-    /// previous owner) if needed.
-    fn slot_for(&self, tag: Tag) -> (u16, u32) {
-        let mut s = self.lock_slots();
-        if let Some(&slot) = s.by_tag.get(&tag) {
-            return (slot, self.generation(u64::from(slot)));
-        }
-        let free = s.owner.iter().position(Option::is_none);
-        let slot = match free {
-            Some(i) => i,
-            None => {
-                let i = s.hand % TAG_SLOTS;
-                s.hand = i + 1;
-                if let Some(old) = s.owner[i].take() {
-                    s.by_tag.remove(&old);
+    /// The slot of `tag` and its generation, if it has one. Lock-free: a slot is taken over by
+    /// storing its new owner before bumping its generation, so a generation read between two
+    /// equal owner reads is one the owner's entries may carry.
+    fn find_slot(&self, tag: Tag) -> Option<(u16, u32)> {
+        let want = tag_bits(tag) | 1;
+        for c in slot_candidates(tag) {
+            if self.owners[c].load(Ordering::SeqCst) == want {
+                let generation = self.generations[c].load(Ordering::SeqCst);
+                if self.owners[c].load(Ordering::SeqCst) == want {
+                    return Some((c as u16, generation));
                 }
-                self.generations[i].fetch_add(1, Ordering::AcqRel);
-                i
+            }
+        }
+        None
+    }
+
+    /// The slot of `tag` and its generation, taking one of its two candidate slots over (and
+    /// making the previous owner's entries stale) if it has none.
+    fn slot_for(&self, tag: Tag) -> (u16, u32) {
+        if let Some(found) = self.find_slot(tag) {
+            return found;
+        }
+        let mut hand = self.lock_slots();
+        if let Some(found) = self.find_slot(tag) {
+            return found;
+        }
+        let cands = slot_candidates(tag);
+        let slot = match cands
+            .iter()
+            .find(|&&c| self.owners[c].load(Ordering::SeqCst) == 0)
+        {
+            Some(&c) => c,
+            None => {
+                *hand = hand.wrapping_add(1);
+                cands[*hand & 1]
             }
         };
-        s.owner[slot] = Some(tag);
-        s.by_tag.insert(tag, slot as u16);
-        (slot as u16, self.generation(slot as u64))
+        self.owners[slot].store(tag_bits(tag) | 1, Ordering::SeqCst);
+        let generation = self.generations[slot].fetch_add(1, Ordering::SeqCst) + 1;
+        (slot as u16, generation)
     }
 
     /// Caches `fill` for `tag`, unless an invalidation ran since `ticket` was taken. An entry
@@ -340,7 +362,7 @@ impl Iotlb {
         let key = key_of(vpn, lg2);
         let tag_word = tag_bits(tag) | u64::from(slot);
         let page = fill.phys & !((1u64 << lg2) - 1);
-        let set = &self.sets[set_index(tag.did, vpn, lg2)];
+        let set = &self.sets[set_index(tag.did, vpn, lg2) % SETS];
         let _g = set.lock();
         if self.epoch.load(Ordering::SeqCst) != ticket.0 {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -349,13 +371,13 @@ impl Iotlb {
         self.sizes.fetch_or(1u64 << lg2, Ordering::Relaxed);
         let mut perm = perm_of(fill.access);
         let mut victim = None;
-        for (i, way) in set.ways.iter().enumerate() {
-            let k = way.key.load(Ordering::Relaxed);
-            let t = way.tag.load(Ordering::Relaxed);
+        for i in 0..WAYS {
+            let k = set.key[i].load(Ordering::Relaxed);
+            let t = set.tag[i].load(Ordering::Relaxed);
             let live =
-                k & VALID != 0 && way.generation.load(Ordering::Relaxed) == self.generation(t);
+                k & VALID != 0 && set.generation[i].load(Ordering::Relaxed) == self.generation(t);
             if live && k == key && t == tag_word {
-                let out = way.out.load(Ordering::Relaxed);
+                let out = set.out[i].load(Ordering::Relaxed);
                 if out & !PERM_MASK == page {
                     perm |= out & PERM_MASK;
                 }
@@ -367,20 +389,18 @@ impl Iotlb {
             }
         }
         let i = victim.unwrap_or_else(|| Self::clock_victim(set));
-        let way = &set.ways[i];
-        way.key.store(key, Ordering::Relaxed);
-        way.tag.store(tag_word, Ordering::Relaxed);
-        way.out.store(page | perm, Ordering::Relaxed);
-        way.generation.store(generation, Ordering::Relaxed);
-        way.referenced.store(false, Ordering::Relaxed);
+        set.key[i].store(key, Ordering::Relaxed);
+        set.tag[i].store(tag_word, Ordering::Relaxed);
+        set.out[i].store(page | perm, Ordering::Relaxed);
+        set.generation[i].store(generation, Ordering::Relaxed);
+        set.referenced[i].store(false, Ordering::Relaxed);
     }
 
     /// CLOCK: the first way past the hand whose reference bit is clear, clearing bits on the way.
     fn clock_victim(set: &Set) -> usize {
         let mut hand = set.hand.load(Ordering::Relaxed) as usize % WAYS;
         loop {
-            let way = &set.ways[hand];
-            if way.referenced.swap(false, Ordering::Relaxed) {
+            if set.referenced[hand].swap(false, Ordering::Relaxed) {
                 hand = (hand + 1) % WAYS;
                 continue;
             }
@@ -395,10 +415,15 @@ impl Iotlb {
 
     /// Makes every entry of the tags `matches` selects stale, by generation.
     fn bump_tags(&self, matches: impl Fn(Tag) -> bool) {
-        let s = self.lock_slots();
-        for (i, owner) in s.owner.iter().enumerate() {
-            if owner.is_some_and(&matches) {
-                self.generations[i].fetch_add(1, Ordering::AcqRel);
+        let _g = self.lock_slots();
+        for (owner, generation) in self.owners.iter().zip(self.generations.iter()) {
+            let o = owner.load(Ordering::SeqCst);
+            let tag = Tag {
+                did: (o >> 16) as u16,
+                pasid: (o >> 32) as u32,
+            };
+            if o != 0 && matches(tag) {
+                generation.fetch_add(1, Ordering::SeqCst);
             }
         }
     }
@@ -414,9 +439,9 @@ impl Iotlb {
     /// "PASID-selective-within-domain").
     pub fn invalidate_pasid(&self, did: u16, pasid: u32) {
         self.bump_epoch();
-        let s = self.lock_slots();
-        if let Some(&slot) = s.by_tag.get(&Tag { did, pasid }) {
-            self.generations[slot as usize].fetch_add(1, Ordering::AcqRel);
+        let _g = self.lock_slots();
+        if let Some((slot, _)) = self.find_slot(Tag { did, pasid }) {
+            self.generations[slot as usize].fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -449,18 +474,18 @@ impl Iotlb {
         while sets != 0 {
             let i = sets.trailing_zeros() as usize;
             sets &= sets - 1;
-            self.clear_in_set(&self.sets[i], did, pasid, first, last);
+            self.clear_in_set(&self.sets[i % SETS], did, pasid, first, last);
         }
     }
 
     fn clear_in_set(&self, set: &Set, did: u16, pasid: Option<u32>, first: u64, last: u64) {
         let _g = set.lock();
-        for way in &set.ways {
-            let k = way.key.load(Ordering::Relaxed);
+        for (key, tag) in set.key.iter().zip(set.tag.iter()) {
+            let k = key.load(Ordering::Relaxed);
             if k & VALID == 0 {
                 continue;
             }
-            let t = way.tag.load(Ordering::Relaxed);
+            let t = tag.load(Ordering::Relaxed);
             if (t >> 16) as u16 != did || pasid.is_some_and(|p| (t >> 32) as u32 != p) {
                 continue;
             }
@@ -468,7 +493,7 @@ impl Iotlb {
             let start = (k >> 7) << lg2;
             let end = start | ((1u64 << lg2) - 1);
             if start <= last && first <= end {
-                way.key.store(0, Ordering::Relaxed);
+                key.store(0, Ordering::Relaxed);
             }
         }
     }
@@ -483,11 +508,11 @@ impl Iotlb {
     pub fn len(&self) -> usize {
         self.sets
             .iter()
-            .flat_map(|s| s.ways.iter())
-            .filter(|w| {
-                w.key.load(Ordering::Relaxed) & VALID != 0
-                    && w.generation.load(Ordering::Relaxed)
-                        == self.generation(w.tag.load(Ordering::Relaxed))
+            .flat_map(|s| (0..WAYS).map(move |i| (s, i)))
+            .filter(|&(s, i)| {
+                s.key[i].load(Ordering::Relaxed) & VALID != 0
+                    && s.generation[i].load(Ordering::Relaxed)
+                        == self.generation(s.tag[i].load(Ordering::Relaxed))
             })
             .count()
     }

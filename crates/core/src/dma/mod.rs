@@ -164,8 +164,8 @@ pub struct Walked {
 /// A domain that models the hardware's DMA translation.
 pub trait DmaDomain: Send + Sync {
     /// The IOTLB of the IOMMU unit `dev` sits behind and the domain ID this domain is tagged
-    /// with there; `None` if translations are not cached.
-    fn hw<'a>(&'a self, dev: &'a PhysDevice) -> Option<(&'a Iotlb, u16)>;
+    /// with there; `None` if translations are not cached. Asked once per [`DmaTarget`].
+    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)>;
 
     /// The page walk of a request of `pasid` that missed the IOTLB, with access/dirty updates.
     /// `mem` is the owning process's memory (where guest tables live).
@@ -201,15 +201,24 @@ pub struct DmaTarget {
     idev: Handle<Device>,
     pasid: u32,
     domain: Option<Arc<dyn Domain>>,
+    /// The unit's IOTLB and the tag of this target's translations in it.
+    cache: Option<(Arc<Iotlb>, Tag)>,
 }
 
 impl DmaTarget {
     /// The domain `pasid` of `idev` translates through now.
     pub fn resolve(idev: &Handle<Device>, pasid: u32) -> Self {
+        let domain = crate::device::current_domain(idev, pasid);
+        let cache = domain
+            .as_ref()
+            .and_then(|d| d.dma())
+            .and_then(|hw| hw.hw(&idev.phys))
+            .map(|(tlb, did)| (tlb, Tag { did, pasid }));
         DmaTarget {
             idev: idev.clone(),
             pasid,
-            domain: crate::device::current_domain(idev, pasid),
+            domain,
+            cache,
         }
     }
 
@@ -243,34 +252,33 @@ impl DmaTarget {
         access: Access,
         mem: &DmaMemory,
     ) -> Result<(u64, u32), DmaError> {
+        if let Some((tlb, tag)) = &self.cache {
+            if let Some(h) = tlb.lookup(*tag, iova, access) {
+                return Ok((h.phys, h.page_lg2));
+            }
+        }
+        self.miss(iova, access, mem)
+    }
+
+    /// The walk after an IOTLB miss, and the fill.
+    fn miss(&self, iova: u64, access: Access, mem: &DmaMemory) -> Result<(u64, u32), DmaError> {
         let Some(domain) = &self.domain else {
             return Err(self.fault(None, iova, access, FaultReason::Blocked));
         };
         let Some(hw) = domain.dma() else {
             return self.translate_soft(domain.as_ref(), iova, access);
         };
-        let dev = &self.idev.phys;
-        let cached = hw.hw(dev);
-        let tag = cached.map(|(_, did)| Tag {
-            did,
-            pasid: self.pasid,
-        });
-        if let (Some((tlb, _)), Some(tag)) = (cached, tag) {
-            if let Some(h) = tlb.lookup(tag, iova, access) {
-                return Ok((h.phys, h.page_lg2));
-            }
-        }
-        let ticket = cached.map(|(tlb, _)| tlb.begin_fill());
+        let ticket = self.cache.as_ref().map(|(tlb, _)| tlb.begin_fill());
         match hw.walk(self.pasid, iova, access, mem) {
             Ok(w) => {
-                if let (Some((tlb, _)), Some(tag), Some(ticket)) = (cached, tag, ticket) {
+                if let (Some((tlb, tag)), Some(ticket)) = (&self.cache, ticket) {
                     let fill = Fill {
                         iova,
                         phys: w.phys,
                         page_lg2: w.page_lg2,
                         access,
                     };
-                    tlb.insert(tag, fill, ticket);
+                    tlb.insert(*tag, fill, ticket);
                 }
                 Ok((w.phys, w.page_lg2.clamp(PAGE_LG2, 63)))
             }
@@ -345,38 +353,68 @@ impl DmaTarget {
         DmaError::Fault(fault)
     }
 
-    /// Reads `buf.len()` bytes at `iova` into `buf`, page by page.
-    pub fn read(&self, iova: u64, buf: &mut [u8], mem: &DmaMemory) -> Result<(), DmaError> {
+    /// Translates `iova..iova + len` page by page for `access` and hands `f` each run of
+    /// pages that are contiguous in output, as (offset in the request, output address,
+    /// length). A fault ends the walk after the runs before it were handed over.
+    fn runs(
+        &self,
+        iova: u64,
+        len: usize,
+        access: Access,
+        mem: &DmaMemory,
+        mut f: impl FnMut(usize, u64, usize) -> Result<(), DmaError>,
+    ) -> Result<(), DmaError> {
+        iova.checked_add((len as u64).saturating_sub(1))
+            .ok_or(DmaError::Access(Errno::EOVERFLOW))?;
+        // The pending run: (offset, output address, length).
+        let mut run: Option<(usize, u64, usize)> = None;
         let mut done = 0usize;
-        while done < buf.len() {
-            let at = iova
-                .checked_add(done as u64)
-                .ok_or(DmaError::Access(Errno::EOVERFLOW))?;
-            let rest = (buf.len() - done) as u64;
-            let m = self.translate(at, Access::Read, rest, mem)?;
+        while done < len {
+            let at = iova.wrapping_add(done as u64);
+            let m = match self.translate(at, access, (len - done) as u64, mem) {
+                Ok(m) => m,
+                Err(e) => {
+                    if let Some((off, phys, n)) = run {
+                        f(off, phys, n)?;
+                    }
+                    return Err(e);
+                }
+            };
             let n = m.len as usize;
-            mem.read(m.phys, &mut buf[done..done + n])
-                .map_err(DmaError::Access)?;
+            run = match run {
+                Some((off, phys, rn)) if phys.wrapping_add(rn as u64) == m.phys => {
+                    Some((off, phys, rn + n))
+                }
+                Some((off, phys, rn)) => {
+                    f(off, phys, rn)?;
+                    Some((done, m.phys, n))
+                }
+                None => Some((done, m.phys, n)),
+            };
             done += n;
         }
-        Ok(())
+        match run {
+            Some((off, phys, n)) => f(off, phys, n),
+            None => Ok(()),
+        }
     }
 
-    /// Writes `data` at `iova`, page by page. Pages before a fault are written.
+    /// Reads `buf.len()` bytes at `iova` into `buf`. Each page is translated; pages that are
+    /// contiguous in output are copied in one go.
+    pub fn read(&self, iova: u64, buf: &mut [u8], mem: &DmaMemory) -> Result<(), DmaError> {
+        let len = buf.len();
+        self.runs(iova, len, Access::Read, mem, |off, phys, n| {
+            mem.read(phys, &mut buf[off..off + n])
+                .map_err(DmaError::Access)
+        })
+    }
+
+    /// Writes `data` at `iova`. Pages before a fault are written.
     pub fn write(&self, iova: u64, data: &[u8], mem: &DmaMemory) -> Result<(), DmaError> {
-        let mut done = 0usize;
-        while done < data.len() {
-            let at = iova
-                .checked_add(done as u64)
-                .ok_or(DmaError::Access(Errno::EOVERFLOW))?;
-            let rest = (data.len() - done) as u64;
-            let m = self.translate(at, Access::Write, rest, mem)?;
-            let n = m.len as usize;
-            mem.write(m.phys, &data[done..done + n])
-                .map_err(DmaError::Access)?;
-            done += n;
-        }
-        Ok(())
+        self.runs(iova, data.len(), Access::Write, mem, |off, phys, n| {
+            mem.write(phys, &data[off..off + n])
+                .map_err(DmaError::Access)
+        })
     }
 }
 

@@ -595,9 +595,13 @@ fn paging_domains_translate_with_permissions_and_track_dirty_pages() {
     // Unmapping invalidates: the next DMA faults rather than reading a stale page.
     rig.ioas.iopt.unmap(0x3000, PAGE).unwrap();
     assert!(read(&idev, NO_PASID, 0x3000, 1, mem).is_err());
-    // Ranges that wrap are refused, not translated.
+    // Ranges that wrap are refused, not translated; the last byte is beyond the table.
     assert_eq!(
         read(&idev, NO_PASID, u64::MAX, 2, mem),
+        Err(DmaError::Access(Errno::EOVERFLOW))
+    );
+    assert_eq!(
+        read(&idev, NO_PASID, u64::MAX, 1, mem),
         Err(DmaError::Fault(DmaFault {
             dev_id: idev.id(),
             pasid: NO_PASID,

@@ -157,12 +157,16 @@ fn sets_evict_by_clock_and_tags_recycle() {
             .all(|&p| !tlb.contains(t, p << 12))
     );
     assert_eq!(tlb.len(), WAYS);
-    // More tags than slots: the oldest tag's entries go, nothing breaks.
-    for did in 0..(TAG_SLOTS as u16 + 8) {
-        fill(&tlb, tag(100 + did, 3), 0x1000, 0x1000, K4, Access::Read);
+    // More tags than slots: some tags' entries go, nothing breaks.
+    let tags: Vec<Tag> = (0..(TAG_SLOTS as u16 + 8))
+        .map(|d| tag(100 + d, 3))
+        .collect();
+    for &t in &tags {
+        fill(&tlb, t, 0x1000, 0x1000, K4, Access::Read);
     }
-    assert!(tlb.contains(tag(100 + TAG_SLOTS as u16 + 7, 3), 0x1000));
-    assert!(!tlb.contains(tag(100, 3), 0x1000));
+    assert!(tlb.contains(*tags.last().unwrap(), 0x1000));
+    let live = tags.iter().filter(|&&t| tlb.contains(t, 0x1000)).count();
+    assert!(live <= TAG_SLOTS, "{live}");
 }
 
 #[test]

@@ -18,7 +18,10 @@ use crate::domain::{Domain, DomainType};
 use crate::driver::PhysDevice;
 use std::any::Any;
 use std::sync::{Arc, PoisonError};
-use uiommu_pt::{Access, Config, Fault, GuestMemory, GuestTables, PageTable, VtdSs, X86_64};
+use uiommu_pt::{
+    Access, Entry, Fault, Format, GuestMemory, GuestTables, PageTable, TableMemory, VtdSs,
+    WalkFault, X86_64,
+};
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
@@ -152,6 +155,67 @@ impl GuestMemory for ThroughStage2<'_> {
     }
 }
 
+/// The hardware walk of the guest's first-stage table (§3.6, x86-64 paging entries §9.7) at
+/// `root` with `levels` levels: every entry on the path must permit `access`, accessed and
+/// dirty bits are set with compare-and-exchange through the second stage. Returns the
+/// guest-physical output address and the page size.
+///
+/// The walk of [`PageTable::translate`] over [`GuestTables`], inlined here because a guest
+/// table has no `PageTable` of its own to keep: building one per walk would cost more than
+/// the walk.
+fn walk_first_stage<G: GuestMemory>(
+    tables: &GuestTables<G>,
+    root: u64,
+    levels: u32,
+    iova: u64,
+    access: Access,
+) -> std::result::Result<(u64, u32), WalkFault> {
+    let fmt = X86_64;
+    let items_lg2 = <X86_64 as Format>::ITEMS_LG2;
+    let top = levels - 1;
+    let width = X86_64::item_lg2(top) + items_lg2;
+    if width < 64 && iova >> width != 0 {
+        return Err(WalkFault::OutOfRange);
+    }
+    let mut table = tables.table(root, items_lg2)?;
+    let mut level = top;
+    loop {
+        let index = ((iova >> X86_64::item_lg2(level)) & ((1 << items_lg2) - 1)) as usize;
+        let mut e = tables.load(table, index)?;
+        let decoded = fmt.decode(level, e);
+        let leaf = match decoded {
+            Entry::Empty => return Err(WalkFault::NotPresent { level }),
+            Entry::Table(_) if level == 0 => return Err(WalkFault::NotPresent { level }),
+            Entry::Leaf { .. } => true,
+            Entry::Table(_) => false,
+        };
+        if !fmt.permits(level, e, leaf, access) {
+            return Err(WalkFault::Permission { level });
+        }
+        loop {
+            let new = fmt.walked(level, e, leaf, access);
+            if new == e {
+                break;
+            }
+            match tables.compare_exchange(table, index, e, new)? {
+                Ok(_) => break,
+                Err(cur) if fmt.decode(level, cur) == decoded => e = cur,
+                Err(_) => return Err(WalkFault::NotPresent { level }),
+            }
+        }
+        match decoded {
+            Entry::Leaf { oa, size_lg2 } => {
+                return Ok((oa | (iova & ((1u64 << size_lg2) - 1)), size_lg2));
+            }
+            Entry::Table(pa) => {
+                table = tables.table(pa, items_lg2)?;
+                level -= 1;
+            }
+            Entry::Empty => return Err(WalkFault::NotPresent { level }),
+        }
+    }
+}
+
 impl Domain for VtdNested {
     fn domain_type(&self) -> DomainType {
         DomainType::Nested
@@ -204,8 +268,9 @@ impl Domain for VtdNested {
 }
 
 impl DmaDomain for VtdNested {
-    fn hw<'a>(&'a self, dev: &'a PhysDevice) -> Option<(&'a Iotlb, u16)> {
-        dev.state::<VtdDev>().map(|d| (&d.unit.iotlb, self.tag.did))
+    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
+        dev.state::<VtdDev>()
+            .map(|d| (Arc::clone(&d.unit.iotlb), self.tag.did))
     }
 
     /// The nested walk: the guest's first-stage table read through the second stage, then
@@ -224,22 +289,15 @@ impl DmaDomain for VtdNested {
         let guest = GuestTables {
             mem: ThroughStage2 { s2, mem },
         };
-        let root = self.s1.pgtbl_addr;
-        let s1 = PageTable::with_root(X86_64, guest, root, Config::levels(self.levels())).map_err(
-            |_| FaultReason::TableAccess {
-                stage: Stage::First,
-                addr: root,
-            },
-        )?;
-        let t1 = s1
-            .translate(iova, access)
-            .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
+        let (gpa, s1_lg2) =
+            walk_first_stage(&guest, self.s1.pgtbl_addr, self.levels(), iova, access)
+                .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
         let t2 = s2
-            .translate(t1.phys, access)
+            .translate(gpa, access)
             .map_err(|f| FaultReason::from_walk(Stage::Second, f))?;
         Ok(Walked {
             phys: t2.phys,
-            page_lg2: t1.page_lg2.min(t2.page_lg2),
+            page_lg2: s1_lg2.min(t2.page_lg2),
         })
     }
 

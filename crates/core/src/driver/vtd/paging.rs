@@ -321,9 +321,9 @@ impl Domain for VtdPaging {
 }
 
 impl DmaDomain for VtdPaging {
-    fn hw<'a>(&'a self, dev: &'a PhysDevice) -> Option<(&'a Iotlb, u16)> {
+    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
         dev.state::<VtdDev>()
-            .map(|d| (&d.unit.iotlb, self.inner.tag.did))
+            .map(|d| (Arc::clone(&d.unit.iotlb), self.inner.tag.did))
     }
 
     /// The walk of this domain's own table.

@@ -50,7 +50,7 @@ pub struct Unit {
     /// Its registers.
     pub config: VtdConfig,
     /// Its IOTLB.
-    pub iotlb: Iotlb,
+    pub iotlb: Arc<Iotlb>,
     faults: Mutex<FaultLog>,
     responses: Mutex<Vec<PageResponse>>,
     next_source: AtomicU32,
@@ -64,7 +64,7 @@ impl Unit {
     pub(crate) fn new(config: VtdConfig) -> Self {
         Unit {
             config,
-            iotlb: Iotlb::new(),
+            iotlb: Arc::new(Iotlb::new()),
             faults: Mutex::default(),
             responses: Mutex::default(),
             next_source: AtomicU32::new(0x0100),
