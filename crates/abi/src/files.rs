@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use uiommu_core::context::{Context, Handle};
 use uiommu_core::fault::FaultQueue;
-use uiommu_core::ioas::FileBacking;
+use uiommu_core::ioas::{DmaBuf, FileBacking};
 use uiommu_core::test_access::TestAccess;
+use uiommu_core::test_dmabuf::TestDmaBuf;
 use uiommu_core::veventq::Veventq;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};
@@ -23,6 +24,8 @@ pub enum File {
     Fault(Arc<FaultFile>),
     /// A vEVENTQ's file (`[iommufd-viommu-event]`).
     Veventq(Arc<VeventqFile>),
+    /// The selftest's dma-buf (`IOMMU_TEST_OP_DMABUF_GET`).
+    DmaBuf(Arc<TestDmaBuf>),
 }
 
 /// The file of a vEVENTQ: a user of the queue object, keeping its context alive
@@ -60,7 +63,7 @@ impl File {
         match self {
             File::TestAccess(a) => a.release(),
             // Dropping the last reference gives back the user the file held.
-            File::Fault(_) | File::Veventq(_) => {}
+            File::Fault(_) | File::Veventq(_) | File::DmaBuf(_) => {}
         }
     }
 
@@ -70,7 +73,7 @@ impl File {
         match self {
             File::Fault(f) => f.queue.read(mem, buf, count),
             File::Veventq(f) => f.queue.queue.read(mem, buf, count),
-            File::TestAccess(_) => Err(Errno::EINVAL),
+            File::TestAccess(_) | File::DmaBuf(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -79,13 +82,13 @@ impl File {
         match self {
             File::Fault(f) => f.queue.write(mem, buf, count),
             // A vEVENTQ has no write method.
-            File::Veventq(_) | File::TestAccess(_) => Err(Errno::EINVAL),
+            File::Veventq(_) | File::TestAccess(_) | File::DmaBuf(_) => Err(Errno::EINVAL),
         }
     }
 
     /// `poll(2)`: a fault queue is always writable and readable while faults wait; a vEVENTQ
     /// is only ever readable, while events wait (`iommufd_eventq_fops_poll`); a file without a
-    /// poll method is both (`DEFAULT_POLLMASK`).
+    /// poll method is both (`DEFAULT_POLLMASK`), as is a dma-buf without fences.
     pub fn poll(&self) -> Readiness {
         match self {
             File::Fault(f) => Readiness {
@@ -96,7 +99,7 @@ impl File {
                 input: f.queue.queue.readable(),
                 output: false,
             },
-            File::TestAccess(_) => Readiness {
+            File::TestAccess(_) | File::DmaBuf(_) => Readiness {
                 input: true,
                 output: true,
             },
@@ -108,7 +111,7 @@ impl File {
         match self {
             File::Fault(f) => f.queue.set_readiness(readiness),
             File::Veventq(f) => f.queue.queue.set_readiness(readiness),
-            File::TestAccess(_) => {}
+            File::TestAccess(_) | File::DmaBuf(_) => {}
         }
     }
 }
@@ -128,6 +131,26 @@ pub trait FdHost {
     /// if `fd` is not open. Whether its pages can be pinned (a memfd, in range) is decided when
     /// they are pinned, through the returned [`FileBacking`].
     fn map_file(&self, fd: i32) -> Result<Arc<dyn FileBacking>>;
+
+    /// Whether `fd` is open at all (`fget`), ours or not.
+    fn is_open(&self, fd: i32) -> bool {
+        self.get(fd).is_some()
+    }
+
+    /// `dma_buf_get(fd)`: the dma-buf behind `fd`; `EBADF` if `fd` is not open, `EINVAL` if
+    /// it is no dma-buf.
+    fn dma_buf(&self, fd: i32) -> Result<Arc<TestDmaBuf>> {
+        match self.get(fd) {
+            Some(File::DmaBuf(buf)) => Ok(buf),
+            _ if self.is_open(fd) => Err(Errno::EINVAL),
+            _ => Err(Errno::EBADF),
+        }
+    }
+}
+
+/// The dma-buf an `IOMMU_IOAS_MAP_FILE` imports, if `fd` is one.
+pub(crate) fn dma_buf_to_map(fds: &dyn FdHost, fd: i32) -> Option<Arc<dyn DmaBuf>> {
+    fds.dma_buf(fd).ok().map(|b| b as Arc<dyn DmaBuf>)
 }
 
 /// A front end that cannot create files: creating one fails as with no free fd, and no fd

@@ -20,6 +20,7 @@ pub mod object;
 pub mod objects;
 pub mod selftest;
 pub mod test_access;
+pub mod test_dmabuf;
 pub mod vdevice;
 pub mod veventq;
 pub mod viommu;

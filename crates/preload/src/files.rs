@@ -66,6 +66,7 @@ fn name(file: &File) -> &'static CStr {
         File::TestAccess(_) => c"[iommufd_test_staccess]",
         File::Fault(_) => c"[iommufd-pgfault]",
         File::Veventq(_) => c"[iommufd-viommu-event]",
+        File::DmaBuf(_) => c"dmabuf:",
         _ => c"[iommufd]",
     }
 }
@@ -102,6 +103,11 @@ impl FdHost for Fds {
         }
     }
 
+    /// Whether `fd` is open (`F_GETFD` succeeds).
+    fn is_open(&self, fd: i32) -> bool {
+        sys::fd_flags(fd).is_ok()
+    }
+
     /// `fget(fd)` for `IOMMU_IOAS_MAP_FILE`: `EBADF` unless open. Our own virtual fds are not
     /// memfds (they stand for a device node or an anonymous file), so their pages never pin.
     fn map_file(&self, fd: i32) -> uiommu_uapi::errno::Result<Arc<dyn FileBacking>> {
@@ -116,7 +122,11 @@ fn install(file: File) -> Result<i32, Errno> {
     // A queue's fd must poll readable exactly while events wait: an eventfd whose counter the
     // queue keeps at 1 or 0. Other files poll always ready, as a memfd does.
     let queue = matches!(file, File::Fault(_) | File::Veventq(_));
-    let fd = if queue { sys::eventfd()? } else { sys::memfd(name(&file))? };
+    let fd = if queue {
+        sys::eventfd()?
+    } else {
+        sys::memfd(name(&file))?
+    };
     let id = match sys::file_id(fd) {
         Ok(id) => id,
         Err(e) => {

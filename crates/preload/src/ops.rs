@@ -163,7 +163,7 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
 }
 
 /// `mmap` of a virtual fd: `do_mmap`'s checks, then `iommufd_fops_mmap`'s for a context;
-/// for a file with no `mmap` method, `ENODEV` (`can_mmap_file`).
+/// for a file with no `mmap` method, `ENODEV` (`can_mmap_file`); `EINVAL` for a dma-buf.
 pub fn mmap(
     len: usize,
     prot: c_int,
@@ -190,12 +190,16 @@ pub fn mmap(
             let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
             Ok(crate::regions::insert(m) as usize)
         }),
-        Object::File(_) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
-            // The anonymous inode filesystem is `SB_I_NOEXEC` (`path_noexec`).
+        Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
+            // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
             if prot & libc::PROT_EXEC != 0 {
                 return Err(libc::EPERM);
             }
-            Err(libc::ENODEV)
+            match f.file() {
+                // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
+                uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
+                _ => Err(libc::ENODEV),
+            }
         }),
     })
 }

@@ -216,13 +216,21 @@ fn eventfd_id(fd: c_int) -> Option<u64> {
     let n = read_raw(f, &mut buf);
     close_raw(f);
     let text = std::str::from_utf8(&buf[..n.ok()?]).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("eventfd-id:")).and_then(|v| v.trim().parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix("eventfd-id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// `eventfd2(0, EFD_CLOEXEC | EFD_NONBLOCK)`.
 pub fn eventfd() -> Result<c_int, Errno> {
     // SAFETY: no memory is passed.
-    let rc = unsafe { libc::syscall(libc::SYS_eventfd2, 0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_eventfd2,
+            0,
+            libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
+        )
+    };
     sys_result(rc).map(|v| v as c_int)
 }
 
@@ -249,6 +257,13 @@ pub fn eventfd_set(fd: c_int, ready: bool) {
 pub fn status_flags(fd: c_int) -> Result<c_int, Errno> {
     // SAFETY: F_GETFL reads only the fd's flags; no memory is passed.
     let rc = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
+    sys_result(rc).map(|v| v as c_int)
+}
+
+/// `fcntl(fd, F_GETFD)`: the descriptor flags; `EBADF` if `fd` is not open.
+pub fn fd_flags(fd: c_int) -> Result<c_int, Errno> {
+    // SAFETY: F_GETFD reads only the descriptor's flags; no memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFD) };
     sys_result(rc).map(|v| v as c_int)
 }
 

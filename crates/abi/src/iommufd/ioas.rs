@@ -95,11 +95,18 @@ pub(super) fn map_file(c: &Cmd) -> Result<()> {
     cmd.start
         .checked_add(cmd.length - 1)
         .ok_or(Errno::EOVERFLOW)?;
-    let file = c.fds.map_file(cmd.fd)?;
     let owner = c.ctx.pin_owner();
-    cmd.iova = ioas
-        .iopt
-        .map_file(iova, file, cmd.start, cmd.length, prot, &owner)?;
+    // `dma_buf_get` first; any other fd is a file to pin (`fget`).
+    cmd.iova = match crate::files::dma_buf_to_map(c.fds, cmd.fd) {
+        Some(buf) => ioas
+            .iopt
+            .map_dmabuf(iova, buf, cmd.start, cmd.length, prot, &owner)?,
+        None => {
+            let file = c.fds.map_file(cmd.fd)?;
+            ioas.iopt
+                .map_file(iova, file, cmd.start, cmd.length, prot, &owner)?
+        }
+    };
     c.respond(&cmd)
 }
 

@@ -13,11 +13,22 @@ use uiommu_core::hwpt::{HwptNested, HwptPaging, HwptView};
 use uiommu_core::objects::Ioas;
 use uiommu_core::selftest::{self, SelftestDevice};
 use uiommu_core::test_access::TestAccess;
+use uiommu_core::test_dmabuf::TestDmaBuf;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::selftest::*;
 
 const PAGE_SIZE: u64 = 4096;
+
+/// `IOMMU_TEST_OP_DMABUF_GET` (`iommufd_test_dmabuf_get`): a new dma-buf of `length` bytes
+/// rounded up to pages (`EINVAL` for none or more than 512) behind a new close-on-exec fd.
+/// As in Linux 7.3, the command returns 0 and not the fd: the caller finds it as the lowest
+/// fd that was free.
+fn dmabuf_get(c: &Cmd, length: u32) -> Result<()> {
+    let buf = TestDmaBuf::new(u64::from(length))?;
+    c.fds.install(File::DmaBuf(Arc::new(buf)))?;
+    Ok(())
+}
 
 /// Runs one test operation.
 pub(super) fn run(c: &Cmd) -> Result<()> {
@@ -107,7 +118,13 @@ pub(super) fn run(c: &Cmd) -> Result<()> {
         Some(TestOp::TriggerIopf(m)) => trigger_iopf(c, m),
         Some(TestOp::TriggerVevent(m)) => trigger_vevent(c, m.dev_id),
         // dma-bufs come with their objects.
-        Some(_) | None => Err(Errno::EOPNOTSUPP),
+        Some(TestOp::DmabufGet(m)) => dmabuf_get(c, m.length),
+        Some(TestOp::DmabufRevoke(m)) => {
+            // Every dma-buf uiommu exports is a test one: no `EOPNOTSUPP` for a foreign one.
+            c.fds.dma_buf(m.dmabuf_fd)?.set_revoked(m.revoked != 0);
+            Ok(())
+        }
+        None => Err(Errno::EOPNOTSUPP),
     }
 }
 

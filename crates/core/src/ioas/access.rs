@@ -4,6 +4,7 @@
 //! `iopt_remove_access`; `pages.c`: `iopt_pages_rw_access`).
 
 use super::area::ContigStep;
+use super::dmabuf::check_access;
 use super::domain::Prot;
 use super::pages::PAGE_SIZE;
 use super::{Inner, IoPagetable};
@@ -209,6 +210,7 @@ impl IoPagetable {
             if flags.write && !a.pages.writable {
                 return Err(Errno::EPERM);
             }
+            check_access(a)?;
             let n = (s.last - s.cur + 1) as usize;
             let byte = a.byte_of(s.cur);
             let host = a.pages.host_addr(byte, n as u64)?;
@@ -253,6 +255,7 @@ impl Inner {
         if !allowed || (write && !a.pages.writable) {
             return Err(Errno::EPERM);
         }
+        check_access(a)?;
         let (first, last) = (a.index_of(s.cur), a.index_of(s.last));
         let npages = last - first + 1;
         let base = a.pages.host_addr(first * PAGE_SIZE, npages * PAGE_SIZE)?;

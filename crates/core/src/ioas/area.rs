@@ -20,6 +20,8 @@ pub(crate) struct Area {
     pub(crate) num_accesses: u32,
     /// Pins of internal accesses, which make unmap fail with `EBUSY` (`num_locks`).
     pub(crate) num_locks: u32,
+    /// Its dma-buf was revoked: no domain maps it, none will.
+    pub(crate) revoked: bool,
 }
 
 impl Area {
@@ -115,6 +117,10 @@ impl Areas {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Area> {
         self.map.values()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Area> {
+        self.map.values_mut()
     }
 
     /// The lowest area intersecting `start..=last` (`iopt_area_iter_first`).

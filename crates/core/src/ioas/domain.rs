@@ -51,7 +51,11 @@ pub(crate) fn domain_key(d: &Arc<dyn IoptDomain>) -> usize {
 
 /// Maps one area into `domain` in runs of physically contiguous memory (`batch_to_domain`),
 /// or page by page with large pages disabled (`batch_iommu_map_small`).
+/// An area over a revoked dma-buf maps nothing (`iopt_area_fill_domain`).
 pub(crate) fn map_area(domain: &dyn IoptDomain, area: &Area, small: bool) -> Result<()> {
+    if area.revoked {
+        return Ok(());
+    }
     let oa = area.pages.host_addr(area.start_byte, area.len())?;
     // No IOPTE may span what the kernel would see as separate physical pages: map each
     // contiguous block (or each `PAGE_SIZE` page with large pages disabled) on its own.
@@ -75,6 +79,13 @@ pub(crate) fn map_area(domain: &dyn IoptDomain, area: &Area, small: bool) -> Res
     Ok(())
 }
 
+/// Unmaps an area from `domain`; one over a revoked dma-buf is unmapped already.
+fn unmap_area(domain: &dyn IoptDomain, area: &Area) {
+    if !area.revoked {
+        domain.unmap(area.iova, area.len());
+    }
+}
+
 /// Pins an area's pages for domains and maps it into every domain; on failure nothing stays
 /// (`iopt_area_fill_domains`).
 pub(crate) fn fill_area(inner: &Inner, area: &Area) -> Result<()> {
@@ -85,7 +96,7 @@ pub(crate) fn fill_area(inner: &Inner, area: &Area) -> Result<()> {
     for (i, d) in inner.domains.iter().enumerate() {
         if let Err(e) = map_area(d.as_ref(), area, inner.disable_large_pages) {
             for d in &inner.domains[..i] {
-                d.unmap(area.iova, area.len());
+                unmap_area(d.as_ref(), area);
             }
             area.pages.release(area.first_index(), area.last_index());
             return Err(e);
@@ -101,7 +112,7 @@ pub(crate) fn unfill_area(inner: &Inner, area: &Area) {
         return;
     }
     for d in &inner.domains {
-        d.unmap(area.iova, area.len());
+        unmap_area(d.as_ref(), area);
     }
     area.pages.release(area.first_index(), area.last_index());
 }
@@ -167,7 +178,7 @@ impl IoPagetable {
         let d = inner.domains.swap_remove(pos);
         let last = inner.domains.is_empty();
         for area in inner.areas.iter() {
-            d.unmap(area.iova, area.len());
+            unmap_area(d.as_ref(), area);
             if last {
                 area.pages.release(area.first_index(), area.last_index());
             }
@@ -203,7 +214,7 @@ impl Inner {
             });
             if let Err(e) = r {
                 for done in &areas[..i] {
-                    domain.unmap(done.iova, done.len());
+                    unmap_area(domain, done);
                     if first {
                         done.pages.release(done.first_index(), done.last_index());
                     }

@@ -19,10 +19,10 @@ pub enum Iova {
 }
 
 /// A slice of a pages object that becomes one area (`struct iopt_pages_list`).
-struct Slice {
-    pages: Arc<Pages>,
-    start_byte: u64,
-    length: u64,
+pub(crate) struct Slice {
+    pub(crate) pages: Arc<Pages>,
+    pub(crate) start_byte: u64,
+    pub(crate) length: u64,
 }
 
 impl IoPagetable {
@@ -135,7 +135,14 @@ impl IoPagetable {
 
     /// `iopt_map_pages`: places the slices back to back from the chosen IOVA, fills the
     /// domains, and only then makes the areas visible. Nothing changes on failure.
-    fn map_pages(&self, slices: Vec<Slice>, length: u64, iova: Iova, prot: Prot) -> Result<u64> {
+    pub(crate) fn map_pages(
+        &self,
+        slices: Vec<Slice>,
+        length: u64,
+        iova: Iova,
+        prot: Prot,
+    ) -> Result<u64> {
+        self.track_dmabufs(&slices);
         let mut g = self.write();
         let inner = &mut *g;
         if length & (inner.iova_alignment - 1) != 0 || length == 0 {
@@ -187,6 +194,7 @@ impl Inner {
         if last_byte / PAGE_SIZE >= s.pages.npages() {
             return Err(Errno::EOVERFLOW);
         }
+        let revoked = super::dmabuf::starts_revoked(&s.pages);
         Ok(Area {
             iova,
             last,
@@ -196,6 +204,7 @@ impl Inner {
             prevent_access: false,
             num_accesses: 0,
             num_locks: 0,
+            revoked,
         })
     }
 }

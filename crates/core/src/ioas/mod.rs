@@ -8,7 +8,8 @@
 //! Errors are the kernel's errno for the same request, with the kernel's order of checks; each
 //! method names the kernel function it follows.
 //!
-//! Lock order: an IOAS lock, then a pages object's lock, then the owner's [`PinRegistry`].
+//! Lock order: an IOAS lock, then a pages object's lock, then the owner's [`PinRegistry`]. A
+//! dma-buf revoke takes the IOAS locks one at a time, holding none of the others.
 //! Access callbacks run with no lock held.
 
 mod access;
@@ -18,6 +19,7 @@ mod allowed;
 mod area;
 mod cmd;
 mod dirty;
+mod dmabuf;
 mod domain;
 mod map;
 mod pages;
@@ -34,6 +36,7 @@ pub use account::{LockedVm, NoAccount, PinAccount, RlimitMode};
 pub use alloc::HPAGE_SIZE;
 pub use area::AreaInfo;
 pub use cmd::{check_copy_cmd, check_map_cmd, check_map_file_cmd};
+pub use dmabuf::{DmaBuf, DmaBufImporter};
 pub use domain::{DirtyRecorder, IoptDomain, Prot};
 pub use map::Iova;
 pub use pages::{FileBacking, PAGE_SIZE, PinMemory, PinOwner, PinRegistry, ProbeMemory};
@@ -49,7 +52,8 @@ use uiommu_uapi::{Errno, errno::Result};
 /// One IOAS's translation state: the kernel's `struct io_pagetable`.
 #[derive(Default)]
 pub struct IoPagetable {
-    inner: RwLock<Inner>,
+    /// Shared with the dma-bufs the IOAS maps, which reach it to revoke their areas.
+    inner: Arc<RwLock<Inner>>,
 }
 
 pub(crate) struct Inner {

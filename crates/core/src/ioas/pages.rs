@@ -6,9 +6,11 @@
 //! page is pinned at most once however many domains and accesses use it. Pages are pinned while
 //! some holder covers them: every area of an IOAS that has at least one domain (the kernel's
 //! `domains_itree`), and every access range (`access_itree`). The first holder pins and charges,
-//! the last one unpins and uncharges.
+//! the last one unpins and uncharges. Pages imported from a dma-buf are the exporter's memory:
+//! holders are counted, but nothing is pinned or charged.
 
 use super::account::PinAccount;
+use super::dmabuf::{DmaBuf, Imported};
 use super::range_count::RangeCount;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -114,6 +116,8 @@ pub(crate) enum Backing {
         file: Arc<dyn FileBacking>,
         base: u64,
     },
+    /// A dma-buf from the page-aligned offset `base` (`IOPT_ADDRESS_DMABUF`).
+    DmaBuf(Box<Imported>),
 }
 
 #[derive(Default)]
@@ -180,6 +184,32 @@ impl Pages {
         Ok((Self::with(backing, npages, writable, owner), start_byte))
     }
 
+    /// `iopt_alloc_dmabuf_pages`, after `iopt_map_file_pages` checked the length and overflow:
+    /// `EINVAL` unless `start..=start + length - 1` lies inside the buffer, then the length
+    /// checks, then the exporter's mapping (`ENODEV` while revoked). A dma-buf is never
+    /// pinned page by page nor charged (`IOPT_PAGES_ACCOUNT_NONE`).
+    pub(crate) fn new_dmabuf(
+        buf: Arc<dyn DmaBuf>,
+        start: u64,
+        length: u64,
+        writable: bool,
+        owner: PinOwner,
+    ) -> Result<(Arc<Self>, u64)> {
+        if buf.size() <= start + (length - 1) {
+            return Err(Errno::EINVAL);
+        }
+        let start_byte = start % PAGE_SIZE;
+        let npages = npages_for(start_byte, length)?;
+        let backing = Backing::DmaBuf(Box::new(Imported::new(buf.clone(), start - start_byte)));
+        let pages = Self::with(backing, npages, writable, owner);
+        let importer = Arc::downgrade(&pages);
+        let phys = buf.attach(importer)?;
+        if let Backing::DmaBuf(imported) = &pages.backing {
+            imported.set_phys(phys);
+        }
+        Ok((pages, start_byte))
+    }
+
     fn with(backing: Backing, npages: u64, writable: bool, owner: PinOwner) -> Arc<Self> {
         Arc::new(Self {
             backing,
@@ -199,6 +229,15 @@ impl Pages {
     pub(crate) fn align_hint(&self, start_byte: u64) -> u64 {
         match &self.backing {
             Backing::User { base } | Backing::File { base, .. } => base.wrapping_add(start_byte),
+            Backing::DmaBuf(d) => d.base().wrapping_add(start_byte),
+        }
+    }
+
+    /// The dma-buf these pages import, if they do.
+    pub(crate) fn dmabuf(&self) -> Option<&Imported> {
+        match &self.backing {
+            Backing::DmaBuf(d) => Some(d),
+            _ => None,
         }
     }
 
@@ -213,6 +252,7 @@ impl Pages {
             Backing::File { file, base } => {
                 file.resolve(base.checked_add(byte).ok_or(Errno::EINVAL)?, len)
             }
+            Backing::DmaBuf(d) => d.host_addr(byte, len),
         }
     }
 
@@ -222,6 +262,8 @@ impl Pages {
         let c = match &self.backing {
             Backing::User { base } => self.owner.memory.contiguity(base.wrapping_add(byte)),
             Backing::File { file, .. } => file.contiguity(),
+            // The exporter hands over one physical range (`phys_vec`).
+            Backing::DmaBuf(_) => PAGE_SIZE,
         };
         if c.is_power_of_two() {
             c.max(PAGE_SIZE)
@@ -240,7 +282,7 @@ impl Pages {
                 let uva = base.checked_add(first * PAGE_SIZE).ok_or(Errno::EFAULT)?;
                 self.owner.memory.check_pinnable(uva, npages, self.writable)
             }
-            Backing::File { .. } => self
+            Backing::File { .. } | Backing::DmaBuf(_) => self
                 .host_addr(first * PAGE_SIZE, npages * PAGE_SIZE)
                 .map(|_| ()),
         }
@@ -261,6 +303,10 @@ impl Pages {
     }
 
     fn hold_locked(&self, st: &mut PinState, first: u64, last: u64) -> Result<()> {
+        if self.dmabuf().is_some() {
+            st.users.add(first, last);
+            return Ok(());
+        }
         let fresh = st.users.holes(first, last);
         let mut pfns = Vec::with_capacity(fresh.len());
         let mut count = 0u64;
@@ -292,6 +338,9 @@ impl Pages {
 
     fn release_locked(&self, st: &mut PinState, first: u64, last: u64) {
         let gone = st.users.remove(first, last);
+        if self.dmabuf().is_some() {
+            return;
+        }
         let mut count = 0;
         for (a, b) in gone {
             // These pages resolved when they were pinned; the front end keeps a mapped file
@@ -338,6 +387,9 @@ impl Drop for Pages {
         // Every holder releases before the last reference goes; this only guards the
         // accounting against a bug elsewhere.
         let st = std::mem::take(self.state.get_mut().unwrap_or_else(PoisonError::into_inner));
+        if self.dmabuf().is_some() {
+            return;
+        }
         for (a, b) in st.users.used(0, u64::MAX) {
             if let Ok((pa, pb)) = self.host_pfns(a, b) {
                 self.owner.registry.unpin(pa, pb);

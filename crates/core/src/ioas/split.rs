@@ -2,6 +2,7 @@
 //! `iopt_area_split`).
 
 use super::area::Area;
+use super::dmabuf::check_cut;
 use super::{Inner, IoPagetable};
 use uiommu_uapi::{Errno, errno::Result};
 
@@ -37,6 +38,7 @@ impl Inner {
         if a.prevent_access {
             return Err(Errno::EBUSY);
         }
+        check_cut(a)?;
         let new_start = iova + 1;
         if new_start & (align - 1) != 0 || a.byte_of(new_start) & (align - 1) != 0 {
             return Err(Errno::EINVAL);
@@ -56,6 +58,7 @@ impl Inner {
             prevent_access: false,
             num_accesses: 0,
             num_locks: 0,
+            revoked: a.revoked,
         };
         let (lhs, rhs) = (part(a.iova, iova), part(new_start, a.last));
         if filled {

@@ -2,6 +2,7 @@
 
 mod access;
 mod concurrency;
+mod dmabuf;
 mod domain;
 mod map;
 mod model;
