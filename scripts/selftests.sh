@@ -117,7 +117,9 @@ for t in iommufd iommufd_fail_nth; do
 	log "running $t under uiommu exec (timeout ${TIMEOUT}s)"
 	rc=0
 	# timeout signals its whole process group, so the harness's per-test children go too.
-	( cd "$LOGS" && timeout --kill-after=10 "$TIMEOUT" "$UIOMMU" exec -- "$BIN/$t" \
+	# fail_nth drives uiommu's own fault injection.
+	opts=""; [ "$t" = iommufd_fail_nth ] && opts=--fault-injection
+	( cd "$LOGS" && timeout --kill-after=10 "$TIMEOUT" "$UIOMMU" exec $opts -- "$BIN/$t" \
 		</dev/null >"$LOGS/$t.log" 2>&1 ) || rc=$?
 	[ "$rc" = 124 ] || [ "$rc" = 137 ] && log "$t timed out after ${TIMEOUT}s"
 	# "ok N name", "ok N name # SKIP why", "not ok N name [# ...]".

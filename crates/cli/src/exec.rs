@@ -11,9 +11,12 @@ pub const DRIVERS: &[&str] = &["mock"];
 /// Tells the preload library which model to emulate.
 const DRIVER_ENV: &str = "UIOMMU_DRIVER";
 
+/// Turns on the preload library's fault injection.
+const FAULT_INJECTION_ENV: &str = "UIOMMU_FAULT_INJECTION";
+
 /// Runs `program` and returns its exit code (128 + n for a signal), or 125/126/127 when it
 /// cannot start, as `env` and shells do.
-pub fn run(driver: &str, program: &[OsString]) -> ExitCode {
+pub fn run(driver: &str, fault_injection: bool, program: &[OsString]) -> ExitCode {
     let lib = match library::find() {
         Ok(lib) => lib,
         Err(msg) => {
@@ -32,6 +35,20 @@ pub fn run(driver: &str, program: &[OsString]) -> ExitCode {
             preload_list(lib.as_os_str(), std::env::var_os("LD_PRELOAD")),
         )
         .env(DRIVER_ENV, driver);
+    // The directory the program sees as debugfs; the preload library fills it.
+    let debugfs = fault_injection
+        .then(|| std::env::temp_dir().join(format!("uiommu-debugfs-{}", std::process::id())));
+    if let Some(dir) = &debugfs {
+        cmd.env(FAULT_INJECTION_ENV, dir);
+    }
+    let code = spawn_and_wait(cmd, prog);
+    if let Some(dir) = &debugfs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    code
+}
+
+fn spawn_and_wait(mut cmd: Command, prog: &OsStr) -> ExitCode {
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -1,6 +1,6 @@
 //! `uiommu`: run programs against the user-space IOMMU.
 //!
-//! `uiommu exec [--driver NAME] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
+//! `uiommu exec [--driver NAME] [--fault-injection] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
 //! that its `/dev/iommu` and `/dev/vfio/vfio` are served by uiommu, and exits as PROGRAM did.
 
 mod exec;
@@ -29,6 +29,11 @@ enum Command {
         /// IOMMU model to emulate.
         #[arg(long, default_value = "mock", value_parser = clap::builder::PossibleValuesParser::new(exec::DRIVERS))]
         driver: String,
+        /// Emulate the kernel's fault injection: each thread's
+        /// /proc/self/task/TID/fail-nth fails the Nth allocation uiommu makes for it, and
+        /// /sys/kernel/debug shows the failslab knobs.
+        #[arg(long)]
+        fault_injection: bool,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -43,6 +48,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Exec { driver, program } => exec::run(&driver, &program),
+        Command::Exec {
+            driver,
+            fault_injection,
+            program,
+        } => exec::run(&driver, fault_injection, &program),
     }
 }

@@ -10,6 +10,7 @@ pub mod device;
 pub mod dma;
 pub mod domain;
 pub mod driver;
+pub mod fail_nth;
 pub mod fault;
 pub mod group;
 pub mod hw_queue;

@@ -295,6 +295,8 @@ impl<B> ObjectTable<B> {
 
     /// Reserves the lowest free ID (`_iommufd_object_alloc`).
     pub fn reserve(&self) -> Result<Pending<'_, B>> {
+        // The object's allocation (`iommufd_object_alloc`).
+        crate::fail_nth::alloc()?;
         let mut t = self.lock();
         let id = match t.freed.pop_first() {
             Some(id) => id,

@@ -293,6 +293,98 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
     })
 }
 
+/// `pread(fd, buf, count, pos)`.
+///
+/// # Safety
+/// C contract of `pread`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pread(fd: c_int, buf: *mut c_void, count: size_t, pos: off_t) -> ssize_t {
+    guard(-1, || {
+        match ops::pread_pwrite(fd, false, buf as u64, count, pos) {
+            Some(r) => ret(r, -1),
+            None => sys::next_pread(fd, buf, count, pos),
+        }
+    })
+}
+
+/// `pread64(fd, buf, count, pos)`: `pread` on 64-bit targets.
+///
+/// # Safety
+/// C contract of `pread64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pread64(
+    fd: c_int,
+    buf: *mut c_void,
+    count: size_t,
+    pos: off_t,
+) -> ssize_t {
+    guard(-1, || {
+        match ops::pread_pwrite(fd, false, buf as u64, count, pos) {
+            Some(r) => ret(r, -1),
+            None => sys::next_pread64(fd, buf, count, pos),
+        }
+    })
+}
+
+/// `pwrite(fd, buf, count, pos)`.
+///
+/// # Safety
+/// C contract of `pwrite`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pwrite(
+    fd: c_int,
+    buf: *const c_void,
+    count: size_t,
+    pos: off_t,
+) -> ssize_t {
+    guard(-1, || {
+        match ops::pread_pwrite(fd, true, buf as u64, count, pos) {
+            Some(r) => ret(r, -1),
+            None => sys::next_pwrite(fd, buf, count, pos),
+        }
+    })
+}
+
+/// `pwrite64(fd, buf, count, pos)`: `pwrite` on 64-bit targets.
+///
+/// # Safety
+/// C contract of `pwrite64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pwrite64(
+    fd: c_int,
+    buf: *const c_void,
+    count: size_t,
+    pos: off_t,
+) -> ssize_t {
+    guard(-1, || {
+        match ops::pread_pwrite(fd, true, buf as u64, count, pos) {
+            Some(r) => ret(r, -1),
+            None => sys::next_pwrite64(fd, buf, count, pos),
+        }
+    })
+}
+
+/// `opendir(path)`: with fault injection on, debugfs is the directory of its knobs (see
+/// [`crate::failnth`]).
+///
+/// # Safety
+/// C contract of `opendir`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: `path` is null or NUL-terminated (the C contract of `opendir`).
+        let p = unsafe { sys::c_str(path) };
+        let knobs = p
+            .filter(|p| crate::failnth::enabled() && crate::failnth::is_debugfs(p.to_bytes()))
+            .and_then(|_| crate::failnth::debugfs_dir())
+            .and_then(|d| std::ffi::CString::new(d.as_os_str().as_encoded_bytes()).ok());
+        match knobs {
+            Some(dir) => sys::next_opendir(dir.as_ptr()),
+            None => sys::next_opendir(path),
+        }
+    })
+}
+
 fn mmap_common(
     sym64: bool,
     addr: *mut c_void,

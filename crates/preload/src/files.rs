@@ -99,7 +99,7 @@ impl FdHost for Fds {
     fn get(&self, fd: i32) -> Option<File> {
         match ops::lookup(fd)?.object {
             Object::File(f) => Some(f.file.clone()),
-            Object::Context(_) => None,
+            Object::Context(_) | Object::FailNth(_) => None,
         }
     }
 

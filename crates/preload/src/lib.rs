@@ -36,6 +36,7 @@ pub mod backing;
 pub mod config;
 #[allow(unsafe_code)]
 mod exports;
+mod failnth;
 pub mod files;
 mod fork;
 pub mod mapfile;

@@ -8,7 +8,7 @@
 use crate::files::Fds;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
-use crate::{backing, config, fork, path, process};
+use crate::{backing, config, failnth, fork, path, process};
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::{Caller, ProcessVm, dispatch};
 use uiommu_core::context::{Context, Node};
@@ -20,12 +20,38 @@ pub fn open(
     flags: c_int,
     mode: c_uint,
 ) -> Option<Result<c_int, Errno>> {
+    if failnth::enabled()
+        && let Some(tid) = failnth::task_of(path)
+    {
+        return Some(open_fail_nth(tid, flags));
+    }
     let node = path::classify(dirfd, path)?;
     Some(open_node(node, flags, mode))
 }
 
+fn open_fail_nth(tid: c_int, flags: c_int) -> Result<c_int, Errno> {
+    let fd = failnth::open(flags)?;
+    let entry = sys::file_id(fd).map(|id| Entry {
+        object: Object::FailNth(std::sync::Arc::new(tid)),
+        id,
+    });
+    match entry {
+        Ok(entry) => {
+            fork::install();
+            drop(TABLE.insert(fd, entry));
+            Ok(fd)
+        }
+        Err(e) => {
+            sys::close_raw(fd);
+            Err(e)
+        }
+    }
+}
+
 fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
     config::driver().ok_or(libc::ENODEV)?;
+    // The context's allocation (`iommufd_fops_open`).
+    uiommu_core::fail_nth::alloc().map_err(|e| e.0)?;
     let fd = backing::create(node, flags, mode)?;
     // An O_PATH fd names the node without opening it: no context, and ioctl is EBADF.
     if flags & libc::O_PATH != 0 {
@@ -100,7 +126,7 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
     }
     let ctx = match &entry.object {
         Object::Context(ctx) => ctx,
-        Object::File(_) => return file_ioctl(request),
+        Object::File(_) | Object::FailNth(_) => return file_ioctl(request),
     };
     let _gate = fork::command_guard();
     process::refresh_limits();
@@ -147,8 +173,18 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
         if !allowed {
             return Err(libc::EBADF);
         }
-        let Object::File(f) = &entry.object else {
-            return Err(libc::EINVAL);
+        let f = match &entry.object {
+            Object::File(f) => f,
+            Object::FailNth(tid) => {
+                // Through the fd's own position, as `vfs_read` passes `f_pos`.
+                let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
+                let n = fail_nth_io(**tid, write, buf, count, pos)?;
+                if !write {
+                    sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
+                }
+                return Ok(isize::try_from(n).unwrap_or(isize::MAX));
+            }
+            Object::Context(_) => return Err(libc::EINVAL),
         };
         let _gate = fork::command_guard();
         let mem = ProcessVm::current();
@@ -160,6 +196,40 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
         r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
             .map_err(|e| e.0)
     }))
+}
+
+/// `pread`/`pwrite` at `pos`: the `fail-nth` file answers; other virtual fds are not
+/// seekable (`ESPIPE`), as the device and the anonymous files are not.
+pub fn pread_pwrite(
+    fd: c_int,
+    write: bool,
+    buf: u64,
+    count: usize,
+    pos: i64,
+) -> Option<Result<isize, Errno>> {
+    let entry = lookup(fd)?;
+    Some(match &entry.object {
+        Object::FailNth(tid) if pos >= 0 => fail_nth_io(**tid, write, buf, count, pos as u64)
+            .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+        Object::FailNth(_) => Err(libc::EINVAL),
+        _ => Err(libc::ESPIPE),
+    })
+}
+
+/// A read or write of a `fail-nth` file through the caller's buffer.
+fn fail_nth_io(tid: c_int, write: bool, buf: u64, count: usize, pos: u64) -> Result<usize, Errno> {
+    use uiommu_uapi::UserMemory;
+    let mem = ProcessVm::current();
+    // The text is at most 11 bytes; `kstrtouint_from_user` parses at most the first 66
+    // bytes written and consumes them all.
+    let mut bytes = vec![0u8; count.min(if write { 66 } else { 16 })];
+    if write {
+        mem.read(buf, &mut bytes).map_err(|e| e.0)?;
+        return failnth::write(tid, &bytes).map(|_| count);
+    }
+    let n = failnth::read(tid, pos, &mut bytes)?;
+    mem.write(buf, &bytes[..n]).map_err(|e| e.0)?;
+    Ok(n)
 }
 
 /// `mmap` of a virtual fd: `do_mmap`'s checks, then `iommufd_fops_mmap`'s for a context;
@@ -190,6 +260,7 @@ pub fn mmap(
             let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
             Ok(crate::regions::insert(m) as usize)
         }),
+        Object::FailNth(_) => mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV)),
         Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
             // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
             if prot & libc::PROT_EXEC != 0 {

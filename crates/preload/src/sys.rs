@@ -126,9 +126,28 @@ next_fn! {
     fn next_close_range = "close_range" (first: c_uint, last: c_uint, flags: c_int) -> c_int;
     fn next_read = "read" (fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t;
     fn next_write = "write" (fd: c_int, buf: *const c_void, count: size_t) -> ssize_t;
+    fn next_pread = "pread" (fd: c_int, buf: *mut c_void, count: size_t, pos: off_t) -> ssize_t;
+    fn next_pread64 = "pread64" (fd: c_int, buf: *mut c_void, count: size_t, pos: off_t) -> ssize_t;
+    fn next_pwrite = "pwrite" (fd: c_int, buf: *const c_void, count: size_t, pos: off_t) -> ssize_t;
+    fn next_pwrite64 = "pwrite64" (fd: c_int, buf: *const c_void, count: size_t, pos: off_t) -> ssize_t;
     fn next_dup = "dup" (fd: c_int) -> c_int;
     fn next_dup2 = "dup2" (old: c_int, new: c_int) -> c_int;
     fn next_dup3 = "dup3" (old: c_int, new: c_int, flags: c_int) -> c_int;
+}
+
+/// The next definition of `opendir`.
+pub fn next_opendir(path: *const c_char) -> *mut libc::DIR {
+    static NEXT: Next = Next::new("opendir\0");
+    let p = NEXT.get();
+    if p.is_null() {
+        set_errno(libc::ENOSYS);
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `p` is libc's `opendir`, of this prototype; the caller's argument is passed on.
+    let f: unsafe extern "C" fn(*const c_char) -> *mut libc::DIR =
+        unsafe { std::mem::transmute(p) };
+    // SAFETY: see above.
+    unsafe { f(path) }
 }
 
 /// The next definition of `mmap` (or `mmap64`, the same function on 64-bit targets).
@@ -258,6 +277,19 @@ pub fn status_flags(fd: c_int) -> Result<c_int, Errno> {
     // SAFETY: F_GETFL reads only the fd's flags; no memory is passed.
     let rc = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
     sys_result(rc).map(|v| v as c_int)
+}
+
+/// `gettid()`.
+pub fn gettid() -> c_int {
+    // SAFETY: no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as c_int }
+}
+
+/// `lseek(fd, off, whence)` as a raw system call; the resulting offset.
+pub fn seek(fd: c_int, off: u64, whence: c_int) -> Result<u64, Errno> {
+    // SAFETY: no memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_lseek, fd, off as i64, whence) };
+    sys_result(rc).map(|v| v as u64)
 }
 
 /// `fcntl(fd, F_GETFD)`: the descriptor flags; `EBADF` if `fd` is not open.

@@ -28,6 +28,8 @@ pub enum Object {
     Context(Arc<Context>),
     /// A file a command handed out (shared by all fds duplicated from it).
     File(Arc<OpenFile>),
+    /// A thread's `fail-nth` file (see [`crate::failnth`]), by thread ID.
+    FailNth(Arc<i32>),
 }
 
 /// One virtual fd.
@@ -45,6 +47,7 @@ impl Entry {
         let same_object = match (&self.object, &other.object) {
             (Object::Context(a), Object::Context(b)) => Arc::ptr_eq(a, b),
             (Object::File(a), Object::File(b)) => Arc::ptr_eq(a, b),
+            (Object::FailNth(a), Object::FailNth(b)) => Arc::ptr_eq(a, b),
             _ => false,
         };
         same_object && self.id == other.id
@@ -54,7 +57,7 @@ impl Entry {
     pub fn context(&self) -> Option<&Arc<Context>> {
         match &self.object {
             Object::Context(c) => Some(c),
-            Object::File(_) => None,
+            Object::File(_) | Object::FailNth(_) => None,
         }
     }
 }

@@ -43,6 +43,8 @@ impl MockPagingDomain {
     /// the mock aperture) or `MOCK_IOMMUPT_HUGE` (huge pages plus the host page size, the
     /// format's full aperture).
     pub fn new(pagetable_type: u32, dirty_tracking: bool) -> Result<Self> {
+        // The domain and its top table (`mock_domain_alloc_pgtable`).
+        crate::fail_nth::alloc()?;
         // The kernel configures 56-bit IOVA hardware with three levels from level 2.
         // A huge domain maps only huge pages and host pages: `iommu_map` splits every range
         // into the domain's page sizes, so no larger IOPTE ever appears.

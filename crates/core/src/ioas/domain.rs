@@ -68,7 +68,10 @@ pub(crate) fn map_area(domain: &dyn IoptDomain, area: &Area, small: bool) -> Res
     while done < area.len() {
         let host = oa.wrapping_add(done);
         let chunk = (block - host % block).min(area.len() - done);
-        if let Err(e) = domain.map(area.iova + done, host, chunk, area.prot) {
+        // The IOPTE tables the map may allocate.
+        let mapped = crate::fail_nth::alloc()
+            .and_then(|()| domain.map(area.iova + done, host, chunk, area.prot));
+        if let Err(e) = mapped {
             if done != 0 {
                 domain.unmap(area.iova, done);
             }

@@ -159,6 +159,8 @@ impl IoPagetable {
         let mut areas = Vec::with_capacity(slices.len());
         let mut at = start;
         for s in slices {
+            // `iopt_alloc_area`.
+            crate::fail_nth::alloc()?;
             let area = inner.new_area(s, at, prot)?;
             at = area.last.wrapping_add(1);
             areas.push(area);

@@ -308,6 +308,10 @@ impl Pages {
             return Ok(());
         }
         let fresh = st.users.holes(first, last);
+        if !fresh.is_empty() {
+            // The `pfn_reader` batch and the pins.
+            crate::fail_nth::alloc()?;
+        }
         let mut pfns = Vec::with_capacity(fresh.len());
         let mut count = 0u64;
         for &(a, b) in &fresh {
@@ -362,6 +366,8 @@ impl Pages {
             *users += 1;
             return Ok(());
         }
+        // The `iopt_pages_access` (`iopt_area_add_access`).
+        crate::fail_nth::alloc()?;
         self.hold_locked(&mut st, first, last)?;
         st.accesses.insert((first, last), 1);
         Ok(())

@@ -2,6 +2,8 @@
 //! `LD_PRELOAD`, and the child performs one scenario, selected by an environment variable; a
 //! failed check panics in the child and fails the test with its output.
 
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -21,6 +23,11 @@ pub fn library() -> PathBuf {
 /// Runs scenario `name` in a child with the library preloaded; the child's `scenario_entry`
 /// test reads it from `env_var`.
 pub fn run(env_var: &str, name: &str) {
+    run_with(env_var, name, &[]);
+}
+
+/// As [`run`], with more variables in the child's environment.
+pub fn run_with(env_var: &str, name: &str, env: &[(&str, &str)]) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "scenario_entry",
@@ -30,6 +37,7 @@ pub fn run(env_var: &str, name: &str) {
         ])
         .env("LD_PRELOAD", library())
         .env(env_var, name)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
