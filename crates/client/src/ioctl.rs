@@ -141,6 +141,53 @@ impl Region {
     }
 }
 
+impl Region {
+    /// Checks that a `size`-byte access at `offset` is aligned and inside the mapping.
+    fn check_mmio(&self, offset: usize, size: usize) {
+        assert!(
+            offset % size == 0 && offset.checked_add(size).is_some_and(|end| end <= self.len),
+            "MMIO access of {size} bytes at {offset:#x} in a {:#x}-byte region",
+            self.len
+        );
+    }
+
+    /// One 4-byte volatile load at `offset` (aligned, in bounds: panics otherwise), as a
+    /// device register read must be: exactly one access of exactly that width.
+    pub(crate) fn read_volatile_u32(&self, offset: usize) -> u32 {
+        self.check_mmio(offset, 4);
+        // SAFETY: the address is inside the readable mapping and 4-byte aligned (checked
+        // above); a volatile load creates no Rust reference into the region.
+        unsafe { std::ptr::read_volatile(self.ptr.as_ptr().wrapping_add(offset).cast::<u32>()) }
+    }
+
+    /// One 8-byte volatile load at `offset` (aligned, in bounds: panics otherwise).
+    pub(crate) fn read_volatile_u64(&self, offset: usize) -> u64 {
+        self.check_mmio(offset, 8);
+        // SAFETY: as for `read_volatile_u32`, with 8 bytes.
+        unsafe { std::ptr::read_volatile(self.ptr.as_ptr().wrapping_add(offset).cast::<u64>()) }
+    }
+
+    /// One 4-byte volatile store at `offset` (aligned, in bounds: panics otherwise).
+    pub(crate) fn write_volatile_u32(&self, offset: usize, value: u32) {
+        self.check_mmio(offset, 4);
+        // SAFETY: the address is inside the mapping and 4-byte aligned (checked above), and
+        // callers only store to mappings they made with PROT_WRITE; a volatile store creates
+        // no Rust reference into the region.
+        unsafe {
+            std::ptr::write_volatile(self.ptr.as_ptr().wrapping_add(offset).cast::<u32>(), value)
+        }
+    }
+
+    /// One 8-byte volatile store at `offset` (aligned, in bounds: panics otherwise).
+    pub(crate) fn write_volatile_u64(&self, offset: usize, value: u64) {
+        self.check_mmio(offset, 8);
+        // SAFETY: as for `write_volatile_u32`, with 8 bytes.
+        unsafe {
+            std::ptr::write_volatile(self.ptr.as_ptr().wrapping_add(offset).cast::<u64>(), value)
+        }
+    }
+}
+
 impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: the mapping was created by `Region::map` with this length and is unmapped

@@ -55,8 +55,8 @@ pub use iommufd::{Iommufd, RlimitMode};
 pub use pt::PageTable;
 pub use test::{Access, IommufdTest, MockDevice};
 pub use vfio::{
-    DeviceInfo, DmaMapFlags, IrqAction, IrqData, IrqInfo, RegionInfo, Type1Info, VfioContainer,
-    VfioDevice, VfioGroup,
+    DeviceInfo, DmaMapFlags, IrqAction, IrqData, IrqInfo, MmioRegion, RegionInfo, Type1Info,
+    VfioContainer, VfioDevice, VfioGroup,
 };
 pub use viommu::{HwQueue, Vdevice, Vevent, Veventq, Viommu, ViommuMapping, ViommuType};
 

@@ -7,7 +7,7 @@ mod device;
 mod group;
 
 pub use container::{DmaMapFlags, Type1Info, VfioContainer};
-pub use device::{DeviceInfo, IrqAction, IrqData, IrqInfo, RegionInfo, VfioDevice};
+pub use device::{DeviceInfo, IrqAction, IrqData, IrqInfo, MmioRegion, RegionInfo, VfioDevice};
 pub use group::VfioGroup;
 
 use std::fs::{File, OpenOptions};

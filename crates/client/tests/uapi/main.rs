@@ -11,6 +11,7 @@ mod common;
 mod events;
 mod sizes;
 
+mod edu;
 mod hwpt;
 mod ioas;
 mod mock;
