@@ -16,6 +16,7 @@
 //! the child uses, pins through or closes is the child's, as every context object there is.
 
 use crate::fork;
+use crate::readiness::StandIn;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::{mapfile, ops};
@@ -119,13 +120,16 @@ impl FdHost for Fds {
 }
 
 fn install(file: File) -> Result<i32, Errno> {
-    // A queue's fd must poll readable exactly while events wait: an eventfd whose counter the
-    // queue keeps at 1 or 0. Other files poll always ready, as a memfd does.
-    let queue = matches!(file, File::Fault(_) | File::Veventq(_));
-    let fd = if queue {
-        sys::eventfd()?
-    } else {
-        sys::memfd(name(&file))?
+    // A queue's fd polls as the queue does (see `readiness`); other files poll always ready,
+    // as a memfd does.
+    let queue = match file {
+        File::Fault(_) => Some(StandIn::EventFd),
+        File::Veventq(_) => Some(StandIn::Listener),
+        _ => None,
+    };
+    let fd = match queue {
+        Some(stand_in) => stand_in.create()?,
+        None => sys::memfd(name(&file))?,
     };
     let id = match sys::file_id(fd) {
         Ok(id) => id,
@@ -142,12 +146,12 @@ fn install(file: File) -> Result<i32, Errno> {
     };
     // A stale entry at this number (closed behind our back) is replaced, and dropped here.
     drop(TABLE.insert(fd, entry));
-    if queue {
-        // Reach the eventfd through whichever fd stands for the file when the queue changes.
+    if let Some(stand_in) = queue {
+        // Reach the stand-in through whichever fd stands for the file when the queue changes.
         let weak = Arc::downgrade(&open);
         file.watch_input(Arc::new(move |ready| {
             if let Some(fd) = weak.upgrade().and_then(|f| TABLE.fd_of(&f)) {
-                sys::eventfd_set(fd, ready);
+                stand_in.set(fd, ready);
             }
         }));
     }

@@ -44,6 +44,7 @@ pub mod maps;
 mod ops;
 pub mod path;
 pub mod process;
+mod readiness;
 pub mod regions;
 #[allow(unsafe_code)]
 mod sys;

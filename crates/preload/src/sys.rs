@@ -272,6 +272,76 @@ pub fn eventfd_set(fd: c_int, ready: bool) {
     }
 }
 
+/// A listening UNIX stream socket with an automatically bound abstract address
+/// (close-on-exec, non-blocking, backlog 1).
+pub fn unix_listener() -> Result<c_int, Errno> {
+    let fd = unix_socket()?;
+    let family = libc::AF_UNIX as libc::sa_family_t;
+    // SAFETY: a `sa_family_t` alone is the autobind form of `sockaddr_un`; its size is passed.
+    let rc = unsafe {
+        libc::bind(
+            fd,
+            (&raw const family).cast(),
+            size_of::<libc::sa_family_t>() as libc::socklen_t,
+        )
+    };
+    let rc = if rc == 0 {
+        // SAFETY: no memory is passed.
+        unsafe { libc::listen(fd, 1) }
+    } else {
+        rc
+    };
+    if let Err(e) = sys_result(rc as i64) {
+        close_raw(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+fn unix_socket() -> Result<c_int, Errno> {
+    let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    // SAFETY: no memory is passed.
+    let rc = unsafe { libc::socket(libc::AF_UNIX, ty, 0) };
+    sys_result(rc as i64).map(|v| v as c_int)
+}
+
+/// Accepts and closes every pending connection of `listener`.
+pub fn unix_accept_all(listener: c_int) {
+    loop {
+        // SAFETY: null address and length: the peer's address is not wanted.
+        let fd = unsafe {
+            libc::accept4(
+                listener,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return;
+        }
+        close_raw(fd);
+    }
+}
+
+/// Leaves one connection pending on `listener`, from a socket closed right away.
+pub fn unix_connect_once(listener: c_int) {
+    // SAFETY: all-zero is a valid `sockaddr_un`.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: `addr` is writable for `len` bytes; `len` is updated to the address's size.
+    let rc = unsafe { libc::getsockname(listener, (&raw mut addr).cast(), &mut len) };
+    if rc != 0 {
+        return;
+    }
+    let Ok(client) = unix_socket() else {
+        return;
+    };
+    // SAFETY: `addr` holds `len` bytes of the listener's own address.
+    unsafe { libc::connect(client, (&raw const addr).cast(), len) };
+    close_raw(client);
+}
+
 /// `fcntl(fd, F_GETFL)`: the open file's status flags and access mode.
 pub fn status_flags(fd: c_int) -> Result<c_int, Errno> {
     // SAFETY: F_GETFL reads only the fd's flags; no memory is passed.
