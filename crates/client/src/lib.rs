@@ -9,7 +9,9 @@
 //! - [`Ioas`]: map ([`MappedBuffer`], [`MemFile`]), unmap, copy, IOVA ranges.
 //! - [`Hwpt`]: paging, nest-parent, dirty-tracking and nested HWPTs; invalidation.
 //! - [`FaultQueue`], [`Viommu`], [`Vdevice`], [`Veventq`], [`HwQueue`].
-//! - [`VfioDevice`], [`VfioContainer`], [`VfioGroup`].
+//! - [`VfioDevice`] (info, regions, IRQs, resets and PCI hot reset, device features and
+//!   migration, ioeventfds, display planes), [`VfioContainer`] (type1, SPAPR TCE, EEH),
+//!   [`VfioGroup`].
 //! - [`IommufdTest`]: `IOMMU_TEST_CMD` for the selftest mock driver.
 //!
 //! Objects are destroyed (`IOMMU_DESTROY`) when their handle drops, after every handle that
@@ -55,8 +57,10 @@ pub use iommufd::{Iommufd, RlimitMode};
 pub use pt::PageTable;
 pub use test::{Access, IommufdTest, MockDevice};
 pub use vfio::{
-    DeviceInfo, DmaMapFlags, IrqAction, IrqData, IrqInfo, MmioRegion, RegionInfo, Type1Info,
-    VfioContainer, VfioDevice, VfioGroup,
+    DeviceInfo, DmaBufOpenFlags, DmaMapFlags, DrmPlaneType, EehOp, EehPeState, FeatureFlags,
+    GfxPlane, GfxPlaneKind, HotResetFlags, HotResetInfo, IoeventfdData, IrqAction, IrqData,
+    IrqInfo, MigState, MigrationFile, MigrationFlags, MmioRegion, PrecopyFlags, PrecopyInfo,
+    RegionInfo, SpaprTceInfo, Type1Info, VfioContainer, VfioDevice, VfioGroup,
 };
 pub use viommu::{HwQueue, Vdevice, Vevent, Veventq, Viommu, ViommuMapping, ViommuType};
 

@@ -99,6 +99,14 @@ impl VfioContainer {
         }
     }
 
+    /// Keeps `buf` alive as long as the container (memory given to the kernel by address).
+    pub(super) fn keep_buffer(&self, buf: &MappedBuffer) {
+        self.buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buf.clone());
+    }
+
     /// ioctl(VFIO_GET_API_VERSION).
     pub fn api_version(&self) -> Result<i32> {
         ioctl::ioctl_value(self.as_fd(), VFIO_GET_API_VERSION, 0).op("VFIO_GET_API_VERSION")
@@ -127,10 +135,7 @@ impl VfioContainer {
         flags: DmaMapFlags,
     ) -> Result<()> {
         buf.check_range("VFIO_IOMMU_MAP_DMA", offset, size)?;
-        self.buffers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(buf.clone());
+        self.keep_buffer(buf);
         let mut cmd = VfioIommuType1DmaMap {
             argsz: size_of::<VfioIommuType1DmaMap>() as u32,
             flags: flags.bits(),

@@ -518,7 +518,7 @@ impl VfioDevice {
         })
     }
 
-    fn check_region_access(
+    pub(super) fn check_region_access(
         op: &'static str,
         info: &RegionInfo,
         offset: u64,

@@ -4,11 +4,20 @@
 
 mod container;
 mod device;
+mod feature;
 mod group;
+mod pci;
+mod spapr;
 
 pub use container::{DmaMapFlags, Type1Info, VfioContainer};
 pub use device::{DeviceInfo, IrqAction, IrqData, IrqInfo, MmioRegion, RegionInfo, VfioDevice};
+pub use feature::{
+    DmaBufOpenFlags, FeatureFlags, MigState, MigrationFile, MigrationFlags, PrecopyFlags,
+    PrecopyInfo,
+};
 pub use group::VfioGroup;
+pub use pci::{DrmPlaneType, GfxPlane, GfxPlaneKind, HotResetFlags, HotResetInfo, IoeventfdData};
+pub use spapr::{EehOp, EehPeState, SpaprTceInfo};
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
