@@ -10,7 +10,7 @@
 
 use super::area::Area;
 use super::domain::Prot;
-use super::map::{Iova, Slice};
+use super::map::{Iova, Slice, check_file_range};
 use super::pages::{Pages, PinOwner};
 use super::{Inner, IoPagetable};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -170,27 +170,10 @@ impl IoPagetable {
         prot: Prot,
         owner: &PinOwner,
     ) -> Result<u64> {
-        if length == 0 {
-            return Err(Errno::EINVAL);
-        }
-        start.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
-        let (pages, start_byte) = Pages::new_dmabuf(
-            buf,
-            start,
-            length,
-            prot.contains(Prot::WRITE),
-            owner.clone(),
-        )?;
-        self.map_pages(
-            vec![Slice {
-                pages,
-                start_byte,
-                length,
-            }],
-            length,
-            iova,
-            prot,
-        )
+        check_file_range(start, length)?;
+        let writable = prot.contains(Prot::WRITE);
+        let (pages, start_byte) = Pages::new_dmabuf(buf, start, length, writable, owner.clone())?;
+        self.map_one(pages, start_byte, length, iova, prot)
     }
 
     /// Tracks every dma-buf among `slices` as mapped by this IOAS.

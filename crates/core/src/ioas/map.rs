@@ -44,16 +44,7 @@ impl IoPagetable {
     ) -> Result<u64> {
         let (pages, start_byte) =
             Pages::new_user(uva, length, prot.contains(Prot::WRITE), owner.clone())?;
-        self.map_pages(
-            vec![Slice {
-                pages,
-                start_byte,
-                length,
-            }],
-            length,
-            iova,
-            prot,
-        )
+        self.map_one(pages, start_byte, length, iova, prot)
     }
 
     /// `iopt_map_file_pages`: maps `length` bytes of `file` from byte `start`. `EINVAL` for a
@@ -68,27 +59,27 @@ impl IoPagetable {
         prot: Prot,
         owner: &PinOwner,
     ) -> Result<u64> {
-        if length == 0 {
-            return Err(Errno::EINVAL);
-        }
-        start.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
-        let (pages, start_byte) = Pages::new_file(
-            file,
-            start,
+        check_file_range(start, length)?;
+        let writable = prot.contains(Prot::WRITE);
+        let (pages, start_byte) = Pages::new_file(file, start, length, writable, owner.clone())?;
+        self.map_one(pages, start_byte, length, iova, prot)
+    }
+
+    /// Maps `length` bytes of one pages object from `start_byte`.
+    pub(crate) fn map_one(
+        &self,
+        pages: Arc<Pages>,
+        start_byte: u64,
+        length: u64,
+        iova: Iova,
+        prot: Prot,
+    ) -> Result<u64> {
+        let slice = Slice {
+            pages,
+            start_byte,
             length,
-            prot.contains(Prot::WRITE),
-            owner.clone(),
-        )?;
-        self.map_pages(
-            vec![Slice {
-                pages,
-                start_byte,
-                length,
-            }],
-            length,
-            iova,
-            prot,
-        )
+        };
+        self.map_pages(vec![slice], length, iova, prot)
     }
 
     /// `IOMMU_IOAS_COPY` after the command checks: maps into `self` the pages that `src` maps
@@ -178,6 +169,16 @@ impl IoPagetable {
         }
         Ok(start)
     }
+}
+
+/// `iopt_map_file_pages`'s first checks: `EINVAL` for a zero length, `EOVERFLOW` if
+/// `start + length - 1` wraps.
+pub(crate) fn check_file_range(start: u64, length: u64) -> Result<()> {
+    if length == 0 {
+        return Err(Errno::EINVAL);
+    }
+    start.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
+    Ok(())
 }
 
 impl Inner {
