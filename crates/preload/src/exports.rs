@@ -293,17 +293,29 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
     })
 }
 
+/// The common body of `pread`/`pwrite` and their `64` names: ours, or forwarded via `next`.
+fn positioned_io(
+    fd: c_int,
+    write: bool,
+    buf: u64,
+    count: size_t,
+    pos: off_t,
+    next: impl FnOnce() -> ssize_t,
+) -> ssize_t {
+    guard(-1, || match ops::pread_pwrite(fd, write, buf, count, pos) {
+        Some(r) => ret(r, -1),
+        None => next(),
+    })
+}
+
 /// `pread(fd, buf, count, pos)`.
 ///
 /// # Safety
 /// C contract of `pread`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pread(fd: c_int, buf: *mut c_void, count: size_t, pos: off_t) -> ssize_t {
-    guard(-1, || {
-        match ops::pread_pwrite(fd, false, buf as u64, count, pos) {
-            Some(r) => ret(r, -1),
-            None => sys::next_pread(fd, buf, count, pos),
-        }
+    positioned_io(fd, false, buf as u64, count, pos, || {
+        sys::next_pread(fd, buf, count, pos)
     })
 }
 
@@ -318,11 +330,8 @@ pub unsafe extern "C" fn pread64(
     count: size_t,
     pos: off_t,
 ) -> ssize_t {
-    guard(-1, || {
-        match ops::pread_pwrite(fd, false, buf as u64, count, pos) {
-            Some(r) => ret(r, -1),
-            None => sys::next_pread64(fd, buf, count, pos),
-        }
+    positioned_io(fd, false, buf as u64, count, pos, || {
+        sys::next_pread64(fd, buf, count, pos)
     })
 }
 
@@ -337,11 +346,8 @@ pub unsafe extern "C" fn pwrite(
     count: size_t,
     pos: off_t,
 ) -> ssize_t {
-    guard(-1, || {
-        match ops::pread_pwrite(fd, true, buf as u64, count, pos) {
-            Some(r) => ret(r, -1),
-            None => sys::next_pwrite(fd, buf, count, pos),
-        }
+    positioned_io(fd, true, buf as u64, count, pos, || {
+        sys::next_pwrite(fd, buf, count, pos)
     })
 }
 
@@ -356,11 +362,8 @@ pub unsafe extern "C" fn pwrite64(
     count: size_t,
     pos: off_t,
 ) -> ssize_t {
-    guard(-1, || {
-        match ops::pread_pwrite(fd, true, buf as u64, count, pos) {
-            Some(r) => ret(r, -1),
-            None => sys::next_pwrite64(fd, buf, count, pos),
-        }
+    positioned_io(fd, true, buf as u64, count, pos, || {
+        sys::next_pwrite64(fd, buf, count, pos)
     })
 }
 
