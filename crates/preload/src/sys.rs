@@ -264,7 +264,10 @@ pub fn read_raw(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
 /// to `poll`/`epoll` on the fd standing for it.
 pub fn eventfd_set(fd: c_int, ready: bool) {
     let mut drain = [0u8; 8];
-    let _ = read_raw(fd, &mut drain);
+    // Only when readable: the program may have cleared O_NONBLOCK, and a read must not wait.
+    if readable_now(fd) {
+        let _ = read_raw(fd, &mut drain);
+    }
     if ready {
         let one = 1u64.to_ne_bytes();
         // SAFETY: `one` is 8 readable bytes that outlive the call.
@@ -307,7 +310,8 @@ fn unix_socket() -> Result<c_int, Errno> {
 
 /// Accepts and closes every pending connection of `listener`.
 pub fn unix_accept_all(listener: c_int) {
-    loop {
+    // Only while a connection waits: the program may have cleared O_NONBLOCK.
+    while readable_now(listener) {
         // SAFETY: null address and length: the peer's address is not wanted.
         let fd = unsafe {
             libc::accept4(
@@ -322,6 +326,18 @@ pub fn unix_accept_all(listener: c_int) {
         }
         close_raw(fd);
     }
+}
+
+/// Whether `fd` polls readable right now (a zero-timeout `poll`).
+fn readable_now(fd: c_int) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid `pollfd` that outlives the call.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLIN != 0
 }
 
 /// Leaves one connection pending on `listener`, from a socket closed right away.
