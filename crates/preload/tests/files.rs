@@ -503,10 +503,8 @@ fn fault_poll() {
     ioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &mut fault).unwrap();
     // A program may make the fd blocking: keeping its readiness must never wait on it.
     // SAFETY: F_SETFL with no flags passes no memory.
-    assert_eq!(
-        unsafe { libc::fcntl(fault.out_fault_fd as i32, libc::F_SETFL, 0) },
-        0
-    );
+    let rc = unsafe { libc::fcntl(fault.out_fault_fd as i32, libc::F_SETFL, 0) };
+    assert_eq!(rc, 0);
     let mut hwpt = IommuHwptAlloc {
         size: size_of::<IommuHwptAlloc>() as u32,
         flags: IOMMU_HWPT_FAULT_ID_VALID,
