@@ -5,8 +5,12 @@ use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::process::{Command, ExitCode};
 
-/// IOMMU models the preload library provides (its `UIOMMU_DRIVER` values).
-pub const DRIVERS: &[&str] = &["mock"];
+/// IOMMU models the preload library provides (its `UIOMMU_DRIVER` values): the IOMMU the
+/// selftest devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind. `mock` is the kernel's selftest
+/// mock driver; `vtd` puts them behind a VT-d unit in scalable mode, so that their domains,
+/// `IOMMU_GET_HW_INFO` and nested HWPTs (`IOMMU_HWPT_DATA_VTD_S1`) are VT-d's, while the test
+/// operations that inspect mock domains and devices fail as they do on a non-mock one.
+pub const DRIVERS: &[&str] = &["mock", "vtd"];
 
 /// Tells the preload library which model to emulate.
 const DRIVER_ENV: &str = "UIOMMU_DRIVER";

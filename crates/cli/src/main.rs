@@ -26,7 +26,8 @@ struct Cli {
 enum Command {
     /// Run PROGRAM with /dev/iommu and /dev/vfio/vfio served by uiommu.
     Exec {
-        /// IOMMU model to emulate.
+        /// IOMMU model the selftest devices (IOMMU_TEST_OP_MOCK_DOMAIN) sit behind: `mock`
+        /// (the kernel's selftest mock) or `vtd` (a VT-d unit in scalable mode).
         #[arg(long, default_value = "mock", value_parser = clap::builder::PossibleValuesParser::new(exec::DRIVERS))]
         driver: String,
         /// Emulate the kernel's fault injection: each thread's

@@ -1,15 +1,66 @@
 //! The selftest mock's objects (`drivers/iommu/iommufd/selftest.c`): a mock device created by
 //! `IOMMU_TEST_OP_MOCK_DOMAIN`, bound and attached in one step, and the checks the selftests
 //! make on mock domains.
+//!
+//! Which IOMMU such a device sits behind is the context's [`TestIommu`]: the selftest mock
+//! driver, as in the kernel, or a VT-d unit (`uiommu exec --driver vtd`). Behind VT-d, the
+//! device is a PCI function of that unit and everything the uAPI does with it (auto domains,
+//! `IOMMU_GET_HW_INFO`, paging and nested HWPTs, PASIDs, invalidation) is the VT-d model's;
+//! the test operations that inspect mock objects find none and fail as the kernel's do for a
+//! domain or device that is not the mock's.
 
 use crate::context::{Context, Handle};
 use crate::device::{self, Device, NO_PASID};
 use crate::driver::PhysDevice;
 use crate::driver::mock::MockDriver;
+use crate::driver::vtd::{VtdDeviceConfig, VtdDriver};
 use crate::object::{ObjRef, Prepared};
 use crate::objects::Object;
 use std::sync::{Arc, Mutex, PoisonError};
+use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
+use uiommu_uapi::selftest::{
+    MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
+};
+
+/// The IOMMU that devices made by `IOMMU_TEST_OP_MOCK_DOMAIN` sit behind.
+#[derive(Debug, Clone, Default)]
+pub enum TestIommu {
+    /// The selftest mock driver (`mock_ops`), as on a kernel with `CONFIG_IOMMUFD_TEST`.
+    #[default]
+    Mock,
+    /// A VT-d unit in scalable mode.
+    Vtd(Arc<VtdDriver>),
+}
+
+impl TestIommu {
+    /// A selftest device with `IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`'s `dev_flags`.
+    ///
+    /// Behind VT-d the flags the mock accepts keep their checks (`EINVAL` for any other):
+    /// `MOCK_FLAGS_DEVICE_PASID` gives the function a 20-bit PASID capability (without it, it
+    /// has none); `MOCK_FLAGS_DEVICE_NO_DIRTY` describes the mock's hardware and changes
+    /// nothing, as dirty tracking is the unit's (ECAP_REG.SSADS).
+    pub fn create_device(&self, dev_flags: u32) -> Result<PhysDevice> {
+        match self {
+            TestIommu::Mock => MockDriver::get().create_device(dev_flags),
+            TestIommu::Vtd(unit) => {
+                if dev_flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let pasid_bits = if dev_flags & MOCK_FLAGS_DEVICE_PASID != 0 {
+                    MOCK_PASID_WIDTH as u8
+                } else {
+                    0
+                };
+                Ok(unit.create_device(VtdDeviceConfig {
+                    pasid_bits,
+                    pri: false,
+                    ats: false,
+                }))
+            }
+        }
+    }
+}
 
 /// `struct selftest_obj` of type `TYPE_IDEV`: a mock device and its binding.
 #[derive(Debug)]
@@ -73,12 +124,13 @@ impl Drop for NewMockDevice<'_> {
     }
 }
 
-/// `iommufd_test_mock_domain`: creates a mock device with `dev_flags`, binds it and attaches
-/// it to `pt_id` (an IOAS, for an automatic domain, or a HWPT).
+/// `iommufd_test_mock_domain`: creates a device with `dev_flags` behind the context's
+/// [`TestIommu`], binds it and attaches it to `pt_id` (an IOAS, for an automatic domain, or a
+/// HWPT).
 pub fn mock_domain(ctx: &Context, pt_id: u32, dev_flags: u32) -> Result<NewMockDevice<'_>> {
     let pending = ctx.objects.reserve()?;
     let stdev_id = pending.id();
-    let phys = Arc::new(MockDriver::get().create_device(dev_flags)?);
+    let phys = Arc::new(ctx.test_iommu().create_device(dev_flags)?);
     let idev = device::bind(ctx, phys.clone())?;
     let idev_id = idev.id();
     let handle = Handle::<Device>::new(idev.clone()).expect("bind makes a device");

@@ -1,12 +1,16 @@
 //! Settings the launcher passes in the environment.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use uiommu_core::driver::vtd::{VtdConfig, VtdDriver};
+use uiommu_core::selftest::TestIommu;
 
 /// The environment variable naming the IOMMU model.
 pub const DRIVER_ENV: &str = "UIOMMU_DRIVER";
 
-/// IOMMU models this build provides.
-pub const DRIVERS: &[&str] = &["mock"];
+/// IOMMU models this build provides: the IOMMU the devices of `IOMMU_TEST_OP_MOCK_DOMAIN` sit
+/// behind. `mock` is the kernel's selftest mock driver; `vtd` is one VT-d unit in scalable
+/// mode with [`VtdConfig::default`]'s registers, shared by every context of the process.
+pub const DRIVERS: &[&str] = &["mock", "vtd"];
 
 /// The selected driver (unset means `mock`), or `None` if there is no such driver: that is
 /// reported once on stderr, and opens of the nodes fail with `ENODEV`.
@@ -25,4 +29,15 @@ pub fn driver() -> Option<&'static str> {
             }
         }
     })
+}
+
+/// The IOMMU behind the selftest devices of a context opened now.
+pub fn test_iommu() -> TestIommu {
+    static VTD: OnceLock<Arc<VtdDriver>> = OnceLock::new();
+    match driver() {
+        Some("vtd") => TestIommu::Vtd(Arc::clone(
+            VTD.get_or_init(|| VtdDriver::new(VtdConfig::default())),
+        )),
+        _ => TestIommu::Mock,
+    }
 }

@@ -68,7 +68,7 @@ fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
 fn register(fd: c_int, node: Node) -> Result<(), Errno> {
     let id = sys::file_id(fd)?;
     fork::install();
-    let ctx = Context::new(process::current(), node);
+    let ctx = Context::with_test_iommu(process::current(), node, config::test_iommu());
     let entry = Entry {
         object: Object::Context(ctx),
         id,

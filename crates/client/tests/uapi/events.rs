@@ -11,7 +11,7 @@ use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 use zerocopy::IntoBytes;
 
-use crate::common::{assert_errno, mock_scenario};
+use crate::common::{assert_errno, mock_iommu_scenario};
 
 const FAULT: usize = size_of::<IommuHwptPgfault>();
 const RESP: usize = size_of::<IommuHwptPageResponse>();
@@ -72,7 +72,7 @@ fn now() -> Option<std::time::Duration> {
     Some(std::time::Duration::ZERO)
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Fault fd rules: reads and writes must be whole records (ESPIPE), a read too small for
     /// a pending group is EINVAL and leaves it queued, responses need a known code and a
     /// live cookie (EINVAL), a write stops at the first bad response and reports the bytes
@@ -109,7 +109,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Groups are read whole and in order, each with its own cookie; a read with room for
     /// fewer records returns what fits; one write answers several groups.
     fn fault_queue_groups_and_cookies(fd) {
@@ -138,7 +138,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Replacing the faulting HWPT answers its outstanding faults for the program: faults
     /// read but not answered lose their cookies, and faults not yet read are dropped.
     fn fault_queue_auto_response_on_replace(fd) {
@@ -162,7 +162,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// IOMMU_FAULT_QUEUE_ALLOC takes no flags; a queue is busy while its fd is open or a HWPT
     /// reports to it; a fault_id must name a fault queue; TRIGGER_IOPF needs a device.
     fn fault_queue_object_rules(fd) {
@@ -215,7 +215,7 @@ fn vevent_setup(
     (ioas, dev, viommu, nested, vdev)
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Sequence numbers count every event, lost ones included: with depth 1, three events
     /// read back as the first event and one LOST_EVENTS header carrying the last number;
     /// the next event continues the count.
@@ -246,7 +246,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// vEVENTQ read sizes and object rules: a read returns only whole events, one smaller
     /// than the first event is EINVAL; the type must not be DEFAULT
     /// and flags must be 0 (EOPNOTSUPP); the queue and its vIOMMU are busy while it exists.
@@ -284,7 +284,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// poll of a fault fd: always writable; readable exactly while a fault group waits to
     /// be read (not while it waits for its response).
     fn fault_queue_poll(fd) {
@@ -304,7 +304,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// poll of a vEVENTQ fd: never writable; readable while an event or a LOST_EVENTS
     /// header waits.
     fn veventq_poll(fd) {
@@ -325,7 +325,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// A fault fd is a stream: pread at a non-zero offset is ESPIPE, pending records stay.
     fn fault_queue_pread_espipe(fd) {
         let q = fd.alloc_fault_queue().unwrap();

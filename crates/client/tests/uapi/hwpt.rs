@@ -8,7 +8,7 @@ use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 
-use crate::common::{assert_errno, mock_scenario};
+use crate::common::{assert_errno, mock_iommu_scenario, mock_scenario};
 
 fn nested_data() -> HwptData {
     HwptData::Selftest(IommuHwptSelftest {
@@ -17,7 +17,7 @@ fn nested_data() -> HwptData {
     })
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// IOMMU_GET_HW_INFO of a mock device: the selftest type and register, the length, a
     /// zeroed tail, a wrong requested type, and an unknown device.
     fn hw_info_mock(fd) {
@@ -53,7 +53,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Paging HWPTs: allocation checks, attach by replace, destroy while attached (EBUSY).
     fn hwpt_paging_alloc_and_replace(fd) {
         let ioas = fd.alloc_ioas().unwrap();
@@ -78,7 +78,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Nested HWPTs: data checks, IOTLB state, invalidation with the handled count written
     /// back, and the nest parent pinned by its children.
     fn hwpt_nested_invalidate(fd) {
@@ -161,7 +161,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Dirty tracking: needs the HWPT flag; bits injected by the mock read back, and are
     /// cleared unless NO_CLEAR.
     fn hwpt_dirty_tracking(fd) {
@@ -196,7 +196,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// A device without dirty support cannot get a dirty-tracking HWPT.
     fn hwpt_dirty_unsupported_device(fd) {
         let ioas = fd.alloc_ioas().unwrap();
@@ -207,7 +207,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// IOMMU_GET_HW_INFO decoded: capabilities of the mock (dirty tracking, no ATS), the
     /// requested type honoured only with INPUT_TYPE, buffers shorter or longer than the
     /// data, a zero-length query for the size, unknown flags and reserved bytes.
@@ -257,7 +257,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Dirty bitmaps at unaligned user addresses read the same bits; NO_CLEAR leaves them,
     /// a plain read clears them; a coarser page_size folds pages together; length, page
     /// size and flag checks.
@@ -313,7 +313,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// IOMMU_HWPT_INVALIDATE writes entry_num back on every path: 0 for argument errors
     /// (NULL array, zero, short, longer-than-the-driver's or oversized entry_len, reserved
     /// bits, a wrong object), the entries handled before a bad one, all of them on success.

@@ -5,11 +5,11 @@ use uiommu_client::{Hwpt, HwptFlags, Iova, IovaRange, MapFlags, MappedBuffer, Me
 use uiommu_uapi::Errno;
 use uiommu_uapi::selftest::*;
 
-use crate::common::{assert_errno, mock_scenario};
+use crate::common::{assert_errno, mock_iommu_scenario, mock_scenario};
 
 const LEN: usize = 1 << 16;
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// A mapping reaches the mock domain and pins each page once; unmapping unpins.
     fn mock_map_check_refs(fd) {
         let ioas = fd.alloc_ioas().unwrap();
@@ -30,7 +30,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// With a domain, the IOVA ranges are the aperture and the alignment the mock page size;
     /// fixed maps outside or misaligned are refused.
     fn mock_aperture_and_alignment(fd) {
@@ -130,7 +130,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// A copy into an IOAS with a domain pins the same pages again.
     fn mock_copy_shares_pages(fd) {
         let src = fd.alloc_ioas().unwrap();
@@ -149,7 +149,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// An IOAS with huge pages off still maps and checks the same way.
     fn mock_huge_pages_off(fd) {
         let ioas = fd.alloc_ioas().unwrap();
@@ -200,7 +200,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// IOMMU_IOAS_MAP_FILE of a memfd reaches the mock domain: CHECK_MAP against a shared
     /// mapping of the same file range, one pin per page, released on unmap.
     fn mock_map_file_check_map(fd) {
@@ -232,7 +232,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// IOMMU_IOAS_COPY shares the source's pinned pages: the pin count stays one through the
     /// copy and the source's unmap, and drops to zero only when the last copy goes.
     fn mock_copy_pins_outlive_source(fd) {
@@ -259,7 +259,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// A domain's aperture becomes reserved space: the IOVA ranges shrink to it (and to
     /// holes of reserved ranges inside it), an IOAS with a mapping or allowed range outside
     /// it cannot take the domain (EADDRINUSE), and the space comes back when the domain goes.
@@ -331,7 +331,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// IOMMU_OPTION_HUGE_PAGES and domains: turning huge pages off raises the IOVA
     /// alignment to the CPU page; it is refused once a domain has mappings (EINVAL) and when
     /// an existing mapping is not page-aligned (EADDRINUSE), leaving the option on.

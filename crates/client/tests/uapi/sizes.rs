@@ -9,7 +9,7 @@ use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 use zerocopy::{FromBytes, IntoBytes};
 
-use crate::common::{IOVA, LEN, assert_errno, mock_scenario, scenario};
+use crate::common::{IOVA, LEN, assert_errno, mock_iommu_scenario, mock_scenario, scenario};
 
 fn set_size(buf: &mut [u8], size: usize) {
     buf[..4].copy_from_slice(&(size as u32).to_ne_bytes());
@@ -117,7 +117,7 @@ scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Older struct sizes: IOMMU_GET_HW_INFO without out_capabilities, IOMMU_HWPT_ALLOC
     /// without the data fields or without fault_id; fields past `size` read as zero and are
     /// not written.

@@ -4,7 +4,7 @@ use uiommu_client::{DmaMapFlags, MappedBuffer, VfioContainer};
 use uiommu_uapi::Errno;
 use uiommu_uapi::vfio::*;
 
-use crate::common::{IOVA, LEN, assert_errno, mock_scenario, scenario};
+use crate::common::{IOVA, LEN, assert_errno, mock_iommu_scenario, scenario};
 
 const RW: DmaMapFlags = DmaMapFlags::READ.union(DmaMapFlags::WRITE);
 
@@ -133,7 +133,7 @@ scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// GET_INFO with a mock domain on the compatibility IOAS: the page sizes follow the
     /// domain, the IOVA_RANGE capability lists the aperture split by reserved ranges, and
     /// the reply grows with the number of ranges.

@@ -9,7 +9,7 @@ use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 
-use crate::common::{assert_errno, mock_scenario};
+use crate::common::{assert_errno, mock_iommu_scenario};
 
 fn nested_data() -> HwptData {
     HwptData::Selftest(IommuHwptSelftest {
@@ -32,7 +32,7 @@ fn setup(fd: &Iommufd) -> (Ioas, MockDevice, Hwpt, Viommu) {
     (ioas, dev, parent, viommu)
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// vIOMMU allocation: the mock echoes its data; it needs a nest parent and a known type.
     fn viommu_alloc(fd) {
         let (ioas, dev, parent, viommu) = setup(&fd);
@@ -51,7 +51,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// vDEVICEs: one per device per vIOMMU; a nested HWPT needs one before attach.
     fn viommu_vdevice(fd) {
         let (ioas, dev, _parent, viommu) = setup(&fd);
@@ -68,7 +68,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// vEVENTQ: depth bounds, one per type, read-size rules, events carrying the virtual ID,
     /// and overflow reported with a LOST_EVENTS header.
     fn viommu_veventq(fd) {
@@ -107,7 +107,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Fault queues: a nested HWPT reporting to a queue, a triggered I/O page fault read
     /// back with its fields, and the page response.
     fn fault_queue_iopf(fd) {
@@ -155,7 +155,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// vIOMMU invalidation of device caches through the vDEVICE's virtual ID.
     fn viommu_invalidate_dev_cache(fd) {
         let (_ioas, dev, _parent, viommu) = setup(&fd);
@@ -179,7 +179,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// HW queues: type, length and IOVA checks, index order, ownership of the IOVA.
     fn viommu_hw_queue(fd) {
         let (ioas, _dev, _parent, viommu) = setup(&fd);
@@ -204,7 +204,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// The mock vIOMMU offers two pages through mmap of the iommufd: only the exact offset
     /// and length map (ENXIO otherwise), only shared (EINVAL) and not executable (EPERM);
     /// the page holds in_data; the vIOMMU is busy while mapped and can go once unmapped.
@@ -235,7 +235,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// A mock vIOMMU without driver data offers nothing to map.
     fn viommu_without_data_has_no_mmap(fd) {
         let ioas = fd.alloc_ioas().unwrap();
@@ -261,7 +261,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// HW queues chain: queue 1 depends on queue 0, which cannot go first (EBUSY); a queue
     /// may start inside a page; its memory must be mapped in the nest parent (ENOENT).
     fn viommu_hw_queue_depend(fd) {
@@ -286,7 +286,7 @@ mock_scenario! {
     }
 }
 
-mock_scenario! {
+mock_iommu_scenario! {
     /// Every mapping of a vIOMMU region holds the vIOMMU: with two mappings, unmapping one
     /// still leaves IOMMU_DESTROY EBUSY.
     fn viommu_mmap_each_mapping_holds(fd) {

@@ -43,6 +43,31 @@ pub fn open_mock(name: &str) -> Option<Iommufd> {
     None
 }
 
+/// The IOMMU the selftest's devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind: under
+/// `uiommu exec` the model it was given (`--driver`, passed on as `UIOMMU_DRIVER`), on a
+/// kernel the selftest mock driver.
+pub fn test_iommu() -> String {
+    match std::env::var("UIOMMU_DRIVER") {
+        Ok(d) if under_uiommu() => d,
+        _ => "mock".into(),
+    }
+}
+
+/// The iommufd for scenario `name` when the selftest devices sit behind the selftest mock
+/// IOMMU itself: the scenario checks what only the mock has (its hw_info type, page table and
+/// aperture, the mock-only test operations, its vIOMMU, its nested data). Behind another model
+/// (`uiommu exec --driver vtd`) it prints a `SKIP` line and passes.
+pub fn open_mock_iommu(name: &str) -> Option<Iommufd> {
+    let iommu = test_iommu();
+    if iommu != "mock" {
+        eprintln!(
+            "SKIP {name}: checks the selftest mock IOMMU, and the selftest devices sit behind {iommu}"
+        );
+        return None;
+    }
+    open_mock(name)
+}
+
 /// Asserts that `r` failed with `errno`.
 #[track_caller]
 pub fn assert_errno<T: std::fmt::Debug>(r: Result<T, Error>, errno: Errno) {
@@ -76,7 +101,20 @@ macro_rules! mock_scenario {
     };
 }
 
-pub(crate) use {mock_scenario, scenario};
+/// Declares a scenario that needs the selftest mock driver with its devices behind the mock
+/// IOMMU (see [`open_mock_iommu`]).
+macro_rules! mock_iommu_scenario {
+    ($(#[$m:meta])* fn $name:ident($fd:ident) $body:block) => {
+        $(#[$m])*
+        #[test]
+        fn $name() {
+            let Some($fd) = $crate::common::open_mock_iommu(stringify!($name)) else { return };
+            $body
+        }
+    };
+}
+
+pub(crate) use {mock_iommu_scenario, mock_scenario, scenario};
 
 /// 1 MiB-aligned IOVAs the scenarios use on an IOAS with no device.
 pub const IOVA: u64 = 0x10_0000;
