@@ -10,6 +10,9 @@
 //! `fail_page_alloc` knobs (`ignore-gfp-wait`, `ignore-gfp-highmem`, `verbose`), which
 //! accept writes and change nothing: uiommu's points fail however the allocation is made.
 //!
+//! The stand-in fd is always open for reading and writing, whatever mode the program asked
+//! for (the kernel would refuse a write through a read-only fd with `EBADF`).
+//!
 //! Without the option none of this is touched and the real files answer.
 
 use crate::sys::{self, Errno};

@@ -164,15 +164,7 @@ fn access_mode(fd: c_int) -> Result<c_int, Errno> {
 /// [`uiommu_abi::File::write`] (`EINVAL` for one without the method).
 pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
     let entry = lookup(fd)?;
-    Some(access_mode(fd).and_then(|mode| {
-        let allowed = if write {
-            mode != libc::O_RDONLY
-        } else {
-            mode != libc::O_WRONLY
-        };
-        if !allowed {
-            return Err(libc::EBADF);
-        }
+    Some(check_access_mode(fd, write).and_then(|()| {
         let f = match &entry.object {
             Object::File(f) => f,
             Object::FailNth(tid) => {
@@ -198,8 +190,23 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
     }))
 }
 
-/// `pread`/`pwrite` at `pos`: the `fail-nth` file answers; other virtual fds are not
-/// seekable (`ESPIPE`), as the device and the anonymous files are not.
+/// `EBADF` unless the fd was opened for the direction (`vfs_read`/`vfs_write`).
+fn check_access_mode(fd: c_int, write: bool) -> Result<(), Errno> {
+    let mode = access_mode(fd)?;
+    let forbidden = if write {
+        libc::O_RDONLY
+    } else {
+        libc::O_WRONLY
+    };
+    if mode == forbidden {
+        return Err(libc::EBADF);
+    }
+    Ok(())
+}
+
+/// `pread`/`pwrite` at `pos` (`ksys_pread64`): a negative `pos` is `EINVAL`; the anonymous
+/// files have no `FMODE_PREAD` (`ESPIPE`); the device node has it, then fails as `read` does
+/// (`EBADF` for the wrong access mode, `EINVAL` without the method); the `fail-nth` file answers.
 pub fn pread_pwrite(
     fd: c_int,
     write: bool,
@@ -208,12 +215,15 @@ pub fn pread_pwrite(
     pos: i64,
 ) -> Option<Result<isize, Errno>> {
     let entry = lookup(fd)?;
-    Some(match &entry.object {
-        Object::FailNth(tid) if pos >= 0 => fail_nth_io(**tid, write, buf, count, pos as u64)
+    let r = match &entry.object {
+        _ if pos < 0 => Err(libc::EINVAL),
+        Object::File(_) => Err(libc::ESPIPE),
+        Object::Context(_) => check_access_mode(fd, write).and(Err(libc::EINVAL)),
+        Object::FailNth(tid) => check_access_mode(fd, write)
+            .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
             .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-        Object::FailNth(_) => Err(libc::EINVAL),
-        _ => Err(libc::ESPIPE),
-    })
+    };
+    Some(r)
 }
 
 /// A read or write of a `fail-nth` file through the caller's buffer.

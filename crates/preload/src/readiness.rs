@@ -7,6 +7,9 @@
 //!   wait: a listening UNIX socket (never writable, readable while a connection is pending)
 //!   given one pending connection exactly while events wait. The connection is made from a
 //!   socket opened and closed on the spot, so the program sees one fd, as on the kernel.
+//!
+//! What differs, and no program of the uAPI relies on: `fstat` and `/proc/self/fd` show an
+//! eventfd or a socket where the kernel shows an anonymous inode.
 
 use crate::sys::{self, Errno};
 use libc::c_int;

@@ -74,6 +74,15 @@ fn fail_nth() {
     let iommu = unsafe { libc::open(c"/dev/iommu".as_ptr(), libc::O_RDWR) };
     assert!(iommu >= 0);
     assert_eq!(pread_text(nth), "0\n");
+    // pread of the device node: it is positionable but has no read method (EINVAL); a
+    // negative position is EINVAL first (`ksys_pread64`).
+    let mut byte = [0u8; 1];
+    // SAFETY: `byte` is writable for its length.
+    let r = unsafe { libc::pread(iommu, byte.as_mut_ptr().cast(), 1, 0) };
+    assert_eq!((r, errno()), (-1, libc::EINVAL));
+    // SAFETY: as above.
+    let r = unsafe { libc::pread(nth, byte.as_mut_ptr().cast(), 1, -1) };
+    assert_eq!((r, errno()), (-1, libc::EINVAL));
     // The first point fails, and the count shows it was reached.
     assert_eq!(pwrite_text(nth, "1"), Ok(1));
     assert_eq!(ioas_alloc(iommu), Err(libc::ENOMEM));
