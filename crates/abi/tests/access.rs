@@ -11,10 +11,6 @@ use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 
-fn sz<T>() -> u32 {
-    size_of::<T>() as u32
-}
-
 fn map(ctx: &Context, ioas: u32, buf: &Buffer, iova: u64) {
     let mut cmd = IommuIoasMap {
         size: sz::<IommuIoasMap>(),

@@ -13,10 +13,6 @@ use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 use zerocopy::IntoBytes;
 
-fn sz<T>() -> u32 {
-    size_of::<T>() as u32
-}
-
 fn fault_alloc(ctx: &Context) -> (u32, u32) {
     let mut cmd = IommuFaultAlloc {
         size: sz::<IommuFaultAlloc>(),
@@ -36,17 +32,6 @@ fn hwpt_with_fault(ctx: &Context, dev: u32, pt: u32, fault: u32) -> Result<u32, 
         ..Default::default()
     };
     ioctl(ctx, IOMMU_HWPT_ALLOC, &mut cmd).map(|_| cmd.out_hwpt_id)
-}
-
-fn destroy(ctx: &Context, id: u32) -> Result<i64, Errno> {
-    ioctl(
-        ctx,
-        IOMMU_DESTROY,
-        &mut IommuDestroy {
-            size: sz::<IommuDestroy>(),
-            id,
-        },
-    )
 }
 
 #[test]

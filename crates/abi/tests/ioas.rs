@@ -7,10 +7,6 @@ use common::*;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 
-fn sz<T>() -> u32 {
-    size_of::<T>() as u32
-}
-
 fn map(
     ctx: &uiommu_core::context::Context,
     ioas: u32,

@@ -9,21 +9,6 @@ use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 
-fn sz<T>() -> u32 {
-    size_of::<T>() as u32
-}
-
-fn destroy(ctx: &Context, id: u32) -> Result<i64, Errno> {
-    ioctl(
-        ctx,
-        IOMMU_DESTROY,
-        &mut IommuDestroy {
-            size: sz::<IommuDestroy>(),
-            id,
-        },
-    )
-}
-
 fn map_fixed(ctx: &Context, ioas: u32, buf: &Buffer, iova: u64) -> Result<i64, Errno> {
     let mut cmd = IommuIoasMap {
         size: sz::<IommuIoasMap>(),

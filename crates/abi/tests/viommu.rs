@@ -19,18 +19,6 @@ const PAGE: u64 = 4096;
 const HDR: usize = size_of::<IommufdVeventHeader>();
 const EVENT: usize = size_of::<IommuViommuEventSelftest>();
 
-fn sz<T>() -> u32 {
-    size_of::<T>() as u32
-}
-
-fn destroy(ctx: &Context, id: u32) -> Result<i64, Errno> {
-    let mut cmd = IommuDestroy {
-        size: sz::<IommuDestroy>(),
-        id,
-    };
-    ioctl(ctx, IOMMU_DESTROY, &mut cmd)
-}
-
 fn hwpt_alloc(ctx: &Context, dev: u32, pt: u32, flags: u32) -> Result<u32, Errno> {
     let mut cmd = IommuHwptAlloc {
         size: sz::<IommuHwptAlloc>(),

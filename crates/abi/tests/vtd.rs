@@ -17,10 +17,6 @@ use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
 use zerocopy::FromBytes;
 
-fn sz<T>() -> u32 {
-    size_of::<T>() as u32
-}
-
 fn vtd_ctx() -> Arc<Context> {
     let unit = VtdDriver::new(VtdConfig::default());
     Context::with_test_iommu(process(1 << 30), Node::Iommu, TestIommu::Vtd(unit))

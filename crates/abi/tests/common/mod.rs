@@ -44,6 +44,21 @@ pub fn ioctl_at(ctx: &Context, cmd: u32, addr: u64) -> Result<i64, Errno> {
     dispatch(ctx, &caller, cmd, addr)
 }
 
+/// `size_of::<T>()` as the structs' `size` fields hold it.
+pub fn sz<T>() -> u32 {
+    size_of::<T>() as u32
+}
+
+/// IOMMU_DESTROY of object `id`.
+pub fn destroy(ctx: &Context, id: u32) -> Result<i64, Errno> {
+    use uiommu_uapi::iommufd::{IOMMU_DESTROY, IommuDestroy};
+    let mut cmd = IommuDestroy {
+        size: sz::<IommuDestroy>(),
+        id,
+    };
+    ioctl(ctx, IOMMU_DESTROY, &mut cmd)
+}
+
 /// A page-aligned buffer of `len` bytes.
 pub struct Buffer {
     mem: Vec<u8>,
