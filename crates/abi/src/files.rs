@@ -6,9 +6,9 @@
 //! file, as for the context itself.
 
 use std::sync::Arc;
-use uiommu_core::context::{Context, Handle};
+use uiommu_core::context::{Context, Handle, Process};
 use uiommu_core::fault::FaultQueue;
-use uiommu_core::ioas::{DmaBuf, FileBacking};
+use uiommu_core::ioas::{DmaBuf, FileBacking, PinOwner};
 use uiommu_core::test_access::TestAccess;
 use uiommu_core::test_dmabuf::TestDmaBuf;
 use uiommu_core::veventq::Veventq;
@@ -178,6 +178,28 @@ pub struct Caller<'a> {
     pub mem: &'a dyn UserMemory,
     /// The caller's fds.
     pub fds: &'a dyn FdHost,
+    /// The calling process, when it is not the one that opened the context (a child sharing
+    /// its parent's context after `fork`): pages it maps are pinned in and charged to it.
+    pub process: Option<&'a Process>,
+}
+
+impl<'a> Caller<'a> {
+    /// The process that opened the context, calling with `mem` and `fds`.
+    pub fn opener(mem: &'a dyn UserMemory, fds: &'a dyn FdHost) -> Self {
+        Caller {
+            mem,
+            fds,
+            process: None,
+        }
+    }
+
+    /// Where pins of pages this caller maps in `ctx` are charged.
+    pub fn pin_owner(&self, ctx: &Context) -> PinOwner {
+        match self.process {
+            Some(p) => ctx.pin_owner_of(p),
+            None => ctx.pin_owner(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Caller<'_> {

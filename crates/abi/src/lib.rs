@@ -29,6 +29,6 @@ pub fn dispatch(ctx: &Context, caller: &Caller<'_>, cmd: u32, arg: u64) -> Resul
             iommufd::run(ctx, caller, &ucmd).map(|()| 0)
         }
         // The VFIO type1 compatibility layer answers every other number.
-        Route::Vfio => vfio::dispatch(ctx, caller.mem, cmd, arg),
+        Route::Vfio => vfio::dispatch(ctx, caller, cmd, arg),
     }
 }

@@ -100,7 +100,7 @@ proptest! {
             mem.put(ARG, &bytes);
             let cmd = c.raw_cmd.unwrap_or(op.cmd);
             let before = ctx.objects.ids();
-            let r = dispatch(&ctx, &Caller { mem: mem.as_ref(), fds: &NoFiles }, cmd, ARG);
+            let r = dispatch(&ctx, &Caller::opener(mem.as_ref(), &NoFiles), cmd, ARG);
             if std::env::var_os("ROBUST_STATS").is_some() {
                 eprintln!("STAT {} {:?}", op.name, r.map(|_| "ok").map_err(|e| e.name()));
             }

@@ -206,21 +206,27 @@ impl Context {
         g
     }
 
-    /// Where pins of pages created now are charged (`iopt_alloc_pages`): the mode fixed at this
-    /// moment stays with the pages for their life.
+    /// Where pins of pages the opener creates now are charged (`iopt_alloc_pages`).
     pub fn pin_owner(&self) -> PinOwner {
-        let account: Arc<dyn PinAccount> = if self.process.cap_ipc_lock {
+        self.pin_owner_of(&self.process)
+    }
+
+    /// Where pins of pages `process` creates now are charged (`iopt_alloc_pages` takes
+    /// `current`'s mm and user, whoever opened the context): the mode fixed at this moment
+    /// stays with the pages for their life.
+    pub fn pin_owner_of(&self, process: &Process) -> PinOwner {
+        let account: Arc<dyn PinAccount> = if process.cap_ipc_lock {
             Arc::new(NoAccount)
         } else {
             match *lock(&self.account_mode) {
-                RlimitMode::User => self.process.user_locked.clone(),
-                RlimitMode::Process => self.process.mm_locked.clone(),
+                RlimitMode::User => process.user_locked.clone(),
+                RlimitMode::Process => process.mm_locked.clone(),
             }
         };
         PinOwner {
-            memory: self.process.memory.clone(),
+            memory: process.memory.clone(),
             account,
-            registry: self.process.registry.clone(),
+            registry: process.registry.clone(),
         }
     }
 

@@ -131,10 +131,8 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
     let _gate = fork::command_guard();
     process::refresh_limits();
     // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
-    let caller = Caller {
-        mem: &ProcessVm::current(),
-        fds: &Fds,
-    };
+    let mem = ProcessVm::current();
+    let caller = Caller::opener(&mem, &Fds);
     let r = dispatch(ctx, &caller, request as u32, arg);
     Some(
         r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))

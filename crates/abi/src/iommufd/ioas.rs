@@ -77,9 +77,13 @@ pub(super) fn map(c: &Cmd) -> Result<()> {
     let mut cmd: IommuIoasMap = c.get();
     let (iova, prot) = check_map_cmd(cmd.flags, cmd.__reserved, cmd.iova, cmd.length)?;
     let ioas = c.ctx.get::<Ioas>(cmd.ioas_id)?;
-    cmd.iova = ioas
-        .iopt
-        .map_user(iova, cmd.user_va, cmd.length, prot, &c.ctx.pin_owner())?;
+    cmd.iova = ioas.iopt.map_user(
+        iova,
+        cmd.user_va,
+        cmd.length,
+        prot,
+        &c.caller.pin_owner(c.ctx),
+    )?;
     c.respond(&cmd)
 }
 
@@ -95,7 +99,7 @@ pub(super) fn map_file(c: &Cmd) -> Result<()> {
     cmd.start
         .checked_add(cmd.length - 1)
         .ok_or(Errno::EOVERFLOW)?;
-    let owner = c.ctx.pin_owner();
+    let owner = c.caller.pin_owner(c.ctx);
     // `dma_buf_get` first; any other fd is a file to pin (`fget`).
     cmd.iova = match crate::files::dma_buf_to_map(c.fds, cmd.fd) {
         Some(buf) => ioas

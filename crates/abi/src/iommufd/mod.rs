@@ -20,6 +20,7 @@ pub(crate) fn run(ctx: &Context, caller: &Caller<'_>, ucmd: &UserCmd) -> Result<
         ctx,
         mem: caller.mem,
         fds: caller.fds,
+        caller,
         ucmd,
     };
     match ucmd.op.cmd {
@@ -56,6 +57,7 @@ pub(crate) struct Cmd<'a> {
     pub ctx: &'a Context,
     pub mem: &'a dyn UserMemory,
     pub fds: &'a dyn FdHost,
+    pub caller: &'a Caller<'a>,
     pub ucmd: &'a UserCmd,
 }
 

@@ -1,6 +1,7 @@
 //! DMA map and unmap (`vfio_compat.c`: `iommufd_vfio_map_dma`, `iommufd_vfio_unmap_dma`).
 
 use super::compat_ioas;
+use crate::Caller;
 use uiommu_core::context::Context;
 use uiommu_core::ioas::{Iova, Prot};
 use uiommu_uapi::copy::read_vfio;
@@ -26,9 +27,9 @@ const UNMAP_MINSZ: usize = size_of::<VfioIommuType1DmaUnmap>();
 /// WRITE passes the command checks: the mapping has only the cache attribute, which an IOAS
 /// without domains keeps and a page table refuses (`EINVAL`). Pins are charged per the
 /// context's accounting mode. Nothing is written back.
-pub(super) fn map_dma(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result<()> {
+pub(super) fn map_dma(ctx: &Context, caller: &Caller<'_>, arg: u64) -> Result<()> {
     let map: VfioIommuType1DmaMap = read_vfio(
-        &mem,
+        &caller.mem,
         arg,
         MAP_MINSZ,
         VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
@@ -46,7 +47,7 @@ pub(super) fn map_dma(ctx: &Context, mem: &dyn UserMemory, arg: u64) -> Result<(
         map.vaddr,
         map.size,
         prot,
-        &ctx.pin_owner(),
+        &caller.pin_owner(ctx),
     )?;
     Ok(())
 }

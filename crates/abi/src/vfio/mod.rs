@@ -14,26 +14,28 @@ mod container;
 mod info;
 mod map;
 
+use crate::Caller;
 use uiommu_core::context::{Context, Handle};
 use uiommu_core::objects::Ioas;
+use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::vfio::{
     VFIO_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION, VFIO_IOMMU_GET_INFO,
     VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA, VFIO_SET_IOMMU,
 };
-use uiommu_uapi::{Errno, UserMemory};
 
 /// An ioctl whose number is outside iommufd's range (`iommufd_vfio_ioctl`). The argument of
 /// `VFIO_SET_IOMMU` and `VFIO_CHECK_EXTENSION` is a value (an `unsigned long`), not a pointer.
 /// Any other number, `VFIO_IOMMU_DIRTY_PAGES` included, is `ENOTTY` (the kernel's
 /// `ENOIOCTLCMD` as `ioctl(2)` reports it).
-pub(crate) fn dispatch(ctx: &Context, mem: &dyn UserMemory, cmd: u32, arg: u64) -> Result<i64> {
+pub(crate) fn dispatch(ctx: &Context, caller: &Caller<'_>, cmd: u32, arg: u64) -> Result<i64> {
+    let mem = caller.mem;
     match cmd {
         VFIO_GET_API_VERSION => Ok(i64::from(VFIO_API_VERSION)),
         VFIO_SET_IOMMU => container::set_iommu(ctx, arg).map(|()| 0),
         VFIO_CHECK_EXTENSION => container::check_extension(ctx, arg),
         VFIO_IOMMU_GET_INFO => info::get_info(ctx, mem, arg).map(|()| 0),
-        VFIO_IOMMU_MAP_DMA => map::map_dma(ctx, mem, arg).map(|()| 0),
+        VFIO_IOMMU_MAP_DMA => map::map_dma(ctx, caller, arg).map(|()| 0),
         VFIO_IOMMU_UNMAP_DMA => map::unmap_dma(ctx, mem, arg).map(|()| 0),
         _ => Err(Errno::ENOTTY),
     }

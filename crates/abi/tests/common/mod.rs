@@ -37,10 +37,8 @@ pub fn ioctl<T: IntoBytes + FromBytes>(ctx: &Context, cmd: u32, arg: &mut T) -> 
 
 /// `ioctl` with a raw address.
 pub fn ioctl_at(ctx: &Context, cmd: u32, addr: u64) -> Result<i64, Errno> {
-    let caller = Caller {
-        mem: &ProcessVm::current(),
-        fds: &files::FILES,
-    };
+    let mem = ProcessVm::current();
+    let caller = Caller::opener(&mem, &files::FILES);
     dispatch(ctx, &caller, cmd, addr)
 }
 
