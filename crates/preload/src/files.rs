@@ -11,15 +11,15 @@
 //! release, and a file fd kept without `O_CLOEXEC` is an ordinary memfd in the new image.
 //!
 //! # fork
-//! A child's fd table is a copy of its parent's, and its file entries refer to the child's copy
-//! of the file, which belongs to the child's copy of the context (see the crate docs): an access
-//! the child uses, pins through or closes is the child's, as every context object there is.
+//! A child's fds are the parent's files: the child reaches them through the parent (see
+//! [`crate::share`]), and a command a child runs installs the files it makes in the child.
 
 use crate::fork;
 use crate::readiness::StandIn;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::{mapfile, ops};
+use libc::c_int;
 use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +35,8 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    fn new(file: File) -> Arc<Self> {
+    /// A file released when the last holder drops it.
+    pub(crate) fn new(file: File) -> Arc<Self> {
         Arc::new(OpenFile {
             file,
             armed: AtomicBool::new(true),
@@ -45,6 +46,12 @@ impl OpenFile {
     /// The file.
     pub fn file(&self) -> &File {
         &self.file
+    }
+
+    /// Dropping the last holder will not release the file: a failed command that made it
+    /// releases it itself.
+    pub(crate) fn disarm(&self) {
+        self.armed.store(false, Ordering::Release);
     }
 }
 
@@ -89,7 +96,7 @@ impl FdHost for Fds {
             return;
         };
         if let Object::File(f) = &entry.object {
-            f.armed.store(false, Ordering::Release);
+            f.disarm();
         }
         let removed = TABLE.remove_if(fd, &entry);
         sys::close_raw(fd);
@@ -100,7 +107,7 @@ impl FdHost for Fds {
     fn get(&self, fd: i32) -> Option<File> {
         match ops::lookup(fd)?.object {
             Object::File(f) => Some(f.file.clone()),
-            Object::Context(_) | Object::FailNth(_) => None,
+            Object::Context(_) | Object::FailNth(_) | Object::Remote(_) => None,
         }
     }
 
@@ -119,7 +126,9 @@ impl FdHost for Fds {
     }
 }
 
-fn install(file: File) -> Result<i32, Errno> {
+/// A new fd to stand for `file` at the lowest free number, close-on-exec, and for a queue,
+/// the kind of stand-in whose readiness must follow the queue's.
+pub(crate) fn stand_in(file: &File) -> Result<(c_int, Option<StandIn>), Errno> {
     // A queue's fd polls as the queue does (see `readiness`); other files poll always ready,
     // as a memfd does.
     let queue = match file {
@@ -129,8 +138,13 @@ fn install(file: File) -> Result<i32, Errno> {
     };
     let fd = match queue {
         Some(stand_in) => stand_in.create()?,
-        None => sys::memfd(name(&file))?,
+        None => sys::memfd(name(file))?,
     };
+    Ok((fd, queue))
+}
+
+fn install(file: File) -> Result<i32, Errno> {
+    let (fd, queue) = stand_in(&file)?;
     let id = match sys::file_id(fd) {
         Ok(id) => id,
         Err(e) => {

@@ -8,11 +8,14 @@
 //! 1. the command gate (write): every command holds it for reading while it runs in core, so
 //!    taking it waits for commands in flight and the child never sees a context whose internal
 //!    locks were held mid-command;
-//! 2. the fd table (write).
+//! 2. the fd table (write);
+//! 3. what sharing the contexts with the child needs (see [`crate::share`]), made while both
+//!    are held so that the child's table and the owner's handles agree.
 //!
 //! The gate comes first because a running command may itself open files (`/proc/self/maps`)
 //! and so take the table lock.
 
+use crate::share::{self, Pending};
 use crate::sys;
 use crate::table::{TABLE, TableGuard};
 use std::cell::{Cell, RefCell};
@@ -20,7 +23,7 @@ use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 static GATE: RwLock<()> = RwLock::new(());
 
-type Held = (RwLockWriteGuard<'static, ()>, TableGuard<'static>);
+type Held = (RwLockWriteGuard<'static, ()>, TableGuard<'static>, Pending);
 
 thread_local! {
     /// The locks taken by `prepare`, released by `parent` or `child` on the same thread.
@@ -59,20 +62,32 @@ pub fn command_guard() -> CommandGuard {
 /// Registers the handlers, once, when the first virtual fd is made.
 pub fn install() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| sys::atfork(prepare, release, release));
+    ONCE.call_once(|| sys::atfork(prepare, parent, child));
 }
 
 extern "C" fn prepare() {
     let _ = std::panic::catch_unwind(|| {
         let gate = GATE.write().unwrap_or_else(|e| e.into_inner());
         let table = TABLE.write();
-        HELD.with(|h| *h.borrow_mut() = Some((gate, table)));
+        let pending = share::prepare(&table);
+        HELD.with(|h| *h.borrow_mut() = Some((gate, table, pending)));
     });
 }
 
-extern "C" fn release() {
+extern "C" fn parent() {
     let _ = std::panic::catch_unwind(|| {
-        if let Some((gate, table)) = HELD.with(|h| h.borrow_mut().take()) {
+        if let Some((gate, table, pending)) = HELD.with(|h| h.borrow_mut().take()) {
+            drop(table);
+            drop(gate);
+            share::parent(pending);
+        }
+    });
+}
+
+extern "C" fn child() {
+    let _ = std::panic::catch_unwind(|| {
+        if let Some((gate, mut table, pending)) = HELD.with(|h| h.borrow_mut().take()) {
+            share::child(pending, &mut table);
             drop(table);
             drop(gate);
         }

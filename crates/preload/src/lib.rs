@@ -17,14 +17,8 @@
 //! (core serialises what must be serialised within one context).
 //!
 //! # fork
-//! A child gets a copy of the address space, and with it a *copy* of each context as it was at
-//! the fork, on the same fd numbers. The child's copy answers every command as the kernel
-//! would for a process that owns the context alone; its pins are of the child's copy of the
-//! memory. What differs from the kernel: there, parent and child share one context, so an
-//! object or mapping the child creates is seen by the parent (the selftests `fork_gone` and
-//! `fork_present` map in a child and read the pages from the parent; and once the child has
-//! exited, pinning its pages fails with `EFAULT`). Sharing across processes needs one owner of
-//! the state outside them, the planned `uiommu serve` daemon. [`fork`] keeps the child's locks
+//! A forked child shares its parent's contexts and files, as on the kernel: the parent owns
+//! them and serves the child's calls on them, see [`share`]. [`fork`] keeps the child's locks
 //! consistent.
 //!
 //! # exec
@@ -46,6 +40,9 @@ pub mod path;
 pub mod process;
 mod readiness;
 pub mod regions;
+#[allow(unsafe_code)]
+mod seqpacket;
+pub mod share;
 #[allow(unsafe_code)]
 mod sys;
 pub mod table;

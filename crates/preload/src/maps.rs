@@ -14,12 +14,59 @@
 //! The page size a mapping is pinned in (`PinMemory::contiguity`) is its `KernelPageSize` in
 //! `/proc/self/smaps`: the huge page size for hugetlb mappings, else `PAGE_SIZE`.
 
+use std::sync::Arc;
 use uiommu_core::ioas::{PAGE_SIZE, PinMemory};
 use uiommu_uapi::{Errno, errno::Result};
 
-/// This process's address space, as the kernel's page pinning sees it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct MapsMemory;
+/// A process's address space, as the kernel's page pinning sees it.
+#[derive(Debug, Default, Clone)]
+pub struct MapsMemory {
+    /// The process, `None` for this one.
+    other: Option<Arc<OtherProcess>>,
+}
+
+/// Another process, held by a pidfd so that a reused pid is never mistaken for it.
+#[derive(Debug)]
+struct OtherProcess {
+    pid: u32,
+    pidfd: libc::c_int,
+}
+
+impl Drop for OtherProcess {
+    fn drop(&mut self) {
+        crate::sys::close_raw(self.pidfd);
+    }
+}
+
+impl MapsMemory {
+    /// This process.
+    pub const SELF: MapsMemory = MapsMemory { other: None };
+
+    /// Process `pid` (a child sharing a context after `fork`). Once it has exited its pages
+    /// cannot be pinned (`EFAULT`), as the kernel's `mmget_not_zero` on the pages'
+    /// `source_mm` fails.
+    pub fn of_pid(pid: u32) -> std::result::Result<Self, crate::sys::Errno> {
+        let pidfd = crate::seqpacket::pidfd_open(pid)?;
+        Ok(MapsMemory {
+            other: Some(Arc::new(OtherProcess { pid, pidfd })),
+        })
+    }
+
+    /// `/proc/PID/<file>` of the process, unless it has exited.
+    fn path(&self, file: &str) -> std::io::Result<String> {
+        match &self.other {
+            Some(p) if crate::seqpacket::pidfd_exited(p.pidfd) => {
+                Err(std::io::ErrorKind::NotFound.into())
+            }
+            Some(p) => Ok(format!("/proc/{}/{file}", p.pid)),
+            None => Ok(format!("/proc/self/{file}")),
+        }
+    }
+
+    fn read(&self, file: &str) -> std::io::Result<String> {
+        std::fs::read_to_string(self.path(file)?)
+    }
+}
 
 /// One line of `/proc/self/maps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +150,7 @@ impl PinMemory for MapsMemory {
     /// an anonymous mapping (no name, or `[heap]`, `[stack]`) has no huge pages to report, and
     /// only a named one (`/anon_hugepage`, a hugetlbfs or other file) costs a read of smaps.
     fn contiguity(&self, uva: u64) -> u64 {
-        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        let Ok(maps) = self.read("maps") else {
             return PAGE_SIZE;
         };
         let Some(line) = maps.lines().find(|l| holds(l, uva)) else {
@@ -113,7 +160,7 @@ impl PinMemory for MapsMemory {
         if name.is_empty() || name.starts_with('[') {
             return PAGE_SIZE;
         }
-        let Ok(f) = std::fs::File::open("/proc/self/smaps") else {
+        let Ok(f) = self.path("smaps").and_then(std::fs::File::open) else {
             return PAGE_SIZE;
         };
         use std::io::BufRead;
@@ -131,7 +178,7 @@ impl PinMemory for MapsMemory {
             .checked_mul(PAGE_SIZE)
             .and_then(|len| uva.checked_add(len))
             .ok_or(Errno::EFAULT)?;
-        let maps = std::fs::read_to_string("/proc/self/maps").map_err(|_| Errno::EFAULT)?;
+        let maps = self.read("maps").map_err(|_| Errno::EFAULT)?;
         check(&maps, uva, end, write)
     }
 }
@@ -189,25 +236,50 @@ VmFlags: rd wr sh mr mw me ms de ht
     #[test]
     fn contiguity_of_ordinary_memory_is_a_page() {
         let v = vec![0u8; 3 * PAGE_SIZE as usize];
-        assert_eq!(MapsMemory.contiguity(v.as_ptr() as u64), PAGE_SIZE);
-        assert_eq!(MapsMemory.contiguity(0), PAGE_SIZE);
+        assert_eq!(MapsMemory::SELF.contiguity(v.as_ptr() as u64), PAGE_SIZE);
+        assert_eq!(MapsMemory::SELF.contiguity(0), PAGE_SIZE);
         static RO: [u8; 4] = [1, 2, 3, 4];
-        assert_eq!(MapsMemory.contiguity(RO.as_ptr() as u64), PAGE_SIZE);
+        assert_eq!(MapsMemory::SELF.contiguity(RO.as_ptr() as u64), PAGE_SIZE);
     }
 
     #[test]
     fn this_process() {
         let v = vec![0u8; 3 * PAGE_SIZE as usize];
         let page = (v.as_ptr() as u64).next_multiple_of(PAGE_SIZE);
-        assert_eq!(MapsMemory.check_pinnable(page, 1, true), Ok(()));
-        assert_eq!(MapsMemory.check_pinnable(0, 1, false), Err(Errno::EFAULT));
+        assert_eq!(MapsMemory::SELF.check_pinnable(page, 1, true), Ok(()));
         assert_eq!(
-            MapsMemory.check_pinnable(u64::MAX - 4095, 2, false),
+            MapsMemory::SELF.check_pinnable(0, 1, false),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(
+            MapsMemory::SELF.check_pinnable(u64::MAX - 4095, 2, false),
             Err(Errno::EFAULT)
         );
         static RO: [u8; 4] = [1, 2, 3, 4];
         let ro = RO.as_ptr() as u64 & !(PAGE_SIZE - 1);
-        assert_eq!(MapsMemory.check_pinnable(ro, 1, false), Ok(()));
-        assert_eq!(MapsMemory.check_pinnable(ro, 1, true), Err(Errno::EFAULT));
+        assert_eq!(MapsMemory::SELF.check_pinnable(ro, 1, false), Ok(()));
+        assert_eq!(
+            MapsMemory::SELF.check_pinnable(ro, 1, true),
+            Err(Errno::EFAULT)
+        );
+    }
+
+    #[test]
+    fn another_process_until_it_exits() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let other = MapsMemory::of_pid(child.id()).expect("pidfd");
+        // Its stack is mapped read-write; address 0 is never mapped.
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
+        let stack = maps.lines().find(|l| l.ends_with("[stack]")).unwrap();
+        let start = u64::from_str_radix(stack.split('-').next().unwrap(), 16).unwrap();
+        assert_eq!(other.check_pinnable(start, 1, true), Ok(()));
+        assert_eq!(other.check_pinnable(0, 1, false), Err(Errno::EFAULT));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Gone: nothing of it can be pinned, whoever has its pid now.
+        assert_eq!(other.check_pinnable(start, 1, true), Err(Errno::EFAULT));
     }
 }

@@ -6,6 +6,7 @@
 //! inode whose only method is `release`).
 
 use crate::files::Fds;
+use crate::share::Kind;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::{backing, config, failnth, fork, path, process};
@@ -126,7 +127,11 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
     }
     let ctx = match &entry.object {
         Object::Context(ctx) => ctx,
-        Object::File(_) | Object::FailNth(_) => return file_ioctl(request),
+        Object::Remote(r) if r.kind() == Kind::Context => {
+            let r = r.ioctl(request as u32, arg);
+            return Some(r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX)));
+        }
+        Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
     };
     let _gate = fork::command_guard();
     process::refresh_limits();
@@ -175,6 +180,13 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                 return Ok(isize::try_from(n).unwrap_or(isize::MAX));
             }
             Object::Context(_) => return Err(libc::EINVAL),
+            Object::Remote(r) => {
+                if r.kind() == Kind::Context {
+                    return Err(libc::EINVAL);
+                }
+                let n = r.read_write(write, buf, count)?;
+                return Ok(isize::try_from(n).unwrap_or(isize::MAX));
+            }
         };
         let _gate = fork::command_guard();
         let mem = ProcessVm::current();
@@ -216,7 +228,10 @@ pub fn pread_pwrite(
     let r = match &entry.object {
         _ if pos < 0 => Err(libc::EINVAL),
         Object::File(_) => Err(libc::ESPIPE),
-        Object::Context(_) => check_access_mode(fd, write).and(Err(libc::EINVAL)),
+        Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
+        Object::Context(_) | Object::Remote(_) => {
+            check_access_mode(fd, write).and(Err(libc::EINVAL))
+        }
         Object::FailNth(tid) => check_access_mode(fd, write)
             .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
             .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
@@ -269,6 +284,11 @@ pub fn mmap(
             Ok(crate::regions::insert(m) as usize)
         }),
         Object::FailNth(_) => mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV)),
+        // A context or file shared since a fork: its memory is its owner's (see `share`).
+        Object::Remote(r) => mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
+            Kind::DmaBuf => Err(libc::EINVAL),
+            Kind::Context | Kind::File => Err(libc::ENODEV),
+        }),
         Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
             // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
             if prot & libc::PROT_EXEC != 0 {

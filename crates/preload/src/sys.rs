@@ -429,6 +429,11 @@ pub fn memlock_limit() -> u64 {
 
 /// The effective capability set's low 64 bits (`capget`, version 3).
 pub fn effective_caps() -> u64 {
+    effective_caps_of(0)
+}
+
+/// The effective capability set's low 64 bits of process `pid` (0: the calling thread).
+pub fn effective_caps_of(pid: c_int) -> u64 {
     #[repr(C)]
     struct Header {
         version: u32,
@@ -444,11 +449,11 @@ pub fn effective_caps() -> u64 {
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
     let mut hdr = Header {
         version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
+        pid,
     };
     let mut data = [Data::default(); 2];
     // SAFETY: version 3 takes one header and two data structs, both writable and alive for
-    // the call; pid 0 is the calling thread.
+    // the call.
     let rc = unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut Header, data.as_mut_ptr()) };
     if rc != 0 {
         return 0;

@@ -20,6 +20,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uiommu_core::context::Context;
 
 use crate::files::OpenFile;
+use crate::share::Remote;
 
 /// What a virtual fd stands for.
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub enum Object {
     File(Arc<OpenFile>),
     /// A thread's `fail-nth` file (see [`crate::failnth`]), by thread ID.
     FailNth(Arc<i32>),
+    /// A context or file of another process, shared since a `fork` (see [`crate::share`]).
+    Remote(Arc<Remote>),
 }
 
 /// One virtual fd.
@@ -48,6 +51,7 @@ impl Entry {
             (Object::Context(a), Object::Context(b)) => Arc::ptr_eq(a, b),
             (Object::File(a), Object::File(b)) => Arc::ptr_eq(a, b),
             (Object::FailNth(a), Object::FailNth(b)) => Arc::ptr_eq(a, b),
+            (Object::Remote(a), Object::Remote(b)) => Arc::ptr_eq(a, b),
             _ => false,
         };
         same_object && self.id == other.id
@@ -57,7 +61,7 @@ impl Entry {
     pub fn context(&self) -> Option<&Arc<Context>> {
         match &self.object {
             Object::Context(c) => Some(c),
-            Object::File(_) | Object::FailNth(_) => None,
+            Object::File(_) | Object::FailNth(_) | Object::Remote(_) => None,
         }
     }
 }
@@ -163,6 +167,11 @@ impl TableGuard<'_> {
         let old = self.map.remove(&fd);
         self.len.store(self.map.len(), Ordering::Release);
         old
+    }
+
+    /// Every entry, by fd.
+    pub fn entries(&self) -> impl Iterator<Item = (c_int, &Entry)> {
+        self.map.iter().map(|(&fd, e)| (fd, e))
     }
 
     /// Removes every fd in `first..=last`.

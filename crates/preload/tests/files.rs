@@ -10,9 +10,9 @@ mod common;
 
 use std::ffi::CStr;
 use uiommu_uapi::iommufd::{
-    IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_MAP_FIXED_IOVA,
-    IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_UNMAP, IommuIoasAlloc,
-    IommuIoasMap, IommuIoasMapFile, IommuIoasUnmap,
+    IOMMU_DESTROY, IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FILE,
+    IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_UNMAP,
+    IommuDestroy, IommuIoasAlloc, IommuIoasMap, IommuIoasMapFile, IommuIoasUnmap,
 };
 use uiommu_uapi::selftest::{
     IOMMU_TEST_CMD, IommuTestCmd, MOCK_ACCESS_RW_WRITE, MOCK_APERTURE_START,
@@ -34,6 +34,7 @@ fn scenario_entry() {
         "access_release" => access_release(),
         "access_dup" => access_dup(),
         "access_fork" => access_fork(),
+        "fork_shares" => fork_shares(),
         "map_file" => map_file(),
         "map_file_errors" => map_file_errors(),
         "fault_poll" => fault_poll(),
@@ -93,6 +94,14 @@ fn ioas_map(fd: i32, ioas: u32, va: u64, len: u64, iova: u64) {
         ..Default::default()
     };
     ioctl(fd, IOMMU_IOAS_MAP, &mut cmd).unwrap();
+}
+
+fn destroy_id(fd: i32, id: u32) -> Result<i32, i32> {
+    let mut cmd = IommuDestroy {
+        size: size_of::<IommuDestroy>() as u32,
+        id,
+    };
+    ioctl(fd, IOMMU_DESTROY, &mut cmd)
 }
 
 fn ioas_unmap(fd: i32, ioas: u32, iova: u64, len: u64) {
@@ -372,8 +381,8 @@ fn access_dup() {
     close(fd).unwrap();
 }
 
-/// A forked child inherits the access fd with its copy of the context: it uses and releases
-/// its own copy, and the parent's access is untouched.
+/// A forked child inherits the access fd: it is the parent's access, which closing the
+/// child's fd does not release.
 fn access_fork() {
     let fd = open(DEV_IOMMU, libc::O_RDWR);
     let ioas = ioas_alloc(fd);
@@ -386,11 +395,13 @@ fn access_fork() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
+        // The child's fds are the parent's files: the access is the one the parent made, and
+        // closing the child's fd leaves it open in the parent, with its pins.
         let mut got = [0u8; 4];
         let ok = access_rw(fd, a, MOCK_APERTURE_START, &mut got, false).is_ok()
             && refs_are(fd, va, PAGE as u64, 1)
             && close(a).is_ok()
-            && refs_are(fd, va, PAGE as u64, 0);
+            && refs_are(fd, va, PAGE as u64, 1);
         // SAFETY: ends the child without running the test harness's teardown.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
@@ -401,6 +412,88 @@ fn access_fork() {
     assert!(refs_are(fd, va, PAGE as u64, 1));
     close(a).unwrap();
     assert!(refs_are(fd, va, PAGE as u64, 0));
+    close(fd).unwrap();
+}
+
+/// Runs `child` in a forked child and returns its exit status.
+fn in_child(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child makes system calls through libc and ends with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = child();
+        // SAFETY: ends the child without running the test harness's teardown.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status), "child died: {status:#x}");
+    libc::WEXITSTATUS(status)
+}
+
+/// A forked child and its own child share the parent's context, as on the kernel: what they
+/// map, allocate and write through an access they made is the parent's; fds a command makes
+/// in a child are the child's; and once a child is gone, its unpinned pages cannot be pinned.
+fn fork_shares() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    let (_mfd, buf) = memfd(PAGE);
+    let va = buf.as_ptr() as u64;
+    let status = in_child(|| {
+        let mut data = *b"from the child";
+        let Ok(a) = create_access(fd, ioas, 0) else {
+            return 10;
+        };
+        let mut m = IommuIoasMap {
+            size: size_of::<IommuIoasMap>() as u32,
+            flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+            ioas_id: ioas,
+            user_va: va,
+            length: PAGE as u64,
+            iova: MOCK_APERTURE_START,
+            ..Default::default()
+        };
+        if ioctl(fd, IOMMU_IOAS_MAP, &mut m).is_err() {
+            return 11;
+        }
+        // The access fd is the child's: its number, a method, a command taking it.
+        if a <= fd || access_rw(fd, a, MOCK_APERTURE_START, &mut data, true).is_err() {
+            return 12;
+        }
+        // SAFETY: reading a byte of the child's mapping of the memfd.
+        if unsafe { *(va as *const u8) } != b'f' {
+            return 13;
+        }
+        // The grandchild reaches the same context.
+        in_child(|| ioas_alloc(fd) as i32)
+    });
+    assert_eq!(status, ioas as i32 + 2, "child failed ({status})");
+    // The grandchild's IOAS (after the child's access) is in the parent's context.
+    destroy_id(fd, status as u32).unwrap();
+    // The child's mapping is the parent's, and so are the bytes it wrote.
+    let a = create_access(fd, ioas, 0).unwrap();
+    let mut got = [0u8; 14];
+    access_rw(fd, a, MOCK_APERTURE_START, &mut got, false).unwrap();
+    assert_eq!(&got, b"from the child");
+    close(a).unwrap();
+    // A child's pages mapped without a domain are pinned only when one attaches; once the
+    // child is gone that fails (`EFAULT`), as the kernel finds no mm to pin from.
+    let gone = ioas_alloc(fd);
+    let status = in_child(|| {
+        let mut m = IommuIoasMap {
+            size: size_of::<IommuIoasMap>() as u32,
+            flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+            ioas_id: gone,
+            user_va: va,
+            length: PAGE as u64,
+            iova: MOCK_APERTURE_START,
+            ..Default::default()
+        };
+        i32::from(ioctl(fd, IOMMU_IOAS_MAP, &mut m).is_err())
+    });
+    assert_eq!(status, 0);
+    assert_eq!(mock_domain(fd, gone).err(), Some(libc::EFAULT));
     close(fd).unwrap();
 }
 
@@ -572,8 +665,13 @@ fn dup_and_dup2_of_an_access_fd() {
 }
 
 #[test]
-fn fork_child_has_its_own_access() {
+fn fork_child_shares_the_parents_access() {
     common::run(SCENARIO_ENV, "access_fork");
+}
+
+#[test]
+fn fork_children_share_the_context() {
+    common::run(SCENARIO_ENV, "fork_shares");
 }
 
 #[test]

@@ -312,7 +312,7 @@ fn fork() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
-        // The child's copy of the context answers on the inherited fd.
+        // The inherited fd is the parent's context, as on the kernel.
         let ok = ioas_alloc(fd) == Ok(2) && destroy(fd, 1).is_ok();
         // SAFETY: ends the child without running the parent's test harness teardown.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
@@ -321,10 +321,11 @@ fn fork() {
     // SAFETY: waits for the child just forked.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     assert_eq!(status, 0, "child failed");
-    // The parent's context is its own: the child's objects are not in it (unlike the kernel,
-    // where both share one context).
-    assert_eq!(ioas_alloc(fd), Ok(2));
-    assert_eq!(destroy(fd, 1), Ok(()));
+    // What the child made and destroyed is the parent's.
+    assert_eq!(destroy(fd, 1), Err(libc::ENOENT));
+    assert_eq!(destroy(fd, 2), Ok(()));
+    // IDs are the lowest free, as the kernel's xarray gives them.
+    assert_eq!(ioas_alloc(fd), Ok(1));
     close(fd).unwrap();
 }
 
@@ -347,23 +348,33 @@ fn threads() {
             })
         })
         .collect();
-    // Fork while the threads run: the child must not inherit a held lock.
+    // Fork while the threads run: the child must not inherit a held lock, and its IOAS is
+    // made in the shared context (its ID comes back as the exit status).
+    let mut made = Vec::new();
     for _ in 0..20 {
         // SAFETY: the child only makes system calls through libc and exits with _exit.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
             let fd = open(DEV_IOMMU, libc::O_RDWR).unwrap_or(-1);
-            let ok = fd >= 0 && ioas_alloc(fd).is_ok() && ioas_alloc(shared).is_ok();
+            let id = match (fd >= 0 && ioas_alloc(fd).is_ok(), ioas_alloc(shared)) {
+                (true, Ok(id)) if id < 255 => id as i32,
+                _ => 255,
+            };
             // SAFETY: ends the child at once.
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            unsafe { libc::_exit(id) };
         }
         let mut status = 0;
         // SAFETY: waits for the child just forked.
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        assert_eq!(status, 0);
+        assert!(libc::WIFEXITED(status));
+        assert_ne!(libc::WEXITSTATUS(status), 255, "child failed");
+        made.push(libc::WEXITSTATUS(status) as u32);
     }
     for w in workers {
         w.join().unwrap();
+    }
+    for id in made {
+        assert_eq!(destroy(shared, id), Ok(()));
     }
     assert_eq!(ioas_alloc(shared), Ok(1));
     close(shared).unwrap();
@@ -412,7 +423,7 @@ fn vfio_container_node() {
 }
 
 #[test]
-fn fork_child_gets_a_copy() {
+fn fork_child_shares_the_context() {
     common::run(SCENARIO_ENV, "fork");
 }
 

@@ -1,0 +1,127 @@
+//! UNIX sequenced-packet sockets carrying an fd with a message, and pidfds: the system calls
+//! that [`crate::share`] is built on.
+//!
+//! A `SOCK_SEQPACKET` pair keeps message boundaries and order, so each `send` is one request
+//! or answer, read whole by one `recv`. Every fd made or received here is close-on-exec.
+
+use crate::sys::Errno;
+use libc::c_int;
+
+fn check(rc: isize) -> Result<usize, Errno> {
+    if rc < 0 {
+        Err(crate::sys::errno())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+/// A connected pair of close-on-exec `SOCK_SEQPACKET` UNIX sockets.
+pub fn pair() -> Result<(c_int, c_int), Errno> {
+    let mut fds = [-1 as c_int; 2];
+    let ty = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+    // SAFETY: `fds` is two writable ints that outlive the call.
+    let rc = unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) };
+    check(rc as isize).map(|_| (fds[0], fds[1]))
+}
+
+/// A control message carrying one fd: `CMSG_SPACE(sizeof(int))` bytes, the header followed by
+/// the fd at `CMSG_DATA` (the header's size is a multiple of the data's alignment).
+#[repr(C)]
+struct FdControl {
+    hdr: libc::cmsghdr,
+    fd: c_int,
+}
+
+/// `CMSG_LEN(sizeof(int))`.
+const FD_CMSG_LEN: usize = std::mem::offset_of!(FdControl, fd) + size_of::<c_int>();
+
+fn zeroed_msghdr() -> libc::msghdr {
+    // SAFETY: all-zero is a valid `msghdr` (no name, no iovecs, no control).
+    unsafe { std::mem::zeroed() }
+}
+
+fn zeroed_control() -> FdControl {
+    // SAFETY: all-zero is a valid `cmsghdr` and fd.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Sends `bytes` as one message, with `fd` attached (`SCM_RIGHTS`) if given. Retries on `EINTR`.
+pub fn send(sock: c_int, bytes: &[u8], fd: Option<c_int>) -> Result<(), Errno> {
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr().cast_mut().cast(),
+        iov_len: bytes.len(),
+    };
+    let mut control = zeroed_control();
+    let mut msg = zeroed_msghdr();
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        control.hdr.cmsg_level = libc::SOL_SOCKET;
+        control.hdr.cmsg_type = libc::SCM_RIGHTS;
+        control.hdr.cmsg_len = FD_CMSG_LEN as _;
+        control.fd = fd;
+        msg.msg_control = (&raw mut control).cast();
+        msg.msg_controllen = size_of::<FdControl>() as _;
+    }
+    loop {
+        // SAFETY: `msg` points at `iov` (readable `bytes`) and at `control`, both alive for
+        // the call; MSG_NOSIGNAL turns a closed peer into EPIPE instead of SIGPIPE.
+        let rc = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+        match check(rc) {
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) if n != bytes.len() => return Err(libc::EIO),
+            Ok(_) => return Ok(()),
+        }
+    }
+}
+
+/// Receives one message into `buf`: its length (0 when the peer has closed) and the fd that
+/// came with it, installed close-on-exec at the lowest free number. Retries on `EINTR`. Room
+/// is made for one fd only: the kernel drops any further fd rather than installing it.
+pub fn recv(sock: c_int, buf: &mut [u8]) -> Result<(usize, Option<c_int>), Errno> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = zeroed_control();
+    let mut msg = zeroed_msghdr();
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (&raw mut control).cast();
+    msg.msg_controllen = size_of::<FdControl>() as _;
+    let n = loop {
+        // SAFETY: `msg` points at `iov` (writable `buf`) and `control` (writable, of the
+        // length given), both alive for the call.
+        let rc = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        match check(rc) {
+            Err(libc::EINTR) => continue,
+            r => break r?,
+        }
+    };
+    let has_fd = msg.msg_controllen >= FD_CMSG_LEN as _
+        && control.hdr.cmsg_level == libc::SOL_SOCKET
+        && control.hdr.cmsg_type == libc::SCM_RIGHTS
+        && control.hdr.cmsg_len >= FD_CMSG_LEN as _;
+    Ok((n, has_fd.then_some(control.fd)))
+}
+
+/// `pidfd_open(pid, 0)`: an fd that refers to process `pid` for as long as it is open, even
+/// after the process is gone and its number reused. Close-on-exec.
+pub fn pidfd_open(pid: u32) -> Result<c_int, Errno> {
+    // SAFETY: no memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    check(rc as isize).map(|fd| fd as c_int)
+}
+
+/// Whether the process of `pidfd` has exited (a pidfd polls readable once it has).
+pub fn pidfd_exited(pidfd: c_int) -> bool {
+    let mut p = libc::pollfd {
+        fd: pidfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid `pollfd` that outlives the call.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n != 0
+}
