@@ -86,6 +86,12 @@ pub enum FaultReason {
     },
     /// The domain has no hardware translation model.
     Unsupported,
+    /// A configuration structure the IOMMU read for the request is invalid or terminates it
+    /// (an SMMUv3 `C_BAD_STE`, `C_BAD_SUBSTREAMID`, `C_BAD_CD` or `F_STREAM_DISABLED`).
+    BadConfig {
+        /// The hardware's event number (Arm IHI 0070 §7.3).
+        event: u8,
+    },
 }
 
 impl FaultReason {

@@ -1,0 +1,257 @@
+//! Nested domains of a vSMMU (`arm_vsmmu_alloc_domain_nested`, `arm_smmu_validate_vste`,
+//! `arm_smmu_make_nested_domain_ste`): the guest's STE words 0 and 1 over the vSMMU's
+//! stage-2 parent, and the walk the SMMU does for such an STE (Arm IHI 0070 §3.3.2
+//! "Stage 1 and stage 2 translation"):
+//!
+//! - V clear or Config abort: every request aborts, without an event (the kernel installs
+//!   an abort STE);
+//! - Config bypass: stage 1 bypassed, stage 2 translates (seed 003's "s1-bypass
+//!   s2-translate");
+//! - Config stage-1 translate: a physical nested STE ("s1-translate s2-translate"): the CD
+//!   for the request's substream is read from the guest's CD table ([`super::cd`]) and its
+//!   TTB0 table walked, every table address and the output through stage 2.
+//!
+//! The SMMU caches CDs ([`NestedCaches`]) until a `CFGI_CD`/`CFGI_CD_ALL`; TLB entries are
+//! tagged with the domain and the substream, and remembered per ASID so that `TLBI_NH_*`
+//! by ASID finds them.
+
+use super::SmmuMaster;
+use super::cd::{self, Cd, ThroughS2};
+use super::paging::PagingInner;
+use super::spec::{get, ste};
+use super::unit::{DomainTag, lock};
+use super::vsmmu::VsmmuShared;
+use crate::device::NO_PASID;
+use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
+use crate::domain::{Domain, DomainType};
+use crate::driver::PhysDevice;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use uiommu_pt::Access;
+use uiommu_uapi::Errno;
+use uiommu_uapi::errno::Result;
+
+/// `arm_smmu_validate_vste`: a guest STE with V clear becomes all zeroes; otherwise only the
+/// nesting-allowed fields, Config abort, bypass or stage-1 translate, and EATS of "abort"
+/// or "full ATS" are legal (`EIO` otherwise). EATS is taken out; returns whether ATS is to
+/// be enabled (stage-1 translate with full ATS).
+pub fn validate_vste(words: &mut [u64; 2]) -> Result<bool> {
+    if words[0] & ste::V == 0 {
+        *words = [0, 0];
+        return Ok(false);
+    }
+    if words[0] & !ste::NESTING_ALLOWED_0 != 0 || words[1] & !ste::NESTING_ALLOWED_1 != 0 {
+        return Err(Errno::EIO);
+    }
+    let cfg = get(words[0], ste::CFG);
+    if ![ste::CFG_ABORT, ste::CFG_BYPASS, ste::CFG_S1_TRANS].contains(&cfg) {
+        return Err(Errno::EIO);
+    }
+    let eats = get(words[1], ste::EATS);
+    words[1] &= !ste::EATS;
+    if eats != ste::EATS_ABT && eats != ste::EATS_TRANS {
+        return Err(Errno::EIO);
+    }
+    Ok(cfg == ste::CFG_S1_TRANS && eats == ste::EATS_TRANS)
+}
+
+/// What the SMMU caches for one nested domain: its TLB tag, the CDs it has read (by CD
+/// index) and, per ASID, the request substreams whose TLB entries were filled under it.
+#[derive(Debug)]
+pub struct NestedCaches {
+    pub(crate) tag: Arc<DomainTag>,
+    cds: Mutex<BTreeMap<u32, Cd>>,
+    asids: Mutex<BTreeMap<u16, BTreeSet<u32>>>,
+}
+
+impl NestedCaches {
+    /// `CMD_TLBI_NH_ALL` (and `TLBI_NSNH_ALL`) for this domain: every TLB entry.
+    pub(crate) fn tlbi_all(&self) {
+        self.tag.flush_all();
+    }
+
+    /// `CMD_TLBI_NH_ASID`: the entries filled under `asid`.
+    pub(crate) fn tlbi_asid(&self, asid: u16) {
+        for &pasid in lock(&self.asids).get(&asid).into_iter().flatten() {
+            self.tag.unit.iotlb.invalidate_pasid(self.tag.did, pasid);
+        }
+    }
+
+    /// `CMD_TLBI_NH_VA` (with an ASID) and `CMD_TLBI_NH_VAA` (all ASIDs): entries overlapping
+    /// `first..=last`.
+    pub(crate) fn tlbi_range(&self, asid: Option<u16>, first: u64, last: u64) {
+        let iotlb = &self.tag.unit.iotlb;
+        match asid {
+            None => iotlb.invalidate_range(self.tag.did, None, first, last),
+            Some(a) => {
+                for &pasid in lock(&self.asids).get(&a).into_iter().flatten() {
+                    iotlb.invalidate_range(self.tag.did, Some(pasid), first, last);
+                }
+            }
+        }
+    }
+
+    /// `CMD_CFGI_CD` of CD `ssid` (`None`: `CMD_CFGI_CD_ALL`). The TLB entries of the
+    /// substream go too: once the CD is read again they may be under another ASID.
+    pub(crate) fn cfgi_cd(&self, ssid: Option<u32>) {
+        match ssid {
+            Some(s) => {
+                lock(&self.cds).remove(&s);
+                self.tag.unit.iotlb.invalidate_pasid(self.tag.did, s);
+            }
+            None => {
+                lock(&self.cds).clear();
+                self.tag.flush_all();
+            }
+        }
+    }
+}
+
+/// A nested domain (`struct arm_smmu_nested_domain`).
+#[derive(Debug)]
+pub struct SmmuNested {
+    pub(crate) caches: Arc<NestedCaches>,
+    pub(crate) vsmmu: Arc<VsmmuShared>,
+    /// The guest's STE words 0 and 1, as validated (EATS removed).
+    pub ste: [u64; 2],
+    /// ATS is to be enabled for the device (`enable_ats`).
+    pub enable_ats: bool,
+}
+
+impl SmmuNested {
+    pub(crate) fn new(vsmmu: &Arc<VsmmuShared>, ste: [u64; 2], enable_ats: bool) -> Result<Self> {
+        let caches = Arc::new(NestedCaches {
+            tag: vsmmu.unit.alloc_tag()?,
+            cds: Mutex::default(),
+            asids: Mutex::default(),
+        });
+        lock(&vsmmu.parent.children).push(Arc::clone(&caches));
+        Ok(SmmuNested {
+            caches,
+            vsmmu: Arc::clone(vsmmu),
+            ste,
+            enable_ats,
+        })
+    }
+
+    /// STE.Config as the kernel installs it: abort for a guest STE with V clear.
+    pub fn config(&self) -> u64 {
+        if self.ste[0] & ste::V == 0 {
+            ste::CFG_ABORT
+        } else {
+            get(self.ste[0], ste::CFG)
+        }
+    }
+
+    fn parent(&self) -> &PagingInner {
+        &self.vsmmu.parent
+    }
+
+    /// Stage 2 alone: the IPA `ipa` to an output address.
+    fn stage2(&self, ipa: u64, access: Access) -> std::result::Result<Walked, FaultReason> {
+        self.parent()
+            .table
+            .translate(ipa, access)
+            .map(|t| Walked {
+                phys: t.phys,
+                page_lg2: t.page_lg2,
+            })
+            .map_err(|f| FaultReason::from_walk(Stage::Second, f))
+    }
+
+    /// The CD of `ssid`: cached, or read from the guest's table and cached if valid.
+    fn cd(&self, ssid: u32, mem: &DmaMemory) -> std::result::Result<Cd, FaultReason> {
+        if let Some(cd) = lock(&self.caches.cds).get(&ssid) {
+            return Ok(*cd);
+        }
+        let unit = &self.vsmmu.unit;
+        let guest = ThroughS2::new(self.parent(), mem);
+        let cd = cd::fetch(&unit.config, self.ste[0], ssid, &guest)?;
+        lock(&self.caches.cds).insert(ssid, cd);
+        Ok(cd)
+    }
+
+    /// The stage-1 translate configuration for a request of `pasid`.
+    fn s1_walk(
+        &self,
+        pasid: u32,
+        iova: u64,
+        access: Access,
+        mem: &DmaMemory,
+    ) -> std::result::Result<Walked, FaultReason> {
+        let ssid = match cd::substream(&self.vsmmu.unit.config, self.ste, pasid)? {
+            Some(ssid) => ssid,
+            None => return self.stage2(iova, access),
+        };
+        let cd = self.cd(ssid, mem)?;
+        lock(&self.caches.asids)
+            .entry(cd.asid)
+            .or_default()
+            .insert(pasid);
+        let guest = ThroughS2::new(self.parent(), mem);
+        let (ipa, s1_lg2) = cd
+            .walk(&guest, iova, access)
+            .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
+        let out = self.stage2(ipa, access)?;
+        Ok(Walked {
+            phys: out.phys,
+            page_lg2: s1_lg2.min(out.page_lg2),
+        })
+    }
+}
+
+impl Drop for SmmuNested {
+    /// `arm_smmu_domain_nested_free`: off the parent's list.
+    fn drop(&mut self) {
+        lock(&self.vsmmu.parent.children).retain(|c| !Arc::ptr_eq(c, &self.caches));
+    }
+}
+
+crate::impl_no_paging!(SmmuNested);
+
+impl Domain for SmmuNested {
+    fn domain_type(&self) -> DomainType {
+        DomainType::Nested
+    }
+
+    fn dma(&self) -> Option<&dyn DmaDomain> {
+        Some(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl DmaDomain for SmmuNested {
+    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
+        let m = dev.state::<SmmuMaster>()?;
+        Arc::ptr_eq(&m.unit, &self.vsmmu.unit)
+            .then(|| (Arc::clone(&m.unit.iotlb), self.caches.tag.did))
+    }
+
+    fn walk(
+        &self,
+        pasid: u32,
+        iova: u64,
+        access: Access,
+        mem: &DmaMemory,
+    ) -> std::result::Result<Walked, FaultReason> {
+        match self.config() {
+            ste::CFG_BYPASS if pasid == NO_PASID => self.stage2(iova, access),
+            // Substreams need a CD table (§5.2: SSIDs with S1CDMax 0 are C_BAD_SUBSTREAMID).
+            ste::CFG_BYPASS => Err(FaultReason::BadConfig {
+                event: super::spec::evt::C_BAD_SUBSTREAMID,
+            }),
+            ste::CFG_S1_TRANS => self.s1_walk(pasid, iova, access, mem),
+            _ => Err(FaultReason::Blocked),
+        }
+    }
+
+    fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault) {
+        if let Some(m) = dev.state::<SmmuMaster>() {
+            m.report(fault);
+        }
+    }
+}
