@@ -201,7 +201,8 @@ fn wired_nesting_checks_the_guest_dte() {
         nested_alloc(&ctx, dev, viommu, IOMMU_HWPT_DATA_VTD_S1, &gdte()),
         Err(Errno::EOPNOTSUPP)
     );
-    let cases: [(fn(&mut [u64; 4]), Errno); 5] = [
+    type Edit = fn(&mut [u64; 4]);
+    let cases: [(Edit, Errno); 5] = [
         (|g| g[0] |= 4 << 9, Errno::EINVAL),
         (|g| g[0] |= 1 << 12, Errno::EINVAL),
         (|g| g[0] &= !(7 << 58), Errno::EINVAL),
