@@ -427,4 +427,8 @@ impl IommuDriver for SmmuDriver {
 }
 
 #[cfg(test)]
+mod rig;
+#[cfg(test)]
+mod scenarios;
+#[cfg(test)]
 mod tests;
