@@ -9,8 +9,10 @@ use std::process::{Command, ExitCode};
 /// selftest devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind. `mock` is the kernel's selftest
 /// mock driver; `vtd` puts them behind a VT-d unit in scalable mode, so that their domains,
 /// `IOMMU_GET_HW_INFO` and nested HWPTs (`IOMMU_HWPT_DATA_VTD_S1`) are VT-d's, while the test
-/// operations that inspect mock domains and devices fail as they do on a non-mock one.
-pub const DRIVERS: &[&str] = &["mock", "vtd"];
+/// operations that inspect mock domains and devices fail as they do on a non-mock one;
+/// `smmuv3` puts them behind an Arm SMMUv3 the same way (`IOMMU_HW_INFO_TYPE_ARM_SMMUV3`,
+/// vSMMUs with nested STEs, CMDQ invalidation, vEVENTQs).
+pub const DRIVERS: &[&str] = &["mock", "vtd", "smmuv3"];
 
 /// Tells the preload library which model to emulate.
 const DRIVER_ENV: &str = "UIOMMU_DRIVER";

@@ -27,7 +27,8 @@ enum Command {
     /// Run PROGRAM with /dev/iommu and /dev/vfio/vfio served by uiommu.
     Exec {
         /// IOMMU model the selftest devices (IOMMU_TEST_OP_MOCK_DOMAIN) sit behind: `mock`
-        /// (the kernel's selftest mock) or `vtd` (a VT-d unit in scalable mode).
+        /// (the kernel's selftest mock), `vtd` (a VT-d unit in scalable mode) or `smmuv3` (an
+        /// Arm SMMUv3).
         #[arg(long, default_value = "mock", value_parser = clap::builder::PossibleValuesParser::new(exec::DRIVERS))]
         driver: String,
         /// Emulate the kernel's fault injection: each thread's

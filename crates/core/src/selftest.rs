@@ -3,9 +3,10 @@
 //! make on mock domains.
 //!
 //! Which IOMMU such a device sits behind is the context's [`TestIommu`]: the selftest mock
-//! driver, as in the kernel, or a VT-d unit (`uiommu exec --driver vtd`). Behind VT-d, the
-//! device is a PCI function of that unit and everything the uAPI does with it (auto domains,
-//! `IOMMU_GET_HW_INFO`, paging and nested HWPTs, PASIDs, invalidation) is the VT-d model's;
+//! driver, as in the kernel, a VT-d unit (`uiommu exec --driver vtd`) or an SMMUv3
+//! (`--driver smmuv3`). Behind VT-d or the SMMU, the device is a PCI function of that IOMMU
+//! and everything the uAPI does with it (auto domains, `IOMMU_GET_HW_INFO`, paging and nested
+//! HWPTs, vIOMMUs, PASIDs, invalidation) is that model's;
 //! the test operations that inspect mock objects find none and fail as the kernel's do for a
 //! domain or device that is not the mock's.
 
@@ -13,6 +14,7 @@ use crate::context::{Context, Handle};
 use crate::device::{self, Device, NO_PASID};
 use crate::driver::PhysDevice;
 use crate::driver::mock::MockDriver;
+use crate::driver::smmuv3::{SmmuDeviceConfig, SmmuDriver};
 use crate::driver::vtd::{VtdDeviceConfig, VtdDriver};
 use crate::object::{ObjRef, Prepared};
 use crate::objects::Object;
@@ -31,35 +33,44 @@ pub enum TestIommu {
     Mock,
     /// A VT-d unit in scalable mode.
     Vtd(Arc<VtdDriver>),
+    /// An Arm SMMUv3.
+    Smmuv3(Arc<SmmuDriver>),
 }
 
 impl TestIommu {
     /// A selftest device with `IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`'s `dev_flags`.
     ///
-    /// Behind VT-d the flags the mock accepts keep their checks (`EINVAL` for any other):
-    /// `MOCK_FLAGS_DEVICE_PASID` gives the function a 20-bit PASID capability (without it, it
-    /// has none); `MOCK_FLAGS_DEVICE_NO_DIRTY` describes the mock's hardware and changes
-    /// nothing, as dirty tracking is the unit's (ECAP_REG.SSADS).
+    /// Behind VT-d or the SMMU the flags the mock accepts keep their checks (`EINVAL` for any
+    /// other): `MOCK_FLAGS_DEVICE_PASID` gives the function a 20-bit PASID capability (without
+    /// it, it has none); `MOCK_FLAGS_DEVICE_NO_DIRTY` describes the mock's hardware and changes
+    /// nothing, as dirty tracking is the IOMMU's (ECAP_REG.SSADS, SMMU_IDR0.HTTU).
     pub fn create_device(&self, dev_flags: u32) -> Result<PhysDevice> {
         match self {
             TestIommu::Mock => MockDriver::get().create_device(dev_flags),
-            TestIommu::Vtd(unit) => {
-                if dev_flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
-                    return Err(Errno::EINVAL);
-                }
-                let pasid_bits = if dev_flags & MOCK_FLAGS_DEVICE_PASID != 0 {
-                    MOCK_PASID_WIDTH as u8
-                } else {
-                    0
-                };
-                Ok(unit.create_device(VtdDeviceConfig {
-                    pasid_bits,
-                    pri: false,
-                    ats: false,
-                }))
-            }
+            TestIommu::Vtd(unit) => Ok(unit.create_device(VtdDeviceConfig {
+                pasid_bits: model_pasid_bits(dev_flags)?,
+                pri: false,
+                ats: false,
+            })),
+            TestIommu::Smmuv3(smmu) => Ok(smmu.create_device(SmmuDeviceConfig {
+                pasid_bits: model_pasid_bits(dev_flags)?,
+                ..Default::default()
+            })),
         }
     }
+}
+
+/// The PASID width a device of a hardware model gets for the mock's `dev_flags`, with the
+/// mock's check of them.
+fn model_pasid_bits(dev_flags: u32) -> Result<u8> {
+    if dev_flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(if dev_flags & MOCK_FLAGS_DEVICE_PASID != 0 {
+        MOCK_PASID_WIDTH as u8
+    } else {
+        0
+    })
 }
 
 /// `struct selftest_obj` of type `TYPE_IDEV`: a mock device and its binding.
