@@ -20,6 +20,7 @@
 //! [`dma_write`].
 
 pub mod iotlb;
+pub mod s2cache;
 
 pub use iotlb::{Fill, FillTicket, Hit, Iotlb, Tag};
 

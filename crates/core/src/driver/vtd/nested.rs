@@ -13,6 +13,7 @@ use super::VtdDev;
 use super::paging::{PagingInner, Table};
 use super::regs::VtdConfig;
 use super::tag::DomainTag;
+use crate::dma::s2cache::S2Cache;
 use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::domain::{Domain, DomainType};
 use crate::driver::PhysDevice;
@@ -105,19 +106,30 @@ impl Drop for VtdNested {
 crate::impl_no_paging!(VtdNested);
 
 /// Guest-physical memory as the nested walk sees it: through the second stage, then the
-/// owning process's memory. Accessed/dirty updates of first-stage entries are writes through
-/// the second stage.
+/// owning process's memory. Table reads use the parent's cache of second-stage translations;
+/// accessed/dirty updates of first-stage entries are writes through a full second-stage walk.
 struct ThroughStage2<'a> {
     s2: &'a PageTable<VtdSs>,
+    cache: &'a S2Cache,
     mem: &'a DmaMemory,
 }
 
 impl ThroughStage2<'_> {
     fn host(&self, gpa: u64, access: Access) -> std::result::Result<u64, Fault> {
-        self.s2
+        let cacheable = access == Access::Read;
+        if cacheable && let Some(hpa) = self.cache.lookup(gpa) {
+            return Ok(hpa);
+        }
+        let epoch = self.cache.begin();
+        let hpa = self
+            .s2
             .translate(gpa, access)
             .map(|t| t.phys)
-            .map_err(|_| Fault { addr: gpa })
+            .map_err(|_| Fault { addr: gpa })?;
+        if cacheable {
+            self.cache.fill(epoch, gpa, hpa);
+        }
+        Ok(hpa)
     }
 }
 
@@ -287,7 +299,11 @@ impl DmaDomain for VtdNested {
             return Err(FaultReason::Unsupported);
         };
         let guest = GuestTables {
-            mem: ThroughStage2 { s2, mem },
+            mem: ThroughStage2 {
+                s2,
+                cache: &self.parent.s2_cache,
+                mem,
+            },
         };
         let (gpa, s1_lg2) =
             walk_first_stage(&guest, self.s1.pgtbl_addr, self.levels(), iova, access)

@@ -6,6 +6,7 @@
 use super::VtdDev;
 use super::regs::VtdConfig;
 use super::tag::DomainTag;
+use crate::dma::s2cache::S2Cache;
 use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::domain::{Domain, DomainType};
 use crate::driver::PhysDevice;
@@ -90,6 +91,8 @@ pub(crate) struct PagingInner {
     /// Tags of the nested domains over this one: their cached combined translations depend
     /// on this table.
     pub(crate) children: Mutex<Vec<Arc<DomainTag>>>,
+    /// This table's translations of the guest tables nested walks over it read.
+    pub(crate) s2_cache: S2Cache,
 }
 
 /// A VT-d paging domain (`struct dmar_domain` with a `fspt` or `sspt`).
@@ -146,6 +149,7 @@ impl VtdPaging {
                 dirty_ops,
                 tracking: AtomicBool::new(false),
                 children: Mutex::default(),
+                s2_cache: S2Cache::new(),
             }),
         })
     }
@@ -201,6 +205,7 @@ impl PagingInner {
     /// by IOVA, not by the GPA that changed; the kernel's `CACHE_TAG_NESTING_IOTLB`).
     fn flush(&self, iova: u64, len: u64) {
         let last = iova.saturating_add(len.saturating_sub(1));
+        self.s2_cache.flush();
         self.tag.flush_range(iova, last);
         let children = self
             .children
