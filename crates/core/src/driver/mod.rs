@@ -6,6 +6,7 @@
 //! a device may attach to a domain: `EINVAL` means "incompatible, try another domain", which
 //! the auto-domain search relies on.
 
+pub mod amd;
 pub mod mock;
 pub mod mock_domain;
 pub mod mock_viommu;
