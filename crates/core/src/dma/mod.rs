@@ -213,9 +213,17 @@ pub struct DmaTarget {
 }
 
 impl DmaTarget {
-    /// The domain `pasid` of `idev` translates through now.
+    /// The domain `pasid` of `idev` translates through now. A PASID with no attachment of its
+    /// own, on an IOMMU where the guest owns the PASID table, translates through the nested
+    /// domain of the RID (that table's owner), as its faults are reported there.
     pub fn resolve(idev: &Handle<Device>, pasid: u32) -> Self {
-        let domain = crate::device::current_domain(idev, pasid);
+        let domain = crate::device::current_domain(idev, pasid).or_else(|| {
+            let guest_table = pasid != NO_PASID && idev.phys.driver.user_pasid_table();
+            guest_table
+                .then(|| crate::device::current_domain(idev, NO_PASID))
+                .flatten()
+                .filter(|d| d.domain_type() == DomainType::Nested)
+        });
         let cache = domain
             .as_ref()
             .and_then(|d| d.dma())
