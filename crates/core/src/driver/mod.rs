@@ -11,6 +11,7 @@ pub mod mock;
 pub mod mock_domain;
 pub mod mock_viommu;
 pub mod smmuv3;
+pub mod tce;
 pub mod viommu;
 pub mod vtd;
 
