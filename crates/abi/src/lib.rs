@@ -15,6 +15,7 @@ pub use files::{Caller, FaultFile, FdHost, File, NoFiles, Readiness, VeventqFile
 pub use mmap::{Mapping, mmap};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
+pub use vfio::spapr::SpaprContainer;
 
 use uiommu_core::context::Context;
 use uiommu_uapi::errno::Result;

@@ -5,6 +5,8 @@
 //! - [`container`]: `VFIO_CHECK_EXTENSION`, `VFIO_SET_IOMMU`.
 //! - [`map`]: `VFIO_IOMMU_MAP_DMA`, `VFIO_IOMMU_UNMAP_DMA`.
 //! - [`info`]: `VFIO_IOMMU_GET_INFO` and its capability chain.
+//! - [`spapr`]: not iommufd's: the legacy container of a POWER platform with the SPAPR TCE
+//!   backend, which the front end opens instead on that platform.
 //!
 //! uiommu is built like a kernel without `CONFIG_VFIO_NOIOMMU` (as the reference kernel
 //! configuration in `real-kernel/iommu.config`): no no-IOMMU device can put a context in
@@ -13,6 +15,7 @@
 mod container;
 mod info;
 mod map;
+pub mod spapr;
 
 use crate::Caller;
 use uiommu_core::context::{Context, Handle};

@@ -32,6 +32,8 @@ pub mod table;
 pub use container::{TceContainer, TceMm};
 pub use group::{TableGroup, TceConfig};
 pub use table::TceTable;
+/// The access of a DMA, as [`TableGroup::translate`] takes it.
+pub use uiommu_pt::Access;
 
 /// `PAGE_SHIFT` of the host.
 pub const PAGE_SHIFT: u32 = 12;
