@@ -60,11 +60,11 @@ pub const WAYS: usize = 8;
 pub const TAG_SLOTS: usize = 256;
 
 /// Permission bit: reads were proven by a walk.
-const PERM_R: u64 = 1 << 0;
+pub(super) const PERM_R: u64 = 1 << 0;
 /// Permission bit: writes were proven by a walk (and the leaf's dirty bit set, if the format
 /// has one: a later write needs no walk).
-const PERM_W: u64 = 1 << 1;
-const PERM_MASK: u64 = PERM_R | PERM_W;
+pub(super) const PERM_W: u64 = 1 << 1;
+pub(super) const PERM_MASK: u64 = PERM_R | PERM_W;
 /// Bit 0 of `key`: the way holds an entry.
 const VALID: u64 = 1;
 
@@ -149,7 +149,7 @@ impl Default for Iotlb {
     }
 }
 
-fn perm_of(access: Access) -> u64 {
+pub(super) fn perm_of(access: Access) -> u64 {
     match access {
         Access::Read => PERM_R,
         Access::Write => PERM_W,
@@ -298,6 +298,13 @@ impl Iotlb {
             return Some(out);
         }
         None
+    }
+
+    /// The invalidation epoch: it moves at the start of every invalidation, so a translation
+    /// read from the cache while it stood still is valid while it still does.
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// Records the invalidation epoch before a walk whose result will be given to

@@ -20,9 +20,11 @@
 //! [`dma_write`].
 
 pub mod iotlb;
+mod micro_tlb;
 pub mod s2cache;
 
 pub use iotlb::{Fill, FillTicket, Hit, Iotlb, Tag};
+use micro_tlb::MicroTlb;
 
 use crate::context::Handle;
 use crate::device::{Device, NO_PASID};
@@ -210,6 +212,8 @@ pub struct DmaTarget {
     domain: Option<Arc<dyn Domain>>,
     /// The unit's IOTLB and the tag of this target's translations in it.
     cache: Option<(Arc<Iotlb>, Tag)>,
+    /// The last translation this target read from the IOTLB.
+    last: MicroTlb,
 }
 
 impl DmaTarget {
@@ -234,6 +238,7 @@ impl DmaTarget {
             pasid,
             domain,
             cache,
+            last: MicroTlb::default(),
         }
     }
 
@@ -268,7 +273,12 @@ impl DmaTarget {
         mem: &DmaMemory,
     ) -> Result<(u64, u32), DmaError> {
         if let Some((tlb, tag)) = &self.cache {
+            let epoch = tlb.epoch();
+            if let Some(hit) = self.last.lookup(epoch, iova, access) {
+                return Ok(hit);
+            }
             if let Some(h) = tlb.lookup(*tag, iova, access) {
+                self.last.fill(epoch, iova, h.phys, h.page_lg2, access);
                 return Ok((h.phys, h.page_lg2));
             }
         }
