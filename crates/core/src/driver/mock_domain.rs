@@ -2,13 +2,15 @@
 //! 2 KiB-granule AMD v1 mock format, and nested domains that only keep an IOTLB array.
 
 use crate::domain::{Domain, DomainType};
+use crate::driver::pt_glue::DynRecorder;
+pub(crate) use crate::driver::pt_glue::pt_errno;
 use crate::ioas::{IoptDomain, Prot};
 use crate::viommu::ViommuCore;
 use std::any::Any;
 use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable, PtError};
+use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable};
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::selftest::{
@@ -21,10 +23,6 @@ use uiommu_uapi::{Errno, UserMemory, offset_of_end};
 /// Host page size: huge mock domains must include it in their page sizes so that iommufd
 /// accepts them.
 const HOST_PAGE_SIZE: u64 = 4096;
-
-pub(crate) fn pt_errno(e: PtError) -> Errno {
-    Errno(e.errno())
-}
 
 /// A mock paging domain (`struct mock_iommu_domain`).
 #[derive(Debug)]
@@ -155,15 +153,6 @@ impl Domain for MockPagingDomain {
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-/// Passes a `dyn` recorder to the page table's generic walker.
-struct DynRecorder<'a>(&'a mut dyn DirtyRecorder);
-
-impl DirtyRecorder for DynRecorder<'_> {
-    fn record(&mut self, iova: u64, len: u64) {
-        self.0.record(iova, len);
     }
 }
 

@@ -10,6 +10,7 @@ pub mod amd;
 pub mod mock;
 pub mod mock_domain;
 pub mod mock_viommu;
+mod pt_glue;
 pub mod smmuv3;
 pub mod tce;
 pub mod viommu;

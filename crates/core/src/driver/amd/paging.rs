@@ -10,20 +10,17 @@ use super::tag::DomainId;
 use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::domain::{Domain, DomainType};
 use crate::driver::PhysDevice;
+use crate::driver::pt_glue::DynRecorder;
+pub(crate) use crate::driver::pt_glue::pt_errno;
 use crate::ioas::{IoptDomain, Prot};
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use uiommu_pt::{
-    Access, AmdV1, Config, DirtyRecorder, Gather, PageTable, PtError, Translation, WalkFault,
-    X86_64,
+    Access, AmdV1, Config, DirtyRecorder, Gather, PageTable, Translation, WalkFault, X86_64,
 };
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-
-pub(crate) fn pt_errno(e: PtError) -> Errno {
-    Errno(e.errno())
-}
 
 /// The table of a paging domain (`pd_mode`).
 #[derive(Debug)]
@@ -245,15 +242,6 @@ impl IoptDomain for AmdPaging {
         }
         self.inner.release(gather);
         r
-    }
-}
-
-/// Passes a `dyn` recorder to the page table's generic walker.
-struct DynRecorder<'a>(&'a mut dyn DirtyRecorder);
-
-impl DirtyRecorder for DynRecorder<'_> {
-    fn record(&mut self, iova: u64, len: u64) {
-        self.0.record(iova, len);
     }
 }
 

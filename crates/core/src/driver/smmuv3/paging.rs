@@ -9,20 +9,18 @@ use super::unit::{ASIDS, DomainTag, Unit, lock};
 use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::domain::{Domain, DomainType};
 use crate::driver::PhysDevice;
+use crate::driver::pt_glue::DynRecorder;
+pub(crate) use crate::driver::pt_glue::pt_errno;
 use crate::ioas::{IoptDomain, Prot};
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use uiommu_pt::{
     Access, Arm4kS1, Arm4kS2, Arm16kS1, Arm16kS2, Arm64kS1, Arm64kS2, ArmLpae, DirtyRecorder,
-    Gather, PageTable, PtError, Translation, WalkFault,
+    Gather, PageTable, Translation, WalkFault,
 };
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-
-pub(crate) fn pt_errno(e: PtError) -> Errno {
-    Errno(e.errno())
-}
 
 /// A domain's table: a stage and a granule.
 #[derive(Debug)]
@@ -302,14 +300,6 @@ impl IoptDomain for SmmuPaging {
         }
         self.inner.release(gather);
         r
-    }
-}
-
-struct DynRecorder<'a>(&'a mut dyn DirtyRecorder);
-
-impl DirtyRecorder for DynRecorder<'_> {
-    fn record(&mut self, iova: u64, len: u64) {
-        self.0.record(iova, len);
     }
 }
 

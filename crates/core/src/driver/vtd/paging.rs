@@ -10,23 +10,20 @@ use crate::dma::s2cache::S2Cache;
 use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::domain::{Domain, DomainType};
 use crate::driver::PhysDevice;
+use crate::driver::pt_glue::DynRecorder;
+pub(crate) use crate::driver::pt_glue::pt_errno;
 use crate::ioas::{IoptDomain, Prot};
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use uiommu_pt::{
-    Access, Config, DirtyRecorder, Gather, PageTable, PtError, Translation, VtdSs, WalkFault,
-    X86_64,
+    Access, Config, DirtyRecorder, Gather, PageTable, Translation, VtdSs, WalkFault, X86_64,
 };
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 
 const SZ_2M: u64 = 1 << 21;
 const SZ_1G: u64 = 1 << 30;
-
-pub(crate) fn pt_errno(e: PtError) -> Errno {
-    Errno(e.errno())
-}
 
 /// The table of a paging domain.
 #[derive(Debug)]
@@ -292,15 +289,6 @@ impl IoptDomain for VtdPaging {
         }
         self.inner.release(gather);
         r
-    }
-}
-
-/// Passes a `dyn` recorder to the page table's generic walker.
-struct DynRecorder<'a>(&'a mut dyn DirtyRecorder);
-
-impl DirtyRecorder for DynRecorder<'_> {
-    fn record(&mut self, iova: u64, len: u64) {
-        self.0.record(iova, len);
     }
 }
 
