@@ -479,4 +479,6 @@ pub fn dma_write(
 }
 
 #[cfg(test)]
+pub(crate) mod test_rig;
+#[cfg(test)]
 mod tests;

@@ -3,13 +3,13 @@
 //! become records or page requests, and PASIDs are isolated.
 
 use super::*;
-use crate::context::{Context, Node, Process};
+use crate::context::Context;
 use crate::driver::DriverData;
 use crate::driver::vtd::regs::cap;
 use crate::driver::vtd::{VtdConfig, VtdDeviceConfig, VtdDriver, VtdNested};
 use crate::fault::FaultQueue;
 use crate::hwpt::HwptView;
-use crate::ioas::{Iova, LockedVm, PinRegistry, ProbeMemory, Prot};
+use crate::ioas::{Iova, Prot};
 use crate::objects::{Ioas, Object};
 use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::copy::{UserData, UserDataArray};
@@ -56,18 +56,7 @@ impl Rig {
         let mem = Arc::new(TestMemory::new());
         mem.map(RAM_UVA, RAM_LEN);
         mem.map(SCRATCH, 16 * PAGE);
-        let process = Process {
-            memory: Arc::new(ProbeMemory(Arc::clone(&mem))),
-            registry: Arc::new(PinRegistry::new()),
-            user_locked: Arc::new(LockedVm::new(1 << 30)),
-            mm_locked: Arc::new(LockedVm::new(1 << 30)),
-            cap_ipc_lock: true,
-            cap_sys_resource: true,
-        };
-        let ctx = Context::new(process, Node::Iommu);
-        let pending = ctx.objects.reserve().unwrap();
-        let ioas_id = pending.id();
-        let ioas = Handle::new(pending.finalize(Object::Ioas(Ioas::default()))).unwrap();
+        let (ctx, ioas, ioas_id) = crate::dma::test_rig::context_with_ioas(&mem);
         let rig = Rig {
             mem,
             ctx,

@@ -5,12 +5,12 @@
 
 use super::tests::gdte;
 use super::*;
-use crate::context::{Context, Handle, Node, Process};
+use crate::context::{Context, Handle};
 use crate::device::{Device, NO_PASID};
 use crate::dma::{DmaError, FaultReason, Stage, dma_read, dma_write};
 use crate::hwpt::HwptView;
-use crate::ioas::{Iova, LockedVm, PinRegistry, ProbeMemory, Prot};
-use crate::objects::{Ioas, Object};
+use crate::ioas::{Iova, Prot};
+use crate::objects::Ioas;
 use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::UserData;
@@ -38,18 +38,7 @@ impl Rig {
         let mem = Arc::new(TestMemory::new());
         mem.map(RAM_UVA, RAM_LEN);
         mem.map(SCRATCH, 4 * PAGE);
-        let process = Process {
-            memory: Arc::new(ProbeMemory(Arc::clone(&mem))),
-            registry: Arc::new(PinRegistry::new()),
-            user_locked: Arc::new(LockedVm::new(1 << 30)),
-            mm_locked: Arc::new(LockedVm::new(1 << 30)),
-            cap_ipc_lock: true,
-            cap_sys_resource: true,
-        };
-        let ctx = Context::new(process, Node::Iommu);
-        let pending = ctx.objects.reserve().unwrap();
-        let ioas_id = pending.id();
-        let ioas = Handle::new(pending.finalize(Object::Ioas(Ioas::default()))).unwrap();
+        let (ctx, ioas, ioas_id) = crate::dma::test_rig::context_with_ioas(&mem);
         let rig = Rig {
             mem,
             ctx,

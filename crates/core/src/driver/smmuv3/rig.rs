@@ -4,11 +4,10 @@
 
 use super::spec::{cd, put, ste};
 use super::*;
-use crate::context::{Context, Handle, Node, Process};
+use crate::context::{Context, Handle};
 use crate::device::Device;
 use crate::hwpt::HwptView;
-use crate::ioas::{Iova, LockedVm, PinRegistry, ProbeMemory, Prot};
-use crate::objects::{Ioas, Object};
+use crate::ioas::{Iova, Prot};
 use crate::veventq::Veventq;
 use crate::viommu::Viommu;
 use std::cell::Cell;
@@ -40,19 +39,7 @@ impl Rig {
         let mem = Arc::new(TestMemory::new());
         mem.map(RAM_UVA, RAM_LEN);
         mem.map(SCRATCH, 16 * PAGE);
-        let process = Process {
-            memory: Arc::new(ProbeMemory(Arc::clone(&mem))),
-            registry: Arc::new(PinRegistry::new()),
-            user_locked: Arc::new(LockedVm::new(1 << 30)),
-            mm_locked: Arc::new(LockedVm::new(1 << 30)),
-            cap_ipc_lock: true,
-            cap_sys_resource: true,
-        };
-        let ctx = Context::new(process, Node::Iommu);
-        let pending = ctx.objects.reserve().unwrap();
-        let ioas_id = pending.id();
-        let ioas: Handle<Ioas> =
-            Handle::new(pending.finalize(Object::Ioas(Ioas::default()))).unwrap();
+        let (ctx, ioas, ioas_id) = crate::dma::test_rig::context_with_ioas(&mem);
         let owner = ctx.pin_owner();
         let prot = Prot(Prot::RW.0 | Prot::CACHE.0);
         ioas.iopt
