@@ -438,7 +438,7 @@ fn in_child(child: impl FnOnce() -> i32) -> i32 {
 fn fork_shares() {
     let fd = open(DEV_IOMMU, libc::O_RDWR);
     let ioas = ioas_alloc(fd);
-    let (_mfd, buf) = memfd(PAGE);
+    let (mfd, buf) = memfd(PAGE);
     let va = buf.as_ptr() as u64;
     let status = in_child(|| {
         let mut data = *b"from the child";
@@ -464,6 +464,25 @@ fn fork_shares() {
         // SAFETY: reading a byte of the child's mapping of the memfd.
         if unsafe { *(va as *const u8) } != b'f' {
             return 13;
+        }
+        // What a child cannot do on a shared context (see the preload's `share` docs): map
+        // its regions, whose memory is the parent's, or map a file into it.
+        // SAFETY: asks for a new shared mapping of the context fd; nothing is mapped on failure.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if p != libc::MAP_FAILED || errno() != libc::ENODEV {
+            return 14;
+        }
+        if map_file_at(fd, ioas, mfd, 0, PAGE as u64) != Err(libc::EOPNOTSUPP) {
+            return 15;
         }
         // The grandchild reaches the same context.
         in_child(|| ioas_alloc(fd) as i32)
