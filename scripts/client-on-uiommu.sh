@@ -2,8 +2,8 @@
 # The client's scenarios (crates/client/tests/uapi) under `uiommu exec`: the same executable
 # the real-kernel leg runs in QEMU (scripts/real-kernel/run.sh), with the same expectations.
 # UIOMMU_CLIENT_REQUIRE=1 makes a scenario fail rather than skip if /dev/iommu is missing.
-# `--driver vtd` (or `smmuv3`) puts the selftest devices behind the VT-d (or SMMUv3) model
-# (`uiommu exec --driver vtd`);
+# `--driver NAME` puts the selftest devices behind that IOMMU model (`uiommu exec --driver`:
+# mock, vtd, smmuv3, amd);
 # scenarios that check the selftest mock IOMMU itself then print a SKIP line and pass.
 # Any further arguments go to the test executable (a name filter; `--nocapture` shows the SKIPs).
 set -euo pipefail

@@ -6,6 +6,7 @@
 //! library and a daemon both call [`dispatch`] with the caller's [`UserMemory`].
 
 pub mod files;
+pub mod host;
 mod iommufd;
 mod mmap;
 pub mod process_vm;

@@ -21,7 +21,11 @@ fn context(mem: Arc<TestMemory>) -> Arc<Context> {
         cap_ipc_lock: false,
         cap_sys_resource: true,
     };
-    Context::new(process, Node::Iommu)
+    Context::new(
+        process,
+        Node::Iommu,
+        uiommu_core::driver::default_model().create(),
+    )
 }
 
 #[test]

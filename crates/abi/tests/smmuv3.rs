@@ -9,9 +9,8 @@ mod common;
 use common::mock::*;
 use common::*;
 use std::sync::Arc;
-use uiommu_core::context::{Context, Node};
+use uiommu_core::context::Context;
 use uiommu_core::driver::smmuv3::{SmmuConfig, SmmuDriver};
-use uiommu_core::selftest::TestIommu;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
@@ -33,7 +32,7 @@ const CMD_CFGI_CD_ALL: u64 = 0x06;
 
 fn smmu_ctx() -> Arc<Context> {
     let smmu = SmmuDriver::new(SmmuConfig::default());
-    Context::with_test_iommu(process(1 << 30), Node::Iommu, TestIommu::Smmuv3(smmu))
+    ctx_behind(smmu)
 }
 
 fn hwpt_alloc(ctx: &Context, dev: u32, pt: u32, flags: u32) -> Result<u32, Errno> {

@@ -9,7 +9,7 @@ mod vfio;
 
 use common::*;
 use uiommu_core::context::Context;
-use uiommu_core::ioas::Prot;
+use uiommu_core::iommu::Prot;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::{IOMMU_VFIO_IOAS, IOMMU_VFIO_IOAS_CLEAR, IommuVfioIoas};
 use uiommu_uapi::selftest::{MOCK_APERTURE_LAST, MOCK_APERTURE_START};

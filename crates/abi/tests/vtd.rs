@@ -9,9 +9,8 @@ mod common;
 use common::mock::*;
 use common::*;
 use std::sync::Arc;
-use uiommu_core::context::{Context, Node};
+use uiommu_core::context::Context;
 use uiommu_core::driver::vtd::{VtdConfig, VtdDriver};
-use uiommu_core::selftest::TestIommu;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
@@ -19,7 +18,7 @@ use zerocopy::FromBytes;
 
 fn vtd_ctx() -> Arc<Context> {
     let unit = VtdDriver::new(VtdConfig::default());
-    Context::with_test_iommu(process(1 << 30), Node::Iommu, TestIommu::Vtd(unit))
+    ctx_behind(unit)
 }
 
 fn hwpt_alloc(ctx: &Context, dev: u32, pt: u32, flags: u32) -> Result<u32, Errno> {

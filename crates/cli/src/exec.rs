@@ -4,15 +4,33 @@ use crate::{library, status};
 use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::process::{Command, ExitCode};
+use uiommu_abi::host;
 
-/// IOMMU models the preload library provides (its `UIOMMU_DRIVER` values): the IOMMU the
-/// selftest devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind. `mock` is the kernel's selftest
-/// mock driver; `vtd` puts them behind a VT-d unit in scalable mode, so that their domains,
-/// `IOMMU_GET_HW_INFO` and nested HWPTs (`IOMMU_HWPT_DATA_VTD_S1`) are VT-d's, while the test
-/// operations that inspect mock domains and devices fail as they do on a non-mock one;
-/// `smmuv3` puts them behind an Arm SMMUv3 the same way (`IOMMU_HW_INFO_TYPE_ARM_SMMUV3`,
-/// vSMMUs with nested STEs, CMDQ invalidation, vEVENTQs).
-pub const DRIVERS: &[&str] = &["mock", "vtd", "smmuv3"];
+/// The IOMMU models the preload library provides (its `UIOMMU_DRIVER` values), each with its
+/// summary: the IOMMU the devices (the selftest's `IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind.
+/// Behind a hardware model their domains, `IOMMU_GET_HW_INFO`, nested HWPTs and vIOMMUs are
+/// that model's, while the test operations that inspect mock domains and devices fail as they
+/// do on a non-mock one.
+pub fn drivers() -> clap::builder::PossibleValuesParser {
+    host::MODELS
+        .iter()
+        .map(|m| clap::builder::PossibleValue::new(m.name).help(m.summary))
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// Prints each model's name and summary, one per line, the default first.
+pub fn list_drivers() {
+    let width = host::MODELS.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    for m in host::MODELS {
+        println!("{:width$}  {}", m.name, m.summary);
+    }
+}
+
+/// The model used when none is named.
+pub fn default_driver() -> &'static str {
+    host::default_model().name
+}
 
 /// Tells the preload library which model to emulate.
 const DRIVER_ENV: &str = "UIOMMU_DRIVER";

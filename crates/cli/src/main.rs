@@ -2,6 +2,7 @@
 //!
 //! `uiommu exec [--driver NAME] [--fault-injection] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
 //! that its `/dev/iommu` and `/dev/vfio/vfio` are served by uiommu, and exits as PROGRAM did.
+//! `uiommu drivers` lists the IOMMU models `--driver` accepts.
 
 mod exec;
 mod library;
@@ -26,10 +27,8 @@ struct Cli {
 enum Command {
     /// Run PROGRAM with /dev/iommu and /dev/vfio/vfio served by uiommu.
     Exec {
-        /// IOMMU model the selftest devices (IOMMU_TEST_OP_MOCK_DOMAIN) sit behind: `mock`
-        /// (the kernel's selftest mock), `vtd` (a VT-d unit in scalable mode) or `smmuv3` (an
-        /// Arm SMMUv3).
-        #[arg(long, default_value = "mock", value_parser = clap::builder::PossibleValuesParser::new(exec::DRIVERS))]
+        /// IOMMU model the devices (the selftest's IOMMU_TEST_OP_MOCK_DOMAIN) sit behind.
+        #[arg(long, default_value = exec::default_driver(), value_parser = exec::drivers())]
         driver: String,
         /// Emulate the kernel's fault injection: each thread's
         /// /proc/self/task/TID/fail-nth fails the Nth allocation uiommu makes for it, and
@@ -45,6 +44,8 @@ enum Command {
         )]
         program: Vec<OsString>,
     },
+    /// List the IOMMU models `exec --driver` accepts, the default first.
+    Drivers,
 }
 
 fn main() -> ExitCode {
@@ -55,5 +56,9 @@ fn main() -> ExitCode {
             fault_injection,
             program,
         } => exec::run(&driver, fault_injection, &program),
+        Command::Drivers => {
+            exec::list_drivers();
+            ExitCode::SUCCESS
+        }
     }
 }

@@ -87,6 +87,34 @@ fn missing_library_is_reported() {
 }
 
 #[test]
+fn every_listed_driver_serves_dev_iommu() {
+    let o = uiommu(&["drivers"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = String::from_utf8_lossy(&o.stdout).into_owned();
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names.first(), Some(&"mock"), "the default first: {list}");
+    for name in ["vtd", "smmuv3", "amd"] {
+        assert!(names.contains(&name), "{name} missing from {list}");
+    }
+    for name in names {
+        let o = uiommu(&[
+            "exec",
+            "--driver",
+            name,
+            "--",
+            "sh",
+            "-c",
+            "exec 3<>/dev/iommu && echo \"$UIOMMU_DRIVER\"",
+        ]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), name);
+    }
+}
+
+#[test]
 fn unknown_driver_is_rejected() {
     let o = uiommu(&["exec", "--driver", "nosuch", "--", "true"]);
     assert!(!o.status.success());

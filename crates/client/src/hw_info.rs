@@ -124,6 +124,18 @@ impl HwInfoData {
         };
         decoded.unwrap_or(HwInfoData::Unknown)
     }
+
+    /// The PASID width of the IOMMU itself, where its data tells: a device's
+    /// `out_max_pasid_log2` is at most this (`dev_iommu_get_max_pasids`). VT-d: ECAP_REG.PSS + 1
+    /// with ECAP_REG.PASID; SMMUv3: IDR1.SSIDSIZE; AMD: EFR.PASmax + 1. `None` for other data.
+    pub fn pasid_bits(&self) -> Option<u8> {
+        match self {
+            HwInfoData::IntelVtd(v) => Some(if v.pasid() { v.pasid_bits() } else { 0 }),
+            HwInfoData::ArmSmmuv3(s) => Some(s.ssid_bits()),
+            HwInfoData::Amd(a) => Some(a.pasid_max() + 1),
+            _ => None,
+        }
+    }
 }
 
 const fn bits(v: u64, lo: u32, hi: u32) -> u64 {

@@ -19,12 +19,15 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use uiommu_core::context::{Context, Handle, Node, Process};
-use uiommu_core::device::{self, Device, NO_PASID};
+use uiommu_core::device::{self, Device};
 use uiommu_core::dma::{self, DmaTarget};
-use uiommu_core::driver::DriverData;
 use uiommu_core::driver::vtd::regs::cap;
 use uiommu_core::driver::vtd::{VtdConfig, VtdDeviceConfig, VtdDriver};
-use uiommu_core::ioas::{Iova, LockedVm, PinRegistry, ProbeMemory, Prot};
+use uiommu_core::ioas::{Iova, LockedVm, PinRegistry, ProbeMemory};
+use uiommu_core::iommu::DriverData;
+use uiommu_core::iommu::NO_PASID;
+use uiommu_core::iommu::Prot;
+use uiommu_core::iotlb::{self, Iotlb};
 use uiommu_core::objects::{Ioas, Object};
 use uiommu_pt::Access;
 use uiommu_pt::format::x86_64::spec as x86;
@@ -101,7 +104,7 @@ fn guest_map(ram: &mut [u8], next: &mut u64, root: u64, iova: u64, gpa: u64) {
 
 struct Bench {
     _ctx: Arc<Context>,
-    nested_unit_tlb: Arc<dma::Iotlb>,
+    nested_unit_tlb: Arc<Iotlb>,
     paging_did: u16,
     flat: Flat,
     paging: Handle<Device>,
@@ -120,7 +123,11 @@ fn setup() -> Bench {
         cap_ipc_lock: true,
         cap_sys_resource: true,
     };
-    let ctx = Context::new(process, Node::Iommu);
+    let ctx = Context::new(
+        process,
+        Node::Iommu,
+        uiommu_core::driver::default_model().create(),
+    );
     let pending = ctx.objects.reserve().unwrap();
     let ioas_id = pending.id();
     let ioas: Handle<Ioas> = Handle::new(pending.finalize(Object::Ioas(Ioas::default()))).unwrap();
@@ -207,7 +214,7 @@ fn translate(c: &mut Criterion) {
         bn.iter(|| target.translate(black_box(0x5008), Access::Read, 8, mem))
     });
     let tlb = &b.nested_unit_tlb;
-    let tag = dma::Tag {
+    let tag = iotlb::Tag {
         did: b.paging_did,
         pasid: NO_PASID,
     };

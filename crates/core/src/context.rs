@@ -3,10 +3,10 @@
 
 use crate::group::Group;
 use crate::ioas::{LockedVm, NoAccount, PinAccount, PinMemory, PinOwner, PinRegistry, RlimitMode};
+use crate::iommu::IommuDriver;
 use crate::mmap::{MmapHold, MmapRegistry};
 use crate::object::{ObjRef, ObjectTable, WeakObj};
 use crate::objects::Object;
-use crate::selftest::TestIommu;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -61,8 +61,8 @@ pub struct Context {
     process: Process,
     /// Regions the caller may `mmap` through the context's fd (`mt_mmap`).
     mmaps: Arc<MmapRegistry>,
-    /// The IOMMU the selftest's devices (`IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind.
-    test_iommu: TestIommu,
+    /// The IOMMU the context's devices (`IOMMU_TEST_OP_MOCK_DOMAIN`'s) sit behind.
+    iommu: Arc<dyn IommuDriver>,
     /// The context itself, for objects that keep it alive as the kernel's `iommufd_ctx_get`
     /// does (an access file outlives the fd it was created through).
     me: Weak<Context>,
@@ -130,13 +130,8 @@ impl<T: Kind> Deref for Handle<T> {
 
 impl Context {
     /// A new, empty context opened by `process` through `node` (`iommufd_fops_open`), whose
-    /// selftest devices sit behind the selftest mock IOMMU.
-    pub fn new(process: Process, node: Node) -> Arc<Self> {
-        Self::with_test_iommu(process, node, TestIommu::Mock)
-    }
-
-    /// A new, empty context whose selftest devices sit behind `test_iommu`.
-    pub fn with_test_iommu(process: Process, node: Node, test_iommu: TestIommu) -> Arc<Self> {
+    /// devices sit behind `iommu`, a hardware model of the registry.
+    pub fn new(process: Process, node: Node, iommu: Arc<dyn IommuDriver>) -> Arc<Self> {
         let mode = match node {
             Node::Iommu => RlimitMode::User,
             Node::VfioContainer => RlimitMode::Process,
@@ -148,7 +143,7 @@ impl Context {
             groups: Mutex::new(BTreeMap::new()),
             process,
             mmaps: Arc::default(),
-            test_iommu,
+            iommu,
             me: me.clone(),
         })
     }
@@ -161,9 +156,9 @@ impl Context {
             .expect("a context is always behind its Arc while borrowed")
     }
 
-    /// The IOMMU the context's selftest devices sit behind.
-    pub fn test_iommu(&self) -> &TestIommu {
-        &self.test_iommu
+    /// The IOMMU the context's devices sit behind.
+    pub fn iommu(&self) -> &Arc<dyn IommuDriver> {
+        &self.iommu
     }
 
     /// The process that opened the context.

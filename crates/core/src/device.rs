@@ -7,19 +7,17 @@
 //! RID imposes its reserved regions on the HWPT's IOAS.
 
 use crate::context::{Context, Handle};
-use crate::driver::{Capability, PhysDevice};
+use crate::dma::Requester;
 use crate::fault::{FaultGroup, FaultSource, PageRequest};
 use crate::group::{Attach, Attached, Group, GroupState};
 use crate::hwpt::{self, HwptView};
+use crate::iommu::{Capability, Domain, NO_PASID, PhysDevice};
 use crate::object::ObjRef;
 use crate::objects::{Ioas, Object};
 use crate::vdevice::VdevLink;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-
-/// `IOMMU_NO_PASID`: the RID of the device.
-pub const NO_PASID: u32 = 0;
 
 /// A device bound to a context (`struct iommufd_device`).
 #[derive(Debug)]
@@ -406,7 +404,7 @@ pub fn attached_hwpt(idev: &Handle<Device>, pasid: u32) -> Option<ObjRef<Object>
 
 /// The domain `pasid` of `idev`'s group translates through now, as the iommu core records it
 /// (`iommu_attach_handle_get`).
-pub fn current_domain(idev: &Handle<Device>, pasid: u32) -> Option<Arc<dyn crate::domain::Domain>> {
+pub fn current_domain(idev: &Handle<Device>, pasid: u32) -> Option<Arc<dyn Domain>> {
     idev.group.lock().domain_of(pasid).cloned()
 }
 
@@ -444,4 +442,23 @@ pub fn report_page_fault(idev: &Handle<Device>, faults: Vec<PageRequest>) -> Res
     drop(g);
     fault.deliver(FaultGroup { source, faults });
     Ok(())
+}
+
+/// A bound device is what the DMA engine's requests come from.
+impl Requester for Handle<Device> {
+    fn phys(&self) -> &PhysDevice {
+        &self.phys
+    }
+
+    fn dev_id(&self) -> u32 {
+        self.id
+    }
+
+    fn current_domain(&self, pasid: u32) -> Option<Arc<dyn Domain>> {
+        current_domain(self, pasid)
+    }
+
+    fn report_page_fault(&self, faults: Vec<PageRequest>) -> Result<()> {
+        report_page_fault(self, faults)
+    }
 }

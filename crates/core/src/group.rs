@@ -6,8 +6,8 @@
 //! reverts on failure (`__iommu_group_set_domain`, `__iommu_set_group_pasid`); iommufd keeps,
 //! per PASID, the HWPT and the devices attached through it (`pasid_attach`).
 
-use crate::domain::Domain;
-use crate::driver::PhysDevice;
+use crate::iommu::PhysDevice;
+use crate::iommu::domain::Domain;
 use crate::object::ObjRef;
 use crate::objects::Object;
 use std::collections::BTreeMap;
@@ -171,7 +171,7 @@ impl GroupState {
     /// `iommu_attach_device_pasid`.
     pub(crate) fn core_attach_pasid(&mut self, domain: &Arc<dyn Domain>, pasid: u32) -> Result<()> {
         let dev = self.first_device()?;
-        if !dev.driver.owns(domain.as_ref()) || pasid == crate::device::NO_PASID {
+        if !dev.driver.owns(domain.as_ref()) || pasid == crate::iommu::NO_PASID {
             return Err(Errno::EINVAL);
         }
         if self
@@ -196,7 +196,7 @@ impl GroupState {
         pasid: u32,
     ) -> Result<()> {
         let dev = self.first_device()?;
-        if !dev.driver.owns(domain.as_ref()) || pasid == crate::device::NO_PASID {
+        if !dev.driver.owns(domain.as_ref()) || pasid == crate::iommu::NO_PASID {
             return Err(Errno::EINVAL);
         }
         let curr = self
@@ -224,7 +224,7 @@ impl GroupState {
 
     /// The domain a PASID translates through now, if any (the RID for `NO_PASID`).
     pub(crate) fn domain_of(&self, pasid: u32) -> Option<&Arc<dyn Domain>> {
-        if pasid == crate::device::NO_PASID {
+        if pasid == crate::iommu::NO_PASID {
             self.rid_domain.as_ref()
         } else {
             self.pasid_domains.get(&pasid)

@@ -6,8 +6,8 @@
 
 use crate::access::{self, Access};
 use crate::context::{Context, Handle};
-use crate::driver::viommu::{HwQueueInit, HwQueueState};
 use crate::ioas::PAGE_SIZE;
+use crate::iommu::viommu::{HwQueueInit, HwQueueState};
 use crate::object::ObjRef;
 use crate::objects::Object;
 use crate::viommu::Viommu;
@@ -160,7 +160,7 @@ pub fn alloc(
         pinned: Mutex::new(Some(pinned)),
         state: Mutex::new(None),
     }));
-    let obj = prepared.obj_ref();
+    let obj = prepared.obj_ref().erase();
     let state = ops.hw_queue_init_phys(&HwQueueInit {
         obj: &obj,
         queue_type,

@@ -4,10 +4,10 @@
 
 use crate::context::{Context, Handle};
 use crate::device::Device;
-use crate::domain::{Domain, DomainType};
-use crate::driver::{Capability, DriverData};
 use crate::fault::FaultQueue;
-use crate::ioas::IoptDomain;
+use crate::iommu::IoptDomain;
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::{Capability, DriverData};
 use crate::object::{ObjRef, Prepared, WeakObj};
 use crate::objects::{Ioas, Object};
 use crate::viommu::Viommu;
@@ -300,12 +300,12 @@ pub fn alloc_user(
     let prepared = match (&ioas, Handle::<HwptPaging>::new(pt.clone())) {
         (Some(ioas), _) => {
             let data = (data.data.len != 0).then_some(data);
-            alloc_paging(ctx, ioas, idev, crate::device::NO_PASID, flags, false, data)?
+            alloc_paging(ctx, ioas, idev, crate::iommu::NO_PASID, flags, false, data)?
         }
         (None, Some(parent)) => alloc_nested(ctx, &parent, idev, flags, data)?,
         (None, None) => match Handle::<Viommu>::new(pt.clone()) {
             Some(viommu) => {
-                if !crate::driver::same_iommu(&viommu.driver, &idev.phys.driver) {
+                if !crate::iommu::same_iommu(&viommu.driver, &idev.phys.driver) {
                     return Err(Errno::EINVAL);
                 }
                 alloc_viommu_nested(ctx, &viommu, flags, data)?

@@ -3,25 +3,45 @@
 //! Pure logic: no transport and no ABI copying (that is `uiommu-abi`); every byte of the
 //! caller's memory goes through [`uiommu_uapi::UserMemory`], so nothing here assumes the memory
 //! is this process's own.
+//!
+//! # Layers
+//! Each module imports only from the layers below its own:
+//! 1. the ground: the per-context object table ([`object`]), fault injection ([`fail_nth`]),
+//!    the fault queue ([`fault`]), mmap regions ([`mmap`]), translation caches ([`iotlb`]);
+//! 2. the driver contract ([`iommu`]): what a hardware model implements and what iommufd
+//!    offers it;
+//! 3. the I/O address space ([`ioas`]), which fills the paging domains of the contract, and
+//!    the DMA engine ([`dma`]), which translates a device's requests through them;
+//! 4. the hardware models and their registry ([`driver`]);
+//! 5. the objects of a context ([`context`], [`objects`] and one module per kind: [`device`],
+//!    [`group`], [`hwpt`], [`access`], [`viommu`], [`vdevice`], [`veventq`], [`hw_queue`]),
+//!    which reach the models only through the contract;
+//! 6. the selftest's objects ([`selftest`], [`test_access`], [`test_dmabuf`]).
+
+pub mod fail_nth;
+pub mod fault;
+pub mod iotlb;
+pub mod mmap;
+pub mod object;
+
+pub mod iommu;
+
+pub mod dma;
+pub mod ioas;
+
+pub mod driver;
 
 pub mod access;
 pub mod context;
 pub mod device;
-pub mod dma;
-pub mod domain;
-pub mod driver;
-pub mod fail_nth;
-pub mod fault;
 pub mod group;
 pub mod hw_queue;
 pub mod hwpt;
-pub mod ioas;
-pub mod mmap;
-pub mod object;
 pub mod objects;
-pub mod selftest;
-pub mod test_access;
-pub mod test_dmabuf;
 pub mod vdevice;
 pub mod veventq;
 pub mod viommu;
+
+pub mod selftest;
+pub mod test_access;
+pub mod test_dmabuf;

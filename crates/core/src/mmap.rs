@@ -8,12 +8,11 @@
 //! above one page (offset 0 is never handed out). A mapping holds a user of the region's owner
 //! object, so the owner cannot be destroyed while it is mapped.
 
-use crate::ioas::PAGE_SIZE;
-use crate::object::{ObjRef, WeakObj};
-use crate::objects::Object;
+use crate::object::{AnyObjRef, AnyWeakObj};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use uiommu_uapi::user::USER_PAGE_SIZE as PAGE_SIZE;
 use uiommu_uapi::{Errno, errno::Result};
 
 /// One page-aligned page of shared memory. Its bytes are atomics because the caller writes
@@ -89,7 +88,7 @@ impl MmioPages {
 /// A registered region (`struct iommufd_mmap`).
 #[derive(Debug)]
 struct Region {
-    owner: WeakObj<Object>,
+    owner: AnyWeakObj,
     length: u64,
     pages: Arc<MmioPages>,
 }
@@ -104,7 +103,7 @@ pub struct MmapRegistry {
 /// dropped (`iommufd_fops_vma_close`).
 #[derive(Debug)]
 pub struct MmapHold {
-    _owner: ObjRef<Object>,
+    _owner: AnyObjRef,
     pages: Arc<MmioPages>,
 }
 
@@ -132,7 +131,7 @@ impl MmapRegistry {
 
     /// `_iommufd_alloc_mmap`: registers `pages` for `owner` and returns its offset. `EINVAL`
     /// for an empty region; `EBUSY` if no offset range is free (`mtree_alloc_range`).
-    pub fn alloc(&self, owner: &ObjRef<Object>, pages: Arc<MmioPages>) -> Result<u64> {
+    pub fn alloc(&self, owner: &AnyObjRef, pages: Arc<MmioPages>) -> Result<u64> {
         let length = pages.len();
         if length == 0 {
             return Err(Errno::EINVAL);
@@ -198,7 +197,11 @@ impl MmapRegistry {
 mod tests {
     use super::*;
     use crate::object::ObjectTable;
-    use crate::objects::Ioas;
+
+    /// An object of a table whose bodies are names.
+    fn named(table: &ObjectTable<String>) -> AnyObjRef {
+        table.reserve().unwrap().finalize("owner".into()).erase()
+    }
 
     fn pages(n: usize) -> Arc<MmioPages> {
         Arc::new(MmioPages::new(n))
@@ -206,11 +209,8 @@ mod tests {
 
     #[test]
     fn offsets_are_the_lowest_fit_from_the_second_page() {
-        let table = ObjectTable::<Object>::default();
-        let owner = table
-            .reserve()
-            .unwrap()
-            .finalize(Object::Ioas(Ioas::default()));
+        let table = ObjectTable::<String>::default();
+        let owner = named(&table);
         let r = MmapRegistry::default();
         assert_eq!(r.alloc(&owner, pages(2)), Ok(PAGE_SIZE));
         assert_eq!(r.alloc(&owner, pages(1)), Ok(3 * PAGE_SIZE));
@@ -227,11 +227,8 @@ mod tests {
 
     #[test]
     fn only_the_exact_region_maps_and_the_owner_stays_in_use() {
-        let table = ObjectTable::<Object>::default();
-        let owner = table
-            .reserve()
-            .unwrap()
-            .finalize(Object::Ioas(Ioas::default()));
+        let table = ObjectTable::<String>::default();
+        let owner = named(&table);
         let id = owner.id();
         let r = MmapRegistry::default();
         let p = pages(2);

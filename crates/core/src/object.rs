@@ -11,7 +11,9 @@
 //! - A removed object can leave a tombstone: its ID stays taken but finds nothing
 //!   (`REMOVE_OBJ_TOMBSTONE`).
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,13 +24,13 @@ pub const MAX_OBJECT_ID: u32 = i32::MAX as u32;
 
 /// An object in a table: its ID, its users count and what it is.
 #[derive(Debug)]
-pub struct Object<B> {
+pub struct Object<B: ?Sized> {
     id: u32,
     users: AtomicU32,
     body: B,
 }
 
-impl<B> Object<B> {
+impl<B: ?Sized> Object<B> {
     /// The object's ID.
     pub fn id(&self) -> u32 {
         self.id
@@ -47,11 +49,11 @@ impl<B> Object<B> {
 
 /// A counted reference to a live object: one of its `users`.
 #[derive(Debug)]
-pub struct ObjRef<B> {
+pub struct ObjRef<B: ?Sized> {
     obj: Arc<Object<B>>,
 }
 
-impl<B> ObjRef<B> {
+impl<B: ?Sized> ObjRef<B> {
     fn new(obj: &Arc<Object<B>>) -> Self {
         obj.users.fetch_add(1, Ordering::AcqRel);
         ObjRef {
@@ -75,7 +77,7 @@ impl<B> ObjRef<B> {
     }
 }
 
-impl<B> ObjRef<B> {
+impl<B: ?Sized> ObjRef<B> {
     /// A reference that does not count as a user (the kernel's plain pointers on lists).
     pub fn downgrade(&self) -> WeakObj<B> {
         WeakObj {
@@ -86,11 +88,11 @@ impl<B> ObjRef<B> {
 
 /// A non-counting reference to an object, upgraded only while the object is live.
 #[derive(Debug)]
-pub struct WeakObj<B> {
+pub struct WeakObj<B: ?Sized> {
     obj: std::sync::Weak<Object<B>>,
 }
 
-impl<B> Clone for WeakObj<B> {
+impl<B: ?Sized> Clone for WeakObj<B> {
     fn clone(&self) -> Self {
         WeakObj {
             obj: self.obj.clone(),
@@ -98,7 +100,7 @@ impl<B> Clone for WeakObj<B> {
     }
 }
 
-impl<B> WeakObj<B> {
+impl<B: ?Sized> WeakObj<B> {
     /// A counted reference, unless the object has been removed (`iommufd_lock_obj`: users is
     /// zero once the table let go).
     pub fn upgrade(&self) -> Option<ObjRef<B>> {
@@ -113,26 +115,46 @@ impl<B> WeakObj<B> {
 
     /// Whether both refer to the same object.
     pub fn ptr_eq(&self, other: &ObjRef<B>) -> bool {
-        std::ptr::eq(self.obj.as_ptr(), Arc::as_ptr(&other.obj))
+        std::ptr::addr_eq(self.obj.as_ptr(), Arc::as_ptr(&other.obj))
     }
 }
 
-impl<B> Clone for ObjRef<B> {
+impl<B: ?Sized> Clone for ObjRef<B> {
     fn clone(&self) -> Self {
         ObjRef::new(&self.obj)
     }
 }
 
-impl<B> Drop for ObjRef<B> {
+impl<B: ?Sized> Drop for ObjRef<B> {
     fn drop(&mut self) {
         self.obj.users.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-impl<B> Deref for ObjRef<B> {
+impl<B: ?Sized> Deref for ObjRef<B> {
     type Target = B;
     fn deref(&self) -> &B {
         &self.obj.body
+    }
+}
+
+/// The body of an object of any kind: what a holder that must not know the kinds keeps (an
+/// mmap region's owner, a driver's hold on a HW queue of its vIOMMU).
+pub trait AnyBody: Any + Send + Sync + Debug {}
+
+impl<T: Any + Send + Sync + Debug> AnyBody for T {}
+
+/// A counted reference to an object of any kind.
+pub type AnyObjRef = ObjRef<dyn AnyBody>;
+
+/// A non-counting reference to an object of any kind.
+pub type AnyWeakObj = WeakObj<dyn AnyBody>;
+
+impl<B: AnyBody> ObjRef<B> {
+    /// Another counted reference to the object, of no kind.
+    pub fn erase(&self) -> AnyObjRef {
+        let obj: Arc<Object<dyn AnyBody>> = self.obj.clone();
+        ObjRef::new(&obj)
     }
 }
 

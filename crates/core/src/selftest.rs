@@ -2,20 +2,17 @@
 //! `IOMMU_TEST_OP_MOCK_DOMAIN`, bound and attached in one step, and the checks the selftests
 //! make on mock domains.
 //!
-//! Which IOMMU such a device sits behind is the context's [`TestIommu`]: the selftest mock
-//! driver, as in the kernel, a VT-d unit (`uiommu exec --driver vtd`) or an SMMUv3
-//! (`--driver smmuv3`). Behind VT-d or the SMMU, the device is a PCI function of that IOMMU
-//! and everything the uAPI does with it (auto domains, `IOMMU_GET_HW_INFO`, paging and nested
-//! HWPTs, vIOMMUs, PASIDs, invalidation) is that model's;
-//! the test operations that inspect mock objects find none and fail as the kernel's do for a
-//! domain or device that is not the mock's.
+//! Such a device sits behind the context's IOMMU ([`Context::iommu`]): the selftest mock
+//! driver, as in the kernel, or any other model (`uiommu exec --driver vtd`, `smmuv3`,
+//! `amd`). Behind a hardware model the device is a PCI function of that IOMMU and everything
+//! the uAPI does with it (auto domains, `IOMMU_GET_HW_INFO`, paging and nested HWPTs,
+//! vIOMMUs, PASIDs, invalidation) is that model's; the test operations that inspect mock
+//! objects find none and fail as the kernel's do for a domain or device that is not the
+//! mock's.
 
 use crate::context::{Context, Handle};
-use crate::device::{self, Device, NO_PASID};
-use crate::driver::PhysDevice;
-use crate::driver::mock::MockDriver;
-use crate::driver::smmuv3::{SmmuDeviceConfig, SmmuDriver};
-use crate::driver::vtd::{VtdDeviceConfig, VtdDriver};
+use crate::device::{self, Device};
+use crate::iommu::{DeviceSpec, NO_PASID, PhysDevice};
 use crate::object::{ObjRef, Prepared};
 use crate::objects::Object;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,51 +22,22 @@ use uiommu_uapi::selftest::{
     MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
 };
 
-/// The IOMMU that devices made by `IOMMU_TEST_OP_MOCK_DOMAIN` sit behind.
-#[derive(Debug, Clone, Default)]
-pub enum TestIommu {
-    /// The selftest mock driver (`mock_ops`), as on a kernel with `CONFIG_IOMMUFD_TEST`.
-    #[default]
-    Mock,
-    /// A VT-d unit in scalable mode.
-    Vtd(Arc<VtdDriver>),
-    /// An Arm SMMUv3.
-    Smmuv3(Arc<SmmuDriver>),
-}
-
-impl TestIommu {
-    /// A selftest device with `IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`'s `dev_flags`.
-    ///
-    /// Behind VT-d or the SMMU the flags the mock accepts keep their checks (`EINVAL` for any
-    /// other): `MOCK_FLAGS_DEVICE_PASID` gives the function a 20-bit PASID capability (without
-    /// it, it has none); `MOCK_FLAGS_DEVICE_NO_DIRTY` describes the mock's hardware and changes
-    /// nothing, as dirty tracking is the IOMMU's (ECAP_REG.SSADS, SMMU_IDR0.HTTU).
-    pub fn create_device(&self, dev_flags: u32) -> Result<PhysDevice> {
-        match self {
-            TestIommu::Mock => MockDriver::get().create_device(dev_flags),
-            TestIommu::Vtd(unit) => Ok(unit.create_device(VtdDeviceConfig {
-                pasid_bits: model_pasid_bits(dev_flags)?,
-                pri: false,
-                ats: false,
-            })),
-            TestIommu::Smmuv3(smmu) => Ok(smmu.create_device(SmmuDeviceConfig {
-                pasid_bits: model_pasid_bits(dev_flags)?,
-                ..Default::default()
-            })),
-        }
-    }
-}
-
-/// The PASID width a device of a hardware model gets for the mock's `dev_flags`, with the
-/// mock's check of them.
-fn model_pasid_bits(dev_flags: u32) -> Result<u8> {
+/// The device `IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`'s `dev_flags` describe (`mock_dev_create`'s
+/// check: `EINVAL` for an unknown flag). `MOCK_FLAGS_DEVICE_PASID` gives the function a
+/// 20-bit PASID capability (without it, it has none); `MOCK_FLAGS_DEVICE_NO_DIRTY` takes
+/// dirty tracking from a mock device, and changes nothing behind a hardware model, where dirty
+/// tracking is the IOMMU's (ECAP_REG.SSADS, SMMU_IDR0.HTTU, EFR.HDSup).
+fn device_spec(dev_flags: u32) -> Result<DeviceSpec> {
     if dev_flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(if dev_flags & MOCK_FLAGS_DEVICE_PASID != 0 {
-        MOCK_PASID_WIDTH as u8
-    } else {
-        0
+    Ok(DeviceSpec {
+        pasid_bits: if dev_flags & MOCK_FLAGS_DEVICE_PASID != 0 {
+            MOCK_PASID_WIDTH as u8
+        } else {
+            0
+        },
+        no_dirty: dev_flags & MOCK_FLAGS_DEVICE_NO_DIRTY != 0,
     })
 }
 
@@ -135,13 +103,14 @@ impl Drop for NewMockDevice<'_> {
     }
 }
 
-/// `iommufd_test_mock_domain`: creates a device with `dev_flags` behind the context's
-/// [`TestIommu`], binds it and attaches it to `pt_id` (an IOAS, for an automatic domain, or a
+/// `iommufd_test_mock_domain`: creates a device with `dev_flags` behind the context's IOMMU,
+/// binds it and attaches it to `pt_id` (an IOAS, for an automatic domain, or a
 /// HWPT).
 pub fn mock_domain(ctx: &Context, pt_id: u32, dev_flags: u32) -> Result<NewMockDevice<'_>> {
     let pending = ctx.objects.reserve()?;
     let stdev_id = pending.id();
-    let phys = Arc::new(ctx.test_iommu().create_device(dev_flags)?);
+    let spec = device_spec(dev_flags)?;
+    let phys = Arc::new(Arc::clone(ctx.iommu()).probe_device(spec)?);
     let idev = device::bind(ctx, phys.clone())?;
     let idev_id = idev.id();
     let handle = Handle::<Device>::new(idev.clone()).expect("bind makes a device");

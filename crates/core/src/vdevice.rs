@@ -7,9 +7,10 @@
 
 use crate::context::{Context, Handle};
 use crate::device::Device;
+use crate::iommu::viommu_core::VdevSlot;
 use crate::object::{ObjRef, Prepared, WeakObj};
 use crate::objects::Object;
-use crate::viommu::{VdevSlot, Viommu};
+use crate::viommu::Viommu;
 use std::collections::btree_map::Entry;
 use std::sync::atomic::{AtomicBool, Ordering};
 use uiommu_uapi::Errno;
@@ -64,7 +65,7 @@ pub fn alloc(
 ) -> Result<()> {
     let viommu = ctx.get::<Viommu>(viommu_id)?;
     let idev = ctx.get::<Device>(dev_id)?;
-    if !crate::driver::same_iommu(&viommu.driver, &idev.phys.driver) {
+    if !crate::iommu::same_iommu(&viommu.driver, &idev.phys.driver) {
         return Err(Errno::EINVAL);
     }
     let mut link = idev.lock_vdev();

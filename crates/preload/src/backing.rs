@@ -14,7 +14,7 @@
 use crate::sys::{self, Errno};
 use libc::{c_int, c_uint};
 use std::ffi::{CStr, CString};
-use uiommu_core::context::Node;
+use uiommu_abi::host::Node;
 
 /// The memfd name of a node.
 pub fn name(node: Node) -> &'static CStr {

@@ -3,7 +3,7 @@
 //!
 //! A thread's `/proc/self/task/<tid>/fail-nth` (also `/proc/<pid>/task/<tid>/fail-nth` and
 //! `/proc/thread-self/fail-nth`) becomes a virtual file over uiommu's own counter
-//! ([`uiommu_core::fail_nth`]): writing `N` makes the `N`th injection point the thread passes
+//! ([`uiommu_abi::host::fail_nth`]): writing `N` makes the `N`th injection point the thread passes
 //! fail, reading gives what is left (`%u\n`, `proc_fail_nth_read`). Only the calling thread's
 //! own file can be written (`EPERM` for another's), since the counter is per thread in this
 //! process. `opendir("/sys/kernel/debug")` opens a directory with the `failslab` and
@@ -49,7 +49,7 @@ fn content(tid: i32) -> Result<String, Errno> {
     if tid != sys::gettid() {
         return Err(libc::EPERM);
     }
-    Ok(format!("{}\n", uiommu_core::fail_nth::get()))
+    Ok(format!("{}\n", uiommu_abi::host::fail_nth::get()))
 }
 
 /// `pread` at `pos` (`simple_read_from_buffer`).
@@ -69,7 +69,7 @@ pub fn write(tid: i32, data: &[u8]) -> Result<usize, Errno> {
     if tid != sys::gettid() {
         return Err(libc::EPERM);
     }
-    uiommu_core::fail_nth::set(n);
+    uiommu_abi::host::fail_nth::set(n);
     Ok(data.len())
 }
 

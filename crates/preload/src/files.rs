@@ -23,8 +23,8 @@ use libc::c_int;
 use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use uiommu_abi::host::FileBacking;
 use uiommu_abi::{FdHost, File};
-use uiommu_core::ioas::FileBacking;
 
 /// A file behind one or more fds.
 pub struct OpenFile {

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use uiommu_abi::ProcessVm;
-use uiommu_core::ioas::{FileBacking, PAGE_SIZE};
+use uiommu_abi::host::{FileBacking, PAGE_SIZE};
 use uiommu_uapi::{Errno, UserMemory, errno::Result};
 
 /// `TMPFS_MAGIC`: shmem files (memfds without `MFD_HUGETLB`, tmpfs files).

@@ -15,7 +15,7 @@
 //! `/proc/self/smaps`: the huge page size for hugetlb mappings, else `PAGE_SIZE`.
 
 use std::sync::Arc;
-use uiommu_core::ioas::{PAGE_SIZE, PinMemory};
+use uiommu_abi::host::{PAGE_SIZE, PinMemory};
 use uiommu_uapi::{Errno, errno::Result};
 
 /// A process's address space, as the kernel's page pinning sees it.

@@ -11,8 +11,8 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::{backing, config, failnth, fork, path, process};
 use libc::{c_int, c_uint, c_ulong};
+use uiommu_abi::host::{Context, Node};
 use uiommu_abi::{Caller, ProcessVm, dispatch};
-use uiommu_core::context::{Context, Node};
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
 pub fn open(
@@ -50,9 +50,9 @@ fn open_fail_nth(tid: c_int, flags: c_int) -> Result<c_int, Errno> {
 }
 
 fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
-    config::driver().ok_or(libc::ENODEV)?;
+    config::iommu().ok_or(libc::ENODEV)?;
     // The context's allocation (`iommufd_fops_open`).
-    uiommu_core::fail_nth::alloc().map_err(|e| e.0)?;
+    uiommu_abi::host::fail_nth::alloc().map_err(|e| e.0)?;
     let fd = backing::create(node, flags, mode)?;
     // An O_PATH fd names the node without opening it: no context, and ioctl is EBADF.
     if flags & libc::O_PATH != 0 {
@@ -69,7 +69,8 @@ fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
 fn register(fd: c_int, node: Node) -> Result<(), Errno> {
     let id = sys::file_id(fd)?;
     fork::install();
-    let ctx = Context::with_test_iommu(process::current(), node, config::test_iommu());
+    let iommu = config::iommu().ok_or(libc::ENODEV)?;
+    let ctx = Context::new(process::current(), node, iommu);
     let entry = Entry {
         object: Object::Context(ctx),
         id,

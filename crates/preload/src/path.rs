@@ -8,7 +8,7 @@
 use crate::sys;
 use libc::c_int;
 use std::ffi::CString;
-use uiommu_core::context::Node;
+use uiommu_abi::host::Node;
 
 /// The node `path` names, if it is one we serve, with `dir` the directory a relative path is
 /// relative to (`None` for the cwd).

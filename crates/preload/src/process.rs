@@ -9,8 +9,8 @@
 use crate::maps::MapsMemory;
 use crate::sys;
 use std::sync::{Arc, OnceLock};
-use uiommu_core::context::Process;
-use uiommu_core::ioas::{LockedVm, PAGE_SIZE, PinRegistry};
+use uiommu_abi::host::Process;
+use uiommu_abi::host::{LockedVm, PAGE_SIZE, PinRegistry};
 
 const CAP_IPC_LOCK: u32 = 14;
 const CAP_SYS_RESOURCE: u32 = 24;

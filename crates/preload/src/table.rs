@@ -17,7 +17,7 @@ use libc::c_int;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use uiommu_core::context::Context;
+use uiommu_abi::host::Context;
 
 use crate::files::OpenFile;
 use crate::share::Remote;

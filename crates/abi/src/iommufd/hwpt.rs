@@ -4,8 +4,8 @@
 use super::Cmd;
 use super::user_bitmap::UserBitmap;
 use uiommu_core::device::Device;
-use uiommu_core::driver::{Capability, DriverData};
 use uiommu_core::hwpt::{self, HwptPaging};
+use uiommu_core::iommu::{Capability, DriverData};
 use uiommu_core::objects::Object;
 use uiommu_core::viommu;
 use uiommu_uapi::Errno;

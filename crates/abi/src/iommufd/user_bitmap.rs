@@ -2,7 +2,7 @@
 //! byte `i / 8` covers `iova + i * page_size`. Bits are only ever set; a bitmap that cannot be
 //! read or written stops further reporting, as a failed pin does in the kernel.
 
-use uiommu_core::ioas::DirtyRecorder;
+use uiommu_core::iommu::domain::DirtyRecorder;
 use uiommu_uapi::UserMemory;
 
 /// The caller's bitmap for one `IOMMU_HWPT_GET_DIRTY_BITMAP`.

@@ -5,7 +5,7 @@ use super::Cmd;
 use crate::files::{File, VeventqFile};
 use std::sync::Arc;
 use uiommu_core::context::Handle;
-use uiommu_core::driver::DriverData;
+use uiommu_core::iommu::DriverData;
 use uiommu_core::{hw_queue, vdevice, veventq, viommu};
 use uiommu_uapi::copy::UserData;
 use uiommu_uapi::errno::Result;

@@ -3,7 +3,8 @@
 use super::compat_ioas;
 use crate::Caller;
 use uiommu_core::context::Context;
-use uiommu_core::ioas::{Iova, Prot};
+use uiommu_core::ioas::Iova;
+use uiommu_core::iommu::Prot;
 use uiommu_uapi::copy::read_vfio;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::vfio::{

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use uiommu_abi::{Caller, ProcessVm, dispatch};
 use uiommu_core::context::{Context, Node, Process};
 use uiommu_core::ioas::{LockedVm, PinRegistry, ProbeMemory};
+use uiommu_core::iommu::IommuDriver;
 use uiommu_uapi::Errno;
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -24,9 +25,14 @@ pub fn process(limit_pages: u64) -> Process {
 
 pub mod files;
 
-/// A fresh `/dev/iommu` context.
+/// A fresh `/dev/iommu` context whose devices sit behind the selftest mock IOMMU.
 pub fn ctx() -> Arc<Context> {
-    Context::new(process(1 << 30), Node::Iommu)
+    ctx_behind(uiommu_core::driver::default_model().create())
+}
+
+/// A fresh `/dev/iommu` context whose devices sit behind `iommu`.
+pub fn ctx_behind(iommu: Arc<dyn IommuDriver>) -> Arc<Context> {
+    Context::new(process(1 << 30), Node::Iommu, iommu)
 }
 
 /// `ioctl(fd, cmd, &mut arg)` with `arg`'s real address.

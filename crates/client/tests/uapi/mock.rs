@@ -5,7 +5,7 @@ use uiommu_client::{Hwpt, HwptFlags, Iova, IovaRange, MapFlags, MappedBuffer, Me
 use uiommu_uapi::Errno;
 use uiommu_uapi::selftest::*;
 
-use crate::common::{assert_errno, mock_iommu_scenario, mock_scenario};
+use crate::common::{assert_errno, mock_iommu_scenario, mock_scenario, paging_pasid_attach};
 
 const LEN: usize = 1 << 16;
 
@@ -177,6 +177,9 @@ mock_scenario! {
 mock_scenario! {
     /// PASID attach, check, replace and detach on a PASID-capable mock device.
     fn mock_pasid_attach_replace_detach(fd) {
+        if !paging_pasid_attach("mock_pasid_attach_replace_detach") {
+            return;
+        }
         let ioas = fd.alloc_ioas().unwrap();
         let dev = fd.test().mock_domain_flags(&ioas, MOCK_FLAGS_DEVICE_PASID).unwrap();
         let h1 = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::PASID).unwrap();

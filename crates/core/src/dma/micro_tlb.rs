@@ -7,7 +7,7 @@
 //! it. Evictions from the IOTLB do not: an evicted translation is still right. The entry is a
 //! sequence lock over three words, so a lookup only loads.
 
-use super::iotlb::{PERM_MASK, perm_of};
+use crate::iotlb::{PERM_MASK, perm_of};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use uiommu_pt::Access;
 

@@ -2,7 +2,7 @@
 //!
 //! A request names the device, the PASID (`NO_PASID` for a request without one), the IOVA and
 //! the access. The engine finds the domain the device's RID or PASID is attached to now
-//! ([`crate::device::current_domain`], the iommu core's view), asks the IOMMU unit's
+//! ([`Requester::current_domain`], the iommu core's view), asks the IOMMU unit's
 //! [`Iotlb`] and, on a miss, lets the domain walk its tables ([`DmaDomain::walk`]: a paging
 //! domain its own table, a nested domain the guest's stage-1 table in guest memory with every
 //! table address and the final output through the stage-2 parent). The walk sets accessed and
@@ -11,130 +11,51 @@
 //! A request with no translation is a fault ([`DmaFault`]). For a device whose IOMMU and
 //! function take page requests, a recoverable fault (not present, or not permitted) becomes a
 //! page request delivered to the fault queue of the HWPT through
-//! [`crate::device::report_page_fault`] (VT-d spec §7.5 "Page Request Handling"); the device
+//! [`Requester::report_page_fault`] (VT-d spec §7.5 "Page Request Handling"); the device
 //! retries once the request is answered. Any other fault is recorded by the IOMMU
 //! ([`DmaDomain::record_fault`], §7.2 "Non-Recoverable Fault Reporting").
 //!
 //! Output addresses are what a mapping's output address is everywhere in uiommu: user virtual
-//! addresses of the owning process, reached through [`UserMemory`] by [`dma_read`] and
+//! addresses of the owning process, reached through [`uiommu_uapi::UserMemory`] by [`dma_read`] and
 //! [`dma_write`].
 
-pub mod iotlb;
 mod micro_tlb;
-pub mod s2cache;
 
-pub use iotlb::{Fill, FillTicket, Hit, Iotlb, Tag};
 use micro_tlb::MicroTlb;
 
-use crate::context::Handle;
-use crate::device::{Device, NO_PASID};
-use crate::domain::{Domain, DomainType};
-use crate::driver::PhysDevice;
 use crate::fault::PageRequest;
+use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage};
+use crate::iommu::{Domain, DomainType, NO_PASID, PhysDevice};
+use crate::iotlb::{Fill, Iotlb, Tag};
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use uiommu_pt::{Access, WalkFault};
+use uiommu_pt::Access;
+use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::{
     IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID, IOMMU_PGFAULT_PERM_READ,
     IOMMU_PGFAULT_PERM_WRITE,
 };
-use uiommu_uapi::{Errno, UserMemory};
 
-/// Memory the engine reads and writes: the owning process's, shared between threads.
-pub type DmaMemory = dyn UserMemory + Sync;
+/// The device side of a request: the iommu core's view of a device and its group's
+/// attachments, which the engine asks where a request goes and hands page requests to.
+pub trait Requester: Send + Sync + Debug {
+    /// The physical device.
+    fn phys(&self) -> &PhysDevice;
+
+    /// The iommufd device object ID that faults report.
+    fn dev_id(&self) -> u32;
+
+    /// The domain `pasid` translates through now (`iommu_attach_handle_get`).
+    fn current_domain(&self, pasid: u32) -> Option<Arc<dyn Domain>>;
+
+    /// `iommu_report_device_fault` for a complete page request group; `EINVAL` if nothing
+    /// takes it (the kernel then answers the device itself).
+    fn report_page_fault(&self, faults: Vec<PageRequest>) -> uiommu_uapi::errno::Result<()>;
+}
 
 /// The smallest page: DMA is split at this granule at most.
 const PAGE_LG2: u32 = 12;
-
-/// Which table a fault was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// The first stage: a first-stage paging domain, or the guest's table of a nested domain.
-    First,
-    /// The second stage: a second-stage paging domain, or the nest parent.
-    Second,
-}
-
-/// Why a request has no translation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultReason {
-    /// The RID or PASID translates through no domain: blocked, or no PASID entry.
-    Blocked,
-    /// A non-present entry at `level`.
-    NotPresent {
-        /// The stage.
-        stage: Stage,
-        /// Level of the entry (0 is the leaf level).
-        level: u32,
-    },
-    /// An entry at `level` forbids the access.
-    Permission {
-        /// The stage.
-        stage: Stage,
-        /// Level of the entry.
-        level: u32,
-    },
-    /// The address is beyond what the table translates.
-    OutOfRange {
-        /// The stage.
-        stage: Stage,
-    },
-    /// A table could not be read (a guest table address the nest parent does not translate,
-    /// or memory that is not there).
-    TableAccess {
-        /// The stage whose table was read.
-        stage: Stage,
-        /// The table address.
-        addr: u64,
-    },
-    /// The domain has no hardware translation model.
-    Unsupported,
-    /// A configuration structure the IOMMU read for the request is invalid or terminates it
-    /// (an SMMUv3 `C_BAD_STE`, `C_BAD_SUBSTREAMID`, `C_BAD_CD` or `F_STREAM_DISABLED`).
-    BadConfig {
-        /// The hardware's event number (Arm IHI 0070 §7.3).
-        event: u8,
-    },
-}
-
-impl FaultReason {
-    /// The fault of a page-table walk of `stage`.
-    pub fn from_walk(stage: Stage, f: WalkFault) -> Self {
-        match f {
-            WalkFault::OutOfRange => FaultReason::OutOfRange { stage },
-            WalkFault::NotPresent { level } => FaultReason::NotPresent { stage, level },
-            WalkFault::Permission { level } => FaultReason::Permission { stage, level },
-            WalkFault::Memory(m) => FaultReason::TableAccess {
-                stage,
-                addr: m.addr,
-            },
-        }
-    }
-
-    /// Whether software can resolve the fault by mapping the page and have the device retry:
-    /// the faults a page request is made for.
-    pub fn recoverable(self) -> bool {
-        matches!(
-            self,
-            FaultReason::NotPresent { .. } | FaultReason::Permission { .. }
-        )
-    }
-}
-
-/// A faulting request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DmaFault {
-    /// The iommufd device object ID.
-    pub dev_id: u32,
-    /// PASID of the request, `NO_PASID` for none.
-    pub pasid: u32,
-    /// The faulting address.
-    pub iova: u64,
-    /// The access.
-    pub access: Access,
-    /// Why.
-    pub reason: FaultReason,
-}
 
 /// Why a DMA did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,42 +81,6 @@ pub struct DmaMapping {
     pub page_lg2: u32,
 }
 
-/// What a walk found: the output address of the IOVA and the page size it may be cached at
-/// (for a nested walk the smaller of the two stages' pages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Walked {
-    /// Output address of the IOVA.
-    pub phys: u64,
-    /// log2 of the page size.
-    pub page_lg2: u32,
-}
-
-/// A domain that models the hardware's DMA translation.
-pub trait DmaDomain: Send + Sync {
-    /// The IOTLB of the IOMMU unit `dev` sits behind and the domain ID this domain is tagged
-    /// with there; `None` if translations are not cached. Asked once per [`DmaTarget`].
-    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)>;
-
-    /// The page walk of a request of `pasid` that missed the IOTLB, with access/dirty updates.
-    /// `mem` is the owning process's memory (where guest tables live).
-    fn walk(
-        &self,
-        pasid: u32,
-        iova: u64,
-        access: Access,
-        mem: &DmaMemory,
-    ) -> Result<Walked, FaultReason>;
-
-    /// Whether recoverable faults of `dev` become page requests (the IOMMU and the function
-    /// support them).
-    fn page_requests(&self, _dev: &PhysDevice) -> bool {
-        false
-    }
-
-    /// Records a non-recoverable fault in the IOMMU's fault log.
-    fn record_fault(&self, _dev: &PhysDevice, _fault: &DmaFault) {}
-}
-
 /// Page Request Group Index of the next page request (9 bits, PCIe PRI).
 fn next_grpid() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -207,7 +92,7 @@ fn next_grpid() -> u32 {
 /// caches); resolve again after one.
 #[derive(Debug, Clone)]
 pub struct DmaTarget {
-    idev: Handle<Device>,
+    requester: Arc<dyn Requester>,
     pasid: u32,
     domain: Option<Arc<dyn Domain>>,
     /// The unit's IOTLB and the tag of this target's translations in it.
@@ -217,24 +102,24 @@ pub struct DmaTarget {
 }
 
 impl DmaTarget {
-    /// The domain `pasid` of `idev` translates through now. A PASID with no attachment of its
-    /// own, on an IOMMU where the guest owns the PASID table, translates through the nested
-    /// domain of the RID (that table's owner), as its faults are reported there.
-    pub fn resolve(idev: &Handle<Device>, pasid: u32) -> Self {
-        let domain = crate::device::current_domain(idev, pasid).or_else(|| {
-            let guest_table = pasid != NO_PASID && idev.phys.driver.user_pasid_table();
+    /// The domain `pasid` of `requester` translates through now. A PASID with no attachment
+    /// of its own, on an IOMMU where the guest owns the PASID table, translates through the
+    /// nested domain of the RID (that table's owner), as its faults are reported there.
+    pub fn resolve<R: Requester + Clone + 'static>(requester: &R, pasid: u32) -> Self {
+        let domain = requester.current_domain(pasid).or_else(|| {
+            let guest_table = pasid != NO_PASID && requester.phys().driver.user_pasid_table();
             guest_table
-                .then(|| crate::device::current_domain(idev, NO_PASID))
+                .then(|| requester.current_domain(NO_PASID))
                 .flatten()
                 .filter(|d| d.domain_type() == DomainType::Nested)
         });
         let cache = domain
             .as_ref()
             .and_then(|d| d.dma())
-            .and_then(|hw| hw.hw(&idev.phys))
+            .and_then(|hw| hw.hw(requester.phys()))
             .map(|(tlb, did)| (tlb, Tag { did, pasid }));
         DmaTarget {
-            idev: idev.clone(),
+            requester: Arc::new(requester.clone()),
             pasid,
             domain,
             cache,
@@ -345,13 +230,13 @@ impl DmaTarget {
         reason: FaultReason,
     ) -> DmaError {
         let fault = DmaFault {
-            dev_id: self.idev.id,
+            dev_id: self.requester.dev_id(),
             pasid: self.pasid,
             iova,
             access,
             reason,
         };
-        let dev = &self.idev.phys;
+        let dev = self.requester.phys();
         if let Some(hw) = hw {
             if reason.recoverable() && hw.page_requests(dev) {
                 let mut flags = IOMMU_PGFAULT_FLAGS_LAST_PAGE;
@@ -369,7 +254,7 @@ impl DmaTarget {
                     perm,
                     addr: iova & !((1u64 << PAGE_LG2) - 1),
                 };
-                if crate::device::report_page_fault(&self.idev, vec![req]).is_ok() {
+                if self.requester.report_page_fault(vec![req]).is_ok() {
                     return DmaError::PageRequest(fault);
                 }
             }
@@ -443,39 +328,39 @@ impl DmaTarget {
     }
 }
 
-/// Translates one request of `idev` at `pasid`: the output address of `iova` and how many of
+/// Translates one request of `requester` at `pasid`: the output address of `iova` and how many of
 /// the `len` bytes from there are contiguous.
-pub fn translate(
-    idev: &Handle<Device>,
+pub fn translate<R: Requester + Clone + 'static>(
+    requester: &R,
     pasid: u32,
     iova: u64,
     access: Access,
     len: u64,
     mem: &DmaMemory,
 ) -> Result<DmaMapping, DmaError> {
-    DmaTarget::resolve(idev, pasid).translate(iova, access, len, mem)
+    DmaTarget::resolve(requester, pasid).translate(iova, access, len, mem)
 }
 
 /// The device reads `buf.len()` bytes at `iova` through the IOMMU.
-pub fn dma_read(
-    idev: &Handle<Device>,
+pub fn dma_read<R: Requester + Clone + 'static>(
+    requester: &R,
     pasid: u32,
     iova: u64,
     buf: &mut [u8],
     mem: &DmaMemory,
 ) -> Result<(), DmaError> {
-    DmaTarget::resolve(idev, pasid).read(iova, buf, mem)
+    DmaTarget::resolve(requester, pasid).read(iova, buf, mem)
 }
 
 /// The device writes `data` at `iova` through the IOMMU.
-pub fn dma_write(
-    idev: &Handle<Device>,
+pub fn dma_write<R: Requester + Clone + 'static>(
+    requester: &R,
     pasid: u32,
     iova: u64,
     data: &[u8],
     mem: &DmaMemory,
 ) -> Result<(), DmaError> {
-    DmaTarget::resolve(idev, pasid).write(iova, data, mem)
+    DmaTarget::resolve(requester, pasid).write(iova, data, mem)
 }
 
 #[cfg(test)]

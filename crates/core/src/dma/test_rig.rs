@@ -17,7 +17,7 @@ pub(crate) fn context_with_ioas(mem: &Arc<TestMemory>) -> (Arc<Context>, Handle<
         cap_ipc_lock: true,
         cap_sys_resource: true,
     };
-    let ctx = Context::new(process, Node::Iommu);
+    let ctx = Context::new(process, Node::Iommu, crate::driver::mock::MockDriver::get());
     let pending = ctx.objects.reserve().expect("an empty context has room");
     let ioas_id = pending.id();
     let ioas = Handle::new(pending.finalize(Object::Ioas(Ioas::default())))

@@ -3,15 +3,18 @@
 //! become records or page requests, and PASIDs are isolated.
 
 use super::*;
-use crate::context::Context;
-use crate::driver::DriverData;
+use crate::context::{Context, Handle};
+use crate::device::Device;
 use crate::driver::vtd::regs::cap;
 use crate::driver::vtd::{VtdConfig, VtdDeviceConfig, VtdDriver, VtdNested};
 use crate::fault::FaultQueue;
 use crate::hwpt::HwptView;
-use crate::ioas::{Iova, Prot};
+use crate::ioas::Iova;
+use crate::iommu::DriverData;
+use crate::iommu::Prot;
 use crate::objects::{Ioas, Object};
 use uiommu_pt::format::x86_64::spec as x86;
+use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::{UserData, UserDataArray};
 use uiommu_uapi::iommufd::{
     IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,

@@ -3,10 +3,10 @@
 
 use super::mock_domain::{MockBlockingDomain, MockNestedDomain, MockPagingDomain};
 use super::mock_viommu::MockViommu;
-use super::viommu::{ViommuInit, ViommuOps};
-use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice};
-use crate::domain::{Domain, DomainType};
-use crate::viommu::ViommuCore;
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::viommu::{ViommuInit, ViommuOps};
+use crate::iommu::viommu_core::ViommuCore;
+use crate::iommu::{Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use uiommu_uapi::copy::read_user_data;
@@ -109,6 +109,21 @@ impl MockDriver {
 impl IommuDriver for MockDriver {
     fn name(&self) -> &'static str {
         "mock"
+    }
+
+    /// `mock_dev_create` with the flags that describe `spec`: the mock's functions have a
+    /// PASID width of `MOCK_PASID_WIDTH` or none (`EINVAL` for another).
+    fn probe_device(self: Arc<Self>, spec: DeviceSpec) -> Result<PhysDevice> {
+        let mut flags = 0;
+        match u32::from(spec.pasid_bits) {
+            0 => {}
+            MOCK_PASID_WIDTH => flags |= MOCK_FLAGS_DEVICE_PASID,
+            _ => return Err(Errno::EINVAL),
+        }
+        if spec.no_dirty {
+            flags |= MOCK_FLAGS_DEVICE_NO_DIRTY;
+        }
+        self.create_device(flags)
     }
 
     /// `mock_domain_capable`.

@@ -1,11 +1,11 @@
 //! The selftest mock's domains (`drivers/iommu/iommufd/selftest.c`): paging domains over the
 //! 2 KiB-granule AMD v1 mock format, and nested domains that only keep an IOTLB array.
 
-use crate::domain::{Domain, DomainType};
 use crate::driver::pt_glue::DynRecorder;
 pub(crate) use crate::driver::pt_glue::pt_errno;
-use crate::ioas::{IoptDomain, Prot};
-use crate::viommu::ViommuCore;
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::viommu_core::ViommuCore;
+use crate::iommu::{IoptDomain, Prot};
 use std::any::Any;
 use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,15 +3,14 @@
 //! domains that know their vIOMMU, invalidation of its virtual devices' caches, and up to
 //! `IOMMU_TEST_HW_QUEUE_MAX` HW queues, each after the previous index and depending on it.
 
-use super::DriverData;
 use super::mock::{MockDev, MockDriver};
 use super::mock_domain::MockNestedDomain;
-use super::viommu::{HwQueueInit, HwQueueState, ViommuInit, ViommuOps};
-use crate::domain::Domain;
+use crate::iommu::DriverData;
+use crate::iommu::domain::Domain;
+use crate::iommu::viommu::{HwQueueInit, HwQueueState, ViommuInit, ViommuOps};
+use crate::iommu::viommu_core::ViommuCore;
 use crate::mmap::{MmapRegistry, MmioPages};
-use crate::object::{ObjRef, WeakObj};
-use crate::objects::Object;
-use crate::viommu::ViommuCore;
+use crate::object::{AnyObjRef, AnyWeakObj, WeakObj};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use uiommu_uapi::copy::{UserDataArray, read_user_data, write_user_data};
 use uiommu_uapi::errno::Result;
@@ -48,7 +47,7 @@ pub struct MockViommu {
     /// `s2_parent`.
     parent: Arc<dyn Domain>,
     /// `hw_queue[]` under `queue_mutex`: the queue objects by index, not counted.
-    queues: Mutex<[Option<WeakObj<Object>>; IOMMU_TEST_HW_QUEUE_MAX as usize]>,
+    queues: Mutex<[Option<AnyWeakObj>; IOMMU_TEST_HW_QUEUE_MAX as usize]>,
     mmap: Option<Mmap>,
 }
 
@@ -57,7 +56,7 @@ pub struct MockViommu {
 struct MockHwQueue {
     index: usize,
     /// The previous index's queue, kept in use (`iommufd_hw_queue_depend`).
-    _prev: Option<ObjRef<Object>>,
+    _prev: Option<AnyObjRef>,
 }
 
 impl MockViommu {
@@ -102,7 +101,7 @@ impl MockViommu {
 
     fn lock_queues(
         &self,
-    ) -> MutexGuard<'_, [Option<WeakObj<Object>>; IOMMU_TEST_HW_QUEUE_MAX as usize]> {
+    ) -> MutexGuard<'_, [Option<AnyWeakObj>; IOMMU_TEST_HW_QUEUE_MAX as usize]> {
         self.queues.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -1,10 +1,10 @@
-//! IOMMU drivers: the hardware models behind devices (the kernel's `struct iommu_ops`, its
-//! domain ops and iommufd's driver hooks, `include/linux/iommu.h`).
+//! The IOMMU hardware models and the one registry that creates them by name.
 //!
-//! A driver answers what its hardware can do ([`IommuDriver::hw_info`],
-//! [`IommuDriver::capable`]), builds domains from the caller's driver data, and decides whether
-//! a device may attach to a domain: `EINVAL` means "incompatible, try another domain", which
-//! the auto-domain search relies on.
+//! Every model implements the contract of [`crate::iommu`] and nothing else of the subsystem
+//! names it: a context holds the model its devices sit behind as an
+//! `Arc<dyn IommuDriver>` made here ([`create`]), so a new model is one module and one row of
+//! [`MODELS`]. The POWER TCE model ([`tce`]) is a VFIO SPAPR container backend, not an
+//! iommufd driver, and has no row.
 
 pub mod amd;
 pub mod mock;
@@ -13,166 +13,79 @@ pub mod mock_viommu;
 mod pt_glue;
 pub mod smmuv3;
 pub mod tce;
-pub mod viommu;
 pub mod vtd;
 
-use crate::domain::Domain;
-use std::any::Any;
-use std::fmt::Debug;
+use crate::iommu::IommuDriver;
 use std::sync::Arc;
-use uiommu_uapi::UserMemory;
-use uiommu_uapi::copy::UserData;
-use uiommu_uapi::errno::Result;
 
-/// Device capabilities a driver reports (`enum iommu_cap`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capability {
-    /// DMA is cache coherent (`IOMMU_CAP_CACHE_COHERENCY`); required to bind.
-    CacheCoherency,
-    /// Domains can enforce coherency (`IOMMU_CAP_ENFORCE_CACHE_COHERENCY`).
-    EnforceCacheCoherency,
-    /// Dirty tracking (`IOMMU_CAP_DIRTY_TRACKING`).
-    DirtyTracking,
-    /// The device may use ATS (`IOMMU_CAP_PCI_ATS_SUPPORTED`).
-    PciAtsSupported,
+/// A model the registry can create.
+#[derive(Debug, Clone, Copy)]
+pub struct Model {
+    /// The name a user selects it by (`uiommu exec --driver NAME`).
+    pub name: &'static str,
+    /// One line on what it is.
+    pub summary: &'static str,
+    create: fn() -> Arc<dyn IommuDriver>,
 }
 
-/// What `hw_info` reports: the driver's data and its type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HwInfo {
-    /// `IOMMU_HW_INFO_TYPE_*` of `data`.
-    pub data_type: u32,
-    /// The driver's `iommu_hw_info_*` struct, as bytes.
-    pub data: Vec<u8>,
-}
-
-/// Driver data passed in by the caller, and the memory to read it from.
-#[derive(Clone, Copy)]
-pub struct DriverData<'a> {
-    /// Type, address and length of the blob.
-    pub data: UserData,
-    /// The caller's memory.
-    pub mem: &'a dyn UserMemory,
-}
-
-impl std::fmt::Debug for DriverData<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.data.fmt(f)
+impl Model {
+    /// A new instance: one IOMMU unit with the model's default registers (the mock is the
+    /// one selftest IOMMU, as in the kernel).
+    pub fn create(&self) -> Arc<dyn IommuDriver> {
+        (self.create)()
     }
 }
 
-/// A physical device behind an IOMMU: what the driver knows of it.
-#[derive(Debug)]
-pub struct PhysDevice {
-    /// The driver of the IOMMU the device sits behind.
-    pub driver: Arc<dyn IommuDriver>,
-    /// The IOMMU group: devices that cannot be isolated from each other share one.
-    pub group_id: u32,
-    /// PASIDs the device supports, as a bit width (0: none).
-    pub max_pasid_log2: u8,
-    /// The driver's per-device state.
-    pub state: Box<dyn Any + Send + Sync>,
+/// Every model, the default first.
+pub const MODELS: &[Model] = &[
+    Model {
+        name: "mock",
+        summary: "the kernel's iommufd selftest mock IOMMU (selftest.c)",
+        create: || mock::MockDriver::get(),
+    },
+    Model {
+        name: "vtd",
+        summary: "an Intel VT-d unit in scalable mode, first and second stage, nested",
+        create: || vtd::VtdDriver::new(vtd::VtdConfig::default()),
+    },
+    Model {
+        name: "smmuv3",
+        summary: "an Arm SMMUv3, stage 1 and 2, vSMMU with nested STEs and a vEVENTQ",
+        create: || smmuv3::SmmuDriver::new(smmuv3::SmmuConfig::default()),
+    },
+    Model {
+        name: "amd",
+        summary: "an AMD-Vi unit, v1 host and v2 guest tables, as Linux 7.3 wires it",
+        create: || amd::AmdDriver::new(amd::AmdConfig::default()),
+    },
+];
+
+/// The model called `name`.
+pub fn model(name: &str) -> Option<&'static Model> {
+    MODELS.iter().find(|m| m.name == name)
 }
 
-impl PhysDevice {
-    /// The driver's state as `T`, if it is one.
-    pub fn state<T: 'static>(&self) -> Option<&T> {
-        self.state.downcast_ref()
-    }
+/// The default model: the selftest mock, as on a kernel with `CONFIG_IOMMUFD_TEST`.
+pub fn default_model() -> &'static Model {
+    &MODELS[0]
 }
 
-/// A region a device cannot use for DMA (`iommu_get_resv_regions`), inclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReservedRegion {
-    /// First reserved IOVA.
-    pub start: u64,
-    /// Last reserved IOVA.
-    pub last: u64,
-    /// A software MSI window (`IOMMU_RESV_SW_MSI`), which iommufd may map itself.
-    pub sw_msi: bool,
+/// A new instance of the model called `name`.
+pub fn create(name: &str) -> Option<Arc<dyn IommuDriver>> {
+    model(name).map(Model::create)
 }
 
-/// An IOMMU driver.
-pub trait IommuDriver: Send + Sync + Debug {
-    /// A short name (`mock`, `vtd`, `smmuv3`, …).
-    fn name(&self) -> &'static str;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// `device_iommu_capable`.
-    fn capable(&self, dev: &PhysDevice, cap: Capability) -> bool;
-
-    /// `hw_info`: the driver's data of type `requested` (`IOMMU_HW_INFO_TYPE_DEFAULT` for the
-    /// driver's own). `None` if the driver has no data at all.
-    fn hw_info(&self, dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>>;
-
-    /// `domain_alloc_paging_flags`: a paging domain for `dev` with `IOMMU_HWPT_ALLOC_*` flags
-    /// (`IOMMU_HWPT_FAULT_ID_VALID` already removed) and optional driver data.
-    fn domain_alloc_paging(
-        &self,
-        dev: &PhysDevice,
-        flags: u32,
-        data: Option<DriverData<'_>>,
-    ) -> Result<Arc<dyn Domain>>;
-
-    /// `domain_alloc_nested`: a nested domain over `parent`, from driver data. `None` if the
-    /// driver does not support nesting.
-    fn domain_alloc_nested(
-        &self,
-        _dev: &PhysDevice,
-        _parent: &Arc<dyn Domain>,
-        _flags: u32,
-        _data: DriverData<'_>,
-    ) -> Option<Result<Arc<dyn Domain>>> {
-        None
+    #[test]
+    fn every_model_is_created_by_its_own_name() {
+        for m in MODELS {
+            let driver = create(m.name).expect("listed");
+            assert_eq!(driver.name(), m.name);
+        }
+        assert!(create("nope").is_none());
+        assert_eq!(default_model().name, "mock");
     }
-
-    /// `attach_dev`: make `domain` the device's RID domain (`old` is the previous one).
-    fn attach_dev(
-        &self,
-        dev: &PhysDevice,
-        domain: &Arc<dyn Domain>,
-        old: Option<&Arc<dyn Domain>>,
-    ) -> Result<()>;
-
-    /// `set_dev_pasid`: make `domain` the domain of `pasid` on the device. `domain` is the
-    /// blocking domain when a PASID is detached.
-    fn set_dev_pasid(
-        &self,
-        dev: &PhysDevice,
-        pasid: u32,
-        domain: &Arc<dyn Domain>,
-        old: Option<&Arc<dyn Domain>>,
-    ) -> Result<()>;
-
-    /// The domain that blocks all DMA.
-    fn blocking_domain(&self) -> Arc<dyn Domain>;
-
-    /// Reserved IOVA regions of the device.
-    fn reserved_regions(&self, _dev: &PhysDevice) -> Vec<ReservedRegion> {
-        Vec::new()
-    }
-
-    /// Whether `domain` was made by this driver (`domain->owner == ops`).
-    fn owns(&self, domain: &dyn Domain) -> bool;
-
-    /// The guest owns the PASID table (`iommu_ops.user_pasid_table`): faults on a PASID with
-    /// no attachment of its own go to the nested domain of the RID.
-    fn user_pasid_table(&self) -> bool {
-        false
-    }
-
-    /// `get_viommu_size` (with `viommu_init`) is non-zero for `viommu_type` on `dev`.
-    fn viommu_supported(&self, _dev: &PhysDevice, _viommu_type: u32) -> bool {
-        false
-    }
-
-    /// `viommu_init`: the driver's vIOMMU state over the nest parent.
-    fn viommu_init(&self, _init: &viommu::ViommuInit<'_>) -> Result<Box<dyn viommu::ViommuOps>> {
-        Err(uiommu_uapi::Errno::EOPNOTSUPP)
-    }
-}
-
-/// Whether two devices sit behind the same IOMMU instance (`iommufd_device_get_iommu_dev`
-/// compared).
-pub fn same_iommu(a: &Arc<dyn IommuDriver>, b: &Arc<dyn IommuDriver>) -> bool {
-    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }

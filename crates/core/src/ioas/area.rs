@@ -1,8 +1,8 @@
 //! Areas: IOVA ranges backed by a slice of a pages object (`io_pagetable.h`: `iopt_area`,
 //! `iopt_area_contig_init`/`iopt_area_contig_next`).
 
-use super::domain::Prot;
 use super::pages::{PAGE_SIZE, Pages};
+use crate::iommu::Prot;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

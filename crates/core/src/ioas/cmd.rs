@@ -3,8 +3,8 @@
 //! `conv_iommu_prot`). The ABI layer calls these, then finds the IOAS (`ENOENT`), then calls
 //! the [`super::IoPagetable`] method.
 
-use super::domain::Prot;
 use super::map::Iova;
+use crate::iommu::Prot;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::ioas::{

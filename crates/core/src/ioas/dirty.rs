@@ -3,7 +3,7 @@
 //! `iopt_clear_dirty_data`).
 
 use super::IoPagetable;
-use super::domain::{DirtyRecorder, IoptDomain};
+use crate::iommu::domain::{DirtyRecorder, IoptDomain};
 use uiommu_uapi::{Errno, errno::Result};
 
 /// Discards what it is given: clearing dirty bits without reporting them.

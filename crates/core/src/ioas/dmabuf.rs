@@ -9,10 +9,10 @@
 //! its IOAS lock, so fills and unfills that race a revoke agree with it.
 
 use super::area::Area;
-use super::domain::Prot;
 use super::map::{Iova, Slice, check_file_range};
 use super::pages::{Pages, PinOwner};
 use super::{Inner, IoPagetable};
+use crate::iommu::Prot;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use uiommu_uapi::{Errno, errno::Result};

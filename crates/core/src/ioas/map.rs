@@ -3,9 +3,10 @@
 //! `iopt_alloc_area_pages`, `iopt_insert_area`, `iopt_get_pages`).
 
 use super::area::Area;
-use super::domain::{Prot, fill_area, unfill_area};
+use super::fill::{fill_area, unfill_area};
 use super::pages::{FileBacking, PAGE_SIZE, Pages, PinOwner};
 use super::{Inner, IoPagetable};
+use crate::iommu::Prot;
 use std::sync::Arc;
 use uiommu_uapi::{Errno, errno::Result};
 

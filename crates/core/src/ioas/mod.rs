@@ -12,7 +12,7 @@
 //! dma-buf revoke takes the IOAS locks one at a time, holding none of the others.
 //! Access callbacks run with no lock held.
 
-mod access;
+mod access_list;
 mod account;
 mod alloc;
 mod allowed;
@@ -20,7 +20,7 @@ mod area;
 mod cmd;
 mod dirty;
 mod dmabuf;
-mod domain;
+mod fill;
 mod map;
 mod pages;
 mod range_count;
@@ -31,17 +31,17 @@ mod unmap;
 #[cfg(test)]
 mod tests;
 
-pub use access::{AccessFlags, AccessId, AccessNotify};
+pub use access_list::{AccessFlags, AccessId, AccessNotify};
 pub use account::{LockedVm, NoAccount, PinAccount, RlimitMode};
 pub use alloc::HPAGE_SIZE;
 pub use area::AreaInfo;
 pub use cmd::{check_copy_cmd, check_map_cmd, check_map_file_cmd};
 pub use dmabuf::{DmaBuf, DmaBufImporter};
-pub use domain::{DirtyRecorder, IoptDomain, Prot};
 pub use map::Iova;
 pub use pages::{FileBacking, PAGE_SIZE, PinMemory, PinOwner, PinRegistry, ProbeMemory};
 
-use access::AccessEntry;
+use crate::iommu::IoptDomain;
+use access_list::AccessEntry;
 use area::Areas;
 use range_count::RangeCount;
 use reserved::Reserved;

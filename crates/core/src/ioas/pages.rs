@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::{Errno, UserMemory, errno::Result};
 
 /// The kernel's `PAGE_SIZE`: the granule of pinning and of `iopt_pages` indices.
-pub const PAGE_SIZE: u64 = 4096;
+pub const PAGE_SIZE: u64 = uiommu_uapi::user::USER_PAGE_SIZE;
 
 /// What pinning needs from the address space of the process that mapped: whether
 /// `pin_user_pages` would succeed.

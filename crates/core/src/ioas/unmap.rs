@@ -3,7 +3,7 @@
 //! `iommufd_access_notify_unmap`).
 
 use super::IoPagetable;
-use super::domain::unfill_area;
+use super::fill::unfill_area;
 use uiommu_uapi::{Errno, errno::Result};
 
 /// How many times unmap asks the accesses of one area to let go before giving up with

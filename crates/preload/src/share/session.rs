@@ -17,9 +17,9 @@ use libc::c_int;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use uiommu_abi::host::FileBacking;
+use uiommu_abi::host::Process;
 use uiommu_abi::{Caller, FdHost, File, ProcessVm, dispatch};
-use uiommu_core::context::Process;
-use uiommu_core::ioas::FileBacking;
 
 /// The objects of one child, by handle.
 pub type Handles = BTreeMap<u32, Object>;

@@ -68,6 +68,19 @@ pub fn open_mock_iommu(name: &str) -> Option<Iommufd> {
     open_mock(name)
 }
 
+/// Whether paging domains of the IOMMU the selftest devices sit behind can be attached to a
+/// PASID (the domain ops' `set_dev_pasid`). The mock, VT-d and SMMUv3 have it; Linux 7.3's
+/// AMD-Vi has it only for SVA domains, and answers `EOPNOTSUPP`. Prints a `SKIP` line for
+/// scenario `name` when not.
+pub fn paging_pasid_attach(name: &str) -> bool {
+    let iommu = test_iommu();
+    if iommu == "amd" {
+        eprintln!("SKIP {name}: paging domains behind {iommu} cannot attach to a PASID");
+        return false;
+    }
+    true
+}
+
 /// Asserts that `r` failed with `errno`.
 #[track_caller]
 pub fn assert_errno<T: std::fmt::Debug>(r: Result<T, Error>, errno: Errno) {

@@ -29,9 +29,11 @@ pub use regs::AmdConfig;
 pub use unit::{PageFaultEvent, Unit};
 pub use viommu::AmdViommu;
 
-use super::viommu::{ViommuInit, ViommuOps};
-use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
-use crate::domain::{Domain, DomainType};
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::viommu::{ViommuInit, ViommuOps};
+use crate::iommu::{
+    Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
+};
 use std::any::Any;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -183,6 +185,15 @@ impl AmdDriver {
 impl IommuDriver for AmdDriver {
     fn name(&self) -> &'static str {
         "amd"
+    }
+
+    /// `amd_iommu_probe_device`: a PCI function behind this unit, without PRI or ATS.
+    fn probe_device(self: Arc<Self>, spec: DeviceSpec) -> Result<PhysDevice> {
+        Ok(self.create_device(AmdDeviceConfig {
+            pasid_bits: spec.pasid_bits,
+            pri: false,
+            ats: false,
+        }))
     }
 
     /// `amd_iommu_capable`.
@@ -354,7 +365,7 @@ impl IommuDriver for AmdDriver {
 
 impl AmdPaging {
     fn has_dirty_tracking_ops(&self) -> bool {
-        crate::ioas::IoptDomain::has_dirty_tracking(self)
+        crate::iommu::IoptDomain::has_dirty_tracking(self)
     }
 }
 

@@ -7,12 +7,13 @@
 use super::AmdDev;
 use super::regs::{AmdConfig, PAGE_MODE_5_LEVEL};
 use super::tag::DomainId;
-use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
-use crate::domain::{Domain, DomainType};
-use crate::driver::PhysDevice;
 use crate::driver::pt_glue::DynRecorder;
 pub(crate) use crate::driver::pt_glue::pt_errno;
-use crate::ioas::{IoptDomain, Prot};
+use crate::iommu::PhysDevice;
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage, Walked};
+use crate::iommu::{IoptDomain, Prot};
+use crate::iotlb::Iotlb;
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};

@@ -6,10 +6,13 @@
 use super::tests::gdte;
 use super::*;
 use crate::context::{Context, Handle};
-use crate::device::{Device, NO_PASID};
-use crate::dma::{DmaError, FaultReason, Stage, dma_read, dma_write};
+use crate::device::Device;
+use crate::dma::{DmaError, dma_read, dma_write};
 use crate::hwpt::HwptView;
-use crate::ioas::{Iova, Prot};
+use crate::ioas::Iova;
+use crate::iommu::NO_PASID;
+use crate::iommu::Prot;
+use crate::iommu::translate::{FaultReason, Stage};
 use crate::objects::Ioas;
 use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::UserMemory;

@@ -1,7 +1,7 @@
 use super::nested::dte;
 use super::regs::efr;
 use super::*;
-use crate::ioas::Prot;
+use crate::iommu::Prot;
 use proptest::prelude::*;
 use uiommu_uapi::copy::UserData;
 use uiommu_uapi::iommufd::{IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HWPT_DATA_AMD_GUEST};

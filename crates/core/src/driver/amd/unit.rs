@@ -3,7 +3,8 @@
 //! of IO_PAGE_FAULT events (§2.5.2 "Event Log", Table "IO_PAGE_FAULT Event Types").
 
 use super::regs::AmdConfig;
-use crate::dma::{DmaFault, FaultReason, Iotlb};
+use crate::iommu::translate::{DmaFault, FaultReason};
+use crate::iotlb::Iotlb;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -75,7 +76,7 @@ impl Unit {
         }
         log.events.push_back(PageFaultEvent {
             device_id,
-            pasid: (fault.pasid != crate::device::NO_PASID).then_some(fault.pasid),
+            pasid: (fault.pasid != crate::iommu::NO_PASID).then_some(fault.pasid),
             domain_id,
             addr: fault.iova,
             write: fault.access == uiommu_pt::Access::Write,

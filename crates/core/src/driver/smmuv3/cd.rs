@@ -6,8 +6,8 @@
 use super::paging::PagingInner;
 use super::regs::SmmuConfig;
 use super::spec::{cd, evt, get, ste};
-use crate::device::NO_PASID;
-use crate::dma::{DmaMemory, FaultReason, Stage};
+use crate::iommu::NO_PASID;
+use crate::iommu::translate::{DmaMemory, FaultReason, Stage};
 use uiommu_pt::{
     Access, ArmLpae, Fault, GuestMemory, GuestTables, PageTable, Translation, WalkFault,
 };

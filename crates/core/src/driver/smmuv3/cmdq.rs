@@ -16,7 +16,7 @@ use super::regs::SmmuConfig;
 use super::spec::{cmd, get, put};
 use super::unit::lock;
 use super::vsmmu::VsmmuShared;
-use crate::driver::PhysDevice;
+use crate::iommu::PhysDevice;
 use std::sync::Arc;
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;

@@ -5,9 +5,9 @@
 
 use super::spec::{evt, put};
 use super::unit::EventRecord;
-use crate::device::NO_PASID;
-use crate::dma::{DmaFault, FaultReason, Stage};
-use crate::viommu::ViommuCore;
+use crate::iommu::NO_PASID;
+use crate::iommu::translate::{DmaFault, FaultReason, Stage};
+use crate::iommu::viommu_core::ViommuCore;
 use std::sync::Arc;
 use uiommu_pt::Access;
 use uiommu_uapi::iommufd::{IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, IommuVeventArmSmmuv3};

@@ -29,11 +29,13 @@ pub use regs::SmmuConfig;
 pub use unit::Unit;
 pub use vsmmu::Vsmmu;
 
-use super::viommu::{ViommuInit, ViommuOps};
-use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
-use crate::dma::DmaFault;
-use crate::domain::{Domain, DomainType};
-use crate::viommu::ViommuCore;
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::translate::DmaFault;
+use crate::iommu::viommu::{ViommuInit, ViommuOps};
+use crate::iommu::viommu_core::ViommuCore;
+use crate::iommu::{
+    Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
+};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -252,6 +254,14 @@ impl SmmuDriver {
 impl IommuDriver for SmmuDriver {
     fn name(&self) -> &'static str {
         "smmuv3"
+    }
+
+    /// `arm_smmu_probe_device`: a PCI function behind this SMMU, without ATS.
+    fn probe_device(self: Arc<Self>, spec: DeviceSpec) -> Result<PhysDevice> {
+        Ok(self.create_device(SmmuDeviceConfig {
+            pasid_bits: spec.pasid_bits,
+            ..Default::default()
+        }))
     }
 
     /// `arm_smmu_capable`.

@@ -6,8 +6,9 @@
 use super::rig::{RAM_UVA, Rig, read};
 use super::spec::{cmd, evt, put, ste};
 use super::*;
-use crate::device::NO_PASID;
-use crate::dma::{DmaError, FaultReason, Stage};
+use crate::dma::DmaError;
+use crate::iommu::NO_PASID;
+use crate::iommu::translate::{FaultReason, Stage};
 use uiommu_pt::format::arm_lpae::spec as lpae;
 use uiommu_uapi::UserMemory;
 

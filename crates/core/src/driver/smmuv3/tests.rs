@@ -1,7 +1,7 @@
 //! The driver's answers without DMA: hw_info, paging allocation, attach rules, vSTEs.
 
 use super::*;
-use crate::ioas::Prot;
+use crate::iommu::Prot;
 use spec::{put, ste};
 use uiommu_uapi::copy::UserData;
 use uiommu_uapi::iommufd::IOMMU_HWPT_DATA_ARM_SMMUV3;

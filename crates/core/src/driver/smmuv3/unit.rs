@@ -4,7 +4,7 @@
 //! `arm_smmu_domain_finalise_s1`'s `arm_smmu_asid_xa`).
 
 use super::regs::SmmuConfig;
-use crate::dma::Iotlb;
+use crate::iotlb::Iotlb;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

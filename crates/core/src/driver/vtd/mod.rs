@@ -22,9 +22,11 @@ pub use paging::VtdPaging;
 pub use regs::VtdConfig;
 pub use unit::{FaultRecord, PageResponse, Unit};
 
-use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
-use crate::device::NO_PASID;
-use crate::domain::{Domain, DomainType};
+use crate::iommu::NO_PASID;
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::{
+    Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
+};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -203,6 +205,15 @@ impl VtdDriver {
 impl IommuDriver for VtdDriver {
     fn name(&self) -> &'static str {
         "vtd"
+    }
+
+    /// `intel_iommu_probe_device`: a PCI function behind this unit, without PRI or ATS.
+    fn probe_device(self: Arc<Self>, spec: DeviceSpec) -> Result<PhysDevice> {
+        Ok(self.create_device(VtdDeviceConfig {
+            pasid_bits: spec.pasid_bits,
+            pri: false,
+            ats: false,
+        }))
     }
 
     /// `intel_iommu_capable`.

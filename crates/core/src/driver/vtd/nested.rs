@@ -13,10 +13,11 @@ use super::VtdDev;
 use super::paging::{PagingInner, Table};
 use super::regs::VtdConfig;
 use super::tag::DomainTag;
-use crate::dma::s2cache::S2Cache;
-use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
-use crate::domain::{Domain, DomainType};
-use crate::driver::PhysDevice;
+use crate::iommu::PhysDevice;
+use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage, Walked};
+use crate::iotlb::Iotlb;
+use crate::iotlb::s2cache::S2Cache;
 use std::any::Any;
 use std::sync::{Arc, PoisonError};
 use uiommu_pt::{

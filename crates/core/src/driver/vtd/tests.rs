@@ -1,5 +1,5 @@
 use super::*;
-use crate::ioas::Prot;
+use crate::iommu::Prot;
 use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::{UserData, UserDataArray};
 use uiommu_uapi::iommufd::{

@@ -3,8 +3,9 @@
 //! the page group responses it has sent to devices (§7.7 "Page Group Response").
 
 use super::regs::VtdConfig;
-use crate::dma::{DmaFault, FaultReason, Iotlb};
 use crate::fault::{FaultGroup, ResponseSink};
+use crate::iommu::translate::{DmaFault, FaultReason};
+use crate::iotlb::Iotlb;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -86,7 +87,7 @@ impl Unit {
         }
         log.records.push_back(FaultRecord {
             source_id,
-            pasid: (fault.pasid != crate::device::NO_PASID).then_some(fault.pasid),
+            pasid: (fault.pasid != crate::iommu::NO_PASID).then_some(fault.pasid),
             addr: fault.iova,
             write: fault.access == uiommu_pt::Access::Write,
             reason: fault.reason,

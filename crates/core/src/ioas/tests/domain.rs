@@ -1,6 +1,7 @@
 //! Domains, pinning, refs, accounting, huge pages, dirty tracking.
 
 use super::*;
+use crate::iommu::domain::DirtyRecorder;
 
 #[test]
 fn pins_only_with_a_domain_and_counts_refs() {

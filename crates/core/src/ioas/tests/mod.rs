@@ -8,6 +8,8 @@ mod map;
 mod model;
 
 use super::*;
+use crate::iommu::domain::DirtyRecorder;
+use crate::iommu::{IoptDomain, Prot};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use uiommu_uapi::user::testing::TestMemory;

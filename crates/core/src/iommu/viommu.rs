@@ -6,11 +6,10 @@
 //! Every hook defaults to "not provided", which the core reports as `EOPNOTSUPP`.
 
 use super::{DriverData, PhysDevice};
-use crate::domain::Domain;
+use crate::iommu::domain::Domain;
+use crate::iommu::viommu_core::ViommuCore;
 use crate::mmap::MmapRegistry;
-use crate::object::ObjRef;
-use crate::objects::Object;
-use crate::viommu::ViommuCore;
+use crate::object::AnyObjRef;
 use std::any::Any;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -26,7 +25,7 @@ pub struct ViommuInit<'a> {
     /// The core state the driver may keep: virtual devices and event reporting.
     pub core: &'a Arc<ViommuCore>,
     /// The vIOMMU object itself, not yet published: the owner of mmap regions.
-    pub owner: &'a ObjRef<Object>,
+    pub owner: &'a AnyObjRef,
     /// The context's mmap regions (`iommufd_viommu_alloc_mmap`).
     pub mmaps: &'a Arc<MmapRegistry>,
     /// The nest parent's domain (stage 2).
@@ -39,7 +38,7 @@ pub struct ViommuInit<'a> {
 #[derive(Debug)]
 pub struct HwQueueInit<'a> {
     /// The HW queue object itself, not yet published (for `iommufd_hw_queue_depend`).
-    pub obj: &'a ObjRef<Object>,
+    pub obj: &'a AnyObjRef,
     /// The `IOMMU_HW_QUEUE_TYPE_*`.
     pub queue_type: u32,
     /// The queue's index on the vIOMMU.

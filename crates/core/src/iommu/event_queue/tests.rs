@@ -1,4 +1,5 @@
 use super::*;
+use uiommu_uapi::iommufd::IOMMU_VEVENTQ_FLAG_LOST_EVENTS;
 use uiommu_uapi::user::testing::TestMemory;
 
 const BUF: u64 = 0x10_0000;

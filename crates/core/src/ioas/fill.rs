@@ -9,40 +9,7 @@ use super::{Inner, IoPagetable};
 use std::sync::Arc;
 use uiommu_uapi::{Errno, errno::Result};
 
-pub use uiommu_pt::{DirtyRecorder, Prot};
-
-/// A paging domain attached to the IOAS: the kernel's `iommu_domain` as the IOAS sees it.
-/// Implementations synchronise internally; the IOAS calls `map`/`unmap` under its own lock.
-pub trait IoptDomain: Send + Sync {
-    /// Supported page sizes; the lowest set bit is the smallest (`pgsize_bitmap`).
-    fn pgsize_bitmap(&self) -> u64;
-    /// First and last IOVA the domain translates (`geometry.aperture_start/_end`).
-    fn aperture(&self) -> (u64, u64);
-    /// Maps `iova..iova + len` to output addresses `oa..oa + len`. On failure nothing of this
-    /// call stays mapped (`iommu_map` unwinds).
-    fn map(&self, iova: u64, oa: u64, len: u64, prot: Prot) -> Result<()>;
-    /// Unmaps `iova..iova + len`, which was mapped by earlier `map` calls.
-    fn unmap(&self, iova: u64, len: u64);
-    /// Whether the domain has `dirty_ops`.
-    fn has_dirty_tracking(&self) -> bool {
-        false
-    }
-    /// `dirty_ops->set_dirty_tracking`.
-    fn set_dirty_tracking(&self, _enable: bool) -> Result<()> {
-        Err(Errno::EOPNOTSUPP)
-    }
-    /// `dirty_ops->read_and_clear_dirty` over `iova..iova + len`: records dirty ranges and,
-    /// unless `no_clear` (`IOMMU_DIRTY_NO_CLEAR`), clears them.
-    fn read_and_clear_dirty(
-        &self,
-        _iova: u64,
-        _len: u64,
-        _no_clear: bool,
-        _bitmap: &mut dyn DirtyRecorder,
-    ) -> Result<()> {
-        Err(Errno::EOPNOTSUPP)
-    }
-}
+use crate::iommu::IoptDomain;
 
 /// Identity of a domain: the address of its object.
 pub(crate) fn domain_key(d: &Arc<dyn IoptDomain>) -> usize {

@@ -5,9 +5,9 @@
 
 use super::area::ContigStep;
 use super::dmabuf::check_access;
-use super::domain::Prot;
 use super::pages::PAGE_SIZE;
 use super::{Inner, IoPagetable};
+use crate::iommu::Prot;
 use std::sync::{Arc, Weak};
 use uiommu_uapi::{Errno, UserMemory, errno::Result};
 

@@ -2,15 +2,50 @@
 //! `iommu_domain_ops`, `include/linux/iommu.h`).
 //!
 //! The paging operations are [`IoptDomain`], the view an IOAS has of the domains it fills;
-//! [`Domain`] adds what the rest of the subsystem needs: the kind, translation lookup, and
-//! downcasting to the driver's own type.
+//! [`Domain`] adds what the rest of the subsystem needs: the kind, translation lookup, the
+//! hardware translation model, and downcasting to the driver's own type.
 
-use crate::ioas::IoptDomain;
+use super::translate::DmaDomain;
 use std::any::Any;
 use std::fmt::Debug;
-use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
+use uiommu_uapi::{Errno, UserMemory};
+
+pub use uiommu_pt::{DirtyRecorder, Prot};
+
+/// A paging domain attached to the IOAS: the kernel's `iommu_domain` as the IOAS sees it.
+/// Implementations synchronise internally; the IOAS calls `map`/`unmap` under its own lock.
+pub trait IoptDomain: Send + Sync {
+    /// Supported page sizes; the lowest set bit is the smallest (`pgsize_bitmap`).
+    fn pgsize_bitmap(&self) -> u64;
+    /// First and last IOVA the domain translates (`geometry.aperture_start/_end`).
+    fn aperture(&self) -> (u64, u64);
+    /// Maps `iova..iova + len` to output addresses `oa..oa + len`. On failure nothing of this
+    /// call stays mapped (`iommu_map` unwinds).
+    fn map(&self, iova: u64, oa: u64, len: u64, prot: Prot) -> Result<()>;
+    /// Unmaps `iova..iova + len`, which was mapped by earlier `map` calls.
+    fn unmap(&self, iova: u64, len: u64);
+    /// Whether the domain has `dirty_ops`.
+    fn has_dirty_tracking(&self) -> bool {
+        false
+    }
+    /// `dirty_ops->set_dirty_tracking`.
+    fn set_dirty_tracking(&self, _enable: bool) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// `dirty_ops->read_and_clear_dirty` over `iova..iova + len`: records dirty ranges and,
+    /// unless `no_clear` (`IOMMU_DIRTY_NO_CLEAR`), clears them.
+    fn read_and_clear_dirty(
+        &self,
+        _iova: u64,
+        _len: u64,
+        _no_clear: bool,
+        _bitmap: &mut dyn DirtyRecorder,
+    ) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+}
 
 /// The kind of a domain (`IOMMU_DOMAIN_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +80,8 @@ pub trait Domain: IoptDomain + Debug {
         None
     }
 
-    /// The hardware translation model the DMA engine uses, if the driver has one
-    /// ([`crate::dma`]).
-    fn dma(&self) -> Option<&dyn crate::dma::DmaDomain> {
+    /// The hardware translation model the DMA engine uses, if the driver has one.
+    fn dma(&self) -> Option<&dyn DmaDomain> {
         None
     }
 
@@ -60,7 +94,7 @@ pub trait Domain: IoptDomain + Debug {
 #[macro_export]
 macro_rules! impl_no_paging {
     ($ty:ty) => {
-        impl $crate::ioas::IoptDomain for $ty {
+        impl $crate::iommu::IoptDomain for $ty {
             fn pgsize_bitmap(&self) -> u64 {
                 0
             }
@@ -72,7 +106,7 @@ macro_rules! impl_no_paging {
                 _: u64,
                 _: u64,
                 _: u64,
-                _: $crate::ioas::Prot,
+                _: $crate::iommu::Prot,
             ) -> uiommu_uapi::errno::Result<()> {
                 Err(uiommu_uapi::Errno::EINVAL)
             }

@@ -48,6 +48,8 @@
 //! result behind: every invalidation bumps an epoch first, a fill records the epoch before its
 //! walk ([`Iotlb::begin_fill`]) and is dropped if the epoch moved.
 
+pub mod s2cache;
+
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use uiommu_pt::Access;
@@ -60,11 +62,11 @@ pub const WAYS: usize = 8;
 pub const TAG_SLOTS: usize = 256;
 
 /// Permission bit: reads were proven by a walk.
-pub(super) const PERM_R: u64 = 1 << 0;
+pub(crate) const PERM_R: u64 = 1 << 0;
 /// Permission bit: writes were proven by a walk (and the leaf's dirty bit set, if the format
 /// has one: a later write needs no walk).
-pub(super) const PERM_W: u64 = 1 << 1;
-pub(super) const PERM_MASK: u64 = PERM_R | PERM_W;
+pub(crate) const PERM_W: u64 = 1 << 1;
+pub(crate) const PERM_MASK: u64 = PERM_R | PERM_W;
 /// Bit 0 of `key`: the way holds an entry.
 const VALID: u64 = 1;
 
@@ -149,7 +151,7 @@ impl Default for Iotlb {
     }
 }
 
-pub(super) fn perm_of(access: Access) -> u64 {
+pub(crate) fn perm_of(access: Access) -> u64 {
     match access {
         Access::Read => PERM_R,
         Access::Write => PERM_W,

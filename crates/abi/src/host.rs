@@ -1,0 +1,17 @@
+//! The host seam: what a front end supplies to the subsystem and chooses for it, and the only
+//! way a front end reaches `uiommu-core`.
+//!
+//! - the calling process: its address space, pin counts and locked-VM charges ([`Process`],
+//!   [`PinMemory`], [`PinRegistry`], [`LockedVm`]), and the node it opened ([`Node`]);
+//! - file backings of `IOMMU_IOAS_MAP_FILE` ([`FileBacking`]);
+//! - fault injection, per thread ([`fail_nth`]);
+//! - the IOMMU model a context's devices sit behind ([`MODELS`], [`model`]).
+//!
+//! A context ([`Context::new`]) is then served by [`crate::dispatch`], [`crate::mmap`] and the
+//! files of [`crate::files`].
+
+pub use uiommu_core::context::{Context, Node, Process};
+pub use uiommu_core::driver::{MODELS, Model, default_model, model};
+pub use uiommu_core::fail_nth;
+pub use uiommu_core::ioas::{FileBacking, LockedVm, PAGE_SIZE, PinMemory, PinRegistry};
+pub use uiommu_core::iommu::IommuDriver;
