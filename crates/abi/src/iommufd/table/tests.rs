@@ -33,6 +33,16 @@ fn expect_copied(cmd: &UserCmd, user: &[u8], op: &IoctlOp) {
     );
 }
 
+/// Reading `op`'s command `ioctl` from `mem` fails with `want`.
+fn assert_read_err(mem: &TestMemory, ioctl: u32, op: &IoctlOp, want: Errno) {
+    assert_eq!(
+        UserCmd::read(mem, ioctl, ARG).err(),
+        Some(want),
+        "{}",
+        op.name
+    );
+}
+
 #[test]
 fn case1_exact_size() {
     for (ioctl, op) in OPS.rows() {
@@ -76,12 +86,7 @@ fn case3_newer_caller_needs_zero_tail() {
             // Any non-zero byte past our struct: E2BIG.
             for at in [op.size, op.size + extra / 2, user_size - 1] {
                 mem.put(ARG + at as u64, &[0x80]);
-                assert_eq!(
-                    UserCmd::read(&mem, ioctl, ARG).err(),
-                    Some(Errno::E2BIG),
-                    "{}",
-                    op.name
-                );
+                assert_read_err(&mem, ioctl, op, Errno::E2BIG);
                 mem.put(ARG + at as u64, &[0]);
             }
             // A tail reaching unmapped memory: EFAULT.
@@ -90,12 +95,7 @@ fn case3_newer_caller_needs_zero_tail() {
             mem.unmap(ARG + op.size as u64, 1);
             let first_page_end = (ARG + op.size as u64) / 4096 * 4096 + 4096;
             if ARG + (user_size as u64) > first_page_end {
-                assert_eq!(
-                    UserCmd::read(&mem, ioctl, ARG).err(),
-                    Some(Errno::EFAULT),
-                    "{}",
-                    op.name
-                );
+                assert_read_err(&mem, ioctl, op, Errno::EFAULT);
             }
         }
     }
@@ -111,12 +111,7 @@ fn case4_malicious_sizes() {
             }
             let mem = TestMemory::new();
             mem.put(ARG, &caller_struct(user_size as u32, op.size.max(4)));
-            assert_eq!(
-                UserCmd::read(&mem, ioctl, ARG).err(),
-                Some(Errno::EINVAL),
-                "{}",
-                op.name
-            );
+            assert_read_err(&mem, ioctl, op, Errno::EINVAL);
         }
         // The size word itself unreadable: EFAULT before anything else.
         let mem = TestMemory::new();
@@ -125,12 +120,7 @@ fn case4_malicious_sizes() {
         let mem = TestMemory::new();
         mem.put(ARG, &caller_struct(u32::MAX, op.size));
         mem.map(ARG, 8 * 4096);
-        assert_eq!(
-            UserCmd::read(&mem, ioctl, ARG).err(),
-            Some(Errno::EFAULT),
-            "{}",
-            op.name
-        );
+        assert_read_err(&mem, ioctl, op, Errno::EFAULT);
     }
 }
 

@@ -96,34 +96,14 @@ pub(super) fn unmap_dma(
     })
 }
 
-/// The range of `VFIO_IOMMU_SPAPR_(UN)REGISTER_MEMORY`: `EINVAL` for a short `argsz` or any
-/// flag.
-fn mem_range(mem: &dyn UserMemory, arg: u64) -> Result<MemRange> {
+/// The range of `VFIO_IOMMU_SPAPR_REGISTER_MEMORY` and `_UNREGISTER_MEMORY`: `EINVAL` for a
+/// short `argsz` or any flag.
+pub(super) fn mem_range(mem: &dyn UserMemory, arg: u64) -> Result<MemRange> {
     let p: VfioIommuSpaprRegisterMemory = read_vfio(&mem, arg, REGISTER_MINSZ, 0)?;
     Ok(MemRange {
         vaddr: p.vaddr,
         size: p.size,
     })
-}
-
-/// `VFIO_IOMMU_SPAPR_REGISTER_MEMORY`.
-pub(super) fn register_memory(
-    b: &mut TceContainer,
-    mm: u64,
-    mem: &dyn UserMemory,
-    arg: u64,
-) -> Result<()> {
-    b.register_memory(mm, || mem_range(mem, arg))
-}
-
-/// `VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY`.
-pub(super) fn unregister_memory(
-    b: &mut TceContainer,
-    mm: u64,
-    mem: &dyn UserMemory,
-    arg: u64,
-) -> Result<()> {
-    b.unregister_memory(mm, || mem_range(mem, arg))
 }
 
 /// `VFIO_IOMMU_SPAPR_TCE_CREATE`: `EINVAL` for a short `argsz` or any flag; the struct as read
