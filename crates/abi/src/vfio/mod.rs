@@ -1,6 +1,6 @@
 //! The VFIO container ioctls that iommufd serves on its own fd and on `/dev/vfio/vfio`
 //! (`drivers/iommu/iommufd/vfio_compat.c`): the type1 IOMMU emulated over the context's
-//! compatibility IOAS.
+//! compatibility IOAS. One table, indexed by command number, lists them.
 //!
 //! - [`container`]: `VFIO_CHECK_EXTENSION`, `VFIO_SET_IOMMU`.
 //! - [`map`]: `VFIO_IOMMU_MAP_DMA`, `VFIO_IOMMU_UNMAP_DMA`.
@@ -40,30 +40,16 @@ type Handler = fn(&Context, &Caller<'_>, u64) -> Result<i64>;
 
 /// The commands of `iommufd_vfio_ioctl`, by number. The argument of `VFIO_SET_IOMMU` and
 /// `VFIO_CHECK_EXTENSION` is a value (an `unsigned long`), not a pointer.
+#[rustfmt::skip]
 static OPS: CmdTable<Handler, { (ioc_nr(VFIO_IOMMU_UNMAP_DMA) - VFIO_BASE) as usize + 1 }> =
-    CmdTable::new(
-        VFIO_BASE,
-        &[
-            (VFIO_GET_API_VERSION, |_, _, _| {
-                Ok(i64::from(VFIO_API_VERSION))
-            }),
-            (VFIO_CHECK_EXTENSION, |ctx, _, arg| {
-                container::check_extension(ctx, arg)
-            }),
-            (VFIO_SET_IOMMU, |ctx, _, arg| {
-                container::set_iommu(ctx, arg).map(|()| 0)
-            }),
-            (VFIO_IOMMU_GET_INFO, |ctx, caller, arg| {
-                info::get_info(ctx, caller.mem, arg).map(|()| 0)
-            }),
-            (VFIO_IOMMU_MAP_DMA, |ctx, caller, arg| {
-                map::map_dma(ctx, caller, arg).map(|()| 0)
-            }),
-            (VFIO_IOMMU_UNMAP_DMA, |ctx, caller, arg| {
-                map::unmap_dma(ctx, caller.mem, arg).map(|()| 0)
-            }),
-        ],
-    );
+    CmdTable::new(VFIO_BASE, &[
+        (VFIO_GET_API_VERSION, |_, _, _| Ok(i64::from(VFIO_API_VERSION))),
+        (VFIO_CHECK_EXTENSION, |ctx, _, arg| container::check_extension(ctx, arg)),
+        (VFIO_SET_IOMMU, |ctx, _, arg| container::set_iommu(ctx, arg).map(|()| 0)),
+        (VFIO_IOMMU_GET_INFO, |ctx, caller, arg| info::get_info(ctx, caller.mem, arg).map(|()| 0)),
+        (VFIO_IOMMU_MAP_DMA, |ctx, caller, arg| map::map_dma(ctx, caller, arg).map(|()| 0)),
+        (VFIO_IOMMU_UNMAP_DMA, |ctx, caller, arg| map::unmap_dma(ctx, caller.mem, arg).map(|()| 0)),
+    ]);
 
 /// An ioctl whose number is outside iommufd's range (`iommufd_vfio_ioctl`). Any number
 /// without a row, `VFIO_IOMMU_DIRTY_PAGES` included, is `ENOTTY` (the kernel's
