@@ -1,10 +1,11 @@
 //! The iommufd and VFIO character-device ABI over `uiommu-core`.
 //!
-//! [`dispatch`] is what an `ioctl(2)` on `/dev/iommu` does: route by command number, copy the
-//! struct in under the kernel's size rules (`uiommu_uapi::iommufd::UserCmd`), run the command in
-//! `core`, write the results back, and return the errno. No transport lives here: the preload
+//! [`dispatch`] is what an `ioctl(2)` on `/dev/iommu` does: find the command's row in the
+//! node's ioctl table by its number, copy the struct in under the kernel's size rules, check
+//! its arguments, run the command in `core`, write the results back, and return the errno. No transport lives here: the preload
 //! library and a daemon both call [`dispatch`] with the caller's [`UserMemory`].
 
+mod cmd_table;
 pub mod files;
 pub mod host;
 mod iommufd;
@@ -13,6 +14,7 @@ pub mod process_vm;
 mod vfio;
 
 pub use files::{Caller, FaultFile, FdHost, File, NoFiles, Readiness, VeventqFile};
+pub use iommufd::table::{IoctlOp, iommufd_ioctls};
 pub use mmap::{Mapping, mmap};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
@@ -20,17 +22,14 @@ pub use vfio::spapr::SpaprContainer;
 
 use uiommu_core::context::Context;
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::iommufd::{Route, UserCmd, route};
 
 /// `ioctl(fd, cmd, arg)` on an iommufd context by `caller`: the value the syscall returns, or
 /// its errno.
 pub fn dispatch(ctx: &Context, caller: &Caller<'_>, cmd: u32, arg: u64) -> Result<i64> {
-    match route(cmd) {
-        Route::Iommufd => {
-            let ucmd = UserCmd::read(&caller.mem, cmd, arg)?;
-            iommufd::run(ctx, caller, &ucmd).map(|()| 0)
-        }
+    if iommufd::owns(cmd) {
+        iommufd::ioctl(ctx, caller, cmd, arg).map(|()| 0)
+    } else {
         // The VFIO type1 compatibility layer answers every other number.
-        Route::Vfio => vfio::dispatch(ctx, caller, cmd, arg),
+        vfio::dispatch(ctx, caller, cmd, arg)
     }
 }

@@ -4,10 +4,9 @@
 
 use proptest::prelude::*;
 use std::sync::Arc;
-use uiommu_abi::{Caller, NoFiles, dispatch};
+use uiommu_abi::{Caller, IoctlOp, NoFiles, dispatch, iommufd_ioctls};
 use uiommu_core::context::{Context, Node, Process};
 use uiommu_core::ioas::{LockedVm, PinRegistry, ProbeMemory};
-use uiommu_uapi::iommufd::IOCTL_OPS;
 use uiommu_uapi::user::testing::TestMemory;
 
 const ARG: u64 = 0x10_0000;
@@ -45,9 +44,14 @@ struct Call {
     size_delta: i8,
 }
 
+/// The iommufd commands by number.
+fn ops() -> Vec<(u32, &'static IoctlOp)> {
+    iommufd_ioctls().collect()
+}
+
 fn call() -> impl Strategy<Value = Call> {
     (
-        0..IOCTL_OPS.len(),
+        0..ops().len(),
         prop::option::weighted(0.05, any::<u32>()),
         prop::collection::vec(any::<u8>(), 128),
         prop::array::uniform4(0u32..6),
@@ -72,8 +76,9 @@ proptest! {
         mem.map(ARG, 4096);
         mem.map(0x20_0000, 64 * 4096);
         let ctx = context(mem.clone());
+        let ops = ops();
         for c in calls {
-            let op = &IOCTL_OPS[c.op];
+            let (op_cmd, op) = ops[c.op];
             // Mostly well-formed: the right size, zeroes for most words (reserved fields and
             // unused flags), small object IDs, pointers into the mapped data area, and now and
             // then garbage or a wrong size.
@@ -92,7 +97,7 @@ proptest! {
                 };
                 bytes[at..at + 4].copy_from_slice(&word.to_ne_bytes());
             }
-            if op.cmd == uiommu_uapi::selftest::IOMMU_TEST_CMD {
+            if op_cmd == uiommu_uapi::selftest::IOMMU_TEST_CMD {
                 bytes[4..8].copy_from_slice(&test_op.to_ne_bytes());
             }
             for at in (16..op.size.min(120)).step_by(8) {
@@ -102,13 +107,13 @@ proptest! {
                 }
             }
             mem.put(ARG, &bytes);
-            let cmd = c.raw_cmd.unwrap_or(op.cmd);
+            let cmd = c.raw_cmd.unwrap_or(op_cmd);
             let before = ctx.objects.ids();
             let r = dispatch(&ctx, &Caller::opener(mem.as_ref(), &NoFiles), cmd, ARG);
             if std::env::var_os("ROBUST_STATS").is_some() {
                 eprintln!("STAT {} {:?}", op.name, r.map(|_| "ok").map_err(|e| e.name()));
             }
-            if r.is_err() && op.cmd != uiommu_uapi::iommufd::IOMMU_DESTROY {
+            if r.is_err() && op_cmd != uiommu_uapi::iommufd::IOMMU_DESTROY {
                 // A failed command creates nothing.
                 let after = ctx.objects.ids();
                 prop_assert!(after.iter().all(|id| before.contains(id)), "{:?} {:?} -> {:?}", op.name, before, after);

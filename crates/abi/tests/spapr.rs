@@ -329,3 +329,72 @@ fn v2_registers_memory_and_creates_windows() {
     c.unset_group(&g1).unwrap();
     assert!(g2.window(1).is_some() && g1.window(1).is_none());
 }
+
+#[test]
+fn argument_checks_come_after_each_ioctls_preconditions() {
+    let c = container();
+    c.set_group(&pe()).unwrap();
+    call_at(&c, VFIO_SET_IOMMU, u64::from(VFIO_SPAPR_TCE_v2_IOMMU)).unwrap();
+    // Nothing registered: not enabled and no address space bound, whatever the struct says.
+    let mut bad_reg = VfioIommuSpaprRegisterMemory {
+        argsz: 8,
+        flags: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        call(&c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &mut bad_reg),
+        Err(Errno::EPERM)
+    );
+    let mut bad_map = map(0, 0, 0x1000, 1 << 2);
+    assert_eq!(
+        call(&c, VFIO_IOMMU_MAP_DMA, &mut bad_map),
+        Err(Errno::EPERM)
+    );
+    let mut bad_unmap = VfioIommuType1DmaUnmap {
+        flags: 1,
+        ..unmap(0, 0x1000)
+    };
+    assert_eq!(
+        call(&c, VFIO_IOMMU_UNMAP_DMA, &mut bad_unmap),
+        Err(Errno::EPERM)
+    );
+    // Then the copy's own checks: a short `argsz` or an unknown flag.
+    assert_eq!(
+        call(&c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &mut bad_reg),
+        Err(Errno::EINVAL)
+    );
+    for (short, flags) in [(true, 0), (false, 1)] {
+        let mut create = VfioIommuSpaprTceCreate {
+            argsz: if short { 8 } else { 40 },
+            flags,
+            page_shift: 16,
+            window_size: 1 << 30,
+            levels: 1,
+            ..Default::default()
+        };
+        let mut remove = VfioIommuSpaprTceRemove {
+            argsz: if short { 8 } else { 16 },
+            flags,
+            start_addr: 0,
+        };
+        let got = [
+            call(&c, VFIO_IOMMU_SPAPR_TCE_CREATE, &mut create),
+            call(&c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &mut remove),
+        ];
+        assert_eq!(got, [Err(Errno::EINVAL); 2]);
+    }
+    let buf = Buffer::new(4 * 4096);
+    let mut r = reg(buf.addr(), 4 * 4096);
+    call(&c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &mut r).unwrap();
+    // An unknown flag is refused before the window lookup; neither READ nor WRITE only after.
+    let mut m = map(buf.addr(), 1 << 40, 0x1000, 1 << 2);
+    assert_eq!(call(&c, VFIO_IOMMU_MAP_DMA, &mut m), Err(Errno::EINVAL));
+    let mut m = map(buf.addr(), 1 << 40, 0x1000, 0);
+    assert_eq!(call(&c, VFIO_IOMMU_MAP_DMA, &mut m), Err(Errno::ENXIO));
+    let mut m = map(buf.addr(), 0x1000, 0x1000, 0);
+    assert_eq!(call(&c, VFIO_IOMMU_MAP_DMA, &mut m), Err(Errno::EINVAL));
+    assert_eq!(
+        call(&c, VFIO_IOMMU_UNMAP_DMA, &mut bad_unmap),
+        Err(Errno::EINVAL)
+    );
+}

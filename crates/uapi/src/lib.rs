@@ -1,7 +1,6 @@
 //! The Linux iommufd and VFIO user API, exactly as Linux 7.3 defines it.
 //!
-//! - [`iommufd`]: `include/uapi/linux/iommufd.h` — commands, structs, driver data, events;
-//!   and the kernel's ioctl table with each command's minimum size (`drivers/iommu/iommufd/main.c`).
+//! - [`iommufd`]: `include/uapi/linux/iommufd.h` — commands, structs, driver data, events.
 //! - [`vfio`]: `include/uapi/linux/vfio.h` — container, group and device ioctls, the type1
 //!   and SPAPR TCE IOMMUs with their capability chains, device features and the device cdev.
 //! - [`selftest`]: `IOMMU_TEST_CMD` from `drivers/iommu/iommufd/iommufd_test.h`, the mock

@@ -1,7 +1,6 @@
 //! IOAS commands (`drivers/iommu/iommufd/ioas.c`) and IOMMU_DESTROY.
 
-use super::Cmd;
-use uiommu_core::ioas::{check_copy_cmd, check_map_cmd, check_map_file_cmd};
+use super::{Cmd, map_args};
 use uiommu_core::objects::{Ioas, Object};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
@@ -75,7 +74,7 @@ pub(super) fn allow_iovas(c: &Cmd) -> Result<()> {
 /// IOMMU_IOAS_MAP (`iommufd_ioas_map`).
 pub(super) fn map(c: &Cmd) -> Result<()> {
     let mut cmd: IommuIoasMap = c.get();
-    let (iova, prot) = check_map_cmd(cmd.flags, cmd.__reserved, cmd.iova, cmd.length)?;
+    let (iova, prot) = map_args::map(cmd.flags, cmd.__reserved, cmd.iova, cmd.length)?;
     let ioas = c.ctx.get::<Ioas>(cmd.ioas_id)?;
     cmd.iova = ioas.iopt.map_user(
         iova,
@@ -91,7 +90,7 @@ pub(super) fn map(c: &Cmd) -> Result<()> {
 /// come before the fd is looked up.
 pub(super) fn map_file(c: &Cmd) -> Result<()> {
     let mut cmd: IommuIoasMapFile = c.get();
-    let (iova, prot) = check_map_file_cmd(cmd.flags, cmd.iova, cmd.length)?;
+    let (iova, prot) = map_args::map_file(cmd.flags, cmd.iova, cmd.length)?;
     let ioas = c.ctx.get::<Ioas>(cmd.ioas_id)?;
     if cmd.length == 0 {
         return Err(Errno::EINVAL);
@@ -118,7 +117,7 @@ pub(super) fn map_file(c: &Cmd) -> Result<()> {
 /// the destination is looked up.
 pub(super) fn copy(c: &Cmd) -> Result<()> {
     let mut cmd: IommuIoasCopy = c.get();
-    let (iova, prot) = check_copy_cmd(cmd.flags, cmd.length, cmd.src_iova, cmd.dst_iova)?;
+    let (iova, prot) = map_args::copy(cmd.flags, cmd.length, cmd.src_iova, cmd.dst_iova)?;
     let src = c.ctx.get::<Ioas>(cmd.src_ioas_id)?;
     let dst = c.ctx.get::<Ioas>(cmd.dst_ioas_id)?;
     cmd.dst_iova = dst

@@ -1,6 +1,6 @@
 //! DMA map and unmap (`vfio_compat.c`: `iommufd_vfio_map_dma`, `iommufd_vfio_unmap_dma`).
 
-use super::compat_ioas;
+use super::{MAP_MINSZ, UNMAP_MINSZ, compat_ioas};
 use crate::Caller;
 use uiommu_core::context::Context;
 use uiommu_core::ioas::Iova;
@@ -13,11 +13,6 @@ use uiommu_uapi::vfio::{
 };
 use uiommu_uapi::{Errno, UserMemory};
 use zerocopy::IntoBytes;
-
-/// `offsetofend(struct vfio_iommu_type1_dma_map, size)`: the whole struct.
-const MAP_MINSZ: usize = size_of::<VfioIommuType1DmaMap>();
-/// `offsetofend(struct vfio_iommu_type1_dma_unmap, size)`: the whole struct.
-const UNMAP_MINSZ: usize = size_of::<VfioIommuType1DmaUnmap>();
 
 /// `VFIO_IOMMU_MAP_DMA` (`iommufd_vfio_map_dma`): `EFAULT`, then `EINVAL` for a short `argsz`
 /// or a flag other than READ/WRITE (`VADDR` included), then `ENODEV` without a compatibility

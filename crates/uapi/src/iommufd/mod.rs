@@ -1,5 +1,4 @@
-//! `include/uapi/linux/iommufd.h`: the iommufd commands, their structs, driver data and events,
-//! and the kernel's table of commands with their minimum sizes.
+//! `include/uapi/linux/iommufd.h`: the iommufd commands, their structs, driver data and events.
 
 pub mod amd;
 pub mod fault;
@@ -7,7 +6,6 @@ pub mod hw_info;
 pub mod hwpt;
 pub mod ioas;
 pub mod smmuv3;
-pub mod table;
 pub mod tegra241;
 pub mod viommu;
 pub mod vtd;
@@ -21,7 +19,6 @@ pub use hw_info::*;
 pub use hwpt::*;
 pub use ioas::*;
 pub use smmuv3::*;
-pub use table::*;
 pub use tegra241::*;
 pub use viommu::*;
 pub use vtd::*;

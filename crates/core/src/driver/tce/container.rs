@@ -3,8 +3,9 @@
 //! every group, pre-registered memory (v2) and the locked memory it charged.
 //!
 //! Each ioctl takes the caller's address space (`mm`, an opaque ID) and a `read` closure that
-//! copies the argument in, so that every check runs in the kernel's order: the address-space
-//! check, the ioctl's own preconditions, then the copy, `argsz` and flags.
+//! copies the argument in and checks its `argsz` and flags, giving a typed request, so that
+//! every check runs in the kernel's order: the address-space check, the ioctl's own
+//! preconditions, then the copy and its checks, then the request.
 
 use super::group::{MAX_TABLES, TableGroup};
 use super::prereg::Prereg;
@@ -15,8 +16,7 @@ use std::sync::Arc;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::vfio::{
-    VFIO_EEH, VFIO_IOMMU_SPAPR_INFO_DDW, VFIO_SPAPR_TCE_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU,
-    VfioIommuSpaprTceDdwInfo, VfioIommuSpaprTceInfo,
+    VFIO_EEH, VFIO_SPAPR_TCE_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU, VfioIommuSpaprTceDdwInfo,
 };
 
 /// The process memory and `locked_vm` a container pins in and charges.
@@ -32,6 +32,17 @@ impl std::fmt::Debug for TceMm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TceMm")
     }
+}
+
+/// What `VFIO_IOMMU_SPAPR_TCE_GET_INFO` reports (`struct vfio_iommu_spapr_tce_info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TceInfo {
+    /// Bus address of the default 32-bit window.
+    pub dma32_window_start: u32,
+    /// Its size.
+    pub dma32_window_size: u32,
+    /// Dynamic DMA windows (`VFIO_IOMMU_SPAPR_INFO_DDW`), if offered.
+    pub ddw: Option<VfioIommuSpaprTceDdwInfo>,
 }
 
 /// A SPAPR TCE container.
@@ -172,39 +183,20 @@ impl TceContainer {
         self.groups.first()
     }
 
-    /// `VFIO_IOMMU_SPAPR_TCE_GET_INFO`: `ENXIO` without a group, then the copy; `argsz` must
-    /// reach `dma32_window_size` (`EINVAL`). DDW is reported to v2 containers of a platform
-    /// with dynamic windows. Returns the info and how many bytes to write back (the whole
-    /// struct if `argsz` covers `ddw`).
-    pub fn get_info(
-        &self,
-        read: impl FnOnce() -> Result<VfioIommuSpaprTceInfo>,
-    ) -> Result<(VfioIommuSpaprTceInfo, usize)> {
-        let group = self.first_group().ok_or(Errno::ENXIO)?;
-        let mut info = read()?;
-        const MINSZ: usize = 16;
-        if (info.argsz as usize) < MINSZ {
-            return Err(Errno::EINVAL);
-        }
-        let c = &group.config;
-        info.dma32_window_start = c.tce32_start as u32;
-        info.dma32_window_size = c.tce32_size as u32;
-        info.flags = 0;
-        info.ddw = VfioIommuSpaprTceDdwInfo::default();
-        if c.max_dynamic_windows != 0 && self.v2 {
-            info.flags |= VFIO_IOMMU_SPAPR_INFO_DDW;
-            info.ddw = VfioIommuSpaprTceDdwInfo {
-                pgsizes: c.pgsizes,
-                max_dynamic_windows_supported: c.max_dynamic_windows,
-                levels: c.max_levels,
-            };
-        }
-        let len = if info.argsz as usize >= size_of::<VfioIommuSpaprTceInfo>() {
-            size_of::<VfioIommuSpaprTceInfo>()
-        } else {
-            MINSZ
-        };
-        Ok((info, len))
+    /// `VFIO_IOMMU_SPAPR_TCE_GET_INFO`: `ENXIO` without a group, else the first group's
+    /// 32-bit window, and DDW for a v2 container of a platform with dynamic windows.
+    pub fn info(&self) -> Result<TceInfo> {
+        let c = &self.first_group().ok_or(Errno::ENXIO)?.config;
+        let ddw = (c.max_dynamic_windows != 0 && self.v2).then_some(VfioIommuSpaprTceDdwInfo {
+            pgsizes: c.pgsizes,
+            max_dynamic_windows_supported: c.max_dynamic_windows,
+            levels: c.max_levels,
+        });
+        Ok(TceInfo {
+            dma32_window_start: c.tce32_start as u32,
+            dma32_window_size: c.tce32_size as u32,
+            ddw,
+        })
     }
 
     /// `tce_iommu_enable` (v1): `EBUSY` if enabled, `ENODEV` without a group, `EPERM` if the

@@ -9,14 +9,31 @@ use super::container::TceContainer;
 use super::table::TceTable;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::vfio::{
-    VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VfioIommuType1DmaMap, VfioIommuType1DmaUnmap,
-};
 
-/// `offsetofend(struct vfio_iommu_type1_dma_map, size)`.
-pub const MAP_MINSZ: u32 = 32;
-/// `offsetofend(struct vfio_iommu_type1_dma_unmap, size)`.
-pub const UNMAP_MINSZ: u32 = 24;
+/// A `VFIO_IOMMU_MAP_DMA` request (`struct vfio_iommu_type1_dma_map`) whose `argsz` and flags
+/// passed the ioctl's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaMap {
+    /// User address of the first page.
+    pub vaddr: u64,
+    /// Bus address of the first page.
+    pub iova: u64,
+    /// Bytes.
+    pub size: u64,
+    /// The direction READ and WRITE give; `None` for neither, which the backend refuses
+    /// (`EINVAL`) only once the window and alignment checks passed.
+    pub dir: Option<Dir>,
+}
+
+/// A `VFIO_IOMMU_UNMAP_DMA` request (`struct vfio_iommu_type1_dma_unmap`) whose `argsz` and
+/// flags passed the ioctl's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaUnmap {
+    /// Bus address of the first page.
+    pub iova: u64,
+    /// Bytes.
+    pub size: u64,
+}
 
 /// `iommu_tce_check_ioba`: `npages` from `ioba` inside the table, `ioba` page aligned.
 fn check_ioba(t: &TceTable, ioba: u64, npages: u64) -> Result<()> {
@@ -35,39 +52,23 @@ fn check_ioba(t: &TceTable, ioba: u64, npages: u64) -> Result<()> {
 
 impl TceContainer {
     /// `VFIO_IOMMU_MAP_DMA`: `EPERM` unless enabled (v1: `VFIO_IOMMU_ENABLE`; v2: memory
-    /// registered), then the copy (`EINVAL` for a short `argsz` or unknown flags), the default
-    /// window if pending, `ENXIO` if no window holds `iova`, `EINVAL` for a size or `vaddr` not
+    /// registered), then `read` (the copy and its checks), the default window if pending, `ENXIO` if no window holds `iova`, `EINVAL` for a size or `vaddr` not
     /// in IOMMU pages, for neither READ nor WRITE, or for a range outside the window; then the
     /// pages: `EFAULT` if one cannot be pinned (v1), `EINVAL` if not pre-registered (v2),
     /// `EPERM` if backed by pages smaller than the IOMMU page.
-    pub fn map_dma(
-        &mut self,
-        mm: u64,
-        read: impl FnOnce() -> Result<VfioIommuType1DmaMap>,
-    ) -> Result<()> {
+    pub fn map_dma(&mut self, mm: u64, read: impl FnOnce() -> Result<DmaMap>) -> Result<()> {
         self.check_mm(mm)?;
         if !self.enabled {
             return Err(Errno::EPERM);
         }
         let p = read()?;
-        if p.argsz < MAP_MINSZ || p.flags & !(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE) != 0
-        {
-            return Err(Errno::EINVAL);
-        }
         self.create_default_window()?;
         let (_, t) = self.find_table(p.iova).ok_or(Errno::ENXIO)?;
         let mask = (1u64 << t.page_shift) - 1;
         if p.size & mask != 0 || p.vaddr & mask != 0 {
             return Err(Errno::EINVAL);
         }
-        let read_ok = p.flags & VFIO_DMA_MAP_FLAG_READ != 0;
-        let write_ok = p.flags & VFIO_DMA_MAP_FLAG_WRITE != 0;
-        let dir = match (read_ok, write_ok) {
-            (true, true) => Dir::Bidirectional,
-            (true, false) => Dir::ToDevice,
-            (false, true) => Dir::FromDevice,
-            (false, false) => return Err(Errno::EINVAL),
-        };
+        let dir = p.dir.ok_or(Errno::EINVAL)?;
         let npages = p.size >> t.page_shift;
         // The kernel checks the first page only; the rest would run past the table.
         check_ioba(&t, p.iova, npages.max(1))?;
@@ -141,23 +142,16 @@ impl TceContainer {
         }
     }
 
-    /// `VFIO_IOMMU_UNMAP_DMA`: `EPERM` unless enabled, the copy (`EINVAL` for a short `argsz`
-    /// or any flag), the default window if pending, `ENXIO` if no window holds `iova`,
+    /// `VFIO_IOMMU_UNMAP_DMA`: `EPERM` unless enabled, then `read` (the copy and its checks),
+    /// the default window if pending, `ENXIO` if no window holds `iova`,
     /// `EINVAL` for a size not in IOMMU pages or a range outside the window. Entries already
     /// invalid are fine.
-    pub fn unmap_dma(
-        &mut self,
-        mm: u64,
-        read: impl FnOnce() -> Result<VfioIommuType1DmaUnmap>,
-    ) -> Result<()> {
+    pub fn unmap_dma(&mut self, mm: u64, read: impl FnOnce() -> Result<DmaUnmap>) -> Result<()> {
         self.check_mm(mm)?;
         if !self.enabled {
             return Err(Errno::EPERM);
         }
         let p = read()?;
-        if p.argsz < UNMAP_MINSZ || p.flags != 0 {
-            return Err(Errno::EINVAL);
-        }
         self.create_default_window()?;
         let (_, t) = self.find_table(p.iova).ok_or(Errno::ENXIO)?;
         if p.size & ((1u64 << t.page_shift) - 1) != 0 {

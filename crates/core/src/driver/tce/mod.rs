@@ -29,8 +29,10 @@ pub mod ops;
 pub mod prereg;
 pub mod table;
 
-pub use container::{TceContainer, TceMm};
+pub use container::{TceContainer, TceInfo, TceMm};
+pub use dma::{DmaMap, DmaUnmap};
 pub use group::{TableGroup, TceConfig};
+pub use ops::{MemRange, WindowSpec};
 pub use table::TceTable;
 /// The access of a DMA, as [`TableGroup::translate`] takes it.
 pub use uiommu_pt::Access;

@@ -5,16 +5,28 @@
 use super::container::TceContainer;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::vfio::{
-    VfioIommuSpaprRegisterMemory, VfioIommuSpaprTceCreate, VfioIommuSpaprTceRemove,
-};
 
-/// `offsetofend(struct vfio_iommu_spapr_register_memory, size)`.
-pub const REGISTER_MINSZ: u32 = 24;
-/// `offsetofend(struct vfio_iommu_spapr_tce_create, start_addr)`.
-pub const CREATE_MINSZ: u32 = 40;
-/// `offsetofend(struct vfio_iommu_spapr_tce_remove, start_addr)`.
-pub const REMOVE_MINSZ: u32 = 16;
+/// A memory range of `VFIO_IOMMU_SPAPR_(UN)REGISTER_MEMORY`
+/// (`struct vfio_iommu_spapr_register_memory`) whose `argsz` and flags passed the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemRange {
+    /// First user address.
+    pub vaddr: u64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// The window `VFIO_IOMMU_SPAPR_TCE_CREATE` asks for (`struct vfio_iommu_spapr_tce_create`),
+/// its `argsz` and flags checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Log2 of the IOMMU page size.
+    pub page_shift: u32,
+    /// Bytes.
+    pub window_size: u64,
+    /// Levels of the TCE table.
+    pub levels: u32,
+}
 
 impl TceContainer {
     fn v2_only(&self) -> Result<()> {
@@ -40,21 +52,18 @@ impl TceContainer {
         Ok(())
     }
 
-    /// `VFIO_IOMMU_SPAPR_REGISTER_MEMORY` (v2): binds the address space, then the copy
-    /// (`EINVAL` for a short `argsz` or any flag), then [`super::prereg::Prereg::register`].
+    /// `VFIO_IOMMU_SPAPR_REGISTER_MEMORY` (v2): binds the address space, then `read` (the copy
+    /// and its checks), then [`super::prereg::Prereg::register`].
     /// Registered memory enables the container.
     pub fn register_memory(
         &mut self,
         mm: u64,
-        read: impl FnOnce() -> Result<VfioIommuSpaprRegisterMemory>,
+        read: impl FnOnce() -> Result<MemRange>,
     ) -> Result<()> {
         self.check_mm(mm)?;
         self.v2_only()?;
         self.mm_set(mm)?;
         let p = read()?;
-        if p.argsz < REGISTER_MINSZ || p.flags != 0 {
-            return Err(Errno::EINVAL);
-        }
         let host = self.host.clone();
         self.prereg
             .register(p.vaddr, p.size, host.memory.as_ref(), host.account.as_ref())?;
@@ -63,12 +72,12 @@ impl TceContainer {
     }
 
     /// `VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY` (v2): `EPERM` before any registration bound the
-    /// address space, then the copy and flags (`EINVAL`), then
+    /// address space, then `read` (the copy and its checks), then
     /// [`super::prereg::Prereg::unregister`].
     pub fn unregister_memory(
         &mut self,
         mm: u64,
-        read: impl FnOnce() -> Result<VfioIommuSpaprRegisterMemory>,
+        read: impl FnOnce() -> Result<MemRange>,
     ) -> Result<()> {
         self.check_mm(mm)?;
         self.v2_only()?;
@@ -76,58 +85,44 @@ impl TceContainer {
             return Err(Errno::EPERM);
         }
         let p = read()?;
-        if p.argsz < REGISTER_MINSZ || p.flags != 0 {
-            return Err(Errno::EINVAL);
-        }
         let account = self.host.account.clone();
         self.prereg.unregister(p.vaddr, p.size, account.as_ref())
     }
 
-    /// `VFIO_IOMMU_SPAPR_TCE_CREATE` (v2): `ENXIO` without a group, the copy (`EINVAL` for a
-    /// short `argsz` or any flag), the default window if pending, then a new window (see
-    /// [`TceContainer::create_window`]). Returns the struct with `start_addr` filled in.
+    /// `VFIO_IOMMU_SPAPR_TCE_CREATE` (v2): `ENXIO` without a group, then `read` (the copy and
+    /// its checks), the default window if pending, then a new window (see
+    /// [`TceContainer::create_window`]). Returns the window's bus address (`start_addr`).
     pub fn tce_create(
         &mut self,
         mm: u64,
-        read: impl FnOnce() -> Result<VfioIommuSpaprTceCreate>,
-    ) -> Result<VfioIommuSpaprTceCreate> {
+        read: impl FnOnce() -> Result<WindowSpec>,
+    ) -> Result<u64> {
         self.check_mm(mm)?;
         self.v2_only()?;
         self.mm_set(mm)?;
         if self.groups().is_empty() {
             return Err(Errno::ENXIO);
         }
-        let mut c = read()?;
-        if c.argsz < CREATE_MINSZ || c.flags != 0 {
-            return Err(Errno::EINVAL);
-        }
+        let w = read()?;
         self.create_default_window()?;
-        c.start_addr = self.create_window(c.page_shift, c.window_size, c.levels)?;
-        Ok(c)
+        self.create_window(w.page_shift, w.window_size, w.levels)
     }
 
-    /// `VFIO_IOMMU_SPAPR_TCE_REMOVE` (v2): `ENXIO` without a group, the copy (`EINVAL`), then
-    /// removing bus address 0 while the default window is still pending just cancels it;
+    /// `VFIO_IOMMU_SPAPR_TCE_REMOVE` (v2): `ENXIO` without a group, then `read` (the copy and
+    /// its checks, giving `start_addr`), then removing bus address 0 while the default window is still pending just cancels it;
     /// otherwise the window holding `start_addr` goes (`EINVAL` if none).
-    pub fn tce_remove(
-        &mut self,
-        mm: u64,
-        read: impl FnOnce() -> Result<VfioIommuSpaprTceRemove>,
-    ) -> Result<()> {
+    pub fn tce_remove(&mut self, mm: u64, read: impl FnOnce() -> Result<u64>) -> Result<()> {
         self.check_mm(mm)?;
         self.v2_only()?;
         self.mm_set(mm)?;
         if self.groups().is_empty() {
             return Err(Errno::ENXIO);
         }
-        let r = read()?;
-        if r.argsz < REMOVE_MINSZ || r.flags != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if self.def_window_pending && r.start_addr == 0 {
+        let start_addr = read()?;
+        if self.def_window_pending && start_addr == 0 {
             self.def_window_pending = false;
             return Ok(());
         }
-        self.remove_window(r.start_addr)
+        self.remove_window(start_addr)
     }
 }

@@ -54,35 +54,37 @@ fn pe() -> Arc<TableGroup> {
     TableGroup::new(TceConfig::default()).unwrap()
 }
 
-fn map(
-    iova: u64,
-    vaddr: u64,
-    size: u64,
-    flags: u32,
-) -> impl FnOnce() -> Result<VfioIommuType1DmaMap> {
+fn map(iova: u64, vaddr: u64, size: u64, dir: Option<Dir>) -> impl FnOnce() -> Result<DmaMap> {
     move || {
-        Ok(VfioIommuType1DmaMap {
-            argsz: 32,
-            flags,
+        Ok(DmaMap {
             vaddr,
             iova,
             size,
+            dir,
         })
     }
 }
 
-fn unmap(iova: u64, size: u64) -> impl FnOnce() -> Result<VfioIommuType1DmaUnmap> {
+fn unmap(iova: u64, size: u64) -> impl FnOnce() -> Result<DmaUnmap> {
+    move || Ok(DmaUnmap { iova, size })
+}
+
+fn reg(vaddr: u64, size: u64) -> impl FnOnce() -> Result<MemRange> {
+    move || Ok(MemRange { vaddr, size })
+}
+
+fn create(page_shift: u32, window_size: u64, levels: u32) -> impl FnOnce() -> Result<WindowSpec> {
     move || {
-        Ok(VfioIommuType1DmaUnmap {
-            argsz: 24,
-            flags: 0,
-            iova,
-            size,
+        Ok(WindowSpec {
+            page_shift,
+            window_size,
+            levels,
         })
     }
 }
 
-const RW: u32 = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+const RW: Option<Dir> = Some(Dir::Bidirectional);
+const RO: Option<Dir> = Some(Dir::ToDevice);
 
 #[test]
 fn v1_takes_one_group_and_maps_in_the_default_window_once_enabled() {
@@ -111,11 +113,8 @@ fn v1_takes_one_group_and_maps_in_the_default_window_once_enabled() {
         Err(Errno::EPERM),
         "another mm"
     );
-    c.map_dma(
-        MM,
-        map(0x1000, RAM + 0x3000, 0x2000, VFIO_DMA_MAP_FLAG_READ),
-    )
-    .unwrap();
+    c.map_dma(MM, map(0x1000, RAM + 0x3000, 0x2000, RO))
+        .unwrap();
     assert_eq!(g.translate(0x1000, Access::Read), Some(Ok(RAM + 0x3000)));
     assert_eq!(g.translate(0x2fff, Access::Read), Some(Ok(RAM + 0x4fff)));
     assert!(
@@ -133,8 +132,8 @@ fn v1_takes_one_group_and_maps_in_the_default_window_once_enabled() {
         (map(0x1000, RAM + 1, 0x1000, RW), Errno::EINVAL),
         (map(0x1000, RAM, 0x800, RW), Errno::EINVAL),
         (map(0x1001, RAM, 0x1000, RW), Errno::EINVAL),
-        (map(0x1000, RAM, 0x1000, 0), Errno::EINVAL),
-        (map(0x1000, RAM, 0x1000, 4), Errno::EINVAL),
+        (map(0x1000, RAM, 0x1000, None), Errno::EINVAL),
+        (map(3 << 30, RAM, 0x1000, None), Errno::ENXIO),
         (map(3 << 30, RAM, 0x1000, RW), Errno::ENXIO),
         (map((2 << 30) - 0x1000, RAM, 0x2000, RW), Errno::EINVAL),
         (map(0x8000, RAM + RAM_LEN, 0x1000, RW), Errno::EFAULT),
@@ -201,36 +200,14 @@ fn attach_clears_what_the_host_mapped_and_detach_clears_the_container() {
 fn v2_registers_memory_and_creates_dynamic_windows() {
     let r = rig(64 << 10, 1 << 22);
     let g = pe();
-    let reg = |vaddr: u64, size: u64| {
-        move || {
-            Ok(VfioIommuSpaprRegisterMemory {
-                argsz: 24,
-                flags: 0,
-                vaddr,
-                size,
-            })
-        }
-    };
     let mut c = TceContainer::open(u64::from(VFIO_SPAPR_TCE_v2_IOMMU), r.mm.clone()).unwrap();
     assert_eq!(
         c.unregister_memory(MM, reg(RAM, 0x1000)),
         Err(Errno::EPERM),
         "no mm yet"
     );
-    let create = |shift: u32, size: u64, levels: u32, flags: u32| {
-        move || {
-            Ok(VfioIommuSpaprTceCreate {
-                argsz: 40,
-                flags,
-                page_shift: shift,
-                window_size: size,
-                levels,
-                ..Default::default()
-            })
-        }
-    };
     assert_eq!(
-        c.tce_create(MM, create(16, 1 << 30, 1, 0)).err(),
+        c.tce_create(MM, create(16, 1 << 30, 1)).err(),
         Some(Errno::ENXIO)
     );
     c.attach_group(&g).unwrap();
@@ -271,26 +248,22 @@ fn v2_registers_memory_and_creates_dynamic_windows() {
     assert_eq!(r.locked.locked(), 512);
     // Windows: page sizes, shapes, and two at most (the default one counts once created).
     assert_eq!(
-        c.tce_create(MM, create(24, 1 << 30, 1, 0)).err(),
+        c.tce_create(MM, create(24, 1 << 30, 1)).err(),
         Some(Errno::EINVAL)
     );
     assert_eq!(
-        c.tce_create(MM, create(16, 3 << 29, 1, 0)).err(),
+        c.tce_create(MM, create(16, 3 << 29, 1)).err(),
         Some(Errno::EINVAL)
     );
     assert_eq!(
-        c.tce_create(MM, create(16, 1 << 30, 6, 0)).err(),
+        c.tce_create(MM, create(16, 1 << 30, 6)).err(),
         Some(Errno::EINVAL)
     );
-    assert_eq!(
-        c.tce_create(MM, create(16, 1 << 30, 1, 1)).err(),
-        Some(Errno::EINVAL)
-    );
-    let w = c.tce_create(MM, create(16, 1 << 32, 2, 0)).unwrap();
-    assert_eq!(w.start_addr, 1 << 59);
+    let w = c.tce_create(MM, create(16, 1 << 32, 2)).unwrap();
+    assert_eq!(w, 1 << 59);
     assert!(c.table(0).is_some(), "the default window came first");
     assert_eq!(
-        c.tce_create(MM, create(16, 1 << 30, 1, 0)).err(),
+        c.tce_create(MM, create(16, 1 << 30, 1)).err(),
         Some(Errno::ENOSPC)
     );
     let iova = (1 << 59) + 0x10_0000;
@@ -321,15 +294,7 @@ fn v2_registers_memory_and_creates_dynamic_windows() {
     assert_eq!(c.prereg.regions()[0].mapped, 2);
     c.unmap_dma(MM, unmap(iova, 0x2_0000)).unwrap();
     assert_eq!(c.prereg.regions()[0].mapped, 0);
-    let remove = |start: u64| {
-        move || {
-            Ok(VfioIommuSpaprTceRemove {
-                argsz: 16,
-                flags: 0,
-                start_addr: start,
-            })
-        }
-    };
+    let remove = |start: u64| move || Ok(start);
     assert_eq!(c.tce_remove(MM, remove(1 << 40)), Err(Errno::EINVAL));
     c.tce_remove(MM, remove(1 << 59)).unwrap();
     assert_eq!(g.translate(iova, Access::Read), None);
@@ -342,27 +307,16 @@ fn removing_the_pending_default_window_cancels_it() {
     let r = rig(4096, 1 << 20);
     let mut c = TceContainer::open(u64::from(VFIO_SPAPR_TCE_v2_IOMMU), r.mm.clone()).unwrap();
     c.attach_group(&pe()).unwrap();
-    let remove = || {
-        Ok(VfioIommuSpaprTceRemove {
-            argsz: 16,
-            flags: 0,
-            start_addr: 0,
-        })
-    };
-    c.tce_remove(MM, remove).unwrap();
+    c.tce_remove(MM, || Ok(0)).unwrap();
     assert_eq!(
-        c.tce_remove(MM, remove),
+        c.tce_remove(MM, || Ok(0)),
         Err(Errno::EINVAL),
         "nothing there now"
     );
-    let short = || {
-        Ok(VfioIommuSpaprTceRemove {
-            argsz: 8,
-            flags: 0,
-            start_addr: 0,
-        })
-    };
-    assert_eq!(c.tce_remove(MM, short), Err(Errno::EINVAL));
+    // What `read` refuses is refused before anything changes.
+    c.tce_create(MM, create(16, 1 << 30, 1)).unwrap();
+    assert_eq!(c.tce_remove(MM, || Err(Errno::EINVAL)), Err(Errno::EINVAL));
+    assert!(c.table(0).is_some());
 }
 
 #[test]
@@ -370,17 +324,11 @@ fn table_memory_is_charged_and_returned() {
     let r = rig(4096, 600);
     let mut c = TceContainer::open(u64::from(VFIO_SPAPR_TCE_v2_IOMMU), r.mm.clone()).unwrap();
     c.attach_group(&pe()).unwrap();
-    let create = || {
-        Ok(VfioIommuSpaprTceCreate {
-            argsz: 40,
-            page_shift: 12,
-            window_size: 1 << 30,
-            levels: 1,
-            ..Default::default()
-        })
-    };
     // The default window's table (2 GiB of 4 KiB TCEs: 1024 pages, twice) is over the limit.
-    assert_eq!(c.tce_create(MM, create).err(), Some(Errno::ENOMEM));
+    assert_eq!(
+        c.tce_create(MM, create(12, 1 << 30, 1)).err(),
+        Some(Errno::ENOMEM)
+    );
     assert_eq!(r.locked.locked(), 0);
     assert_eq!(table::table_size(12, 2 << 30, 1), 2 * (4 << 20));
     assert_eq!(
@@ -404,9 +352,9 @@ proptest! {
         for (is_map, entry, pages, page, write) in ops {
             let (iova, size) = (entry << 12, pages << 12);
             if is_map {
-                let flags = if write { RW } else { VFIO_DMA_MAP_FLAG_READ };
+                let dir = if write { RW } else { RO };
                 let ua = RAM + (page << 12);
-                prop_assert_eq!(c.map_dma(MM, map(iova, ua, size, flags)), Ok(()));
+                prop_assert_eq!(c.map_dma(MM, map(iova, ua, size, dir)), Ok(()));
                 for i in 0..pages {
                     model.insert(entry + i, (ua + (i << 12), write));
                 }

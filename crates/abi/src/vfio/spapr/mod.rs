@@ -9,6 +9,8 @@
 //! ([`uiommu_core::driver::tce`]). PEs join it with [`SpaprContainer::set_group`], what
 //! `VFIO_GROUP_SET_CONTAINER` on the PE's group fd does.
 //!
+//! One table holds the node's commands: the container's own, and the backend's ([`tce`]).
+//!
 //! - `VFIO_GET_API_VERSION`; `VFIO_CHECK_EXTENSION` asks the backend (SPAPR v1 and v2; EEH
 //!   is not modelled, 0).
 //! - `VFIO_SET_IOMMU`: `EINVAL` without a group or once set, `ENODEV` for a type no backend
@@ -17,22 +19,52 @@
 //!   ioctls from another process than the one it is bound to with `EPERM`, and unknown ones
 //!   with `ENOTTY`.
 
+mod tce;
+
+use crate::cmd_table::CmdTable;
 use crate::files::Caller;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_core::context::Process;
 use uiommu_core::driver::tce::container::check_extension;
-use uiommu_core::driver::tce::dma::{MAP_MINSZ, UNMAP_MINSZ};
-use uiommu_core::driver::tce::ops::{CREATE_MINSZ, REGISTER_MINSZ, REMOVE_MINSZ};
 use uiommu_core::driver::tce::{TableGroup, TceContainer, TceMm};
 use uiommu_core::ioas::{NoAccount, PinAccount};
-use uiommu_uapi::copy::read_vfio;
+use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
+use uiommu_uapi::ioctl::ioc_nr;
 use uiommu_uapi::vfio::*;
-use uiommu_uapi::{Errno, UserMemory};
-use zerocopy::{FromBytes, IntoBytes};
 
-/// `offsetofend(struct vfio_iommu_spapr_tce_info, dma32_window_size)`.
-const INFO_MINSZ: usize = 16;
+/// A command of the container node.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    /// The container's own (`vfio_fops_unl_ioctl`), with its value argument.
+    Container(fn(&SpaprContainer, u64) -> Result<i64>),
+    /// The backend's (`tce_iommu_ioctl`): `EINVAL` before one is set, then its address-space
+    /// check (`EPERM`).
+    Backend(tce::Ioctl),
+}
+
+/// The node's commands, by number.
+#[rustfmt::skip]
+static OPS: CmdTable<Op, { (ioc_nr(VFIO_EEH_PE_OP) - VFIO_BASE) as usize + 1 }> = CmdTable::new(
+    VFIO_BASE,
+    &[
+        (VFIO_GET_API_VERSION, Op::Container(|_, _| Ok(i64::from(VFIO_API_VERSION)))),
+        (VFIO_CHECK_EXTENSION, Op::Container(|c, arg| Ok(c.check_extension(arg)))),
+        (VFIO_SET_IOMMU, Op::Container(|c, arg| c.set_iommu(arg).map(|()| 0))),
+        (VFIO_IOMMU_SPAPR_TCE_GET_INFO, Op::Backend(tce::get_info)),
+        (VFIO_IOMMU_MAP_DMA, Op::Backend(tce::map_dma)),
+        (VFIO_IOMMU_UNMAP_DMA, Op::Backend(tce::unmap_dma)),
+        (VFIO_IOMMU_ENABLE, Op::Backend(|b, mm, _, _| b.enable_ioctl(mm))),
+        (VFIO_IOMMU_DISABLE, Op::Backend(|b, mm, _, _| b.disable_ioctl(mm))),
+        (VFIO_IOMMU_SPAPR_REGISTER_MEMORY,
+            Op::Backend(|b, mm, mem, arg| b.register_memory(mm, || tce::mem_range(mem, arg)))),
+        (VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY,
+            Op::Backend(|b, mm, mem, arg| b.unregister_memory(mm, || tce::mem_range(mem, arg)))),
+        (VFIO_IOMMU_SPAPR_TCE_CREATE, Op::Backend(tce::create)),
+        (VFIO_IOMMU_SPAPR_TCE_REMOVE, Op::Backend(tce::remove)),
+        (VFIO_EEH_PE_OP, Op::Backend(|b, _, _, _| b.eeh_pe_op())),
+    ],
+);
 
 #[derive(Debug, Default)]
 struct State {
@@ -55,12 +87,6 @@ fn caller_mm(caller: &Caller<'_>) -> u64 {
     caller
         .process
         .map_or(0, |p| std::ptr::from_ref::<Process>(p) as usize as u64)
-}
-
-/// `copy_from_user` of the first `minsz` bytes, then the `argsz` check (`EINVAL`); flags are
-/// the backend's to check.
-fn read<T: FromBytes + IntoBytes>(mem: &dyn UserMemory, arg: u64, minsz: u32) -> Result<T> {
-    read_vfio(&mem, arg, minsz as usize, u32::MAX)
 }
 
 impl SpaprContainer {
@@ -139,49 +165,30 @@ impl SpaprContainer {
         Ok(())
     }
 
-    /// `ioctl(2)` on the container.
+    /// `VFIO_CHECK_EXTENSION`: the backend's answer, or what a SPAPR backend would answer
+    /// before one is set.
+    fn check_extension(&self, arg: u64) -> i64 {
+        match &self.lock().backend {
+            Some(b) => b.check_extension(arg),
+            None => check_extension(arg),
+        }
+    }
+
+    /// `ioctl(2)` on the container: the container's own commands, or the backend's once one
+    /// is set (`EINVAL` before) and the caller's address space passed (`EPERM`); a number
+    /// without a row is the backend's `ENOTTY`.
     pub fn dispatch(&self, caller: &Caller<'_>, cmd: u32, arg: u64) -> Result<i64> {
-        match cmd {
-            VFIO_GET_API_VERSION => return Ok(i64::from(VFIO_API_VERSION)),
-            VFIO_CHECK_EXTENSION => {
-                let s = self.lock();
-                return Ok(match &s.backend {
-                    Some(b) => b.check_extension(arg),
-                    None => check_extension(arg),
-                });
-            }
-            VFIO_SET_IOMMU => return self.set_iommu(arg).map(|()| 0),
-            _ => {}
+        let op = OPS.get(cmd);
+        if let Some(Op::Container(f)) = op {
+            return f(self, arg);
         }
         let mut s = self.lock();
         let b = s.backend.as_mut().ok_or(Errno::EINVAL)?;
         let mm = caller_mm(caller);
         b.check_mm(mm)?;
-        let mem = caller.mem;
-        match cmd {
-            VFIO_IOMMU_SPAPR_TCE_GET_INFO => {
-                let (info, len) = b.get_info(|| read(mem, arg, INFO_MINSZ as u32))?;
-                mem.write(arg, &info.as_bytes()[..len])?;
-            }
-            VFIO_IOMMU_MAP_DMA => b.map_dma(mm, || read(mem, arg, MAP_MINSZ))?,
-            VFIO_IOMMU_UNMAP_DMA => b.unmap_dma(mm, || read(mem, arg, UNMAP_MINSZ))?,
-            VFIO_IOMMU_SPAPR_REGISTER_MEMORY => {
-                b.register_memory(mm, || read(mem, arg, REGISTER_MINSZ))?;
-            }
-            VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY => {
-                b.unregister_memory(mm, || read(mem, arg, REGISTER_MINSZ))?;
-            }
-            VFIO_IOMMU_ENABLE => b.enable_ioctl(mm)?,
-            VFIO_IOMMU_DISABLE => b.disable_ioctl(mm)?,
-            VFIO_EEH_PE_OP => b.eeh_pe_op()?,
-            VFIO_IOMMU_SPAPR_TCE_CREATE => {
-                let c: VfioIommuSpaprTceCreate =
-                    b.tce_create(mm, || read(mem, arg, CREATE_MINSZ))?;
-                mem.write(arg, &c.as_bytes()[..CREATE_MINSZ as usize])?;
-            }
-            VFIO_IOMMU_SPAPR_TCE_REMOVE => b.tce_remove(mm, || read(mem, arg, REMOVE_MINSZ))?,
-            _ => return Err(Errno::ENOTTY),
+        match op {
+            Some(Op::Backend(f)) => f(b, mm, caller.mem, arg).map(|()| 0),
+            _ => Err(Errno::ENOTTY),
         }
-        Ok(0)
     }
 }
