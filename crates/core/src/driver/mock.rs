@@ -7,7 +7,7 @@ use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice};
 use crate::domain::{Domain, DomainType};
 use crate::viommu::ViommuCore;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
@@ -53,7 +53,6 @@ impl MockDev {
 #[derive(Debug)]
 pub struct MockDriver {
     blocking: Arc<dyn Domain>,
-    next_group: AtomicU32,
 }
 
 impl MockDriver {
@@ -63,7 +62,6 @@ impl MockDriver {
         Arc::clone(MOCK.get_or_init(|| {
             Arc::new(MockDriver {
                 blocking: Arc::new(MockBlockingDomain),
-                next_group: AtomicU32::new(0),
             })
         }))
     }
@@ -80,7 +78,7 @@ impl MockDriver {
         };
         Ok(PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: self.next_group.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2: pasid_bits as u8,
             state: Box::new(MockDev {
                 flags,

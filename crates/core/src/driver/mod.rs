@@ -7,6 +7,7 @@
 //! the auto-domain search relies on.
 
 pub mod amd;
+mod group_id;
 pub mod mock;
 pub mod mock_domain;
 pub mod mock_viommu;

@@ -33,7 +33,6 @@ use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use crate::domain::{Domain, DomainType};
 use std::any::Any;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
@@ -113,9 +112,6 @@ impl Domain for AmdBlocking {
     }
 }
 
-/// Group IDs of AMD devices: one group per device, away from other drivers' numbers.
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x5000_0000);
-
 /// An AMD-Vi unit as an IOMMU driver.
 #[derive(Debug)]
 pub struct AmdDriver {
@@ -152,7 +148,7 @@ impl AmdDriver {
         };
         PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2,
             state: Box::new(AmdDev {
                 unit: Arc::clone(&self.unit),

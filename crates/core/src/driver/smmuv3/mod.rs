@@ -36,7 +36,6 @@ use crate::domain::{Domain, DomainType};
 use crate::viommu::ViommuCore;
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
@@ -158,9 +157,6 @@ pub struct SmmuDriver {
     blocking: Arc<dyn Domain>,
 }
 
-/// Group IDs of SMMUv3 devices: one group per device, away from other drivers' numbers.
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x5000_0000);
-
 /// A domain as this driver sees it.
 enum Kind<'a> {
     Blocked,
@@ -206,7 +202,7 @@ impl SmmuDriver {
         }
         PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2: ssid_bits,
             state: Box::new(SmmuMaster {
                 unit: Arc::clone(&self.unit),

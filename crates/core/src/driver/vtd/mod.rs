@@ -27,7 +27,6 @@ use crate::device::NO_PASID;
 use crate::domain::{Domain, DomainType};
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tag::DomainTag;
 use uiommu_uapi::copy::read_user_data;
@@ -120,9 +119,6 @@ pub struct VtdDriver {
     blocking: Arc<dyn Domain>,
 }
 
-/// Group IDs of VT-d devices: one group per device, away from the mock's numbers.
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x4000_0000);
-
 /// A domain as this driver sees it.
 enum Kind<'a> {
     Blocked,
@@ -162,7 +158,7 @@ impl VtdDriver {
     pub fn create_device(self: &Arc<Self>, config: VtdDeviceConfig) -> PhysDevice {
         PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2: config.pasid_bits.min(self.unit.config.pasid_bits()),
             state: Box::new(VtdDev {
                 unit: Arc::clone(&self.unit),
