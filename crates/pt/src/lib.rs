@@ -55,4 +55,4 @@ pub use freelist::Gather;
 pub use memory::{Fault, GuestMemory, GuestTables, OwnedTables, TableAlloc, TableMemory};
 pub use prot::{Access, Prot};
 pub use table::{Config, PageTable};
-pub use walk::{Translation, WalkFault};
+pub use walk::{RootWalk, Translation, WalkFault};

@@ -12,6 +12,7 @@ pub mod mock;
 pub mod mock_domain;
 pub mod mock_viommu;
 mod pt_glue;
+pub mod skeleton;
 pub mod smmuv3;
 pub mod tce;
 pub mod viommu;

@@ -25,7 +25,7 @@ pub use unit::{FaultRecord, PageResponse, Unit};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use crate::device::NO_PASID;
 use crate::domain::{Domain, DomainType};
-use std::any::Any;
+use crate::driver::skeleton::BlockingDomain;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tag::DomainTag;
@@ -39,6 +39,9 @@ use uiommu_uapi::iommufd::{
 };
 use uiommu_uapi::{Errno, offset_of_end};
 use zerocopy::IntoBytes;
+
+/// The driver's name.
+const NAME: &str = "vtd";
 
 /// The interrupt address range every VT-d unit decodes as interrupt requests, reserved for
 /// DMA (`intel_iommu_get_resv_regions`: `IOAPIC_RANGE_START..=IOAPIC_RANGE_END`, MSI).
@@ -96,22 +99,6 @@ impl VtdDev {
     }
 }
 
-/// The blocking domain.
-#[derive(Debug, Default)]
-pub struct VtdBlocking;
-
-crate::impl_no_paging!(VtdBlocking);
-
-impl Domain for VtdBlocking {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// A VT-d unit as an IOMMU driver.
 #[derive(Debug)]
 pub struct VtdDriver {
@@ -132,7 +119,7 @@ fn kind(domain: &dyn Domain) -> Option<Kind<'_>> {
         Some(Kind::Paging(p))
     } else if let Some(n) = any.downcast_ref::<VtdNested>() {
         Some(Kind::Nested(n))
-    } else if any.is::<VtdBlocking>() {
+    } else if BlockingDomain::is_of(domain, NAME) {
         Some(Kind::Blocked)
     } else {
         None
@@ -144,7 +131,7 @@ impl VtdDriver {
     pub fn new(config: VtdConfig) -> Arc<Self> {
         Arc::new(VtdDriver {
             unit: Arc::new(Unit::new(config)),
-            blocking: Arc::new(VtdBlocking),
+            blocking: Arc::new(BlockingDomain::of(NAME)),
         })
     }
 
@@ -181,14 +168,11 @@ impl VtdDriver {
         match kind(domain).ok_or(Errno::EINVAL)? {
             Kind::Blocked => Ok(None),
             Kind::Paging(p) => {
-                p.compatible(cfg)?;
-                Ok(Some(Arc::clone(&p.inner.tag)))
+                p.inner.compatible(cfg)?;
+                Ok(Some(Arc::clone(&p.hooks().tag)))
             }
             Kind::Nested(n) => {
-                let parent = VtdPaging {
-                    inner: Arc::clone(&n.parent),
-                };
-                parent.compatible(cfg)?;
+                n.parent.compatible(cfg)?;
                 n.check_setup(cfg)?;
                 Ok(Some(Arc::clone(&n.tag)))
             }
@@ -198,7 +182,7 @@ impl VtdDriver {
 
 impl IommuDriver for VtdDriver {
     fn name(&self) -> &'static str {
-        "vtd"
+        NAME
     }
 
     /// `intel_iommu_capable`.
