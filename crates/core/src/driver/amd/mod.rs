@@ -31,8 +31,8 @@ pub use viommu::AmdViommu;
 
 use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
-use crate::domain::{Domain, DomainType};
-use std::any::Any;
+use crate::domain::Domain;
+use crate::driver::skeleton::BlockingDomain;
 use std::sync::{Arc, Mutex, PoisonError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
@@ -41,6 +41,9 @@ use uiommu_uapi::iommufd::{
     IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IommuHwInfoAmd,
 };
 use zerocopy::IntoBytes;
+
+/// The driver's name.
+const NAME: &str = "amd";
 
 /// The MSI range every unit decodes as interrupts (`MSI_RANGE_START..=MSI_RANGE_END`).
 pub const MSI_RANGE: (u64, u64) = (0xfee0_0000, 0xfeef_ffff);
@@ -96,22 +99,6 @@ impl AmdDev {
     }
 }
 
-/// The blocking domain.
-#[derive(Debug, Default)]
-pub struct AmdBlocking;
-
-crate::impl_no_paging!(AmdBlocking);
-
-impl Domain for AmdBlocking {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// An AMD-Vi unit as an IOMMU driver.
 #[derive(Debug)]
 pub struct AmdDriver {
@@ -127,7 +114,7 @@ impl AmdDriver {
     pub fn new(config: AmdConfig) -> Arc<Self> {
         Arc::new(AmdDriver {
             unit: Arc::new(Unit::new(config)),
-            blocking: Arc::new(AmdBlocking),
+            blocking: Arc::new(BlockingDomain::of(NAME)),
             default_v2: false,
         })
     }
@@ -178,7 +165,7 @@ impl AmdDriver {
 
 impl IommuDriver for AmdDriver {
     fn name(&self) -> &'static str {
-        "amd"
+        NAME
     }
 
     /// `amd_iommu_capable`.
@@ -261,24 +248,24 @@ impl IommuDriver for AmdDriver {
             if dte
                 .domain
                 .as_ref()
-                .is_some_and(|d| Arc::ptr_eq(d, &p.inner.id))
+                .is_some_and(|d| Arc::ptr_eq(d, &p.hooks().id))
             {
                 return Ok(());
             }
             if p.has_dirty_tracking_ops() && !self.unit.config.hd_support() {
                 return Err(Errno::EINVAL);
             }
-            p.inner.id.add_unit(&self.unit);
+            p.hooks().id.add_unit(&self.unit);
             dte.pasid_enabled = !p.is_v1() && dev.max_pasid_log2 > 0;
-            dte.domain = Some(Arc::clone(&p.inner.id));
+            dte.domain = Some(Arc::clone(&p.hooks().id));
         } else if let Some(n) = any.downcast_ref::<AmdNested>() {
             if dte.pasid_enabled {
                 return Err(Errno::EINVAL);
             }
             n.hdom.add_unit(&self.unit);
-            n.parent().id.add_unit(&self.unit);
+            n.parent().hooks.id.add_unit(&self.unit);
             dte.domain = Some(Arc::clone(&n.hdom));
-        } else if any.is::<AmdBlocking>() {
+        } else if BlockingDomain::is_of(domain.as_ref(), NAME) {
             *dte = Dte::default();
         } else {
             return Err(Errno::EINVAL);
@@ -296,7 +283,7 @@ impl IommuDriver for AmdDriver {
         _old: Option<&Arc<dyn Domain>>,
     ) -> Result<()> {
         Self::adev(dev)?;
-        if domain.as_any().is::<AmdBlocking>() {
+        if BlockingDomain::is_of(domain.as_ref(), NAME) {
             Ok(())
         } else {
             Err(Errno::EOPNOTSUPP)
@@ -328,7 +315,7 @@ impl IommuDriver for AmdDriver {
     /// Any AMD domain (`domain->owner == &amd_iommu_ops`).
     fn owns(&self, domain: &dyn Domain) -> bool {
         let any = domain.as_any();
-        any.is::<AmdPaging>() || any.is::<AmdNested>() || any.is::<AmdBlocking>()
+        any.is::<AmdPaging>() || any.is::<AmdNested>() || BlockingDomain::is_of(domain, NAME)
     }
 
     /// With nesting wired, the guest owns its GCR3 table: a PASID without an attachment of
