@@ -167,7 +167,7 @@ fn convert(vsmmu: &VsmmuShared, raw: &IommuViommuArmSmmuv3Invalidate) -> Result<
 
 /// The nested domains of the VMID: those over the vSMMU's parent.
 fn each_nested(vsmmu: &VsmmuShared, f: impl Fn(&NestedCaches)) {
-    let children: Vec<Arc<NestedCaches>> = lock(&vsmmu.parent.children).clone();
+    let children: Vec<Arc<NestedCaches>> = lock(&vsmmu.parent.hooks.children).clone();
     for c in &children {
         f(c);
     }

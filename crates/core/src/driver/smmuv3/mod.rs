@@ -32,9 +32,9 @@ pub use vsmmu::Vsmmu;
 use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use crate::dma::DmaFault;
-use crate::domain::{Domain, DomainType};
+use crate::domain::Domain;
+use crate::driver::skeleton::BlockingDomain;
 use crate::viommu::ViommuCore;
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use uiommu_uapi::Errno;
@@ -46,6 +46,9 @@ use uiommu_uapi::iommufd::{
 };
 use unit::lock;
 use zerocopy::IntoBytes;
+
+/// The driver's name.
+const NAME: &str = "smmuv3";
 
 /// The software MSI window every SMMUv3 device reserves (`MSI_IOVA_BASE`, `MSI_IOVA_LENGTH`).
 pub const MSI_IOVA: (u64, u64) = (0x800_0000, 0x10_0000);
@@ -134,22 +137,6 @@ impl SmmuMaster {
     }
 }
 
-/// The blocking domain (`arm_smmu_blocked_domain`).
-#[derive(Debug, Default)]
-pub struct SmmuBlocking;
-
-crate::impl_no_paging!(SmmuBlocking);
-
-impl Domain for SmmuBlocking {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// An SMMUv3 as an IOMMU driver.
 #[derive(Debug)]
 pub struct SmmuDriver {
@@ -170,7 +157,7 @@ fn kind(domain: &dyn Domain) -> Option<Kind<'_>> {
         Some(Kind::Paging(p))
     } else if let Some(n) = any.downcast_ref::<SmmuNested>() {
         Some(Kind::Nested(n))
-    } else if any.is::<SmmuBlocking>() {
+    } else if BlockingDomain::is_of(domain, NAME) {
         Some(Kind::Blocked)
     } else {
         None
@@ -182,7 +169,7 @@ impl SmmuDriver {
     pub fn new(config: SmmuConfig) -> Arc<Self> {
         Arc::new(SmmuDriver {
             unit: Arc::new(Unit::new(config)),
-            blocking: Arc::new(SmmuBlocking),
+            blocking: Arc::new(BlockingDomain::of(NAME)),
         })
     }
 
@@ -247,7 +234,7 @@ impl SmmuDriver {
 
 impl IommuDriver for SmmuDriver {
     fn name(&self) -> &'static str {
-        "smmuv3"
+        NAME
     }
 
     /// `arm_smmu_capable`.

@@ -8,6 +8,7 @@ use super::spec::{cmd, evt, put, ste};
 use super::*;
 use crate::device::NO_PASID;
 use crate::dma::{DmaError, FaultReason, Stage};
+use crate::domain::DomainType;
 use uiommu_pt::format::arm_lpae::spec as lpae;
 use uiommu_uapi::UserMemory;
 
