@@ -1,8 +1,9 @@
 //! The iommufd selftest mock driver (`drivers/iommu/iommufd/selftest.c`): one mock IOMMU, mock
 //! devices each in their own group, AMD v1 mock paging domains and IOTLB-only nested domains.
 
-use super::mock_domain::{MockBlockingDomain, MockNestedDomain, MockPagingDomain};
+use super::mock_domain::{MockNestedDomain, MockPagingDomain};
 use super::mock_viommu::MockViommu;
+use super::skeleton::BlockingDomain;
 use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice};
 use crate::domain::{Domain, DomainType};
@@ -49,6 +50,9 @@ impl MockDev {
     }
 }
 
+/// The driver's name.
+const NAME: &str = "mock";
+
 /// The mock driver.
 #[derive(Debug)]
 pub struct MockDriver {
@@ -61,7 +65,7 @@ impl MockDriver {
         static MOCK: OnceLock<Arc<MockDriver>> = OnceLock::new();
         Arc::clone(MOCK.get_or_init(|| {
             Arc::new(MockDriver {
-                blocking: Arc::new(MockBlockingDomain),
+                blocking: Arc::new(BlockingDomain::of(NAME)),
             })
         }))
     }
@@ -106,7 +110,7 @@ impl MockDriver {
 
 impl IommuDriver for MockDriver {
     fn name(&self) -> &'static str {
-        "mock"
+        NAME
     }
 
     /// `mock_domain_capable`.
@@ -257,7 +261,7 @@ impl IommuDriver for MockDriver {
         let any = domain.as_any();
         any.is::<MockPagingDomain>()
             || any.is::<MockNestedDomain>()
-            || any.is::<MockBlockingDomain>()
+            || BlockingDomain::is_of(domain, NAME)
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::domain::{Domain, DomainType};
 use crate::driver::pt_glue::DynRecorder;
 pub(crate) use crate::driver::pt_glue::pt_errno;
+use crate::driver::skeleton::invalidate::each_entry;
 use crate::ioas::{IoptDomain, Prot};
 use crate::viommu::ViommuCore;
 use std::any::Any;
@@ -176,6 +177,25 @@ impl MockNestedDomain {
     }
 }
 
+impl MockNestedDomain {
+    /// One `iommu_hwpt_invalidate_selftest` request.
+    fn invalidate(&self, inv: &IommuHwptInvalidateSelftest) -> Result<()> {
+        if inv.flags & !IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
+            return Err(Errno::EINVAL);
+        }
+        let mut iotlb = self.iotlb.lock().unwrap_or_else(PoisonError::into_inner);
+        if inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+            *iotlb = [0; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize];
+        } else {
+            iotlb[inv.iotlb_id as usize] = 0;
+        }
+        Ok(())
+    }
+}
+
 crate::impl_no_paging!(MockNestedDomain);
 
 impl Domain for MockNestedDomain {
@@ -189,48 +209,14 @@ impl Domain for MockNestedDomain {
         requests: &UserDataArray,
         mem: &dyn UserMemory,
     ) -> Option<(u32, Result<()>)> {
-        if requests.data_type != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST {
-            return Some((0, Err(Errno::EINVAL)));
-        }
         let min_len = offset_of_end!(IommuHwptInvalidateSelftest, iotlb_id);
-        let mut done = 0;
-        for i in 0..requests.entry_num {
-            let inv: IommuHwptInvalidateSelftest =
-                match requests.read_entry(&mem, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, i, min_len) {
-                    Ok(inv) => inv,
-                    Err(e) => return Some((done, Err(e))),
-                };
-            if inv.flags & !IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-                return Some((done, Err(Errno::EOPNOTSUPP)));
-            }
-            if inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
-                return Some((done, Err(Errno::EINVAL)));
-            }
-            let mut iotlb = self.iotlb.lock().unwrap_or_else(PoisonError::into_inner);
-            if inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-                *iotlb = [0; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize];
-            } else {
-                iotlb[inv.iotlb_id as usize] = 0;
-            }
-            done += 1;
-        }
-        Some((done, Ok(())))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// The mock's blocking domain.
-#[derive(Debug, Default)]
-pub struct MockBlockingDomain;
-
-crate::impl_no_paging!(MockBlockingDomain);
-
-impl Domain for MockBlockingDomain {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
+        Some(each_entry(
+            requests,
+            mem,
+            IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+            min_len,
+            |inv| self.invalidate(&inv),
+        ))
     }
 
     fn as_any(&self) -> &dyn Any {

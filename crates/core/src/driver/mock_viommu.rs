@@ -6,6 +6,7 @@
 use super::DriverData;
 use super::mock::{MockDev, MockDriver};
 use super::mock_domain::MockNestedDomain;
+use super::skeleton::invalidate::all_entries;
 use super::viommu::{HwQueueInit, HwQueueState, ViommuInit, ViommuOps};
 use crate::domain::Domain;
 use crate::mmap::{MmapRegistry, MmioPages};
@@ -162,19 +163,12 @@ impl ViommuOps for MockViommu {
         if requests.entry_num == 0 && requests.data_type == IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
             return Some((0, Ok(())));
         }
-        let cmds: Vec<IommuViommuInvalidateSelftest> =
-            match requests.read_all(&mem, IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST) {
-                Ok(c) => c,
-                Err(e) => return Some((0, Err(e))),
-            };
-        let mut done = 0;
-        for inv in &cmds {
-            if let Err(e) = self.invalidate_one(inv) {
-                return Some((done, Err(e)));
-            }
-            done += 1;
-        }
-        Some((done, Ok(())))
+        Some(all_entries(
+            requests,
+            mem,
+            IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+            |i, all: &[IommuViommuInvalidateSelftest]| self.invalidate_one(&all[i]),
+        ))
     }
 
     /// `mock_viommu_get_hw_queue_size`.
