@@ -3,7 +3,7 @@
 
 use super::mock_domain::{MockNestedDomain, MockPagingDomain};
 use super::mock_viommu::MockViommu;
-use super::skeleton::BlockingDomain;
+use super::skeleton::{self, BlockingDomain};
 use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice};
 use crate::domain::{Domain, DomainType};
@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT,
-    IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_DATA_NONE,
+    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
+    IOMMU_HWPT_DATA_NONE,
 };
 use uiommu_uapi::selftest::{
     IOMMU_HW_INFO_SELFTEST_REGVAL, IOMMU_HW_INFO_TYPE_SELFTEST, IOMMU_HWPT_DATA_SELFTEST,
@@ -22,7 +22,6 @@ use uiommu_uapi::selftest::{
     MOCK_DEV_CACHE_NUM, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
 };
 use uiommu_uapi::{Errno, offset_of_end};
-use zerocopy::IntoBytes;
 
 /// The PASID whose second attach fails on purpose, to test rollback (`pasid_1024_fake_error`).
 const FAKE_ERROR_PASID: u32 = 1024;
@@ -125,17 +124,10 @@ impl IommuDriver for MockDriver {
 
     /// `mock_domain_hw_info`.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_SELFTEST {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
-        let info = IommuTestHwInfo {
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_SELFTEST, || IommuTestHwInfo {
             flags: 0,
             test_reg: IOMMU_HW_INFO_SELFTEST_REGVAL,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_SELFTEST,
-            data: info.as_bytes().to_vec(),
-        }))
+        })
     }
 
     /// `mock_domain_alloc_paging_flags`.
@@ -258,10 +250,7 @@ impl IommuDriver for MockDriver {
     }
 
     fn owns(&self, domain: &dyn Domain) -> bool {
-        let any = domain.as_any();
-        any.is::<MockPagingDomain>()
-            || any.is::<MockNestedDomain>()
-            || BlockingDomain::is_of(domain, NAME)
+        skeleton::Kind::<MockPagingDomain, MockNestedDomain>::of(domain, NAME).is_some()
     }
 }
 

@@ -32,15 +32,14 @@ pub use viommu::AmdViommu;
 use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use crate::domain::Domain;
-use crate::driver::skeleton::BlockingDomain;
+use crate::driver::skeleton::{self, BlockingDomain};
 use std::sync::{Arc, Mutex, PoisonError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_AMD, IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-    IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IommuHwInfoAmd,
+    IOMMU_HW_INFO_TYPE_AMD, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT,
+    IOMMU_HWPT_ALLOC_PASID, IommuHwInfoAmd,
 };
-use zerocopy::IntoBytes;
 
 /// The driver's name.
 const NAME: &str = "amd";
@@ -179,17 +178,10 @@ impl IommuDriver for AmdDriver {
 
     /// `amd_iommufd_hw_info`: EFR and EFR2.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_AMD {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
-        let info = IommuHwInfoAmd {
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_AMD, || IommuHwInfoAmd {
             efr: self.unit.config.efr,
             efr2: self.unit.config.efr2,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_AMD,
-            data: info.as_bytes().to_vec(),
-        }))
+        })
     }
 
     /// `amd_iommu_domain_alloc_paging_flags`: no driver data; dirty tracking and nest parents
@@ -314,8 +306,7 @@ impl IommuDriver for AmdDriver {
 
     /// Any AMD domain (`domain->owner == &amd_iommu_ops`).
     fn owns(&self, domain: &dyn Domain) -> bool {
-        let any = domain.as_any();
-        any.is::<AmdPaging>() || any.is::<AmdNested>() || BlockingDomain::is_of(domain, NAME)
+        skeleton::Kind::<AmdPaging, AmdNested>::of(domain, NAME).is_some()
     }
 
     /// With nesting wired, the guest owns its GCR3 table: a PASID without an attachment of

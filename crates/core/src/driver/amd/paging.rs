@@ -64,6 +64,11 @@ impl PagingHooks for AmdDomain {
             d.unit.log_fault(d.device_id, Some(self.id.id), fault);
         }
     }
+
+    /// `amd_iommu_set_dirty_tracking` refuses a domain without dirty tracking either way.
+    fn untracked(_enable: bool) -> Result<()> {
+        Err(Errno::EINVAL)
+    }
 }
 
 impl AmdPaging {

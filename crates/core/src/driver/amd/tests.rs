@@ -4,9 +4,11 @@ use super::*;
 use crate::ioas::Prot;
 use proptest::prelude::*;
 use uiommu_uapi::copy::UserData;
+use uiommu_uapi::iommufd::IOMMU_HW_INFO_TYPE_DEFAULT;
 use uiommu_uapi::iommufd::{IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HWPT_DATA_AMD_GUEST};
 use uiommu_uapi::iommufd::{IOMMU_HWPT_DATA_VTD_S1, IommuHwptAmdGuest};
 use uiommu_uapi::user::testing::TestMemory;
+use zerocopy::IntoBytes;
 
 const DATA: u64 = 0x10_0000;
 

@@ -4,13 +4,17 @@
 //! keeps only what its hardware does differently.
 
 pub mod blocking;
+pub mod hw_info;
 pub mod invalidate;
+pub mod kind;
 pub mod nested;
 pub mod paging;
 pub mod table;
 pub mod through_s2;
 
 pub use blocking::BlockingDomain;
+pub use hw_info::hw_info;
+pub use kind::Kind;
 pub use nested::{NestedDomain, NestedHooks};
 pub use paging::{Paging, PagingDomain, PagingHooks};
 pub use table::IoTable;

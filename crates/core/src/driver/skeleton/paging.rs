@@ -35,13 +35,23 @@ pub trait PagingHooks: Debug + Send + Sync + 'static {
     }
 
     /// [`DmaDomain::record_fault`].
-    fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault);
+    fn record_fault(&self, _dev: &PhysDevice, _fault: &DmaFault) {}
 
     /// `set_dirty_tracking` of a domain allocated without dirty tracking (iommufd only asks
-    /// a domain with `dirty_ops`): the driver's answer.
-    fn untracked(_enable: bool) -> Result<()> {
-        Err(Errno::EINVAL)
+    /// a domain with `dirty_ops`): the driver's answer. Turning tracking off always works
+    /// unless the driver says otherwise.
+    fn untracked(enable: bool) -> Result<()> {
+        if enable { Err(Errno::EINVAL) } else { Ok(()) }
     }
+
+    /// The aperture where the model's is narrower than the table's.
+    fn aperture(&self) -> Option<(u64, u64)> {
+        None
+    }
+
+    /// Whether devices DMA through the domain's table ([`Domain::dma`]); a model without
+    /// a DMA path says no.
+    const DMA: bool = true;
 }
 
 /// A paging domain's state, shared with the nested domains over it.
@@ -138,6 +148,11 @@ impl<H: PagingHooks> PagingDomain<H> {
     pub fn tracking(&self) -> bool {
         self.inner.tracking()
     }
+
+    /// Marks `iova` dirty as the hardware would on a device write.
+    pub fn set_dirty(&self, iova: u64) -> Result<()> {
+        self.inner.table.set_dirty(iova).map_err(pt_errno)
+    }
 }
 
 impl<H: PagingHooks> IoptDomain for PagingDomain<H> {
@@ -146,7 +161,10 @@ impl<H: PagingHooks> IoptDomain for PagingDomain<H> {
     }
 
     fn aperture(&self) -> (u64, u64) {
-        self.inner.table.aperture()
+        let hooks = &self.inner.hooks;
+        hooks
+            .aperture()
+            .unwrap_or_else(|| self.inner.table.aperture())
     }
 
     /// Not-present entries are never cached by the models (no caching mode, no NpCache):
@@ -216,7 +234,7 @@ impl<H: PagingHooks> Domain for PagingDomain<H> {
     }
 
     fn dma(&self) -> Option<&dyn DmaDomain> {
-        Some(self)
+        if H::DMA { Some(self) } else { None }
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -35,6 +35,8 @@ pub trait IoTable: Send + Sync + Debug {
     ) -> Result<(), PtError>;
     /// [`PageTable::release`].
     fn release(&self, g: &mut Gather);
+    /// [`PageTable::set_dirty`].
+    fn set_dirty(&self, iova: u64) -> Result<(), PtError>;
 }
 
 impl<F: Format + Send + Sync + Debug> IoTable for PageTable<F> {
@@ -71,5 +73,8 @@ impl<F: Format + Send + Sync + Debug> IoTable for PageTable<F> {
     }
     fn release(&self, g: &mut Gather) {
         PageTable::release(self, g)
+    }
+    fn set_dirty(&self, iova: u64) -> Result<(), PtError> {
+        PageTable::set_dirty(self, iova)
     }
 }

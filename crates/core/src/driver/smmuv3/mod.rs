@@ -33,19 +33,17 @@ use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use crate::dma::DmaFault;
 use crate::domain::Domain;
-use crate::driver::skeleton::BlockingDomain;
+use crate::driver::skeleton::{self, BlockingDomain};
 use crate::viommu::ViommuCore;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_ARM_SMMUV3, IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-    IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
-    IommuHwInfoArmSmmuv3,
+    IOMMU_HW_INFO_TYPE_ARM_SMMUV3, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT,
+    IOMMU_HWPT_ALLOC_PASID, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IommuHwInfoArmSmmuv3,
 };
 use unit::lock;
-use zerocopy::IntoBytes;
 
 /// The driver's name.
 const NAME: &str = "smmuv3";
@@ -145,23 +143,10 @@ pub struct SmmuDriver {
 }
 
 /// A domain as this driver sees it.
-enum Kind<'a> {
-    Blocked,
-    Paging(&'a SmmuPaging),
-    Nested(&'a SmmuNested),
-}
+type Kind<'a> = skeleton::Kind<'a, SmmuPaging, SmmuNested>;
 
 fn kind(domain: &dyn Domain) -> Option<Kind<'_>> {
-    let any = domain.as_any();
-    if let Some(p) = any.downcast_ref::<SmmuPaging>() {
-        Some(Kind::Paging(p))
-    } else if let Some(n) = any.downcast_ref::<SmmuNested>() {
-        Some(Kind::Nested(n))
-    } else if BlockingDomain::is_of(domain, NAME) {
-        Some(Kind::Blocked)
-    } else {
-        None
-    }
+    Kind::of(domain, NAME)
 }
 
 impl SmmuDriver {
@@ -251,21 +236,16 @@ impl IommuDriver for SmmuDriver {
 
     /// `arm_smmu_hw_info`: the ID registers as the SMMU has them.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_ARM_SMMUV3 {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
         let cfg = &self.unit.config;
-        let info = IommuHwInfoArmSmmuv3 {
-            flags: 0,
-            __reserved: 0,
-            idr: cfg.idr,
-            iidr: cfg.iidr,
-            aidr: cfg.aidr,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
-            data: info.as_bytes().to_vec(),
-        }))
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_ARM_SMMUV3, || {
+            IommuHwInfoArmSmmuv3 {
+                flags: 0,
+                __reserved: 0,
+                idr: cfg.idr,
+                iidr: cfg.iidr,
+                aidr: cfg.aidr,
+            }
+        })
     }
 
     /// `arm_smmu_domain_alloc_paging_flags`: no driver data; stage 1 unless a nest parent

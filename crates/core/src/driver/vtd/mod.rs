@@ -25,20 +25,18 @@ pub use unit::{FaultRecord, PageResponse, Unit};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use crate::device::NO_PASID;
 use crate::domain::{Domain, DomainType};
-use crate::driver::skeleton::BlockingDomain;
+use crate::driver::skeleton::{self, BlockingDomain};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tag::DomainTag;
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD,
-    IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-    IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_DATA_VTD_S1, IommuHwInfoVtd,
-    IommuHwptVtdS1,
+    IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
+    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
+    IOMMU_HWPT_DATA_VTD_S1, IommuHwInfoVtd, IommuHwptVtdS1,
 };
 use uiommu_uapi::{Errno, offset_of_end};
-use zerocopy::IntoBytes;
 
 /// The driver's name.
 const NAME: &str = "vtd";
@@ -107,23 +105,10 @@ pub struct VtdDriver {
 }
 
 /// A domain as this driver sees it.
-enum Kind<'a> {
-    Blocked,
-    Paging(&'a VtdPaging),
-    Nested(&'a VtdNested),
-}
+type Kind<'a> = skeleton::Kind<'a, VtdPaging, VtdNested>;
 
 fn kind(domain: &dyn Domain) -> Option<Kind<'_>> {
-    let any = domain.as_any();
-    if let Some(p) = any.downcast_ref::<VtdPaging>() {
-        Some(Kind::Paging(p))
-    } else if let Some(n) = any.downcast_ref::<VtdNested>() {
-        Some(Kind::Nested(n))
-    } else if BlockingDomain::is_of(domain, NAME) {
-        Some(Kind::Blocked)
-    } else {
-        None
-    }
+    Kind::of(domain, NAME)
 }
 
 impl VtdDriver {
@@ -201,19 +186,12 @@ impl IommuDriver for VtdDriver {
     /// `intel_iommu_hw_info`: CAP_REG and ECAP_REG as the unit has them, with the SPR17
     /// erratum flag the kernel always sets.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_INTEL_VTD {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
-        let info = IommuHwInfoVtd {
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_INTEL_VTD, || IommuHwInfoVtd {
             flags: IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
             __reserved: 0,
             cap_reg: self.unit.config.cap,
             ecap_reg: self.unit.config.ecap,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_INTEL_VTD,
-            data: info.as_bytes().to_vec(),
-        }))
+        })
     }
 
     /// `intel_iommu_domain_alloc_paging_flags`: no driver data; first stage if it can be,

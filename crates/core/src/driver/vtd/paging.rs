@@ -72,11 +72,6 @@ impl PagingHooks for VtdDomain {
             d.unit.record(d.source_id, fault);
         }
     }
-
-    /// `intel_iommu_set_dirty_tracking`: turning SSADE off is always possible.
-    fn untracked(enable: bool) -> Result<()> {
-        if enable { Err(Errno::EINVAL) } else { Ok(()) }
-    }
 }
 
 impl VtdPaging {
