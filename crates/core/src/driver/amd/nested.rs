@@ -18,7 +18,7 @@ use super::regs::{AmdConfig, PAGE_MODE_5_LEVEL};
 use super::tag::DomainId;
 use super::viommu::ViommuState;
 use crate::device::NO_PASID;
-use crate::dma::{DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
+use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::driver::PhysDevice;
 use crate::driver::skeleton::{NestedDomain, NestedHooks, ThroughS2};
 use std::sync::Arc;
@@ -193,7 +193,9 @@ fn gcr3_lookup(
     Ok(Some(table))
 }
 
-impl NestedHooks for AmdGuest {
+impl NestedHooks for AmdGuest {}
+
+impl DmaDomain for AmdGuest {
     fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
         dev.state::<AmdDev>()
             .map(|d| (Arc::clone(&d.unit.iotlb), self.hdom.id))

@@ -1,42 +1,20 @@
 //! The nested domain of every hardware model (`IOMMU_DOMAIN_NESTED`): a guest's stage-1
-//! configuration over a nest parent. The model supplies the state and the walk
-//! ([`NestedHooks`]); the domain's iommufd face is shared. The model's state is reached
+//! configuration over a nest parent. The model supplies the state, its DMA and its
+//! invalidations ([`NestedHooks`]); the domain's iommufd face is shared. The model's state is reached
 //! through the domain by `Deref`.
 
-use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Walked};
+use crate::dma::DmaDomain;
 use crate::domain::{Domain, DomainType};
-use crate::driver::PhysDevice;
 use std::any::Any;
 use std::fmt::Debug;
 use std::ops::Deref;
-use std::sync::Arc;
-use uiommu_pt::Access;
 use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
 
-/// What a model's nested domain does.
-pub trait NestedHooks: Debug + Send + Sync + 'static {
-    /// [`DmaDomain::hw`].
-    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)>;
-
-    /// [`DmaDomain::walk`]: the two-stage walk.
-    fn walk(
-        &self,
-        pasid: u32,
-        iova: u64,
-        access: Access,
-        mem: &DmaMemory,
-    ) -> std::result::Result<Walked, FaultReason>;
-
-    /// [`DmaDomain::page_requests`].
-    fn page_requests(&self, _dev: &PhysDevice) -> bool {
-        false
-    }
-
-    /// [`DmaDomain::record_fault`].
-    fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault);
-
+/// What a model's nested domain does: its DMA (the two-stage walk, its tag, its fault
+/// reports) is the model state's own [`DmaDomain`].
+pub trait NestedHooks: DmaDomain + Debug + 'static {
     /// [`Domain::cache_invalidate_user`] (`None`: the domain takes no invalidations; the
     /// model's are a walk of [`super::invalidate`]).
     fn cache_invalidate_user(
@@ -95,34 +73,10 @@ impl<N: NestedHooks> Domain for NestedDomain<N> {
     }
 
     fn dma(&self) -> Option<&dyn DmaDomain> {
-        Some(self)
+        Some(&self.0)
     }
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-impl<N: NestedHooks> DmaDomain for NestedDomain<N> {
-    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
-        self.0.hw(dev)
-    }
-
-    fn walk(
-        &self,
-        pasid: u32,
-        iova: u64,
-        access: Access,
-        mem: &DmaMemory,
-    ) -> std::result::Result<Walked, FaultReason> {
-        self.0.walk(pasid, iova, access, mem)
-    }
-
-    fn page_requests(&self, dev: &PhysDevice) -> bool {
-        self.0.page_requests(dev)
-    }
-
-    fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault) {
-        self.0.record_fault(dev, fault);
     }
 }

@@ -22,7 +22,7 @@ use super::spec::{get, ste};
 use super::unit::{DomainTag, lock};
 use super::vsmmu::VsmmuShared;
 use crate::device::NO_PASID;
-use crate::dma::{DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
+use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::driver::PhysDevice;
 use crate::driver::skeleton::{NestedDomain, NestedHooks, ThroughS2};
 use std::collections::{BTreeMap, BTreeSet};
@@ -209,7 +209,9 @@ impl Drop for SmmuVste {
     }
 }
 
-impl NestedHooks for SmmuVste {
+impl NestedHooks for SmmuVste {}
+
+impl DmaDomain for SmmuVste {
     fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
         let m = dev.state::<SmmuMaster>()?;
         Arc::ptr_eq(&m.unit, &self.vsmmu.unit)

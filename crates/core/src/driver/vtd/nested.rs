@@ -13,10 +13,10 @@ use super::VtdDev;
 use super::paging::PagingInner;
 use super::regs::VtdConfig;
 use super::tag::DomainTag;
-use crate::dma::{DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
+use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::driver::PhysDevice;
 use crate::driver::skeleton::invalidate::each_entry;
-use crate::driver::skeleton::{NestedDomain, NestedHooks, ThroughS2};
+use crate::driver::skeleton::{NestedDomain, NestedHooks, PagingHooks, ThroughS2};
 use std::sync::{Arc, PoisonError};
 use uiommu_pt::{Access, Config, GuestTables, RootWalk, X86_64};
 use uiommu_uapi::copy::UserDataArray;
@@ -150,7 +150,9 @@ impl NestedHooks for VtdS1 {
             |inv| self.invalidate(inv),
         ))
     }
+}
 
+impl DmaDomain for VtdS1 {
     fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
         dev.state::<VtdDev>()
             .map(|d| (Arc::clone(&d.unit.iotlb), self.tag.did))
@@ -189,14 +191,12 @@ impl NestedHooks for VtdS1 {
         })
     }
 
+    /// As the parent's: the unit's fault recording and page requests.
     fn page_requests(&self, dev: &PhysDevice) -> bool {
-        dev.state::<VtdDev>()
-            .is_some_and(VtdDev::takes_page_requests)
+        self.parent.hooks.page_requests(dev)
     }
 
     fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault) {
-        if let Some(d) = dev.state::<VtdDev>() {
-            d.unit.record(d.source_id, fault);
-        }
+        self.parent.hooks.record_fault(dev, fault);
     }
 }
