@@ -18,7 +18,7 @@
 
 pub mod nested;
 pub mod paging;
-pub mod regs;
+pub mod spec;
 pub mod tag;
 pub mod unit;
 pub mod viommu;
@@ -26,6 +26,8 @@ pub mod viommu;
 pub use nested::{AmdNested, GuestDte};
 pub use paging::AmdPaging;
 pub use regs::AmdConfig;
+/// The capability registers, by the name the model's logic uses.
+pub use spec::regs;
 pub use unit::{PageFaultEvent, Unit};
 pub use viommu::AmdViommu;
 
@@ -333,6 +335,6 @@ impl AmdPaging {
 }
 
 #[cfg(test)]
-mod scenario;
+mod scenarios;
 #[cfg(test)]
 mod tests;

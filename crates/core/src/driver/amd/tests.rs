@@ -1,5 +1,5 @@
-use super::nested::dte;
 use super::regs::efr;
+use super::spec::dte;
 use super::*;
 use crate::ioas::Prot;
 use proptest::prelude::*;

@@ -15,7 +15,7 @@ use super::nested::{NestedCaches, SmmuNested};
 use super::regs::SmmuConfig;
 use super::spec::{cmd, get, put};
 use super::unit::lock;
-use super::vsmmu::VsmmuShared;
+use super::viommu::VsmmuShared;
 use crate::driver::PhysDevice;
 use crate::driver::skeleton::invalidate::all_entries;
 use std::sync::Arc;

@@ -18,16 +18,17 @@ pub mod cmdq;
 pub mod event;
 pub mod nested;
 pub mod paging;
-pub mod regs;
 pub mod spec;
 pub mod unit;
-pub mod vsmmu;
+pub mod viommu;
 
 pub use nested::SmmuNested;
 pub use paging::{SmmuPaging, StageId};
 pub use regs::SmmuConfig;
+/// The capability registers, by the name the model's logic uses.
+pub use spec::regs;
 pub use unit::Unit;
-pub use vsmmu::Vsmmu;
+pub use viommu::Vsmmu;
 
 use super::viommu::{ViommuInit, ViommuOps};
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};

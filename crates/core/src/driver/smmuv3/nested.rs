@@ -20,7 +20,7 @@ use super::cd::{self, Cd};
 use super::paging::PagingInner;
 use super::spec::{get, ste};
 use super::unit::{DomainTag, lock};
-use super::vsmmu::VsmmuShared;
+use super::viommu::VsmmuShared;
 use crate::device::NO_PASID;
 use crate::dma::{DmaDomain, DmaFault, DmaMemory, FaultReason, Iotlb, Stage, Walked};
 use crate::driver::PhysDevice;

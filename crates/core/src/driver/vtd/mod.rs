@@ -13,13 +13,15 @@
 
 pub mod nested;
 pub mod paging;
-pub mod regs;
+pub mod spec;
 pub mod tag;
 pub mod unit;
 
 pub use nested::VtdNested;
 pub use paging::VtdPaging;
 pub use regs::VtdConfig;
+/// The capability registers, by the name the model's logic uses.
+pub use spec::regs;
 pub use unit::{FaultRecord, PageResponse, Unit};
 
 use super::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
