@@ -1,7 +1,15 @@
-//! What the hardware models share (the kernel drivers' common shape): a blocking domain, a
-//! paging domain over any `pt` format with the model's hooks, the nested walk's reads of
-//! guest tables through the nest parent, and the walk of a user invalidation array. A model
-//! keeps only what its hardware does differently.
+//! What the hardware models share (the kernel drivers' common shape), one job per module:
+//!
+//! - [`blocking`]: the blocking domain;
+//! - [`paging`]: the paging domain over any `pt` format ([`table`] erases the format), with
+//!   the model's hooks for its tag, IOTLB flush and fault reports;
+//! - [`nested`]: the nested domain's iommufd face over the model's state and walk;
+//! - [`through_s2`]: guest memory read through the nest parent, for nested walks;
+//! - [`invalidate`]: the walk of a user invalidation array;
+//! - [`kind`]: a domain as its driver sees it;
+//! - [`hw_info`](mod@hw_info): a driver's `hw_info` answer.
+//!
+//! A model keeps only what its hardware does differently.
 
 pub mod blocking;
 pub mod hw_info;
