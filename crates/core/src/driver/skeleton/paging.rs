@@ -188,7 +188,7 @@ impl<H: PagingHooks> IoptDomain for PagingDomain<H> {
         self.inner.dirty_ops
     }
 
-    /// Dirty tracking on or off in the entries that point at the domain (SSADE, DTE[HAD],
+    /// Dirty tracking on or off in the entries that point at the domain (SSADE, `DTE[HAD]`,
     /// CD.HD).
     fn set_dirty_tracking(&self, enable: bool) -> Result<()> {
         if !self.inner.dirty_ops {

@@ -5,7 +5,7 @@
 //! - Paging domains are stage 1 by default and stage 2 when a nest parent is asked for
 //!   (`arm_smmu_domain_alloc_paging_flags`, [`paging`]); dirty tracking is stage 1 on an SMMU
 //!   with HTTU dirty state and coherent walks.
-//! - A vSMMU (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`) over a stage-2 nest parent ([`vsmmu`]) makes
+//! - A vSMMU (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`) over a stage-2 nest parent ([`viommu`]) makes
 //!   nested domains from guest STEs ([`nested`]) whose CD tables live in guest memory
 //!   ([`cd`]), takes guest CMDQ invalidations ([`cmdq`]) and reports events of its vDEVICEs
 //!   with their virtual stream IDs ([`event`]).
