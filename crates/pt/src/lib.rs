@@ -5,7 +5,9 @@
 //! (drivers/iommu/generic_pt): [`PageTable::map`], [`PageTable::unmap`],
 //! [`PageTable::iova_to_phys`], [`PageTable::read_and_clear_dirty`], and the
 //! DMA-side [`PageTable::translate`]. Every range operation walks once,
-//! keeping its position in each table while it moves along the range.
+//! keeping its position in each table while it moves along the range. A
+//! table the walker does not own (a guest's stage 1 in guest memory) is walked
+//! in place from its root with [`RootWalk`], by the same code.
 //!
 //! Formats (in [`format`]): x86-64 ([`X86_64`], VT-d first stage and AMD v2),
 //! VT-d second stage ([`VtdSs`]), AMD v1 ([`AmdV1`], and the selftest mock's
@@ -55,4 +57,4 @@ pub use freelist::Gather;
 pub use memory::{Fault, GuestMemory, GuestTables, OwnedTables, TableAlloc, TableMemory};
 pub use prot::{Access, Prot};
 pub use table::{Config, PageTable};
-pub use walk::{Translation, WalkFault};
+pub use walk::{RootWalk, Translation, WalkFault};

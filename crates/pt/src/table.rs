@@ -72,23 +72,11 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
     /// A table whose root already exists at `root` in `mem` (e.g. a guest-owned
     /// stage-1 table; walk it with [`PageTable::translate`]).
     pub fn with_root(fmt: F, mem: M, root: u64, cfg: Config) -> Result<Self, PtError> {
-        if cfg.levels == 0 || cfg.levels > F::MAX_LEVELS {
-            return Err(PtError::Invalid);
-        }
-        let top_level = cfg.levels - 1;
-        let cover = (F::item_lg2(top_level) + F::ITEMS_LG2).min(64);
-        let va_lg2 = if cfg.va_lg2 == 0 { cover } else { cfg.va_lg2 };
-        if va_lg2 > cover {
-            return Err(PtError::Invalid);
-        }
-        let va_last = if va_lg2 == 64 {
-            u64::MAX
-        } else {
-            (1u64 << va_lg2) - 1
-        };
-        if cfg.va_start.checked_add(va_last).is_none() {
-            return Err(PtError::Invalid);
-        }
+        let Geometry {
+            top_level,
+            va_lg2,
+            va_last,
+        } = Geometry::of::<F>(&cfg)?;
         let oa_lg2 = if cfg.oa_lg2 == 0 {
             F::MAX_OA_LG2
         } else {
@@ -194,6 +182,41 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
     #[inline(always)]
     pub(crate) fn resolve(&self, pa: u64) -> Result<M::Table<'_>, PtError> {
         Ok(self.mem.table(pa, F::ITEMS_LG2)?)
+    }
+}
+
+/// The levels and input range of `cfg` for format `F`.
+pub(crate) struct Geometry {
+    /// The root's level.
+    pub(crate) top_level: u32,
+    /// IOVA bits translated from `va_start`.
+    pub(crate) va_lg2: u32,
+    /// Last valid IOVA offset from `va_start`.
+    pub(crate) va_last: u64,
+}
+
+impl Geometry {
+    /// `Invalid` for levels `F` does not have, or an input range wider than they cover or
+    /// past the end of the address space.
+    pub(crate) fn of<F: Format>(cfg: &Config) -> Result<Self, PtError> {
+        if cfg.levels == 0 || cfg.levels > F::MAX_LEVELS {
+            return Err(PtError::Invalid);
+        }
+        let top_level = cfg.levels - 1;
+        let cover = (F::item_lg2(top_level) + F::ITEMS_LG2).min(64);
+        let va_lg2 = if cfg.va_lg2 == 0 { cover } else { cfg.va_lg2 };
+        if va_lg2 > cover {
+            return Err(PtError::Invalid);
+        }
+        let va_last = low_mask(va_lg2);
+        if cfg.va_start.checked_add(va_last).is_none() {
+            return Err(PtError::Invalid);
+        }
+        Ok(Geometry {
+            top_level,
+            va_lg2,
+            va_last,
+        })
     }
 }
 

@@ -1,9 +1,10 @@
 //! Single-address walks: `iova_to_phys` (software lookup) and `translate`
-//! (what the IOMMU does for a DMA: permission checks and access/dirty updates).
+//! (what the IOMMU does for a DMA: permission checks and access/dirty updates),
+//! of a [`PageTable`] or of a table walked in place from any root ([`RootWalk`]).
 
 use crate::format::{Entry, Format};
 use crate::memory::{Fault, TableMemory};
-use crate::table::PageTable;
+use crate::table::{Config, Geometry, PageTable};
 use crate::{Access, PtError};
 
 /// Result of a successful translation.
@@ -65,76 +66,160 @@ impl<F: Format, M: TableMemory> PageTable<F, M> {
     #[inline]
     pub fn lookup(&self, iova: u64) -> Result<Translation, PtError> {
         let (va, _) = self.check(iova, iova)?;
-        let mut table = self.resolve(self.root)?;
-        let mut level = self.top_level;
-        loop {
-            let e = self.mem.load(table, Self::index(va, level))?;
-            match self.fmt.decode(level, e) {
-                Entry::Leaf { oa, size_lg2 } => {
-                    let off = va & ((1u64 << size_lg2) - 1);
-                    return Ok(Translation {
-                        phys: oa | off,
-                        page_lg2: size_lg2,
-                        entry: e,
-                    });
-                }
-                Entry::Table(pa) if level > 0 => {
-                    table = self.resolve(pa)?;
-                    level -= 1;
-                }
-                _ => return Err(PtError::NotMapped),
-            }
-        }
+        lookup_from(&self.fmt, &self.mem, self.root, self.top_level, va)
     }
 
     /// Translates `iova` for a DMA `access` as the IOMMU does: every entry on
     /// the path must permit the access, and the format's accessed/dirty bits
     /// are set with compare-and-exchange (also in guest-owned tables).
+    #[inline]
     pub fn translate(&self, iova: u64, access: Access) -> Result<Translation, WalkFault> {
         let (va, _) = self.check(iova, iova)?;
-        let mut table = self.resolve(self.root)?;
-        let mut level = self.top_level;
+        translate_from(&self.fmt, &self.mem, self.root, self.top_level, va, access)
+    }
+}
+
+/// A table walked in place from a root it does not own: a guest's stage-1
+/// table, found through a register or descriptor at the time of the walk.
+///
+/// It holds only what a walk needs (no page-size map, no allocator), so it
+/// costs a few instructions to set up per walk, and it walks with the same
+/// code as [`PageTable::translate`] and [`PageTable::lookup`]: the same fault
+/// levels, permission checks and accessed/dirty updates.
+#[derive(Debug, Clone, Copy)]
+pub struct RootWalk<F, M> {
+    fmt: F,
+    mem: M,
+    root: u64,
+    top_level: u32,
+    va_start: u64,
+    /// Last valid IOVA offset from `va_start`.
+    va_last: u64,
+}
+
+impl<F: Format, M: TableMemory> RootWalk<F, M> {
+    /// The table at `root` in `mem` with `cfg`'s levels and input range
+    /// (`va_lg2` 0: all the levels cover; `oa_lg2` and `pgsize_bitmap` are not
+    /// a walk's business and are ignored). `Invalid` for levels the format
+    /// does not have or an input range wider than they cover.
+    pub fn new(fmt: F, mem: M, root: u64, cfg: Config) -> Result<Self, PtError> {
+        let Geometry {
+            top_level, va_last, ..
+        } = Geometry::of::<F>(&cfg)?;
+        Ok(RootWalk {
+            fmt,
+            mem,
+            root,
+            top_level,
+            va_start: cfg.va_start,
+            va_last,
+        })
+    }
+
+    fn offset(&self, iova: u64) -> Result<u64, PtError> {
+        let va = iova.wrapping_sub(self.va_start);
+        if iova < self.va_start || va > self.va_last {
+            return Err(PtError::OutOfRange);
+        }
+        Ok(va)
+    }
+
+    /// [`PageTable::lookup`] of this table.
+    pub fn lookup(&self, iova: u64) -> Result<Translation, PtError> {
+        let va = self.offset(iova)?;
+        lookup_from(&self.fmt, &self.mem, self.root, self.top_level, va)
+    }
+
+    /// [`PageTable::translate`] of this table.
+    pub fn translate(&self, iova: u64, access: Access) -> Result<Translation, WalkFault> {
+        let va = self.offset(iova)?;
+        translate_from(&self.fmt, &self.mem, self.root, self.top_level, va, access)
+    }
+}
+
+/// The software lookup of `va` (an offset into the table's range) from `root`.
+#[inline(always)]
+fn lookup_from<F: Format, M: TableMemory>(
+    fmt: &F,
+    mem: &M,
+    root: u64,
+    top_level: u32,
+    va: u64,
+) -> Result<Translation, PtError> {
+    let mut table = mem.table(root, F::ITEMS_LG2)?;
+    let mut level = top_level;
+    loop {
+        let e = mem.load(table, PageTable::<F, M>::index(va, level))?;
+        match fmt.decode(level, e) {
+            Entry::Leaf { oa, size_lg2 } => {
+                let off = va & ((1u64 << size_lg2) - 1);
+                return Ok(Translation {
+                    phys: oa | off,
+                    page_lg2: size_lg2,
+                    entry: e,
+                });
+            }
+            Entry::Table(pa) if level > 0 => {
+                table = mem.table(pa, F::ITEMS_LG2)?;
+                level -= 1;
+            }
+            _ => return Err(PtError::NotMapped),
+        }
+    }
+}
+
+/// The hardware walk of `va` (an offset into the table's range) from `root`.
+#[inline(always)]
+fn translate_from<F: Format, M: TableMemory>(
+    fmt: &F,
+    mem: &M,
+    root: u64,
+    top_level: u32,
+    va: u64,
+    access: Access,
+) -> Result<Translation, WalkFault> {
+    let mut table = mem.table(root, F::ITEMS_LG2)?;
+    let mut level = top_level;
+    loop {
+        let index = PageTable::<F, M>::index(va, level);
+        let mut e = mem.load(table, index)?;
+        let decoded = fmt.decode(level, e);
+        let leaf = match decoded {
+            Entry::Empty => return Err(WalkFault::NotPresent { level }),
+            Entry::Table(_) if level == 0 => return Err(WalkFault::NotPresent { level }),
+            Entry::Leaf { .. } => true,
+            Entry::Table(_) => false,
+        };
+        if !fmt.permits(level, e, leaf, access) {
+            return Err(WalkFault::Permission { level });
+        }
+        let found = e;
+        // Hardware sets A/D atomically; retry if the entry changed under us.
         loop {
-            let index = Self::index(va, level);
-            let mut e = self.mem.load(table, index)?;
-            let decoded = self.fmt.decode(level, e);
-            let leaf = match decoded {
-                Entry::Empty => return Err(WalkFault::NotPresent { level }),
-                Entry::Table(_) if level == 0 => return Err(WalkFault::NotPresent { level }),
-                Entry::Leaf { .. } => true,
-                Entry::Table(_) => false,
-            };
-            if !self.fmt.permits(level, e, leaf, access) {
-                return Err(WalkFault::Permission { level });
+            let new = fmt.walked(level, e, leaf, access);
+            if new == e {
+                break;
             }
-            let found = e;
-            // Hardware sets A/D atomically; retry if the entry changed under us.
-            loop {
-                let new = self.fmt.walked(level, e, leaf, access);
-                if new == e {
-                    break;
-                }
-                match self.mem.compare_exchange(table, index, e, new)? {
-                    Ok(_) => break,
-                    Err(cur) if self.fmt.decode(level, cur) == decoded => e = cur,
-                    Err(_) => return Err(WalkFault::NotPresent { level }),
-                }
+            match mem.compare_exchange(table, index, e, new)? {
+                Ok(_) => break,
+                Err(cur) if fmt.decode(level, cur) == decoded => e = cur,
+                Err(_) => return Err(WalkFault::NotPresent { level }),
             }
-            match decoded {
-                Entry::Leaf { oa, size_lg2 } => {
-                    let off = va & ((1u64 << size_lg2) - 1);
-                    return Ok(Translation {
-                        phys: oa | off,
-                        page_lg2: size_lg2,
-                        entry: found,
-                    });
-                }
-                Entry::Table(pa) => {
-                    table = self.resolve(pa)?;
-                    level -= 1;
-                }
-                Entry::Empty => return Err(WalkFault::NotPresent { level }),
+        }
+        match decoded {
+            Entry::Leaf { oa, size_lg2 } => {
+                let off = va & ((1u64 << size_lg2) - 1);
+                return Ok(Translation {
+                    phys: oa | off,
+                    page_lg2: size_lg2,
+                    entry: found,
+                });
             }
+            Entry::Table(pa) => {
+                table = mem.table(pa, F::ITEMS_LG2)?;
+                level -= 1;
+            }
+            Entry::Empty => return Err(WalkFault::NotPresent { level }),
         }
     }
 }

@@ -1,19 +1,21 @@
 //! The iommufd selftest mock driver (`drivers/iommu/iommufd/selftest.c`): one mock IOMMU, mock
 //! devices each in their own group, AMD v1 mock paging domains and IOTLB-only nested domains.
 
-use super::mock_domain::{MockBlockingDomain, MockNestedDomain, MockPagingDomain};
+use super::mock_domain::{MockNestedDomain, MockPagingDomain};
 use super::mock_viommu::MockViommu;
+use super::skeleton::{self, BlockingDomain};
+use crate::iommu::DeviceSpec;
 use crate::iommu::domain::{Domain, DomainType};
 use crate::iommu::viommu::{ViommuInit, ViommuOps};
 use crate::iommu::viommu_core::ViommuCore;
-use crate::iommu::{Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::iommu::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT,
-    IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_DATA_NONE,
+    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
+    IOMMU_HWPT_DATA_NONE,
 };
 use uiommu_uapi::selftest::{
     IOMMU_HW_INFO_SELFTEST_REGVAL, IOMMU_HW_INFO_TYPE_SELFTEST, IOMMU_HWPT_DATA_SELFTEST,
@@ -21,7 +23,6 @@ use uiommu_uapi::selftest::{
     MOCK_DEV_CACHE_NUM, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
 };
 use uiommu_uapi::{Errno, offset_of_end};
-use zerocopy::IntoBytes;
 
 /// The PASID whose second attach fails on purpose, to test rollback (`pasid_1024_fake_error`).
 const FAKE_ERROR_PASID: u32 = 1024;
@@ -49,11 +50,13 @@ impl MockDev {
     }
 }
 
+/// The driver's name.
+const NAME: &str = "mock";
+
 /// The mock driver.
 #[derive(Debug)]
 pub struct MockDriver {
     blocking: Arc<dyn Domain>,
-    next_group: AtomicU32,
 }
 
 impl MockDriver {
@@ -62,8 +65,7 @@ impl MockDriver {
         static MOCK: OnceLock<Arc<MockDriver>> = OnceLock::new();
         Arc::clone(MOCK.get_or_init(|| {
             Arc::new(MockDriver {
-                blocking: Arc::new(MockBlockingDomain),
-                next_group: AtomicU32::new(0),
+                blocking: Arc::new(BlockingDomain::of(NAME)),
             })
         }))
     }
@@ -80,7 +82,7 @@ impl MockDriver {
         };
         Ok(PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: self.next_group.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2: pasid_bits as u8,
             state: Box::new(MockDev {
                 flags,
@@ -108,7 +110,7 @@ impl MockDriver {
 
 impl IommuDriver for MockDriver {
     fn name(&self) -> &'static str {
-        "mock"
+        NAME
     }
 
     /// `mock_dev_create` with the flags that describe `spec`: the mock's functions have a
@@ -138,17 +140,10 @@ impl IommuDriver for MockDriver {
 
     /// `mock_domain_hw_info`.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_SELFTEST {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
-        let info = IommuTestHwInfo {
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_SELFTEST, || IommuTestHwInfo {
             flags: 0,
             test_reg: IOMMU_HW_INFO_SELFTEST_REGVAL,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_SELFTEST,
-            data: info.as_bytes().to_vec(),
-        }))
+        })
     }
 
     /// `mock_domain_alloc_paging_flags`.
@@ -271,10 +266,7 @@ impl IommuDriver for MockDriver {
     }
 
     fn owns(&self, domain: &dyn Domain) -> bool {
-        let any = domain.as_any();
-        any.is::<MockPagingDomain>()
-            || any.is::<MockNestedDomain>()
-            || any.is::<MockBlockingDomain>()
+        skeleton::Kind::<MockPagingDomain, MockNestedDomain>::of(domain, NAME).is_some()
     }
 }
 

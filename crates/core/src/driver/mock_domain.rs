@@ -1,16 +1,18 @@
 //! The selftest mock's domains (`drivers/iommu/iommufd/selftest.c`): paging domains over the
 //! 2 KiB-granule AMD v1 mock format, and nested domains that only keep an IOTLB array.
 
-use crate::driver::pt_glue::DynRecorder;
-pub(crate) use crate::driver::pt_glue::pt_errno;
+use crate::driver::pt_glue::pt_errno;
+use crate::driver::skeleton::invalidate::each_entry;
+use crate::driver::skeleton::{PagingDomain, PagingHooks};
+use crate::iommu::PhysDevice;
 use crate::iommu::domain::{Domain, DomainType};
+use crate::iommu::translate::Stage;
 use crate::iommu::viommu_core::ViommuCore;
-use crate::iommu::{IoptDomain, Prot};
+use crate::iotlb::Iotlb;
 use std::any::Any;
 use std::sync::PoisonError;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use uiommu_pt::{AmdV1Mock, Config, DirtyRecorder, Gather, PageTable};
+use uiommu_pt::{AmdV1Mock, Config, PageTable};
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::selftest::{
@@ -24,17 +26,30 @@ use uiommu_uapi::{Errno, UserMemory, offset_of_end};
 /// accepts them.
 const HOST_PAGE_SIZE: u64 = 4096;
 
-/// A mock paging domain (`struct mock_iommu_domain`).
+/// What the mock keeps per paging domain: the aperture it reports.
 #[derive(Debug)]
-pub struct MockPagingDomain {
-    table: PageTable<AmdV1Mock>,
-    pgsize_bitmap: u64,
+pub struct MockDomain {
     aperture: (u64, u64),
-    /// Allocated with `IOMMU_HWPT_ALLOC_DIRTY_TRACKING` (`domain->dirty_ops`).
-    dirty_ops: bool,
-    /// `MOCK_DIRTY_TRACK`.
-    tracking: AtomicBool,
 }
+
+/// The mock has no IOTLB (`mock_iotlb_sync` frees at once) and no DMA path of its own.
+impl PagingHooks for MockDomain {
+    fn hw(&self, _dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
+        None
+    }
+
+    fn flush(&self, _iova: u64, _last: u64) {}
+
+    fn aperture(&self) -> Option<(u64, u64)> {
+        Some(self.aperture)
+    }
+
+    const DMA: bool = false;
+}
+
+/// A mock paging domain (`struct mock_iommu_domain`), with `mock_domain_set_dirty_tracking`'s
+/// rules.
+pub type MockPagingDomain = PagingDomain<MockDomain>;
 
 impl MockPagingDomain {
     /// `mock_domain_alloc_pgtable`: `pagetable_type` is `MOCK_IOMMUPT_DEFAULT` (2 KiB pages,
@@ -47,112 +62,26 @@ impl MockPagingDomain {
         // A huge domain maps only huge pages and host pages: `iommu_map` splits every range
         // into the domain's page sizes, so no larger IOPTE ever appears.
         let mut cfg = Config::levels(3);
-        if pagetable_type == MOCK_IOMMUPT_HUGE {
+        let huge = pagetable_type == MOCK_IOMMUPT_HUGE;
+        if huge {
             cfg.pgsize_bitmap = MOCK_HUGE_PAGE_SIZE | HOST_PAGE_SIZE;
         }
         let table = PageTable::new(AmdV1Mock::default(), cfg).map_err(pt_errno)?;
-        let (pgsize_bitmap, aperture) = if pagetable_type == MOCK_IOMMUPT_HUGE {
-            (MOCK_HUGE_PAGE_SIZE | HOST_PAGE_SIZE, table.aperture())
+        let aperture = if huge {
+            table.aperture()
         } else {
-            (
-                table.pgsize_bitmap(),
-                (MOCK_APERTURE_START, MOCK_APERTURE_LAST),
-            )
+            (MOCK_APERTURE_START, MOCK_APERTURE_LAST)
         };
-        Ok(MockPagingDomain {
-            table,
-            pgsize_bitmap,
-            aperture,
-            dirty_ops: dirty_tracking,
-            tracking: AtomicBool::new(false),
-        })
-    }
-
-    /// Marks `iova` dirty as the hardware would on a device write (IOMMU_TEST_OP_DIRTY).
-    pub fn set_dirty(&self, iova: u64) -> Result<()> {
-        self.table.set_dirty(iova).map_err(pt_errno)
-    }
-
-    /// Whether dirty tracking is on.
-    pub fn tracking(&self) -> bool {
-        self.tracking.load(Ordering::Acquire)
-    }
-
-    fn sync(&self, mut gather: Gather) {
-        // The mock has no IOTLB: tables can go at once (`mock_iotlb_sync`).
-        self.table.release(&mut gather);
-    }
-}
-
-impl IoptDomain for MockPagingDomain {
-    fn pgsize_bitmap(&self) -> u64 {
-        self.pgsize_bitmap
-    }
-
-    fn aperture(&self) -> (u64, u64) {
-        self.aperture
-    }
-
-    fn map(&self, iova: u64, oa: u64, len: u64, prot: Prot) -> Result<()> {
-        let mut gather = Gather::default();
-        let r = self
-            .table
-            .map(iova, oa, len, prot, &mut gather)
-            .map_err(pt_errno);
-        self.sync(gather);
-        r
-    }
-
-    fn unmap(&self, iova: u64, len: u64) {
-        let mut gather = Gather::default();
-        self.table.unmap(iova, len, &mut gather);
-        self.sync(gather);
-    }
-
-    fn has_dirty_tracking(&self) -> bool {
-        self.dirty_ops
-    }
-
-    /// `mock_domain_set_dirty_tracking`.
-    fn set_dirty_tracking(&self, enable: bool) -> Result<()> {
-        if enable && !self.dirty_ops {
-            return Err(Errno::EINVAL);
-        }
-        self.tracking.store(enable, Ordering::Release);
-        Ok(())
-    }
-
-    fn read_and_clear_dirty(
-        &self,
-        iova: u64,
-        len: u64,
-        no_clear: bool,
-        out: &mut dyn DirtyRecorder,
-    ) -> Result<()> {
-        if !self.dirty_ops {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        let mut gather = Gather::default();
-        let r = self
-            .table
-            .read_and_clear_dirty(iova, len, no_clear, &mut DynRecorder(out), &mut gather)
-            .map_err(pt_errno);
-        self.sync(gather);
-        r
-    }
-}
-
-impl Domain for MockPagingDomain {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Paging
-    }
-
-    fn iova_to_phys(&self, iova: u64) -> Option<u64> {
-        self.table.iova_to_phys(iova)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+        let hooks = MockDomain { aperture };
+        // The mock's table is not walked by a translation stage of its own.
+        let stage = Stage::Second;
+        Ok(Self::build(
+            Box::new(table),
+            stage,
+            false,
+            dirty_tracking,
+            hooks,
+        ))
     }
 }
 
@@ -176,6 +105,25 @@ impl MockNestedDomain {
     }
 }
 
+impl MockNestedDomain {
+    /// One `iommu_hwpt_invalidate_selftest` request.
+    fn invalidate(&self, inv: &IommuHwptInvalidateSelftest) -> Result<()> {
+        if inv.flags & !IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
+            return Err(Errno::EINVAL);
+        }
+        let mut iotlb = self.iotlb.lock().unwrap_or_else(PoisonError::into_inner);
+        if inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+            *iotlb = [0; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize];
+        } else {
+            iotlb[inv.iotlb_id as usize] = 0;
+        }
+        Ok(())
+    }
+}
+
 crate::impl_no_paging!(MockNestedDomain);
 
 impl Domain for MockNestedDomain {
@@ -189,48 +137,14 @@ impl Domain for MockNestedDomain {
         requests: &UserDataArray,
         mem: &dyn UserMemory,
     ) -> Option<(u32, Result<()>)> {
-        if requests.data_type != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST {
-            return Some((0, Err(Errno::EINVAL)));
-        }
         let min_len = offset_of_end!(IommuHwptInvalidateSelftest, iotlb_id);
-        let mut done = 0;
-        for i in 0..requests.entry_num {
-            let inv: IommuHwptInvalidateSelftest =
-                match requests.read_entry(&mem, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, i, min_len) {
-                    Ok(inv) => inv,
-                    Err(e) => return Some((done, Err(e))),
-                };
-            if inv.flags & !IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-                return Some((done, Err(Errno::EOPNOTSUPP)));
-            }
-            if inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
-                return Some((done, Err(Errno::EINVAL)));
-            }
-            let mut iotlb = self.iotlb.lock().unwrap_or_else(PoisonError::into_inner);
-            if inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-                *iotlb = [0; MOCK_NESTED_DOMAIN_IOTLB_NUM as usize];
-            } else {
-                iotlb[inv.iotlb_id as usize] = 0;
-            }
-            done += 1;
-        }
-        Some((done, Ok(())))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// The mock's blocking domain.
-#[derive(Debug, Default)]
-pub struct MockBlockingDomain;
-
-crate::impl_no_paging!(MockBlockingDomain);
-
-impl Domain for MockBlockingDomain {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
+        Some(each_entry(
+            requests,
+            mem,
+            IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+            min_len,
+            |inv| self.invalidate(&inv),
+        ))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -241,6 +155,7 @@ impl Domain for MockBlockingDomain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::iommu::{IoptDomain, Prot};
     use uiommu_uapi::selftest::{MOCK_IOMMUPT_DEFAULT, MOCK_PAGE_SIZE};
 
     #[test]

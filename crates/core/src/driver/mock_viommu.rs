@@ -5,6 +5,7 @@
 
 use super::mock::{MockDev, MockDriver};
 use super::mock_domain::MockNestedDomain;
+use super::skeleton::invalidate::all_entries;
 use crate::iommu::DriverData;
 use crate::iommu::domain::Domain;
 use crate::iommu::viommu::{HwQueueInit, HwQueueState, ViommuInit, ViommuOps};
@@ -161,19 +162,12 @@ impl ViommuOps for MockViommu {
         if requests.entry_num == 0 && requests.data_type == IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
             return Some((0, Ok(())));
         }
-        let cmds: Vec<IommuViommuInvalidateSelftest> =
-            match requests.read_all(&mem, IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST) {
-                Ok(c) => c,
-                Err(e) => return Some((0, Err(e))),
-            };
-        let mut done = 0;
-        for inv in &cmds {
-            if let Err(e) = self.invalidate_one(inv) {
-                return Some((done, Err(e)));
-            }
-            done += 1;
-        }
-        Some((done, Ok(())))
+        Some(all_entries(
+            requests,
+            mem,
+            IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+            |i, all: &[IommuViommuInvalidateSelftest]| self.invalidate_one(&all[i]),
+        ))
     }
 
     /// `mock_viommu_get_hw_queue_size`.

@@ -7,10 +7,12 @@
 //! iommufd driver, and has no row.
 
 pub mod amd;
+mod group_id;
 pub mod mock;
 pub mod mock_domain;
 pub mod mock_viommu;
 mod pt_glue;
+pub mod skeleton;
 pub mod smmuv3;
 pub mod tce;
 pub mod vtd;

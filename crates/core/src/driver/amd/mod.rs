@@ -18,7 +18,7 @@
 
 pub mod nested;
 pub mod paging;
-pub mod regs;
+pub mod spec;
 pub mod tag;
 pub mod unit;
 pub mod viommu;
@@ -26,24 +26,26 @@ pub mod viommu;
 pub use nested::{AmdNested, GuestDte};
 pub use paging::AmdPaging;
 pub use regs::AmdConfig;
+/// The capability registers, by the name the model's logic uses.
+pub use spec::regs;
 pub use unit::{PageFaultEvent, Unit};
 pub use viommu::AmdViommu;
 
-use crate::iommu::domain::{Domain, DomainType};
+use crate::driver::skeleton::{self, BlockingDomain};
+use crate::iommu::DeviceSpec;
+use crate::iommu::domain::Domain;
 use crate::iommu::viommu::{ViommuInit, ViommuOps};
-use crate::iommu::{
-    Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
-};
-use std::any::Any;
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::iommu::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use std::sync::{Arc, Mutex, PoisonError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_AMD, IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-    IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IommuHwInfoAmd,
+    IOMMU_HW_INFO_TYPE_AMD, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT,
+    IOMMU_HWPT_ALLOC_PASID, IommuHwInfoAmd,
 };
-use zerocopy::IntoBytes;
+
+/// The driver's name.
+const NAME: &str = "amd";
 
 /// The MSI range every unit decodes as interrupts (`MSI_RANGE_START..=MSI_RANGE_END`).
 pub const MSI_RANGE: (u64, u64) = (0xfee0_0000, 0xfeef_ffff);
@@ -99,25 +101,6 @@ impl AmdDev {
     }
 }
 
-/// The blocking domain.
-#[derive(Debug, Default)]
-pub struct AmdBlocking;
-
-crate::impl_no_paging!(AmdBlocking);
-
-impl Domain for AmdBlocking {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// Group IDs of AMD devices: one group per device, away from other drivers' numbers.
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x5000_0000);
-
 /// An AMD-Vi unit as an IOMMU driver.
 #[derive(Debug)]
 pub struct AmdDriver {
@@ -133,7 +116,7 @@ impl AmdDriver {
     pub fn new(config: AmdConfig) -> Arc<Self> {
         Arc::new(AmdDriver {
             unit: Arc::new(Unit::new(config)),
-            blocking: Arc::new(AmdBlocking),
+            blocking: Arc::new(BlockingDomain::of(NAME)),
             default_v2: false,
         })
     }
@@ -154,7 +137,7 @@ impl AmdDriver {
         };
         PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2,
             state: Box::new(AmdDev {
                 unit: Arc::clone(&self.unit),
@@ -184,7 +167,7 @@ impl AmdDriver {
 
 impl IommuDriver for AmdDriver {
     fn name(&self) -> &'static str {
-        "amd"
+        NAME
     }
 
     /// `amd_iommu_probe_device`: a PCI function behind this unit, without PRI or ATS.
@@ -207,17 +190,10 @@ impl IommuDriver for AmdDriver {
 
     /// `amd_iommufd_hw_info`: EFR and EFR2.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_AMD {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
-        let info = IommuHwInfoAmd {
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_AMD, || IommuHwInfoAmd {
             efr: self.unit.config.efr,
             efr2: self.unit.config.efr2,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_AMD,
-            data: info.as_bytes().to_vec(),
-        }))
+        })
     }
 
     /// `amd_iommu_domain_alloc_paging_flags`: no driver data; dirty tracking and nest parents
@@ -276,24 +252,24 @@ impl IommuDriver for AmdDriver {
             if dte
                 .domain
                 .as_ref()
-                .is_some_and(|d| Arc::ptr_eq(d, &p.inner.id))
+                .is_some_and(|d| Arc::ptr_eq(d, &p.hooks().id))
             {
                 return Ok(());
             }
             if p.has_dirty_tracking_ops() && !self.unit.config.hd_support() {
                 return Err(Errno::EINVAL);
             }
-            p.inner.id.add_unit(&self.unit);
+            p.hooks().id.add_unit(&self.unit);
             dte.pasid_enabled = !p.is_v1() && dev.max_pasid_log2 > 0;
-            dte.domain = Some(Arc::clone(&p.inner.id));
+            dte.domain = Some(Arc::clone(&p.hooks().id));
         } else if let Some(n) = any.downcast_ref::<AmdNested>() {
             if dte.pasid_enabled {
                 return Err(Errno::EINVAL);
             }
             n.hdom.add_unit(&self.unit);
-            n.parent().id.add_unit(&self.unit);
+            n.parent().hooks.id.add_unit(&self.unit);
             dte.domain = Some(Arc::clone(&n.hdom));
-        } else if any.is::<AmdBlocking>() {
+        } else if BlockingDomain::is_of(domain.as_ref(), NAME) {
             *dte = Dte::default();
         } else {
             return Err(Errno::EINVAL);
@@ -311,7 +287,7 @@ impl IommuDriver for AmdDriver {
         _old: Option<&Arc<dyn Domain>>,
     ) -> Result<()> {
         Self::adev(dev)?;
-        if domain.as_any().is::<AmdBlocking>() {
+        if BlockingDomain::is_of(domain.as_ref(), NAME) {
             Ok(())
         } else {
             Err(Errno::EOPNOTSUPP)
@@ -342,8 +318,7 @@ impl IommuDriver for AmdDriver {
 
     /// Any AMD domain (`domain->owner == &amd_iommu_ops`).
     fn owns(&self, domain: &dyn Domain) -> bool {
-        let any = domain.as_any();
-        any.is::<AmdPaging>() || any.is::<AmdNested>() || any.is::<AmdBlocking>()
+        skeleton::Kind::<AmdPaging, AmdNested>::of(domain, NAME).is_some()
     }
 
     /// With nesting wired, the guest owns its GCR3 table: a PASID without an attachment of
@@ -370,6 +345,6 @@ impl AmdPaging {
 }
 
 #[cfg(test)]
-mod scenario;
+mod scenarios;
 #[cfg(test)]
 mod tests;

@@ -13,58 +13,20 @@
 //! upper-half (sign-extended) addresses are out of range.
 
 use super::AmdDev;
-use super::paging::{PagingInner, Table};
+use super::paging::PagingInner;
 use super::regs::{AmdConfig, PAGE_MODE_5_LEVEL};
+use super::spec::dte;
 use super::tag::DomainId;
 use super::viommu::ViommuState;
+use crate::driver::skeleton::{NestedDomain, NestedHooks, ThroughS2};
 use crate::iommu::NO_PASID;
 use crate::iommu::PhysDevice;
-use crate::iommu::domain::{Domain, DomainType};
 use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage, Walked};
 use crate::iotlb::Iotlb;
-use std::any::Any;
 use std::sync::Arc;
-use uiommu_pt::{Access, AmdV1, Config, Fault, GuestMemory, GuestTables, PageTable, X86_64};
+use uiommu_pt::{Access, Config, GuestMemory, GuestTables, RootWalk, X86_64};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-
-/// DTE fields (§2.2.2.1), by quadword.
-pub mod dte {
-    /// Quadword 0: V, valid.
-    pub const V: u64 = 1 << 0;
-    /// Quadword 0: TV, translation information valid.
-    pub const TV: u64 = 1 << 1;
-    /// Quadword 0: Mode, bits 11:9, host page-table levels (0: no host translation).
-    pub const MODE: u64 = 0x7 << 9;
-    /// Quadword 0: Host Page Table Root Pointer, bits 51:12.
-    pub const HOST_TRP: u64 = ((1 << 52) - 1) & !0xfff;
-    /// Quadword 0: PPR, peripheral page requests enabled.
-    pub const PPR: u64 = 1 << 52;
-    /// Quadword 0: GIOV, requests without PASID use the guest table of PASID 0.
-    pub const GIOV: u64 = 1 << 54;
-    /// Quadword 0: GV, guest translation valid.
-    pub const GV: u64 = 1 << 55;
-    /// Quadword 0: GLX, bits 57:56, GCR3 table levels minus one (3 reserved).
-    pub const GLX_SHIFT: u32 = 56;
-    /// Quadword 0: GCR3 Table Root Pointer bits 14:12, at 60:58.
-    pub const GCR3_14_12: u64 = 0x7 << 58;
-    /// Quadword 1: DomainID, bits 15:0.
-    pub const DOMID: u64 = 0xffff;
-    /// Quadword 1: GCR3 Table Root Pointer bits 30:15, at 31:16.
-    pub const GCR3_30_15: u64 = 0xffff << 16;
-    /// Quadword 1: GCR3 Table Root Pointer bits 51:31, at 63:43.
-    pub const GCR3_51_31: u64 = 0x1f_ffff << 43;
-    /// Quadword 2: Guest Paging Mode, bits 55:54 (0: 4 levels, 1: 5 levels).
-    pub const GPT_LEVEL_SHIFT: u32 = 54;
-    /// Guest Paging Mode: 4 levels.
-    pub const GUEST_PGTABLE_4_LEVEL: u64 = 0;
-    /// Guest Paging Mode: 5 levels.
-    pub const GUEST_PGTABLE_5_LEVEL: u64 = 1;
-    /// GCR3 table entry: valid (`GCR3_VALID`); bits 51:12 the next table or the guest CR3.
-    pub const GCR3_VALID: u64 = 1;
-    /// GCR3 table entry address bits.
-    pub const GCR3_ADDR: u64 = ((1 << 52) - 1) & !0xfff;
-}
 
 /// The guest translation fields of a guest DTE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +95,11 @@ impl GuestDte {
 }
 
 /// An AMD nested domain (`struct nested_domain`).
+pub type AmdNested = NestedDomain<AmdGuest>;
+
+/// What AMD-Vi keeps per nested domain.
 #[derive(Debug)]
-pub struct AmdNested {
+pub struct AmdGuest {
     /// The vIOMMU it was allocated on.
     pub(crate) viommu: Arc<ViommuState>,
     /// The host DomainID its guest DomainID maps to (`gdom_info->hdom_id`).
@@ -143,7 +108,7 @@ pub struct AmdNested {
     pub gdte: GuestDte,
 }
 
-impl AmdNested {
+impl AmdGuest {
     /// The host DomainID programmed into the DTE.
     pub fn host_domain_id(&self) -> u16 {
         self.hdom.id
@@ -153,65 +118,22 @@ impl AmdNested {
         &self.viommu.parent
     }
 
-    fn host(&self) -> std::result::Result<&PageTable<AmdV1>, FaultReason> {
-        match &self.parent().table {
-            Table::V1(t) => Ok(t),
-            Table::V2(_) => Err(FaultReason::Unsupported),
+    /// The host table, walked for every guest-physical address (§2.2.6); a v2 parent has
+    /// none.
+    fn host(&self) -> std::result::Result<&PagingInner, FaultReason> {
+        let parent = self.parent();
+        if parent.stage == Stage::Second {
+            Ok(parent)
+        } else {
+            Err(FaultReason::Unsupported)
         }
-    }
-}
-
-crate::impl_no_paging!(AmdNested);
-
-/// Guest-physical memory through the host table, then the owning process's memory.
-/// Accessed/dirty updates of guest entries are writes through the host table.
-struct ThroughHost<'a> {
-    host: &'a PageTable<AmdV1>,
-    mem: &'a DmaMemory,
-}
-
-impl ThroughHost<'_> {
-    fn hpa(&self, gpa: u64, access: Access) -> std::result::Result<u64, Fault> {
-        self.host
-            .translate(gpa, access)
-            .map(|t| t.phys)
-            .map_err(|_| Fault { addr: gpa })
-    }
-}
-
-impl GuestMemory for ThroughHost<'_> {
-    fn read_u64(&self, gpa: u64) -> std::result::Result<u64, Fault> {
-        let hpa = self.hpa(gpa, Access::Read)?;
-        let mut b = [0u8; 8];
-        self.mem
-            .read(hpa, &mut b)
-            .map_err(|_| Fault { addr: gpa })?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// Compare and store through [`uiommu_uapi::UserMemory`], which has no atomic exchange.
-    fn compare_exchange_u64(
-        &self,
-        gpa: u64,
-        old: u64,
-        new: u64,
-    ) -> std::result::Result<std::result::Result<u64, u64>, Fault> {
-        let cur = self.read_u64(gpa)?;
-        if cur != old {
-            return Ok(Err(cur));
-        }
-        let hpa = self.hpa(gpa, Access::Write)?;
-        self.mem
-            .write(hpa, &new.to_le_bytes())
-            .map_err(|_| Fault { addr: gpa })?;
-        Ok(Ok(old))
     }
 }
 
 /// The GCR3 table walk (§2.2.6.1): the guest CR3 of `pasid`, `None` if an entry on the way is
 /// not valid or the PASID is wider than the table's levels.
 fn gcr3_lookup(
-    guest: &ThroughHost<'_>,
+    guest: &ThroughS2<'_>,
     root: u64,
     levels: u32,
     pasid: u32,
@@ -235,21 +157,9 @@ fn gcr3_lookup(
     Ok(Some(table))
 }
 
-impl Domain for AmdNested {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Nested
-    }
+impl NestedHooks for AmdGuest {}
 
-    fn dma(&self) -> Option<&dyn DmaDomain> {
-        Some(self)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl DmaDomain for AmdNested {
+impl DmaDomain for AmdGuest {
     fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
         dev.state::<AmdDev>()
             .map(|d| (Arc::clone(&d.unit.iotlb), self.hdom.id))
@@ -266,22 +176,12 @@ impl DmaDomain for AmdNested {
         mem: &DmaMemory,
     ) -> std::result::Result<Walked, FaultReason> {
         let host = self.host()?;
-        let host_walk = |gpa: u64| {
-            host.translate(gpa, access)
-                .map_err(|f| FaultReason::from_walk(Stage::Second, f))
-        };
         let guest_pasid = match pasid {
-            NO_PASID if !self.gdte.giov() => {
-                let t = host_walk(iova)?;
-                return Ok(Walked {
-                    phys: t.phys,
-                    page_lg2: t.page_lg2,
-                });
-            }
+            NO_PASID if !self.gdte.giov() => return host.walk(iova, access),
             NO_PASID => 0,
             p => p,
         };
-        let guest = ThroughHost { host, mem };
+        let guest = ThroughS2::new(host.table.as_ref(), mem);
         let levels = self.gdte.glx() as u32 + 1;
         let cr3 = gcr3_lookup(&guest, self.gdte.gcr3(), levels, guest_pasid)?
             .ok_or(FaultReason::Blocked)?;
@@ -290,7 +190,7 @@ impl DmaDomain for AmdNested {
         } else {
             4
         };
-        let table = PageTable::with_root(
+        let table = RootWalk::new(
             X86_64,
             GuestTables { mem: guest },
             cr3,
@@ -300,7 +200,7 @@ impl DmaDomain for AmdNested {
         let t1 = table
             .translate(iova, access)
             .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
-        let t2 = host_walk(t1.phys)?;
+        let t2 = host.walk(t1.phys, access)?;
         Ok(Walked {
             phys: t2.phys,
             page_lg2: t1.page_lg2.min(t2.page_lg2),

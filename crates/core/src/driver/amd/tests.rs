@@ -1,12 +1,14 @@
-use super::nested::dte;
 use super::regs::efr;
+use super::spec::dte;
 use super::*;
 use crate::iommu::Prot;
 use proptest::prelude::*;
 use uiommu_uapi::copy::UserData;
+use uiommu_uapi::iommufd::IOMMU_HW_INFO_TYPE_DEFAULT;
 use uiommu_uapi::iommufd::{IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HWPT_DATA_AMD_GUEST};
 use uiommu_uapi::iommufd::{IOMMU_HWPT_DATA_VTD_S1, IommuHwptAmdGuest};
 use uiommu_uapi::user::testing::TestMemory;
+use zerocopy::IntoBytes;
 
 const DATA: u64 = 0x10_0000;
 

@@ -12,7 +12,7 @@
 //! own tables reaches the IOTLB only when its host DomainID is invalidated — on a change of
 //! the nest parent, or when the last nested domain of that guest DomainID goes.
 
-use super::nested::{AmdNested, GuestDte};
+use super::nested::{AmdGuest, AmdNested, GuestDte};
 use super::paging::{AmdPaging, PagingInner};
 use super::regs::AmdConfig;
 use super::tag::DomainId;
@@ -83,6 +83,7 @@ impl AmdViommu {
         let mut nested = self
             .state
             .parent
+            .hooks
             .nested_ids
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -106,11 +107,11 @@ impl AmdViommu {
         let gdte = GuestDte { raw: g.dte };
         gdte.validate(&self.state.config)?;
         let hdom = self.hdom_of(gdte.domain_id())?;
-        Ok(Arc::new(AmdNested {
+        Ok(Arc::new(AmdNested::of(AmdGuest {
             viommu: Arc::clone(&self.state),
             hdom,
             gdte,
-        }))
+        })))
     }
 }
 

@@ -1,7 +1,9 @@
 use super::*;
 use uiommu_uapi::copy::UserData;
+use uiommu_uapi::iommufd::IOMMU_HW_INFO_TYPE_DEFAULT;
 use uiommu_uapi::selftest::{MOCK_IOMMUPT_HUGE, MOCK_PAGE_SIZE};
 use uiommu_uapi::user::testing::TestMemory;
+use zerocopy::IntoBytes;
 
 const DATA: u64 = 0x10_0000;
 

@@ -3,68 +3,14 @@
 //! fetched from a linear or 2-level table in guest memory through stage 2, its checks
 //! (`C_BAD_CD`), and the stage-1 walk from its TTB0.
 
-use super::paging::PagingInner;
 use super::regs::SmmuConfig;
 use super::spec::{cd, evt, get, ste};
 use crate::iommu::NO_PASID;
-use crate::iommu::translate::{DmaMemory, FaultReason, Stage};
-use uiommu_pt::{
-    Access, ArmLpae, Fault, GuestMemory, GuestTables, PageTable, Translation, WalkFault,
-};
+use crate::iommu::translate::{FaultReason, Stage};
+use uiommu_pt::{Access, ArmLpae, GuestMemory, GuestTables, RootWalk, Translation, WalkFault};
 
 fn bad(event: u8) -> FaultReason {
     FaultReason::BadConfig { event }
-}
-
-/// Guest-physical memory through the nest parent (stage 2), then the owning process's
-/// memory. Hardware access/dirty updates of stage-1 descriptors are writes through stage 2.
-pub struct ThroughS2<'a> {
-    s2: &'a PagingInner,
-    mem: &'a DmaMemory,
-}
-
-impl<'a> ThroughS2<'a> {
-    pub(crate) fn new(s2: &'a PagingInner, mem: &'a DmaMemory) -> Self {
-        ThroughS2 { s2, mem }
-    }
-
-    fn host(&self, ipa: u64, access: Access) -> Result<u64, Fault> {
-        self.s2
-            .table
-            .translate(ipa, access)
-            .map(|t| t.phys)
-            .map_err(|_| Fault { addr: ipa })
-    }
-}
-
-impl GuestMemory for ThroughS2<'_> {
-    fn read_u64(&self, ipa: u64) -> Result<u64, Fault> {
-        let pa = self.host(ipa, Access::Read)?;
-        let mut b = [0u8; 8];
-        self.mem.read(pa, &mut b).map_err(|_| Fault { addr: ipa })?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// Compare and store through the owning process's memory, which has no atomic
-    /// exchange: atomic against other walks only as far as the memory's accesses are.
-    fn compare_exchange_u64(
-        &self,
-        ipa: u64,
-        old: u64,
-        new: u64,
-    ) -> Result<Result<u64, u64>, Fault> {
-        let pa = self.host(ipa, Access::Write)?;
-        let mut b = [0u8; 8];
-        self.mem.read(pa, &mut b).map_err(|_| Fault { addr: ipa })?;
-        let cur = u64::from_le_bytes(b);
-        if cur != old {
-            return Ok(Err(cur));
-        }
-        self.mem
-            .write(pa, &new.to_le_bytes())
-            .map_err(|_| Fault { addr: ipa })?;
-        Ok(Ok(old))
-    }
 }
 
 /// The CD index a request of `pasid` uses under a stage-1 STE, or `None` if stage 1 is
@@ -193,7 +139,7 @@ fn walk_granule<const G: u32, M: GuestMemory>(
     access: Access,
 ) -> Result<Translation, WalkFault> {
     let cfg = ArmLpae::<G, false>::config(va_lg2);
-    let table = PageTable::with_root(
+    let table = RootWalk::new(
         ArmLpae::<G, false>::default(),
         GuestTables { mem: guest },
         root,

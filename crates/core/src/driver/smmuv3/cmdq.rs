@@ -15,7 +15,8 @@ use super::nested::{NestedCaches, SmmuNested};
 use super::regs::SmmuConfig;
 use super::spec::{cmd, get, put};
 use super::unit::lock;
-use super::vsmmu::VsmmuShared;
+use super::viommu::VsmmuShared;
+use crate::driver::skeleton::invalidate::all_entries;
 use crate::iommu::PhysDevice;
 use std::sync::Arc;
 use uiommu_uapi::copy::UserDataArray;
@@ -167,7 +168,7 @@ fn convert(vsmmu: &VsmmuShared, raw: &IommuViommuArmSmmuv3Invalidate) -> Result<
 
 /// The nested domains of the VMID: those over the vSMMU's parent.
 fn each_nested(vsmmu: &VsmmuShared, f: impl Fn(&NestedCaches)) {
-    let children: Vec<Arc<NestedCaches>> = lock(&vsmmu.parent.children).clone();
+    let children: Vec<Arc<NestedCaches>> = lock(&vsmmu.parent.hooks.children).clone();
     for c in &children {
         f(c);
     }
@@ -201,25 +202,21 @@ pub fn invalidate(
     requests: &UserDataArray,
     mem: &dyn UserMemory,
 ) -> (u32, Result<()>) {
-    let cmds: Vec<IommuViommuArmSmmuv3Invalidate> =
-        match requests.read_all(&mem, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) {
-            Ok(c) => c,
-            Err(e) => return (0, Err(e)),
-        };
     let mut batch = Vec::new();
-    for (i, raw) in cmds.iter().enumerate() {
-        match convert(vsmmu, raw) {
-            Ok(c) => batch.push(c),
-            Err(e) => return (i as u32, Err(e)),
-        }
-        if i + 1 != cmds.len() && batch.len() != cmd::BATCH_ENTRIES - 1 {
-            continue;
-        }
-        for c in batch.drain(..) {
-            issue(vsmmu, c);
-        }
-    }
-    (cmds.len() as u32, Ok(()))
+    all_entries(
+        requests,
+        mem,
+        IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+        |i, cmds: &[IommuViommuArmSmmuv3Invalidate]| {
+            batch.push(convert(vsmmu, &cmds[i])?);
+            if i + 1 == cmds.len() || batch.len() == cmd::BATCH_ENTRIES - 1 {
+                for c in batch.drain(..) {
+                    issue(vsmmu, c);
+                }
+            }
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

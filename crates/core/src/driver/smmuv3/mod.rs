@@ -5,7 +5,7 @@
 //! - Paging domains are stage 1 by default and stage 2 when a nest parent is asked for
 //!   (`arm_smmu_domain_alloc_paging_flags`, [`paging`]); dirty tracking is stage 1 on an SMMU
 //!   with HTTU dirty state and coherent walks.
-//! - A vSMMU (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`) over a stage-2 nest parent ([`vsmmu`]) makes
+//! - A vSMMU (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`) over a stage-2 nest parent ([`viommu`]) makes
 //!   nested domains from guest STEs ([`nested`]) whose CD tables live in guest memory
 //!   ([`cd`]), takes guest CMDQ invalidations ([`cmdq`]) and reports events of its vDEVICEs
 //!   with their virtual stream IDs ([`event`]).
@@ -18,37 +18,37 @@ pub mod cmdq;
 pub mod event;
 pub mod nested;
 pub mod paging;
-pub mod regs;
 pub mod spec;
 pub mod unit;
-pub mod vsmmu;
+pub mod viommu;
 
 pub use nested::SmmuNested;
 pub use paging::{SmmuPaging, StageId};
 pub use regs::SmmuConfig;
+/// The capability registers, by the name the model's logic uses.
+pub use spec::regs;
 pub use unit::Unit;
-pub use vsmmu::Vsmmu;
+pub use viommu::Vsmmu;
 
-use crate::iommu::domain::{Domain, DomainType};
+use crate::driver::skeleton::{self, BlockingDomain};
+use crate::iommu::DeviceSpec;
+use crate::iommu::domain::Domain;
 use crate::iommu::translate::DmaFault;
 use crate::iommu::viommu::{ViommuInit, ViommuOps};
 use crate::iommu::viommu_core::ViommuCore;
-use crate::iommu::{
-    Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
-};
-use std::any::Any;
+use crate::iommu::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_ARM_SMMUV3, IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-    IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
-    IommuHwInfoArmSmmuv3,
+    IOMMU_HW_INFO_TYPE_ARM_SMMUV3, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT,
+    IOMMU_HWPT_ALLOC_PASID, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IommuHwInfoArmSmmuv3,
 };
 use unit::lock;
-use zerocopy::IntoBytes;
+
+/// The driver's name.
+const NAME: &str = "smmuv3";
 
 /// The software MSI window every SMMUv3 device reserves (`MSI_IOVA_BASE`, `MSI_IOVA_LENGTH`).
 pub const MSI_IOVA: (u64, u64) = (0x800_0000, 0x10_0000);
@@ -137,22 +137,6 @@ impl SmmuMaster {
     }
 }
 
-/// The blocking domain (`arm_smmu_blocked_domain`).
-#[derive(Debug, Default)]
-pub struct SmmuBlocking;
-
-crate::impl_no_paging!(SmmuBlocking);
-
-impl Domain for SmmuBlocking {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// An SMMUv3 as an IOMMU driver.
 #[derive(Debug)]
 pub struct SmmuDriver {
@@ -160,27 +144,11 @@ pub struct SmmuDriver {
     blocking: Arc<dyn Domain>,
 }
 
-/// Group IDs of SMMUv3 devices: one group per device, away from other drivers' numbers.
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x5000_0000);
-
 /// A domain as this driver sees it.
-enum Kind<'a> {
-    Blocked,
-    Paging(&'a SmmuPaging),
-    Nested(&'a SmmuNested),
-}
+type Kind<'a> = skeleton::Kind<'a, SmmuPaging, SmmuNested>;
 
 fn kind(domain: &dyn Domain) -> Option<Kind<'_>> {
-    let any = domain.as_any();
-    if let Some(p) = any.downcast_ref::<SmmuPaging>() {
-        Some(Kind::Paging(p))
-    } else if let Some(n) = any.downcast_ref::<SmmuNested>() {
-        Some(Kind::Nested(n))
-    } else if any.is::<SmmuBlocking>() {
-        Some(Kind::Blocked)
-    } else {
-        None
-    }
+    Kind::of(domain, NAME)
 }
 
 impl SmmuDriver {
@@ -188,7 +156,7 @@ impl SmmuDriver {
     pub fn new(config: SmmuConfig) -> Arc<Self> {
         Arc::new(SmmuDriver {
             unit: Arc::new(Unit::new(config)),
-            blocking: Arc::new(SmmuBlocking),
+            blocking: Arc::new(BlockingDomain::of(NAME)),
         })
     }
 
@@ -208,7 +176,7 @@ impl SmmuDriver {
         }
         PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2: ssid_bits,
             state: Box::new(SmmuMaster {
                 unit: Arc::clone(&self.unit),
@@ -253,7 +221,7 @@ impl SmmuDriver {
 
 impl IommuDriver for SmmuDriver {
     fn name(&self) -> &'static str {
-        "smmuv3"
+        NAME
     }
 
     /// `arm_smmu_probe_device`: a PCI function behind this SMMU, without ATS.
@@ -278,21 +246,16 @@ impl IommuDriver for SmmuDriver {
 
     /// `arm_smmu_hw_info`: the ID registers as the SMMU has them.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_ARM_SMMUV3 {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
         let cfg = &self.unit.config;
-        let info = IommuHwInfoArmSmmuv3 {
-            flags: 0,
-            __reserved: 0,
-            idr: cfg.idr,
-            iidr: cfg.iidr,
-            aidr: cfg.aidr,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
-            data: info.as_bytes().to_vec(),
-        }))
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_ARM_SMMUV3, || {
+            IommuHwInfoArmSmmuv3 {
+                flags: 0,
+                __reserved: 0,
+                idr: cfg.idr,
+                iidr: cfg.iidr,
+                aidr: cfg.aidr,
+            }
+        })
     }
 
     /// `arm_smmu_domain_alloc_paging_flags`: no driver data; stage 1 unless a nest parent

@@ -16,17 +16,16 @@
 //! by ASID finds them.
 
 use super::SmmuMaster;
-use super::cd::{self, Cd, ThroughS2};
+use super::cd::{self, Cd};
 use super::paging::PagingInner;
 use super::spec::{get, ste};
 use super::unit::{DomainTag, lock};
-use super::vsmmu::VsmmuShared;
+use super::viommu::VsmmuShared;
+use crate::driver::skeleton::{NestedDomain, NestedHooks, ThroughS2};
 use crate::iommu::NO_PASID;
 use crate::iommu::PhysDevice;
-use crate::iommu::domain::{Domain, DomainType};
 use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage, Walked};
 use crate::iotlb::Iotlb;
-use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use uiommu_pt::Access;
@@ -110,8 +109,11 @@ impl NestedCaches {
 }
 
 /// A nested domain (`struct arm_smmu_nested_domain`).
+pub type SmmuNested = NestedDomain<SmmuVste>;
+
+/// What the SMMU keeps per nested domain.
 #[derive(Debug)]
-pub struct SmmuNested {
+pub struct SmmuVste {
     pub(crate) caches: Arc<NestedCaches>,
     pub(crate) vsmmu: Arc<VsmmuShared>,
     /// The guest's STE words 0 and 1, as validated (EATS removed).
@@ -122,13 +124,19 @@ pub struct SmmuNested {
 
 impl SmmuNested {
     pub(crate) fn new(vsmmu: &Arc<VsmmuShared>, ste: [u64; 2], enable_ats: bool) -> Result<Self> {
+        SmmuVste::new(vsmmu, ste, enable_ats).map(NestedDomain::of)
+    }
+}
+
+impl SmmuVste {
+    fn new(vsmmu: &Arc<VsmmuShared>, ste: [u64; 2], enable_ats: bool) -> Result<Self> {
         let caches = Arc::new(NestedCaches {
             tag: vsmmu.unit.alloc_tag()?,
             cds: Mutex::default(),
             asids: Mutex::default(),
         });
-        lock(&vsmmu.parent.children).push(Arc::clone(&caches));
-        Ok(SmmuNested {
+        lock(&vsmmu.parent.hooks.children).push(Arc::clone(&caches));
+        Ok(SmmuVste {
             caches,
             vsmmu: Arc::clone(vsmmu),
             ste,
@@ -151,14 +159,7 @@ impl SmmuNested {
 
     /// Stage 2 alone: the IPA `ipa` to an output address.
     fn stage2(&self, ipa: u64, access: Access) -> std::result::Result<Walked, FaultReason> {
-        self.parent()
-            .table
-            .translate(ipa, access)
-            .map(|t| Walked {
-                phys: t.phys,
-                page_lg2: t.page_lg2,
-            })
-            .map_err(|f| FaultReason::from_walk(Stage::Second, f))
+        self.parent().walk(ipa, access)
     }
 
     /// The CD of `ssid`: cached, or read from the guest's table and cached if valid.
@@ -167,7 +168,7 @@ impl SmmuNested {
             return Ok(*cd);
         }
         let unit = &self.vsmmu.unit;
-        let guest = ThroughS2::new(self.parent(), mem);
+        let guest = ThroughS2::new(self.parent().table.as_ref(), mem);
         let cd = cd::fetch(&unit.config, self.ste[0], ssid, &guest)?;
         lock(&self.caches.cds).insert(ssid, cd);
         Ok(cd)
@@ -190,7 +191,7 @@ impl SmmuNested {
             .entry(cd.asid)
             .or_default()
             .insert(pasid);
-        let guest = ThroughS2::new(self.parent(), mem);
+        let guest = ThroughS2::new(self.parent().table.as_ref(), mem);
         let (ipa, s1_lg2) = cd
             .walk(&guest, iova, access)
             .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
@@ -202,30 +203,16 @@ impl SmmuNested {
     }
 }
 
-impl Drop for SmmuNested {
+impl Drop for SmmuVste {
     /// `arm_smmu_domain_nested_free`: off the parent's list.
     fn drop(&mut self) {
-        lock(&self.vsmmu.parent.children).retain(|c| !Arc::ptr_eq(c, &self.caches));
+        lock(&self.vsmmu.parent.hooks.children).retain(|c| !Arc::ptr_eq(c, &self.caches));
     }
 }
 
-crate::impl_no_paging!(SmmuNested);
+impl NestedHooks for SmmuVste {}
 
-impl Domain for SmmuNested {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Nested
-    }
-
-    fn dma(&self) -> Option<&dyn DmaDomain> {
-        Some(self)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl DmaDomain for SmmuNested {
+impl DmaDomain for SmmuVste {
     fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
         let m = dev.state::<SmmuMaster>()?;
         Arc::ptr_eq(&m.unit, &self.vsmmu.unit)

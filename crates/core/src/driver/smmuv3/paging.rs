@@ -1,94 +1,52 @@
 //! SMMUv3 paging domains (`arm_smmu_domain_alloc_paging_flags`, `arm_smmu_domain_finalise`):
 //! stage 1 (VMSAv8-64 stage-1 tables, tagged by an ASID) or stage 2 (stage-2 tables, tagged
-//! by a VMID, possibly a nest parent), in the granule io-pgtable picks for the SMMU.
+//! by a VMID, possibly a nest parent), in the granule io-pgtable picks for the SMMU. The
+//! domain is the shared [`PagingDomain`]; the SMMU adds its ASID or VMID, the TLB
+//! invalidations of it and of the nested domains over it, and its event reports.
 
 use super::SmmuMaster;
 use super::nested::NestedCaches;
 use super::regs::SmmuConfig;
 use super::unit::{ASIDS, DomainTag, Unit, lock};
-use crate::driver::pt_glue::DynRecorder;
-pub(crate) use crate::driver::pt_glue::pt_errno;
+use crate::driver::pt_glue::pt_errno;
+use crate::driver::skeleton::{IoTable, Paging, PagingDomain, PagingHooks};
 use crate::iommu::PhysDevice;
-use crate::iommu::domain::{Domain, DomainType};
-use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage, Walked};
-use crate::iommu::{IoptDomain, Prot};
+use crate::iommu::translate::{DmaFault, Stage};
 use crate::iotlb::Iotlb;
-use std::any::Any;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use uiommu_pt::{
-    Access, Arm4kS1, Arm4kS2, Arm16kS1, Arm16kS2, Arm64kS1, Arm64kS2, ArmLpae, DirtyRecorder,
-    Gather, PageTable, Translation, WalkFault,
-};
+use uiommu_pt::{ArmLpae, PageTable};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 
-/// A domain's table: a stage and a granule.
-#[derive(Debug)]
-pub(crate) enum Table {
-    S1G4(PageTable<Arm4kS1>),
-    S1G16(PageTable<Arm16kS1>),
-    S1G64(PageTable<Arm64kS1>),
-    S2G4(PageTable<Arm4kS2>),
-    S2G16(PageTable<Arm16kS2>),
-    S2G64(PageTable<Arm64kS2>),
-}
-
-/// Runs `$body` with `$t` bound to the table, whatever its format.
-macro_rules! with_table {
-    ($table:expr, |$t:ident| $body:expr) => {
-        match $table {
-            Table::S1G4($t) => $body,
-            Table::S1G16($t) => $body,
-            Table::S1G64($t) => $body,
-            Table::S2G4($t) => $body,
-            Table::S2G16($t) => $body,
-            Table::S2G64($t) => $body,
-        }
-    };
-}
-
-impl Table {
-    fn new(s2: bool, granule: u32, va_lg2: u32, oas: u32, bitmap: u64, dbm: bool) -> Result<Self> {
-        fn build<const G: u32, const S2: bool>(
-            va_lg2: u32,
-            oas: u32,
-            bitmap: u64,
-            dbm: bool,
-        ) -> Result<PageTable<ArmLpae<G, S2>>> {
-            let mut cfg = ArmLpae::<G, S2>::config(va_lg2);
-            cfg.oa_lg2 = oas;
-            cfg.pgsize_bitmap = bitmap;
-            PageTable::new(ArmLpae { dbm }, cfg).map_err(pt_errno)
-        }
-        Ok(match (s2, granule) {
-            (false, 12) => Table::S1G4(build(va_lg2, oas, bitmap, dbm)?),
-            (false, 14) => Table::S1G16(build(va_lg2, oas, bitmap, dbm)?),
-            (false, _) => Table::S1G64(build(va_lg2, oas, bitmap, dbm)?),
-            (true, 12) => Table::S2G4(build(va_lg2, oas, bitmap, false)?),
-            (true, 14) => Table::S2G16(build(va_lg2, oas, bitmap, false)?),
-            (true, _) => Table::S2G64(build(va_lg2, oas, bitmap, false)?),
-        })
+/// A table of `granule` for stage 2 (`s2`) or stage 1, `va_lg2` input bits, `oas` output
+/// bits, the page sizes of `bitmap`; stage-1 descriptors with DBM if `dbm`.
+fn new_table(
+    s2: bool,
+    granule: u32,
+    va_lg2: u32,
+    oas: u32,
+    bitmap: u64,
+    dbm: bool,
+) -> Result<Box<dyn IoTable>> {
+    fn build<const G: u32, const S2: bool>(
+        va_lg2: u32,
+        oas: u32,
+        bitmap: u64,
+        dbm: bool,
+    ) -> Result<Box<dyn IoTable>> {
+        let mut cfg = ArmLpae::<G, S2>::config(va_lg2);
+        cfg.oa_lg2 = oas;
+        cfg.pgsize_bitmap = bitmap;
+        let t = PageTable::new(ArmLpae::<G, S2> { dbm }, cfg).map_err(pt_errno)?;
+        Ok(Box::new(t))
     }
-
-    pub(crate) fn is_s2(&self) -> bool {
-        matches!(self, Table::S2G4(_) | Table::S2G16(_) | Table::S2G64(_))
-    }
-
-    pub(crate) fn translate(
-        &self,
-        iova: u64,
-        access: Access,
-    ) -> std::result::Result<Translation, WalkFault> {
-        with_table!(self, |t| t.translate(iova, access))
-    }
-
-    fn stage(&self) -> Stage {
-        if self.is_s2() {
-            Stage::Second
-        } else {
-            Stage::First
-        }
+    match (s2, granule) {
+        (false, 12) => build::<12, false>(va_lg2, oas, bitmap, dbm),
+        (false, 14) => build::<14, false>(va_lg2, oas, bitmap, dbm),
+        (false, _) => build::<16, false>(va_lg2, oas, bitmap, dbm),
+        (true, 12) => build::<12, true>(va_lg2, oas, bitmap, false),
+        (true, 14) => build::<14, true>(va_lg2, oas, bitmap, false),
+        (true, _) => build::<16, true>(va_lg2, oas, bitmap, false),
     }
 }
 
@@ -107,26 +65,20 @@ pub enum StageId {
     },
 }
 
-/// A paging domain's state, shared with the nested domains over it.
+/// What the SMMU keeps per paging domain (`struct arm_smmu_domain`'s).
 #[derive(Debug)]
-pub(crate) struct PagingInner {
+pub struct SmmuDomain {
     pub(crate) tag: Arc<DomainTag>,
-    pub(crate) table: Table,
     pub(crate) id: StageId,
-    pgsize_bitmap: u64,
-    aperture_end: u64,
-    pub(crate) nest_parent: bool,
-    dirty_ops: bool,
-    tracking: AtomicBool,
     /// Tags of the nested domains over this one (their combined entries hang on this table).
     pub(crate) children: Mutex<Vec<Arc<NestedCaches>>>,
 }
 
+/// A paging domain's state, shared with the nested domains over it.
+pub(crate) type PagingInner = Paging<SmmuDomain>;
+
 /// An SMMUv3 paging domain (`struct arm_smmu_domain`).
-#[derive(Debug)]
-pub struct SmmuPaging {
-    pub(crate) inner: Arc<PagingInner>,
-}
+pub type SmmuPaging = PagingDomain<SmmuDomain>;
 
 /// The sizes io-pgtable keeps for a granule (`arm_lpae_restrict_pgsizes`).
 fn granule_sizes(granule: u32) -> u64 {
@@ -146,7 +98,7 @@ impl SmmuPaging {
         // Stage 1: 48 input bits (52 with VAX is beyond the table format); stage 2: the OAS.
         let ias = if s2 { cfg.oas().min(48) } else { 48 };
         let bitmap = cfg.pgsize_bitmap() & granule_sizes(granule);
-        let table = Table::new(s2, granule, ias, cfg.oas().min(48), bitmap, dirty)?;
+        let table = new_table(s2, granule, ias, cfg.oas().min(48), bitmap, dirty)?;
         let id = if s2 {
             StageId::S2 {
                 vmid: unit.alloc_vmid()?,
@@ -162,39 +114,28 @@ impl SmmuPaging {
                 return Err(e);
             }
         };
-        Ok(SmmuPaging {
-            inner: Arc::new(PagingInner {
-                pgsize_bitmap: with_table!(&table, |t| t.pgsize_bitmap()),
-                aperture_end: (1u64 << ias) - 1,
-                tag,
-                table,
-                id,
-                nest_parent,
-                dirty_ops: dirty && !s2,
-                tracking: AtomicBool::new(false),
-                children: Mutex::default(),
-            }),
-        })
+        let stage = if s2 { Stage::Second } else { Stage::First };
+        let hooks = SmmuDomain {
+            tag,
+            id,
+            children: Mutex::default(),
+        };
+        Ok(Self::build(table, stage, nest_parent, dirty && !s2, hooks))
     }
 
     /// The SMMU the domain was finalised for (`smmu_domain->smmu`).
     pub fn unit(&self) -> &Arc<Unit> {
-        &self.inner.tag.unit
+        &self.hooks().tag.unit
     }
 
     /// Stage and identifier.
     pub fn stage_id(&self) -> StageId {
-        self.inner.id
+        self.hooks().id
     }
 
     /// Stage 2 (`ARM_SMMU_DOMAIN_S2`).
     pub fn is_s2(&self) -> bool {
-        self.inner.table.is_s2()
-    }
-
-    /// Allocated as a nest parent.
-    pub fn is_nest_parent(&self) -> bool {
-        self.inner.nest_parent
+        self.inner.stage == Stage::Second
     }
 }
 
@@ -205,19 +146,24 @@ fn release_id(unit: &Unit, id: StageId) {
     }
 }
 
-impl Drop for PagingInner {
+impl Drop for SmmuDomain {
     /// `arm_smmu_domain_free_paging`: the ASID or VMID goes back.
     fn drop(&mut self) {
         release_id(&self.tag.unit, self.id);
     }
 }
 
-impl PagingInner {
+impl PagingHooks for SmmuDomain {
+    /// The SMMU's TLB, for a master of the SMMU the domain was finalised for.
+    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
+        let m = dev.state::<SmmuMaster>()?;
+        Arc::ptr_eq(&m.unit, &self.tag.unit).then(|| (Arc::clone(&m.unit.iotlb), self.tag.did))
+    }
+
     /// After entries went away: the range under this domain's tag, and every combined entry
     /// of the nested domains over it (stage-2 changes clear stage 1 of the VMID,
     /// `INV_TYPE_S2_VMID_S1_CLEAR`).
-    fn flush(&self, iova: u64, len: u64) {
-        let last = iova.saturating_add(len.saturating_sub(1));
+    fn flush(&self, iova: u64, last: u64) {
         self.tag
             .unit
             .iotlb
@@ -227,127 +173,15 @@ impl PagingInner {
         }
     }
 
-    fn release(&self, mut gather: Gather) {
-        with_table!(&self.table, |t| t.release(&mut gather));
-    }
-}
-
-impl IoptDomain for SmmuPaging {
-    fn pgsize_bitmap(&self) -> u64 {
-        self.inner.pgsize_bitmap
-    }
-
-    fn aperture(&self) -> (u64, u64) {
-        (0, self.inner.aperture_end)
-    }
-
-    fn map(&self, iova: u64, oa: u64, len: u64, prot: Prot) -> Result<()> {
-        let mut gather = Gather::default();
-        let r = with_table!(&self.inner.table, |t| t.map(
-            iova,
-            oa,
-            len,
-            prot,
-            &mut gather
-        ));
-        self.inner.release(gather);
-        r.map_err(pt_errno)
-    }
-
-    fn unmap(&self, iova: u64, len: u64) {
-        let mut gather = Gather::default();
-        with_table!(&self.inner.table, |t| t.unmap(iova, len, &mut gather));
-        self.inner.flush(iova, len);
-        self.inner.release(gather);
-    }
-
-    fn has_dirty_tracking(&self) -> bool {
-        self.inner.dirty_ops
-    }
-
-    /// `arm_smmu_set_dirty_tracking`: the CD's HD is always set for a dirty-tracking domain.
-    fn set_dirty_tracking(&self, enable: bool) -> Result<()> {
-        if !self.inner.dirty_ops {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        self.inner.tracking.store(enable, Ordering::Release);
-        Ok(())
-    }
-
-    /// `arm_smmu_read_and_clear_dirty`: the stage-1 descriptors' dirty state (DBM with
-    /// AP[2] clear); cleaned ones are invalidated so the next write walks again.
-    fn read_and_clear_dirty(
-        &self,
-        iova: u64,
-        len: u64,
-        no_clear: bool,
-        out: &mut dyn DirtyRecorder,
-    ) -> Result<()> {
-        if !self.inner.dirty_ops {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        let mut rec = DynRecorder(out);
-        let mut gather = Gather::default();
-        let r = with_table!(&self.inner.table, |t| t.read_and_clear_dirty(
-            iova,
-            len,
-            no_clear,
-            &mut rec,
-            &mut gather
-        ))
-        .map_err(pt_errno);
-        if !no_clear && r.is_ok() {
-            self.inner.flush(iova, len);
-        }
-        self.inner.release(gather);
-        r
-    }
-}
-
-impl Domain for SmmuPaging {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Paging
-    }
-
-    fn iova_to_phys(&self, iova: u64) -> Option<u64> {
-        with_table!(&self.inner.table, |t| t.iova_to_phys(iova))
-    }
-
-    fn dma(&self) -> Option<&dyn DmaDomain> {
-        Some(self)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl DmaDomain for SmmuPaging {
-    fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
-        let m = dev.state::<SmmuMaster>()?;
-        Arc::ptr_eq(&m.unit, self.unit()).then(|| (Arc::clone(&m.unit.iotlb), self.inner.tag.did))
-    }
-
-    fn walk(
-        &self,
-        _pasid: u32,
-        iova: u64,
-        access: Access,
-        _mem: &DmaMemory,
-    ) -> std::result::Result<Walked, FaultReason> {
-        let table = &self.inner.table;
-        table
-            .translate(iova, access)
-            .map(|t| Walked {
-                phys: t.phys,
-                page_lg2: t.page_lg2,
-            })
-            .map_err(|f| FaultReason::from_walk(table.stage(), f))
-    }
-
     fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault) {
         if let Some(m) = dev.state::<SmmuMaster>() {
             m.report(fault);
         }
+    }
+
+    /// `arm_smmu_set_dirty_tracking` exists only for dirty-tracking domains, whose CD's HD is
+    /// always set.
+    fn untracked(_enable: bool) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
     }
 }

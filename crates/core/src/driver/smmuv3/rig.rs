@@ -20,6 +20,7 @@ use uiommu_uapi::iommufd::{
     IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, IommuHwptArmSmmuv3, IommuViommuArmSmmuv3Invalidate,
 };
 use uiommu_uapi::user::testing::TestMemory;
+use zerocopy::IntoBytes;
 
 pub const RAM_UVA: u64 = 0x7f00_0000_0000;
 pub const RAM_LEN: u64 = 2 << 20;

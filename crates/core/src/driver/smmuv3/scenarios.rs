@@ -8,6 +8,7 @@ use super::spec::{cmd, evt, put, ste};
 use super::*;
 use crate::dma::DmaError;
 use crate::iommu::NO_PASID;
+use crate::iommu::domain::DomainType;
 use crate::iommu::translate::{FaultReason, Stage};
 use uiommu_pt::format::arm_lpae::spec as lpae;
 use uiommu_uapi::UserMemory;

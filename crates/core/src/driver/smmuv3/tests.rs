@@ -4,8 +4,10 @@ use super::*;
 use crate::iommu::Prot;
 use spec::{put, ste};
 use uiommu_uapi::copy::UserData;
+use uiommu_uapi::iommufd::IOMMU_HW_INFO_TYPE_DEFAULT;
 use uiommu_uapi::iommufd::IOMMU_HWPT_DATA_ARM_SMMUV3;
 use uiommu_uapi::user::testing::TestMemory;
+use zerocopy::IntoBytes;
 
 fn without(idr: usize, bits: u32) -> Arc<SmmuDriver> {
     let mut c = SmmuConfig::default();

@@ -10,7 +10,6 @@
 //! reachable; giving the PE back installs a fresh, empty default table.
 
 use super::table::TceTable;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_pt::{Access, WalkFault};
 use uiommu_uapi::errno::Result;
@@ -50,9 +49,6 @@ impl Default for TceConfig {
     }
 }
 
-/// IOMMU group numbers of PEs.
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x6000_0000);
-
 /// A PE and its TVEs.
 #[derive(Debug)]
 pub struct TableGroup {
@@ -67,7 +63,7 @@ impl TableGroup {
     /// A PE the host owns, its default window set up.
     pub fn new(config: TceConfig) -> Result<Arc<Self>> {
         let g = TableGroup {
-            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group_id: crate::driver::group_id::alloc(),
             config,
             tves: Mutex::default(),
         };

@@ -13,35 +13,36 @@
 
 pub mod nested;
 pub mod paging;
-pub mod regs;
+pub mod spec;
 pub mod tag;
 pub mod unit;
 
 pub use nested::VtdNested;
 pub use paging::VtdPaging;
 pub use regs::VtdConfig;
+/// The capability registers, by the name the model's logic uses.
+pub use spec::regs;
 pub use unit::{FaultRecord, PageResponse, Unit};
 
+use crate::driver::skeleton::{self, BlockingDomain};
+use crate::iommu::DeviceSpec;
 use crate::iommu::NO_PASID;
 use crate::iommu::domain::{Domain, DomainType};
-use crate::iommu::{
-    Capability, DeviceSpec, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
-};
-use std::any::Any;
+use crate::iommu::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tag::DomainTag;
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMU_HW_INFO_TYPE_DEFAULT, IOMMU_HW_INFO_TYPE_INTEL_VTD,
-    IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-    IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_DATA_VTD_S1, IommuHwInfoVtd,
-    IommuHwptVtdS1,
+    IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
+    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
+    IOMMU_HWPT_DATA_VTD_S1, IommuHwInfoVtd, IommuHwptVtdS1,
 };
 use uiommu_uapi::{Errno, offset_of_end};
-use zerocopy::IntoBytes;
+
+/// The driver's name.
+const NAME: &str = "vtd";
 
 /// The interrupt address range every VT-d unit decodes as interrupt requests, reserved for
 /// DMA (`intel_iommu_get_resv_regions`: `IOAPIC_RANGE_START..=IOAPIC_RANGE_END`, MSI).
@@ -99,22 +100,6 @@ impl VtdDev {
     }
 }
 
-/// The blocking domain.
-#[derive(Debug, Default)]
-pub struct VtdBlocking;
-
-crate::impl_no_paging!(VtdBlocking);
-
-impl Domain for VtdBlocking {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Blocked
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// A VT-d unit as an IOMMU driver.
 #[derive(Debug)]
 pub struct VtdDriver {
@@ -122,27 +107,11 @@ pub struct VtdDriver {
     blocking: Arc<dyn Domain>,
 }
 
-/// Group IDs of VT-d devices: one group per device, away from the mock's numbers.
-static NEXT_GROUP: AtomicU32 = AtomicU32::new(0x4000_0000);
-
 /// A domain as this driver sees it.
-enum Kind<'a> {
-    Blocked,
-    Paging(&'a VtdPaging),
-    Nested(&'a VtdNested),
-}
+type Kind<'a> = skeleton::Kind<'a, VtdPaging, VtdNested>;
 
 fn kind(domain: &dyn Domain) -> Option<Kind<'_>> {
-    let any = domain.as_any();
-    if let Some(p) = any.downcast_ref::<VtdPaging>() {
-        Some(Kind::Paging(p))
-    } else if let Some(n) = any.downcast_ref::<VtdNested>() {
-        Some(Kind::Nested(n))
-    } else if any.is::<VtdBlocking>() {
-        Some(Kind::Blocked)
-    } else {
-        None
-    }
+    Kind::of(domain, NAME)
 }
 
 impl VtdDriver {
@@ -150,7 +119,7 @@ impl VtdDriver {
     pub fn new(config: VtdConfig) -> Arc<Self> {
         Arc::new(VtdDriver {
             unit: Arc::new(Unit::new(config)),
-            blocking: Arc::new(VtdBlocking),
+            blocking: Arc::new(BlockingDomain::of(NAME)),
         })
     }
 
@@ -164,7 +133,7 @@ impl VtdDriver {
     pub fn create_device(self: &Arc<Self>, config: VtdDeviceConfig) -> PhysDevice {
         PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group_id: super::group_id::alloc(),
             max_pasid_log2: config.pasid_bits.min(self.unit.config.pasid_bits()),
             state: Box::new(VtdDev {
                 unit: Arc::clone(&self.unit),
@@ -187,14 +156,11 @@ impl VtdDriver {
         match kind(domain).ok_or(Errno::EINVAL)? {
             Kind::Blocked => Ok(None),
             Kind::Paging(p) => {
-                p.compatible(cfg)?;
-                Ok(Some(Arc::clone(&p.inner.tag)))
+                p.inner.compatible(cfg)?;
+                Ok(Some(Arc::clone(&p.hooks().tag)))
             }
             Kind::Nested(n) => {
-                let parent = VtdPaging {
-                    inner: Arc::clone(&n.parent),
-                };
-                parent.compatible(cfg)?;
+                n.parent.compatible(cfg)?;
                 n.check_setup(cfg)?;
                 Ok(Some(Arc::clone(&n.tag)))
             }
@@ -204,7 +170,7 @@ impl VtdDriver {
 
 impl IommuDriver for VtdDriver {
     fn name(&self) -> &'static str {
-        "vtd"
+        NAME
     }
 
     /// `intel_iommu_probe_device`: a PCI function behind this unit, without PRI or ATS.
@@ -232,19 +198,12 @@ impl IommuDriver for VtdDriver {
     /// `intel_iommu_hw_info`: CAP_REG and ECAP_REG as the unit has them, with the SPR17
     /// erratum flag the kernel always sets.
     fn hw_info(&self, _dev: &PhysDevice, requested: u32) -> Option<Result<HwInfo>> {
-        if requested != IOMMU_HW_INFO_TYPE_DEFAULT && requested != IOMMU_HW_INFO_TYPE_INTEL_VTD {
-            return Some(Err(Errno::EOPNOTSUPP));
-        }
-        let info = IommuHwInfoVtd {
+        skeleton::hw_info(requested, IOMMU_HW_INFO_TYPE_INTEL_VTD, || IommuHwInfoVtd {
             flags: IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
             __reserved: 0,
             cap_reg: self.unit.config.cap,
             ecap_reg: self.unit.config.ecap,
-        };
-        Some(Ok(HwInfo {
-            data_type: IOMMU_HW_INFO_TYPE_INTEL_VTD,
-            data: info.as_bytes().to_vec(),
-        }))
+        })
     }
 
     /// `intel_iommu_domain_alloc_paging_flags`: no driver data; first stage if it can be,

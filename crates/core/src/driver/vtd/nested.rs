@@ -10,20 +10,16 @@
 //! output go through the second stage.
 
 use super::VtdDev;
-use super::paging::{PagingInner, Table};
+use super::paging::PagingInner;
 use super::regs::VtdConfig;
 use super::tag::DomainTag;
+use crate::driver::skeleton::invalidate::each_entry;
+use crate::driver::skeleton::{NestedDomain, NestedHooks, PagingHooks, ThroughS2};
 use crate::iommu::PhysDevice;
-use crate::iommu::domain::{Domain, DomainType};
 use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage, Walked};
 use crate::iotlb::Iotlb;
-use crate::iotlb::s2cache::S2Cache;
-use std::any::Any;
 use std::sync::{Arc, PoisonError};
-use uiommu_pt::{
-    Access, Entry, Fault, Format, GuestMemory, GuestTables, PageTable, TableMemory, VtdSs,
-    WalkFault, X86_64,
-};
+use uiommu_pt::{Access, Config, GuestTables, RootWalk, X86_64};
 use uiommu_uapi::copy::UserDataArray;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
@@ -40,8 +36,11 @@ pub const ADDR_WIDTH_5LEVEL: u32 = 57;
 const VTD_PAGE_SIZE: u64 = 4096;
 
 /// A VT-d nested domain (`struct dmar_domain` with `s2_domain` and `s1_cfg`).
+pub type VtdNested = NestedDomain<VtdS1>;
+
+/// What VT-d keeps per nested domain.
 #[derive(Debug)]
-pub struct VtdNested {
+pub struct VtdS1 {
     pub(crate) tag: Arc<DomainTag>,
     /// The nest parent.
     pub(crate) parent: Arc<PagingInner>,
@@ -52,13 +51,20 @@ pub struct VtdNested {
 impl VtdNested {
     /// A nested domain over `parent` (a second-stage nest parent) from `s1`.
     pub(crate) fn new(parent: Arc<PagingInner>, s1: IommuHwptVtdS1) -> Result<Self> {
+        VtdS1::new(parent, s1).map(NestedDomain::of)
+    }
+}
+
+impl VtdS1 {
+    fn new(parent: Arc<PagingInner>, s1: IommuHwptVtdS1) -> Result<Self> {
         let tag = DomainTag::new()?;
         parent
+            .hooks
             .children
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Arc::clone(&tag));
-        Ok(VtdNested { tag, parent, s1 })
+        Ok(VtdS1 { tag, parent, s1 })
     }
 
     /// The domain ID.
@@ -93,10 +99,11 @@ impl VtdNested {
     }
 }
 
-impl Drop for VtdNested {
+impl Drop for VtdS1 {
     /// `intel_nested_domain_free`: off the parent's list.
     fn drop(&mut self) {
         self.parent
+            .hooks
             .children
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -104,191 +111,58 @@ impl Drop for VtdNested {
     }
 }
 
-crate::impl_no_paging!(VtdNested);
-
-/// Guest-physical memory as the nested walk sees it: through the second stage, then the
-/// owning process's memory. Table reads use the parent's cache of second-stage translations;
-/// accessed/dirty updates of first-stage entries are writes through a full second-stage walk.
-struct ThroughStage2<'a> {
-    s2: &'a PageTable<VtdSs>,
-    cache: &'a S2Cache,
-    mem: &'a DmaMemory,
-}
-
-impl ThroughStage2<'_> {
-    fn host(&self, gpa: u64, access: Access) -> std::result::Result<u64, Fault> {
-        let cacheable = access == Access::Read;
-        if cacheable && let Some(hpa) = self.cache.lookup(gpa) {
-            return Ok(hpa);
+impl VtdS1 {
+    /// One PASID-based IOTLB invalidation request (§6.5.2.4): `EOPNOTSUPP` for unknown
+    /// flags or a reserved field, `EINVAL` for an unaligned address or an "all" length with
+    /// an address; sent to every PASID the domain is used at.
+    fn invalidate(&self, inv: IommuHwptVtdS1Invalidate) -> Result<()> {
+        if inv.flags & !IOMMU_VTD_INV_FLAGS_LEAF != 0 || inv.__reserved != 0 {
+            return Err(Errno::EOPNOTSUPP);
         }
-        let epoch = self.cache.begin();
-        let hpa = self
-            .s2
-            .translate(gpa, access)
-            .map(|t| t.phys)
-            .map_err(|_| Fault { addr: gpa })?;
-        if cacheable {
-            self.cache.fill(epoch, gpa, hpa);
+        if inv.addr % VTD_PAGE_SIZE != 0 || (inv.npages == u64::MAX && inv.addr != 0) {
+            return Err(Errno::EINVAL);
         }
-        Ok(hpa)
+        if inv.npages == u64::MAX {
+            self.tag.flush_pasids(None);
+        } else if inv.npages != 0 {
+            let len = inv.npages.saturating_mul(VTD_PAGE_SIZE);
+            let last = inv.addr.saturating_add(len - 1);
+            self.tag.flush_pasids(Some((inv.addr, last)));
+        }
+        Ok(())
     }
 }
 
-impl GuestMemory for ThroughStage2<'_> {
-    fn read_u64(&self, gpa: u64) -> std::result::Result<u64, Fault> {
-        let hpa = self.host(gpa, Access::Read)?;
-        let mut b = [0u8; 8];
-        self.mem
-            .read(hpa, &mut b)
-            .map_err(|_| Fault { addr: gpa })?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// Compare and store through [`UserMemory`], which has no atomic exchange: atomic against
-    /// other walks of this engine only as far as the memory's own accesses are.
-    fn compare_exchange_u64(
-        &self,
-        gpa: u64,
-        old: u64,
-        new: u64,
-    ) -> std::result::Result<std::result::Result<u64, u64>, Fault> {
-        let hpa = self.host(gpa, Access::Write)?;
-        let mut b = [0u8; 8];
-        self.mem
-            .read(hpa, &mut b)
-            .map_err(|_| Fault { addr: gpa })?;
-        let cur = u64::from_le_bytes(b);
-        if cur != old {
-            return Ok(Err(cur));
-        }
-        self.mem
-            .write(hpa, &new.to_le_bytes())
-            .map_err(|_| Fault { addr: gpa })?;
-        Ok(Ok(old))
-    }
-}
-
-/// The hardware walk of the guest's first-stage table (§3.6, x86-64 paging entries §9.7) at
-/// `root` with `levels` levels: every entry on the path must permit `access`, accessed and
-/// dirty bits are set with compare-and-exchange through the second stage. Returns the
-/// guest-physical output address and the page size.
-///
-/// The walk of [`PageTable::translate`] over [`GuestTables`], inlined here because a guest
-/// table has no `PageTable` of its own to keep: building one per walk would cost more than
-/// the walk.
-fn walk_first_stage<G: GuestMemory>(
-    tables: &GuestTables<G>,
-    root: u64,
-    levels: u32,
-    iova: u64,
-    access: Access,
-) -> std::result::Result<(u64, u32), WalkFault> {
-    let fmt = X86_64;
-    let items_lg2 = <X86_64 as Format>::ITEMS_LG2;
-    let top = levels - 1;
-    let width = X86_64::item_lg2(top) + items_lg2;
-    if width < 64 && iova >> width != 0 {
-        return Err(WalkFault::OutOfRange);
-    }
-    let mut table = tables.table(root, items_lg2)?;
-    let mut level = top;
-    loop {
-        let index = ((iova >> X86_64::item_lg2(level)) & ((1 << items_lg2) - 1)) as usize;
-        let mut e = tables.load(table, index)?;
-        let decoded = fmt.decode(level, e);
-        let leaf = match decoded {
-            Entry::Empty => return Err(WalkFault::NotPresent { level }),
-            Entry::Table(_) if level == 0 => return Err(WalkFault::NotPresent { level }),
-            Entry::Leaf { .. } => true,
-            Entry::Table(_) => false,
-        };
-        if !fmt.permits(level, e, leaf, access) {
-            return Err(WalkFault::Permission { level });
-        }
-        loop {
-            let new = fmt.walked(level, e, leaf, access);
-            if new == e {
-                break;
-            }
-            match tables.compare_exchange(table, index, e, new)? {
-                Ok(_) => break,
-                Err(cur) if fmt.decode(level, cur) == decoded => e = cur,
-                Err(_) => return Err(WalkFault::NotPresent { level }),
-            }
-        }
-        match decoded {
-            Entry::Leaf { oa, size_lg2 } => {
-                return Ok((oa | (iova & ((1u64 << size_lg2) - 1)), size_lg2));
-            }
-            Entry::Table(pa) => {
-                table = tables.table(pa, items_lg2)?;
-                level -= 1;
-            }
-            Entry::Empty => return Err(WalkFault::NotPresent { level }),
-        }
-    }
-}
-
-impl Domain for VtdNested {
-    fn domain_type(&self) -> DomainType {
-        DomainType::Nested
-    }
-
+impl NestedHooks for VtdS1 {
     /// `intel_nested_cache_invalidate_user`: each entry is checked and, if valid, sent as
-    /// PASID-based IOTLB invalidations to every PASID the domain is used at. The count is of
-    /// the entries handled before the first error.
+    /// PASID-based IOTLB invalidations; the count is of the entries handled before the first
+    /// error.
     fn cache_invalidate_user(
         &self,
         requests: &UserDataArray,
         mem: &dyn UserMemory,
     ) -> Option<(u32, Result<()>)> {
-        if requests.data_type != IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 {
-            return Some((0, Err(Errno::EINVAL)));
-        }
         let min_len = offset_of_end!(IommuHwptVtdS1Invalidate, __reserved);
-        let mut done = 0;
-        for i in 0..requests.entry_num {
-            let inv: IommuHwptVtdS1Invalidate =
-                match requests.read_entry(&mem, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, i, min_len) {
-                    Ok(inv) => inv,
-                    Err(e) => return Some((done, Err(e))),
-                };
-            if inv.flags & !IOMMU_VTD_INV_FLAGS_LEAF != 0 || inv.__reserved != 0 {
-                return Some((done, Err(Errno::EOPNOTSUPP)));
-            }
-            if inv.addr % VTD_PAGE_SIZE != 0 || (inv.npages == u64::MAX && inv.addr != 0) {
-                return Some((done, Err(Errno::EINVAL)));
-            }
-            if inv.npages == u64::MAX {
-                self.tag.flush_pasids(None);
-            } else if inv.npages != 0 {
-                let len = inv.npages.saturating_mul(VTD_PAGE_SIZE);
-                let last = inv.addr.saturating_add(len - 1);
-                self.tag.flush_pasids(Some((inv.addr, last)));
-            }
-            done += 1;
-        }
-        Some((done, Ok(())))
-    }
-
-    fn dma(&self) -> Option<&dyn DmaDomain> {
-        Some(self)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+        Some(each_entry(
+            requests,
+            mem,
+            IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+            min_len,
+            |inv| self.invalidate(inv),
+        ))
     }
 }
 
-impl DmaDomain for VtdNested {
+impl DmaDomain for VtdS1 {
     fn hw(&self, dev: &PhysDevice) -> Option<(Arc<Iotlb>, u16)> {
         dev.state::<VtdDev>()
             .map(|d| (Arc::clone(&d.unit.iotlb), self.tag.did))
     }
 
-    /// The nested walk: the guest's first-stage table read through the second stage, then
-    /// the guest-physical output through the second stage. The page cached is the smaller of
-    /// the two stages' pages.
+    /// The nested walk (§3.8): the guest's first-stage table (§3.6, x86-64 paging entries
+    /// §9.7) read through the second stage, with its accessed and dirty bits, then the
+    /// guest-physical output through the second stage. The page cached is the smaller of the
+    /// two stages' pages.
     fn walk(
         &self,
         _pasid: u32,
@@ -296,36 +170,34 @@ impl DmaDomain for VtdNested {
         access: Access,
         mem: &DmaMemory,
     ) -> std::result::Result<Walked, FaultReason> {
-        let Table::Second(s2) = &self.parent.table else {
+        let parent = &self.parent;
+        if parent.stage != Stage::Second {
             return Err(FaultReason::Unsupported);
-        };
-        let guest = GuestTables {
-            mem: ThroughStage2 {
-                s2,
-                cache: &self.parent.s2_cache,
-                mem,
-            },
-        };
-        let (gpa, s1_lg2) =
-            walk_first_stage(&guest, self.s1.pgtbl_addr, self.levels(), iova, access)
-                .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
-        let t2 = s2
-            .translate(gpa, access)
-            .map_err(|f| FaultReason::from_walk(Stage::Second, f))?;
+        }
+        let guest = ThroughS2::new(parent.table.as_ref(), mem).cached(&parent.hooks.s2_cache);
+        let first = RootWalk::new(
+            X86_64,
+            GuestTables { mem: guest },
+            self.s1.pgtbl_addr,
+            Config::levels(self.levels()),
+        )
+        .map_err(|_| FaultReason::Unsupported)?;
+        let t1 = first
+            .translate(iova, access)
+            .map_err(|f| FaultReason::from_walk(Stage::First, f))?;
+        let t2 = parent.walk(t1.phys, access)?;
         Ok(Walked {
             phys: t2.phys,
-            page_lg2: s1_lg2.min(t2.page_lg2),
+            page_lg2: t1.page_lg2.min(t2.page_lg2),
         })
     }
 
+    /// As the parent's: the unit's fault recording and page requests.
     fn page_requests(&self, dev: &PhysDevice) -> bool {
-        dev.state::<VtdDev>()
-            .is_some_and(VtdDev::takes_page_requests)
+        self.parent.hooks.page_requests(dev)
     }
 
     fn record_fault(&self, dev: &PhysDevice, fault: &DmaFault) {
-        if let Some(d) = dev.state::<VtdDev>() {
-            d.unit.record(d.source_id, fault);
-        }
+        self.parent.hooks.record_fault(dev, fault);
     }
 }

@@ -2,12 +2,14 @@ use super::*;
 use crate::iommu::Prot;
 use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::{UserData, UserDataArray};
+use uiommu_uapi::iommufd::IOMMU_HW_INFO_TYPE_DEFAULT;
 use uiommu_uapi::iommufd::{
     IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, IOMMU_VTD_INV_FLAGS_LEAF, IOMMU_VTD_S1_EAFE,
     IOMMU_VTD_S1_SRE, IommuHwptVtdS1Invalidate,
 };
 use uiommu_uapi::selftest::IOMMU_HWPT_DATA_SELFTEST;
 use uiommu_uapi::user::testing::TestMemory;
+use zerocopy::IntoBytes;
 
 const DATA: u64 = 0x10_0000;
 

@@ -189,7 +189,7 @@ impl Rig {
     }
 }
 
-use super::nested::dte;
+use super::spec::dte;
 use zerocopy::IntoBytes;
 
 fn read(

@@ -1,6 +1,9 @@
-//! SMMUv3 in-memory structure and command layouts (Arm IHI 0070: §5.2 Stream Table Entry,
-//! §5.4 Context Descriptor, §4 Commands, §7.3 Event records): the fields this model reads
-//! or checks.
+//! SMMUv3 hardware layouts, apart from the model's logic (Arm IHI 0070): the identification
+//! registers and the SMMU's configuration ([`regs`]), and the in-memory structure and command
+//! layouts (§5.2 Stream Table Entry, §5.4 Context Descriptor, §4 Commands, §7.3 Event
+//! records): the fields this model reads or checks.
+
+pub mod regs;
 
 /// A `GENMASK_ULL(hi, lo)`.
 pub const fn mask(hi: u32, lo: u32) -> u64 {
