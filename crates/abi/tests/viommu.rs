@@ -929,3 +929,76 @@ fn a_mapping_keeps_the_context_until_it_goes() {
     drop(m);
     assert!(weak.upgrade().is_none());
 }
+
+#[test]
+fn allocation_arguments_are_checked_before_any_lookup() {
+    let fx = fixture();
+    let ctx = &fx.ctx;
+    let before = ctx.objects.ids();
+    let mut veventq = IommuVeventqAlloc {
+        size: sz::<IommuVeventqAlloc>(),
+        viommu_id: 99,
+        type_: IOMMU_VEVENTQ_TYPE_SELFTEST,
+        veventq_depth: 0,
+        flags: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut veventq),
+        Err(Errno::EOPNOTSUPP),
+        "flags before the depth"
+    );
+    veventq.flags = 0;
+    veventq.__reserved = 1;
+    assert_eq!(
+        ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut veventq),
+        Err(Errno::EOPNOTSUPP),
+        "__reserved before the depth"
+    );
+    assert_eq!(
+        veventq_alloc(ctx, 99, IOMMU_VEVENTQ_TYPE_DEFAULT, 0),
+        Err(Errno::EOPNOTSUPP),
+        "the type before the depth"
+    );
+    let t = IOMMU_HW_QUEUE_TYPE_SELFTEST;
+    let mut queue = IommuHwQueueAlloc {
+        size: sz::<IommuHwQueueAlloc>(),
+        viommu_id: 99,
+        type_: t,
+        flags: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        ioctl(ctx, IOMMU_HW_QUEUE_ALLOC, &mut queue),
+        Err(Errno::EOPNOTSUPP),
+        "flags before the length"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, IOMMU_HW_QUEUE_TYPE_DEFAULT, 0, 0, 0),
+        Err(Errno::EOPNOTSUPP),
+        "the type before the length"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, t, 0, u64::MAX, 0),
+        Err(Errno::EINVAL),
+        "the length before the overflow"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, t, 0, u64::MAX, 2),
+        Err(Errno::EOVERFLOW),
+        "the overflow before the vIOMMU"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, t, 0, u64::MAX, 1),
+        Err(Errno::ENOENT),
+        "the last byte may be the last address"
+    );
+    let mut viommu = viommu_cmd(99, 99, IOMMU_VIOMMU_TYPE_SELFTEST);
+    viommu.flags = 1;
+    assert_eq!(
+        ioctl(ctx, IOMMU_VIOMMU_ALLOC, &mut viommu),
+        Err(Errno::EOPNOTSUPP),
+        "flags before the device"
+    );
+    assert_eq!(ctx.objects.ids(), before);
+}

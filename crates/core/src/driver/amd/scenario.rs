@@ -112,7 +112,6 @@ impl Rig {
         let data = self.data(0, &[]);
         crate::viommu::alloc(
             &self.ctx,
-            0,
             IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
             idev.id(),
             parent,

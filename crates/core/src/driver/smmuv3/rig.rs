@@ -104,7 +104,6 @@ impl Rig {
         let ty = IOMMU_VIOMMU_TYPE_ARM_SMMUV3;
         crate::viommu::alloc(
             &self.ctx,
-            0,
             ty,
             idev.id(),
             parent,
@@ -117,7 +116,7 @@ impl Rig {
             crate::vdevice::alloc(&self.ctx, viommu, idev.id(), vsid, Self::report(&id)).unwrap();
         }
         let ty = IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
-        crate::veventq::alloc(&self.ctx, 0, viommu, ty, 16, |p| {
+        crate::veventq::alloc(&self.ctx, viommu, ty, 16, |p| {
             id.set(p.id());
             Ok(())
         })
