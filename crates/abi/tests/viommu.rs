@@ -1002,3 +1002,68 @@ fn allocation_arguments_are_checked_before_any_lookup() {
     );
     assert_eq!(ctx.objects.ids(), before);
 }
+
+#[test]
+fn hwpt_alloc_flags_are_checked_against_the_target_found() {
+    let fx = fixture();
+    let ctx = &fx.ctx;
+    let before = ctx.objects.ids();
+    let unknown = 1 << 31;
+    assert_eq!(
+        nested_alloc(ctx, 99, fx.parent, unknown, 0),
+        Err(Errno::ENOENT),
+        "the device before the flags"
+    );
+    assert_eq!(
+        nested_alloc(ctx, fx.idev, 99, unknown, 0),
+        Err(Errno::EINVAL),
+        "the target before the flags"
+    );
+    assert_eq!(
+        nested_alloc(ctx, fx.idev, fx.nested, unknown, 0),
+        Err(Errno::EINVAL),
+        "a nested HWPT is no target, whatever the flags"
+    );
+    for flags in [
+        unknown,
+        IOMMU_HWPT_ALLOC_NEST_PARENT,
+        IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+    ] {
+        for pt in [fx.parent, fx.viommu] {
+            assert_eq!(
+                nested_alloc(ctx, fx.idev, pt, flags, 0),
+                Err(Errno::EOPNOTSUPP),
+                "{flags:#x} on {pt}"
+            );
+        }
+    }
+    assert_eq!(
+        hwpt_alloc(
+            ctx,
+            fx.idev,
+            fx.ioas,
+            unknown | IOMMU_HWPT_ALLOC_NEST_PARENT
+        ),
+        Err(Errno::EOPNOTSUPP),
+        "unknown on an IOAS"
+    );
+    assert_eq!(
+        hwpt_alloc(
+            ctx,
+            fx.idev,
+            fx.ioas,
+            IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_NEST_PARENT
+        ),
+        Err(Errno::EOPNOTSUPP),
+        "a nest parent takes no fault queue, checked before the queue"
+    );
+    let pasid_fault = IOMMU_HWPT_ALLOC_PASID | IOMMU_HWPT_FAULT_ID_VALID;
+    assert_eq!(
+        nested_alloc(ctx, fx.idev, fx.parent, pasid_fault, fx.ioas),
+        Err(Errno::ENOENT),
+        "the fault queue is looked up last"
+    );
+    assert_eq!(ctx.objects.ids(), before);
+    let nested = nested_alloc(ctx, fx.idev, fx.parent, IOMMU_HWPT_ALLOC_PASID, 99).unwrap();
+    destroy(ctx, nested).unwrap();
+}
