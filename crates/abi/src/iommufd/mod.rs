@@ -7,6 +7,7 @@ mod ioas;
 mod map_args;
 mod option;
 mod selftest;
+mod selftest_args;
 pub(crate) mod table;
 mod ucmd;
 mod user_bitmap;
