@@ -7,7 +7,7 @@ use crate::context::{Context, Handle};
 use crate::device::Device;
 use crate::driver::vtd::regs::cap;
 use crate::driver::vtd::{VtdConfig, VtdDeviceConfig, VtdDriver, VtdNested};
-use crate::fault::FaultQueue;
+use crate::fault::{FaultQueue, PageResponse, ResponseCode};
 use crate::hwpt::{AllocFlags, HwptView};
 use crate::ioas::Iova;
 use crate::iommu::DriverData;
@@ -18,7 +18,7 @@ use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::{UserData, UserDataArray};
 use uiommu_uapi::iommufd::{
     IOMMU_HWPT_DATA_VTD_S1, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, IOMMUFD_PAGE_RESP_SUCCESS,
-    IommuHwptPageResponse, IommuHwptPgfault, IommuHwptVtdS1, IommuHwptVtdS1Invalidate,
+    IommuHwptPgfault, IommuHwptVtdS1, IommuHwptVtdS1Invalidate,
 };
 use uiommu_uapi::user::testing::TestMemory;
 use zerocopy::{FromBytes, IntoBytes};
@@ -416,15 +416,11 @@ fn a_fault_becomes_a_page_request_answered_through_the_fault_queue() {
 
     // It maps the page and answers; the unit sends the page group response.
     rig.guest_map(root, iova, 0x6000, x86::RW);
-    let resp = IommuHwptPageResponse {
+    let mut resp = Some(Ok(PageResponse {
         cookie: rec.cookie,
-        code: IOMMUFD_PAGE_RESP_SUCCESS,
-    };
-    mem.write(buf, resp.as_bytes()).unwrap();
-    assert_eq!(
-        queue.write(mem, buf, size_of::<IommuHwptPageResponse>()),
-        Ok(8)
-    );
+        code: ResponseCode::Success,
+    }));
+    assert_eq!(queue.answer(|| resp.take()), Ok(1));
     let sent = rig.drv.unit().take_page_responses();
     assert_eq!(sent.len(), 1);
     assert_eq!(
