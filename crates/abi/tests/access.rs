@@ -230,33 +230,24 @@ fn access_arguments_are_checked_before_the_access_is_found() {
         "flags before the IOAS"
     );
     assert_eq!(create_access(&ctx, 99, 0), Err(Errno::ENOENT));
-    let mut out = [0u8; 4];
-    let uptr = out.as_mut_ptr() as u64;
     let (big, unknown, not_an_access) = ((16 << 20) + 1, 1 << 7, 7);
-    let pages = |length: u64, flags: u32| {
+    for (length, flags, want) in [
+        (big, unknown, Errno::ENOMEM),
+        (4, unknown, Errno::EOPNOTSUPP),
+        (4, 0, Errno::EBADFD),
+    ] {
         let pages = TestAccessPages {
-            iova: IOVA,
             length,
-            uptr,
             flags,
             ..Default::default()
         };
-        test_cmd(&ctx, not_an_access, pages).err()
-    };
-    assert_eq!(pages(big, unknown), Some(Errno::ENOMEM), "length first");
-    assert_eq!(pages(4, unknown), Some(Errno::EOPNOTSUPP));
-    assert_eq!(pages(4, MOCK_FLAGS_ACCESS_WRITE), Some(Errno::EBADFD));
-    let rw = |length: u64, flags: u32| {
+        let pages = test_cmd(&ctx, not_an_access, pages).err();
         let rw = TestAccessRw {
-            iova: IOVA,
             length,
-            uptr,
             flags,
             ..Default::default()
         };
-        test_cmd(&ctx, not_an_access, rw).err()
-    };
-    assert_eq!(rw(big, unknown), Some(Errno::ENOMEM), "length first");
-    assert_eq!(rw(4, unknown), Some(Errno::EOPNOTSUPP));
-    assert_eq!(rw(4, MOCK_ACCESS_RW_SLOW_PATH), Some(Errno::EBADFD));
+        let rw = test_cmd(&ctx, not_an_access, rw).err();
+        assert_eq!((pages, rw), (Some(want), Some(want)), "{length} {flags:#x}");
+    }
 }

@@ -75,21 +75,43 @@ fn vdevice_alloc(ctx: &Context, viommu: u32, dev: u32, virt_id: u64) -> Result<u
     ioctl(ctx, IOMMU_VDEVICE_ALLOC, &mut cmd).map(|_| cmd.out_vdevice_id)
 }
 
+fn veventq_cmd(viommu: u32, veventq_type: u32, depth: u32) -> IommuVeventqAlloc {
+    IommuVeventqAlloc {
+        size: sz::<IommuVeventqAlloc>(),
+        viommu_id: viommu,
+        type_: veventq_type,
+        veventq_depth: depth,
+        ..Default::default()
+    }
+}
+
 fn veventq_alloc(
     ctx: &Context,
     viommu: u32,
     veventq_type: u32,
     depth: u32,
 ) -> Result<(u32, i32), Errno> {
-    let mut cmd = IommuVeventqAlloc {
-        size: sz::<IommuVeventqAlloc>(),
-        viommu_id: viommu,
-        type_: veventq_type,
-        veventq_depth: depth,
-        ..Default::default()
-    };
+    let mut cmd = veventq_cmd(viommu, veventq_type, depth);
     ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut cmd)
         .map(|_| (cmd.out_veventq_id, cmd.out_veventq_fd as i32))
+}
+
+fn hw_queue_cmd(
+    viommu: u32,
+    queue_type: u32,
+    index: u32,
+    iova: u64,
+    length: u64,
+) -> IommuHwQueueAlloc {
+    IommuHwQueueAlloc {
+        size: sz::<IommuHwQueueAlloc>(),
+        viommu_id: viommu,
+        type_: queue_type,
+        index,
+        nesting_parent_iova: iova,
+        length,
+        ..Default::default()
+    }
 }
 
 fn hw_queue_alloc(
@@ -100,15 +122,7 @@ fn hw_queue_alloc(
     iova: u64,
     length: u64,
 ) -> Result<u32, Errno> {
-    let mut cmd = IommuHwQueueAlloc {
-        size: sz::<IommuHwQueueAlloc>(),
-        viommu_id: viommu,
-        type_: queue_type,
-        index,
-        nesting_parent_iova: iova,
-        length,
-        ..Default::default()
-    };
+    let mut cmd = hw_queue_cmd(viommu, queue_type, index, iova, length);
     ioctl(ctx, IOMMU_HW_QUEUE_ALLOC, &mut cmd).map(|_| cmd.out_hw_queue_id)
 }
 
@@ -551,14 +565,8 @@ fn veventq_alloc_rules_and_lifetime() {
     );
     assert_eq!(veventq_alloc(ctx, 99, t, 2), Err(Errno::ENOENT));
     assert_eq!(veventq_alloc(ctx, fx.parent, t, 2), Err(Errno::ENOENT));
-    let mut reserved = IommuVeventqAlloc {
-        size: sz::<IommuVeventqAlloc>(),
-        viommu_id: fx.viommu,
-        type_: t,
-        veventq_depth: 2,
-        __reserved: 1,
-        ..Default::default()
-    };
+    let mut reserved = veventq_cmd(fx.viommu, t, 2);
+    reserved.__reserved = 1;
     assert_eq!(
         ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut reserved),
         Err(Errno::EOPNOTSUPP)
@@ -935,14 +943,8 @@ fn allocation_arguments_are_checked_before_any_lookup() {
     let fx = fixture();
     let ctx = &fx.ctx;
     let before = ctx.objects.ids();
-    let mut veventq = IommuVeventqAlloc {
-        size: sz::<IommuVeventqAlloc>(),
-        viommu_id: 99,
-        type_: IOMMU_VEVENTQ_TYPE_SELFTEST,
-        veventq_depth: 0,
-        flags: 1,
-        ..Default::default()
-    };
+    let mut veventq = veventq_cmd(99, IOMMU_VEVENTQ_TYPE_SELFTEST, 0);
+    veventq.flags = 1;
     assert_eq!(
         ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut veventq),
         Err(Errno::EOPNOTSUPP),
@@ -961,13 +963,8 @@ fn allocation_arguments_are_checked_before_any_lookup() {
         "the type before the depth"
     );
     let t = IOMMU_HW_QUEUE_TYPE_SELFTEST;
-    let mut queue = IommuHwQueueAlloc {
-        size: sz::<IommuHwQueueAlloc>(),
-        viommu_id: 99,
-        type_: t,
-        flags: 1,
-        ..Default::default()
-    };
+    let mut queue = hw_queue_cmd(99, t, 0, 0, 0);
+    queue.flags = 1;
     assert_eq!(
         ioctl(ctx, IOMMU_HW_QUEUE_ALLOC, &mut queue),
         Err(Errno::EOPNOTSUPP),

@@ -47,35 +47,29 @@ pub(super) fn alloc(c: &Cmd) -> Result<()> {
     Ok(())
 }
 
-/// `iommufd_fault_fops_read`: `ESPIPE` unless `count` is a multiple of the record size, then
-/// the groups that fit.
-pub(crate) fn read(
-    queue: &FaultQueue,
-    mem: &dyn UserMemory,
-    buf: u64,
-    count: usize,
-) -> Result<usize> {
-    if count % FAULT_SIZE != 0 {
+/// `ESPIPE` unless `count` bytes are whole records of `size` bytes (the fd has no position).
+fn whole_records(count: usize, size: usize) -> Result<()> {
+    if count % size != 0 {
         return Err(Errno::ESPIPE);
     }
-    queue.read(mem, buf, count)
+    Ok(())
+}
+
+/// `iommufd_fault_fops_read`: `ESPIPE` unless `count` is a multiple of the record size, then
+/// the groups that fit.
+pub(crate) fn read(q: &FaultQueue, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
+    whole_records(count, FAULT_SIZE)?;
+    q.read(mem, buf, count)
 }
 
 /// `iommufd_fault_fops_write`: `ESPIPE` unless `count` is a multiple of the record size; then
 /// the records one by one, each read (`EFAULT`) and its code checked (`EINVAL` for one other
 /// than SUCCESS or INVALID) just before its cookie is looked up. Returns the bytes of the
 /// responses taken, or the error if none was.
-pub(crate) fn write(
-    queue: &FaultQueue,
-    mem: &dyn UserMemory,
-    buf: u64,
-    count: usize,
-) -> Result<usize> {
-    if count % RESPONSE_SIZE != 0 {
-        return Err(Errno::ESPIPE);
-    }
+pub(crate) fn write(q: &FaultQueue, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
+    whole_records(count, RESPONSE_SIZE)?;
     let mut at = 0;
-    let taken = queue.answer(|| {
+    let taken = q.answer(|| {
         if at >= count {
             return None;
         }
