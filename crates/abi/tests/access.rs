@@ -220,3 +220,34 @@ fn replace_ioas_moves_the_access() {
     );
     FILES.close(fd as i32);
 }
+
+#[test]
+fn access_arguments_are_checked_before_the_access_is_found() {
+    let ctx = ctx();
+    assert_eq!(
+        create_access(&ctx, 99, 1 << 7),
+        Err(Errno::EOPNOTSUPP),
+        "flags before the IOAS"
+    );
+    assert_eq!(create_access(&ctx, 99, 0), Err(Errno::ENOENT));
+    let (big, unknown, not_an_access) = ((16 << 20) + 1, 1 << 7, 7);
+    for (length, flags, want) in [
+        (big, unknown, Errno::ENOMEM),
+        (4, unknown, Errno::EOPNOTSUPP),
+        (4, 0, Errno::EBADFD),
+    ] {
+        let pages = TestAccessPages {
+            length,
+            flags,
+            ..Default::default()
+        };
+        let pages = test_cmd(&ctx, not_an_access, pages).err();
+        let rw = TestAccessRw {
+            length,
+            flags,
+            ..Default::default()
+        };
+        let rw = test_cmd(&ctx, not_an_access, rw).err();
+        assert_eq!((pages, rw), (Some(want), Some(want)), "{length} {flags:#x}");
+    }
+}

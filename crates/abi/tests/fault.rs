@@ -73,15 +73,34 @@ fn a_page_request_is_read_and_answered_through_the_fault_fd() {
         .unwrap();
     assert_eq!(n, size_of::<IommuHwptPgfault>());
     assert_eq!(
+        file.read(&mem, 0, 1),
+        Err(Errno::ESPIPE),
+        "before the queue"
+    );
+    assert_eq!(
         (rec.dev_id, rec.grpid, rec.addr, rec.cookie),
         (idev, 5, 0xdead_0000, 1)
     );
     assert_eq!(rec.flags, IOMMU_PGFAULT_FLAGS_LAST_PAGE);
+    let addr = |r: &[IommuHwptPageResponse]| r.as_bytes().as_ptr() as u64;
     let resp = IommuHwptPageResponse {
         cookie: rec.cookie,
         code: IOMMUFD_PAGE_RESP_SUCCESS,
     };
-    assert_eq!(file.write(&mem, resp.as_bytes().as_ptr() as u64, 8), Ok(8));
+    let bad_code = IommuHwptPageResponse { code: 2, ..resp };
+    assert_eq!(file.write(&mem, addr(&[resp]), 7), Err(Errno::ESPIPE));
+    assert_eq!(
+        file.write(&mem, 0, 7),
+        Err(Errno::ESPIPE),
+        "before the read"
+    );
+    assert_eq!(file.write(&mem, 0, 8), Err(Errno::EFAULT));
+    assert_eq!(
+        file.write(&mem, addr(&[bad_code]), 8),
+        Err(Errno::EINVAL),
+        "the code before the cookie: the group stays"
+    );
+    assert_eq!(file.write(&mem, addr(&[resp, bad_code]), 16), Ok(8));
     assert_eq!(
         file.write(&mem, resp.as_bytes().as_ptr() as u64, 8),
         Err(Errno::EINVAL),

@@ -445,3 +445,29 @@ fn pasid_attach_replace_detach() {
     replace(1024, pasid_ok2).unwrap();
     check(1024, pasid_ok2).unwrap();
 }
+
+#[test]
+fn mock_device_flags_are_checked_after_the_object_before_the_target() {
+    let ctx = ctx();
+    let ioas = ioas_alloc(&ctx);
+    let before = ctx.objects.ids();
+    uiommu_abi::host::fail_nth::set(1);
+    assert_eq!(
+        mock_domain_flags(&ctx, 99, 1 << 7),
+        Err(Errno::ENOMEM),
+        "the object before the device flags"
+    );
+    assert_eq!(
+        mock_domain_flags(&ctx, 99, 1 << 7),
+        Err(Errno::EINVAL),
+        "unknown device flags before the target"
+    );
+    assert_eq!(
+        mock_domain_flags(&ctx, 99, MOCK_FLAGS_DEVICE_PASID),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(ctx.objects.ids(), before);
+    let (_s, _hwpt, idev) = mock_domain_flags(&ctx, ioas, MOCK_FLAGS_DEVICE_PASID).unwrap();
+    assert_eq!(ctx.objects.ids().len(), before.len() + 3);
+    assert!(ctx.objects.ids().contains(&idev));
+}

@@ -75,21 +75,43 @@ fn vdevice_alloc(ctx: &Context, viommu: u32, dev: u32, virt_id: u64) -> Result<u
     ioctl(ctx, IOMMU_VDEVICE_ALLOC, &mut cmd).map(|_| cmd.out_vdevice_id)
 }
 
+fn veventq_cmd(viommu: u32, veventq_type: u32, depth: u32) -> IommuVeventqAlloc {
+    IommuVeventqAlloc {
+        size: sz::<IommuVeventqAlloc>(),
+        viommu_id: viommu,
+        type_: veventq_type,
+        veventq_depth: depth,
+        ..Default::default()
+    }
+}
+
 fn veventq_alloc(
     ctx: &Context,
     viommu: u32,
     veventq_type: u32,
     depth: u32,
 ) -> Result<(u32, i32), Errno> {
-    let mut cmd = IommuVeventqAlloc {
-        size: sz::<IommuVeventqAlloc>(),
-        viommu_id: viommu,
-        type_: veventq_type,
-        veventq_depth: depth,
-        ..Default::default()
-    };
+    let mut cmd = veventq_cmd(viommu, veventq_type, depth);
     ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut cmd)
         .map(|_| (cmd.out_veventq_id, cmd.out_veventq_fd as i32))
+}
+
+fn hw_queue_cmd(
+    viommu: u32,
+    queue_type: u32,
+    index: u32,
+    iova: u64,
+    length: u64,
+) -> IommuHwQueueAlloc {
+    IommuHwQueueAlloc {
+        size: sz::<IommuHwQueueAlloc>(),
+        viommu_id: viommu,
+        type_: queue_type,
+        index,
+        nesting_parent_iova: iova,
+        length,
+        ..Default::default()
+    }
 }
 
 fn hw_queue_alloc(
@@ -100,15 +122,7 @@ fn hw_queue_alloc(
     iova: u64,
     length: u64,
 ) -> Result<u32, Errno> {
-    let mut cmd = IommuHwQueueAlloc {
-        size: sz::<IommuHwQueueAlloc>(),
-        viommu_id: viommu,
-        type_: queue_type,
-        index,
-        nesting_parent_iova: iova,
-        length,
-        ..Default::default()
-    };
+    let mut cmd = hw_queue_cmd(viommu, queue_type, index, iova, length);
     ioctl(ctx, IOMMU_HW_QUEUE_ALLOC, &mut cmd).map(|_| cmd.out_hw_queue_id)
 }
 
@@ -551,14 +565,8 @@ fn veventq_alloc_rules_and_lifetime() {
     );
     assert_eq!(veventq_alloc(ctx, 99, t, 2), Err(Errno::ENOENT));
     assert_eq!(veventq_alloc(ctx, fx.parent, t, 2), Err(Errno::ENOENT));
-    let mut reserved = IommuVeventqAlloc {
-        size: sz::<IommuVeventqAlloc>(),
-        viommu_id: fx.viommu,
-        type_: t,
-        veventq_depth: 2,
-        __reserved: 1,
-        ..Default::default()
-    };
+    let mut reserved = veventq_cmd(fx.viommu, t, 2);
+    reserved.__reserved = 1;
     assert_eq!(
         ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut reserved),
         Err(Errno::EOPNOTSUPP)
@@ -928,4 +936,131 @@ fn a_mapping_keeps_the_context_until_it_goes() {
     assert!(weak.upgrade().is_some());
     drop(m);
     assert!(weak.upgrade().is_none());
+}
+
+#[test]
+fn allocation_arguments_are_checked_before_any_lookup() {
+    let fx = fixture();
+    let ctx = &fx.ctx;
+    let before = ctx.objects.ids();
+    let mut veventq = veventq_cmd(99, IOMMU_VEVENTQ_TYPE_SELFTEST, 0);
+    veventq.flags = 1;
+    assert_eq!(
+        ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut veventq),
+        Err(Errno::EOPNOTSUPP),
+        "flags before the depth"
+    );
+    veventq.flags = 0;
+    veventq.__reserved = 1;
+    assert_eq!(
+        ioctl(ctx, IOMMU_VEVENTQ_ALLOC, &mut veventq),
+        Err(Errno::EOPNOTSUPP),
+        "__reserved before the depth"
+    );
+    assert_eq!(
+        veventq_alloc(ctx, 99, IOMMU_VEVENTQ_TYPE_DEFAULT, 0),
+        Err(Errno::EOPNOTSUPP),
+        "the type before the depth"
+    );
+    let t = IOMMU_HW_QUEUE_TYPE_SELFTEST;
+    let mut queue = hw_queue_cmd(99, t, 0, 0, 0);
+    queue.flags = 1;
+    assert_eq!(
+        ioctl(ctx, IOMMU_HW_QUEUE_ALLOC, &mut queue),
+        Err(Errno::EOPNOTSUPP),
+        "flags before the length"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, IOMMU_HW_QUEUE_TYPE_DEFAULT, 0, 0, 0),
+        Err(Errno::EOPNOTSUPP),
+        "the type before the length"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, t, 0, u64::MAX, 0),
+        Err(Errno::EINVAL),
+        "the length before the overflow"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, t, 0, u64::MAX, 2),
+        Err(Errno::EOVERFLOW),
+        "the overflow before the vIOMMU"
+    );
+    assert_eq!(
+        hw_queue_alloc(ctx, 99, t, 0, u64::MAX, 1),
+        Err(Errno::ENOENT),
+        "the last byte may be the last address"
+    );
+    let mut viommu = viommu_cmd(99, 99, IOMMU_VIOMMU_TYPE_SELFTEST);
+    viommu.flags = 1;
+    assert_eq!(
+        ioctl(ctx, IOMMU_VIOMMU_ALLOC, &mut viommu),
+        Err(Errno::EOPNOTSUPP),
+        "flags before the device"
+    );
+    assert_eq!(ctx.objects.ids(), before);
+}
+
+#[test]
+fn hwpt_alloc_flags_are_checked_against_the_target_found() {
+    let fx = fixture();
+    let ctx = &fx.ctx;
+    let before = ctx.objects.ids();
+    let unknown = 1 << 31;
+    assert_eq!(
+        nested_alloc(ctx, 99, fx.parent, unknown, 0),
+        Err(Errno::ENOENT),
+        "the device before the flags"
+    );
+    assert_eq!(
+        nested_alloc(ctx, fx.idev, 99, unknown, 0),
+        Err(Errno::EINVAL),
+        "the target before the flags"
+    );
+    assert_eq!(
+        nested_alloc(ctx, fx.idev, fx.nested, unknown, 0),
+        Err(Errno::EINVAL),
+        "a nested HWPT is no target, whatever the flags"
+    );
+    for flags in [
+        unknown,
+        IOMMU_HWPT_ALLOC_NEST_PARENT,
+        IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+    ] {
+        for pt in [fx.parent, fx.viommu] {
+            assert_eq!(
+                nested_alloc(ctx, fx.idev, pt, flags, 0),
+                Err(Errno::EOPNOTSUPP),
+                "{flags:#x} on {pt}"
+            );
+        }
+    }
+    assert_eq!(
+        hwpt_alloc(
+            ctx,
+            fx.idev,
+            fx.ioas,
+            unknown | IOMMU_HWPT_ALLOC_NEST_PARENT
+        ),
+        Err(Errno::EOPNOTSUPP),
+        "unknown on an IOAS"
+    );
+    assert_eq!(
+        hwpt_alloc(
+            ctx,
+            fx.idev,
+            fx.ioas,
+            IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_NEST_PARENT
+        ),
+        Err(Errno::EOPNOTSUPP),
+        "a nest parent takes no fault queue, checked before the queue"
+    );
+    let pasid_fault = IOMMU_HWPT_ALLOC_PASID | IOMMU_HWPT_FAULT_ID_VALID;
+    assert_eq!(
+        nested_alloc(ctx, fx.idev, fx.parent, pasid_fault, fx.ioas),
+        Err(Errno::ENOENT),
+        "the fault queue is looked up last"
+    );
+    assert_eq!(ctx.objects.ids(), before);
+    let nested = nested_alloc(ctx, fx.idev, fx.parent, IOMMU_HWPT_ALLOC_PASID, 99).unwrap();
+    destroy(ctx, nested).unwrap();
 }

@@ -23,6 +23,7 @@ use uiommu_core::device::{self, Device};
 use uiommu_core::dma::{self, DmaTarget};
 use uiommu_core::driver::vtd::regs::cap;
 use uiommu_core::driver::vtd::{VtdConfig, VtdDeviceConfig, VtdDriver};
+use uiommu_core::hwpt::AllocFlags;
 use uiommu_core::ioas::{Iova, LockedVm, PinRegistry, ProbeMemory};
 use uiommu_core::iommu::DriverData;
 use uiommu_core::iommu::NO_PASID;
@@ -33,7 +34,7 @@ use uiommu_pt::Access;
 use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::copy::UserData;
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::iommufd::{IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_DATA_VTD_S1, IommuHwptVtdS1};
+use uiommu_uapi::iommufd::{IOMMU_HWPT_DATA_VTD_S1, IommuHwptVtdS1};
 use uiommu_uapi::user::testing::TestMemory;
 use uiommu_uapi::{Errno, UserMemory};
 use zerocopy::IntoBytes;
@@ -167,7 +168,7 @@ fn setup() -> Bench {
     let alloc = |pt_id, flags, data: UserData| {
         let mut id = 0;
         let data = DriverData { data, mem: &*pins };
-        uiommu_core::hwpt::alloc_user(&ctx, &nested, pt_id, flags, data, 0, |i| {
+        uiommu_core::hwpt::alloc_user(&ctx, &nested, pt_id, flags, data, |i| {
             id = i;
             Ok(())
         })
@@ -179,13 +180,13 @@ fn setup() -> Bench {
         uptr: 0,
         len: 0,
     };
-    let parent = alloc(ioas_id, IOMMU_HWPT_ALLOC_NEST_PARENT, none);
+    let parent = alloc(ioas_id, AllocFlags::NEST_PARENT, none);
     let data = UserData {
         data_type: IOMMU_HWPT_DATA_VTD_S1,
         uptr: scratch,
         len: size_of::<IommuHwptVtdS1>() as u32,
     };
-    let hwpt = alloc(parent, 0, data);
+    let hwpt = alloc(parent, AllocFlags::NONE, data);
     device::attach(&ctx, &nested, NO_PASID, hwpt).unwrap();
     let paging_did = paging
         .phys

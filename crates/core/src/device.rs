@@ -335,7 +335,15 @@ fn auto_get_domain(
             Ok(old) => return Ok((h.id(), old)),
         }
     }
-    let prepared = hwpt::alloc_paging(ctx, ioas, idev, pasid, 0, mode == Mode::Attach, None)?;
+    let prepared = hwpt::alloc_paging(
+        ctx,
+        ioas,
+        idev,
+        pasid,
+        hwpt::AllocFlags::NONE,
+        mode == Mode::Attach,
+        None,
+    )?;
     let href = prepared.obj_ref();
     let old = if mode == Mode::Replace {
         replace_hwpt(&href, idev, pasid)?

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
-    IOMMUFD_PAGE_RESP_INVALID, IOMMUFD_PAGE_RESP_SUCCESS, IommuHwptPageResponse, IommuHwptPgfault,
+    IOMMUFD_PAGE_RESP_INVALID, IOMMUFD_PAGE_RESP_SUCCESS, IommuHwptPgfault,
 };
 use uiommu_uapi::{Errno, UserMemory};
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::IntoBytes;
 
 /// Where a fault group came from: the device and the PASID its domain is attached at (the
 /// kernel's attach handle).
@@ -48,6 +48,35 @@ pub struct FaultGroup {
     pub source: FaultSource,
     /// Its faults, the last one marked `IOMMU_PGFAULT_FLAGS_LAST_PAGE`.
     pub faults: Vec<PageRequest>,
+}
+
+/// How the reader answers a group (`enum iommufd_page_response_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseCode {
+    /// `IOMMUFD_PAGE_RESP_SUCCESS`.
+    Success,
+    /// `IOMMUFD_PAGE_RESP_INVALID`.
+    Invalid,
+}
+
+impl ResponseCode {
+    /// The uAPI's value, as the driver's `page_response` is told it.
+    pub fn value(self) -> u32 {
+        match self {
+            ResponseCode::Success => IOMMUFD_PAGE_RESP_SUCCESS,
+            ResponseCode::Invalid => IOMMUFD_PAGE_RESP_INVALID,
+        }
+    }
+}
+
+/// The reader's answer to the group it read with `cookie` (`struct
+/// iommu_hwpt_page_response`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageResponse {
+    /// The cookie the group was read with.
+    pub cookie: u32,
+    /// How it is answered.
+    pub code: ResponseCode,
 }
 
 /// How a group was answered, for the driver's `page_response`.
@@ -93,7 +122,6 @@ impl Default for FaultQueue {
 }
 
 const FAULT_SIZE: usize = size_of::<IommuHwptPgfault>();
-const RESPONSE_SIZE: usize = size_of::<IommuHwptPageResponse>();
 
 impl FaultQueue {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -136,13 +164,10 @@ impl FaultQueue {
         }
     }
 
-    /// `iommufd_fault_fops_read`: whole groups while they fit in `count` bytes at `buf`.
-    /// `ESPIPE` unless `count` is a multiple of the record size; `EINVAL` if the first group
-    /// does not fit; `EFAULT` if nothing could be written. Returns the bytes written.
+    /// `iommufd_fault_fops_read` after the size check (`count` a multiple of the record size):
+    /// whole groups while they fit in `count` bytes at `buf`. `EINVAL` if the first group does
+    /// not fit; `EFAULT` if nothing could be written. Returns the bytes written.
     pub fn read(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
-        if count % FAULT_SIZE != 0 {
-            return Err(Errno::ESPIPE);
-        }
         let mut s = self.lock();
         let mut done = 0usize;
         let mut rc = Ok(());
@@ -195,33 +220,28 @@ impl FaultQueue {
         if done == 0 { rc.map(|()| 0) } else { Ok(done) }
     }
 
-    /// `iommufd_fault_fops_write`: answers groups by cookie. `ESPIPE` unless `count` is a
-    /// multiple of the record size; a bad code or unknown cookie is `EINVAL`, an unreadable
-    /// record `EFAULT` — unless earlier records were taken, then their bytes are returned.
-    pub fn write(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
-        if count % RESPONSE_SIZE != 0 {
-            return Err(Errno::ESPIPE);
-        }
+    /// `iommufd_fault_fops_write`'s loop, under the queue's lock: answers groups with the
+    /// responses `next` yields, one by one, until it yields `None`. An error from `next` (a
+    /// record that could not be read or is not valid) or an unknown cookie (`EINVAL`) ends it.
+    /// Returns how many responses were taken, or the error if none was.
+    pub fn answer(&self, mut next: impl FnMut() -> Option<Result<PageResponse>>) -> Result<usize> {
         let mut s = self.lock();
         let mut done = 0usize;
         let mut rc = Ok(());
-        while count > done {
-            let mut raw = [0u8; RESPONSE_SIZE];
-            if mem.read(buf.wrapping_add(done as u64), &mut raw).is_err() {
-                rc = Err(Errno::EFAULT);
-                break;
-            }
-            let resp = IommuHwptPageResponse::read_from_bytes(&raw).map_err(|_| Errno::EFAULT)?;
-            if resp.code != IOMMUFD_PAGE_RESP_SUCCESS && resp.code != IOMMUFD_PAGE_RESP_INVALID {
-                rc = Err(Errno::EINVAL);
-                break;
-            }
+        while let Some(resp) = next() {
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) => {
+                    rc = Err(e);
+                    break;
+                }
+            };
             let Some(group) = s.response.remove(&resp.cookie) else {
                 rc = Err(Errno::EINVAL);
                 break;
             };
-            Self::respond(&s, &group, resp.code);
-            done += RESPONSE_SIZE;
+            Self::respond(&s, &group, resp.code.value());
+            done += 1;
         }
         if done == 0 { rc.map(|()| 0) } else { Ok(done) }
     }

@@ -14,7 +14,6 @@ use crate::viommu::Viommu;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::iommufd::IOMMU_HW_QUEUE_TYPE_DEFAULT;
 
 /// The internal access pinning a queue's memory and the page-aligned range it pinned.
 #[derive(Debug)]
@@ -124,13 +123,12 @@ fn alloc_phys(ctx: &Context, viommu: &Viommu, iova: u64, length: u64) -> Result<
     }
 }
 
-/// `iommufd_hw_queue_alloc_ioctl`: a HW queue of `queue_type` at `index` of `viommu_id`, on
-/// `iova..iova+length` of the nest parent. `report` is given the new ID and must succeed (the
-/// reply) before the queue is published.
-#[allow(clippy::too_many_arguments)]
+/// `iommufd_hw_queue_alloc_ioctl` after the command checks (no flags, a type other than
+/// `IOMMU_HW_QUEUE_TYPE_DEFAULT`, a non-empty range that does not wrap): a HW queue of
+/// `queue_type` at `index` of `viommu_id`, on `iova..iova+length` of the nest parent. `report`
+/// is given the new ID and must succeed (the reply) before the queue is published.
 pub fn alloc(
     ctx: &Context,
-    flags: u32,
     viommu_id: u32,
     queue_type: u32,
     index: u32,
@@ -138,13 +136,6 @@ pub fn alloc(
     length: u64,
     report: impl FnOnce(u32) -> Result<()>,
 ) -> Result<()> {
-    if flags != 0 || queue_type == IOMMU_HW_QUEUE_TYPE_DEFAULT {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    if length == 0 {
-        return Err(Errno::EINVAL);
-    }
-    iova.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
     let viommu = ctx.get::<Viommu>(viommu_id)?;
     let ops = viommu.ops().ok_or(Errno::EOPNOTSUPP)?;
     if !ops.hw_queue_supported(queue_type) {

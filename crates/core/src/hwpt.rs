@@ -17,7 +17,6 @@ use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
     IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
-    IOMMU_HWPT_FAULT_ID_VALID,
 };
 
 /// An entry of an IOAS's HWPT list: the domain's identity and the HWPT, not counted as a user.
@@ -147,11 +146,58 @@ impl<'a> HwptView<'a> {
     }
 }
 
-/// Flags a paging allocation accepts (`iommufd_hwpt_paging_alloc`).
-const PAGING_FLAGS: u32 = IOMMU_HWPT_ALLOC_NEST_PARENT
-    | IOMMU_HWPT_ALLOC_DIRTY_TRACKING
-    | IOMMU_HWPT_FAULT_ID_VALID
-    | IOMMU_HWPT_ALLOC_PASID;
+/// What an allocation's `IOMMU_HWPT_ALLOC_*` flags ask for. Which of them a target accepts
+/// is known only once the target is found (`iommufd_hwpt_paging_alloc`,
+/// `iommufd_hwpt_nested_alloc`, `iommufd_viommu_alloc_hwpt_nested`), so they are decided there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllocFlags {
+    /// `IOMMU_HWPT_ALLOC_NEST_PARENT`.
+    pub nest_parent: bool,
+    /// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
+    pub dirty_tracking: bool,
+    /// `IOMMU_HWPT_ALLOC_PASID`.
+    pub pasid: bool,
+    /// `IOMMU_HWPT_FAULT_ID_VALID`, with the fault queue's ID.
+    pub fault_id: Option<u32>,
+    /// A flag no allocation knows: `EOPNOTSUPP` whatever the target.
+    pub unknown: bool,
+}
+
+impl AllocFlags {
+    /// No flag.
+    pub const NONE: Self = Self {
+        nest_parent: false,
+        dirty_tracking: false,
+        pasid: false,
+        fault_id: None,
+        unknown: false,
+    };
+    /// `IOMMU_HWPT_ALLOC_NEST_PARENT` alone.
+    pub const NEST_PARENT: Self = Self {
+        nest_parent: true,
+        ..Self::NONE
+    };
+
+    /// The flags the driver's `domain_alloc_*` is given: all but `IOMMU_HWPT_FAULT_ID_VALID`.
+    fn driver_flags(self) -> u32 {
+        let mut flags = 0;
+        if self.nest_parent {
+            flags |= IOMMU_HWPT_ALLOC_NEST_PARENT;
+        }
+        if self.dirty_tracking {
+            flags |= IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+        }
+        if self.pasid {
+            flags |= IOMMU_HWPT_ALLOC_PASID;
+        }
+        flags
+    }
+
+    /// Whether a nested allocation takes them: PASID and a fault queue only.
+    fn nested_ok(self) -> bool {
+        !(self.unknown || self.nest_parent || self.dirty_tracking)
+    }
+}
 
 /// `iommufd_hwpt_paging_alloc`: a paging HWPT for `idev` on `ioas`, unpublished. With
 /// `immediate_attach` the device is attached (to `pasid`) before the IOAS fills the domain, as
@@ -161,31 +207,29 @@ pub(crate) fn alloc_paging<'c>(
     ioas: &Handle<Ioas>,
     idev: &Handle<Device>,
     pasid: u32,
-    flags: u32,
+    flags: AllocFlags,
     immediate_attach: bool,
     data: Option<DriverData<'_>>,
 ) -> Result<Prepared<'c, Object>> {
     let dev = &idev.phys;
-    if flags & !PAGING_FLAGS != 0 {
+    if flags.unknown {
         return Err(Errno::EOPNOTSUPP);
     }
-    if flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0
-        && !dev.driver.capable(dev, Capability::DirtyTracking)
-    {
+    if flags.dirty_tracking && !dev.driver.capable(dev, Capability::DirtyTracking) {
         return Err(Errno::EOPNOTSUPP);
     }
-    if flags & IOMMU_HWPT_FAULT_ID_VALID != 0 && flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0 {
+    if flags.fault_id.is_some() && flags.nest_parent {
         return Err(Errno::EOPNOTSUPP);
     }
     let pending = ctx.objects.reserve()?;
     let domain = dev
         .driver
-        .domain_alloc_paging(dev, flags & !IOMMU_HWPT_FAULT_ID_VALID, data)?;
+        .domain_alloc_paging(dev, flags.driver_flags(), data)?;
     let prepared = pending.prepare(Object::HwptPaging(HwptPaging {
         domain: domain.clone(),
         ioas: ioas.clone(),
-        nest_parent: flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0,
-        pasid_compat: flags & IOMMU_HWPT_ALLOC_PASID != 0,
+        nest_parent: flags.nest_parent,
+        pasid_compat: flags.pasid,
         auto_domain: AtomicBool::new(false),
         listed: AtomicBool::new(false),
         fault: OnceLock::new(),
@@ -216,27 +260,26 @@ pub(crate) fn alloc_nested<'c>(
     ctx: &'c Context,
     parent: &Handle<HwptPaging>,
     idev: &Handle<Device>,
-    flags: u32,
+    flags: AllocFlags,
     data: DriverData<'_>,
 ) -> Result<Prepared<'c, Object>> {
     let dev = &idev.phys;
-    if flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 || data.data.len == 0 {
+    if !flags.nested_ok() || data.data.len == 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     if parent.is_auto() || !parent.nest_parent || !dev.driver.owns(parent.domain.as_ref()) {
         return Err(Errno::EINVAL);
     }
     let pending = ctx.objects.reserve()?;
-    let flags = flags & !IOMMU_HWPT_FAULT_ID_VALID;
     let domain = dev
         .driver
-        .domain_alloc_nested(dev, &parent.domain, flags, data)
+        .domain_alloc_nested(dev, &parent.domain, flags.driver_flags(), data)
         .unwrap_or(Err(Errno::EOPNOTSUPP))?;
     Ok(pending.prepare(Object::HwptNested(HwptNested {
         domain,
         parent: parent.clone(),
         viommu: None,
-        pasid_compat: flags & IOMMU_HWPT_ALLOC_PASID != 0,
+        pasid_compat: flags.pasid,
         fault: OnceLock::new(),
     })))
 }
@@ -246,17 +289,17 @@ pub(crate) fn alloc_nested<'c>(
 fn alloc_viommu_nested<'c>(
     ctx: &'c Context,
     viommu: &Handle<Viommu>,
-    flags: u32,
+    flags: AllocFlags,
     data: DriverData<'_>,
 ) -> Result<Prepared<'c, Object>> {
-    if flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 || data.data.len == 0 {
+    if !flags.nested_ok() || data.data.len == 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     // A driver without `alloc_domain_nested` answers `None`: the reserved ID is given back.
     let ops = viommu.ops().ok_or(Errno::EOPNOTSUPP)?;
     let pending = ctx.objects.reserve()?;
     let domain = ops
-        .alloc_domain_nested(flags & !IOMMU_HWPT_FAULT_ID_VALID, data)
+        .alloc_domain_nested(flags.driver_flags(), data)
         .unwrap_or(Err(Errno::EOPNOTSUPP))?;
     if domain.domain_type() != DomainType::Nested {
         return Err(Errno::EOPNOTSUPP);
@@ -265,7 +308,7 @@ fn alloc_viommu_nested<'c>(
         domain,
         parent: viommu.hwpt.clone(),
         viommu: Some(viommu.clone()),
-        pasid_compat: flags & IOMMU_HWPT_ALLOC_PASID != 0,
+        pasid_compat: flags.pasid,
         fault: OnceLock::new(),
     })))
 }
@@ -282,15 +325,15 @@ pub(crate) fn put(ctx: &Context, hwpt: ObjRef<Object>) {
 }
 
 /// `iommufd_hwpt_alloc` after the command checks: a HWPT for `idev` on `pt_id` (an IOAS for a
-/// paging HWPT, a nest-parent paging HWPT or a vIOMMU for a nested one). `report` is given the new ID and
-/// must succeed (the ioctl's reply) before the HWPT is published; otherwise it is destroyed.
+/// paging HWPT, a nest-parent paging HWPT or a vIOMMU for a nested one), with the fault queue
+/// of `flags.fault_id` if any. `report` is given the new ID and must succeed (the ioctl's
+/// reply) before the HWPT is published; otherwise it is destroyed.
 pub fn alloc_user(
     ctx: &Context,
     idev: &Handle<Device>,
     pt_id: u32,
-    flags: u32,
+    flags: AllocFlags,
     data: DriverData<'_>,
-    fault_id: u32,
     report: impl FnOnce(u32) -> Result<()>,
 ) -> Result<()> {
     // Any lookup failure of the target is EINVAL here, not ENOENT.
@@ -313,7 +356,7 @@ pub fn alloc_user(
             None => return Err(Errno::EINVAL),
         },
     };
-    if flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
+    if let Some(fault_id) = flags.fault_id {
         // `iommufd_get_fault`: only a fault queue will do (ENOENT otherwise).
         let fault = ctx.get::<FaultQueue>(fault_id)?;
         let slot = match HwptView::of(&prepared) {

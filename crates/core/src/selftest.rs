@@ -16,30 +16,7 @@ use crate::iommu::{DeviceSpec, NO_PASID, PhysDevice};
 use crate::object::{ObjRef, Prepared};
 use crate::objects::Object;
 use std::sync::{Arc, Mutex, PoisonError};
-use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::selftest::{
-    MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
-};
-
-/// The device `IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`'s `dev_flags` describe (`mock_dev_create`'s
-/// check: `EINVAL` for an unknown flag). `MOCK_FLAGS_DEVICE_PASID` gives the function a
-/// 20-bit PASID capability (without it, it has none); `MOCK_FLAGS_DEVICE_NO_DIRTY` takes
-/// dirty tracking from a mock device, and changes nothing behind a hardware model, where dirty
-/// tracking is the IOMMU's (ECAP_REG.SSADS, SMMU_IDR0.HTTU, EFR.HDSup).
-fn device_spec(dev_flags: u32) -> Result<DeviceSpec> {
-    if dev_flags & !(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(DeviceSpec {
-        pasid_bits: if dev_flags & MOCK_FLAGS_DEVICE_PASID != 0 {
-            MOCK_PASID_WIDTH as u8
-        } else {
-            0
-        },
-        no_dirty: dev_flags & MOCK_FLAGS_DEVICE_NO_DIRTY != 0,
-    })
-}
 
 /// `struct selftest_obj` of type `TYPE_IDEV`: a mock device and its binding.
 #[derive(Debug)]
@@ -103,13 +80,18 @@ impl Drop for NewMockDevice<'_> {
     }
 }
 
-/// `iommufd_test_mock_domain`: creates a device with `dev_flags` behind the context's IOMMU,
-/// binds it and attaches it to `pt_id` (an IOAS, for an automatic domain, or a
-/// HWPT).
-pub fn mock_domain(ctx: &Context, pt_id: u32, dev_flags: u32) -> Result<NewMockDevice<'_>> {
+/// `iommufd_test_mock_domain`: creates the device `spec` describes behind the context's IOMMU,
+/// binds it and attaches it to `pt_id` (an IOAS, for an automatic domain, or a HWPT). `spec`
+/// is what the device flags gave, or why they gave nothing (`mock_dev_create`'s check): that
+/// error comes after the object's allocation, as in the kernel.
+pub fn mock_domain(
+    ctx: &Context,
+    pt_id: u32,
+    spec: Result<DeviceSpec>,
+) -> Result<NewMockDevice<'_>> {
     let pending = ctx.objects.reserve()?;
     let stdev_id = pending.id();
-    let spec = device_spec(dev_flags)?;
+    let spec = spec?;
     let phys = Arc::new(Arc::clone(ctx.iommu()).probe_device(spec)?);
     let idev = device::bind(ctx, phys.clone())?;
     let idev_id = idev.id();

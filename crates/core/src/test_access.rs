@@ -10,14 +10,7 @@ use crate::object::ObjRef;
 use crate::objects::Object;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::selftest::{
-    MOCK_ACCESS_RW_SLOW_PATH, MOCK_ACCESS_RW_WRITE, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
-    MOCK_FLAGS_ACCESS_SYZ, MOCK_FLAGS_ACCESS_WRITE,
-};
 use uiommu_uapi::{Errno, UserMemory};
-
-/// Largest range one operation takes (the kernel bounds its temporary buffers so).
-const MAX_LENGTH: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct Item {
@@ -47,12 +40,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TestAccess {
-    /// `iommufd_test_create_access`: an access on `ioas_id`. `EOPNOTSUPP` for unknown flags.
-    pub fn create(ctx: &Arc<Context>, ioas_id: u32, flags: u32) -> Result<Arc<TestAccess>> {
-        if flags & !MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        let needs_pin = flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES != 0;
+    /// `iommufd_test_create_access` after the flags check: an access on `ioas_id`, which may
+    /// pin pages if `needs_pin` (`MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES`).
+    pub fn create(ctx: &Arc<Context>, ioas_id: u32, needs_pin: bool) -> Result<Arc<TestAccess>> {
         let mut failed = None;
         let staccess = Arc::new_cyclic(|me: &std::sync::Weak<TestAccess>| {
             let notify: std::sync::Weak<dyn AccessNotify> = me.clone();
@@ -89,47 +79,24 @@ impl TestAccess {
             .ok_or(Errno::EBADFD)
     }
 
-    /// The argument checks of `IOMMU_TEST_OP_ACCESS_PAGES`, made before the access file is
-    /// looked up: `ENOMEM` past 16 MiB, `EOPNOTSUPP` for unknown flags.
-    pub fn check_pin(length: u64, flags: u32) -> Result<()> {
-        if length > MAX_LENGTH {
-            return Err(Errno::ENOMEM);
-        }
-        if flags & !(MOCK_FLAGS_ACCESS_WRITE | MOCK_FLAGS_ACCESS_SYZ) != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        Ok(())
-    }
-
-    /// The argument checks of `IOMMU_TEST_OP_ACCESS_RW`, made before the lookup.
-    pub fn check_rw(length: u64, flags: u32) -> Result<()> {
-        if length > MAX_LENGTH {
-            return Err(Errno::ENOMEM);
-        }
-        if flags & !(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ) != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        Ok(())
-    }
-
-    /// `iommufd_test_access_pages`: pins `iova..iova+length`, checks that the pinned pages are
-    /// the caller's at `uptr` (`EBADE` otherwise; `uptr` 0 skips the check), and returns the new
+    /// `iommufd_test_access_pages` after the argument checks (`length` at most 16 MiB): pins
+    /// `iova..iova+length`, for writing if `write`, checks that the pinned pages are the
+    /// caller's at `uptr` (`EBADE` otherwise; `uptr` 0 skips the check), and returns the new
     /// item's ID.
     pub fn pin(
         &self,
         iova: u64,
         length: u64,
         uptr: u64,
-        flags: u32,
+        write: bool,
         mem: &dyn UserMemory,
     ) -> Result<u32> {
-        Self::check_pin(length, flags)?;
         let access = self.access()?;
         if !access.pins_pages() {
             return Err(Errno::EOPNOTSUPP);
         }
         let mut items = lock(&self.items);
-        let pages = access.pin_pages(iova, length, flags & MOCK_FLAGS_ACCESS_WRITE != 0)?;
+        let pages = access.pin_pages(iova, length, write)?;
         if uptr != 0 {
             let first = uptr.wrapping_sub(iova % PAGE_SIZE);
             let mut probe = [0u8];
@@ -170,29 +137,23 @@ impl TestAccess {
         Ok(())
     }
 
-    /// `iommufd_test_access_rw`: reads from or writes to the IOVA range with the caller's
-    /// buffer at `ubuf`.
+    /// `iommufd_test_access_rw` after the argument checks (`length` at most 16 MiB): reads
+    /// from or writes to the IOVA range with the caller's buffer at `ubuf`.
     pub fn rw(
         &self,
         iova: u64,
         length: u64,
         ubuf: u64,
-        flags: u32,
+        flags: AccessFlags,
         mem: &dyn UserMemory,
     ) -> Result<()> {
-        Self::check_rw(length, flags)?;
         let access = self.access()?;
-        let write = flags & MOCK_ACCESS_RW_WRITE != 0;
         let mut tmp = vec![0u8; length as usize];
-        if write {
+        if flags.write {
             mem.read(ubuf, &mut tmp)?;
         }
-        let access_flags = AccessFlags {
-            write,
-            slow_path: flags & MOCK_ACCESS_RW_SLOW_PATH != 0,
-        };
-        access.rw(iova, &mut tmp, access_flags, mem)?;
-        if !write {
+        access.rw(iova, &mut tmp, flags, mem)?;
+        if !flags.write {
             mem.write(ubuf, &tmp)?;
         }
         Ok(())

@@ -9,10 +9,6 @@ use crate::viommu::Viommu;
 use std::sync::Arc;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::iommufd::IOMMU_VEVENTQ_TYPE_DEFAULT;
-
-/// Largest `veventq_depth` (`VEVENTQ_MAX_DEPTH`).
-pub const VEVENTQ_MAX_DEPTH: u32 = 1 << 19;
 
 /// A vEVENTQ object (`IOMMUFD_OBJ_VEVENTQ`).
 #[derive(Debug)]
@@ -30,23 +26,18 @@ impl Drop for Veventq {
     }
 }
 
-/// `iommufd_veventq_alloc`: a vEVENTQ of `veventq_type` on `viommu_id`. `report` is given the
-/// unpublished object (to make its fd and reply) while no other queue of the type can be
-/// added; the object is published only if it succeeds.
+/// `iommufd_veventq_alloc` after the command checks (no flags, a type other than
+/// `IOMMU_VEVENTQ_TYPE_DEFAULT`, a depth from 1 to `VEVENTQ_MAX_DEPTH`): a vEVENTQ of
+/// `veventq_type` on `viommu_id`. `report` is given the unpublished object (to make its fd and
+/// reply) while no other queue of the type can be added; the object is published only if it
+/// succeeds.
 pub fn alloc(
     ctx: &Context,
-    flags: u32,
     viommu_id: u32,
     veventq_type: u32,
     depth: u32,
     report: impl FnOnce(&Prepared<'_, Object>) -> Result<()>,
 ) -> Result<()> {
-    if flags != 0 || veventq_type == IOMMU_VEVENTQ_TYPE_DEFAULT {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    if depth == 0 || depth > VEVENTQ_MAX_DEPTH {
-        return Err(Errno::EINVAL);
-    }
     let viommu = ctx.get::<Viommu>(viommu_id)?;
     let mut list = viommu.core.lock_veventqs();
     if list.iter().any(|q| q.veventq_type == veventq_type) {

@@ -11,7 +11,6 @@ use crate::iommu::{DriverData, IommuDriver};
 use crate::objects::Object;
 use std::sync::{Arc, OnceLock};
 use uiommu_uapi::errno::Result;
-use uiommu_uapi::iommufd::IOMMU_VIOMMU_TYPE_DEFAULT;
 use uiommu_uapi::{Errno, UserMemory};
 
 /// A vIOMMU (`IOMMUFD_OBJ_VIOMMU`).
@@ -41,21 +40,18 @@ impl Drop for Viommu {
     }
 }
 
-/// `iommufd_viommu_alloc_ioctl`: a vIOMMU of `viommu_type` for the IOMMU behind `dev_id`, on
+/// `iommufd_viommu_alloc_ioctl` after the command checks (no flags, a type other than
+/// `IOMMU_VIOMMU_TYPE_DEFAULT`): a vIOMMU of `viommu_type` for the IOMMU behind `dev_id`, on
 /// nest-parent HWPT `hwpt_id`. `report` is given the new ID and must succeed (the reply)
 /// before the vIOMMU is published.
 pub fn alloc(
     ctx: &Context,
-    flags: u32,
     viommu_type: u32,
     dev_id: u32,
     hwpt_id: u32,
     data: DriverData<'_>,
     report: impl FnOnce(u32) -> Result<()>,
 ) -> Result<()> {
-    if flags != 0 || viommu_type == IOMMU_VIOMMU_TYPE_DEFAULT {
-        return Err(Errno::EOPNOTSUPP);
-    }
     let idev = ctx.get::<Device>(dev_id)?;
     let dev = &idev.phys;
     if !dev.driver.viommu_supported(dev, viommu_type) {

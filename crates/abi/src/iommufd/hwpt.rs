@@ -4,7 +4,7 @@
 use super::Cmd;
 use super::user_bitmap::UserBitmap;
 use uiommu_core::device::Device;
-use uiommu_core::hwpt::{self, HwptPaging};
+use uiommu_core::hwpt::{self, AllocFlags, HwptPaging};
 use uiommu_core::iommu::{Capability, DriverData};
 use uiommu_core::objects::Object;
 use uiommu_core::viommu;
@@ -13,7 +13,27 @@ use uiommu_uapi::copy::{UserData, UserDataArray, clear_user};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::*;
 
-/// IOMMU_HWPT_ALLOC (`iommufd_hwpt_alloc`).
+/// Every `IOMMU_HWPT_ALLOC_*` flag.
+const ALLOC_FLAGS: u32 = IOMMU_HWPT_ALLOC_NEST_PARENT
+    | IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+    | IOMMU_HWPT_FAULT_ID_VALID
+    | IOMMU_HWPT_ALLOC_PASID;
+
+/// `flags` and `fault_id` of IOMMU_HWPT_ALLOC as core takes them. The kernel checks them only
+/// once the target is found, against what the target accepts (`iommufd_hwpt_paging_alloc`,
+/// `iommufd_hwpt_nested_alloc`, `iommufd_viommu_alloc_hwpt_nested`), so core decides.
+fn alloc_flags(flags: u32, fault_id: u32) -> AllocFlags {
+    AllocFlags {
+        nest_parent: flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0,
+        dirty_tracking: flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0,
+        pasid: flags & IOMMU_HWPT_ALLOC_PASID != 0,
+        fault_id: (flags & IOMMU_HWPT_FAULT_ID_VALID != 0).then_some(fault_id),
+        unknown: flags & !ALLOC_FLAGS != 0,
+    }
+}
+
+/// IOMMU_HWPT_ALLOC (`iommufd_hwpt_alloc`): `EOPNOTSUPP` for `__reserved`, `EINVAL` for a data
+/// type without data or data without a type, then the device is looked up.
 pub(super) fn alloc(c: &Cmd) -> Result<()> {
     let mut cmd: IommuHwptAlloc = c.get();
     if cmd.__reserved != 0 {
@@ -31,18 +51,11 @@ pub(super) fn alloc(c: &Cmd) -> Result<()> {
         },
         mem: c.mem,
     };
-    hwpt::alloc_user(
-        c.ctx,
-        &idev,
-        cmd.pt_id,
-        cmd.flags,
-        data,
-        cmd.fault_id,
-        |id| {
-            cmd.out_hwpt_id = id;
-            c.respond(&cmd)
-        },
-    )
+    let flags = alloc_flags(cmd.flags, cmd.fault_id);
+    hwpt::alloc_user(c.ctx, &idev, cmd.pt_id, flags, data, |id| {
+        cmd.out_hwpt_id = id;
+        c.respond(&cmd)
+    })
 }
 
 /// IOMMU_HWPT_SET_DIRTY_TRACKING (`iommufd_hwpt_set_dirty_tracking`).

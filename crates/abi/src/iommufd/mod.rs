@@ -1,12 +1,13 @@
 //! The iommufd commands (`drivers/iommu/iommufd/main.c`): the [`table`] of commands, the
 //! size rules every command's struct is copied in by ([`ucmd`]), and one handler per ioctl.
 
-mod fault;
+pub(crate) mod fault;
 mod hwpt;
 mod ioas;
 mod map_args;
 mod option;
 mod selftest;
+mod selftest_args;
 pub(crate) mod table;
 mod ucmd;
 mod user_bitmap;

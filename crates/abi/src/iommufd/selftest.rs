@@ -2,6 +2,7 @@
 //! operations.
 
 use super::Cmd;
+use super::selftest_args;
 use crate::files::File;
 use std::sync::{Arc, PoisonError};
 use uiommu_core::context::Handle;
@@ -103,9 +104,9 @@ pub(super) fn run(c: &Cmd) -> Result<()> {
         Some(TestOp::CreateAccess(m)) => create_access(c, &mut cmd, m.flags),
         Some(TestOp::AccessReplaceIoas(m)) => test_access(c, cmd.id)?.replace_ioas(m.ioas_id),
         Some(TestOp::AccessPages(m)) => {
-            TestAccess::check_pin(m.length, m.flags)?;
+            let write = selftest_args::access_pages(m.length, m.flags)?;
             let staccess = test_access(c, cmd.id)?;
-            let id = staccess.pin(m.iova, m.length, m.uptr, m.flags, c.mem)?;
+            let id = staccess.pin(m.iova, m.length, m.uptr, write, c.mem)?;
             cmd.member_mut::<TestAccessPages>().out_access_pages_id = id;
             c.respond(&cmd).inspect_err(|_| staccess.abort_pin(id))
         }
@@ -113,8 +114,8 @@ pub(super) fn run(c: &Cmd) -> Result<()> {
             test_access(c, cmd.id)?.destroy_item(m.access_pages_id)
         }
         Some(TestOp::AccessRw(m)) => {
-            TestAccess::check_rw(m.length, m.flags)?;
-            test_access(c, cmd.id)?.rw(m.iova, m.length, m.uptr, m.flags, c.mem)
+            let flags = selftest_args::access_rw(m.length, m.flags)?;
+            test_access(c, cmd.id)?.rw(m.iova, m.length, m.uptr, flags, c.mem)
         }
         Some(TestOp::TriggerIopf(m)) => trigger_iopf(c, m),
         Some(TestOp::TriggerVevent(m)) => trigger_vevent(c, m.dev_id),
@@ -137,11 +138,13 @@ fn test_access(c: &Cmd, fd: u32) -> Result<Arc<TestAccess>> {
     }
 }
 
-/// `iommufd_test_create_access`: an access on IOAS `cmd.id`, handed to the caller as an fd.
-/// The kernel reserves the fd number before creating the access; here the front end makes the
-/// fd after, so with no fd to be had a bad IOAS is reported first.
+/// `iommufd_test_create_access`: `EOPNOTSUPP` for unknown flags, then an access on IOAS
+/// `cmd.id`, handed to the caller as an fd. The kernel reserves the fd number before creating
+/// the access; here the front end makes the fd after, so with no fd to be had a bad IOAS is
+/// reported first.
 fn create_access(c: &Cmd, cmd: &mut IommuTestCmd, flags: u32) -> Result<()> {
-    let staccess = TestAccess::create(&c.ctx.arc(), cmd.id, flags)?;
+    let needs_pin = selftest_args::create_access(flags)?;
+    let staccess = TestAccess::create(&c.ctx.arc(), cmd.id, needs_pin)?;
     let fd = c.fds.install(File::TestAccess(staccess.clone()))?;
     cmd.member_mut::<TestCreateAccess>().out_access_fd = fd as u32;
     if let Err(e) = c.respond(cmd) {
@@ -213,9 +216,11 @@ fn add_reserved(c: &Cmd, ioas_id: u32, start: u64, length: u64) -> Result<()> {
     ioas.iopt.add_reserved(start, length)
 }
 
-/// `iommufd_test_mock_domain`.
+/// `iommufd_test_mock_domain`: the device `dev_flags` describe, whose check core reports
+/// after allocating the object, as the kernel does.
 fn mock_domain(c: &Cmd, cmd: &mut IommuTestCmd, dev_flags: u32) -> Result<()> {
-    let new = selftest::mock_domain(c.ctx, cmd.id, dev_flags)?;
+    let spec = selftest_args::device_spec(dev_flags);
+    let new = selftest::mock_domain(c.ctx, cmd.id, spec)?;
     let out = cmd.member_mut::<TestMockDomain>();
     out.out_stdev_id = new.stdev_id;
     out.out_hwpt_id = new.hwpt_id;

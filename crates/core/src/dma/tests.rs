@@ -7,8 +7,8 @@ use crate::context::{Context, Handle};
 use crate::device::Device;
 use crate::driver::vtd::regs::cap;
 use crate::driver::vtd::{VtdConfig, VtdDeviceConfig, VtdDriver, VtdNested};
-use crate::fault::FaultQueue;
-use crate::hwpt::HwptView;
+use crate::fault::{FaultQueue, PageResponse, ResponseCode};
+use crate::hwpt::{AllocFlags, HwptView};
 use crate::ioas::Iova;
 use crate::iommu::DriverData;
 use crate::iommu::Prot;
@@ -17,10 +17,8 @@ use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::{UserData, UserDataArray};
 use uiommu_uapi::iommufd::{
-    IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_PASID,
-    IOMMU_HWPT_DATA_VTD_S1, IOMMU_HWPT_FAULT_ID_VALID, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
-    IOMMUFD_PAGE_RESP_SUCCESS, IommuHwptPageResponse, IommuHwptPgfault, IommuHwptVtdS1,
-    IommuHwptVtdS1Invalidate,
+    IOMMU_HWPT_DATA_VTD_S1, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, IOMMUFD_PAGE_RESP_SUCCESS,
+    IommuHwptPgfault, IommuHwptVtdS1, IommuHwptVtdS1Invalidate,
 };
 use uiommu_uapi::user::testing::TestMemory;
 use zerocopy::{FromBytes, IntoBytes};
@@ -34,6 +32,16 @@ const TABLES_GPA: u64 = 0x10_0000;
 /// Scratch memory for command structs (not guest RAM).
 const SCRATCH: u64 = 0x6000_0000;
 const PAGE: u64 = 4096;
+/// `IOMMU_HWPT_ALLOC_PASID`.
+const PASID: AllocFlags = AllocFlags {
+    pasid: true,
+    ..AllocFlags::NONE
+};
+/// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
+const DIRTY_TRACKING: AllocFlags = AllocFlags {
+    dirty_tracking: true,
+    ..AllocFlags::NONE
+};
 
 /// A unit with 48-bit MGAW: 4-level first and second stages.
 fn four_level() -> VtdConfig {
@@ -102,9 +110,8 @@ impl Rig {
         &self,
         idev: &Handle<Device>,
         pt_id: u32,
-        flags: u32,
+        flags: AllocFlags,
         s1: Option<IommuHwptVtdS1>,
-        fault_id: u32,
     ) -> Result<u32, Errno> {
         let data = match s1 {
             Some(s1) => {
@@ -126,7 +133,7 @@ impl Rig {
             mem: &*self.mem,
         };
         let mut id = 0;
-        crate::hwpt::alloc_user(&self.ctx, idev, pt_id, flags, data, fault_id, |i| {
+        crate::hwpt::alloc_user(&self.ctx, idev, pt_id, flags, data, |i| {
             id = i;
             Ok(())
         })?;
@@ -134,7 +141,7 @@ impl Rig {
     }
 
     fn nest_parent(&self, idev: &Handle<Device>) -> u32 {
-        self.hwpt(idev, self.ioas_id, IOMMU_HWPT_ALLOC_NEST_PARENT, None, 0)
+        self.hwpt(idev, self.ioas_id, AllocFlags::NEST_PARENT, None)
             .unwrap()
     }
 
@@ -252,7 +259,9 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
     mem.write(RAM_UVA + 0x2000, b"hello").unwrap();
     mem.write(RAM_UVA + 0x3000, b"world").unwrap();
     let leaf = rig.guest_map(root, iova, 0x2000, x86::RW);
-    let nested = rig.hwpt(&idev, parent, 0, Some(rig.s1(root)), 0).unwrap();
+    let nested = rig
+        .hwpt(&idev, parent, AllocFlags::NONE, Some(rig.s1(root)))
+        .unwrap();
     crate::device::attach(&rig.ctx, &idev, NO_PASID, nested).unwrap();
 
     assert_eq!(read(&idev, NO_PASID, iova, 5, mem).unwrap(), b"hello");
@@ -316,7 +325,9 @@ fn second_stage_changes_reach_nested_translations() {
     let root = rig.new_table();
     mem.write(RAM_UVA + 0x5000, b"data").unwrap();
     rig.guest_map(root, 0x1000, 0x5000, x86::RW);
-    let nested = rig.hwpt(&idev, parent, 0, Some(rig.s1(root)), 0).unwrap();
+    let nested = rig
+        .hwpt(&idev, parent, AllocFlags::NONE, Some(rig.s1(root)))
+        .unwrap();
     crate::device::attach(&rig.ctx, &idev, NO_PASID, nested).unwrap();
     assert_eq!(read(&idev, NO_PASID, 0x1000, 4, mem).unwrap(), b"data");
     // The host unmaps the guest page from the IOAS: the parent's unmap invalidates the
@@ -339,7 +350,9 @@ fn second_stage_changes_reach_nested_translations() {
     // A table the second stage does not translate is a table access fault.
     rig.ioas.iopt.unmap(0x4000, PAGE).unwrap();
     let root2 = 0x4000;
-    let nested2 = rig.hwpt(&idev, parent, 0, Some(rig.s1(root2)), 0).unwrap();
+    let nested2 = rig
+        .hwpt(&idev, parent, AllocFlags::NONE, Some(rig.s1(root2)))
+        .unwrap();
     crate::device::replace(&rig.ctx, &idev, NO_PASID, nested2).unwrap();
     let err = read(&idev, NO_PASID, 0x1000, 4, mem).unwrap_err();
     assert!(
@@ -366,10 +379,11 @@ fn a_fault_becomes_a_page_request_answered_through_the_fault_queue() {
     let root = rig.new_table();
     let (fault_id, queue) = rig.fault_queue();
     queue.set_responses(rig.drv.unit().response_sink());
-    let flags = IOMMU_HWPT_ALLOC_PASID | IOMMU_HWPT_FAULT_ID_VALID;
-    let nested = rig
-        .hwpt(&idev, parent, flags, Some(rig.s1(root)), fault_id)
-        .unwrap();
+    let flags = AllocFlags {
+        fault_id: Some(fault_id),
+        ..PASID
+    };
+    let nested = rig.hwpt(&idev, parent, flags, Some(rig.s1(root))).unwrap();
     let pasid = 5;
     crate::device::attach(&rig.ctx, &idev, pasid, nested).unwrap();
 
@@ -402,15 +416,11 @@ fn a_fault_becomes_a_page_request_answered_through_the_fault_queue() {
 
     // It maps the page and answers; the unit sends the page group response.
     rig.guest_map(root, iova, 0x6000, x86::RW);
-    let resp = IommuHwptPageResponse {
+    let mut resp = Some(Ok(PageResponse {
         cookie: rec.cookie,
-        code: IOMMUFD_PAGE_RESP_SUCCESS,
-    };
-    mem.write(buf, resp.as_bytes()).unwrap();
-    assert_eq!(
-        queue.write(mem, buf, size_of::<IommuHwptPageResponse>()),
-        Ok(8)
-    );
+        code: ResponseCode::Success,
+    }));
+    assert_eq!(queue.answer(|| resp.take()), Ok(1));
     let sent = rig.drv.unit().take_page_responses();
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -435,27 +445,13 @@ fn pasids_of_one_device_are_isolated() {
     rig.guest_map(root_a, iova, 0x1000, x86::RW);
     rig.guest_map(root_b, iova, 0x2000, 0);
     let a = rig
-        .hwpt(
-            &idev,
-            parent,
-            IOMMU_HWPT_ALLOC_PASID,
-            Some(rig.s1(root_a)),
-            0,
-        )
+        .hwpt(&idev, parent, PASID, Some(rig.s1(root_a)))
         .unwrap();
     let b = rig
-        .hwpt(
-            &idev,
-            parent,
-            IOMMU_HWPT_ALLOC_PASID,
-            Some(rig.s1(root_b)),
-            0,
-        )
+        .hwpt(&idev, parent, PASID, Some(rig.s1(root_b)))
         .unwrap();
     // A first-stage paging domain of the IOAS on a third PASID: IOVA = GPA.
-    let paging = rig
-        .hwpt(&idev, rig.ioas_id, IOMMU_HWPT_ALLOC_PASID, None, 0)
-        .unwrap();
+    let paging = rig.hwpt(&idev, rig.ioas_id, PASID, None).unwrap();
     crate::device::attach(&rig.ctx, &idev, 1, a).unwrap();
     crate::device::attach(&rig.ctx, &idev, 2, b).unwrap();
     crate::device::attach(&rig.ctx, &idev, 3, paging).unwrap();
@@ -530,9 +526,7 @@ fn paging_domains_translate_with_permissions_and_track_dirty_pages() {
     let rig = Rig::new(VtdConfig::default());
     let mem = &*rig.mem;
     let idev = rig.device(VtdDeviceConfig::default());
-    let hwpt = rig
-        .hwpt(&idev, rig.ioas_id, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, None, 0)
-        .unwrap();
+    let hwpt = rig.hwpt(&idev, rig.ioas_id, DIRTY_TRACKING, None).unwrap();
     crate::device::attach(&rig.ctx, &idev, NO_PASID, hwpt).unwrap();
     // A read-only mapping.
     mem.map(0x5000_0000, PAGE);

@@ -8,7 +8,7 @@ use super::*;
 use crate::context::{Context, Handle};
 use crate::device::Device;
 use crate::dma::{DmaError, dma_read, dma_write};
-use crate::hwpt::HwptView;
+use crate::hwpt::{AllocFlags, HwptView};
 use crate::ioas::Iova;
 use crate::iommu::NO_PASID;
 use crate::iommu::Prot;
@@ -91,13 +91,19 @@ impl Rig {
         }
     }
 
-    fn hwpt(&self, idev: &Handle<Device>, pt_id: u32, flags: u32, dte: Option<[u64; 4]>) -> u32 {
+    fn hwpt(
+        &self,
+        idev: &Handle<Device>,
+        pt_id: u32,
+        flags: AllocFlags,
+        dte: Option<[u64; 4]>,
+    ) -> u32 {
         let data = match dte {
             Some(d) => self.data(IOMMU_HWPT_DATA_AMD_GUEST, d.as_bytes()),
             None => self.data(0, &[]),
         };
         let mut id = 0;
-        crate::hwpt::alloc_user(&self.ctx, idev, pt_id, flags, data, 0, |i| {
+        crate::hwpt::alloc_user(&self.ctx, idev, pt_id, flags, data, |i| {
             id = i;
             Ok(())
         })
@@ -107,12 +113,11 @@ impl Rig {
 
     /// A nest parent over the IOAS and a vIOMMU on it.
     fn viommu(&self, idev: &Handle<Device>) -> u32 {
-        let parent = self.hwpt(idev, self.ioas_id, IOMMU_HWPT_ALLOC_NEST_PARENT, None);
+        let parent = self.hwpt(idev, self.ioas_id, AllocFlags::NEST_PARENT, None);
         let mut id = 0;
         let data = self.data(0, &[]);
         crate::viommu::alloc(
             &self.ctx,
-            0,
             IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
             idev.id(),
             parent,
@@ -127,7 +132,7 @@ impl Rig {
     }
 
     fn nested(&self, idev: &Handle<Device>, viommu: u32, dte: [u64; 4]) -> u32 {
-        let id = self.hwpt(idev, viommu, 0, Some(dte));
+        let id = self.hwpt(idev, viommu, AllocFlags::NONE, Some(dte));
         if crate::device::attached_hwpt(idev, NO_PASID).is_some() {
             crate::device::replace(&self.ctx, idev, NO_PASID, id).unwrap();
         } else {

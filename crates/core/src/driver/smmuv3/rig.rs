@@ -6,7 +6,7 @@ use super::spec::{cd, put, ste};
 use super::*;
 use crate::context::{Context, Handle};
 use crate::device::Device;
-use crate::hwpt::HwptView;
+use crate::hwpt::{AllocFlags, HwptView};
 use crate::ioas::Iova;
 use crate::iommu::Prot;
 use crate::veventq::Veventq;
@@ -87,25 +87,16 @@ impl Rig {
     /// for `None`): (parent, vSMMU, vEVENTQ) IDs.
     pub fn vsmmu(&self, idev: &Handle<Device>, vsid: Option<u64>) -> (u32, u32, u32) {
         let id = Cell::new(0);
-        let flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
-        crate::hwpt::alloc_user(
-            &self.ctx,
-            idev,
-            self.ioas_id,
-            flags,
-            self.no_data(),
-            0,
-            |i| {
-                id.set(i);
-                Ok(())
-            },
-        )
+        let flags = AllocFlags::NEST_PARENT;
+        crate::hwpt::alloc_user(&self.ctx, idev, self.ioas_id, flags, self.no_data(), |i| {
+            id.set(i);
+            Ok(())
+        })
         .unwrap();
         let parent = id.get();
         let ty = IOMMU_VIOMMU_TYPE_ARM_SMMUV3;
         crate::viommu::alloc(
             &self.ctx,
-            0,
             ty,
             idev.id(),
             parent,
@@ -118,7 +109,7 @@ impl Rig {
             crate::vdevice::alloc(&self.ctx, viommu, idev.id(), vsid, Self::report(&id)).unwrap();
         }
         let ty = IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
-        crate::veventq::alloc(&self.ctx, 0, viommu, ty, 16, |p| {
+        crate::veventq::alloc(&self.ctx, viommu, ty, 16, |p| {
             id.set(p.id());
             Ok(())
         })
@@ -141,7 +132,14 @@ impl Rig {
             mem: &*self.mem,
         };
         let id = Cell::new(0);
-        crate::hwpt::alloc_user(&self.ctx, idev, viommu, 0, data, 0, Self::report(&id))?;
+        crate::hwpt::alloc_user(
+            &self.ctx,
+            idev,
+            viommu,
+            AllocFlags::NONE,
+            data,
+            Self::report(&id),
+        )?;
         Ok(id.get())
     }
 
