@@ -7,7 +7,7 @@ mod common;
 mod vfio;
 
 use common::*;
-use uiommu_core::objects::Ioas;
+use uiommu_core::object::Ioas;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::{
     IOMMU_OPTION, IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_GET, IOMMU_OPTION_OP_SET, IommuOption,

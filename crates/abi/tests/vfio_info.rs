@@ -9,9 +9,9 @@ mod vfio;
 use common::*;
 use uiommu_abi::ProcessVm;
 use uiommu_core::context::Context;
-use uiommu_core::driver::mock_domain::MockPagingDomain;
+use uiommu_core::driver::mock::domain::MockPagingDomain;
 use uiommu_core::iommu::IoptDomain;
-use uiommu_core::objects::Ioas;
+use uiommu_core::object::Ioas;
 use uiommu_uapi::selftest::{
     MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_IOMMUPT_DEFAULT, MOCK_IOMMUPT_HUGE,
 };

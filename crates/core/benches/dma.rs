@@ -29,7 +29,7 @@ use uiommu_core::iommu::DriverData;
 use uiommu_core::iommu::NO_PASID;
 use uiommu_core::iommu::Prot;
 use uiommu_core::iotlb::{self, Iotlb};
-use uiommu_core::objects::{Ioas, Object};
+use uiommu_core::object::{Ioas, Object};
 use uiommu_pt::Access;
 use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::copy::UserData;

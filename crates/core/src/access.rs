@@ -5,8 +5,8 @@
 
 use crate::context::{Context, Handle};
 use crate::ioas::{AccessFlags, AccessId, AccessNotify, PAGE_SIZE};
-use crate::object::ObjRef;
-use crate::objects::{Ioas, Object};
+use crate::object::{Ioas, Object};
+use crate::object_table::ObjRef;
 use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};

@@ -8,8 +8,8 @@
 
 use crate::iommu::PhysDevice;
 use crate::iommu::domain::Domain;
-use crate::object::ObjRef;
-use crate::objects::Object;
+use crate::object::Object;
+use crate::object_table::ObjRef;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::Errno;

@@ -8,7 +8,7 @@
 //! above one page (offset 0 is never handed out). A mapping holds a user of the region's owner
 //! object, so the owner cannot be destroyed while it is mapped.
 
-use crate::object::{AnyObjRef, AnyWeakObj};
+use crate::object_table::{AnyObjRef, AnyWeakObj};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -196,7 +196,7 @@ impl MmapRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object::ObjectTable;
+    use crate::object_table::ObjectTable;
 
     /// An object of a table whose bodies are names.
     fn named(table: &ObjectTable<String>) -> AnyObjRef {

@@ -13,8 +13,8 @@
 use crate::context::{Context, Handle};
 use crate::device::{self, Device};
 use crate::iommu::{DeviceSpec, NO_PASID, PhysDevice};
-use crate::object::{ObjRef, Prepared};
-use crate::objects::Object;
+use crate::object::Object;
+use crate::object_table::{ObjRef, Prepared};
 use std::sync::{Arc, Mutex, PoisonError};
 use uiommu_uapi::errno::Result;
 

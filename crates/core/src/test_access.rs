@@ -6,8 +6,8 @@
 use crate::access::{self, Access};
 use crate::context::{Context, Handle};
 use crate::ioas::{AccessFlags, AccessNotify, PAGE_SIZE};
-use crate::object::ObjRef;
-use crate::objects::Object;
+use crate::object::Object;
+use crate::object_table::ObjRef;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};

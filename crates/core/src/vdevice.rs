@@ -8,8 +8,8 @@
 use crate::context::{Context, Handle};
 use crate::device::Device;
 use crate::iommu::viommu_core::VdevSlot;
-use crate::object::{ObjRef, Prepared, WeakObj};
-use crate::objects::Object;
+use crate::object::Object;
+use crate::object_table::{ObjRef, Prepared, WeakObj};
 use crate::viommu::Viommu;
 use std::collections::btree_map::Entry;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,8 +3,8 @@
 
 use crate::context::{Context, Handle};
 pub use crate::iommu::event_queue::EventQueue;
-use crate::object::Prepared;
-use crate::objects::Object;
+use crate::object::Object;
+use crate::object_table::Prepared;
 use crate::viommu::Viommu;
 use std::sync::Arc;
 use uiommu_uapi::Errno;

@@ -8,7 +8,7 @@ use crate::hwpt::HwptPaging;
 use crate::iommu::viommu::{ViommuInit, ViommuOps};
 use crate::iommu::viommu_core::ViommuCore;
 use crate::iommu::{DriverData, IommuDriver};
-use crate::objects::Object;
+use crate::object::Object;
 use std::sync::{Arc, OnceLock};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};

@@ -7,7 +7,7 @@ use crate::files::{FaultFile, File};
 use std::sync::Arc;
 use uiommu_core::context::Handle;
 use uiommu_core::fault::{FaultQueue, PageResponse, ResponseCode};
-use uiommu_core::objects::Object;
+use uiommu_core::object::Object;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{
     IOMMUFD_PAGE_RESP_INVALID, IOMMUFD_PAGE_RESP_SUCCESS, IommuFaultAlloc, IommuHwptPageResponse,

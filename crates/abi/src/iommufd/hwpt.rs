@@ -6,7 +6,7 @@ use super::user_bitmap::UserBitmap;
 use uiommu_core::device::Device;
 use uiommu_core::hwpt::{self, AllocFlags, HwptPaging};
 use uiommu_core::iommu::{Capability, DriverData};
-use uiommu_core::objects::Object;
+use uiommu_core::object::Object;
 use uiommu_core::viommu;
 use uiommu_uapi::Errno;
 use uiommu_uapi::copy::{UserData, UserDataArray, clear_user};

@@ -1,7 +1,7 @@
 //! IOAS commands (`drivers/iommu/iommufd/ioas.c`) and IOMMU_DESTROY.
 
 use super::{Cmd, map_args};
-use uiommu_core::objects::{Ioas, Object};
+use uiommu_core::object::{Ioas, Object};
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::*;

@@ -2,7 +2,7 @@
 //! `iommufd_ioas_option`) and IOMMU_VFIO_IOAS (`vfio_compat.c`: `iommufd_vfio_ioas`).
 
 use super::Cmd;
-use uiommu_core::objects::Ioas;
+use uiommu_core::object::Ioas;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::*;

@@ -20,7 +20,7 @@ pub mod spapr;
 use crate::Caller;
 use crate::cmd_table::CmdTable;
 use uiommu_core::context::{Context, Handle};
-use uiommu_core::objects::Ioas;
+use uiommu_core::object::Ioas;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::ioctl::ioc_nr;
 use uiommu_uapi::vfio::{

@@ -6,10 +6,10 @@
 use super::{Buffer, ctx, ioas_alloc, ioctl, ioctl_at};
 use std::sync::Arc;
 use uiommu_core::context::Context;
-use uiommu_core::driver::mock_domain::MockPagingDomain;
+use uiommu_core::driver::mock::domain::MockPagingDomain;
 use uiommu_core::ioas::AreaInfo;
 use uiommu_core::iommu::IoptDomain;
-use uiommu_core::objects::Ioas;
+use uiommu_core::object::Ioas;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::{IOMMU_VFIO_IOAS, IOMMU_VFIO_IOAS_SET, IommuVfioIoas};
 use uiommu_uapi::selftest::MOCK_IOMMUPT_HUGE;

@@ -3,7 +3,7 @@
 
 use crate::context::{Context, Handle, Node, Process};
 use crate::ioas::{LockedVm, PinRegistry, ProbeMemory};
-use crate::objects::{Ioas, Object};
+use crate::object::{Ioas, Object};
 use std::sync::Arc;
 use uiommu_uapi::user::testing::TestMemory;
 

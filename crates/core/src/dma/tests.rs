@@ -12,7 +12,7 @@ use crate::hwpt::{AllocFlags, HwptView};
 use crate::ioas::Iova;
 use crate::iommu::DriverData;
 use crate::iommu::Prot;
-use crate::objects::{Ioas, Object};
+use crate::object::{Ioas, Object};
 use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::{UserData, UserDataArray};

@@ -9,8 +9,6 @@
 pub mod amd;
 mod group_id;
 pub mod mock;
-pub mod mock_domain;
-pub mod mock_viommu;
 mod pt_glue;
 pub mod skeleton;
 pub mod smmuv3;

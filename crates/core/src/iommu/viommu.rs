@@ -9,7 +9,7 @@ use super::{DriverData, PhysDevice};
 use crate::iommu::domain::Domain;
 use crate::iommu::viommu_core::ViommuCore;
 use crate::mmap::MmapRegistry;
-use crate::object::AnyObjRef;
+use crate::object_table::AnyObjRef;
 use std::any::Any;
 use std::fmt::Debug;
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use crate::ioas::Iova;
 use crate::iommu::NO_PASID;
 use crate::iommu::Prot;
 use crate::iommu::translate::{FaultReason, Stage};
-use crate::objects::Ioas;
+use crate::object::Ioas;
 use uiommu_pt::format::x86_64::spec as x86;
 use uiommu_uapi::UserMemory;
 use uiommu_uapi::copy::UserData;

@@ -1,14 +1,16 @@
 //! The iommufd selftest mock driver (`drivers/iommu/iommufd/selftest.c`): one mock IOMMU, mock
 //! devices each in their own group, AMD v1 mock paging domains and IOTLB-only nested domains.
 
-use super::mock_domain::{MockNestedDomain, MockPagingDomain};
-use super::mock_viommu::MockViommu;
+pub mod domain;
+pub mod viommu;
+
 use super::skeleton::{self, BlockingDomain};
 use crate::iommu::DeviceSpec;
 use crate::iommu::domain::{Domain, DomainType};
 use crate::iommu::viommu::{ViommuInit, ViommuOps};
 use crate::iommu::viommu_core::ViommuCore;
 use crate::iommu::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice};
+use domain::{MockNestedDomain, MockPagingDomain};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use uiommu_uapi::copy::read_user_data;
@@ -23,6 +25,7 @@ use uiommu_uapi::selftest::{
     MOCK_DEV_CACHE_NUM, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH,
 };
 use uiommu_uapi::{Errno, offset_of_end};
+use viommu::MockViommu;
 
 /// The PASID whose second attach fails on purpose, to test rollback (`pasid_1024_fake_error`).
 const FAKE_ERROR_PASID: u32 = 1024;
@@ -82,7 +85,7 @@ impl MockDriver {
         };
         Ok(PhysDevice {
             driver: Arc::clone(self) as Arc<dyn IommuDriver>,
-            group_id: super::group_id::alloc(),
+            group_id: crate::driver::group_id::alloc(),
             max_pasid_log2: pasid_bits as u8,
             state: Box::new(MockDev {
                 flags,

@@ -3,15 +3,15 @@
 //! domains that know their vIOMMU, invalidation of its virtual devices' caches, and up to
 //! `IOMMU_TEST_HW_QUEUE_MAX` HW queues, each after the previous index and depending on it.
 
-use super::mock::{MockDev, MockDriver};
-use super::mock_domain::MockNestedDomain;
-use super::skeleton::invalidate::all_entries;
+use super::domain::MockNestedDomain;
+use super::{MockDev, MockDriver};
+use crate::driver::skeleton::invalidate::all_entries;
 use crate::iommu::DriverData;
 use crate::iommu::domain::Domain;
 use crate::iommu::viommu::{HwQueueInit, HwQueueState, ViommuInit, ViommuOps};
 use crate::iommu::viommu_core::ViommuCore;
 use crate::mmap::{MmapRegistry, MmioPages};
-use crate::object::{AnyObjRef, AnyWeakObj, WeakObj};
+use crate::object_table::{AnyObjRef, AnyWeakObj, WeakObj};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use uiommu_uapi::copy::{UserDataArray, read_user_data, write_user_data};
 use uiommu_uapi::errno::Result;
