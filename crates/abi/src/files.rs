@@ -71,7 +71,7 @@ impl File {
     /// (`vfs_read`).
     pub fn read(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
         match self {
-            File::Fault(f) => crate::iommufd::fault::read(&f.queue, mem, buf, count),
+            File::Fault(f) => crate::fault_file::read(&f.queue, mem, buf, count),
             File::Veventq(f) => f.queue.queue.read(mem, buf, count),
             File::TestAccess(_) | File::DmaBuf(_) => Err(Errno::EINVAL),
         }
@@ -80,7 +80,7 @@ impl File {
     /// `write(2)` of `count` bytes from `buf`; `EINVAL` without a write method.
     pub fn write(&self, mem: &dyn UserMemory, buf: u64, count: usize) -> Result<usize> {
         match self {
-            File::Fault(f) => crate::iommufd::fault::write(&f.queue, mem, buf, count),
+            File::Fault(f) => crate::fault_file::write(&f.queue, mem, buf, count),
             // A vEVENTQ has no write method.
             File::Veventq(_) | File::TestAccess(_) | File::DmaBuf(_) => Err(Errno::EINVAL),
         }

@@ -6,6 +6,7 @@
 //! library and a daemon both call [`dispatch`] with the caller's [`UserMemory`].
 
 mod cmd_table;
+mod fault_file;
 pub mod files;
 pub mod host;
 mod iommufd;
