@@ -125,6 +125,15 @@ impl IoPagetable {
             .collect())
     }
 
+    /// Tracks every dma-buf among `slices` as mapped by this IOAS.
+    fn track_dmabufs(&self, slices: &[Slice]) {
+        for s in slices {
+            if let Some(imported) = s.pages.dmabuf() {
+                imported.track(&self.inner);
+            }
+        }
+    }
+
     /// `iopt_map_pages`: places the slices back to back from the chosen IOVA, fills the
     /// domains, and only then makes the areas visible. Nothing changes on failure.
     pub(crate) fn map_pages(
@@ -198,7 +207,8 @@ impl Inner {
         if last_byte / PAGE_SIZE >= s.pages.npages() {
             return Err(Errno::EOVERFLOW);
         }
-        let revoked = super::dmabuf::starts_revoked(&s.pages);
+        // A new area over a revoked import starts out unmapped.
+        let revoked = s.pages.dmabuf_revoked();
         Ok(Area {
             iova,
             last,

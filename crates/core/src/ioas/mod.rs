@@ -19,6 +19,7 @@ mod allowed;
 mod area;
 mod dirty;
 mod dmabuf;
+mod dmabuf_import;
 mod fill;
 mod map;
 mod pages;
@@ -34,7 +35,7 @@ pub use access_list::{AccessFlags, AccessId, AccessNotify};
 pub use account::{LockedVm, NoAccount, PinAccount, RlimitMode};
 pub use alloc::HPAGE_SIZE;
 pub use area::AreaInfo;
-pub use dmabuf::{DmaBuf, DmaBufImporter};
+pub use dmabuf_import::{DmaBuf, DmaBufImporter};
 pub use map::Iova;
 pub use pages::{FileBacking, PAGE_SIZE, PinMemory, PinOwner, PinRegistry, ProbeMemory};
 

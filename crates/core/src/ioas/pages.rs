@@ -10,7 +10,7 @@
 //! holders are counted, but nothing is pinned or charged.
 
 use super::account::PinAccount;
-use super::dmabuf::{DmaBuf, Imported};
+use super::dmabuf_import::{DmaBuf, Imported};
 use super::range_count::RangeCount;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -239,6 +239,11 @@ impl Pages {
             Backing::DmaBuf(d) => Some(d),
             _ => None,
         }
+    }
+
+    /// `iopt_dmabuf_revoked`: the pages import a dma-buf that was revoked.
+    pub(crate) fn dmabuf_revoked(&self) -> bool {
+        self.dmabuf().is_some_and(Imported::revoked)
     }
 
     pub(crate) fn is_file(&self) -> bool {

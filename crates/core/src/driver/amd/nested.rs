@@ -17,7 +17,6 @@ use super::paging::PagingInner;
 use super::regs::{AmdConfig, PAGE_MODE_5_LEVEL};
 use super::spec::dte;
 use super::tag::DomainId;
-use super::viommu::ViommuState;
 use crate::driver::skeleton::{NestedDomain, NestedHooks, ThroughS2};
 use crate::iommu::NO_PASID;
 use crate::iommu::PhysDevice;
@@ -100,8 +99,8 @@ pub type AmdNested = NestedDomain<AmdGuest>;
 /// What AMD-Vi keeps per nested domain.
 #[derive(Debug)]
 pub struct AmdGuest {
-    /// The vIOMMU it was allocated on.
-    pub(crate) viommu: Arc<ViommuState>,
+    /// The nest parent of the vIOMMU it was allocated on (`ndom->viommu->parent`).
+    pub(crate) parent: Arc<PagingInner>,
     /// The host DomainID its guest DomainID maps to (`gdom_info->hdom_id`).
     pub(crate) hdom: Arc<DomainId>,
     /// The guest's DTE.
@@ -115,7 +114,7 @@ impl AmdGuest {
     }
 
     pub(crate) fn parent(&self) -> &Arc<PagingInner> {
-        &self.viommu.parent
+        &self.parent
     }
 
     /// The host table, walked for every guest-physical address (§2.2.6); a v2 parent has

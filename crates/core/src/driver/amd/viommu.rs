@@ -26,20 +26,14 @@ use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{IOMMU_HWPT_DATA_AMD_GUEST, IommuHwptAmdGuest};
 use uiommu_uapi::{Errno, offset_of_end};
 
-/// What nested domains share with their vIOMMU.
-#[derive(Debug)]
-pub struct ViommuState {
-    /// The nest parent (`aviommu->parent`).
-    pub(crate) parent: Arc<PagingInner>,
-    config: AmdConfig,
-    /// gDomID → hDomID, while a nested domain uses it.
-    gdoms: Mutex<BTreeMap<u16, Weak<DomainId>>>,
-}
-
 /// An AMD vIOMMU.
 #[derive(Debug)]
 pub struct AmdViommu {
-    state: Arc<ViommuState>,
+    /// The nest parent (`aviommu->parent`), which each of its nested domains holds too.
+    parent: Arc<PagingInner>,
+    config: AmdConfig,
+    /// gDomID → hDomID, while a nested domain uses it.
+    gdoms: Mutex<BTreeMap<u16, Weak<DomainId>>>,
 }
 
 impl AmdViommu {
@@ -57,22 +51,16 @@ impl AmdViommu {
     /// A vIOMMU over `parent`.
     pub fn over(parent: &AmdPaging, config: AmdConfig) -> Self {
         AmdViommu {
-            state: Arc::new(ViommuState {
-                parent: Arc::clone(&parent.inner),
-                config,
-                gdoms: Mutex::default(),
-            }),
+            parent: Arc::clone(&parent.inner),
+            config,
+            gdoms: Mutex::default(),
         }
     }
 
     /// The host DomainID of a guest DomainID: the one in use, or a new one
     /// (`gdom_info_load_or_alloc_locked`, `amd_iommu_pdom_id_alloc`: `ENOSPC`).
     fn hdom_of(&self, gdom_id: u16) -> Result<Arc<DomainId>> {
-        let mut map = self
-            .state
-            .gdoms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.gdoms.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(id) = map.get(&gdom_id).and_then(Weak::upgrade) {
             return Ok(id);
         }
@@ -81,7 +69,6 @@ impl AmdViommu {
         map.retain(|_, w| w.strong_count() > 0);
         drop(map);
         let mut nested = self
-            .state
             .parent
             .hooks
             .nested_ids
@@ -105,10 +92,10 @@ impl AmdViommu {
             offset_of_end!(IommuHwptAmdGuest, dte),
         )?;
         let gdte = GuestDte { raw: g.dte };
-        gdte.validate(&self.state.config)?;
+        gdte.validate(&self.config)?;
         let hdom = self.hdom_of(gdte.domain_id())?;
         Ok(Arc::new(AmdNested::of(AmdGuest {
-            viommu: Arc::clone(&self.state),
+            parent: Arc::clone(&self.parent),
             hdom,
             gdte,
         })))
@@ -121,9 +108,6 @@ impl ViommuOps for AmdViommu {
         _flags: u32,
         data: DriverData<'_>,
     ) -> Option<Result<Arc<dyn Domain>>> {
-        self.state
-            .config
-            .viommu_nesting
-            .then(|| self.alloc_nested(data))
+        self.config.viommu_nesting.then(|| self.alloc_nested(data))
     }
 }

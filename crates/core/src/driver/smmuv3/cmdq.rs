@@ -11,11 +11,12 @@
 //! the kernel does.
 
 use super::SmmuMaster;
-use super::nested::{NestedCaches, SmmuNested};
+use super::nested::SmmuNested;
+use super::nested_caches::NestedCaches;
 use super::regs::SmmuConfig;
 use super::spec::{cmd, get, put};
 use super::unit::lock;
-use super::viommu::VsmmuShared;
+use super::vsmmu_shared::VsmmuShared;
 use crate::driver::skeleton::invalidate::all_entries;
 use crate::iommu::PhysDevice;
 use std::sync::Arc;

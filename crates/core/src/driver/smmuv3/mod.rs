@@ -5,10 +5,11 @@
 //! - Paging domains are stage 1 by default and stage 2 when a nest parent is asked for
 //!   (`arm_smmu_domain_alloc_paging_flags`, [`paging`]); dirty tracking is stage 1 on an SMMU
 //!   with HTTU dirty state and coherent walks.
-//! - A vSMMU (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`) over a stage-2 nest parent ([`viommu`]) makes
-//!   nested domains from guest STEs ([`nested`]) whose CD tables live in guest memory
-//!   ([`cd`]), takes guest CMDQ invalidations ([`cmdq`]) and reports events of its vDEVICEs
-//!   with their virtual stream IDs ([`event`]).
+//! - A vSMMU (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`) over a stage-2 nest parent ([`viommu`],
+//!   sharing [`vsmmu_shared`] with what it makes) makes nested domains from guest STEs
+//!   ([`nested`]) whose CD tables live in guest memory ([`cd`]), takes guest CMDQ
+//!   invalidations ([`cmdq`]) that clear what the SMMU caches for them ([`nested_caches`]),
+//!   and reports events of its vDEVICEs with their virtual stream IDs ([`event`]).
 //! - Attach installs the device's STE; per seed 003 a stream is abort (blocked), stage-1
 //!   translate (a stage-1 domain, also at substreams), stage-2 translate (a nest parent
 //!   itself: "s1-bypass s2-translate"), or a nested STE (abort, bypass or s1+s2).
@@ -17,10 +18,12 @@ pub mod cd;
 pub mod cmdq;
 pub mod event;
 pub mod nested;
+pub mod nested_caches;
 pub mod paging;
 pub mod spec;
 pub mod unit;
 pub mod viommu;
+pub mod vsmmu_shared;
 
 pub use nested::SmmuNested;
 pub use paging::{SmmuPaging, StageId};

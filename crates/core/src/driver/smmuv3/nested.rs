@@ -11,23 +11,22 @@
 //!   for the request's substream is read from the guest's CD table ([`super::cd`]) and its
 //!   TTB0 table walked, every table address and the output through stage 2.
 //!
-//! The SMMU caches CDs ([`NestedCaches`]) until a `CFGI_CD`/`CFGI_CD_ALL`; TLB entries are
-//! tagged with the domain and the substream, and remembered per ASID so that `TLBI_NH_*`
-//! by ASID finds them.
+//! The SMMU caches CDs and TLB entries of the domain ([`NestedCaches`]) until the guest's
+//! commands clear them.
 
 use super::SmmuMaster;
 use super::cd::{self, Cd};
+use super::nested_caches::NestedCaches;
 use super::paging::PagingInner;
 use super::spec::{get, ste};
-use super::unit::{DomainTag, lock};
-use super::viommu::VsmmuShared;
+use super::unit::lock;
+use super::vsmmu_shared::VsmmuShared;
 use crate::driver::skeleton::{NestedDomain, NestedHooks, ThroughS2};
 use crate::iommu::NO_PASID;
 use crate::iommu::PhysDevice;
 use crate::iommu::translate::{DmaDomain, DmaFault, DmaMemory, FaultReason, Stage, Walked};
 use crate::iotlb::Iotlb;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uiommu_pt::Access;
 use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
@@ -56,58 +55,6 @@ pub fn validate_vste(words: &mut [u64; 2]) -> Result<bool> {
     Ok(cfg == ste::CFG_S1_TRANS && eats == ste::EATS_TRANS)
 }
 
-/// What the SMMU caches for one nested domain: its TLB tag, the CDs it has read (by CD
-/// index) and, per ASID, the request substreams whose TLB entries were filled under it.
-#[derive(Debug)]
-pub struct NestedCaches {
-    pub(crate) tag: Arc<DomainTag>,
-    cds: Mutex<BTreeMap<u32, Cd>>,
-    asids: Mutex<BTreeMap<u16, BTreeSet<u32>>>,
-}
-
-impl NestedCaches {
-    /// `CMD_TLBI_NH_ALL` (and `TLBI_NSNH_ALL`) for this domain: every TLB entry.
-    pub(crate) fn tlbi_all(&self) {
-        self.tag.flush_all();
-    }
-
-    /// `CMD_TLBI_NH_ASID`: the entries filled under `asid`.
-    pub(crate) fn tlbi_asid(&self, asid: u16) {
-        for &pasid in lock(&self.asids).get(&asid).into_iter().flatten() {
-            self.tag.unit.iotlb.invalidate_pasid(self.tag.did, pasid);
-        }
-    }
-
-    /// `CMD_TLBI_NH_VA` (with an ASID) and `CMD_TLBI_NH_VAA` (all ASIDs): entries overlapping
-    /// `first..=last`.
-    pub(crate) fn tlbi_range(&self, asid: Option<u16>, first: u64, last: u64) {
-        let iotlb = &self.tag.unit.iotlb;
-        match asid {
-            None => iotlb.invalidate_range(self.tag.did, None, first, last),
-            Some(a) => {
-                for &pasid in lock(&self.asids).get(&a).into_iter().flatten() {
-                    iotlb.invalidate_range(self.tag.did, Some(pasid), first, last);
-                }
-            }
-        }
-    }
-
-    /// `CMD_CFGI_CD` of CD `ssid` (`None`: `CMD_CFGI_CD_ALL`). The TLB entries of the
-    /// substream go too: once the CD is read again they may be under another ASID.
-    pub(crate) fn cfgi_cd(&self, ssid: Option<u32>) {
-        match ssid {
-            Some(s) => {
-                lock(&self.cds).remove(&s);
-                self.tag.unit.iotlb.invalidate_pasid(self.tag.did, s);
-            }
-            None => {
-                lock(&self.cds).clear();
-                self.tag.flush_all();
-            }
-        }
-    }
-}
-
 /// A nested domain (`struct arm_smmu_nested_domain`).
 pub type SmmuNested = NestedDomain<SmmuVste>;
 
@@ -130,11 +77,7 @@ impl SmmuNested {
 
 impl SmmuVste {
     fn new(vsmmu: &Arc<VsmmuShared>, ste: [u64; 2], enable_ats: bool) -> Result<Self> {
-        let caches = Arc::new(NestedCaches {
-            tag: vsmmu.unit.alloc_tag()?,
-            cds: Mutex::default(),
-            asids: Mutex::default(),
-        });
+        let caches = Arc::new(NestedCaches::new(vsmmu.unit.alloc_tag()?));
         lock(&vsmmu.parent.hooks.children).push(Arc::clone(&caches));
         Ok(SmmuVste {
             caches,
@@ -164,13 +107,13 @@ impl SmmuVste {
 
     /// The CD of `ssid`: cached, or read from the guest's table and cached if valid.
     fn cd(&self, ssid: u32, mem: &DmaMemory) -> std::result::Result<Cd, FaultReason> {
-        if let Some(cd) = lock(&self.caches.cds).get(&ssid) {
-            return Ok(*cd);
+        if let Some(cd) = self.caches.cd(ssid) {
+            return Ok(cd);
         }
         let unit = &self.vsmmu.unit;
         let guest = ThroughS2::new(self.parent().table.as_ref(), mem);
         let cd = cd::fetch(&unit.config, self.ste[0], ssid, &guest)?;
-        lock(&self.caches.cds).insert(ssid, cd);
+        self.caches.keep_cd(ssid, cd);
         Ok(cd)
     }
 
@@ -187,10 +130,7 @@ impl SmmuVste {
             None => return self.stage2(iova, access),
         };
         let cd = self.cd(ssid, mem)?;
-        lock(&self.caches.asids)
-            .entry(cd.asid)
-            .or_default()
-            .insert(pasid);
+        self.caches.note_asid(cd.asid, pasid);
         let guest = ThroughS2::new(self.parent().table.as_ref(), mem);
         let (ipa, s1_lg2) = cd
             .walk(&guest, iova, access)

@@ -5,7 +5,7 @@
 //! invalidations of it and of the nested domains over it, and its event reports.
 
 use super::SmmuMaster;
-use super::nested::NestedCaches;
+use super::nested_caches::NestedCaches;
 use super::regs::SmmuConfig;
 use super::unit::{ASIDS, DomainTag, Unit, lock};
 use crate::driver::pt_glue::pt_errno;

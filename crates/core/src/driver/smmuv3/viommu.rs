@@ -1,35 +1,23 @@
 //! The vSMMU (`arm_vsmmu_init`, `struct arm_vsmmu`, `arm_vsmmu_ops`): a virtual SMMU of one
 //! SMMU over a stage-2 nest parent, whose VMID its guest's invalidations are confined to,
 //! with nested domains from guest STEs ([`super::nested`]), CMDQ invalidation
-//! ([`super::cmdq`]) and vDEVICEs carrying virtual stream IDs.
+//! ([`super::cmdq`]) and vDEVICEs carrying virtual stream IDs; what those share is
+//! [`VsmmuShared`].
 
 use super::SmmuMaster;
 use super::cmdq;
 use super::nested::{SmmuNested, validate_vste};
-use super::paging::{PagingInner, SmmuPaging, StageId};
+use super::paging::{SmmuPaging, StageId};
 use super::unit::Unit;
+use super::vsmmu_shared::VsmmuShared;
 use crate::iommu::domain::Domain;
 use crate::iommu::viommu::{ViommuInit, ViommuOps};
-use crate::iommu::viommu_core::ViommuCore;
 use crate::iommu::{DriverData, PhysDevice};
 use std::sync::Arc;
 use uiommu_uapi::copy::{UserDataArray, read_user_data};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::iommufd::{IOMMU_HWPT_DATA_ARM_SMMUV3, IommuHwptArmSmmuv3};
 use uiommu_uapi::{Errno, UserMemory, offset_of_end};
-
-/// What the vSMMU's nested domains and commands share.
-#[derive(Debug)]
-pub struct VsmmuShared {
-    /// The SMMU (`vsmmu->smmu`).
-    pub unit: Arc<Unit>,
-    /// The stage-2 parent (`vsmmu->s2_parent`).
-    pub(crate) parent: Arc<PagingInner>,
-    /// The parent's VMID (`vsmmu->vmid`).
-    pub vmid: u16,
-    /// The core's vIOMMU: virtual devices and vEVENTQs.
-    pub core: Arc<ViommuCore>,
-}
 
 /// A vSMMU.
 #[derive(Debug)]
