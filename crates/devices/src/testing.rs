@@ -104,3 +104,62 @@ impl Rig {
             .expect("map");
     }
 }
+
+/// A PCI Express function that declares every kind of BAR and capability: BAR 0-1 64-bit
+/// prefetchable 16 KiB, BAR 2 32-bit 4 KiB, BAR 3 I/O 256 bytes, BAR 4 32-bit 64 KiB with the
+/// MSI-X table (16 vectors) at 0 and its PBA at 0x800, a 64 KiB ROM, pin A; PM at 0x40, MSI
+/// (4 vectors, 64-bit, per-vector mask) at 0x48, MSI-X at 0x60, PCI Express with FLR at 0x6c.
+pub fn every_feature() -> crate::Description {
+    use crate::describe::*;
+    let mem32 = |size| Bar {
+        size,
+        kind: BarKind::Memory32 {
+            prefetchable: false,
+        },
+    };
+    crate::Description {
+        vendor_id: 0x1af4,
+        device_id: 0x10f0,
+        subsystem_vendor_id: 0x1af4,
+        subsystem_id: 0x0001,
+        class_code: 0x01_0802,
+        revision: 2,
+        bars: [
+            Some(Bar {
+                size: 16 << 10,
+                kind: BarKind::Memory64 { prefetchable: true },
+            }),
+            None,
+            Some(mem32(4 << 10)),
+            Some(Bar {
+                size: 256,
+                kind: BarKind::Io,
+            }),
+            Some(mem32(64 << 10)),
+            None,
+        ],
+        rom_size: Some(64 << 10),
+        interrupt_pin: 1,
+        capabilities: vec![
+            Capability::PowerManagement {
+                no_soft_reset: true,
+            },
+            Capability::Msi(MsiDecl {
+                vectors: 4,
+                address_64: true,
+                per_vector_mask: true,
+            }),
+            Capability::Msix(MsixDecl {
+                vectors: 16,
+                table_bar: 4,
+                table_offset: 0,
+                pba_bar: 4,
+                pba_offset: 0x800,
+            }),
+            Capability::Express(ExpressDecl {
+                flr: true,
+                max_payload: 1,
+            }),
+        ],
+    }
+}
