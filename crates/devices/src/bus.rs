@@ -6,6 +6,7 @@ use crate::config::ConfigSpace;
 use crate::config::spec::{COMMAND_MASTER, STATUS, STATUS_INTERRUPT, STATUS_REC_MASTER_ABORT};
 use crate::dma::{DmaAbort, DmaPort};
 use crate::irq::Interrupts;
+use uiommu_core::dma::DmaError;
 
 /// A function's config space, interrupts and DMA port.
 #[derive(Debug)]
@@ -24,8 +25,9 @@ impl Bus {
     }
 
     /// A memory read request of the function: master-aborts without Bus Master Enable (PCI 3.0
-    /// §6.2.2). A read that does not complete sets Received Master Abort (§6.2.3; PCIe: an
-    /// Unsupported Request completion) and reads all ones.
+    /// §6.2.2). A read that is refused sets Received Master Abort (§6.2.3; PCIe: an
+    /// Unsupported Request completion) and reads all ones; a page request is not a refusal,
+    /// the function retries once it is answered.
     pub fn dma_read(&mut self, pasid: u32, iova: u64, buf: &mut [u8]) -> Result<(), DmaAbort> {
         let r = if self.master() {
             self.dma.read(pasid, iova, buf)
@@ -33,7 +35,7 @@ impl Bus {
             buf.fill(0xff);
             Err(DmaAbort::MasterAbort)
         };
-        if r.is_err() {
+        if r.is_err_and(|e| !matches!(e, DmaAbort::Iommu(DmaError::PageRequest(_)))) {
             self.config
                 .set_word_bits(STATUS, STATUS_REC_MASTER_ABORT, true);
         }

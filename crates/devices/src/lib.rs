@@ -14,6 +14,9 @@
 //! 4. [`bus`]: what a model reaches of its function; [`function`]: the [`PciFunction`]
 //!    interface and the generic [`Function`] over a [`Model`];
 //! 5. the models: [`edu`].
+//!
+//! With the `testing` feature (and in this crate's tests), `testing` has what tests and
+//! benches of models start from: a counting trigger and a context over an IOMMU model.
 
 #![forbid(unsafe_code)]
 

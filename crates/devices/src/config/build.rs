@@ -1,6 +1,6 @@
 //! Builds a function's config space from its [`Description`]: the type-0 header with its BARs
 //! and the capability list, each register with the software access the PCI specifications
-//! give it (see [`spec`] for the sections).
+//! give it (see [`super::spec`] for the sections).
 
 use super::spec::*;
 use super::{ConfigSpace, Masks};

@@ -30,7 +30,8 @@
 //!   QEMU ignores `pci_dma_read`/`pci_dma_write`'s result. Here the engine stops as hardware
 //!   whose request was aborted does: the start bit stays set, no interrupt, the DMA
 //!   registers keep refusing writes until a reset; the abort is kept as [`Edu::dma_abort`].
-//!   A read that failed leaves the buffer as the bus returned it, all ones.
+//!   A read that failed leaves the buffer as the bus returned it, all ones. (edu has no ATS
+//!   or PRI capability, so its faults are never page requests.)
 //! - Reset: QEMU's edu has no reset handler, so its registers survive a bus reset. Here a
 //!   reset (the host's `VFIO_DEVICE_RESET`) returns them to their power-on values.
 
