@@ -1,0 +1,133 @@
+//! What a PCI function declares about itself: the identity and layout its config space is
+//! built from ([`crate::config::build`]), and what the ABI layer reports of its regions and
+//! interrupts (`VFIO_DEVICE_GET_REGION_INFO`, `VFIO_DEVICE_GET_IRQ_INFO`).
+
+use crate::config::spec::BAR_COUNT;
+
+/// The kind of a Base Address Register (PCI 3.0 §6.2.5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarKind {
+    /// A 32-bit memory BAR, located anywhere in the low 4 GiB.
+    Memory32 {
+        /// Reads have no side effects; the bridge may prefetch.
+        prefetchable: bool,
+    },
+    /// A 64-bit memory BAR: it takes this BAR's dword and the next one.
+    Memory64 {
+        /// Reads have no side effects; the bridge may prefetch.
+        prefetchable: bool,
+    },
+    /// An I/O space BAR.
+    Io,
+}
+
+/// One implemented BAR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bar {
+    /// Size in bytes: a power of two, at least 16 (memory) or 4 (I/O).
+    pub size: u64,
+    /// Its kind.
+    pub kind: BarKind,
+}
+
+/// The MSI capability of a function (PCI 3.0 §6.8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsiDecl {
+    /// Vectors the function can use: a power of two up to 32 (Multiple Message Capable).
+    pub vectors: u32,
+    /// 64-bit message address capable.
+    pub address_64: bool,
+    /// Per-vector masking capable (Mask and Pending Bits).
+    pub per_vector_mask: bool,
+}
+
+/// The MSI-X capability of a function (PCI 3.0 §6.8.2): its table and Pending Bit Array live
+/// in BARs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsixDecl {
+    /// Table entries, 1..=2048.
+    pub vectors: u16,
+    /// BAR of the table.
+    pub table_bar: u8,
+    /// Offset of the table in it (8-byte aligned).
+    pub table_offset: u32,
+    /// BAR of the Pending Bit Array.
+    pub pba_bar: u8,
+    /// Offset of the PBA in it (8-byte aligned).
+    pub pba_offset: u32,
+}
+
+/// The PCI Express capability of an endpoint (PCIe 4.0 §7.5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpressDecl {
+    /// Function Level Reset capable (Device Capabilities bit 28).
+    pub flr: bool,
+    /// Max_Payload_Size Supported, as the Device Capabilities encoding (0: 128 B).
+    pub max_payload: u8,
+}
+
+/// A capability of the standard list, placed in the order declared from offset 0x40.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// PCI Power Management (PCI PM 1.2 §3.2).
+    PowerManagement {
+        /// D3hot to D0 keeps the function's state (PMCSR No_Soft_Reset).
+        no_soft_reset: bool,
+    },
+    /// MSI.
+    Msi(MsiDecl),
+    /// MSI-X.
+    Msix(MsixDecl),
+    /// PCI Express; the function gets 4 KiB of config space.
+    Express(ExpressDecl),
+}
+
+/// A function's identity and layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    /// Vendor ID.
+    pub vendor_id: u16,
+    /// Device ID.
+    pub device_id: u16,
+    /// Subsystem Vendor ID.
+    pub subsystem_vendor_id: u16,
+    /// Subsystem ID.
+    pub subsystem_id: u16,
+    /// Class code: base class << 16 | sub-class << 8 | programming interface.
+    pub class_code: u32,
+    /// Revision ID.
+    pub revision: u8,
+    /// The BARs; the dword after a 64-bit BAR is `None`.
+    pub bars: [Option<Bar>; BAR_COUNT],
+    /// Size of the expansion ROM (`None`: no ROM, its BAR reads 0).
+    pub rom_size: Option<u32>,
+    /// Interrupt Pin: 0 for none, 1..=4 for INTA#..INTD#.
+    pub interrupt_pin: u8,
+    /// The capability list, in order.
+    pub capabilities: Vec<Capability>,
+}
+
+impl Description {
+    /// The MSI capability, if declared.
+    pub fn msi(&self) -> Option<MsiDecl> {
+        self.capabilities.iter().find_map(|c| match c {
+            Capability::Msi(m) => Some(*m),
+            _ => None,
+        })
+    }
+
+    /// The MSI-X capability, if declared.
+    pub fn msix(&self) -> Option<MsixDecl> {
+        self.capabilities.iter().find_map(|c| match c {
+            Capability::Msix(m) => Some(*m),
+            _ => None,
+        })
+    }
+
+    /// Whether the function is PCI Express.
+    pub fn is_express(&self) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::Express(_)))
+    }
+}
