@@ -5,7 +5,11 @@
 //!   [`PinMemory`], [`PinRegistry`], [`LockedVm`]), and the node it opened ([`Node`]);
 //! - file backings of `IOMMU_IOAS_MAP_FILE` ([`FileBacking`]);
 //! - fault injection, per thread ([`fail_nth`]);
-//! - the IOMMU model a context's devices sit behind ([`MODELS`], [`model`]).
+//! - the IOMMU model a context's devices sit behind ([`MODELS`], [`model`]);
+//! - the emulated PCI devices: their models ([`DEVICE_MODELS`], [`device_model`]), the device
+//!   their IOMMU probes for each ([`DeviceSpec`], [`PhysDevice`]), the function a model creates
+//!   ([`SharedFunction`], [`PciFunction`]); where each sits is [`crate::placement`]'s, its
+//!   sysfs entries [`crate::sysfs`]'s.
 //!
 //! A context ([`Context::new`]) is then served by [`crate::dispatch`], [`crate::mmap`] and the
 //! files of [`crate::files`].
@@ -15,3 +19,5 @@ pub use uiommu_core::driver::{MODELS, Model, default_model, model};
 pub use uiommu_core::fail_nth;
 pub use uiommu_core::ioas::{FileBacking, LockedVm, PAGE_SIZE, PinMemory, PinRegistry};
 pub use uiommu_core::iommu::IommuDriver;
+pub use uiommu_core::iommu::{DeviceSpec, PhysDevice};
+pub use uiommu_devices::{DEVICE_MODELS, DeviceModel, PciFunction, SharedFunction, device_model};

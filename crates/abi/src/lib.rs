@@ -11,7 +11,9 @@ pub mod files;
 pub mod host;
 mod iommufd;
 mod mmap;
+pub mod placement;
 pub mod process_vm;
+pub mod sysfs;
 mod vfio;
 
 pub use files::{Caller, FaultFile, FdHost, File, NoFiles, Readiness, VeventqFile};

@@ -5,6 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::process::{Command, ExitCode};
 use uiommu_abi::host;
+use uiommu_abi::placement::{self, DEVICES_ENV, Placement};
 
 /// The IOMMU models the preload library provides (its `UIOMMU_DRIVER` values), each with its
 /// summary: the IOMMU the devices (the selftest's `IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind.
@@ -21,9 +22,14 @@ pub fn drivers() -> clap::builder::PossibleValuesParser {
 
 /// Prints each model's name and summary, one per line, the default first.
 pub fn list_drivers() {
-    let width = host::MODELS.iter().map(|m| m.name.len()).max().unwrap_or(0);
-    for m in host::MODELS {
-        println!("{:width$}  {}", m.name, m.summary);
+    print_names(host::MODELS.iter().map(|m| (m.name, m.summary)));
+}
+
+/// Prints `name  summary` lines with the summaries aligned.
+pub fn print_names<'a>(rows: impl Iterator<Item = (&'a str, &'a str)> + Clone) {
+    let width = rows.clone().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (name, summary) in rows {
+        println!("{name:width$}  {summary}");
     }
 }
 
@@ -40,7 +46,12 @@ const FAULT_INJECTION_ENV: &str = "UIOMMU_FAULT_INJECTION";
 
 /// Runs `program` and returns its exit code (128 + n for a signal), or 125/126/127 when it
 /// cannot start, as `env` and shells do.
-pub fn run(driver: &str, fault_injection: bool, program: &[OsString]) -> ExitCode {
+pub fn run(
+    driver: &str,
+    devices: &[Placement],
+    fault_injection: bool,
+    program: &[OsString],
+) -> ExitCode {
     let lib = match library::find() {
         Ok(lib) => lib,
         Err(msg) => {
@@ -58,7 +69,8 @@ pub fn run(driver: &str, fault_injection: bool, program: &[OsString]) -> ExitCod
             "LD_PRELOAD",
             preload_list(lib.as_os_str(), std::env::var_os("LD_PRELOAD")),
         )
-        .env(DRIVER_ENV, driver);
+        .env(DRIVER_ENV, driver)
+        .env(DEVICES_ENV, placement::format_list(devices));
     // The directory the program sees as debugfs; the preload library fills it.
     let debugfs = fault_injection
         .then(|| std::env::temp_dir().join(format!("uiommu-debugfs-{}", std::process::id())));

@@ -2,8 +2,11 @@
 //!
 //! `uiommu exec [--driver NAME] [--fault-injection] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
 //! that its `/dev/iommu` and `/dev/vfio/vfio` are served by uiommu, and exits as PROGRAM did.
-//! `uiommu drivers` lists the IOMMU models `--driver` accepts.
+//! `uiommu drivers` lists the IOMMU models `--driver` accepts. Each
+//! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N]` adds an emulated PCI device the program finds
+//! in sysfs and `/dev/vfio` as vfio-pci shows one; `uiommu devices` lists the models.
 
+mod devices;
 mod exec;
 mod library;
 mod status;
@@ -30,6 +33,11 @@ enum Command {
         /// IOMMU model the devices (the selftest's IOMMU_TEST_OP_MOCK_DOMAIN) sit behind.
         #[arg(long, default_value = exec::default_driver(), value_parser = exec::drivers())]
         driver: String,
+        /// An emulated PCI device: MODEL[,bdf=DDDD:BB:DD.F][,group=N] (repeatable). Defaults:
+        /// addresses 0000:00:10.0 up, one IOMMU group each from 9999 down, /dev/vfio/devices/vfioN
+        /// in order. `uiommu devices` lists the models.
+        #[arg(long = "device", value_name = "MODEL[,bdf=..][,group=N]")]
+        devices: Vec<String>,
         /// Emulate the kernel's fault injection: each thread's
         /// /proc/self/task/TID/fail-nth fails the Nth allocation uiommu makes for it, and
         /// /sys/kernel/debug shows the failslab knobs.
@@ -46,6 +54,8 @@ enum Command {
     },
     /// List the IOMMU models `exec --driver` accepts, the default first.
     Drivers,
+    /// List the device models `exec --device` accepts.
+    Devices,
 }
 
 fn main() -> ExitCode {
@@ -53,11 +63,22 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Exec {
             driver,
+            devices,
             fault_injection,
             program,
-        } => exec::run(&driver, fault_injection, &program),
+        } => match devices::resolve(&devices) {
+            Ok(devices) => exec::run(&driver, &devices, fault_injection, &program),
+            Err(msg) => {
+                eprintln!("uiommu: --device: {msg}");
+                ExitCode::from(2)
+            }
+        },
         Command::Drivers => {
             exec::list_drivers();
+            ExitCode::SUCCESS
+        }
+        Command::Devices => {
+            devices::list();
             ExitCode::SUCCESS
         }
     }

@@ -128,3 +128,56 @@ fn a_program_is_required() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("PROGRAM"));
 }
+
+#[test]
+fn devices_lists_the_device_models() {
+    let o = uiommu(&["devices"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("edu "));
+}
+
+#[test]
+fn device_options_reach_the_program_resolved() {
+    let o = uiommu(&[
+        "exec",
+        "--device",
+        "edu",
+        "--device",
+        "edu,group=5000",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$UIOMMU_DEVICES\"",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "edu,bdf=0000:00:10.0,group=9999;edu,bdf=0000:00:11.0,group=5000"
+    );
+}
+
+#[test]
+fn bad_devices_are_refused_before_the_program_runs() {
+    for (spec, msg) in [
+        ("nope", "unknown device model \"nope\" (known: edu"),
+        ("edu,bdf=0000:00:99.0", "out of range"),
+        ("edu,bdf=0:0:1", "malformed PCI address"),
+        ("edu,group=x", "malformed IOMMU group"),
+    ] {
+        let o = uiommu(&["exec", "--device", spec, "--", "echo", "ran"]);
+        assert_eq!(o.status.code(), Some(2), "{spec}");
+        assert!(stderr(&o).contains(msg), "{spec}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+    let o = uiommu(&[
+        "exec",
+        "--device",
+        "edu,bdf=0000:00:1a.0",
+        "--device",
+        "edu,bdf=00:1a.0",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("two devices at PCI address 0000:00:1a.0"));
+}

@@ -28,6 +28,7 @@
 
 pub mod backing;
 pub mod config;
+pub mod emulated;
 #[allow(unsafe_code)]
 mod exports;
 mod failnth;

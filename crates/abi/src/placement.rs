@@ -1,0 +1,280 @@
+//! Where each emulated device of a process sits: its PCI address, its IOMMU group and its VFIO
+//! cdev index. `uiommu exec --device` reads them from the command line and hands them to the
+//! preload library in [`DEVICES_ENV`]; both parse them here.
+//!
+//! # Grammar
+//! One device is `MODEL[,bdf=DDDD:BB:DD.F][,group=N]` (hexadecimal address, the domain may be
+//! left out; decimal group). [`DEVICES_ENV`] holds the devices separated by `;`, in order.
+//!
+//! # Defaults
+//! - address: `0000:00:SS.0` for the first slot `SS` from [`DEFAULT_SLOT`] (0x10) up that no
+//!   device of the list names;
+//! - group: one per device, counting down from [`DEFAULT_GROUP_TOP`] (9999) over the numbers no
+//!   device names, far above the groups a host numbers from 0 (the launcher also refuses a
+//!   number the host's `/sys/kernel/iommu_groups` already has);
+//! - cdev: `vfioN` with `N` the device's position in the list.
+//!
+//! Devices may share a group by naming it; two devices at one address are an error.
+
+use std::fmt;
+use std::str::FromStr;
+use uiommu_devices::{DEVICE_MODELS, DeviceModel, device_model};
+
+/// The environment variable that lists the devices of a process.
+pub const DEVICES_ENV: &str = "UIOMMU_DEVICES";
+
+/// The first slot of bus 0 a device without an address takes.
+pub const DEFAULT_SLOT: u8 = 0x10;
+
+/// The group of the first device without one; the next ones count down.
+pub const DEFAULT_GROUP_TOP: u32 = 9999;
+
+/// A PCI function's address: domain, bus, device (slot) and function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bdf {
+    /// PCI domain (segment).
+    pub domain: u16,
+    /// Bus number.
+    pub bus: u8,
+    /// Device number, 0..32.
+    pub device: u8,
+    /// Function number, 0..8.
+    pub function: u8,
+}
+
+impl fmt::Display for Bdf {
+    /// The kernel's name of the device (`pci_name`): `DDDD:BB:DD.F`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+}
+
+impl FromStr for Bdf {
+    type Err = String;
+
+    /// `DDDD:BB:DD.F` or `BB:DD.F` (domain 0), in hexadecimal.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("malformed PCI address {s:?} (expected DDDD:BB:DD.F, hexadecimal)");
+        let (rest, function) = s.rsplit_once('.').ok_or_else(bad)?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (domain, bus, device) = match parts[..] {
+            [d, b, s] => (d, b, s),
+            [b, s] => ("0", b, s),
+            _ => return Err(bad()),
+        };
+        let hex = |t: &str, digits: usize| {
+            (!t.is_empty() && t.len() <= digits && t.bytes().all(|c| c.is_ascii_hexdigit()))
+                .then(|| u32::from_str_radix(t, 16).ok())
+                .flatten()
+                .ok_or_else(bad)
+        };
+        let bdf = Bdf {
+            domain: hex(domain, 4)? as u16,
+            bus: hex(bus, 2)? as u8,
+            device: hex(device, 2)? as u8,
+            function: hex(function, 1)? as u8,
+        };
+        if bdf.device >= 32 || bdf.function >= 8 {
+            return Err(format!(
+                "PCI address {s:?} out of range (device 00..1f, function 0..7)"
+            ));
+        }
+        Ok(bdf)
+    }
+}
+
+/// One emulated device of the process.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement {
+    /// Its model.
+    pub model: &'static DeviceModel,
+    /// Its PCI address.
+    pub bdf: Bdf,
+    /// Its IOMMU group number (`/dev/vfio/N`, `/sys/kernel/iommu_groups/N`).
+    pub group: u32,
+    /// Its VFIO cdev index (`/dev/vfio/devices/vfioN`).
+    pub cdev: u32,
+}
+
+impl fmt::Display for Placement {
+    /// The device in the grammar, every field explicit.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{},bdf={},group={}",
+            self.model.name, self.bdf, self.group
+        )
+    }
+}
+
+/// A device as written: what it leaves out gets a default.
+struct Request {
+    model: &'static DeviceModel,
+    bdf: Option<Bdf>,
+    group: Option<u32>,
+}
+
+fn parse_one(spec: &str) -> Result<Request, String> {
+    let mut fields = spec.split(',');
+    let name = fields.next().unwrap_or_default().trim();
+    let model = device_model(name).ok_or_else(|| {
+        let known: Vec<_> = DEVICE_MODELS.iter().map(|m| m.name).collect();
+        format!(
+            "unknown device model {name:?} (known: {}; see `uiommu devices`)",
+            known.join(", ")
+        )
+    })?;
+    let mut req = Request {
+        model,
+        bdf: None,
+        group: None,
+    };
+    for field in fields {
+        match field.split_once('=') {
+            Some(("bdf", v)) => req.bdf = Some(v.parse()?),
+            Some(("group", v)) => {
+                let g = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&g| i32::try_from(g).is_ok())
+                    .ok_or_else(|| format!("malformed IOMMU group {v:?} (a number 0..2^31)"))?;
+                req.group = Some(g);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown device option {field:?} in {spec:?} (expected bdf=DDDD:BB:DD.F or group=N)"
+                ));
+            }
+        }
+    }
+    Ok(req)
+}
+
+/// The devices `specs` describe, one per item, with their defaults filled in.
+pub fn parse<'a>(specs: impl IntoIterator<Item = &'a str>) -> Result<Vec<Placement>, String> {
+    let reqs = specs
+        .into_iter()
+        .map(parse_one)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut named_bdfs: Vec<Bdf> = Vec::new();
+    for bdf in reqs.iter().filter_map(|r| r.bdf) {
+        if named_bdfs.contains(&bdf) {
+            return Err(format!("two devices at PCI address {bdf}"));
+        }
+        named_bdfs.push(bdf);
+    }
+    let named_groups: Vec<u32> = reqs.iter().filter_map(|r| r.group).collect();
+    let mut free_slots = (DEFAULT_SLOT..32).map(|device| Bdf {
+        domain: 0,
+        bus: 0,
+        device,
+        function: 0,
+    });
+    let mut free_groups = (0..=DEFAULT_GROUP_TOP).rev();
+    let mut out = Vec::with_capacity(reqs.len());
+    for (cdev, r) in (0u32..).zip(reqs) {
+        let bdf = match r.bdf {
+            Some(b) => b,
+            None => free_slots
+                .by_ref()
+                .find(|b| !named_bdfs.contains(b))
+                .ok_or("no free default PCI address left on bus 00; give bdf=")?,
+        };
+        let group = match r.group {
+            Some(g) => g,
+            None => free_groups
+                .by_ref()
+                .find(|g| !named_groups.contains(g))
+                .ok_or("no free default IOMMU group left; give group=")?,
+        };
+        out.push(Placement {
+            model: r.model,
+            bdf,
+            group,
+            cdev,
+        });
+    }
+    Ok(out)
+}
+
+/// The devices of a [`DEVICES_ENV`] value.
+pub fn parse_list(text: &str) -> Result<Vec<Placement>, String> {
+    parse(text.split(';').filter(|s| !s.trim().is_empty()))
+}
+
+/// The [`DEVICES_ENV`] value of `devices`; [`parse_list`] gives them back.
+pub fn format_list(devices: &[Placement]) -> String {
+    let items: Vec<String> = devices.iter().map(Placement::to_string).collect();
+    items.join(";")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_and_print_as_the_kernel_names_them() {
+        let b: Bdf = "0000:00:1f.7".parse().unwrap();
+        assert_eq!(b.to_string(), "0000:00:1f.7");
+        assert_eq!("3:0a.1".parse::<Bdf>().unwrap().to_string(), "0000:03:0a.1");
+        for bad in [
+            "",
+            "0000:00:20.0",
+            "00:00.8",
+            "0000:00:00",
+            "x:00:00.0",
+            "1:2:3:4.0",
+        ] {
+            assert!(bad.parse::<Bdf>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_count_slots_up_and_groups_down() {
+        let d = parse(["edu", "edu,bdf=0000:00:10.0,group=9998", "edu"]).unwrap();
+        let got: Vec<_> = d
+            .iter()
+            .map(|p| (p.bdf.to_string(), p.group, p.cdev))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("0000:00:11.0".to_string(), 9999, 0),
+                ("0000:00:10.0".to_string(), 9998, 1),
+                ("0000:00:12.0".to_string(), 9997, 2),
+            ]
+        );
+        assert_eq!(format_list(&d[..1]), "edu,bdf=0000:00:11.0,group=9999");
+        let back = parse_list(&format_list(&d)).unwrap();
+        assert_eq!(format_list(&back), format_list(&d));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_that_says_what() {
+        let e = parse(["nope"]).unwrap_err();
+        assert!(e.contains("edu") && e.contains("uiommu devices"), "{e}");
+        assert!(
+            parse(["edu,bdf=zz"])
+                .unwrap_err()
+                .contains("malformed PCI address")
+        );
+        assert!(
+            parse(["edu,group=-1"])
+                .unwrap_err()
+                .contains("malformed IOMMU group")
+        );
+        assert!(parse(["edu,group=4294967295"]).is_err());
+        assert!(
+            parse(["edu,color=red"])
+                .unwrap_err()
+                .contains("unknown device option")
+        );
+        let dup = parse(["edu,bdf=00:10.0", "edu,bdf=0000:00:10.0"]).unwrap_err();
+        assert!(dup.contains("two devices"), "{dup}");
+        assert!(parse_list("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,190 @@
+//! The sysfs and `/dev` entries of a process's emulated devices, laid out as Linux 7.3 shows a
+//! device bound to vfio-pci:
+//!
+//! ```text
+//! /sys/bus/pci/devices/BDF -> ../../../devices/pciDDDD:BB/BDF
+//! /sys/devices/pciDDDD:BB/BDF/{vendor,device,subsystem_vendor,subsystem_device,class,
+//!                              revision,config,resource,irq,numa_node}
+//! /sys/devices/pciDDDD:BB/BDF/iommu_group -> ../../../kernel/iommu_groups/N
+//! /sys/devices/pciDDDD:BB/BDF/driver -> ../../../bus/pci/drivers/vfio-pci
+//! /sys/devices/pciDDDD:BB/BDF/vfio-dev/vfioI/dev            MAJOR:MINOR of the cdev
+//! /sys/kernel/iommu_groups/N/{type,devices/BDF -> ../../../../devices/pciDDDD:BB/BDF}
+//! /sys/bus/pci/drivers/vfio-pci/BDF -> ../../../../devices/pciDDDD:BB/BDF
+//! /dev/vfio/N                 character device VFIO_GROUP_MAJOR:ordinal of the group
+//! /dev/vfio/devices/vfioI     character device VFIO_CDEV_MAJOR:I
+//! /dev/vfio/vfio              character device 10:196 (the misc device of the container)
+//! ```
+//!
+//! A [`Tree`] holds these entries by absolute path, with every directory above them; a front
+//! end shows the host's own entries around them (a directory that exists on the host lists its
+//! real entries and these).
+
+mod attrs;
+
+use crate::placement::Placement;
+use std::collections::BTreeMap;
+use uiommu_devices::SharedFunction;
+
+/// The major number of `/dev/vfio/devices/vfioI`: a number of the dynamic range the kernel
+/// gives vfio's cdevs (from 511 down), which no driver of a usual host holds.
+pub const VFIO_CDEV_MAJOR: u32 = 511;
+
+/// The major number of the group nodes `/dev/vfio/N` (the next of the dynamic range).
+pub const VFIO_GROUP_MAJOR: u32 = 510;
+
+/// `MISC_MAJOR` and `VFIO_MINOR`: `/dev/vfio/vfio`.
+pub const VFIO_CONTAINER_RDEV: (u32, u32) = (10, 196);
+
+/// One entry.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// A directory; its entries are the tree's paths below it.
+    Dir,
+    /// A read-only attribute with fixed text.
+    Text(String),
+    /// The `config` attribute of a function: its config space, of this size.
+    Config(SharedFunction, usize),
+    /// A symbolic link to this target.
+    Link(String),
+    /// A character device node: `(major, minor)`.
+    CharDev(u32, u32),
+}
+
+impl Node {
+    /// The bytes a read of the file gives (empty for what is not a regular file). An access
+    /// the function refuses reads as all ones, as a config read that master-aborts.
+    pub fn contents(&self) -> Vec<u8> {
+        match self {
+            Node::Text(t) => t.clone().into_bytes(),
+            Node::Config(f, size) => {
+                let f = f.lock().unwrap_or_else(|e| e.into_inner());
+                let mut bytes = vec![0xffu8; *size];
+                for (offset, dword) in (0u16..).step_by(4).zip(bytes.chunks_mut(4)) {
+                    let _ = f.config_read(offset, dword);
+                }
+                bytes
+            }
+            Node::Dir | Node::Link(_) | Node::CharDev(..) => Vec::new(),
+        }
+    }
+}
+
+/// The entries, by absolute path (no trailing slash).
+#[derive(Debug, Default)]
+pub struct Tree {
+    nodes: BTreeMap<String, Node>,
+}
+
+impl Tree {
+    /// The entries of `devices` (each with its function).
+    pub fn new(devices: &[(Placement, SharedFunction)]) -> Tree {
+        let mut t = Tree::default();
+        let mut groups: Vec<u32> = Vec::new();
+        for (p, f) in devices {
+            if !groups.contains(&p.group) {
+                groups.push(p.group);
+            }
+            t.add_device(p, f);
+        }
+        for (minor, g) in (0u32..).zip(&groups) {
+            t.add(format!("/sys/kernel/iommu_groups/{g}/type"), text("DMA\n"));
+            t.add(
+                format!("/dev/vfio/{g}"),
+                Node::CharDev(VFIO_GROUP_MAJOR, minor),
+            );
+        }
+        if !devices.is_empty() {
+            let (major, minor) = VFIO_CONTAINER_RDEV;
+            t.add("/dev/vfio/vfio".into(), Node::CharDev(major, minor));
+        }
+        t
+    }
+
+    fn add_device(&mut self, p: &Placement, f: &SharedFunction) {
+        let bdf = p.bdf.to_string();
+        let host = format!("pci{:04x}:{:02x}", p.bdf.domain, p.bdf.bus);
+        let dir = format!("/sys/devices/{host}/{bdf}");
+        let desc = f
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .description()
+            .clone();
+        for (name, value) in attrs::text(&desc, p.cdev) {
+            self.add(format!("{dir}/{name}"), Node::Text(value));
+        }
+        let size = attrs::config_size(&desc);
+        self.add(format!("{dir}/config"), Node::Config(f.clone(), size));
+        let group = p.group;
+        self.add(
+            format!("{dir}/iommu_group"),
+            link(&format!("../../../kernel/iommu_groups/{group}")),
+        );
+        self.add(
+            format!("{dir}/driver"),
+            link("../../../bus/pci/drivers/vfio-pci"),
+        );
+        let cdev = p.cdev;
+        self.add(
+            format!("{dir}/vfio-dev/vfio{cdev}/dev"),
+            text(&format!("{VFIO_CDEV_MAJOR}:{cdev}\n")),
+        );
+        self.add(
+            format!("/dev/vfio/devices/vfio{cdev}"),
+            Node::CharDev(VFIO_CDEV_MAJOR, cdev),
+        );
+        self.add(
+            format!("/sys/bus/pci/devices/{bdf}"),
+            link(&format!("../../../devices/{host}/{bdf}")),
+        );
+        self.add(
+            format!("/sys/bus/pci/drivers/vfio-pci/{bdf}"),
+            link(&format!("../../../../devices/{host}/{bdf}")),
+        );
+        self.add(
+            format!("/sys/kernel/iommu_groups/{group}/devices/{bdf}"),
+            link(&format!("../../../../devices/{host}/{bdf}")),
+        );
+    }
+
+    /// Adds `node` at `path` and a directory at each of its ancestors but `/`.
+    fn add(&mut self, path: String, node: Node) {
+        let mut end = path.len();
+        while let Some(i) = path[..end].rfind('/').filter(|&i| i > 0) {
+            self.nodes.entry(path[..i].to_string()).or_insert(Node::Dir);
+            end = i;
+        }
+        self.nodes.insert(path, node);
+    }
+
+    /// The entry at `path` (absolute, normalised, no trailing slash).
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// The entries directly in directory `dir`, by name.
+    pub fn children(&self, dir: &str) -> Vec<(&str, &Node)> {
+        let prefix = format!("{dir}/");
+        self.nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, n)| (&k[prefix.len()..], n))
+            .filter(|(name, _)| !name.contains('/'))
+            .collect()
+    }
+
+    /// Whether the tree has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+fn text(s: &str) -> Node {
+    Node::Text(s.to_string())
+}
+
+fn link(target: &str) -> Node {
+    Node::Link(target.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+use super::*;
+use crate::placement;
+use std::sync::Arc;
+use uiommu_core::iommu::DeviceSpec;
+
+fn tree(specs: &[&str]) -> Tree {
+    let iommu = uiommu_core::driver::default_model().create();
+    let devices: Vec<_> = placement::parse(specs.iter().copied())
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            let phys = Arc::new(iommu.clone().probe_device(DeviceSpec::default()).unwrap());
+            (p, p.model.create(phys))
+        })
+        .collect();
+    Tree::new(&devices)
+}
+
+#[test]
+fn a_device_has_the_vfio_pci_layout() {
+    let t = tree(&["edu", "edu,group=7"]);
+    let link = |p: &str| match t.get(p) {
+        Some(Node::Link(l)) => l.clone(),
+        other => panic!("{p}: {other:?}"),
+    };
+    assert_eq!(
+        link("/sys/bus/pci/devices/0000:00:10.0"),
+        "../../../devices/pci0000:00/0000:00:10.0"
+    );
+    let dir = "/sys/devices/pci0000:00/0000:00:10.0";
+    assert_eq!(
+        link(&format!("{dir}/iommu_group")),
+        "../../../kernel/iommu_groups/9999"
+    );
+    assert_eq!(
+        link("/sys/kernel/iommu_groups/7/devices/0000:00:11.0"),
+        "../../../../devices/pci0000:00/0000:00:11.0"
+    );
+    assert_eq!(
+        link("/sys/bus/pci/drivers/vfio-pci/0000:00:11.0"),
+        "../../../../devices/pci0000:00/0000:00:11.0"
+    );
+    let read = |p: &str| String::from_utf8(t.get(p).unwrap().contents()).unwrap();
+    assert_eq!(read(&format!("{dir}/vendor")), "0x1234\n");
+    assert_eq!(read(&format!("{dir}/vfio-dev/vfio0/dev")), "511:0\n");
+    let config = t.get(&format!("{dir}/config")).unwrap().contents();
+    assert_eq!(config.len(), 256);
+    assert_eq!(
+        u32::from_le_bytes(config[..4].try_into().unwrap()),
+        0x11e8_1234
+    );
+    assert!(matches!(
+        t.get("/dev/vfio/devices/vfio1"),
+        Some(Node::CharDev(511, 1))
+    ));
+    assert!(matches!(t.get("/dev/vfio/7"), Some(Node::CharDev(510, 1))));
+    assert!(matches!(
+        t.get("/dev/vfio/vfio"),
+        Some(Node::CharDev(10, 196))
+    ));
+    assert!(t.get(&format!("{dir}/sriov_totalvfs")).is_none());
+}
+
+#[test]
+fn directories_list_their_direct_entries() {
+    let t = tree(&["edu"]);
+    let names = |d: &str| -> Vec<String> {
+        t.children(d)
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    };
+    assert_eq!(names("/sys/bus/pci/devices"), ["0000:00:10.0"]);
+    assert_eq!(names("/dev/vfio"), ["9999", "devices", "vfio"]);
+    assert_eq!(names("/sys/kernel/iommu_groups/9999"), ["devices", "type"]);
+    assert!(matches!(t.get("/sys/devices/pci0000:00"), Some(Node::Dir)));
+    assert!(matches!(t.get("/sys"), Some(Node::Dir)));
+    assert!(names("/sys/devices/pci0000:00/0000:00:10.0").contains(&"vfio-dev".to_string()));
+    assert!(tree(&[]).is_empty());
+}
