@@ -23,7 +23,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 compile_error!("the variadic-as-fixed prototypes below are only checked for x86-64 and AArch64");
 
 /// Runs `f`, turning a panic into `fail` with `errno = EIO`.
-fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
+pub(crate) fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {
@@ -34,7 +34,7 @@ fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
 }
 
 /// Returns `r`'s value, or sets `errno` and returns `fail`.
-fn ret<T>(r: Result<T, sys::Errno>, fail: T) -> T {
+pub(crate) fn ret<T>(r: Result<T, sys::Errno>, fail: T) -> T {
     match r {
         Ok(v) => v,
         Err(e) => {
@@ -364,27 +364,6 @@ pub unsafe extern "C" fn pwrite64(
 ) -> ssize_t {
     positioned_io(fd, true, buf as u64, count, pos, || {
         sys::next_pwrite64(fd, buf, count, pos)
-    })
-}
-
-/// `opendir(path)`: with fault injection on, debugfs is the directory of its knobs (see
-/// [`crate::failnth`]).
-///
-/// # Safety
-/// C contract of `opendir`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: `path` is null or NUL-terminated (the C contract of `opendir`).
-        let p = unsafe { sys::c_str(path) };
-        let knobs = p
-            .filter(|p| crate::failnth::enabled() && crate::failnth::is_debugfs(p.to_bytes()))
-            .and_then(|_| crate::failnth::debugfs_dir())
-            .and_then(|d| std::ffi::CString::new(d.as_os_str().as_encoded_bytes()).ok());
-        match knobs {
-            Some(dir) => sys::next_opendir(dir.as_ptr()),
-            None => sys::next_opendir(path),
-        }
     })
 }
 

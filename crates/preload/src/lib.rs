@@ -28,12 +28,16 @@
 
 pub mod backing;
 pub mod config;
+#[allow(unsafe_code)]
+mod dir_exports;
 pub mod emulated;
 #[allow(unsafe_code)]
 mod exports;
 mod failnth;
 pub mod files;
 mod fork;
+#[allow(unsafe_code)]
+mod fs_exports;
 pub mod mapfile;
 pub mod maps;
 mod ops;
@@ -47,3 +51,6 @@ pub mod share;
 #[allow(unsafe_code)]
 mod sys;
 pub mod table;
+pub mod vdir;
+pub mod vfs;
+pub mod vpath;

@@ -9,7 +9,8 @@ use crate::files::Fds;
 use crate::share::Kind;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
-use crate::{backing, config, failnth, fork, path, process};
+use crate::vpath::Target;
+use crate::{backing, config, failnth, fork, path, process, vdir, vfs, vpath};
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
 use uiommu_abi::{Caller, ProcessVm, dispatch};
@@ -26,8 +27,18 @@ pub fn open(
     {
         return Some(open_fail_nth(tid, flags));
     }
-    let node = path::classify(dirfd, path)?;
-    Some(open_node(node, flags, mode))
+    if let Some(node) = path::classify(dirfd, path) {
+        return Some(open_node(node, flags, mode));
+    }
+    let r = match vpath::resolve(dirfd, path, flags & libc::O_NOFOLLOW == 0)? {
+        Err(e) => Err(e),
+        Ok(Target::Real(p)) => sys::open_raw(&p, flags, mode),
+        Ok(Target::Virtual(p, node)) => vfs::open(&p, node, flags),
+    };
+    if let Ok(fd) = r {
+        forget(fd);
+    }
+    Some(r)
 }
 
 fn open_fail_nth(tid: c_int, flags: c_int) -> Result<c_int, Errno> {
@@ -89,6 +100,7 @@ pub fn forget(fd: c_int) {
 /// Takes `fd` out of the table before it is closed; the caller drops the entry after the
 /// real `close`, so the context (if this was its last fd) is released outside every lock.
 pub fn close(fd: c_int) -> Option<Entry> {
+    vdir::forget_fd(fd);
     TABLE.remove(fd)
 }
 
@@ -332,6 +344,9 @@ fn mmap_checks(len: usize, prot: c_int, flags: c_int, fd: c_int, off: i64) -> Re
 
 /// After a successful `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD*)` made `new` from `old`.
 pub fn duplicated(old: c_int, new: c_int) {
+    if new >= 0 {
+        vdir::duplicated(old, new);
+    }
     if new < 0 || TABLE.is_empty() {
         return;
     }
@@ -348,13 +363,20 @@ pub fn duplicated(old: c_int, new: c_int) {
 /// Runs `dup2`/`dup3` with the table locked, so that no other thread sees `new` half-replaced.
 pub fn dup_onto(old: c_int, new: c_int, real: impl FnOnce() -> c_int) -> c_int {
     if TABLE.is_empty() {
-        return real();
+        let rc = real();
+        if rc >= 0 && old != new {
+            let e = sys::errno();
+            vdir::duplicated(old, new);
+            sys::set_errno(e);
+        }
+        return rc;
     }
     let mut t = TABLE.write();
     let rc = real();
     let e = sys::errno();
     let mut replaced = None;
     if rc >= 0 && old != new {
+        vdir::duplicated(old, new);
         let old_entry = t.get(old).cloned();
         replaced = match old_entry {
             Some(e) => t.insert(new, e),

@@ -21,14 +21,24 @@ pub fn classify(dirfd: Option<c_int>, path: &[u8]) -> Option<Node> {
     if last != b"iommu" && last != b"vfio" {
         return None;
     }
-    let base = match dirfd {
+    node_of(&normalize(&absolute(dirfd, path)?))
+}
+
+/// `path` made absolute: as it is, or relative to the directory of `dirfd` (`None`: the cwd).
+pub fn absolute(dirfd: Option<c_int>, path: &[u8]) -> Option<Vec<u8>> {
+    if path.first() == Some(&b'/') {
+        return Some(path.to_vec());
+    }
+    let mut full = match dirfd {
         None => sys::getcwd()?,
-        Some(fd) => sys::readlink(&CString::new(format!("/proc/self/fd/{fd}")).ok()?)?,
+        Some(fd) => match crate::vdir::path_of_fd(fd) {
+            Some(dir) => dir.into_bytes(),
+            None => sys::readlink(&CString::new(format!("/proc/self/fd/{fd}")).ok()?)?,
+        },
     };
-    let mut full = base;
     full.push(b'/');
     full.extend_from_slice(path);
-    node_of(&normalize(&full))
+    Some(full)
 }
 
 /// The components of an absolute path after removing empty, `.` and `..` components.

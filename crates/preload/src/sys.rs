@@ -62,6 +62,23 @@ impl Next {
     }
 }
 
+/// The value a C function returns on failure: -1, or a null pointer.
+trait Failed {
+    const FAILED: Self;
+}
+
+impl Failed for c_int {
+    const FAILED: Self = -1;
+}
+
+impl Failed for ssize_t {
+    const FAILED: Self = -1;
+}
+
+impl<T> Failed for *mut T {
+    const FAILED: Self = std::ptr::null_mut();
+}
+
 /// Declares `next_NAME(args) -> ret` calling the next definition of `NAME` (fixed arguments)
 /// or failing with `ENOSYS` if there is none.
 macro_rules! next_fn {
@@ -72,7 +89,7 @@ macro_rules! next_fn {
             let p = NEXT.get();
             if p.is_null() {
                 set_errno(libc::ENOSYS);
-                return -1 as $r;
+                return <$r as Failed>::FAILED;
             }
             // SAFETY: `p` is libc's definition of this symbol, whose C prototype the
             // declared signature matches; the arguments are passed through unchanged from our
@@ -133,21 +150,37 @@ next_fn! {
     fn next_dup = "dup" (fd: c_int) -> c_int;
     fn next_dup2 = "dup2" (old: c_int, new: c_int) -> c_int;
     fn next_dup3 = "dup3" (old: c_int, new: c_int, flags: c_int) -> c_int;
-}
-
-/// The next definition of `opendir`.
-pub fn next_opendir(path: *const c_char) -> *mut libc::DIR {
-    static NEXT: Next = Next::new("opendir\0");
-    let p = NEXT.get();
-    if p.is_null() {
-        set_errno(libc::ENOSYS);
-        return std::ptr::null_mut();
-    }
-    // SAFETY: `p` is libc's `opendir`, of this prototype; the caller's argument is passed on.
-    let f: unsafe extern "C" fn(*const c_char) -> *mut libc::DIR =
-        unsafe { std::mem::transmute(p) };
-    // SAFETY: see above.
-    unsafe { f(path) }
+    fn next_opendir = "opendir" (path: *const c_char) -> *mut libc::DIR;
+    fn next_fdopendir = "fdopendir" (fd: c_int) -> *mut libc::DIR;
+    fn next_readdir = "readdir" (dir: *mut libc::DIR) -> *mut libc::dirent64;
+    fn next_readdir64 = "readdir64" (dir: *mut libc::DIR) -> *mut libc::dirent64;
+    fn next_closedir = "closedir" (dir: *mut libc::DIR) -> c_int;
+    fn next_stat = "stat" (path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_stat64 = "stat64" (path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_lstat = "lstat" (path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_lstat64 = "lstat64" (path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_fstatat = "fstatat" (dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
+    fn next_fstatat64 = "fstatat64" (dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
+    fn next_xstat = "__xstat" (ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_xstat64 = "__xstat64" (ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_lxstat = "__lxstat" (ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_lxstat64 = "__lxstat64" (ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_fxstatat = "__fxstatat" (ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
+    fn next_fxstatat64 = "__fxstatat64" (ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
+    fn next_statx = "statx" (dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, buf: *mut libc::statx) -> c_int;
+    fn next_readlink = "readlink" (path: *const c_char, buf: *mut c_char, size: size_t) -> ssize_t;
+    fn next_readlinkat = "readlinkat" (dirfd: c_int, path: *const c_char, buf: *mut c_char, size: size_t) -> ssize_t;
+    fn next_access = "access" (path: *const c_char, mode: c_int) -> c_int;
+    fn next_faccessat = "faccessat" (dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int;
+    fn next_realpath = "realpath" (path: *const c_char, resolved: *mut c_char) -> *mut c_char;
+    fn next_realpath_chk = "__realpath_chk" (path: *const c_char, resolved: *mut c_char, len: size_t) -> *mut c_char;
+    fn next_canonicalize_file_name = "canonicalize_file_name" (path: *const c_char) -> *mut c_char;
+    fn next_getxattr = "getxattr" (path: *const c_char, name: *const c_char, value: *mut c_void, size: size_t) -> ssize_t;
+    fn next_lgetxattr = "lgetxattr" (path: *const c_char, name: *const c_char, value: *mut c_void, size: size_t) -> ssize_t;
+    fn next_listxattr = "listxattr" (path: *const c_char, list: *mut c_char, size: size_t) -> ssize_t;
+    fn next_llistxattr = "llistxattr" (path: *const c_char, list: *mut c_char, size: size_t) -> ssize_t;
+    fn next_fopen = "fopen" (path: *const c_char, mode: *const c_char) -> *mut libc::FILE;
+    fn next_fopen64 = "fopen64" (path: *const c_char, mode: *const c_char) -> *mut libc::FILE;
 }
 
 /// The next definition of `mmap` (or `mmap64`, the same function on 64-bit targets).
@@ -562,4 +595,50 @@ pub fn munmap_raw(addr: u64, len: usize) {
     // SAFETY: `addr..addr + len` is a mapping this library created and owns; nothing else
     // refers to it any more when it is unmapped (its owner is being dropped).
     unsafe { libc::syscall(libc::SYS_munmap, addr as usize, len) };
+}
+
+/// `write(fd, data)` as a raw system call, all of it.
+pub fn write_all_raw(fd: c_int, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        // SAFETY: `data` is readable for its length and outlives the call.
+        let rc = unsafe { libc::syscall(libc::SYS_write, fd, data.as_ptr(), data.len()) };
+        let n = sys_result(rc)? as usize;
+        data = &data[n.max(1).min(data.len())..];
+    }
+    Ok(())
+}
+
+/// The file type bits (`S_IFMT`) of `path`, not following a final symbolic link.
+pub fn lstat_type(path: &CStr) -> Result<u32, Errno> {
+    Ok(stat_raw(path, libc::AT_SYMLINK_NOFOLLOW)?.st_mode & libc::S_IFMT)
+}
+
+/// `fstatat(AT_FDCWD, path, flags)` as a raw system call.
+pub fn stat_raw(path: &CStr, flags: c_int) -> Result<libc::stat, Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `path` is NUL-terminated; `st` is a writable `struct stat` that outlives the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            st.as_mut_ptr(),
+            flags,
+        )
+    };
+    sys_result(rc)?;
+    // SAFETY: the call succeeded, so it filled the structure (zeroed before anyway).
+    Ok(unsafe { st.assume_init() })
+}
+
+/// `fdopen(fd, mode)` (not intercepted): a stream over an fd this library opened.
+pub fn fdopen(fd: c_int, mode: &CStr) -> *mut libc::FILE {
+    // SAFETY: `mode` is NUL-terminated; `fd` is an open fd the stream takes over.
+    unsafe { libc::fdopen(fd, mode.as_ptr()) }
+}
+
+/// `dirfd(dir)`: the fd of a directory stream.
+pub fn dirfd(dir: *mut libc::DIR) -> c_int {
+    // SAFETY: `dir` is a stream libc's `opendir`/`fdopendir` returned and not yet closed.
+    unsafe { libc::dirfd(dir) }
 }
