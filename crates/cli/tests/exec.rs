@@ -181,3 +181,24 @@ fn bad_devices_are_refused_before_the_program_runs() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("two devices at PCI address 0000:00:1a.0"));
 }
+
+#[test]
+fn shell_tools_see_the_emulated_device_in_sysfs() {
+    let script = "d=/sys/bus/pci/devices/0000:00:10.0; \
+        ls /sys/bus/pci/devices | grep -c 0000:00:10.0; \
+        cat $d/vendor $d/device; \
+        readlink -f $d/iommu_group; \
+        readlink -f $d; \
+        ls $d/vfio-dev; \
+        cat $d/vfio-dev/vfio0/dev; \
+        ls /dev/vfio/devices; \
+        ls /sys/kernel/iommu_groups/9999/devices";
+    let o = uiommu(&["exec", "--device", "edu", "--", "sh", "-c", script]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1\n0x1234\n0x11e8\n/sys/kernel/iommu_groups/9999\n\
+         /sys/devices/pci0000:00/0000:00:10.0\nvfio0\n511:0\nvfio0\n0000:00:10.0\n"
+    );
+    assert_eq!(stderr(&o), "");
+}
