@@ -90,134 +90,55 @@ unsafe fn stat_common(
     })
 }
 
-/// Declares `stat`-like exports `NAME(path, buf)` (`follow` says whether a final link is).
+fn follows(flags: c_int) -> bool {
+    flags & libc::AT_SYMLINK_NOFOLLOW == 0
+}
+
+/// Declares the `stat`-like exports: each `NAME(args) => next_NAME` with the directory, path,
+/// buffer and whether a final link is followed, named among its arguments.
 macro_rules! stat_exports {
-    ($($name:ident = $next:ident, follow: $follow:expr;)*) => {$(
-        #[doc = concat!("`", stringify!($name), "(path, buf)`.")]
+    ($($name:ident($($arg:ident: $ty:ty),*) => $next:ident,
+        at $dirfd:expr, path $path:ident, buf $buf:ident, follow $follow:expr;)*) => {$(
+        #[doc = concat!("`", stringify!($name), "`.")]
         ///
         /// # Safety
         /// C contract of the function.
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(path: *const c_char, buf: *mut libc::stat) -> c_int {
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
             // SAFETY: our caller's contract.
             unsafe {
-                stat_common(libc::AT_FDCWD, path, buf, $follow, |p| sys::$next(p, buf))
+                stat_common($dirfd, $path, $buf, $follow, |$path| sys::$next($($arg),*))
             }
         }
     )*};
 }
 
 stat_exports! {
-    stat = next_stat, follow: true;
-    stat64 = next_stat64, follow: true;
-    lstat = next_lstat, follow: false;
-    lstat64 = next_lstat64, follow: false;
-}
-
-/// Declares glibc's versioned `__xstat`-like exports `NAME(ver, path, buf)`.
-macro_rules! xstat_exports {
-    ($($name:ident = $next:ident, follow: $follow:expr;)*) => {$(
-        #[doc = concat!("`", stringify!($name), "(ver, path, buf)`: `stat` for older glibc.")]
-        ///
-        /// # Safety
-        /// C contract of the function.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
-            // SAFETY: our caller's contract.
-            unsafe {
-                stat_common(libc::AT_FDCWD, path, buf, $follow, |p| sys::$next(ver, p, buf))
-            }
-        }
-    )*};
-}
-
-xstat_exports! {
-    __xstat = next_xstat, follow: true;
-    __xstat64 = next_xstat64, follow: true;
-    __lxstat = next_lxstat, follow: false;
-    __lxstat64 = next_lxstat64, follow: false;
-}
-
-fn follows(flags: c_int) -> bool {
-    flags & libc::AT_SYMLINK_NOFOLLOW == 0
-}
-
-/// `fstatat(dirfd, path, buf, flags)`.
-///
-/// # Safety
-/// C contract of `fstatat`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn fstatat(
-    dirfd: c_int,
-    path: *const c_char,
-    buf: *mut libc::stat,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: our caller's contract.
-    unsafe {
-        stat_common(dirfd, path, buf, follows(flags), |p| {
-            sys::next_fstatat(dirfd, p, buf, flags)
-        })
-    }
-}
-
-/// `fstatat64(dirfd, path, buf, flags)`.
-///
-/// # Safety
-/// C contract of `fstatat64`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn fstatat64(
-    dirfd: c_int,
-    path: *const c_char,
-    buf: *mut libc::stat,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: our caller's contract.
-    unsafe {
-        stat_common(dirfd, path, buf, follows(flags), |p| {
-            sys::next_fstatat64(dirfd, p, buf, flags)
-        })
-    }
-}
-
-/// `__fxstatat(ver, dirfd, path, buf, flags)`.
-///
-/// # Safety
-/// C contract of `__fxstatat`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __fxstatat(
-    ver: c_int,
-    dirfd: c_int,
-    path: *const c_char,
-    buf: *mut libc::stat,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: our caller's contract.
-    unsafe {
-        stat_common(dirfd, path, buf, follows(flags), |p| {
-            sys::next_fxstatat(ver, dirfd, p, buf, flags)
-        })
-    }
-}
-
-/// `__fxstatat64(ver, dirfd, path, buf, flags)`.
-///
-/// # Safety
-/// C contract of `__fxstatat64`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __fxstatat64(
-    ver: c_int,
-    dirfd: c_int,
-    path: *const c_char,
-    buf: *mut libc::stat,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: our caller's contract.
-    unsafe {
-        stat_common(dirfd, path, buf, follows(flags), |p| {
-            sys::next_fxstatat64(ver, dirfd, p, buf, flags)
-        })
-    }
+    stat(path: *const c_char, buf: *mut libc::stat) => next_stat,
+        at libc::AT_FDCWD, path path, buf buf, follow true;
+    stat64(path: *const c_char, buf: *mut libc::stat) => next_stat64,
+        at libc::AT_FDCWD, path path, buf buf, follow true;
+    lstat(path: *const c_char, buf: *mut libc::stat) => next_lstat,
+        at libc::AT_FDCWD, path path, buf buf, follow false;
+    lstat64(path: *const c_char, buf: *mut libc::stat) => next_lstat64,
+        at libc::AT_FDCWD, path path, buf buf, follow false;
+    fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) => next_fstatat,
+        at dirfd, path path, buf buf, follow follows(flags);
+    fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) => next_fstatat64,
+        at dirfd, path path, buf buf, follow follows(flags);
+    // glibc before 2.33 calls these versioned names.
+    __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_xstat,
+        at libc::AT_FDCWD, path path, buf buf, follow true;
+    __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_xstat64,
+        at libc::AT_FDCWD, path path, buf buf, follow true;
+    __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_lxstat,
+        at libc::AT_FDCWD, path path, buf buf, follow false;
+    __lxstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_lxstat64,
+        at libc::AT_FDCWD, path path, buf buf, follow false;
+    __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int)
+        => next_fxstatat, at dirfd, path path, buf buf, follow follows(flags);
+    __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int)
+        => next_fxstatat64, at dirfd, path path, buf buf, follow follows(flags);
 }
 
 fn fill_statx(m: Meta, stx: &mut libc::statx) {
