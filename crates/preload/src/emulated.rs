@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 use uiommu_abi::host::{DeviceSpec, PhysDevice, SharedFunction};
 use uiommu_abi::placement::{self, DEVICES_ENV, Placement};
-use uiommu_abi::sysfs::{Tree, VFIO_CDEV_MAJOR};
+use uiommu_abi::sysfs::{self, Tree, VFIO_CDEV_MAJOR, VFIO_GROUP_MAJOR};
 
 /// One emulated device.
 pub struct Emulated {
@@ -29,54 +29,79 @@ impl Emulated {
     }
 }
 
-struct Registry {
+/// What a device node's numbers stand for.
+pub enum DeviceNode<'a> {
+    /// `/dev/vfio/devices/vfioN`: one device.
+    Cdev(&'a Emulated),
+    /// `/dev/vfio/N`: an IOMMU group, by number.
+    Group(u32),
+}
+
+/// A set of devices, their group nodes and their entries.
+pub struct Registry {
     devices: Vec<Emulated>,
+    /// The groups, by the minor number of their node.
+    groups: Vec<u32>,
     tree: Tree,
 }
 
-thread_local! {
-    /// Set while this thread creates the devices: a call they make that would look the
-    /// registry up again sees no devices instead of waiting for itself.
-    static CREATING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the launcher configured any device (cheap: no device is created).
-pub fn configured() -> bool {
-    static ANY: OnceLock<bool> = OnceLock::new();
-    *ANY.get_or_init(|| std::env::var_os(DEVICES_ENV).is_some_and(|v| !v.is_empty()))
-}
-
-fn registry() -> Option<&'static Registry> {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    if !configured() || CREATING.get() {
-        return None;
+impl Registry {
+    /// The devices of a [`DEVICES_ENV`] value, behind the process's IOMMU.
+    pub fn from_list(text: &str) -> Registry {
+        let placements = placement::parse_list(text).unwrap_or_else(|e| {
+            eprintln!("uiommu: {DEVICES_ENV}: {e}; no device is emulated");
+            Vec::new()
+        });
+        let devices: Vec<Emulated> = placements.into_iter().filter_map(create).collect();
+        let pairs: Vec<_> = devices
+            .iter()
+            .map(|d| (d.placement, d.function.clone()))
+            .collect();
+        Registry {
+            tree: Tree::new(&pairs),
+            groups: sysfs::groups(devices.iter().map(|d| &d.placement)),
+            devices,
+        }
     }
-    Some(REGISTRY.get_or_init(|| {
-        CREATING.set(true);
-        let r = create();
-        CREATING.set(false);
-        r
-    }))
-}
 
-fn create() -> Registry {
-    let text = std::env::var(DEVICES_ENV).unwrap_or_default();
-    let placements = placement::parse_list(&text).unwrap_or_else(|e| {
-        eprintln!("uiommu: {DEVICES_ENV}: {e}; no device is emulated");
-        Vec::new()
-    });
-    let devices: Vec<Emulated> = placements.into_iter().filter_map(create_one).collect();
-    let pairs: Vec<_> = devices
-        .iter()
-        .map(|d| (d.placement, d.function.clone()))
-        .collect();
-    Registry {
-        tree: Tree::new(&pairs),
-        devices,
+    /// Every device, in the order configured.
+    pub fn devices(&self) -> &[Emulated] {
+        &self.devices
+    }
+
+    /// The device of cdev `/dev/vfio/devices/vfio{index}`.
+    pub fn by_cdev(&self, index: u32) -> Option<&Emulated> {
+        self.devices.iter().find(|d| d.placement.cdev == index)
+    }
+
+    /// The devices of IOMMU group `group` (`/dev/vfio/{group}`).
+    pub fn in_group(&self, group: u32) -> impl Iterator<Item = &Emulated> {
+        self.devices
+            .iter()
+            .filter(move |d| d.placement.group == group)
+    }
+
+    /// What the device node numbered `(major, minor)` stands for (the `st_rdev` its `stat`
+    /// shows).
+    pub fn node(&self, major: u32, minor: u32) -> Option<DeviceNode<'_>> {
+        match major {
+            VFIO_CDEV_MAJOR => self.by_cdev(minor).map(DeviceNode::Cdev),
+            VFIO_GROUP_MAJOR => self
+                .groups
+                .get(minor as usize)
+                .copied()
+                .map(DeviceNode::Group),
+            _ => None,
+        }
+    }
+
+    /// The sysfs and `/dev` entries of the devices.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
     }
 }
 
-fn create_one(placement: Placement) -> Option<Emulated> {
+fn create(placement: Placement) -> Option<Emulated> {
     let fail = |why: String| {
         eprintln!("uiommu: device {placement} not created: {why}");
         None
@@ -96,22 +121,77 @@ fn create_one(placement: Placement) -> Option<Emulated> {
     })
 }
 
-/// Every device, in the order configured.
-pub fn all() -> &'static [Emulated] {
-    registry().map_or(&[], |r| &r.devices)
+thread_local! {
+    /// Set while this thread creates the devices: a call they make that would look the
+    /// registry up again sees no devices instead of waiting for itself.
+    static CREATING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The device of cdev `/dev/vfio/devices/vfio{index}`.
-pub fn by_cdev(index: u32) -> Option<&'static Emulated> {
-    all().iter().find(|d| d.placement.cdev == index)
+/// Whether the launcher configured any device (cheap: no device is created).
+pub fn configured() -> bool {
+    static ANY: OnceLock<bool> = OnceLock::new();
+    *ANY.get_or_init(|| std::env::var_os(DEVICES_ENV).is_some_and(|v| !v.is_empty()))
 }
 
-/// The devices of IOMMU group `group` (`/dev/vfio/{group}`).
-pub fn in_group(group: u32) -> impl Iterator<Item = &'static Emulated> {
-    all().iter().filter(move |d| d.placement.group == group)
+/// The process's devices, created at the first call (`None` if none is configured).
+pub fn registry() -> Option<&'static Registry> {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    if !configured() || CREATING.get() {
+        return None;
+    }
+    Some(REGISTRY.get_or_init(|| {
+        /// Clears [`CREATING`] however the creation ends.
+        struct Creating;
+        impl Drop for Creating {
+            fn drop(&mut self) {
+                CREATING.set(false);
+            }
+        }
+        CREATING.set(true);
+        let _creating = Creating;
+        Registry::from_list(&std::env::var(DEVICES_ENV).unwrap_or_default())
+    }))
 }
 
-/// The sysfs and `/dev` entries of the devices, if any device is configured.
+/// The process's sysfs and `/dev` entries, if it has any device.
 pub fn tree() -> Option<&'static Tree> {
-    registry().map(|r| &r.tree).filter(|t| !t.is_empty())
+    registry().map(Registry::tree).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_name_the_devices_and_groups() {
+        let r = Registry::from_list("edu,group=42;edu");
+        assert_eq!(r.devices().len(), 2);
+        let Some(DeviceNode::Cdev(d)) = r.node(VFIO_CDEV_MAJOR, 1) else {
+            panic!("no vfio1");
+        };
+        assert_eq!(d.placement.bdf.to_string(), "0000:00:11.0");
+        assert_eq!(d.cdev_rdev(), (511, 1));
+        let mut id = [0u8; 4];
+        d.function.lock().unwrap().config_read(0, &mut id).unwrap();
+        assert_eq!(u32::from_le_bytes(id), 0x11e8_1234);
+        assert!(matches!(
+            r.node(VFIO_GROUP_MAJOR, 0),
+            Some(DeviceNode::Group(42))
+        ));
+        assert!(matches!(
+            r.node(VFIO_GROUP_MAJOR, 1),
+            Some(DeviceNode::Group(9999))
+        ));
+        assert!(r.node(VFIO_GROUP_MAJOR, 2).is_none());
+        assert!(r.node(1, 1).is_none());
+        assert_eq!(r.in_group(42).count(), 1);
+        assert!(!r.tree().is_empty());
+    }
+
+    #[test]
+    fn a_bad_list_gives_no_device() {
+        let r = Registry::from_list("edu,bdf=nope");
+        assert!(r.devices().is_empty());
+        assert!(r.tree().is_empty());
+    }
 }

@@ -4,7 +4,7 @@
 //! A file's contents are served by a real fd: a memfd holding them, reopened read-only, so
 //! `read`, `pread`, `lseek`, `fstat` and `close` are the kernel's own. A directory only the
 //! tree has is opened as `/` and remembered ([`crate::vdir`]). The device nodes are not opened
-//! yet (`ENODEV`).
+//! yet (`ENODEV`); [`crate::emulated::node`] tells what the numbers of each stand for.
 
 use crate::sys::{self, Errno};
 use crate::vdir;

@@ -79,13 +79,10 @@ impl Tree {
     /// The entries of `devices` (each with its function).
     pub fn new(devices: &[(Placement, SharedFunction)]) -> Tree {
         let mut t = Tree::default();
-        let mut groups: Vec<u32> = Vec::new();
         for (p, f) in devices {
-            if !groups.contains(&p.group) {
-                groups.push(p.group);
-            }
             t.add_device(p, f);
         }
+        let groups = groups(devices.iter().map(|(p, _)| p));
         for (minor, g) in (0u32..).zip(&groups) {
             t.add(format!("/sys/kernel/iommu_groups/{g}/type"), text("DMA\n"));
             t.add(
@@ -176,6 +173,18 @@ impl Tree {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+}
+
+/// The groups of `devices`, each once, in order: the minor number of `/dev/vfio/N` is the
+/// group's index here.
+pub fn groups<'a>(devices: impl IntoIterator<Item = &'a Placement>) -> Vec<u32> {
+    let mut groups: Vec<u32> = Vec::new();
+    for p in devices {
+        if !groups.contains(&p.group) {
+            groups.push(p.group);
+        }
+    }
+    groups
 }
 
 fn text(s: &str) -> Node {

@@ -78,3 +78,9 @@ fn directories_list_their_direct_entries() {
     assert!(names("/sys/devices/pci0000:00/0000:00:10.0").contains(&"vfio-dev".to_string()));
     assert!(tree(&[]).is_empty());
 }
+
+#[test]
+fn group_nodes_are_numbered_in_order_of_first_use() {
+    let p = placement::parse(["edu,group=7", "edu", "edu,group=7"]).unwrap();
+    assert_eq!(groups(&p), [7, 9999]);
+}
