@@ -27,8 +27,12 @@ struct Stream {
 
 /// The streams, by `DIR *`.
 static STREAMS: Mutex<BTreeMap<usize, Stream>> = Mutex::new(BTreeMap::new());
-/// fds standing for directories only the tree has, with their paths.
-static DIR_FDS: Mutex<BTreeMap<c_int, String>> = Mutex::new(BTreeMap::new());
+/// fds standing for directories only the tree has: their paths, and the identity of the file
+/// they are open on (`/`), which a number closed behind our back and reused no longer has.
+static DIR_FDS: Mutex<BTreeMap<c_int, DirFd>> = Mutex::new(BTreeMap::new());
+
+/// What [`DIR_FDS`] keeps of one fd: the directory's path and the fd's file identity.
+type DirFd = (String, (u64, u64));
 /// Whether any stream was ever registered (the common process never pays for a lock).
 static ANY: AtomicBool = AtomicBool::new(false);
 
@@ -41,13 +45,19 @@ pub fn path_of_fd(fd: c_int) -> Option<String> {
     if !ANY.load(Ordering::Acquire) {
         return None;
     }
-    lock(&DIR_FDS).get(&fd).cloned()
+    let (path, id) = lock(&DIR_FDS).get(&fd).cloned()?;
+    if sys::file_id(fd) != Ok(id) {
+        forget_fd(fd);
+        return None;
+    }
+    Some(path)
 }
 
 /// `fd` stands for the tree's directory `path`.
 pub fn remember_fd(fd: c_int, path: &str) {
+    let Ok(id) = sys::file_id(fd) else { return };
     ANY.store(true, Ordering::Release);
-    lock(&DIR_FDS).insert(fd, path.to_string());
+    lock(&DIR_FDS).insert(fd, (path.to_string(), id));
 }
 
 /// `new` was made from `old` (`dup` and the like): it stands for what `old` stands for.
