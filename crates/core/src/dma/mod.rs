@@ -89,10 +89,11 @@ fn next_grpid() -> u32 {
 
 /// A device's RID or PASID resolved to the domain it translates through now, for a burst of
 /// requests. Attach changes after resolution are not seen (a device's context and PASID
-/// caches); resolve again after one.
+/// caches); resolve again after one. It holds its requester by value (a device handle is a
+/// counted reference), so resolving allocates nothing.
 #[derive(Debug, Clone)]
-pub struct DmaTarget {
-    requester: Arc<dyn Requester>,
+pub struct DmaTarget<R> {
+    requester: R,
     pasid: u32,
     domain: Option<Arc<dyn Domain>>,
     /// The unit's IOTLB and the tag of this target's translations in it.
@@ -101,11 +102,11 @@ pub struct DmaTarget {
     last: MicroTlb,
 }
 
-impl DmaTarget {
+impl<R: Requester + Clone> DmaTarget<R> {
     /// The domain `pasid` of `requester` translates through now. A PASID with no attachment
     /// of its own, on an IOMMU where the guest owns the PASID table, translates through the
     /// nested domain of the RID (that table's owner), as its faults are reported there.
-    pub fn resolve<R: Requester + Clone + 'static>(requester: &R, pasid: u32) -> Self {
+    pub fn resolve(requester: &R, pasid: u32) -> Self {
         let domain = requester.current_domain(pasid).or_else(|| {
             let guest_table = pasid != NO_PASID && requester.phys().driver.user_pasid_table();
             guest_table
@@ -119,7 +120,7 @@ impl DmaTarget {
             .and_then(|hw| hw.hw(requester.phys()))
             .map(|(tlb, did)| (tlb, Tag { did, pasid }));
         DmaTarget {
-            requester: Arc::new(requester.clone()),
+            requester: requester.clone(),
             pasid,
             domain,
             cache,
@@ -330,7 +331,7 @@ impl DmaTarget {
 
 /// Translates one request of `requester` at `pasid`: the output address of `iova` and how many of
 /// the `len` bytes from there are contiguous.
-pub fn translate<R: Requester + Clone + 'static>(
+pub fn translate<R: Requester + Clone>(
     requester: &R,
     pasid: u32,
     iova: u64,
@@ -342,7 +343,7 @@ pub fn translate<R: Requester + Clone + 'static>(
 }
 
 /// The device reads `buf.len()` bytes at `iova` through the IOMMU.
-pub fn dma_read<R: Requester + Clone + 'static>(
+pub fn dma_read<R: Requester + Clone>(
     requester: &R,
     pasid: u32,
     iova: u64,
@@ -353,7 +354,7 @@ pub fn dma_read<R: Requester + Clone + 'static>(
 }
 
 /// The device writes `data` at `iova` through the IOMMU.
-pub fn dma_write<R: Requester + Clone + 'static>(
+pub fn dma_write<R: Requester + Clone>(
     requester: &R,
     pasid: u32,
     iova: u64,
