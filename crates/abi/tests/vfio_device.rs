@@ -264,8 +264,21 @@ fn bind_checks_its_arguments_in_the_kernels_order() {
     assert_eq!(bind(15, 0, IOMMUFD), Err(Errno::EINVAL));
     assert_eq!(bind(16, 0, -1), Err(Errno::EINVAL));
     assert_eq!(bind(16, 2, IOMMUFD), Err(Errno::EINVAL));
+    // A token is read, then refused: this function is no SR-IOV function.
     assert_eq!(
-        bind(16, VFIO_DEVICE_BIND_FLAG_TOKEN, IOMMUFD),
+        bind(24, VFIO_DEVICE_BIND_FLAG_TOKEN, IOMMUFD),
+        Err(Errno::EFAULT)
+    );
+    let uuid = [7u8; 16];
+    let mut b = VfioDeviceBindIommufd {
+        argsz: sz::<VfioDeviceBindIommufd>(),
+        flags: VFIO_DEVICE_BIND_FLAG_TOKEN,
+        iommufd: IOMMUFD,
+        token_uuid_ptr: uuid.as_ptr() as u64,
+        ..Default::default()
+    };
+    assert_eq!(
+        s.ioctl(VFIO_DEVICE_BIND_IOMMUFD, &mut b),
         Err(Errno::EINVAL)
     );
     assert_eq!(bind(16, 0, CLOSED), Err(Errno::EBADF));
@@ -735,4 +748,122 @@ fn edu_dma_moves_data_through_the_mock_and_faults_after_unmap() {
 #[test]
 fn edu_dma_moves_data_through_vtd_and_faults_after_unmap() {
     end_to_end("vtd");
+}
+
+/// A model without registers, for a function that declares every kind of BAR and capability.
+#[derive(Debug)]
+struct Registerless;
+
+impl uiommu_devices::Model for Registerless {
+    fn bar_read(&mut self, _: &mut uiommu_devices::Bus, _: u8, _: u64, data: &mut [u8]) {
+        data.fill(0);
+    }
+    fn bar_write(&mut self, _: &mut uiommu_devices::Bus, _: u8, _: u64, _: &[u8]) {}
+    fn reset(&mut self, _: &mut uiommu_devices::Bus) {}
+}
+
+#[test]
+fn a_pci_express_function_with_msix_shows_its_regions_and_vectors() {
+    let driver = uiommu_core::driver::create("mock").unwrap();
+    let ctx = ctx_behind(Arc::clone(&driver));
+    let probe = || {
+        Arc::new(
+            Arc::clone(&driver)
+                .probe_device(DeviceSpec::default())
+                .unwrap(),
+        )
+    };
+    let phys = probe();
+    let desc = uiommu_devices::testing::every_feature();
+    let f: SharedFunction = Arc::new(Mutex::new(Function::new(desc, Registerless, phys)));
+    let file = VfioDeviceFile::open(f, Arc::new(ProcessVm::current()), PciAddress::default());
+    let s = Setup {
+        ioas: common::ioas_alloc(&ctx),
+        host: Host {
+            ctx,
+            eventfds: Mutex::default(),
+        },
+        edu: Arc::new(Mutex::new(uiommu_devices::edu::function(probe()))),
+        file,
+    };
+    s.bind().unwrap();
+    let region = |index: u32, argsz: u32| {
+        let mut buf = [0u64; 8];
+        (buf[0], buf[1]) = (u64::from(argsz), u64::from(index));
+        s.ioctl_at(VFIO_DEVICE_GET_REGION_INFO, buf.as_mut_ptr() as u64)
+            .map(|_| buf)
+    };
+    let (r, w, m, c) = (
+        VFIO_REGION_INFO_FLAG_READ,
+        VFIO_REGION_INFO_FLAG_WRITE,
+        VFIO_REGION_INFO_FLAG_MMAP,
+        VFIO_REGION_INFO_FLAG_CAPS,
+    );
+    let info = |b: [u64; 8]| VfioRegionInfo::read_from_bytes(&b.as_bytes()[..32]).unwrap();
+    // BAR 0-1: 64-bit, 16 KiB; BAR 1 is its upper half. BAR 3: I/O, no mmap.
+    let b0 = info(region(0, 32).unwrap());
+    assert_eq!((b0.size, b0.flags), (16 << 10, r | w | m));
+    assert_eq!(info(region(1, 32).unwrap()).size, 0);
+    let b3 = info(region(3, 32).unwrap());
+    assert_eq!((b3.size, b3.flags), (256, r | w));
+    // BAR 4 holds the MSI-X table: MSIX_MAPPABLE, copied only when argsz has room.
+    let small = info(region(4, 32).unwrap());
+    assert_eq!(
+        (small.flags, small.argsz, small.cap_offset),
+        (r | w | m | c, 40, 0)
+    );
+    let whole = region(4, 40).unwrap();
+    let b4 = info(whole);
+    assert_eq!((b4.flags, b4.argsz, b4.cap_offset), (r | w | m | c, 40, 32));
+    let header = VfioInfoCapHeader::read_from_bytes(&whole.as_bytes()[32..40]).unwrap();
+    assert_eq!(
+        (header.id, header.version, header.next),
+        (VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 1, 0)
+    );
+    let rom = info(region(VFIO_PCI_ROM_REGION_INDEX, 32).unwrap());
+    assert_eq!((rom.size, rom.flags), (64 << 10, r));
+    assert_eq!(info(region(CONFIG, 32).unwrap()).size, 4096);
+
+    // MSI-X: 16 vectors that can grow; MSI: 4.
+    let mut i = VfioIrqInfo {
+        argsz: 16,
+        index: VFIO_PCI_MSIX_IRQ_INDEX,
+        ..Default::default()
+    };
+    s.ioctl(VFIO_DEVICE_GET_IRQ_INFO, &mut i).unwrap();
+    assert_eq!((i.count, i.flags), (16, VFIO_IRQ_INFO_EVENTFD));
+    i.index = VFIO_PCI_MSI_IRQ_INDEX;
+    s.ioctl(VFIO_DEVICE_GET_IRQ_INFO, &mut i).unwrap();
+    assert_eq!(i.count, 4);
+
+    // Vectors 2 and 3 of MSI-X get eventfds; the table is hidden from region I/O.
+    let (fd2, t2) = s.host.eventfd();
+    let (fd3, t3) = s.host.eventfd();
+    let fds = [-1, -1, fd2, fd3];
+    let flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+    s.set_irqs(flags, VFIO_PCI_MSIX_IRQ_INDEX, 0, 4, fds.as_bytes())
+        .unwrap();
+    s.set_cfg16(COMMAND, MEM_MASTER);
+    let mut entry = [0u8; 16];
+    assert_eq!(s.read(4, 2 * 16, &mut entry), Ok(16));
+    assert_eq!(entry, [0xff; 16]);
+    // Loopback of vectors 2..4: only those with an eventfd signal.
+    let none = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+    s.set_irqs(none, VFIO_PCI_MSIX_IRQ_INDEX, 1, 3, &[])
+        .unwrap();
+    assert_eq!((t2.count(), t3.count()), (1, 1));
+    // A bad fd in a block leaves none of the block's vectors set.
+    s.set_irqs(
+        flags,
+        VFIO_PCI_MSIX_IRQ_INDEX,
+        5,
+        2,
+        [fd2, CLOSED].as_bytes(),
+    )
+    .unwrap_err();
+    // ERR on a PCI Express function: an eventfd, then loopback.
+    let (fde, te) = s.host.eventfd();
+    s.set_eventfd(VFIO_PCI_ERR_IRQ_INDEX, fde).unwrap();
+    s.set_irqs(none, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &[]).unwrap();
+    assert_eq!(te.count(), 1);
 }

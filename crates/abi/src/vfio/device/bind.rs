@@ -27,9 +27,10 @@ pub(super) struct Binding {
 
 /// `VFIO_DEVICE_BIND_IOMMUFD` (`vfio_df_ioctl_bind_iommufd`): `EFAULT` reading `argsz`,
 /// `EINVAL` below `out_devid`'s end, the extensible copy (`E2BIG`, `EFAULT`), `EINVAL` for a
-/// negative fd or an unknown flag, `EINVAL` if already bound, `EINVAL` for
-/// `VFIO_DEVICE_BIND_FLAG_TOKEN` (vfio-pci takes a token only for an SR-IOV function, which
-/// this function is not: `vfio_pci_core_match_token_uuid`), then the fd (`EBADF`, `EBADFD`),
+/// negative fd or an unknown flag, `EINVAL` if already bound; with
+/// `VFIO_DEVICE_BIND_FLAG_TOKEN`, `EFAULT` reading the UUID, then `EINVAL` (vfio-pci takes a
+/// token only for an SR-IOV function, which this function is not:
+/// `vfio_pci_core_match_token_uuid`); then the fd (`EBADF`, `EBADFD`),
 /// the bind of the device to the context, and `EFAULT` writing `out_devid` (undone).
 pub(super) fn bind_iommufd(
     file: &VfioDeviceFile,
@@ -49,7 +50,14 @@ pub(super) fn bind_iommufd(
     if bind.iommufd < 0 || bind.flags & !VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
         return Err(Errno::EINVAL);
     }
-    if state.bound.is_some() || bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
+    if state.bound.is_some() {
+        return Err(Errno::EINVAL);
+    }
+    if bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
+        // `vfio_df_check_token`: the UUID is read, then refused by a function that is
+        // neither a VF nor a PF with VFs.
+        let mut uuid = [0u8; 16];
+        caller.mem.read(bind.token_uuid_ptr, &mut uuid)?;
         return Err(Errno::EINVAL);
     }
     let ctx = caller.fds.iommufd(bind.iommufd)?;
@@ -62,10 +70,14 @@ pub(super) fn bind_iommufd(
         device::unbind(&ctx, dev.into_object());
         return Err(e);
     }
-    file.function_mut()
+    let port = file
+        .function_mut()
         .dma()
-        .bind(dev.clone(), Arc::clone(&file.memory))
-        .map_err(|_| Errno::EINVAL)?;
+        .bind(dev.clone(), Arc::clone(&file.memory));
+    if port.is_err() {
+        device::unbind(&ctx, dev.into_object());
+        return Err(Errno::EINVAL);
+    }
     state.bound = Some(Binding {
         ctx,
         dev,
