@@ -5,6 +5,8 @@
 //! front end owns fd numbers, so it implements [`FdHost`]: a real kernel fd stands behind each
 //! file, as for the context itself.
 
+use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use uiommu_core::context::{Context, Handle, Process};
 use uiommu_core::fault::FaultQueue;
@@ -12,6 +14,7 @@ use uiommu_core::ioas::{DmaBuf, FileBacking, PinOwner};
 use uiommu_core::test_access::TestAccess;
 use uiommu_core::test_dmabuf::TestDmaBuf;
 use uiommu_core::veventq::Veventq;
+use uiommu_devices::Trigger;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};
 
@@ -137,6 +140,28 @@ pub trait FdHost {
         self.get(fd).is_some()
     }
 
+    /// `iommufd_ctx_from_fd(fd)`: the iommufd context behind the caller's `fd`; `EBADF` if
+    /// `fd` is not open, `EBADFD` if it is not an iommufd. A host whose fds name no context
+    /// answers with those two.
+    fn iommufd(&self, fd: i32) -> Result<Arc<Context>> {
+        Err(if self.is_open(fd) {
+            Errno::EBADFD
+        } else {
+            Errno::EBADF
+        })
+    }
+
+    /// `eventfd_ctx_fdget(fd)`: a trigger that signals the eventfd behind the caller's `fd`
+    /// (an [`EventfdTrigger`] over a duplicate of it, in a host of real fds); `EBADF` if `fd`
+    /// is not open, `EINVAL` if it is not an eventfd.
+    fn eventfd(&self, fd: i32) -> Result<Arc<dyn Trigger>> {
+        Err(if self.is_open(fd) {
+            Errno::EINVAL
+        } else {
+            Errno::EBADF
+        })
+    }
+
     /// `dma_buf_get(fd)`: the dma-buf behind `fd`; `EBADF` if `fd` is not open, `EINVAL` if
     /// it is no dma-buf.
     fn dma_buf(&self, fd: i32) -> Result<Arc<TestDmaBuf>> {
@@ -145,6 +170,28 @@ pub trait FdHost {
             _ if self.is_open(fd) => Err(Errno::EINVAL),
             _ => Err(Errno::EBADF),
         }
+    }
+}
+
+/// A trigger that signals an eventfd as `eventfd_signal` does: each signal adds 1 to its
+/// counter (an 8-byte write of 1). The fd is the trigger's own (a duplicate the host made of
+/// the caller's), so the caller closing theirs does not stop it, as the kernel's reference
+/// to the eventfd context does not.
+#[derive(Debug)]
+pub struct EventfdTrigger(std::fs::File);
+
+impl EventfdTrigger {
+    /// The trigger of the eventfd `fd`.
+    pub fn new(fd: OwnedFd) -> Self {
+        EventfdTrigger(std::fs::File::from(fd))
+    }
+}
+
+impl Trigger for EventfdTrigger {
+    /// A counter at its maximum would block the write (`EAGAIN` for a non-blocking eventfd);
+    /// the kernel's signal saturates instead, so a failed write is dropped.
+    fn trigger(&self) {
+        let _ = (&self.0).write(&1u64.to_ne_bytes());
     }
 }
 
@@ -205,5 +252,23 @@ impl<'a> Caller<'a> {
 impl std::fmt::Debug for Caller<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Caller").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn an_eventfd_trigger_writes_one_per_signal() {
+        let (mut rx, tx) = std::io::pipe().unwrap();
+        let t = EventfdTrigger::new(OwnedFd::from(tx));
+        t.trigger();
+        t.trigger();
+        let mut got = [0u8; 16];
+        rx.read_exact(&mut got).unwrap();
+        assert_eq!(got[..8], 1u64.to_ne_bytes());
+        assert_eq!(got[8..], 1u64.to_ne_bytes());
     }
 }

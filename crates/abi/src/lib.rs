@@ -16,11 +16,12 @@ pub mod process_vm;
 pub mod sysfs;
 mod vfio;
 
-pub use files::{Caller, FaultFile, FdHost, File, NoFiles, Readiness, VeventqFile};
+pub use files::{Caller, EventfdTrigger, FaultFile, FdHost, File, NoFiles, Readiness, VeventqFile};
 pub use iommufd::table::{IoctlOp, iommufd_ioctls};
 pub use mmap::{Mapping, mmap};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
+pub use vfio::device::{PciAddress, REGION_SHIFT, UserBuffer, VfioDeviceFile};
 pub use vfio::spapr::SpaprContainer;
 
 use uiommu_core::context::Context;

@@ -13,6 +13,7 @@
 //! no-IOMMU mode, so that mode never applies here.
 
 mod container;
+pub mod device;
 mod info;
 mod map;
 pub mod spapr;

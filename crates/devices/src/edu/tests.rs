@@ -57,7 +57,8 @@ fn config_header_is_qemus() {
     f.config_write(pci::BASE_ADDRESS_0 + 4, &[0xff; 4]).unwrap();
     assert_eq!(cfg(&f, pci::BASE_ADDRESS_0 + 4, 4), 0);
     assert_eq!(f.interrupts().count(IrqIndex::Msi), 1);
-    assert_eq!(f.interrupts().count(IrqIndex::Err), 0, "conventional PCI");
+    // 7.3's vfio_pci_get_irq_count gives ERR one vector on conventional PCI too.
+    assert_eq!(f.interrupts().count(IrqIndex::Err), 1);
 }
 
 #[test]

@@ -78,14 +78,15 @@ impl Interrupts {
         }
     }
 
-    /// Vectors of `index` (`VFIO_DEVICE_GET_IRQ_INFO.count`): ERR exists for PCI Express
-    /// functions only, REQ always (`vfio_pci_get_irq_count`).
+    /// Vectors of `index` (`VFIO_DEVICE_GET_IRQ_INFO.count`), as Linux 7.3's
+    /// `vfio_pci_get_irq_count` answers: ERR and REQ have one vector on every function (a
+    /// conventional function's ERR trigger can be set but is never signalled).
     pub fn count(&self, index: IrqIndex) -> u32 {
         match index {
             IrqIndex::Intx => u32::from(self.has_intx),
             IrqIndex::Msi => self.msi_triggers.len() as u32,
             IrqIndex::Msix => self.msix_triggers.len() as u32,
-            IrqIndex::Err => u32::from(self.express),
+            IrqIndex::Err => 1,
             IrqIndex::Req => 1,
         }
     }
@@ -96,7 +97,7 @@ impl Interrupts {
             IrqIndex::Intx => None,
             IrqIndex::Msi => self.msi_triggers.get_mut(v),
             IrqIndex::Msix => self.msix_triggers.get_mut(v),
-            IrqIndex::Err => (v == 0 && self.express).then_some(&mut self.err),
+            IrqIndex::Err => (v == 0).then_some(&mut self.err),
             IrqIndex::Req => (v == 0).then_some(&mut self.req),
         }
     }
@@ -200,7 +201,9 @@ impl Interrupts {
 
     /// Signals ERR (an uncorrectable error; PCI Express functions only).
     pub fn signal_err(&self) {
-        Self::fire(Some(&self.err));
+        if self.express {
+            Self::fire(Some(&self.err));
+        }
     }
 
     /// Signals REQ (the host asks for the device back).

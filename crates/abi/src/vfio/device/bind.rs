@@ -1,0 +1,193 @@
+//! Binding the device file to an iommufd and attaching it (`drivers/vfio/device_cdev.c`:
+//! `vfio_df_ioctl_bind_iommufd`, `vfio_df_ioctl_attach_pt`, `vfio_df_ioctl_detach_pt`,
+//! `vfio_df_unbind_iommufd`; `drivers/vfio/iommufd.c`: the `vfio_iommufd_physical_*` ops).
+
+use super::{State, VfioDeviceFile};
+use crate::Caller;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use uiommu_core::context::{Context, Handle};
+use uiommu_core::device::{self, Device};
+use uiommu_core::iommu::NO_PASID;
+use uiommu_uapi::copy::{copy_struct_from_user, read_vfio};
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::vfio::*;
+use uiommu_uapi::{Errno, offset_of_end};
+use zerocopy::{FromZeros, IntoBytes};
+
+/// The file's binding: the context, the device object, and what is attached
+/// (`vdev->iommufd_attached`, `vdev->pasids`).
+#[derive(Debug)]
+pub(super) struct Binding {
+    pub ctx: Arc<Context>,
+    pub dev: Handle<Device>,
+    rid_attached: bool,
+    pasids: BTreeSet<u32>,
+}
+
+/// `VFIO_DEVICE_BIND_IOMMUFD` (`vfio_df_ioctl_bind_iommufd`): `EFAULT` reading `argsz`,
+/// `EINVAL` below `out_devid`'s end, the extensible copy (`E2BIG`, `EFAULT`), `EINVAL` for a
+/// negative fd or an unknown flag, `EINVAL` if already bound; with
+/// `VFIO_DEVICE_BIND_FLAG_TOKEN`, `EFAULT` reading the UUID, then `EINVAL` (vfio-pci takes a
+/// token only for an SR-IOV function, which this function is not:
+/// `vfio_pci_core_match_token_uuid`); then the fd (`EBADF`, `EBADFD`),
+/// the bind of the device to the context, and `EFAULT` writing `out_devid` (undone).
+pub(super) fn bind_iommufd(
+    file: &VfioDeviceFile,
+    state: &mut State,
+    caller: &Caller<'_>,
+    arg: u64,
+) -> Result<i64> {
+    let minsz = offset_of_end!(VfioDeviceBindIommufd, out_devid);
+    let mut size = [0u8; 4];
+    caller.mem.read(arg, &mut size)?;
+    let user_size = u32::from_ne_bytes(size);
+    if (user_size as usize) < minsz {
+        return Err(Errno::EINVAL);
+    }
+    let mut bind = VfioDeviceBindIommufd::new_zeroed();
+    copy_struct_from_user(&caller.mem, bind.as_mut_bytes(), arg, user_size.into())?;
+    if bind.iommufd < 0 || bind.flags & !VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if state.bound.is_some() {
+        return Err(Errno::EINVAL);
+    }
+    if bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
+        // `vfio_df_check_token`: the UUID is read, then refused by a function that is
+        // neither a VF nor a PF with VFs.
+        let mut uuid = [0u8; 16];
+        caller.mem.read(bind.token_uuid_ptr, &mut uuid)?;
+        return Err(Errno::EINVAL);
+    }
+    let ctx = caller.fds.iommufd(bind.iommufd)?;
+    let phys = Arc::clone(file.function_mut().dma().phys());
+    let obj = device::bind(&ctx, phys)?;
+    let dev: Handle<Device> = Handle::new(obj).ok_or(Errno::EINVAL)?;
+    let devid = dev.id();
+    let out = arg.wrapping_add(std::mem::offset_of!(VfioDeviceBindIommufd, out_devid) as u64);
+    if let Err(e) = caller.mem.write(out, devid.as_bytes()) {
+        device::unbind(&ctx, dev.into_object());
+        return Err(e);
+    }
+    let port = file
+        .function_mut()
+        .dma()
+        .bind(dev.clone(), Arc::clone(&file.memory));
+    if port.is_err() {
+        device::unbind(&ctx, dev.into_object());
+        return Err(Errno::EINVAL);
+    }
+    state.bound = Some(Binding {
+        ctx,
+        dev,
+        rid_attached: false,
+        pasids: BTreeSet::new(),
+    });
+    Ok(0)
+}
+
+/// `vfio_df_unbind_iommufd` → `vfio_iommufd_physical_unbind`: every PASID detached, then the
+/// RID, then the device unbound; the function's requests master-abort again.
+pub(super) fn unbind(file: &VfioDeviceFile, state: &mut State) {
+    let Some(b) = state.bound.take() else { return };
+    file.function_mut().dma().unbind();
+    for &pasid in &b.pasids {
+        device::detach(&b.ctx, &b.dev, pasid);
+    }
+    if b.rid_attached {
+        device::detach(&b.ctx, &b.dev, NO_PASID);
+    }
+    device::unbind(&b.ctx, b.dev.into_object());
+}
+
+/// `VFIO_DEVICE_ATTACH_IOMMUFD_PT` (`vfio_df_ioctl_attach_pt`): `EFAULT` on the first 12
+/// bytes, `EINVAL` for a short `argsz` or an unknown flag, with `VFIO_DEVICE_ATTACH_PASID`
+/// `EINVAL` below `pasid`'s end and `EFAULT` reading it; then attach, or replace when
+/// already attached (`vfio_iommufd_physical_attach_ioas`, `..._pasid_attach_ioas`) with
+/// core's errors; the HWPT ID written back to `pt_id` (`EFAULT`: the RID is detached again).
+pub(super) fn attach_pt(
+    _file: &VfioDeviceFile,
+    state: &mut State,
+    caller: &Caller<'_>,
+    arg: u64,
+) -> Result<i64> {
+    let minsz = offset_of_end!(VfioDeviceAttachIommufdPt, pt_id);
+    let mut attach: VfioDeviceAttachIommufdPt =
+        read_vfio(&caller.mem, arg, minsz, VFIO_DEVICE_ATTACH_PASID)?;
+    let with_pasid = attach.flags & VFIO_DEVICE_ATTACH_PASID != 0;
+    if with_pasid {
+        attach.pasid = read_tail(caller, arg, attach.argsz, minsz)?;
+    }
+    let b = state.bound.as_mut().ok_or(Errno::EINVAL)?;
+    let pt_id = if with_pasid {
+        let pasid = attach.pasid;
+        if b.pasids.contains(&pasid) {
+            device::replace(&b.ctx, &b.dev, pasid, attach.pt_id)?
+        } else {
+            let id = device::attach(&b.ctx, &b.dev, pasid, attach.pt_id)?;
+            b.pasids.insert(pasid);
+            id
+        }
+    } else {
+        let id = if b.rid_attached {
+            device::replace(&b.ctx, &b.dev, NO_PASID, attach.pt_id)?
+        } else {
+            device::attach(&b.ctx, &b.dev, NO_PASID, attach.pt_id)?
+        };
+        b.rid_attached = true;
+        id
+    };
+    let out = arg.wrapping_add(std::mem::offset_of!(VfioDeviceAttachIommufdPt, pt_id) as u64);
+    if let Err(e) = caller.mem.write(out, pt_id.as_bytes()) {
+        // `out_detach` calls `detach_ioas`: the RID, whichever was attached.
+        if b.rid_attached {
+            device::detach(&b.ctx, &b.dev, NO_PASID);
+            b.rid_attached = false;
+        }
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `VFIO_DEVICE_DETACH_IOMMUFD_PT` (`vfio_df_ioctl_detach_pt`): `EFAULT` on the first 8
+/// bytes, `EINVAL` for a short `argsz` or an unknown flag, with `VFIO_DEVICE_DETACH_PASID`
+/// `EINVAL` below `pasid`'s end and `EFAULT` reading it. Detaching what is not attached
+/// succeeds and does nothing.
+pub(super) fn detach_pt(
+    _file: &VfioDeviceFile,
+    state: &mut State,
+    caller: &Caller<'_>,
+    arg: u64,
+) -> Result<i64> {
+    let minsz = offset_of_end!(VfioDeviceDetachIommufdPt, flags);
+    let detach: VfioDeviceDetachIommufdPt =
+        read_vfio(&caller.mem, arg, minsz, VFIO_DEVICE_DETACH_PASID)?;
+    let pasid = if detach.flags & VFIO_DEVICE_DETACH_PASID != 0 {
+        Some(read_tail(caller, arg, detach.argsz, minsz)?)
+    } else {
+        None
+    };
+    let b = state.bound.as_mut().ok_or(Errno::EINVAL)?;
+    match pasid {
+        Some(pasid) if b.pasids.remove(&pasid) => device::detach(&b.ctx, &b.dev, pasid),
+        Some(_) => {}
+        None if b.rid_attached => {
+            device::detach(&b.ctx, &b.dev, NO_PASID);
+            b.rid_attached = false;
+        }
+        None => {}
+    }
+    Ok(0)
+}
+
+/// The `pasid` word right after the first `minsz` bytes: `EINVAL` if `argsz` does not
+/// cover it, `EFAULT` if unreadable.
+fn read_tail(caller: &Caller<'_>, arg: u64, argsz: u32, minsz: usize) -> Result<u32> {
+    if (argsz as usize) < minsz + 4 {
+        return Err(Errno::EINVAL);
+    }
+    let mut word = [0u8; 4];
+    caller.mem.read(arg.wrapping_add(minsz as u64), &mut word)?;
+    Ok(u32::from_ne_bytes(word))
+}
