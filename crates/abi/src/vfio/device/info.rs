@@ -169,7 +169,7 @@ pub(super) fn get_irq_info(
 }
 
 /// `VFIO_DEVICE_RESET` (`vfio_pci_ioctl_reset`): every function here can be reset
-/// (`reset_works`), keeping what the host programmed ([`super::irqs::reset`]); the user's
+/// (`reset_works`), keeping what the host programmed ([`super::reset::reset`]); the user's
 /// virtual config space is untouched.
 pub(super) fn reset(
     file: &VfioDeviceFile,
@@ -177,7 +177,7 @@ pub(super) fn reset(
     _: &Caller<'_>,
     _: u64,
 ) -> Result<i64> {
-    super::irqs::reset(state, &mut *file.function_mut());
+    super::reset::reset(state, &mut *file.function_mut());
     Ok(0)
 }
 

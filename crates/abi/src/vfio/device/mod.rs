@@ -20,6 +20,7 @@ mod feature;
 mod info;
 mod irqs;
 mod region;
+mod reset;
 
 use crate::Caller;
 use crate::cmd_table::CmdTable;
