@@ -401,6 +401,37 @@ fn dirty_tracking_round_trip() {
     assert_eq!(read(&ctx, 0), 0, "cleared by the previous read");
 }
 
+/// A range that runs past the top of the address space wraps as the kernel's `unsigned
+/// long` arithmetic does: every marked page counts, none is mapped, nothing overflows.
+#[test]
+fn dirty_marks_wrap_past_the_top_of_the_address_space() {
+    let ctx = ctx();
+    let ioas = ioas_alloc(&ctx);
+    let (_s, _a, idev) = mock_domain(&ctx, ioas).unwrap();
+    let hwpt = hwpt_alloc(&ctx, idev, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING).unwrap();
+    let mut on = IommuHwptSetDirtyTracking {
+        size: sz::<IommuHwptSetDirtyTracking>(),
+        flags: IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+        hwpt_id: hwpt,
+        __reserved: 0,
+    };
+    ioctl(&ctx, IOMMU_HWPT_SET_DIRTY_TRACKING, &mut on).unwrap();
+    let marks = [0xffu8; 2];
+    let cmd = test_cmd(
+        &ctx,
+        hwpt,
+        TestDirty {
+            iova: 0xffff_ffff_ffff_c000,
+            length: 0x10000,
+            page_size: 0x1000,
+            uptr: marks.as_ptr() as u64,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(cmd.member::<TestDirty>().out_nr_dirty, 16);
+}
+
 #[test]
 fn pasid_attach_replace_detach() {
     let ctx = ctx();
