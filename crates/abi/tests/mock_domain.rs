@@ -4,7 +4,8 @@ mod common;
 
 use common::mock::*;
 use common::*;
-use uiommu_core::context::Context;
+use uiommu_core::context::{Context, Node};
+use uiommu_core::driver::default_model;
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
@@ -430,6 +431,44 @@ fn dirty_marks_wrap_past_the_top_of_the_address_space() {
     )
     .unwrap();
     assert_eq!(cmd.member::<TestDirty>().out_nr_dirty, 16);
+}
+
+/// A mock device that goes away with a PASID still attached (by IOMMU_DESTROY, or with the
+/// context) leaves no pinned page and no locked-VM charge once the context is closed.
+#[test]
+fn a_closed_context_leaves_no_pin_behind_a_pasid_attachment() {
+    for destroy_first in [false, true] {
+        let process = process(1 << 30);
+        let (registry, user) = (process.registry.clone(), process.user_locked.clone());
+        let ctx = Context::new(process, Node::Iommu, default_model().create());
+        let ioas = ioas_alloc(&ctx);
+        let (_, _, idev) = mock_domain_flags(&ctx, ioas, MOCK_FLAGS_DEVICE_PASID).unwrap();
+        let hwpt = hwpt_alloc(&ctx, idev, ioas, IOMMU_HWPT_ALLOC_PASID).unwrap();
+        let (stdev, _, _) = mock_domain_flags(&ctx, hwpt, MOCK_FLAGS_DEVICE_PASID).unwrap();
+        test_cmd(
+            &ctx,
+            stdev,
+            TestPasidAttach {
+                pasid: 2,
+                pt_id: hwpt,
+            },
+        )
+        .unwrap();
+        let buf = Buffer::new(4 * 4096);
+        map_fixed(&ctx, ioas, &buf, IOVA).unwrap();
+        assert_eq!(registry.refs(buf.addr()), 1);
+        assert_eq!(user.locked(), 4);
+        if destroy_first {
+            destroy(&ctx, stdev).unwrap();
+        }
+        drop(ctx);
+        assert_eq!(
+            registry.refs(buf.addr()),
+            0,
+            "destroy first: {destroy_first}"
+        );
+        assert_eq!(user.locked(), 0, "destroy first: {destroy_first}");
+    }
 }
 
 #[test]

@@ -400,6 +400,16 @@ pub fn detach(ctx: &Context, idev: &Handle<Device>, pasid: u32) {
     detach_hwpt(ctx, idev, pasid);
 }
 
+/// The PASIDs (`NO_PASID` for the RID) `idev` is attached at.
+pub fn attached_pasids(idev: &Handle<Device>) -> Vec<u32> {
+    let g = idev.group.lock();
+    g.attach
+        .iter()
+        .filter(|(_, a)| a.devices.contains_key(&idev.id))
+        .map(|(&pasid, _)| pasid)
+        .collect()
+}
+
 /// The HWPT attached to `idev` at `pasid`, if any.
 pub fn attached_hwpt(idev: &Handle<Device>, pasid: u32) -> Option<ObjRef<Object>> {
     let g = idev.group.lock();

@@ -34,7 +34,11 @@ impl SelftestDevice {
         idev.as_ref().and_then(|r| Handle::new(r.clone()))
     }
 
-    /// `iommufd_selftest_destroy`: detach the RID, then unbind.
+    /// `iommufd_selftest_destroy`: detach, then unbind. The kernel detaches only the RID, so a
+    /// PASID left attached keeps its HWPT (and the pinned pages of its IOAS) until the
+    /// context's release, which then stops with a WARN and leaks them; here every PASID is
+    /// detached first, as VFIO's unbind does (`vfio_iommufd_physical_unbind`), so a closed
+    /// context leaves no pin and no charge behind.
     pub(crate) fn destroy(&self, ctx: &Context) {
         let taken = self
             .idev
@@ -43,7 +47,11 @@ impl SelftestDevice {
             .take();
         if let Some(idev) = taken {
             if let Some(h) = Handle::<Device>::new(idev.clone()) {
-                device::detach(ctx, &h, NO_PASID);
+                let mut pasids = device::attached_pasids(&h);
+                pasids.sort_by_key(|&p| p == NO_PASID);
+                for pasid in pasids {
+                    device::detach(ctx, &h, pasid);
+                }
             }
             device::unbind(ctx, idev);
         }
