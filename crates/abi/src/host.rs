@@ -20,4 +20,6 @@ pub use uiommu_core::fail_nth;
 pub use uiommu_core::ioas::{FileBacking, LockedVm, PAGE_SIZE, PinMemory, PinRegistry};
 pub use uiommu_core::iommu::IommuDriver;
 pub use uiommu_core::iommu::{DeviceSpec, PhysDevice};
-pub use uiommu_devices::{DEVICE_MODELS, DeviceModel, PciFunction, SharedFunction, device_model};
+pub use uiommu_devices::{
+    DEVICE_MODELS, DeviceModel, PciFunction, SharedFunction, Trigger, device_model,
+};

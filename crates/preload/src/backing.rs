@@ -37,7 +37,32 @@ pub fn node_of_link(target: &[u8]) -> Option<Node> {
 /// A new backing fd for `node`, opened with `flags` and `mode`, at the lowest free number as
 /// `open` would give.
 pub fn create(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
-    let memfd = sys::memfd(name(node))?;
+    create_named(name(node), flags, mode)
+}
+
+/// Opens a node: a new backing fd (a memfd called `name`, see [`create`]) that `register`
+/// then maps to the object it stands for; an O_PATH fd names the node without opening it, so
+/// it stands for nothing (and `ioctl` on it is `EBADF`). A failed `register` closes the fd.
+pub fn open_node(
+    name: &CStr,
+    flags: c_int,
+    mode: c_uint,
+    register: impl FnOnce(c_int) -> Result<(), Errno>,
+) -> Result<c_int, Errno> {
+    let fd = create_named(name, flags, mode)?;
+    if flags & libc::O_PATH != 0 {
+        return Ok(fd);
+    }
+    if let Err(e) = register(fd) {
+        sys::close_raw(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// A new backing fd, a memfd called `name`, opened with `flags` and `mode` as [`create`] does.
+fn create_named(name: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
+    let memfd = sys::memfd(name)?;
     let path = CString::new(format!("/proc/self/fd/{memfd}")).map_err(|_| libc::EINVAL)?;
     // The link is a magic symlink: O_NOFOLLOW would refuse it, and the real node is no link.
     match sys::open_raw(&path, flags & !libc::O_NOFOLLOW, mode) {

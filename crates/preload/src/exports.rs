@@ -294,7 +294,7 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
 }
 
 /// The common body of `pread`/`pwrite` and their `64` names: ours, or forwarded via `next`.
-fn positioned_io(
+pub(crate) fn positioned_io(
     fd: c_int,
     write: bool,
     buf: u64,

@@ -23,8 +23,8 @@ use libc::c_int;
 use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use uiommu_abi::host::FileBacking;
-use uiommu_abi::{FdHost, File};
+use uiommu_abi::host::{Context, FileBacking, Trigger};
+use uiommu_abi::{EventfdTrigger, FdHost, File};
 
 /// A file behind one or more fds.
 pub struct OpenFile {
@@ -107,7 +107,7 @@ impl FdHost for Fds {
     fn get(&self, fd: i32) -> Option<File> {
         match ops::lookup(fd)?.object {
             Object::File(f) => Some(f.file.clone()),
-            Object::Context(_) | Object::FailNth(_) | Object::Remote(_) => None,
+            Object::Context(_) | Object::Device(_) | Object::FailNth(_) | Object::Remote(_) => None,
         }
     }
 
@@ -123,6 +123,32 @@ impl FdHost for Fds {
             return Ok(mapfile::unpinnable());
         }
         mapfile::map(fd)
+    }
+
+    /// `iommufd_ctx_from_fd(fd)`: the context of one of our `/dev/iommu` or `/dev/vfio/vfio`
+    /// fds (both are iommufd's files); `EBADF` if `fd` is not open, `EBADFD` for any other
+    /// file, a context shared from another process since a `fork` included (its objects live
+    /// in that process).
+    fn iommufd(&self, fd: i32) -> uiommu_uapi::errno::Result<Arc<Context>> {
+        match ops::lookup(fd).map(|e| e.object) {
+            Some(Object::Context(ctx)) => Ok(ctx),
+            _ if self.is_open(fd) => Err(uiommu_uapi::Errno::EBADFD),
+            _ => Err(uiommu_uapi::Errno::EBADF),
+        }
+    }
+
+    /// `eventfd_ctx_fdget(fd)`: a trigger over a duplicate of the caller's eventfd, so that it
+    /// keeps signalling after the caller closes `fd`; `EBADF` if `fd` is not open, `EINVAL` for
+    /// what is not an eventfd (our own fds never are, whatever stands behind them).
+    fn eventfd(&self, fd: i32) -> uiommu_uapi::errno::Result<Arc<dyn Trigger>> {
+        if !self.is_open(fd) {
+            return Err(uiommu_uapi::Errno::EBADF);
+        }
+        if ops::lookup(fd).is_some() || !sys::is_eventfd(fd) {
+            return Err(uiommu_uapi::Errno::EINVAL);
+        }
+        let dup = sys::dup_owned(fd).map_err(uiommu_uapi::Errno)?;
+        Ok(Arc::new(EventfdTrigger::new(dup)))
     }
 }
 

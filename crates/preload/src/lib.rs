@@ -11,6 +11,10 @@
 //! [`files`], recorded in the same table; closing the last fd of one releases it. Commands that
 //! take the caller's file (`IOMMU_IOAS_MAP_FILE`) reach its pages through [`mapfile`].
 //!
+//! Opening an emulated device's `/dev/vfio/devices/vfioN` gives a virtual fd for a vfio-pci
+//! device file ([`device`]): its ioctls, and its region I/O by `pread`/`pwrite` (and `read`,
+//! `write`, the vectored and fortified calls), reach [`uiommu_abi::VfioDeviceFile`].
+//!
 //! # Threads
 //! The table is behind a read-write lock held only to look up or change an entry: a command
 //! runs on its context with no global lock, so commands on different contexts run in parallel
@@ -18,8 +22,8 @@
 //!
 //! # fork
 //! A forked child shares its parent's contexts and files, as on the kernel: the parent owns
-//! them and serves the child's calls on them, see [`share`]. [`fork`] keeps the child's locks
-//! consistent.
+//! them and serves the child's calls on them, see [`share`]. A device file stays with the
+//! process that opened it ([`device`]). [`fork`] keeps the child's locks consistent.
 //!
 //! # exec
 //! Contexts do not survive `execve` (the new image has no copy of our state). A virtual fd
@@ -28,6 +32,8 @@
 
 pub mod backing;
 pub mod config;
+pub mod device;
+mod device_io;
 #[allow(unsafe_code)]
 mod dir_exports;
 pub mod emulated;
@@ -38,6 +44,8 @@ pub mod files;
 mod fork;
 #[allow(unsafe_code)]
 mod fs_exports;
+#[allow(unsafe_code)]
+mod io_exports;
 pub mod mapfile;
 pub mod maps;
 mod ops;

@@ -2,15 +2,16 @@
 //!
 //! Every function here answers `None` when the call is not ours (the exported symbol then
 //! forwards it to libc unchanged) or `Some(result)` with the value or errno the kernel would
-//! give for `/dev/iommu` or `/dev/vfio/vfio`, or for a file a command handed out (an anonymous
-//! inode whose only method is `release`).
+//! give for `/dev/iommu` or `/dev/vfio/vfio`, for a vfio-pci device file (see
+//! [`crate::device`]), or for a file a command handed out (an anonymous inode whose only method
+//! is `release`).
 
 use crate::files::Fds;
 use crate::share::Kind;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::vpath::Target;
-use crate::{backing, config, failnth, fork, path, process, vdir, vfs, vpath};
+use crate::{backing, config, device, device_io, failnth, fork, path, process, vdir, vfs, vpath};
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
 use uiommu_abi::{Caller, ProcessVm, dispatch};
@@ -32,6 +33,10 @@ pub fn open(
     }
     let r = match vpath::resolve(dirfd, path, flags & libc::O_NOFOLLOW == 0)? {
         Err(e) => Err(e),
+        // The device file's fd is in the table already.
+        Ok(Target::Virtual(p, node @ uiommu_abi::sysfs::Node::CharDev(..))) => {
+            return Some(vfs::open(&p, node, flags));
+        }
         Ok(Target::Real(p)) => sys::open_raw(&p, flags, mode),
         Ok(Target::Virtual(p, node)) => vfs::open(&p, node, flags),
     };
@@ -64,16 +69,7 @@ fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
     config::iommu().ok_or(libc::ENODEV)?;
     // The context's allocation (`iommufd_fops_open`).
     uiommu_abi::host::fail_nth::alloc().map_err(|e| e.0)?;
-    let fd = backing::create(node, flags, mode)?;
-    // An O_PATH fd names the node without opening it: no context, and ioctl is EBADF.
-    if flags & libc::O_PATH != 0 {
-        return Ok(fd);
-    }
-    if let Err(e) = register(fd, node) {
-        sys::close_raw(fd);
-        return Err(e);
-    }
-    Ok(fd)
+    backing::open_node(backing::name(node), flags, mode, |fd| register(fd, node))
 }
 
 /// Gives `fd`, a fresh backing fd, a new context (`iommufd_fops_open`).
@@ -144,18 +140,25 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
             let r = r.ioctl(request as u32, arg);
             return Some(r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX)));
         }
+        // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
+        Object::Device(d) => return Some(device::ioctl(d, request as u32, arg)),
         Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
     };
+    Some(command(|caller| dispatch(ctx, caller, request as u32, arg)))
+}
+
+/// Runs `f` as a command of this process, on its memory and fds, with the fork gate held:
+/// the value it returns (as the syscall's `int`) or its errno.
+pub(crate) fn command(
+    f: impl FnOnce(&Caller<'_>) -> uiommu_uapi::errno::Result<i64>,
+) -> Result<c_int, Errno> {
     let _gate = fork::command_guard();
     process::refresh_limits();
-    // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
     let mem = ProcessVm::current();
     let caller = Caller::opener(&mem, &Fds);
-    let r = dispatch(ctx, &caller, request as u32, arg);
-    Some(
-        r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
-            .map_err(|e| e.0),
-    )
+    f(&caller)
+        .map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
+        .map_err(|e| e.0)
 }
 
 /// `ioctl` on a file with no `unlocked_ioctl` (`fs/ioctl.c: vfs_ioctl`): `ENOTTY`, but for
@@ -193,6 +196,10 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                 return Ok(isize::try_from(n).unwrap_or(isize::MAX));
             }
             Object::Context(_) => return Err(libc::EINVAL),
+            Object::Device(d) => {
+                let n = device_io::read_write(d, write, buf, count)?;
+                return Ok(isize::try_from(n).unwrap_or(isize::MAX));
+            }
             Object::Remote(r) => {
                 if r.kind() == Kind::Context {
                     return Err(libc::EINVAL);
@@ -228,8 +235,9 @@ fn check_access_mode(fd: c_int, write: bool) -> Result<(), Errno> {
 }
 
 /// `pread`/`pwrite` at `pos` (`ksys_pread64`): a negative `pos` is `EINVAL`; the anonymous
-/// files have no `FMODE_PREAD` (`ESPIPE`); the device node has it, then fails as `read` does
-/// (`EBADF` for the wrong access mode, `EINVAL` without the method); the `fail-nth` file answers.
+/// files have no `FMODE_PREAD` (`ESPIPE`); the iommufd nodes have it, then fail as `read`
+/// does (`EBADF` for the wrong access mode, `EINVAL` without the method); a device file and
+/// the `fail-nth` file answer.
 pub fn pread_pwrite(
     fd: c_int,
     write: bool,
@@ -248,8 +256,46 @@ pub fn pread_pwrite(
         Object::FailNth(tid) => check_access_mode(fd, write)
             .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
             .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+        Object::Device(d) => check_access_mode(fd, write)
+            .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
+            .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
     };
     Some(r)
+}
+
+/// `preadv`/`pwritev` and `preadv2`/`pwritev2` at `pos` (`None`: the file position, as
+/// `preadv2` takes -1) of the caller's `iovcnt` iovecs at `iov`, on a device file (`do_preadv`,
+/// `vfs_readv`): `EINVAL` for another negative `pos`, `EBADF` for the wrong access mode. The
+/// other virtual fds are their backing files' here, as before these calls were intercepted.
+pub fn vectored(
+    fd: c_int,
+    write: bool,
+    iov: u64,
+    iovcnt: c_int,
+    pos: Option<i64>,
+    flags: c_int,
+) -> Option<Result<isize, Errno>> {
+    let entry = lookup(fd)?;
+    let Object::Device(d) = &entry.object else {
+        return None;
+    };
+    let pos = pos.map(|p| u64::try_from(p).map_err(|_| libc::EINVAL));
+    Some(
+        pos.transpose()
+            .and_then(|pos| {
+                check_access_mode(fd, write)?;
+                device_io::vectored(d, write, iov, iovcnt, pos, flags)
+            })
+            .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+    )
+}
+
+/// `lseek` of a device file: `ESPIPE` (the cdev has no `llseek`); other fds are the kernel's.
+pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
+    match lookup(fd)?.object {
+        Object::Device(_) => Some(Err(libc::ESPIPE)),
+        _ => None,
+    }
 }
 
 /// A read or write of a `fail-nth` file through the caller's buffer.
@@ -297,6 +343,12 @@ pub fn mmap(
             Ok(crate::regions::insert(m) as usize)
         }),
         Object::FailNth(_) => mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV)),
+        // `vfio_device_fops_mmap`: mapping a BAR is not served yet.
+        Object::Device(d) => d.serve().and_then(|f| {
+            mmap_checks(len, prot, flags, fd, off)?;
+            f.mmap(off as u64, len as u64).map_err(|e| e.0)?;
+            Err(libc::EINVAL)
+        }),
         // A context or file shared since a fork: its memory is its owner's (see `share`).
         Object::Remote(r) => mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
             Kind::DmaBuf => Err(libc::EINVAL),

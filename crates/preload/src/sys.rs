@@ -75,6 +75,10 @@ impl Failed for ssize_t {
     const FAILED: Self = -1;
 }
 
+impl Failed for off_t {
+    const FAILED: Self = -1;
+}
+
 impl<T> Failed for *mut T {
     const FAILED: Self = std::ptr::null_mut();
 }
@@ -147,6 +151,19 @@ next_fn! {
     fn next_pread64 = "pread64" (fd: c_int, buf: *mut c_void, count: size_t, pos: off_t) -> ssize_t;
     fn next_pwrite = "pwrite" (fd: c_int, buf: *const c_void, count: size_t, pos: off_t) -> ssize_t;
     fn next_pwrite64 = "pwrite64" (fd: c_int, buf: *const c_void, count: size_t, pos: off_t) -> ssize_t;
+    fn next_read_chk = "__read_chk" (fd: c_int, buf: *mut c_void, count: size_t, buflen: size_t) -> ssize_t;
+    fn next_pread_chk = "__pread_chk" (fd: c_int, buf: *mut c_void, count: size_t, pos: off_t, buflen: size_t) -> ssize_t;
+    fn next_pread64_chk = "__pread64_chk" (fd: c_int, buf: *mut c_void, count: size_t, pos: off_t, buflen: size_t) -> ssize_t;
+    fn next_preadv = "preadv" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t) -> ssize_t;
+    fn next_preadv64 = "preadv64" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t) -> ssize_t;
+    fn next_pwritev = "pwritev" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t) -> ssize_t;
+    fn next_pwritev64 = "pwritev64" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t) -> ssize_t;
+    fn next_preadv2 = "preadv2" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t, flags: c_int) -> ssize_t;
+    fn next_pwritev2 = "pwritev2" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t, flags: c_int) -> ssize_t;
+    fn next_preadv64v2 = "preadv64v2" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t, flags: c_int) -> ssize_t;
+    fn next_pwritev64v2 = "pwritev64v2" (fd: c_int, iov: *const libc::iovec, iovcnt: c_int, pos: off_t, flags: c_int) -> ssize_t;
+    fn next_lseek = "lseek" (fd: c_int, off: off_t, whence: c_int) -> off_t;
+    fn next_lseek64 = "lseek64" (fd: c_int, off: off_t, whence: c_int) -> off_t;
     fn next_dup = "dup" (fd: c_int) -> c_int;
     fn next_dup2 = "dup2" (old: c_int, new: c_int) -> c_int;
     fn next_dup3 = "dup3" (old: c_int, new: c_int, flags: c_int) -> c_int;
@@ -271,6 +288,24 @@ fn eventfd_id(fd: c_int) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix("eventfd-id:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// Whether `fd` is an eventfd: its `/proc/self/fd` link names the eventfd anonymous inode.
+pub fn is_eventfd(fd: c_int) -> bool {
+    let path = format!("/proc/self/fd/{fd}\0");
+    CStr::from_bytes_with_nul(path.as_bytes())
+        .ok()
+        .and_then(readlink)
+        .is_some_and(|t| t == b"anon_inode:[eventfd]")
+}
+
+/// A close-on-exec duplicate of `fd`, owned (`fcntl(F_DUPFD_CLOEXEC)` as a raw system call).
+pub fn dup_owned(fd: c_int) -> Result<std::os::fd::OwnedFd, Errno> {
+    // SAFETY: fd-number arguments only.
+    let rc = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, 0) };
+    let new = sys_result(rc)? as c_int;
+    // SAFETY: `new` is a fresh fd this call made; nothing else owns it.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
 }
 
 /// `eventfd2(0, EFD_CLOEXEC | EFD_NONBLOCK)`.

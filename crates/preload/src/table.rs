@@ -1,5 +1,6 @@
 //! The fd table: which of the process's file descriptors are virtual, and what each stands for:
-//! an iommufd context (`/dev/iommu`, `/dev/vfio/vfio`) or a file a command created (the
+//! an iommufd context (`/dev/iommu`, `/dev/vfio/vfio`), a vfio-pci device file
+//! (`/dev/vfio/devices/vfioN`, see [`crate::device`]) or a file a command created (the
 //! selftest access file, see [`crate::files`]).
 //!
 //! Every virtual fd is a real kernel fd (a memfd, see [`crate::backing`]), so the kernel keeps
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uiommu_abi::host::Context;
 
+use crate::device::OpenDevice;
 use crate::files::OpenFile;
 use crate::share::Remote;
 
@@ -29,6 +31,8 @@ pub enum Object {
     Context(Arc<Context>),
     /// A file a command handed out (shared by all fds duplicated from it).
     File(Arc<OpenFile>),
+    /// A vfio-pci device file (shared by all fds duplicated from one open).
+    Device(Arc<OpenDevice>),
     /// A thread's `fail-nth` file (see [`crate::failnth`]), by thread ID.
     FailNth(Arc<i32>),
     /// A context or file of another process, shared since a `fork` (see [`crate::share`]).
@@ -50,6 +54,7 @@ impl Entry {
         let same_object = match (&self.object, &other.object) {
             (Object::Context(a), Object::Context(b)) => Arc::ptr_eq(a, b),
             (Object::File(a), Object::File(b)) => Arc::ptr_eq(a, b),
+            (Object::Device(a), Object::Device(b)) => Arc::ptr_eq(a, b),
             (Object::FailNth(a), Object::FailNth(b)) => Arc::ptr_eq(a, b),
             (Object::Remote(a), Object::Remote(b)) => Arc::ptr_eq(a, b),
             _ => false,
@@ -61,7 +66,7 @@ impl Entry {
     pub fn context(&self) -> Option<&Arc<Context>> {
         match &self.object {
             Object::Context(c) => Some(c),
-            Object::File(_) | Object::FailNth(_) | Object::Remote(_) => None,
+            Object::File(_) | Object::Device(_) | Object::FailNth(_) | Object::Remote(_) => None,
         }
     }
 }

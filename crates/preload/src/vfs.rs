@@ -3,8 +3,8 @@
 //!
 //! A file's contents are served by a real fd: a memfd holding them, reopened read-only, so
 //! `read`, `pread`, `lseek`, `fstat` and `close` are the kernel's own. A directory only the
-//! tree has is opened as `/` and remembered ([`crate::vdir`]). The device nodes are not opened
-//! yet (`ENODEV`); [`crate::emulated::node`] tells what the numbers of each stand for.
+//! tree has is opened as `/` and remembered ([`crate::vdir`]). A device's cdev opens a device
+//! file ([`crate::device`]); the group nodes are not opened yet (`ENODEV`).
 
 use crate::sys::{self, Errno};
 use crate::vdir;
@@ -64,7 +64,7 @@ pub fn open(path: &str, node: &Node, flags: c_int) -> Result<c_int, Errno> {
         }
         // Only reached with O_NOFOLLOW.
         Node::Link(_) => Err(libc::ELOOP),
-        Node::CharDev(..) => Err(libc::ENODEV),
+        Node::CharDev(major, minor) => crate::device::open(*major, *minor, flags),
         Node::Text(_) | Node::Config(..) => {
             if flags & libc::O_DIRECTORY != 0 {
                 return Err(libc::ENOTDIR);

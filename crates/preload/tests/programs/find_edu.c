@@ -1,6 +1,7 @@
 /* Finds the emulated edu device as a VFIO program does: walks /sys/bus/pci/devices, matches
  * vendor and device, follows iommu_group, reads vfio-dev/vfioN/dev, stats the cdev, reads the
- * config space and resolves the device link. Prints "ok" or why not, and exits non-zero. */
+ * config space and resolves the device link; opens the cdev (the group node is not served).
+ * Prints "ok" or why not, and exits non-zero. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -84,6 +85,11 @@ int main(void)
 	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
 	if (stat(path, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(major, minor))
 		FAIL("stat %s: %u:%u", path, major(st.st_rdev), minor(st.st_rdev));
+	int cfd = open(path, O_RDWR);
+	if (cfd < 0)
+		FAIL("open %s: %s", path, strerror(errno));
+	close(cfd);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
 	if (open(path, O_RDWR) != -1 || errno != ENODEV)
 		FAIL("open %s: %s", path, strerror(errno));
 
