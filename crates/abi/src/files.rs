@@ -5,6 +5,7 @@
 //! front end owns fd numbers, so it implements [`FdHost`]: a real kernel fd stands behind each
 //! file, as for the context itself.
 
+use crate::vfio::group::GroupDevice;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -134,6 +135,14 @@ pub trait FdHost {
     /// if `fd` is not open. Whether its pages can be pinned (a memfd, in range) is decided when
     /// they are pinned, through the returned [`FileBacking`].
     fn map_file(&self, fd: i32) -> Result<Arc<dyn FileBacking>>;
+
+    /// Gives the caller a new fd (close-on-exec) for a device file a group opened
+    /// (`VFIO_GROUP_GET_DEVICE_FD`); `ENOMEM` if no fd can be had. On failure `device` is
+    /// dropped, which releases it.
+    fn install_device(&self, device: GroupDevice) -> Result<i32> {
+        drop(device);
+        Err(Errno::ENOMEM)
+    }
 
     /// Whether `fd` is open at all (`fget`), ours or not.
     fn is_open(&self, fd: i32) -> bool {

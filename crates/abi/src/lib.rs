@@ -22,6 +22,7 @@ pub use mmap::{Mapping, mmap};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
 pub use vfio::device::{PciAddress, REGION_SHIFT, UserBuffer, VfioDeviceFile};
+pub use vfio::group::{GroupDevice, GroupFile, GroupMember, VfioGroup};
 pub use vfio::spapr::SpaprContainer;
 
 use uiommu_core::context::Context;

@@ -5,6 +5,8 @@
 //! - [`container`]: `VFIO_CHECK_EXTENSION`, `VFIO_SET_IOMMU`.
 //! - [`map`]: `VFIO_IOMMU_MAP_DMA`, `VFIO_IOMMU_UNMAP_DMA`.
 //! - [`info`]: `VFIO_IOMMU_GET_INFO` and its capability chain.
+//! - [`device`]: the vfio-pci device file; [`group`]: the group file (`/dev/vfio/N`), whose
+//!   container is such a context.
 //! - [`spapr`]: not iommufd's: the legacy container of a POWER platform with the SPAPR TCE
 //!   backend, which the front end opens instead on that platform.
 //!
@@ -14,6 +16,7 @@
 
 mod container;
 pub mod device;
+pub mod group;
 mod info;
 mod map;
 pub mod spapr;
@@ -21,7 +24,7 @@ pub mod spapr;
 use crate::Caller;
 use crate::cmd_table::CmdTable;
 use uiommu_core::context::{Context, Handle};
-use uiommu_core::object::Ioas;
+use uiommu_core::object::{Ioas, Object};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::ioctl::ioc_nr;
 use uiommu_uapi::vfio::{
@@ -64,4 +67,16 @@ pub(crate) fn dispatch(ctx: &Context, caller: &Caller<'_>, cmd: u32, arg: u64) -
 /// being destroyed.
 fn compat_ioas(ctx: &Context) -> Result<Handle<Ioas>> {
     Handle::new(ctx.vfio_ioas()?).ok_or(Errno::ENODEV)
+}
+
+/// `iommufd_vfio_compat_ioas_create`: a new IOAS becomes the compatibility IOAS unless one
+/// is live already (then the new one is dropped); the allocation's errors come first.
+fn compat_ioas_create(ctx: &Context) -> Result<()> {
+    let pending = ctx.objects.reserve()?;
+    if ctx.vfio_ioas().is_ok() {
+        return Ok(());
+    }
+    let ioas = pending.finalize(Object::Ioas(Ioas::default()));
+    ctx.set_vfio_ioas(Some(&ioas));
+    Ok(())
 }

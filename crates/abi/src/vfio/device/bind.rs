@@ -27,7 +27,7 @@ pub(super) struct Binding {
 
 /// `VFIO_DEVICE_BIND_IOMMUFD` (`vfio_df_ioctl_bind_iommufd`): `EFAULT` reading `argsz`,
 /// `EINVAL` below `out_devid`'s end, the extensible copy (`E2BIG`, `EFAULT`), `EINVAL` for a
-/// negative fd or an unknown flag, `EINVAL` if already bound; with
+/// negative fd or an unknown flag, `EINVAL` for a file a group opened or if already bound; with
 /// `VFIO_DEVICE_BIND_FLAG_TOKEN`, `EFAULT` reading the UUID, then `EINVAL` (vfio-pci takes a
 /// token only for an SR-IOV function, which this function is not:
 /// `vfio_pci_core_match_token_uuid`); then the fd (`EBADF`, `EBADFD`),
@@ -50,7 +50,8 @@ pub(super) fn bind_iommufd(
     if bind.iommufd < 0 || bind.flags & !VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
         return Err(Errno::EINVAL);
     }
-    if state.bound.is_some() {
+    // Only a cdev's file binds; a group's came bound.
+    if file.group || state.bound.is_some() {
         return Err(Errno::EINVAL);
     }
     if bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
@@ -61,15 +62,46 @@ pub(super) fn bind_iommufd(
         return Err(Errno::EINVAL);
     }
     let ctx = caller.fds.iommufd(bind.iommufd)?;
-    let phys = Arc::clone(file.function_mut().dma().phys());
-    let obj = device::bind(&ctx, phys)?;
-    let dev: Handle<Device> = Handle::new(obj).ok_or(Errno::EINVAL)?;
-    let devid = dev.id();
+    let dev = bind_device(file, &ctx)?;
     let out = arg.wrapping_add(std::mem::offset_of!(VfioDeviceBindIommufd, out_devid) as u64);
-    if let Err(e) = caller.mem.write(out, devid.as_bytes()) {
+    if let Err(e) = caller.mem.write(out, dev.id().as_bytes()) {
         device::unbind(&ctx, dev.into_object());
         return Err(e);
     }
+    state.bound = Some(connect(file, ctx, dev)?);
+    Ok(0)
+}
+
+/// The group path's bind (`vfio_df_group_open`): the device bound to `ctx`
+/// (`vfio_df_iommufd_bind`), then its RID attached to the compatibility IOAS
+/// (`vfio_iommufd_compat_attach_ioas`: `ENODEV` without one, then the attach's errors), the
+/// bind undone on failure.
+pub(super) fn bind_compat(file: &VfioDeviceFile, ctx: Arc<Context>) -> Result<Binding> {
+    let dev = bind_device(file, &ctx)?;
+    let mut b = connect(file, ctx, dev)?;
+    let attached = b
+        .ctx
+        .vfio_ioas()
+        .and_then(|ioas| device::attach(&b.ctx, &b.dev, NO_PASID, ioas.id()));
+    if let Err(e) = attached {
+        let mut state = Some(b);
+        unbind_binding(file, &mut state);
+        return Err(e);
+    }
+    b.rid_attached = true;
+    Ok(b)
+}
+
+/// `vfio_iommufd_physical_bind`: the function's device bound to `ctx`.
+fn bind_device(file: &VfioDeviceFile, ctx: &Context) -> Result<Handle<Device>> {
+    let phys = Arc::clone(file.function_mut().dma().phys());
+    let obj = device::bind(ctx, phys)?;
+    Handle::new(obj).ok_or(Errno::EINVAL)
+}
+
+/// The function's requests routed to the bound device `dev` (undone on failure): the
+/// binding, nothing attached yet.
+fn connect(file: &VfioDeviceFile, ctx: Arc<Context>, dev: Handle<Device>) -> Result<Binding> {
     let port = file
         .function_mut()
         .dma()
@@ -78,19 +110,23 @@ pub(super) fn bind_iommufd(
         device::unbind(&ctx, dev.into_object());
         return Err(Errno::EINVAL);
     }
-    state.bound = Some(Binding {
+    Ok(Binding {
         ctx,
         dev,
         rid_attached: false,
         pasids: BTreeSet::new(),
-    });
-    Ok(0)
+    })
 }
 
 /// `vfio_df_unbind_iommufd` → `vfio_iommufd_physical_unbind`: every PASID detached, then the
 /// RID, then the device unbound; the function's requests master-abort again.
 pub(super) fn unbind(file: &VfioDeviceFile, state: &mut State) {
-    let Some(b) = state.bound.take() else { return };
+    unbind_binding(file, &mut state.bound);
+}
+
+/// [`unbind`] of the binding in `bound`, if any.
+fn unbind_binding(file: &VfioDeviceFile, bound: &mut Option<Binding>) {
+    let Some(b) = bound.take() else { return };
     file.function_mut().dma().unbind();
     for &pasid in &b.pasids {
         device::detach(&b.ctx, &b.dev, pasid);

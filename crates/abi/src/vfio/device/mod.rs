@@ -54,6 +54,9 @@ pub struct VfioDeviceFile {
     function: SharedFunction,
     memory: ProcessMemory,
     address: PciAddress,
+    /// Opened through its group (`df->group`): bound from the start, never by the cdev
+    /// commands.
+    group: bool,
     state: Mutex<State>,
 }
 
@@ -62,6 +65,7 @@ impl std::fmt::Debug for VfioDeviceFile {
         f.debug_struct("VfioDeviceFile")
             .field("function", &self.function)
             .field("address", &self.address)
+            .field("group", &self.group)
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
@@ -101,11 +105,37 @@ impl VfioDeviceFile {
     /// `memory` is the opening process's memory: where the function's DMA lands once bound
     /// (IOMMU output addresses are that process's addresses).
     pub fn open(function: SharedFunction, memory: ProcessMemory, address: PciAddress) -> Self {
+        Self::new(function, memory, address, false)
+    }
+
+    /// `vfio_device_open_file` for `VFIO_GROUP_GET_DEVICE_FD`: a file already bound to `ctx`,
+    /// the context of the group's container, with its RID attached to that context's
+    /// compatibility IOAS (`vfio_df_group_open`). The cdev commands are not its own:
+    /// `VFIO_DEVICE_BIND_IOMMUFD` is `EINVAL`, `ATTACH`/`DETACH_IOMMUFD_PT` are `ENOTTY`.
+    pub fn open_bound_to(
+        function: SharedFunction,
+        memory: ProcessMemory,
+        address: PciAddress,
+        ctx: std::sync::Arc<uiommu_core::context::Context>,
+    ) -> Result<Self> {
+        let file = Self::new(function, memory, address, true);
+        let binding = bind::bind_compat(&file, ctx)?;
+        file.lock_state().bound = Some(binding);
+        Ok(file)
+    }
+
+    fn new(
+        function: SharedFunction,
+        memory: ProcessMemory,
+        address: PciAddress,
+        group: bool,
+    ) -> Self {
         let config = VirtualConfig::new(&*lock(&function));
         VfioDeviceFile {
             function,
             memory,
             address,
+            group,
             state: Mutex::new(State {
                 bound: None,
                 irqs: IrqState::default(),
@@ -132,6 +162,10 @@ impl VfioDeviceFile {
             return Err(Errno::EINVAL);
         }
         state.low_power.wake();
+        let cdev_only = [VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_DETACH_IOMMUFD_PT];
+        if self.group && cdev_only.contains(&cmd) {
+            return Err(Errno::ENOTTY);
+        }
         let handler = OPS.get(cmd).ok_or(Errno::ENOTTY)?;
         handler(self, &mut state, caller, arg)
     }

@@ -1,0 +1,65 @@
+//! The group's container: `VFIO_GROUP_GET_STATUS`, `VFIO_GROUP_SET_CONTAINER` and
+//! `VFIO_GROUP_UNSET_CONTAINER` (`vfio_group_ioctl_get_status`, `_set_container`,
+//! `_unset_container`) with an iommufd context as the container.
+
+use super::VfioGroup;
+use crate::Caller;
+use std::sync::PoisonError;
+use uiommu_uapi::errno::Result;
+use uiommu_uapi::vfio::{VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE, VfioGroupStatus};
+use uiommu_uapi::{Errno, offset_of_end};
+use zerocopy::{FromZeros, IntoBytes};
+
+/// `VFIO_GROUP_GET_STATUS`: `EFAULT` reading the first 8 bytes, `EINVAL` for a short `argsz`;
+/// with a container both flags; without one `VIABLE` unless a member's DMA is owned (it is
+/// bound through its cdev); `EFAULT` writing them back.
+pub(super) fn get_status(group: &VfioGroup, caller: &Caller<'_>, arg: u64) -> Result<()> {
+    let minsz = offset_of_end!(VfioGroupStatus, flags);
+    let mut status = VfioGroupStatus::new_zeroed();
+    caller.mem.read(arg, &mut status.as_mut_bytes()[..minsz])?;
+    if (status.argsz as usize) < minsz {
+        return Err(Errno::EINVAL);
+    }
+    status.flags = if group.lock().iommufd.is_some() {
+        VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE
+    } else if dma_owned(group) {
+        0
+    } else {
+        VFIO_GROUP_FLAGS_VIABLE
+    };
+    caller.mem.write(arg, &status.as_bytes()[..minsz])
+}
+
+/// `iommu_group_dma_owner_claimed`: a member is bound to some context.
+fn dma_owned(group: &VfioGroup) -> bool {
+    group.members.iter().any(|m| {
+        let mut f = m.function.lock().unwrap_or_else(PoisonError::into_inner);
+        f.dma().device().is_some()
+    })
+}
+
+/// `VFIO_GROUP_SET_CONTAINER`: `EFAULT` reading the fd, `EBADF` if it is not open, `EINVAL`
+/// if the group has a container, `EBADFD` if the fd is no iommufd context; then the
+/// context's compatibility IOAS is made (`iommufd_vfio_compat_ioas_create`, its errors).
+pub(super) fn set_container(group: &VfioGroup, caller: &Caller<'_>, arg: u64) -> Result<()> {
+    let mut word = [0u8; 4];
+    caller.mem.read(arg, &mut word)?;
+    let fd = i32::from_ne_bytes(word);
+    if !caller.fds.is_open(fd) {
+        return Err(Errno::EBADF);
+    }
+    let mut state = group.lock();
+    if state.iommufd.is_some() {
+        return Err(Errno::EINVAL);
+    }
+    let ctx = caller.fds.iommufd(fd).map_err(|_| Errno::EBADFD)?;
+    crate::vfio::compat_ioas_create(&ctx)?;
+    state.iommufd = Some(ctx);
+    Ok(())
+}
+
+/// `VFIO_GROUP_UNSET_CONTAINER`: `EINVAL` without a container. With an iommufd as the
+/// container nothing else is checked: device files already open stay bound to it.
+pub(super) fn unset_container(group: &VfioGroup) -> Result<()> {
+    group.lock().iommufd.take().map(drop).ok_or(Errno::EINVAL)
+}
