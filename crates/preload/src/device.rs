@@ -8,31 +8,47 @@
 //! per file. When the last fd of a file is closed its `release` runs
 //! (`vfio_device_fops_release`): interrupts off, the function reset, unbound.
 //!
+//! A group's `VFIO_GROUP_GET_DEVICE_FD` hands out the same kind of fd ([`install_from_group`])
+//! for a file that came bound to the group's container; the group releases the device with
+//! the last such file.
+//!
 //! Its reads and writes are [`crate::device_io`]'s.
 //!
 //! # fork
-//! The file stays with the process that opened it: a forked child's calls on an inherited
-//! device fd are `EBADF`, and its closing the fd releases nothing (the opener's file stays
-//! bound). Across `execve` the file is gone with the image; the memfd is an ordinary file in
+//! The file stays with the process that opened it ([`crate::owned`]). Across `execve` the file is gone with the image; the memfd is an ordinary file in
 //! the new one.
 
 use crate::emulated::{self, DeviceNode, Emulated};
-use crate::sys::{self, Errno};
-use crate::table::{Entry, Object, TABLE};
-use crate::{backing, fork, ops};
+use crate::owned::{Owned, Release};
+use crate::sys::Errno;
+use crate::table::{Object, TABLE};
+use crate::{backing, group, ops};
 use libc::c_int;
 use std::sync::{Arc, Mutex};
-use uiommu_abi::{PciAddress, ProcessVm, UserMemory, VfioDeviceFile};
+use uiommu_abi::{GroupDevice, ProcessVm, UserMemory, VfioDeviceFile};
 
 /// The name of a device file's memfd.
 const NAME: &std::ffi::CStr = c"uiommu:vfio-device";
 
+/// A device file as it was opened: through its cdev, or handed out by its group.
+enum Served {
+    Cdev(Box<VfioDeviceFile>),
+    Group(GroupDevice),
+}
+
+impl Release for Served {
+    fn release(self) {
+        match self {
+            Served::Cdev(f) => f.release(),
+            // The group releases the device file with the last of its fds.
+            Served::Group(d) => drop(d),
+        }
+    }
+}
+
 /// One open device file, behind one or more fds.
 pub struct OpenDevice {
-    /// Always `Some` but while it is dropped.
-    file: Option<VfioDeviceFile>,
-    /// The process that opened it.
-    owner: u32,
+    file: Owned<Served>,
     /// The file position (`f_pos`), shared by the fds duplicated from the open.
     pub(crate) pos: Mutex<u64>,
 }
@@ -40,66 +56,45 @@ pub struct OpenDevice {
 impl OpenDevice {
     /// The file, for the process that opened it; `EBADF` in a forked child.
     pub(crate) fn serve(&self) -> Result<&VfioDeviceFile, Errno> {
-        match &self.file {
-            Some(f) if std::process::id() == self.owner => Ok(f),
-            _ => Err(libc::EBADF),
-        }
-    }
-}
-
-impl Drop for OpenDevice {
-    /// The file's `release`, with the fork gate held as for a command. A forked child's copy
-    /// is left alone: it would act on the opener's bindings as the child's memory saw them.
-    fn drop(&mut self) {
-        let Some(file) = self.file.take() else {
-            return;
-        };
-        if std::process::id() != self.owner {
-            std::mem::forget(file);
-            return;
-        }
-        let _gate = fork::command_guard();
-        file.release();
+        Ok(match self.file.serve()? {
+            Served::Cdev(f) => f,
+            Served::Group(d) => d.file(),
+        })
     }
 }
 
 /// `open` of the device node numbered `(major, minor)` with `flags`: a device file of its
-/// device; `ENODEV` for a group node (not served yet) and for numbers of no device.
+/// device, or a group file ([`crate::group`]); `ENODEV` for numbers of neither.
 pub fn open(major: u32, minor: u32, flags: c_int) -> Result<c_int, Errno> {
     let device = match emulated::registry().and_then(|r| r.node(major, minor)) {
         Some(DeviceNode::Cdev(d)) => d,
-        Some(DeviceNode::Group(_)) | None => return Err(libc::ENODEV),
+        Some(DeviceNode::Group(g)) => return group::open(g, flags),
+        None => return Err(libc::ENODEV),
     };
     backing::open_node(NAME, flags, 0, |fd| install(fd, device))
 }
 
 /// Maps `fd`, a fresh backing fd, to a new file of `device`.
 fn install(fd: c_int, device: &Emulated) -> Result<(), Errno> {
-    let id = sys::file_id(fd)?;
-    fork::install();
     let memory: Arc<dyn UserMemory + Send + Sync> = Arc::new(ProcessVm::current());
-    let bdf = device.placement.bdf;
-    let address = PciAddress {
-        segment: bdf.domain,
-        bus: bdf.bus,
-        devfn: bdf.device << 3 | bdf.function,
-    };
+    let file = VfioDeviceFile::open(device.function.clone(), memory, device.address());
+    insert(fd, Served::Cdev(Box::new(file)))
+}
+
+/// A new close-on-exec, read-write fd for `device`, a file its group handed out
+/// (`VFIO_GROUP_GET_DEVICE_FD`); on failure `device` is released.
+pub fn install_from_group(device: GroupDevice) -> Result<c_int, Errno> {
+    let flags = libc::O_RDWR | libc::O_CLOEXEC;
+    backing::open_node(NAME, flags, 0, |fd| insert(fd, Served::Group(device)))
+}
+
+/// Maps `fd` to `file`.
+fn insert(fd: c_int, file: Served) -> Result<(), Errno> {
     let open = OpenDevice {
-        file: Some(VfioDeviceFile::open(
-            device.function.clone(),
-            memory,
-            address,
-        )),
-        owner: std::process::id(),
+        file: Owned::new(file),
         pos: Mutex::new(0),
     };
-    let entry = Entry {
-        object: Object::Device(Arc::new(open)),
-        id,
-    };
-    // A stale entry at this number (closed behind our back) is replaced, and dropped here.
-    drop(TABLE.insert(fd, entry));
-    Ok(())
+    TABLE.register(fd, Object::Device(Arc::new(open)))
 }
 
 /// `ioctl(fd, request, arg)` on the file (`vfio_device_fops_unl_ioctl`).

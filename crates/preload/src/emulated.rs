@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use uiommu_abi::host::{DeviceSpec, PhysDevice, SharedFunction};
 use uiommu_abi::placement::{self, DEVICES_ENV, Placement};
 use uiommu_abi::sysfs::{self, Tree, VFIO_CDEV_MAJOR, VFIO_GROUP_MAJOR};
+use uiommu_abi::{GroupMember, PciAddress, VfioGroup};
 
 /// One emulated device.
 pub struct Emulated {
@@ -27,21 +28,40 @@ impl Emulated {
     pub fn cdev_rdev(&self) -> (u32, u32) {
         (VFIO_CDEV_MAJOR, self.placement.cdev)
     }
+
+    /// Where it sits, as vfio-pci reports it.
+    pub fn address(&self) -> PciAddress {
+        let bdf = self.placement.bdf;
+        PciAddress {
+            segment: bdf.domain,
+            bus: bdf.bus,
+            devfn: bdf.device << 3 | bdf.function,
+        }
+    }
+
+    /// It as a member of its VFIO group, by its PCI name.
+    fn member(&self) -> GroupMember {
+        GroupMember {
+            name: self.placement.bdf.to_string(),
+            function: self.function.clone(),
+            address: self.address(),
+        }
+    }
 }
 
 /// What a device node's numbers stand for.
 pub enum DeviceNode<'a> {
     /// `/dev/vfio/devices/vfioN`: one device.
     Cdev(&'a Emulated),
-    /// `/dev/vfio/N`: an IOMMU group, by number.
-    Group(u32),
+    /// `/dev/vfio/N`: an IOMMU group.
+    Group(&'a Arc<VfioGroup>),
 }
 
 /// A set of devices, their group nodes and their entries.
 pub struct Registry {
     devices: Vec<Emulated>,
     /// The groups, by the minor number of their node.
-    groups: Vec<u32>,
+    groups: Vec<Arc<VfioGroup>>,
     tree: Tree,
 }
 
@@ -57,9 +77,16 @@ impl Registry {
             .iter()
             .map(|d| (d.placement, d.function.clone()))
             .collect();
+        let groups = sysfs::groups(devices.iter().map(|d| &d.placement))
+            .into_iter()
+            .map(|g| {
+                let members = devices.iter().filter(|d| d.placement.group == g);
+                VfioGroup::new(members.map(Emulated::member).collect())
+            })
+            .collect();
         Registry {
             tree: Tree::new(&pairs),
-            groups: sysfs::groups(devices.iter().map(|d| &d.placement)),
+            groups,
             devices,
         }
     }
@@ -86,11 +113,7 @@ impl Registry {
     pub fn node(&self, major: u32, minor: u32) -> Option<DeviceNode<'_>> {
         match major {
             VFIO_CDEV_MAJOR => self.by_cdev(minor).map(DeviceNode::Cdev),
-            VFIO_GROUP_MAJOR => self
-                .groups
-                .get(minor as usize)
-                .copied()
-                .map(DeviceNode::Group),
+            VFIO_GROUP_MAJOR => self.groups.get(minor as usize).map(DeviceNode::Group),
             _ => None,
         }
     }
@@ -174,14 +197,12 @@ mod tests {
         let mut id = [0u8; 4];
         d.function.lock().unwrap().config_read(0, &mut id).unwrap();
         assert_eq!(u32::from_le_bytes(id), 0x11e8_1234);
-        assert!(matches!(
-            r.node(VFIO_GROUP_MAJOR, 0),
-            Some(DeviceNode::Group(42))
-        ));
-        assert!(matches!(
-            r.node(VFIO_GROUP_MAJOR, 1),
-            Some(DeviceNode::Group(9999))
-        ));
+        let members = |minor| match r.node(VFIO_GROUP_MAJOR, minor) {
+            Some(DeviceNode::Group(g)) => format!("{g:?}"),
+            _ => panic!("no group {minor}"),
+        };
+        assert!(members(0).contains("[\"0000:00:10.0\"]"), "{}", members(0));
+        assert!(members(1).contains("[\"0000:00:11.0\"]"), "{}", members(1));
         assert!(r.node(VFIO_GROUP_MAJOR, 2).is_none());
         assert!(r.node(1, 1).is_none());
         assert_eq!(r.in_group(42).count(), 1);

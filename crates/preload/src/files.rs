@@ -107,8 +107,18 @@ impl FdHost for Fds {
     fn get(&self, fd: i32) -> Option<File> {
         match ops::lookup(fd)?.object {
             Object::File(f) => Some(f.file.clone()),
-            Object::Context(_) | Object::Device(_) | Object::FailNth(_) | Object::Remote(_) => None,
+            Object::Context(_)
+            | Object::Device(_)
+            | Object::Group(_)
+            | Object::FailNth(_)
+            | Object::Remote(_) => None,
         }
+    }
+
+    /// A new fd for a device file a group handed out; `ENOMEM` if there is none, as
+    /// `get_unused_fd_flags` fails (the file is then released).
+    fn install_device(&self, device: uiommu_abi::GroupDevice) -> uiommu_uapi::errno::Result<i32> {
+        crate::device::install_from_group(device).map_err(|_| uiommu_uapi::Errno::ENOMEM)
     }
 
     /// Whether `fd` is open (`F_GETFD` succeeds).

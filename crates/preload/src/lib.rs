@@ -14,6 +14,9 @@
 //! Opening an emulated device's `/dev/vfio/devices/vfioN` gives a virtual fd for a vfio-pci
 //! device file ([`device`]): its ioctls, and its region I/O by `pread`/`pwrite` (and `read`,
 //! `write`, the vectored and fortified calls), reach [`uiommu_abi::VfioDeviceFile`].
+//! Opening an emulated device's group node, `/dev/vfio/N`, gives a group file ([`group`])
+//! whose `VFIO_GROUP_GET_DEVICE_FD` hands out such device files, bound to the group's
+//! container (a `/dev/vfio/vfio` or `/dev/iommu` context).
 //!
 //! # Threads
 //! The table is behind a read-write lock held only to look up or change an entry: a command
@@ -44,11 +47,13 @@ pub mod files;
 mod fork;
 #[allow(unsafe_code)]
 mod fs_exports;
+pub mod group;
 #[allow(unsafe_code)]
 mod io_exports;
 pub mod mapfile;
 pub mod maps;
 mod ops;
+pub mod owned;
 pub mod path;
 pub mod process;
 mod readiness;

@@ -11,7 +11,9 @@ use crate::share::Kind;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::vpath::Target;
-use crate::{backing, config, device, device_io, failnth, fork, path, process, vdir, vfs, vpath};
+use crate::{
+    backing, config, device, device_io, failnth, fork, group, path, process, vdir, vfs, vpath,
+};
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
 use uiommu_abi::{Caller, ProcessVm, dispatch};
@@ -142,6 +144,7 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
         }
         // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
         Object::Device(d) => return Some(device::ioctl(d, request as u32, arg)),
+        Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
         Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
     };
     Some(command(|caller| dispatch(ctx, caller, request as u32, arg)))
@@ -195,7 +198,8 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                 }
                 return Ok(isize::try_from(n).unwrap_or(isize::MAX));
             }
-            Object::Context(_) => return Err(libc::EINVAL),
+            // Neither has a read or write method.
+            Object::Context(_) | Object::Group(_) => return Err(libc::EINVAL),
             Object::Device(d) => {
                 let n = device_io::read_write(d, write, buf, count)?;
                 return Ok(isize::try_from(n).unwrap_or(isize::MAX));
@@ -250,7 +254,7 @@ pub fn pread_pwrite(
         _ if pos < 0 => Err(libc::EINVAL),
         Object::File(_) => Err(libc::ESPIPE),
         Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
-        Object::Context(_) | Object::Remote(_) => {
+        Object::Context(_) | Object::Group(_) | Object::Remote(_) => {
             check_access_mode(fd, write).and(Err(libc::EINVAL))
         }
         Object::FailNth(tid) => check_access_mode(fd, write)
@@ -290,10 +294,11 @@ pub fn vectored(
     )
 }
 
-/// `lseek` of a device file: `ESPIPE` (the cdev has no `llseek`); other fds are the kernel's.
+/// `lseek` of a device or group file: `ESPIPE` (neither has `llseek`); other fds are the
+/// kernel's.
 pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
     match lookup(fd)?.object {
-        Object::Device(_) => Some(Err(libc::ESPIPE)),
+        Object::Device(_) | Object::Group(_) => Some(Err(libc::ESPIPE)),
         _ => None,
     }
 }
@@ -342,7 +347,9 @@ pub fn mmap(
             let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
             Ok(crate::regions::insert(m) as usize)
         }),
-        Object::FailNth(_) => mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV)),
+        Object::FailNth(_) | Object::Group(_) => {
+            mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
+        }
         // `vfio_device_fops_mmap`: mapping a BAR is not served yet.
         Object::Device(d) => d.serve().and_then(|f| {
             mmap_checks(len, prot, flags, fd, off)?;

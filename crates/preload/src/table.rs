@@ -1,6 +1,7 @@
 //! The fd table: which of the process's file descriptors are virtual, and what each stands for:
 //! an iommufd context (`/dev/iommu`, `/dev/vfio/vfio`), a vfio-pci device file
-//! (`/dev/vfio/devices/vfioN`, see [`crate::device`]) or a file a command created (the
+//! (`/dev/vfio/devices/vfioN`, see [`crate::device`]), a group file (`/dev/vfio/N`, see
+//! [`crate::group`]) or a file a command created (the
 //! selftest access file, see [`crate::files`]).
 //!
 //! Every virtual fd is a real kernel fd (a memfd, see [`crate::backing`]), so the kernel keeps
@@ -22,6 +23,7 @@ use uiommu_abi::host::Context;
 
 use crate::device::OpenDevice;
 use crate::files::OpenFile;
+use crate::group::OpenGroup;
 use crate::share::Remote;
 
 /// What a virtual fd stands for.
@@ -33,6 +35,8 @@ pub enum Object {
     File(Arc<OpenFile>),
     /// A vfio-pci device file (shared by all fds duplicated from one open).
     Device(Arc<OpenDevice>),
+    /// A VFIO group file (shared by all fds duplicated from one open).
+    Group(Arc<OpenGroup>),
     /// A thread's `fail-nth` file (see [`crate::failnth`]), by thread ID.
     FailNth(Arc<i32>),
     /// A context or file of another process, shared since a `fork` (see [`crate::share`]).
@@ -55,6 +59,7 @@ impl Entry {
             (Object::Context(a), Object::Context(b)) => Arc::ptr_eq(a, b),
             (Object::File(a), Object::File(b)) => Arc::ptr_eq(a, b),
             (Object::Device(a), Object::Device(b)) => Arc::ptr_eq(a, b),
+            (Object::Group(a), Object::Group(b)) => Arc::ptr_eq(a, b),
             (Object::FailNth(a), Object::FailNth(b)) => Arc::ptr_eq(a, b),
             (Object::Remote(a), Object::Remote(b)) => Arc::ptr_eq(a, b),
             _ => false,
@@ -66,7 +71,11 @@ impl Entry {
     pub fn context(&self) -> Option<&Arc<Context>> {
         match &self.object {
             Object::Context(c) => Some(c),
-            Object::File(_) | Object::Device(_) | Object::FailNth(_) | Object::Remote(_) => None,
+            Object::File(_)
+            | Object::Device(_)
+            | Object::Group(_)
+            | Object::FailNth(_)
+            | Object::Remote(_) => None,
         }
     }
 }
@@ -128,6 +137,15 @@ impl FdTable {
     /// Adds or replaces `fd`; returns the entry it replaced (drop it after the lock is gone).
     pub fn insert(&self, fd: c_int, entry: Entry) -> Option<Entry> {
         self.write().insert(fd, entry)
+    }
+
+    /// Maps `fd`, a fresh backing fd, to `object`. A stale entry at this number (closed
+    /// behind our back) is replaced, and dropped here.
+    pub fn register(&self, fd: c_int, object: Object) -> Result<(), crate::sys::Errno> {
+        let id = crate::sys::file_id(fd)?;
+        crate::fork::install();
+        drop(self.insert(fd, Entry { object, id }));
+        Ok(())
     }
 
     /// Removes `fd`; returns its entry (drop it after the lock is gone).

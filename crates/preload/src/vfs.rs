@@ -4,7 +4,7 @@
 //! A file's contents are served by a real fd: a memfd holding them, reopened read-only, so
 //! `read`, `pread`, `lseek`, `fstat` and `close` are the kernel's own. A directory only the
 //! tree has is opened as `/` and remembered ([`crate::vdir`]). A device's cdev opens a device
-//! file ([`crate::device`]); the group nodes are not opened yet (`ENODEV`).
+//! file ([`crate::device`]), a group's node a group file ([`crate::group`]).
 
 use crate::sys::{self, Errno};
 use crate::vdir;

@@ -1,6 +1,6 @@
 /* Finds the emulated edu device as a VFIO program does: walks /sys/bus/pci/devices, matches
  * vendor and device, follows iommu_group, reads vfio-dev/vfioN/dev, stats the cdev, reads the
- * config space and resolves the device link; opens the cdev (the group node is not served).
+ * config space and resolves the device link; opens the cdev, and the group node once at a time.
  * Prints "ok" or why not, and exits non-zero. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -90,8 +90,12 @@ int main(void)
 		FAIL("open %s: %s", path, strerror(errno));
 	close(cfd);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
-	if (open(path, O_RDWR) != -1 || errno != ENODEV)
+	int gfd = open(path, O_RDWR);
+	if (gfd < 0)
 		FAIL("open %s: %s", path, strerror(errno));
+	if (open(path, O_RDWR) != -1 || errno != EBUSY)
+		FAIL("open %s twice: %s", path, strerror(errno));
+	close(gfd);
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", dev);
 	int fd = open(path, O_RDONLY);
