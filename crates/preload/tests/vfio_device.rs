@@ -3,24 +3,26 @@
 //! `/dev/vfio/devices/vfioN` bound to `/dev/iommu`, behind each IOMMU model: config space and
 //! BAR 0 by `pread`/`pwrite` (and `read`, `pwritev`, `preadv2`), DMA both ways through an IOAS
 //! mapping, an MSI counted on an eventfd, DMA refused once unmapped, a forked child refused the
-//! file, and a second round in the same process after everything was closed.
+//! file, and a second round in the same process after everything was closed. And the legacy
+//! way (`programs/vfio_group_edu.c`): the group `/dev/vfio/N` in the type1 container
+//! `/dev/vfio/vfio`, a device fd from `VFIO_GROUP_GET_DEVICE_FD`, DMA through `MAP_DMA`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `programs/vfio_edu.c` built (fortified, so `__read_chk`/`__pread_chk` are reached too), or
+/// `programs/{name}.c` built (fortified, so `__read_chk`/`__pread_chk` are reached too), or
 /// `None` without a C compiler.
-fn program() -> Option<PathBuf> {
+fn program(name: &str) -> Option<PathBuf> {
     let dir = std::env::temp_dir().join(format!("uiommu-vfio-device-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("vfio_edu");
+    let exe = dir.join(name);
     if exe.is_file() {
         return Some(exe);
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/vfio_edu.c");
-    let tmp = dir.join(format!("vfio_edu.{:?}", std::thread::current().id()));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/programs/{name}.c"));
+    let tmp = dir.join(format!("{name}.{:?}", std::thread::current().id()));
     let Ok(cc) = Command::new("cc")
         .args(["-O2", "-D_FORTIFY_SOURCE=2", "-Wall", "-o"])
         .arg(&tmp)
@@ -35,8 +37,9 @@ fn program() -> Option<PathBuf> {
     Some(exe)
 }
 
-fn drive_edu(driver: &str) {
-    let Some(exe) = program() else { return };
+/// Runs `programs/{name}.c` on an emulated edu behind the IOMMU model `driver`.
+fn drive_edu(name: &str, driver: &str) {
+    let Some(exe) = program(name) else { return };
     let out = Command::new(&exe)
         .env("LD_PRELOAD", common::library())
         .env("UIOMMU_DEVICES", "edu")
@@ -46,17 +49,27 @@ fn drive_edu(driver: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.trim() == "ok",
-        "{driver}: {stdout}{}",
+        "{name} on {driver}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
 
 #[test]
 fn a_user_space_driver_runs_edu_behind_the_mock() {
-    drive_edu("mock");
+    drive_edu("vfio_edu", "mock");
 }
 
 #[test]
 fn a_user_space_driver_runs_edu_behind_vtd() {
-    drive_edu("vtd");
+    drive_edu("vfio_edu", "vtd");
+}
+
+#[test]
+fn a_type1_driver_runs_edu_through_its_group_behind_the_mock() {
+    drive_edu("vfio_group_edu", "mock");
+}
+
+#[test]
+fn a_type1_driver_runs_edu_through_its_group_behind_vtd() {
+    drive_edu("vfio_group_edu", "vtd");
 }
