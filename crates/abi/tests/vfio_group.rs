@@ -280,12 +280,7 @@ fn a_group_device_refuses_the_cdev_commands_and_shares_its_state() {
     let s = setup("mock");
     s.set_container(CONTAINER).unwrap();
     let fd = s.get_device_fd(NAME).unwrap();
-    let mut bind = VfioDeviceBindIommufd {
-        argsz: sz::<VfioDeviceBindIommufd>(),
-        iommufd: CONTAINER,
-        ..Default::default()
-    };
-    let r = s.device_ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, addr(&mut bind));
+    let r = bind_to_container(&s, s.host.devices.lock().unwrap()[&(fd as i32)].file());
     assert_eq!(r, Err(Errno::EINVAL));
     let ioas = s.host.ctx.vfio_ioas().unwrap().id();
     let mut attach = VfioDeviceAttachIommufdPt {
@@ -302,6 +297,45 @@ fn a_group_device_refuses_the_cdev_commands_and_shares_its_state() {
     assert!(s.bound());
     s.close_device(second);
     assert!(!s.bound());
+}
+
+/// `VFIO_DEVICE_BIND_IOMMUFD` of `file` to the container's context.
+fn bind_to_container(s: &Setup, file: &uiommu_abi::VfioDeviceFile) -> Result<i64, Errno> {
+    let mut b = VfioDeviceBindIommufd {
+        argsz: sz::<VfioDeviceBindIommufd>(),
+        iommufd: CONTAINER,
+        ..Default::default()
+    };
+    s.caller_do(|c| file.ioctl(c, VFIO_DEVICE_BIND_IOMMUFD, addr(&mut b)))
+}
+
+#[test]
+fn a_bound_cdev_and_an_open_group_exclude_each_other() {
+    let mut s = setup("mock");
+    let cdev = uiommu_abi::VfioDeviceFile::open(
+        s.function.clone(),
+        Arc::new(ProcessVm::current()),
+        PciAddress::default(),
+    )
+    .in_group(Arc::clone(&s.group));
+    // The group is open: the cdev's file cannot bind.
+    assert_eq!(bind_to_container(&s, &cdev), Err(Errno::EBUSY));
+    s.file = None;
+    assert_eq!(bind_to_container(&s, &cdev), Ok(0));
+    // Bound, it keeps the group closed; a second bind is refused and keeps nothing more.
+    let mem = || Arc::new(ProcessVm::current());
+    assert_eq!(s.group.open(mem()).err(), Some(Errno::EBUSY));
+    assert_eq!(bind_to_container(&s, &cdev), Err(Errno::EINVAL));
+    cdev.release();
+    s.file = Some(s.group.open(mem()).unwrap());
+    // A device the group opened is open: a cdev's file does not bind it, group closed or not.
+    s.set_container(CONTAINER).unwrap();
+    let fd = s.get_device_fd(NAME).unwrap();
+    s.file = None;
+    assert_eq!(bind_to_container(&s, &cdev), Err(Errno::EINVAL));
+    s.close_device(fd);
+    assert_eq!(bind_to_container(&s, &cdev), Ok(0));
+    cdev.release();
 }
 
 /// edu moves 4 KiB between `iova` and its buffer, programmed through the device fd `fd`.

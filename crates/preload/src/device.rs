@@ -25,7 +25,7 @@ use crate::table::{Object, TABLE};
 use crate::{backing, group, ops};
 use libc::c_int;
 use std::sync::{Arc, Mutex};
-use uiommu_abi::{GroupDevice, ProcessVm, UserMemory, VfioDeviceFile};
+use uiommu_abi::{GroupDevice, ProcessVm, UserMemory, VfioDeviceFile, VfioGroup};
 
 /// The name of a device file's memfd.
 const NAME: &std::ffi::CStr = c"uiommu:vfio-device";
@@ -66,18 +66,23 @@ impl OpenDevice {
 /// `open` of the device node numbered `(major, minor)` with `flags`: a device file of its
 /// device, or a group file ([`crate::group`]); `ENODEV` for numbers of neither.
 pub fn open(major: u32, minor: u32, flags: c_int) -> Result<c_int, Errno> {
-    let device = match emulated::registry().and_then(|r| r.node(major, minor)) {
+    let registry = emulated::registry().ok_or(libc::ENODEV)?;
+    let device = match registry.node(major, minor) {
         Some(DeviceNode::Cdev(d)) => d,
         Some(DeviceNode::Group(g)) => return group::open(g, flags),
         None => return Err(libc::ENODEV),
     };
-    backing::open_node(NAME, flags, 0, |fd| install(fd, device))
+    let group = registry.group_of(device);
+    backing::open_node(NAME, flags, 0, |fd| install(fd, device, group))
 }
 
-/// Maps `fd`, a fresh backing fd, to a new file of `device`.
-fn install(fd: c_int, device: &Emulated) -> Result<(), Errno> {
+/// Maps `fd`, a fresh backing fd, to a new file of `device`, a member of `group`.
+fn install(fd: c_int, device: &Emulated, group: Option<&Arc<VfioGroup>>) -> Result<(), Errno> {
     let memory: Arc<dyn UserMemory + Send + Sync> = Arc::new(ProcessVm::current());
-    let file = VfioDeviceFile::open(device.function.clone(), memory, device.address());
+    let mut file = VfioDeviceFile::open(device.function.clone(), memory, device.address());
+    if let Some(g) = group {
+        file = file.in_group(Arc::clone(g));
+    }
     insert(fd, Served::Cdev(Box::new(file)))
 }
 

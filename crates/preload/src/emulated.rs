@@ -60,8 +60,8 @@ pub enum DeviceNode<'a> {
 /// A set of devices, their group nodes and their entries.
 pub struct Registry {
     devices: Vec<Emulated>,
-    /// The groups, by the minor number of their node.
-    groups: Vec<Arc<VfioGroup>>,
+    /// The groups with their numbers, by the minor number of their node.
+    groups: Vec<(u32, Arc<VfioGroup>)>,
     tree: Tree,
 }
 
@@ -81,7 +81,7 @@ impl Registry {
             .into_iter()
             .map(|g| {
                 let members = devices.iter().filter(|d| d.placement.group == g);
-                VfioGroup::new(members.map(Emulated::member).collect())
+                (g, VfioGroup::new(members.map(Emulated::member).collect()))
             })
             .collect();
         Registry {
@@ -108,12 +108,24 @@ impl Registry {
             .filter(move |d| d.placement.group == group)
     }
 
+    /// The VFIO group of `device`.
+    pub fn group_of(&self, device: &Emulated) -> Option<&Arc<VfioGroup>> {
+        let number = device.placement.group;
+        self.groups
+            .iter()
+            .find(|(g, _)| *g == number)
+            .map(|(_, g)| g)
+    }
+
     /// What the device node numbered `(major, minor)` stands for (the `st_rdev` its `stat`
     /// shows).
     pub fn node(&self, major: u32, minor: u32) -> Option<DeviceNode<'_>> {
         match major {
             VFIO_CDEV_MAJOR => self.by_cdev(minor).map(DeviceNode::Cdev),
-            VFIO_GROUP_MAJOR => self.groups.get(minor as usize).map(DeviceNode::Group),
+            VFIO_GROUP_MAJOR => self
+                .groups
+                .get(minor as usize)
+                .map(|(_, g)| DeviceNode::Group(g)),
             _ => None,
         }
     }

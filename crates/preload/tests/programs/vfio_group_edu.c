@@ -2,7 +2,8 @@
  * container API, as older VFIO programs drive a real one: the container /dev/vfio/vfio, the
  * group /dev/vfio/GROUP found through sysfs (iommu_group), SET_CONTAINER and SET_IOMMU(TYPE1v2),
  * a device fd from GET_DEVICE_FD, DMA both ways through a MAP_DMA mapping by pwrite/pread of
- * BAR 0, no DMA once unmapped. Prints "ok" or why not, and exits non-zero.
+ * BAR 0, no DMA once unmapped; the group open and the device's cdev bound exclude each other.
+ * Prints "ok" or why not, and exits non-zero.
  *
  * The uAPI definitions are Linux 7.3's (include/uapi/linux/vfio.h), restated so that the
  * program builds with any libc's headers. */
@@ -70,6 +71,21 @@ static int iommu_group(void)
 	return atoi(basename(link));
 }
 
+/* The function's cdev, /dev/vfio/devices/vfioN, from its sysfs vfio-dev directory. */
+static int open_cdev(void)
+{
+	char path[300] = "";
+	DIR *d = opendir("/sys/bus/pci/devices/" NAME "/vfio-dev");
+	CHECK(d, "opendir vfio-dev");
+	for (struct dirent *e; (e = readdir(d));)
+		if (!strncmp(e->d_name, "vfio", 4))
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", e->d_name);
+	closedir(d);
+	int fd = open(path, O_RDWR);
+	CHECK(fd >= 0, "open %s", path);
+	return fd;
+}
+
 static uint32_t status(int group)
 {
 	struct group_status s = { .argsz = sizeof(s) };
@@ -89,6 +105,10 @@ int main(void)
 	int group = open(path, O_RDWR);
 	CHECK(group >= 0, "open %s", path);
 	CHECK(open(path, O_RDWR) == -1 && errno == EBUSY, "second open of %s", path);
+	/* While the group is open, its device's cdev does not bind. */
+	int cdev = open_cdev();
+	struct bind bind = { .argsz = sizeof(bind), .iommufd = container };
+	CHECK(ioctl(cdev, VFIO_DEVICE_BIND_IOMMUFD, &bind) == -1 && errno == EBUSY, "cdev bind, group open");
 	CHECK(status(group) == GROUP_VIABLE, "status %#x", status(group));
 	CHECK(ioctl(group, VFIO_GROUP_GET_DEVICE_FD, NAME) == -1 && errno == EINVAL, "device without container");
 	CHECK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER) == -1 && errno == EINVAL, "unset without container");
@@ -101,7 +121,6 @@ int main(void)
 	int dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, NAME);
 	CHECK(dev >= 0, "GET_DEVICE_FD");
 	CHECK(fcntl(dev, F_GETFD) == FD_CLOEXEC, "device fd close-on-exec");
-	struct bind bind = { .argsz = sizeof(bind), .iommufd = container };
 	CHECK(ioctl(dev, VFIO_DEVICE_BIND_IOMMUFD, &bind) == -1 && errno == EINVAL, "bind a group's device");
 	struct device_info info = { .argsz = sizeof(info) };
 	CHECK(ioctl(dev, VFIO_DEVICE_GET_INFO, &info) == 0 && info.num_regions >= 9, "GET_INFO");
@@ -141,7 +160,11 @@ int main(void)
 	CHECK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER) == 0, "UNSET_CONTAINER");
 	CHECK(status(group) == GROUP_VIABLE, "status after unset %#x", status(group));
 	close(group);
-	/* Closed, the group opens again. */
+	/* Closed, the group lets the cdev bind, which keeps the group from opening until the
+	 * cdev is closed. */
+	CHECK(ioctl(cdev, VFIO_DEVICE_BIND_IOMMUFD, &bind) == 0, "cdev bind, group closed");
+	CHECK(open(path, O_RDWR) == -1 && errno == EBUSY, "open %s, cdev bound", path);
+	close(cdev);
 	group = open(path, O_RDWR);
 	CHECK(group >= 0, "reopen %s", path);
 	close(group);

@@ -4,6 +4,7 @@
 
 use super::{State, VfioDeviceFile};
 use crate::Caller;
+use crate::vfio::group::Block;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use uiommu_core::context::{Context, Handle};
@@ -27,11 +28,13 @@ pub(super) struct Binding {
 
 /// `VFIO_DEVICE_BIND_IOMMUFD` (`vfio_df_ioctl_bind_iommufd`): `EFAULT` reading `argsz`,
 /// `EINVAL` below `out_devid`'s end, the extensible copy (`E2BIG`, `EFAULT`), `EINVAL` for a
-/// negative fd or an unknown flag, `EINVAL` for a file a group opened or if already bound; with
+/// negative fd or an unknown flag, `EINVAL` for a file a group opened, `EBUSY` while the
+/// device's group is open, `EINVAL` if already bound; with
 /// `VFIO_DEVICE_BIND_FLAG_TOKEN`, `EFAULT` reading the UUID, then `EINVAL` (vfio-pci takes a
 /// token only for an SR-IOV function, which this function is not:
 /// `vfio_pci_core_match_token_uuid`); then the fd (`EBADF`, `EBADFD`),
-/// the bind of the device to the context, and `EFAULT` writing `out_devid` (undone).
+/// `EINVAL` if the device is open through another file, the bind of the device to the context,
+/// and `EFAULT` writing `out_devid` (undone).
 pub(super) fn bind_iommufd(
     file: &VfioDeviceFile,
     state: &mut State,
@@ -51,7 +54,12 @@ pub(super) fn bind_iommufd(
         return Err(Errno::EINVAL);
     }
     // Only a cdev's file binds; a group's came bound.
-    if file.group || state.bound.is_some() {
+    if file.group {
+        return Err(Errno::EINVAL);
+    }
+    // `vfio_device_block_group`: `EBUSY` while the group is open; kept while bound.
+    let block = Block::new(file.cdev_group.as_deref())?;
+    if state.bound.is_some() {
         return Err(Errno::EINVAL);
     }
     if bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
@@ -62,6 +70,10 @@ pub(super) fn bind_iommufd(
         return Err(Errno::EINVAL);
     }
     let ctx = caller.fds.iommufd(bind.iommufd)?;
+    // `vfio_df_open`: a device open already (through another file) is not opened by a cdev.
+    if file.function_mut().dma().device().is_some() {
+        return Err(Errno::EINVAL);
+    }
     let dev = bind_device(file, &ctx)?;
     let out = arg.wrapping_add(std::mem::offset_of!(VfioDeviceBindIommufd, out_devid) as u64);
     if let Err(e) = caller.mem.write(out, dev.id().as_bytes()) {
@@ -69,6 +81,7 @@ pub(super) fn bind_iommufd(
         return Err(e);
     }
     state.bound = Some(connect(file, ctx, dev)?);
+    block.keep();
     Ok(0)
 }
 
@@ -122,6 +135,10 @@ fn connect(file: &VfioDeviceFile, ctx: Arc<Context>, dev: Handle<Device>) -> Res
 /// RID, then the device unbound; the function's requests master-abort again.
 pub(super) fn unbind(file: &VfioDeviceFile, state: &mut State) {
     unbind_binding(file, &mut state.bound);
+    // `vfio_device_unblock_group`.
+    if let Some(g) = &file.cdev_group {
+        g.unblock();
+    }
 }
 
 /// [`unbind`] of the binding in `bound`, if any.

@@ -57,6 +57,9 @@ pub struct VfioDeviceFile {
     /// Opened through its group (`df->group`): bound from the start, never by the cdev
     /// commands.
     group: bool,
+    /// A cdev's file: the device's group, which the file keeps from being opened while
+    /// bound (`vfio_device_block_group`).
+    cdev_group: Option<std::sync::Arc<crate::vfio::group::VfioGroup>>,
     state: Mutex<State>,
 }
 
@@ -108,6 +111,13 @@ impl VfioDeviceFile {
         Self::new(function, memory, address, false)
     }
 
+    /// The cdev's file of a function of `group`: bound, it keeps the group from being opened
+    /// (`EBUSY`), and it cannot bind while the group is open.
+    pub fn in_group(mut self, group: std::sync::Arc<crate::vfio::group::VfioGroup>) -> Self {
+        self.cdev_group = Some(group);
+        self
+    }
+
     /// `vfio_device_open_file` for `VFIO_GROUP_GET_DEVICE_FD`: a file already bound to `ctx`,
     /// the context of the group's container, with its RID attached to that context's
     /// compatibility IOAS (`vfio_df_group_open`). The cdev commands are not its own:
@@ -136,6 +146,7 @@ impl VfioDeviceFile {
             memory,
             address,
             group,
+            cdev_group: None,
             state: Mutex::new(State {
                 bound: None,
                 irqs: IrqState::default(),

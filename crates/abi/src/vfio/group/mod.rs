@@ -59,6 +59,8 @@ impl std::fmt::Debug for VfioGroup {
 struct GroupState {
     /// `group->opened_file` is set.
     opened: bool,
+    /// `group->cdev_device_open_cnt`: cdev files of members bound.
+    cdev_binds: usize,
     /// `group->iommufd`: the container's context.
     iommufd: Option<Arc<Context>>,
     /// Per member, its device file while any fd the group handed out holds it, and how
@@ -79,11 +81,12 @@ impl VfioGroup {
         })
     }
 
-    /// `vfio_group_fops_open`: a file of the group, `EBUSY` while another is open. `memory`
-    /// is the opening process's, where its devices' DMA lands.
+    /// `vfio_group_fops_open`: a file of the group, `EBUSY` while a member's cdev file is
+    /// bound or another file is open. `memory` is the opening process's, where its devices'
+    /// DMA lands.
     pub fn open(self: &Arc<Self>, memory: ProcessMemory) -> Result<GroupFile> {
         let mut state = self.lock();
-        if state.opened {
+        if state.cdev_binds > 0 || state.opened {
             return Err(Errno::EBUSY);
         }
         state.opened = true;
@@ -93,8 +96,46 @@ impl VfioGroup {
         })
     }
 
+    /// `vfio_device_unblock_group`: a member's cdev file is unbound.
+    pub(crate) fn unblock(&self) {
+        let mut state = self.lock();
+        state.cdev_binds = state.cdev_binds.saturating_sub(1);
+    }
+
     fn lock(&self) -> MutexGuard<'_, GroupState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A member's cdev file binding (`vfio_device_block_group`): the group cannot be opened
+/// until it is dropped, unless [`Block::keep`] leaves the group blocked until the file's
+/// unbind.
+pub(crate) struct Block<'a>(Option<&'a VfioGroup>);
+
+impl<'a> Block<'a> {
+    /// Blocks `group` (none: nothing to block); `EBUSY` while it is open.
+    pub(crate) fn new(group: Option<&'a VfioGroup>) -> Result<Self> {
+        if let Some(g) = group {
+            let mut state = g.lock();
+            if state.opened {
+                return Err(Errno::EBUSY);
+            }
+            state.cdev_binds += 1;
+        }
+        Ok(Block(group))
+    }
+
+    /// The bind succeeded: the group stays blocked.
+    pub(crate) fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Block<'_> {
+    fn drop(&mut self) {
+        if let Some(g) = self.0 {
+            g.unblock();
+        }
     }
 }
 
