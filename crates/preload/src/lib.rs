@@ -13,7 +13,8 @@
 //!
 //! Opening an emulated device's `/dev/vfio/devices/vfioN` gives a virtual fd for a vfio-pci
 //! device file ([`device`]): its ioctls, and its region I/O by `pread`/`pwrite` (and `read`,
-//! `write`, the vectored and fortified calls), reach [`uiommu_abi::VfioDeviceFile`].
+//! `write`, the vectored and fortified calls), reach [`uiommu_abi::VfioDeviceFile`]; `mmap` of a
+//! BAR is served as MMIO by trapping each access ([`mmio`]).
 //!
 //! # Threads
 //! The table is behind a read-write lock held only to look up or change an entry: a command
@@ -48,6 +49,12 @@ mod fs_exports;
 mod io_exports;
 pub mod mapfile;
 pub mod maps;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub mod mmio;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod mmio_exports;
 mod ops;
 pub mod path;
 pub mod process;

@@ -1,0 +1,57 @@
+//! The exported symbols that keep BAR mappings served: `sigaction` and `signal` for `SIGSEGV`
+//! (the program's action goes behind the fault handler once it is installed, see
+//! [`crate::mmio::chain`]) and `mprotect` of a BAR mapping (accepted, the reservation stays
+//! inaccessible, see [`crate::mmio`]).
+
+use crate::exports::guard;
+use crate::mmio::{chain, ranges};
+use crate::sys;
+use libc::{c_int, c_void, size_t};
+
+/// `sigaction(sig, act, old)`.
+///
+/// # Safety
+/// C contract of `sigaction`: `act` and `old` are null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaction(
+    sig: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> c_int {
+    guard(-1, || {
+        if sig != libc::SIGSEGV || !chain::in_front() {
+            return sys::next_sigaction(sig, act, old);
+        }
+        // SAFETY: the caller's contract: null or a valid `sigaction` (glibc reads it too).
+        let act = unsafe { act.as_ref() };
+        // SAFETY: as above, null or valid for writing.
+        let old = unsafe { old.as_mut() };
+        chain::swap(act, old);
+        0
+    })
+}
+
+/// `signal(sig, handler)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    guard(libc::SIG_ERR, || {
+        if sig != libc::SIGSEGV || !chain::in_front() {
+            return sys::next_signal(sig, handler);
+        }
+        chain::swap_handler(handler)
+    })
+}
+
+/// `mprotect(addr, len, prot)`.
+///
+/// # Safety
+/// C contract of `mprotect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int {
+    guard(-1, || {
+        if ranges::overlaps(addr as usize, len) {
+            return 0;
+        }
+        sys::next_mprotect(addr, len, prot)
+    })
+}
