@@ -5,6 +5,13 @@
 //! the saved registers ([`super::regs`]) and RIP moves past the instruction. Every other
 //! fault goes to the program's own action ([`super::chain`]).
 //!
+//! # Stacks
+//! The handler is installed with `SA_ONSTACK`: on a thread with an alternate signal stack it
+//! runs there, so that a fault from a stack overflow still reaches the program's handler. An
+//! access is served on a stack of our own ([`super::stack`]), since alternate stacks are too
+//! small for a device model. No alternate stack is set up for a thread that has none: the
+//! handler then runs on the thread's stack, as the program's own handler would.
+//!
 //! # What runs in the handler
 //! The range lookup neither allocates nor locks. The access takes the device file's state
 //! lock and the function's, as a `pread` does: a thread that faults on a BAR while it holds
@@ -31,6 +38,9 @@ use std::sync::Once;
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        if !super::stack::prepare() {
+            return;
+        }
         // SAFETY: an all-zero `sigaction` is valid; its fields are set below.
         let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
         act.sa_sigaction = on_fault as extern "C" fn(c_int, *mut siginfo_t, *mut c_void) as usize;
@@ -51,10 +61,11 @@ extern "C" fn on_fault(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
     // SAFETY: `si_addr` is the address of a `SIGSEGV` (garbage, unused, for one sent by `kill`).
     let addr = unsafe { si.si_addr() } as usize;
     let code = si.si_code;
-    // A panic must not unwind into the kernel's signal frame: it counts as not served.
-    let served = code > 0
-        && chain::in_front()
-        && std::panic::catch_unwind(|| serve(addr, ctx)).unwrap_or(false);
+    let mut served = false;
+    if code > 0 && chain::in_front() && ranges::overlaps(addr, 1) {
+        // A panic ends on that stack: the fault then counts as not served.
+        super::stack::run(&mut || served = serve(addr, ctx));
+    }
     if !served {
         chain::forward(sig, code, info, ctx);
     }

@@ -2,7 +2,8 @@
 //! inaccessible anonymous mapping and recorded ([`ranges`]); each load or store in it faults,
 //! and the `SIGSEGV` handler ([`handler`]) performs it on the device model, with its side
 //! effects, then resumes the program after the instruction. The program's own `SIGSEGV`
-//! action keeps working behind the handler ([`chain`]).
+//! action keeps working behind the handler ([`chain`]). The access runs on a stack of our own
+//! ([`stack`]), whatever signal stack the thread gave the handler.
 //!
 //! - `munmap` of (part of) a mapping releases the reservation and drops the record of the
 //!   unmapped part.
@@ -19,6 +20,7 @@ pub mod decode;
 pub mod handler;
 pub mod ranges;
 pub mod regs;
+mod stack;
 
 use crate::device::OpenDevice;
 use crate::sys::{self, Errno};

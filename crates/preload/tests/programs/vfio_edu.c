@@ -6,7 +6,7 @@
  * (EBADF). BAR 0 mapped with mmap is MMIO: loads and stores through volatile pointers reach
  * edu's registers (identification, liveness, factorial, DMA programmed with 64-bit stores);
  * with Memory Space off an access is SIGBUS; the program's own SIGSEGV handler still catches a
- * NULL dereference in between; mmap's errors are vfio-pci's. Two rounds in one process: closing
+ * NULL dereference in between; all of it with a small alternate signal stack; mmap's errors are vfio-pci's. Two rounds in one process: closing
  * everything releases everything. Prints "ok" or why not, and exits non-zero.
  *
  * The uAPI definitions are Linux 7.3's (include/uapi/linux/vfio.h, iommufd.h), restated so
@@ -172,6 +172,11 @@ static void mapped_bar(int dev, unsigned char *buf, uint64_t ram)
 	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, dev, REGION(1ull)) == MAP_FAILED &&
 	      errno == EINVAL, "unimplemented BAR");
 
+	/* A small alternate signal stack, as Rust gives its threads: the accesses still work. */
+	static char alt[16384];
+	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) }, no_alt = { .ss_flags = SS_DISABLE };
+	CHECK(sigaltstack(&ss, NULL) == 0, "sigaltstack");
+
 	volatile unsigned char *bar = mmap(NULL, mib, PROT_READ | PROT_WRITE, MAP_SHARED, dev, REGION(BAR0));
 	CHECK(bar != MAP_FAILED, "mmap BAR0");
 	volatile uint32_t *r32 = (volatile uint32_t *)bar;
@@ -221,6 +226,7 @@ static void mapped_bar(int dev, unsigned char *buf, uint64_t ram)
 	while (r64[EDU_DMA_CMD / 8] & EDU_CMD_RUN)
 		;
 	CHECK(!memcmp(buf, buf + 768, 256), "mapped DMA bytes differ");
+	CHECK(sigaltstack(&no_alt, NULL) == 0, "sigaltstack off");
 	CHECK(munmap((void *)bar, mib) == 0, "munmap BAR0");
 }
 
