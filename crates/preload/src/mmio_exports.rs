@@ -1,6 +1,7 @@
 //! The exported symbols that keep BAR mappings served: `sigaction` and `signal` for `SIGSEGV`
 //! (the program's action goes behind the fault handler once it is installed, see
-//! [`crate::mmio::chain`]) and `mprotect` of a BAR mapping (accepted, the reservation stays
+//! [`crate::mmio::chain`]), `mremap` of a BAR mapping (see [`crate::mmio::remap`]) and
+//! `mprotect` of one (accepted, the reservation stays
 //! inaccessible, see [`crate::mmio`]).
 
 use crate::exports::guard;
@@ -39,6 +40,28 @@ pub extern "C" fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sigha
             return sys::next_signal(sig, handler);
         }
         chain::swap_handler(handler)
+    })
+}
+
+/// `mremap(old, old_len, new_len, flags, ...)`: its one optional argument, `new_addr`, as a
+/// fixed parameter (see the variadic note in [`crate::exports`]).
+///
+/// # Safety
+/// C contract of `mremap`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mremap(
+    old: *mut c_void,
+    old_len: size_t,
+    new_len: size_t,
+    flags: c_int,
+    new_addr: *mut c_void,
+) -> *mut c_void {
+    guard(libc::MAP_FAILED, || {
+        let next = || sys::next_mremap(old, old_len, new_len, flags, new_addr);
+        match crate::mmio::remap(old as usize, old_len, new_len, flags, next) {
+            Some(r) => crate::exports::ret(r.map(|a| a as *mut c_void), libc::MAP_FAILED),
+            None => next(),
+        }
     })
 }
 

@@ -119,7 +119,7 @@ macro_rules! next_variadic {
             let p = NEXT.get();
             if p.is_null() {
                 set_errno(libc::ENOSYS);
-                return -1 as $r;
+                return <$r as Failed>::FAILED;
             }
             // SAFETY: `p` is libc's definition of this variadic function; calling it with one
             // variadic argument of register width is how C code calls it.
@@ -132,6 +132,7 @@ macro_rules! next_variadic {
 
 next_variadic! {
     fn next_open = "open" (path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
+    fn next_mremap = "mremap" (old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int; new_addr: *mut c_void) -> *mut c_void;
     fn next_open64 = "open64" (path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
     fn next_openat = "openat" (dirfd: c_int, path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
     fn next_openat64 = "openat64" (dirfd: c_int, path: *const c_char, flags: c_int; mode: c_uint) -> c_int;

@@ -9,9 +9,12 @@
 //!   unmapped part.
 //! - `mprotect` of a mapping succeeds and leaves the reservation inaccessible: every access
 //!   still reaches the device, whatever the protection asked.
-//! - `mremap` and `MAP_FIXED` placed over a mapping are not followed: the moved or replaced
-//!   range is ordinary memory (a fault there is the program's), and accesses at the old
-//!   addresses are not served.
+//! - `mremap` of a mapping follows `check_prep_vma` for a `VM_PFNMAP | VM_DONTEXPAND` area:
+//!   `MREMAP_DONTUNMAP` is `EINVAL`; growing it (or duplicating it, old size 0) or an old range
+//!   past its end is `EFAULT`;
+//!   moving or shrinking it moves its record along.
+//! - A `MAP_FIXED` mapping of another file placed over a BAR mapping is not followed: the
+//!   replaced range is ordinary memory (a fault there is the program's).
 //! - Only x86-64 instructions are decoded ([`decode`]); an access of another kind is a
 //!   `SIGSEGV` for the program.
 
@@ -71,4 +74,36 @@ pub fn unmapped(addr: usize, len: usize) {
     if ranges::overlaps(addr, len) {
         ranges::remove(addr, len);
     }
+}
+
+/// `mremap(old, old_len, new_len, flags, new_addr)` of a BAR mapping (`None` if `old` is not
+/// one): the kernel's refusals for a `VM_PFNMAP | VM_DONTEXPAND` area, else the reservation
+/// moved or shrunk by `remap` and the record with it.
+pub fn remap(
+    old: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: c_int,
+    remap: impl FnOnce() -> *mut libc::c_void,
+) -> Option<Result<usize, Errno>> {
+    let record = ranges::at(old)?;
+    if flags & libc::MREMAP_DONTUNMAP != 0 {
+        return Some(Err(libc::EINVAL));
+    }
+    let page = |n: usize| n.checked_next_multiple_of(4096).unwrap_or(usize::MAX);
+    // Growing, or an old range past the area's end.
+    if page(new_len) > page(old_len) || page(old_len) > record.len {
+        return Some(Err(libc::EFAULT));
+    }
+    let p = remap();
+    if p == libc::MAP_FAILED {
+        return Some(Err(sys::errno()));
+    }
+    ranges::remove(old, page(old_len));
+    let moved = ranges::Record {
+        start: p as usize,
+        len: page(new_len),
+        ..record
+    };
+    Some(ranges::insert(moved).map(|()| p as usize))
 }

@@ -114,6 +114,32 @@ pub fn remove(addr: usize, len: usize) -> bool {
     touched
 }
 
+/// The record holding `addr`, from `addr` on (`offset` is `addr`'s in the BAR).
+pub fn at(addr: usize) -> Option<Record> {
+    let _w = WRITER.lock().unwrap_or_else(PoisonError::into_inner);
+    TABLE.iter().find_map(|slot| {
+        let s = slot.start.load(SeqCst);
+        let len = slot.len.load(SeqCst);
+        if s == 0 || addr < s || addr - s >= len {
+            return None;
+        }
+        let place = slot.place.load(SeqCst);
+        let ptr = slot.dev.load(SeqCst);
+        // SAFETY: the slot holds one count of this `Arc` while its range is set, and only a
+        // writer (excluded by `WRITER`) releases it: taking another count is sound.
+        unsafe { Arc::increment_strong_count(ptr) };
+        // SAFETY: the count just taken is the one this `Arc` owns.
+        let dev = unsafe { Arc::from_raw(ptr) };
+        Some(Record {
+            start: addr,
+            len: len - (addr - s),
+            bar: (place >> 56) as u8,
+            offset: (place & ((1 << 56) - 1)) + (addr - s) as u64,
+            dev,
+        })
+    })
+}
+
 /// True if `addr..addr + len` overlaps a record.
 pub fn overlaps(addr: usize, len: usize) -> bool {
     let end = addr.saturating_add(len);

@@ -6,7 +6,7 @@
  * (EBADF). BAR 0 mapped with mmap is MMIO: loads and stores through volatile pointers reach
  * edu's registers (identification, liveness, factorial, DMA programmed with 64-bit stores);
  * with Memory Space off an access is SIGBUS; the program's own SIGSEGV handler still catches a
- * NULL dereference in between; all of it with a small alternate signal stack; mmap's errors are vfio-pci's. Two rounds in one process: closing
+ * NULL dereference in between; mremap moves and shrinks it; all of it with a small alternate signal stack; mmap's errors are vfio-pci's. Two rounds in one process: closing
  * everything releases everything. Prints "ok" or why not, and exits non-zero.
  *
  * The uAPI definitions are Linux 7.3's (include/uapi/linux/vfio.h, iommufd.h), restated so
@@ -227,7 +227,18 @@ static void mapped_bar(int dev, unsigned char *buf, uint64_t ram)
 		;
 	CHECK(!memcmp(buf, buf + 768, 256), "mapped DMA bytes differ");
 	CHECK(sigaltstack(&no_alt, NULL) == 0, "sigaltstack off");
-	CHECK(munmap((void *)bar, mib) == 0, "munmap BAR0");
+	/* mremap: growing is EFAULT, DONTUNMAP EINVAL; shrinking and moving keep the MMIO. */
+	CHECK(mremap((void *)bar, mib, 2 * mib, MREMAP_MAYMOVE) == MAP_FAILED && errno == EFAULT, "grow");
+	void *spot = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(spot != MAP_FAILED, "mmap spot");
+	CHECK(mremap((void *)bar, 8192, 8192, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, spot) == MAP_FAILED &&
+	      errno == EINVAL, "DONTUNMAP");
+	CHECK(mremap((void *)bar, mib, 8192, 0) == bar, "shrink");
+	CHECK(mprotect((void *)bar, 8192, PROT_READ) == 0, "mprotect");
+	CHECK(mremap((void *)bar, 8192, 8192, MREMAP_MAYMOVE | MREMAP_FIXED, spot) == spot, "move");
+	r32 = spot;
+	CHECK(r32[EDU_ID / 4] == 0x010000ed && r32[EDU_FACTORIAL / 4] == 120, "moved mapping");
+	CHECK(munmap(spot, 8192) == 0, "munmap BAR0");
 }
 
 static void find_cdev(char *cdev, size_t len)
