@@ -23,11 +23,12 @@ pub unsafe extern "C" fn sigaction(
         if sig != libc::SIGSEGV || !chain::in_front() {
             return sys::next_sigaction(sig, act, old);
         }
-        // SAFETY: the caller's contract: null or a valid `sigaction` (glibc reads it too).
-        let act = unsafe { act.as_ref() };
+        // SAFETY: the caller's contract: null or a valid `sigaction` (glibc reads it too). It
+        // is copied before `old`, which may be the same struct, is written.
+        let act = unsafe { act.as_ref() }.copied();
         // SAFETY: as above, null or valid for writing.
         let old = unsafe { old.as_mut() };
-        chain::swap(act, old);
+        chain::swap(act.as_ref(), old);
         0
     })
 }

@@ -88,23 +88,19 @@ fn serve(addr: usize, ctx: *mut c_void) -> bool {
         let Ok(file) = dev.serve() else {
             return Err(());
         };
-        let mut data = [0u8; 8];
         match access {
             Access::Load { dst, size, sign } => {
+                let mut data = [0u8; 8];
                 file.mmio(bar, off, &mut data[..size], false)
                     .map_err(|_| ())?;
                 let v = regs::extend(u64::from_le_bytes(data), size, sign);
                 regs::write(gregs, dst, v).ok_or(())
             }
-            Access::StoreReg { size, .. } | Access::StoreImm { size, .. } => {
-                let v = match access {
-                    Access::StoreReg { src, .. } => regs::read(gregs, src).ok_or(())?,
-                    Access::StoreImm { value, .. } => value,
-                    Access::Load { .. } => 0,
-                };
-                data = v.to_le_bytes();
-                file.mmio(bar, off, &mut data[..size], true).map_err(|_| ())
+            Access::StoreReg { src, size } => {
+                let v = regs::read(gregs, src).ok_or(())?;
+                store(file, bar, off, v, size)
             }
+            Access::StoreImm { value, size } => store(file, bar, off, value, size),
         }
     });
     match done {
@@ -118,4 +114,16 @@ fn serve(addr: usize, ctx: *mut c_void) -> bool {
             true
         }
     }
+}
+
+/// The low `size` bytes of `value` stored at `off` in BAR `bar`.
+fn store(
+    file: &uiommu_abi::VfioDeviceFile,
+    bar: u8,
+    off: u64,
+    value: u64,
+    size: usize,
+) -> Result<(), ()> {
+    let mut data = value.to_le_bytes();
+    file.mmio(bar, off, &mut data[..size], true).map_err(|_| ())
 }

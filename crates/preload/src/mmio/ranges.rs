@@ -74,7 +74,8 @@ fn put(r: Record) -> Result<(), crate::sys::Errno> {
 }
 
 /// Takes `addr..addr + len` out of every record it overlaps (a record cut in the middle
-/// becomes two). True if any record was touched.
+/// becomes two; with every slot taken, the part past the hole is no longer served). True if
+/// any record was touched.
 pub fn remove(addr: usize, len: usize) -> bool {
     let end = addr.saturating_add(len);
     let _w = WRITER.lock().unwrap_or_else(PoisonError::into_inner);
