@@ -21,7 +21,7 @@ pub use iommufd::table::{IoctlOp, iommufd_ioctls};
 pub use mmap::{Mapping, mmap};
 pub use process_vm::ProcessVm;
 pub use uiommu_uapi::UserMemory;
-pub use vfio::device::{PciAddress, REGION_SHIFT, UserBuffer, VfioDeviceFile};
+pub use vfio::device::{BarMapping, PciAddress, REGION_SHIFT, UserBuffer, VfioDeviceFile};
 pub use vfio::group::{GroupDevice, GroupFile, GroupMember, VfioGroup};
 pub use vfio::spapr::SpaprContainer;
 

@@ -673,6 +673,43 @@ fn bar0_reaches_edus_registers_with_vfio_pcis_access_rules() {
     assert_eq!(s.bar32(LIVENESS), 0);
 }
 
+#[test]
+fn mmap_of_a_bar_follows_vfio_pci_core_mmaps_checks_and_its_accesses_reach_edu() {
+    let s = setup("mock");
+    let at = |i: u32| u64::from(i) << REGION_SHIFT;
+    assert_eq!(s.file.mmap(0, 4096, true), Err(Errno::EINVAL), "unbound");
+    s.bind().unwrap();
+    let ok = |off: u64, len: u64| s.file.mmap(off, len, true).map(|m| (m.bar, m.offset));
+    assert_eq!(ok(at(VFIO_PCI_NUM_REGIONS), 4096), Err(Errno::EINVAL));
+    assert_eq!(s.file.mmap(0, 4096, false), Err(Errno::EINVAL), "private");
+    for i in [
+        VFIO_PCI_ROM_REGION_INDEX,
+        CONFIG,
+        VFIO_PCI_VGA_REGION_INDEX,
+        1,
+    ] {
+        assert_eq!(ok(at(i), 4096), Err(Errno::EINVAL), "region {i}");
+    }
+    assert_eq!(ok(0, BAR0_SIZE), Ok((0, 0)));
+    assert_eq!(ok(0, BAR0_SIZE + 1), Err(Errno::EINVAL), "past the end");
+    assert_eq!(ok(BAR0_SIZE - 4096, 100), Ok((0, BAR0_SIZE - 4096)));
+    assert_eq!(ok(BAR0_SIZE, 4096), Err(Errno::EINVAL));
+
+    // The accesses of the mapping: EIO with Memory Space off, as pread's.
+    let mut b = [0u8; 4];
+    assert_eq!(
+        s.file.mmio(0, IDENTIFICATION, &mut b, false),
+        Err(Errno::EIO)
+    );
+    s.set_cfg16(COMMAND, MEM_MASTER);
+    s.file.mmio(0, IDENTIFICATION, &mut b, false).unwrap();
+    assert_eq!(u32::from_le_bytes(b), IDENTIFICATION_VALUE);
+    let mut v = 0x1234_5678u32.to_le_bytes();
+    s.file.mmio(0, LIVENESS, &mut v, true).unwrap();
+    assert_eq!(s.bar32(LIVENESS), !0x1234_5678);
+    assert_eq!(s.file.mmio(0, BAR0_SIZE, &mut b, false), Err(Errno::EINVAL));
+}
+
 /// Maps `len` bytes at `uva` to `iova` in the IOAS.
 fn map(s: &Setup, iova: u64, uva: u64, len: u64) {
     let mut cmd = IommuIoasMap {
@@ -823,6 +860,15 @@ fn a_pci_express_function_with_msix_shows_its_regions_and_vectors() {
     let rom = info(region(VFIO_PCI_ROM_REGION_INDEX, 32).unwrap());
     assert_eq!((rom.size, rom.flags), (64 << 10, r));
     assert_eq!(info(region(CONFIG, 32).unwrap()).size, 4096);
+    // mmap: the I/O BAR and the upper half are refused; the MSI-X table's BAR is mappable
+    // whole (7.3 reports MSIX_MAPPABLE and leaves no hole).
+    let at = |i: u64| i << REGION_SHIFT;
+    assert_eq!(s.file.mmap(at(3), 4096, true), Err(Errno::EINVAL));
+    assert_eq!(s.file.mmap(at(1), 4096, true), Err(Errno::EINVAL));
+    assert_eq!(
+        s.file.mmap(at(4), 4096, true).map(|m| (m.bar, m.offset)),
+        Ok((4, 0))
+    );
 
     // MSI-X: 16 vectors that can grow; MSI: 4.
     let mut i = VfioIrqInfo {

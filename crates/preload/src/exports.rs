@@ -377,7 +377,7 @@ fn mmap_common(
     off: off_t,
 ) -> *mut c_void {
     guard(libc::MAP_FAILED, || {
-        match ops::mmap(len, prot, flags, fd, off) {
+        match ops::mmap(addr as usize, len, prot, flags, fd, off) {
             Some(r) => ret(r.map(|a| a as *mut c_void), libc::MAP_FAILED),
             None => sys::next_mmap(sym64, addr, len, prot, flags, fd, off),
         }
@@ -424,7 +424,7 @@ pub unsafe extern "C" fn mmap64(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
     guard(-1, || {
-        match crate::regions::unmap(addr as u64, len as u64) {
+        let rc = match crate::regions::unmap(addr as u64, len as u64) {
             None => sys::next_munmap(addr, len),
             Some(rest) => {
                 let mut rc = 0;
@@ -435,7 +435,12 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
                 }
                 rc
             }
+        };
+        #[cfg(target_arch = "x86_64")]
+        if rc == 0 {
+            keep_errno(|| crate::mmio::unmapped(addr as usize, len));
         }
+        rc
     })
 }
 

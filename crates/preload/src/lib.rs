@@ -13,10 +13,11 @@
 //!
 //! Opening an emulated device's `/dev/vfio/devices/vfioN` gives a virtual fd for a vfio-pci
 //! device file ([`device`]): its ioctls, and its region I/O by `pread`/`pwrite` (and `read`,
-//! `write`, the vectored and fortified calls), reach [`uiommu_abi::VfioDeviceFile`].
-//! Opening an emulated device's group node, `/dev/vfio/N`, gives a group file ([`group`])
-//! whose `VFIO_GROUP_GET_DEVICE_FD` hands out such device files, bound to the group's
-//! container (a `/dev/vfio/vfio` or `/dev/iommu` context).
+//! `write`, the vectored and fortified calls), reach [`uiommu_abi::VfioDeviceFile`]; `mmap` of a
+//! BAR is served as MMIO by trapping each access ([`mmio`]). Opening an emulated device's
+//! group node, `/dev/vfio/N`, gives a group file ([`group`]) whose
+//! `VFIO_GROUP_GET_DEVICE_FD` hands out such device files, bound to the group's container (a
+//! `/dev/vfio/vfio` or `/dev/iommu` context).
 //!
 //! # Threads
 //! The table is behind a read-write lock held only to look up or change an entry: a command
@@ -52,6 +53,12 @@ pub mod group;
 mod io_exports;
 pub mod mapfile;
 pub mod maps;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub mod mmio;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod mmio_exports;
 mod ops;
 pub mod owned;
 pub mod path;

@@ -322,6 +322,7 @@ fn fail_nth_io(tid: c_int, write: bool, buf: u64, count: usize, pos: u64) -> Res
 /// `mmap` of a virtual fd: `do_mmap`'s checks, then `iommufd_fops_mmap`'s for a context;
 /// for a file with no `mmap` method, `ENODEV` (`can_mmap_file`); `EINVAL` for a dma-buf.
 pub fn mmap(
+    addr: usize,
     len: usize,
     prot: c_int,
     flags: c_int,
@@ -350,11 +351,11 @@ pub fn mmap(
         Object::FailNth(_) | Object::Group(_) => {
             mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
         }
-        // `vfio_device_fops_mmap`: mapping a BAR is not served yet.
+        // `vfio_device_fops_mmap`: a BAR served as MMIO.
         Object::Device(d) => d.serve().and_then(|f| {
-            mmap_checks(len, prot, flags, fd, off)?;
-            f.mmap(off as u64, len as u64).map_err(|e| e.0)?;
-            Err(libc::EINVAL)
+            let shared = mmap_checks(len, prot, flags, fd, off)?;
+            let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
+            bar_map(&d, m, addr, len, flags)
         }),
         // A context or file shared since a fork: its memory is its owner's (see `share`).
         Object::Remote(r) => mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
@@ -373,6 +374,25 @@ pub fn mmap(
             }
         }),
     })
+}
+
+/// Serves the mapping `m` of `d` as MMIO; only x86-64 accesses are decoded: elsewhere a BAR
+/// cannot be mapped.
+fn bar_map(
+    d: &std::sync::Arc<device::OpenDevice>,
+    m: uiommu_abi::BarMapping,
+    addr: usize,
+    len: usize,
+    flags: c_int,
+) -> Result<usize, Errno> {
+    #[cfg(target_arch = "x86_64")]
+    let r = crate::mmio::map(d, m, addr, len, flags);
+    #[cfg(not(target_arch = "x86_64"))]
+    let r = {
+        let _ = (d, m, addr, len, flags);
+        Err(libc::EINVAL)
+    };
+    r
 }
 
 /// `do_mmap`'s checks up to the file's own: whether the mapping is shared.

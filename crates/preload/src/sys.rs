@@ -79,6 +79,10 @@ impl Failed for off_t {
     const FAILED: Self = -1;
 }
 
+impl Failed for size_t {
+    const FAILED: Self = libc::SIG_ERR;
+}
+
 impl<T> Failed for *mut T {
     const FAILED: Self = std::ptr::null_mut();
 }
@@ -115,7 +119,7 @@ macro_rules! next_variadic {
             let p = NEXT.get();
             if p.is_null() {
                 set_errno(libc::ENOSYS);
-                return -1 as $r;
+                return <$r as Failed>::FAILED;
             }
             // SAFETY: `p` is libc's definition of this variadic function; calling it with one
             // variadic argument of register width is how C code calls it.
@@ -128,6 +132,7 @@ macro_rules! next_variadic {
 
 next_variadic! {
     fn next_open = "open" (path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
+    fn next_mremap = "mremap" (old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int; new_addr: *mut c_void) -> *mut c_void;
     fn next_open64 = "open64" (path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
     fn next_openat = "openat" (dirfd: c_int, path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
     fn next_openat64 = "openat64" (dirfd: c_int, path: *const c_char, flags: c_int; mode: c_uint) -> c_int;
@@ -137,6 +142,9 @@ next_variadic! {
 }
 
 next_fn! {
+    fn next_sigaction = "sigaction" (sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
+    fn next_signal = "signal" (sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
+    fn next_mprotect = "mprotect" (addr: *mut c_void, len: size_t, prot: c_int) -> c_int;
     fn next_open_2 = "__open_2" (path: *const c_char, flags: c_int) -> c_int;
     fn next_open64_2 = "__open64_2" (path: *const c_char, flags: c_int) -> c_int;
     fn next_openat_2 = "__openat_2" (dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
@@ -676,4 +684,63 @@ pub fn fdopen(fd: c_int, mode: &CStr) -> *mut libc::FILE {
 pub fn dirfd(dir: *mut libc::DIR) -> c_int {
     // SAFETY: `dir` is a stream libc's `opendir`/`fdopendir` returned and not yet closed.
     unsafe { libc::dirfd(dir) }
+}
+
+/// Sends `sig` to the calling thread (`tgkill`): delivered when the signal handler that sends
+/// it returns.
+pub fn raise_here(sig: c_int) {
+    let pid = std::process::id() as c_int;
+    let tid = gettid();
+    // SAFETY: `tgkill` with our own process and thread IDs has no memory effects.
+    unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
+}
+
+/// Adds `mask` to the thread's blocked signals (then unblocks `sig` if `unblock`); the mask
+/// before.
+pub fn block_signals(mask: &libc::sigset_t, unblock: bool, sig: c_int) -> libc::sigset_t {
+    // SAFETY: an all-zero `sigset_t` is a valid (empty) set.
+    let mut saved: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both sets are valid; `pthread_sigmask` is async-signal-safe.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, mask, &mut saved) };
+    if unblock {
+        // SAFETY: as above.
+        let mut one: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `one` is a valid set.
+        unsafe { libc::sigaddset(&mut one, sig) };
+        // SAFETY: as above.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut()) };
+    }
+    saved
+}
+
+/// Restores the thread's blocked signals to `saved`.
+pub fn restore_signals(saved: &libc::sigset_t) {
+    // SAFETY: `saved` is a valid set.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, saved, std::ptr::null_mut()) };
+}
+
+/// Reads the code at `addr` into `buf` (`process_vm_readv` on ourselves: an unreadable page
+/// stops the copy instead of faulting), up to the first unreadable byte; the bytes read.
+pub fn read_code(addr: u64, buf: &mut [u8]) -> usize {
+    let page_end = (addr | 4095).wrapping_add(1);
+    let first = buf.len().min(page_end.wrapping_sub(addr) as usize);
+    let pid = std::process::id() as c_int;
+    let mut done = 0;
+    for want in [buf.len(), first] {
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: want,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut c_void,
+            iov_len: want,
+        };
+        // SAFETY: `local` is `buf`'s own memory; a bad `remote` is an error, not a fault.
+        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+        if n > 0 {
+            done = n as usize;
+            break;
+        }
+    }
+    done
 }

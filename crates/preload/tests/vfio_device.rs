@@ -3,9 +3,11 @@
 //! `/dev/vfio/devices/vfioN` bound to `/dev/iommu`, behind each IOMMU model: config space and
 //! BAR 0 by `pread`/`pwrite` (and `read`, `pwritev`, `preadv2`), DMA both ways through an IOAS
 //! mapping, an MSI counted on an eventfd, DMA refused once unmapped, a forked child refused the
-//! file, and a second round in the same process after everything was closed. And the legacy
-//! way (`programs/vfio_group_edu.c`): the group `/dev/vfio/N` in the type1 container
-//! `/dev/vfio/vfio`, a device fd from `VFIO_GROUP_GET_DEVICE_FD`, DMA through `MAP_DMA`.
+//! file, BAR 0 mapped with `mmap` and driven by loads and stores (DMA included) with the
+//! program's own `SIGSEGV` and `SIGBUS` handlers working beside it, and a second round in the
+//! same process after everything was closed. And the legacy way (`programs/vfio_group_edu.c`):
+//! the group `/dev/vfio/N` in the type1 container `/dev/vfio/vfio`, a device fd from
+//! `VFIO_GROUP_GET_DEVICE_FD`, DMA through `MAP_DMA`.
 
 mod common;
 

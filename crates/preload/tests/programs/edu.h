@@ -17,6 +17,8 @@
 
 #define EDU_ID 0x00
 #define EDU_LIVENESS 0x04
+#define EDU_FACTORIAL 0x08
+#define EDU_STATUS 0x20
 #define EDU_IRQ_STATUS 0x24
 #define EDU_IRQ_ACK 0x64
 #define EDU_DMA_SRC 0x80

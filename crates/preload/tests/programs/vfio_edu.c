@@ -3,7 +3,10 @@
  * iommufd, attaches it to an IOAS, reads and writes config space and BAR 0 with pread/pwrite,
  * runs DMA both ways through a mapped buffer with an MSI eventfd counting completions, then
  * checks that DMA stops once the buffer is unmapped; a forked child is refused the file
- * (EBADF). Two rounds in one process: closing
+ * (EBADF). BAR 0 mapped with mmap is MMIO: loads and stores through volatile pointers reach
+ * edu's registers (identification, liveness, factorial, DMA programmed with 64-bit stores);
+ * with Memory Space off an access is SIGBUS; the program's own SIGSEGV handler still catches a
+ * NULL dereference in between; mremap moves and shrinks it; all of it with a small alternate signal stack; mmap's errors are vfio-pci's. Two rounds in one process: closing
  * everything releases everything. Prints "ok" or why not, and exits non-zero.
  *
  * The uAPI definitions are Linux 7.3's (include/uapi/linux/vfio.h, iommufd.h), restated so
@@ -13,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +92,123 @@ static uint64_t interrupts(int efd)
 	if (read(efd, &n, 8) != 8 && errno != EAGAIN)
 		FAIL("read eventfd");
 	return n;
+}
+
+static sigjmp_buf on_signal;
+static volatile sig_atomic_t caught;
+
+static void catch_signal(int sig, siginfo_t *si, void *ctx)
+{
+	(void)si;
+	(void)ctx;
+	caught = sig;
+	siglongjmp(on_signal, 1);
+}
+
+/* Runs `access` on `p`; the signal it raised (0 for none). */
+static int trap(void (*access)(volatile uint32_t *), volatile uint32_t *p)
+{
+	caught = 0;
+	if (!sigsetjmp(on_signal, 1))
+		access(p);
+	return caught;
+}
+
+static void load(volatile uint32_t *p)
+{
+	(void)*p;
+}
+
+static void set_memory_space(int dev, int on)
+{
+	uint16_t command;
+	CHECK(pread(dev, &command, 2, REGION(CONFIG) + 4) == 2, "read command");
+	command = on ? (command | 0x2) : (command & ~0x2);
+	CHECK(pwrite(dev, &command, 2, REGION(CONFIG) + 4) == 2, "write command");
+}
+
+/* BAR 0 through mmap, with RAM at IOVA `ram` (`buf` in this process) for edu's DMA. */
+static void mapped_bar(int dev, unsigned char *buf, uint64_t ram)
+{
+	const size_t mib = 1 << 20;
+	CHECK(mmap(NULL, mib, PROT_READ | PROT_WRITE, MAP_PRIVATE, dev, REGION(BAR0)) == MAP_FAILED &&
+	      errno == EINVAL, "private mapping");
+	CHECK(mmap(NULL, mib + 4096, PROT_READ | PROT_WRITE, MAP_SHARED, dev, REGION(BAR0)) == MAP_FAILED &&
+	      errno == EINVAL, "past the BAR");
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, dev, REGION(BAR0) + mib) == MAP_FAILED &&
+	      errno == EINVAL, "offset past the BAR");
+	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, dev, REGION(CONFIG)) == MAP_FAILED &&
+	      errno == EINVAL, "config region");
+	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, dev, REGION(1ull)) == MAP_FAILED &&
+	      errno == EINVAL, "unimplemented BAR");
+
+	/* A small alternate signal stack, as Rust gives its threads: the accesses still work. */
+	static char alt[16384];
+	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) }, no_alt = { .ss_flags = SS_DISABLE };
+	CHECK(sigaltstack(&ss, NULL) == 0, "sigaltstack");
+
+	volatile unsigned char *bar = mmap(NULL, mib, PROT_READ | PROT_WRITE, MAP_SHARED, dev, REGION(BAR0));
+	CHECK(bar != MAP_FAILED, "mmap BAR0");
+	volatile uint32_t *r32 = (volatile uint32_t *)bar;
+	volatile uint64_t *r64 = (volatile uint64_t *)bar;
+	CHECK(r32[EDU_ID / 4] == 0x010000ed, "mapped id %#x", r32[EDU_ID / 4]);
+	r32[EDU_LIVENESS / 4] = 0xcafe0001;
+	CHECK(r32[EDU_LIVENESS / 4] == ~0xcafe0001u, "mapped liveness");
+	r32[EDU_FACTORIAL / 4] = 5;
+	while (r32[EDU_STATUS / 4] & 1)
+		;
+	CHECK(r32[EDU_FACTORIAL / 4] == 120, "factorial %u", r32[EDU_FACTORIAL / 4]);
+	/* The same register seen by pread. */
+	CHECK(rd32(dev, REGION(BAR0) + EDU_FACTORIAL) == 120, "factorial by pread");
+
+	/* The program's SIGSEGV handler catches its own fault; the mapping keeps working. */
+	struct sigaction sa = { .sa_sigaction = catch_signal, .sa_flags = SA_SIGINFO }, old;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGSEGV, &sa, &old) == 0 && sigaction(SIGBUS, &sa, NULL) == 0, "sigaction");
+	CHECK(trap(load, NULL) == SIGSEGV, "NULL dereference not caught");
+	CHECK(r32[EDU_ID / 4] == 0x010000ed, "mapped id after a caught fault");
+	struct sigaction now;
+	CHECK(sigaction(SIGSEGV, NULL, &now) == 0 && now.sa_sigaction == catch_signal, "handler reported");
+
+	/* Memory Space off: the access is SIGBUS, as vfio-pci's fault handler answers. */
+	set_memory_space(dev, 0);
+	CHECK(trap(load, r32) == SIGBUS, "access with Memory Space off");
+	set_memory_space(dev, 1);
+	CHECK(sigaction(SIGSEGV, &old, NULL) == 0, "restore SIGSEGV");
+	signal(SIGBUS, SIG_DFL);
+	/* With the default action back, a NULL dereference kills with SIGSEGV. */
+	pid_t child = fork();
+	CHECK(child >= 0, "fork");
+	if (child == 0) {
+		load(NULL);
+		_exit(0);
+	}
+	int status;
+	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+	      "child %#x", status);
+
+	/* edu buffer -> RAM at ram + 768, programmed with 64-bit stores. */
+	memset(buf + 768, 0, 256);
+	r64[EDU_DMA_SRC / 8] = EDU_BUFFER;
+	r64[EDU_DMA_DST / 8] = ram + 768;
+	r64[EDU_DMA_COUNT / 8] = 256;
+	r64[EDU_DMA_CMD / 8] = EDU_CMD_RUN | EDU_CMD_TO_RAM;
+	while (r64[EDU_DMA_CMD / 8] & EDU_CMD_RUN)
+		;
+	CHECK(!memcmp(buf, buf + 768, 256), "mapped DMA bytes differ");
+	CHECK(sigaltstack(&no_alt, NULL) == 0, "sigaltstack off");
+	/* mremap: growing is EFAULT, DONTUNMAP EINVAL; shrinking and moving keep the MMIO. */
+	CHECK(mremap((void *)bar, mib, 2 * mib, MREMAP_MAYMOVE) == MAP_FAILED && errno == EFAULT, "grow");
+	void *spot = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(spot != MAP_FAILED, "mmap spot");
+	CHECK(mremap((void *)bar, 8192, 8192, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, spot) == MAP_FAILED &&
+	      errno == EINVAL, "DONTUNMAP");
+	CHECK(mremap((void *)bar, mib, 8192, 0) == bar, "shrink");
+	CHECK(mprotect((void *)bar, 8192, PROT_READ) == 0, "mprotect");
+	CHECK(mremap((void *)bar, 8192, 8192, MREMAP_MAYMOVE | MREMAP_FIXED, spot) == spot, "move");
+	r32 = spot;
+	CHECK(r32[EDU_ID / 4] == 0x010000ed && r32[EDU_FACTORIAL / 4] == 120, "moved mapping");
+	CHECK(munmap(spot, 8192) == 0, "munmap BAR0");
 }
 
 static void find_cdev(char *cdev, size_t len)
@@ -218,6 +340,7 @@ static void round_trip(const char *cdev)
 	CHECK(interrupts(efd) == 1, "second interrupt");
 	wr32(dev, REGION(BAR0) + EDU_IRQ_ACK, rd32(dev, REGION(BAR0) + EDU_IRQ_STATUS));
 	CHECK(!memcmp(buf, buf + 256, 256), "bytes differ");
+	mapped_bar(dev, buf, IOVA);
 
 	struct ioas_unmap unmap = { .size = sizeof(unmap), .ioas_id = alloc.out_ioas_id, .iova = IOVA, .length = page };
 	CHECK(ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap) == 0, "IOAS_UNMAP");

@@ -7,13 +7,14 @@
 //! - [`info`]: `GET_INFO`, `GET_REGION_INFO`, `GET_IRQ_INFO`, `GET_PCI_HOT_RESET_INFO`,
 //!   `RESET`.
 //! - [`irqs`]: `SET_IRQS`; [`feature`]: `VFIO_DEVICE_FEATURE`.
-//! - [`region`]: pread/pwrite at `index << 40`; [`config`]: the user's view of config space.
+//! - [`region`]: pread/pwrite at `index << 40`; [`bar_map`]: `mmap` of a BAR and its accesses; [`config`]: the user's view of config space.
 //!
 //! The front end opens a file with [`VfioDeviceFile::open`], answers `ioctl(2)` with
 //! [`VfioDeviceFile::ioctl`], `pread`/`pwrite` with [`VfioDeviceFile::region_read`] and
 //! [`VfioDeviceFile::region_write`], and calls [`VfioDeviceFile::release`] when the last fd
 //! of the file is closed.
 
+mod bar_map;
 mod bind;
 mod config;
 mod feature;
@@ -35,6 +36,7 @@ use uiommu_uapi::errno::Result;
 use uiommu_uapi::ioctl::ioc_nr;
 use uiommu_uapi::vfio::*;
 
+pub use bar_map::BarMapping;
 pub use region::{REGION_SHIFT, UserBuffer};
 
 /// Where a function sits: what `VFIO_DEVICE_GET_PCI_HOT_RESET_INFO` reports of it.
@@ -212,13 +214,6 @@ impl VfioDeviceFile {
             write,
         };
         region::rw(self, &mut state, pos, &access)
-    }
-
-    /// `mmap(2)` of the file. Mapping a BAR needs its accesses trapped, which the front end
-    /// does not do yet: every mmap is refused as a region that cannot be mapped is
-    /// (`vfio_pci_core_mmap`'s `EINVAL`), after the unbound file's `EINVAL`.
-    pub fn mmap(&self, _offset: u64, _length: u64) -> Result<()> {
-        Err(Errno::EINVAL)
     }
 
     /// `vfio_device_fops_release` when the last fd is closed: interrupts off and the

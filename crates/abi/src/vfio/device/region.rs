@@ -14,7 +14,7 @@ use uiommu_uapi::{Errno, UserMemory};
 /// A region's offset in the device fd is its index shifted by this (`VFIO_PCI_OFFSET_SHIFT`).
 pub const REGION_SHIFT: u32 = 40;
 /// The offset within a region (`VFIO_PCI_OFFSET_MASK`).
-const OFFSET_MASK: u64 = (1 << REGION_SHIFT) - 1;
+pub(super) const OFFSET_MASK: u64 = (1 << REGION_SHIFT) - 1;
 
 /// A buffer in the caller's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
