@@ -12,6 +12,7 @@
 //! can adopt inherited fds (see [`crate::ops::adopt_inherited`]).
 
 use crate::sys::{self, Errno};
+use crate::table::{Object, TABLE};
 use libc::{c_int, c_uint};
 use std::ffi::{CStr, CString};
 use uiommu_abi::host::Node;
@@ -40,24 +41,20 @@ pub fn create(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
     create_named(name(node), flags, mode)
 }
 
-/// Opens a node: a new backing fd (a memfd called `name`, see [`create`]) that `register`
-/// then maps to the object it stands for; an O_PATH fd names the node without opening it, so
-/// it stands for nothing (and `ioctl` on it is `EBADF`). A failed `register` closes the fd.
+/// Opens a node: a new backing fd (a memfd called `name`, see [`create`]) mapped to the
+/// object `object` makes, in one step of the table (see [`crate::table::FdTable::create`]); an
+/// O_PATH fd names the node without opening it, so it stands for nothing (and `ioctl` on it is
+/// `EBADF`).
 pub fn open_node(
     name: &CStr,
     flags: c_int,
     mode: c_uint,
-    register: impl FnOnce(c_int) -> Result<(), Errno>,
+    object: impl FnOnce() -> Result<Object, Errno>,
 ) -> Result<c_int, Errno> {
-    let fd = create_named(name, flags, mode)?;
     if flags & libc::O_PATH != 0 {
-        return Ok(fd);
+        return create_named(name, flags, mode);
     }
-    if let Err(e) = register(fd) {
-        sys::close_raw(fd);
-        return Err(e);
-    }
-    Ok(fd)
+    TABLE.create(object()?, || create_named(name, flags, mode))
 }
 
 /// A new backing fd, a memfd called `name`, opened with `flags` and `mode` as [`create`] does.

@@ -21,7 +21,7 @@
 use crate::emulated::{self, DeviceNode, Emulated};
 use crate::owned::{Owned, Release};
 use crate::sys::Errno;
-use crate::table::{Object, TABLE};
+use crate::table::Object;
 use crate::{backing, group, ops};
 use libc::c_int;
 use std::sync::{Arc, Mutex};
@@ -73,33 +73,33 @@ pub fn open(major: u32, minor: u32, flags: c_int) -> Result<c_int, Errno> {
         None => return Err(libc::ENODEV),
     };
     let group = registry.group_of(device);
-    backing::open_node(NAME, flags, 0, |fd| install(fd, device, group))
+    backing::open_node(NAME, flags, 0, || Ok(file_of(device, group)))
 }
 
-/// Maps `fd`, a fresh backing fd, to a new file of `device`, a member of `group`.
-fn install(fd: c_int, device: &Emulated, group: Option<&Arc<VfioGroup>>) -> Result<(), Errno> {
+/// A new file of `device`, a member of `group`.
+fn file_of(device: &Emulated, group: Option<&Arc<VfioGroup>>) -> Object {
     let memory: Arc<dyn UserMemory + Send + Sync> = Arc::new(ProcessVm::current());
     let mut file = VfioDeviceFile::open(device.function.clone(), memory, device.address());
     if let Some(g) = group {
         file = file.in_group(Arc::clone(g));
     }
-    insert(fd, Served::Cdev(Box::new(file)))
+    object(Served::Cdev(Box::new(file)))
 }
 
 /// A new close-on-exec, read-write fd for `device`, a file its group handed out
 /// (`VFIO_GROUP_GET_DEVICE_FD`); on failure `device` is released.
 pub fn install_from_group(device: GroupDevice) -> Result<c_int, Errno> {
     let flags = libc::O_RDWR | libc::O_CLOEXEC;
-    backing::open_node(NAME, flags, 0, |fd| insert(fd, Served::Group(device)))
+    backing::open_node(NAME, flags, 0, || Ok(object(Served::Group(device))))
 }
 
-/// Maps `fd` to `file`.
-fn insert(fd: c_int, file: Served) -> Result<(), Errno> {
+/// The object of an fd for `file`.
+fn object(file: Served) -> Object {
     let open = OpenDevice {
         file: Owned::new(file),
         pos: Mutex::new(0),
     };
-    TABLE.register(fd, Object::Device(Arc::new(open)))
+    Object::Device(Arc::new(open))
 }
 
 /// `ioctl(fd, request, arg)` on the file (`vfio_device_fops_unl_ioctl`).

@@ -236,23 +236,16 @@ pub unsafe extern "C" fn creat64(path: *const c_char, mode: c_uint) -> c_int {
 /// `close(fd)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn close(fd: c_int) -> c_int {
-    guard(-1, || {
-        let entry = ops::close(fd);
-        let rc = sys::next_close(fd);
-        // The context goes (if this was its last fd) after the fd, with no lock held.
-        keep_errno(|| drop(entry));
-        rc
-    })
+    guard(-1, || ops::close(fd, || sys::next_close(fd)))
 }
 
 /// `close_range(first, last, flags)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     guard(-1, || {
-        let entries = ops::close_range(first, last, flags);
-        let rc = sys::next_close_range(first, last, flags);
-        keep_errno(|| drop(entries));
-        rc
+        ops::close_range(first, last, flags, || {
+            sys::next_close_range(first, last, flags)
+        })
     })
 }
 
@@ -263,9 +256,22 @@ pub extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_in
 /// command reads and writes through the kernel, never dereferenced here).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> c_int {
-    guard(-1, || match ops::ioctl(fd, request, arg) {
-        Some(r) => ret(r, -1),
-        None => sys::next_ioctl(fd, request, arg),
+    guard(-1, || {
+        let mut rc = -1;
+        for _ in 0..64 {
+            let generation = ops::generation();
+            if let Some(r) = ops::ioctl(fd, request, arg) {
+                return ret(r, -1);
+            }
+            rc = sys::next_ioctl(fd, request, arg);
+            // One of our files put at this number since the lookup (the old fd closed) may
+            // have been reached, answering ENOTTY and doing nothing: ask again, as the call
+            // raced that open.
+            if rc != -1 || sys::errno() != libc::ENOTTY || ops::generation() == generation {
+                break;
+            }
+        }
+        rc
     })
 }
 
@@ -447,34 +453,27 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
 /// `dup(fd)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup(fd: c_int) -> c_int {
-    guard(-1, || {
-        let new = sys::next_dup(fd);
-        keep_errno(|| ops::duplicated(fd, new));
-        new
-    })
+    guard(-1, || ops::duplicate(fd, || sys::next_dup(fd)))
 }
 
 /// `dup2(old, new)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    guard(-1, || ops::dup_onto(old, new, || sys::next_dup2(old, new)))
+    guard(-1, || ops::duplicate(old, || sys::next_dup2(old, new)))
 }
 
 /// `dup3(old, new, flags)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     guard(-1, || {
-        ops::dup_onto(old, new, || sys::next_dup3(old, new, flags))
+        ops::duplicate(old, || sys::next_dup3(old, new, flags))
     })
 }
 
 fn fcntl_common(fd: c_int, cmd: c_int, next: impl FnOnce() -> c_int) -> c_int {
-    guard(-1, || {
-        let rc = next();
-        if matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
-            keep_errno(|| ops::duplicated(fd, rc));
-        }
-        rc
+    guard(-1, || match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => ops::duplicate(fd, next),
+        _ => next(),
     })
 }
 

@@ -17,7 +17,7 @@
 use crate::fork;
 use crate::readiness::StandIn;
 use crate::sys::{self, Errno};
-use crate::table::{Entry, Object, TABLE};
+use crate::table::{Object, TABLE};
 use crate::{mapfile, ops};
 use libc::c_int;
 use std::ffi::CStr;
@@ -92,7 +92,7 @@ impl FdHost for Fds {
 
     /// Closes an fd made by [`Fds::install`] without releasing its file.
     fn uninstall(&self, fd: i32) {
-        let Some(entry) = ops::lookup(fd) else {
+        let Some(entry) = ops::entry(fd) else {
             return;
         };
         if let Object::File(f) = &entry.object {
@@ -105,7 +105,7 @@ impl FdHost for Fds {
 
     /// The file behind `fd`, if `fd` is a file of ours that still names its memfd.
     fn get(&self, fd: i32) -> Option<File> {
-        match ops::lookup(fd)?.object {
+        match ops::entry(fd)?.object {
             Object::File(f) => Some(f.file.clone()),
             Object::Context(_)
             | Object::Device(_)
@@ -129,7 +129,7 @@ impl FdHost for Fds {
     /// `fget(fd)` for `IOMMU_IOAS_MAP_FILE`: `EBADF` unless open. Our own virtual fds are not
     /// memfds (they stand for a device node or an anonymous file), so their pages never pin.
     fn map_file(&self, fd: i32) -> uiommu_uapi::errno::Result<Arc<dyn FileBacking>> {
-        if ops::lookup(fd).is_some() {
+        if ops::entry(fd).is_some() {
             return Ok(mapfile::unpinnable());
         }
         mapfile::map(fd)
@@ -140,7 +140,7 @@ impl FdHost for Fds {
     /// file, a context shared from another process since a `fork` included (its objects live
     /// in that process).
     fn iommufd(&self, fd: i32) -> uiommu_uapi::errno::Result<Arc<Context>> {
-        match ops::lookup(fd).map(|e| e.object) {
+        match ops::entry(fd).map(|e| e.object) {
             Some(Object::Context(ctx)) => Ok(ctx),
             _ if self.is_open(fd) => Err(uiommu_uapi::Errno::EBADFD),
             _ => Err(uiommu_uapi::Errno::EBADF),
@@ -154,7 +154,7 @@ impl FdHost for Fds {
         if !self.is_open(fd) {
             return Err(uiommu_uapi::Errno::EBADF);
         }
-        if ops::lookup(fd).is_some() || !sys::is_eventfd(fd) {
+        if ops::entry(fd).is_some() || !sys::is_eventfd(fd) {
             return Err(uiommu_uapi::Errno::EINVAL);
         }
         let dup = sys::dup_owned(fd).map_err(uiommu_uapi::Errno)?;
@@ -180,22 +180,13 @@ pub(crate) fn stand_in(file: &File) -> Result<(c_int, Option<StandIn>), Errno> {
 }
 
 fn install(file: File) -> Result<i32, Errno> {
-    let (fd, queue) = stand_in(&file)?;
-    let id = match sys::file_id(fd) {
-        Ok(id) => id,
-        Err(e) => {
-            sys::close_raw(fd);
-            return Err(e);
-        }
-    };
-    fork::install();
     let open = OpenFile::new(file.clone());
-    let entry = Entry {
-        object: Object::File(open.clone()),
-        id,
-    };
-    // A stale entry at this number (closed behind our back) is replaced, and dropped here.
-    drop(TABLE.insert(fd, entry));
+    let mut queue = None;
+    let fd = TABLE.create(Object::File(open.clone()), || {
+        let (fd, q) = stand_in(&file)?;
+        queue = q;
+        Ok(fd)
+    })?;
     if let Some(stand_in) = queue {
         // Reach the stand-in through whichever fd stands for the file when the queue changes.
         let weak = Arc::downgrade(&open);

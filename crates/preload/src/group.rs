@@ -10,7 +10,7 @@
 
 use crate::owned::{Owned, Release};
 use crate::sys::Errno;
-use crate::table::{Object, TABLE};
+use crate::table::Object;
 use crate::{backing, ops};
 use libc::c_int;
 use std::sync::Arc;
@@ -30,10 +30,10 @@ impl Release for GroupFile {
 
 /// `open` of `group`'s node with `flags`.
 pub fn open(group: &Arc<VfioGroup>, flags: c_int) -> Result<c_int, Errno> {
-    backing::open_node(NAME, flags, 0, |fd| {
+    backing::open_node(NAME, flags, 0, || {
         let memory = Arc::new(ProcessVm::current());
         let file = group.open(memory).map_err(|e| e.0)?;
-        TABLE.register(fd, Object::Group(Arc::new(Owned::new(file))))
+        Ok(Object::Group(Arc::new(Owned::new(file))))
     })
 }
 

@@ -20,9 +20,12 @@
 //! `/dev/vfio/vfio` or `/dev/iommu` context).
 //!
 //! # Threads
-//! The table is behind a read-write lock held only to look up or change an entry: a command
-//! runs on its context with no global lock, so commands on different contexts run in parallel
-//! (core serialises what must be serialised within one context).
+//! The table is behind a read-write lock held only to look up or change an entry (and across
+//! the system calls that put one of our files at a number: a new backing fd, a `dup`): a
+//! command runs on its context with no global lock, so commands on different contexts run in
+//! parallel (core serialises what must be serialised within one context). A call racing the
+//! close of its fd answers for the object or `EBADF`, never from the backing file (see
+//! [`table`]).
 //!
 //! # fork
 //! A forked child shares its parent's contexts and files, as on the kernel: the parent owns

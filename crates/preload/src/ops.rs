@@ -4,7 +4,8 @@
 //! forwards it to libc unchanged) or `Some(result)` with the value or errno the kernel would
 //! give for `/dev/iommu` or `/dev/vfio/vfio`, for a vfio-pci device file (see
 //! [`crate::device`]), or for a file a command handed out (an anonymous inode whose only method
-//! is `release`).
+//! is `release`). A call on an fd whose close is under way, or that was closed, answers
+//! `EBADF` rather than going to the backing file (see [`crate::table`]).
 
 use crate::files::Fds;
 use crate::share::Kind;
@@ -49,43 +50,21 @@ pub fn open(
 }
 
 fn open_fail_nth(tid: c_int, flags: c_int) -> Result<c_int, Errno> {
-    let fd = failnth::open(flags)?;
-    let entry = sys::file_id(fd).map(|id| Entry {
-        object: Object::FailNth(std::sync::Arc::new(tid)),
-        id,
-    });
-    match entry {
-        Ok(entry) => {
-            fork::install();
-            drop(TABLE.insert(fd, entry));
-            Ok(fd)
-        }
-        Err(e) => {
-            sys::close_raw(fd);
-            Err(e)
-        }
-    }
+    let object = Object::FailNth(std::sync::Arc::new(tid));
+    TABLE.create(object, || failnth::open(flags))
 }
 
 fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
-    config::iommu().ok_or(libc::ENODEV)?;
+    let iommu = config::iommu().ok_or(libc::ENODEV)?;
     // The context's allocation (`iommufd_fops_open`).
     uiommu_abi::host::fail_nth::alloc().map_err(|e| e.0)?;
-    backing::open_node(backing::name(node), flags, mode, |fd| register(fd, node))
-}
-
-/// Gives `fd`, a fresh backing fd, a new context (`iommufd_fops_open`).
-fn register(fd: c_int, node: Node) -> Result<(), Errno> {
-    let id = sys::file_id(fd)?;
-    fork::install();
-    let iommu = config::iommu().ok_or(libc::ENODEV)?;
-    let ctx = Context::new(process::current(), node, iommu);
-    let entry = Entry {
-        object: Object::Context(ctx),
-        id,
-    };
-    drop(TABLE.insert(fd, entry));
-    Ok(())
+    backing::open_node(backing::name(node), flags, mode, || {
+        Ok(Object::Context(Context::new(
+            process::current(),
+            node,
+            iommu,
+        )))
+    })
 }
 
 /// After a forwarded call returned a new fd: the number is no longer virtual.
@@ -95,59 +74,110 @@ pub fn forget(fd: c_int) {
     }
 }
 
-/// Takes `fd` out of the table before it is closed; the caller drops the entry after the
-/// real `close`, so the context (if this was its last fd) is released outside every lock.
-pub fn close(fd: c_int) -> Option<Entry> {
+/// Runs `real`, the `close` of `fd`, with its entry marked closing (see [`crate::table`]);
+/// the entry, if this was the context's last fd, is released after the real close, outside
+/// every lock.
+pub fn close(fd: c_int, real: impl FnOnce() -> c_int) -> c_int {
     vdir::forget_fd(fd);
-    TABLE.remove(fd)
+    let marked = TABLE.begin_close(fd, fd);
+    let rc = real();
+    let e = sys::errno();
+    // Linux releases the fd whatever `close` answers.
+    drop(TABLE.finish_close(marked, true));
+    sys::set_errno(e);
+    rc
 }
 
-/// Before `close_range(first, last, flags)`: the entries of the fds it will close.
-pub fn close_range(first: c_uint, last: c_uint, flags: c_int) -> Vec<Entry> {
-    if TABLE.is_empty() || flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0 {
-        return Vec::new();
-    }
+/// Runs `real`, `close_range(first, last, flags)`, with the entries it closes marked closing.
+/// `CLOSE_RANGE_CLOEXEC` closes nothing. With `CLOSE_RANGE_UNSHARE` in a process whose threads
+/// share the fd table, the caller's private copy loses the fds while the other threads keep
+/// them; the one table follows the caller.
+pub fn close_range(
+    first: c_uint,
+    last: c_uint,
+    flags: c_int,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
+    let closes = flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 && first <= last;
     let first = c_int::try_from(first).unwrap_or(c_int::MAX);
     let last = c_int::try_from(last).unwrap_or(c_int::MAX);
-    TABLE.write().remove_range(first, last)
+    let marked = match closes {
+        true => TABLE.begin_close(first, last),
+        false => Vec::new(),
+    };
+    let rc = real();
+    let e = sys::errno();
+    drop(TABLE.finish_close(marked, rc == 0));
+    sys::set_errno(e);
+    rc
 }
 
-/// The entry of `fd` if it is virtual and still names its memfd.
-pub(crate) fn lookup(fd: c_int) -> Option<Entry> {
-    let entry = TABLE.get(fd)?;
-    match sys::file_id(fd) {
-        Ok(id) if id == entry.id => Some(entry),
-        _ => {
-            // Closed behind our back and the number reused (or not open at all).
-            drop(TABLE.remove_if(fd, &entry));
-            None
+/// The entry of `fd` if it is virtual and still names its memfd: `None` if it is not ours,
+/// `EBADF` if it is being closed or was closed. A number that now names another file (a
+/// `dup2` over it, or closed behind our back and reused) is looked up again.
+pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
+    loop {
+        let entry = match TABLE.get(fd)? {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(e)),
+        };
+        match sys::file_id(fd) {
+            Ok(id) if id == entry.id => return Some(Ok(entry)),
+            Ok(_) => drop(TABLE.remove_if(fd, &entry)),
+            Err(e) => {
+                drop(TABLE.remove_if(fd, &entry));
+                return Some(Err(e));
+            }
         }
+    }
+}
+
+/// The entry of `fd` if it is virtual, open and still names its memfd.
+pub(crate) fn entry(fd: c_int) -> Option<Entry> {
+    lookup(fd)?.ok()
+}
+
+/// See [`crate::table::FdTable::generation`].
+pub fn generation() -> u64 {
+    TABLE.generation()
+}
+
+/// Answers with `f` for the entry of `fd`: `None` if `fd` is not ours, `EBADF` if it is being
+/// closed or was closed.
+fn answer<T>(
+    fd: c_int,
+    f: impl FnOnce(Entry) -> Option<Result<T, Errno>>,
+) -> Option<Result<T, Errno>> {
+    match lookup(fd)? {
+        Ok(entry) => f(entry),
+        Err(e) => Some(Err(e)),
     }
 }
 
 /// `ioctl(fd, request, arg)`.
 pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, Errno>> {
-    let entry = lookup(fd)?;
-    // `do_vfs_ioctl` answers these for every file before the driver sees the command, and
-    // they act on the fd or the open file, which the backing fd is.
-    if matches!(
-        request,
-        libc::FIOCLEX | libc::FIONCLEX | libc::FIONBIO | libc::FIOASYNC
-    ) {
-        return None;
-    }
-    let ctx = match &entry.object {
-        Object::Context(ctx) => ctx,
-        Object::Remote(r) if r.kind() == Kind::Context => {
-            let r = r.ioctl(request as u32, arg);
-            return Some(r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX)));
+    answer(fd, |entry| {
+        // `do_vfs_ioctl` answers these for every file before the driver sees the command, and
+        // they act on the fd or the open file, which the backing fd is.
+        if matches!(
+            request,
+            libc::FIOCLEX | libc::FIONCLEX | libc::FIONBIO | libc::FIOASYNC
+        ) {
+            return None;
         }
-        // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
-        Object::Device(d) => return Some(device::ioctl(d, request as u32, arg)),
-        Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
-        Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
-    };
-    Some(command(|caller| dispatch(ctx, caller, request as u32, arg)))
+        let ctx = match &entry.object {
+            Object::Context(ctx) => ctx,
+            Object::Remote(r) if r.kind() == Kind::Context => {
+                let r = r.ioctl(request as u32, arg);
+                return Some(r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX)));
+            }
+            // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
+            Object::Device(d) => return Some(device::ioctl(d, request as u32, arg)),
+            Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
+            Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
+        };
+        Some(command(|caller| dispatch(ctx, caller, request as u32, arg)))
+    })
 }
 
 /// Runs `f` as a command of this process, on its memory and fds, with the fork gate held:
@@ -185,43 +215,44 @@ fn access_mode(fd: c_int) -> Result<c_int, Errno> {
 /// (`EINVAL`); a file a command made answers through [`uiommu_abi::File::read`] and
 /// [`uiommu_abi::File::write`] (`EINVAL` for one without the method).
 pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
-    let entry = lookup(fd)?;
-    Some(check_access_mode(fd, write).and_then(|()| {
-        let f = match &entry.object {
-            Object::File(f) => f,
-            Object::FailNth(tid) => {
-                // Through the fd's own position, as `vfs_read` passes `f_pos`.
-                let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
-                let n = fail_nth_io(**tid, write, buf, count, pos)?;
-                if !write {
-                    sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
+    answer(fd, |entry| {
+        Some(check_access_mode(fd, write).and_then(|()| {
+            let f = match &entry.object {
+                Object::File(f) => f,
+                Object::FailNth(tid) => {
+                    // Through the fd's own position, as `vfs_read` passes `f_pos`.
+                    let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
+                    let n = fail_nth_io(**tid, write, buf, count, pos)?;
+                    if !write {
+                        sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
+                    }
+                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
                 }
-                return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-            }
-            // Neither has a read or write method.
-            Object::Context(_) | Object::Group(_) => return Err(libc::EINVAL),
-            Object::Device(d) => {
-                let n = device_io::read_write(d, write, buf, count)?;
-                return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-            }
-            Object::Remote(r) => {
-                if r.kind() == Kind::Context {
-                    return Err(libc::EINVAL);
+                // Neither has a read or write method.
+                Object::Context(_) | Object::Group(_) => return Err(libc::EINVAL),
+                Object::Device(d) => {
+                    let n = device_io::read_write(d, write, buf, count)?;
+                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
                 }
-                let n = r.read_write(write, buf, count)?;
-                return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-            }
-        };
-        let _gate = fork::command_guard();
-        let mem = ProcessVm::current();
-        let r = if write {
-            f.file().write(&mem, buf, count)
-        } else {
-            f.file().read(&mem, buf, count)
-        };
-        r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-            .map_err(|e| e.0)
-    }))
+                Object::Remote(r) => {
+                    if r.kind() == Kind::Context {
+                        return Err(libc::EINVAL);
+                    }
+                    let n = r.read_write(write, buf, count)?;
+                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
+                }
+            };
+            let _gate = fork::command_guard();
+            let mem = ProcessVm::current();
+            let r = if write {
+                f.file().write(&mem, buf, count)
+            } else {
+                f.file().read(&mem, buf, count)
+            };
+            r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
+                .map_err(|e| e.0)
+        }))
+    })
 }
 
 /// `EBADF` unless the fd was opened for the direction (`vfs_read`/`vfs_write`).
@@ -249,22 +280,23 @@ pub fn pread_pwrite(
     count: usize,
     pos: i64,
 ) -> Option<Result<isize, Errno>> {
-    let entry = lookup(fd)?;
-    let r = match &entry.object {
-        _ if pos < 0 => Err(libc::EINVAL),
-        Object::File(_) => Err(libc::ESPIPE),
-        Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
-        Object::Context(_) | Object::Group(_) | Object::Remote(_) => {
-            check_access_mode(fd, write).and(Err(libc::EINVAL))
-        }
-        Object::FailNth(tid) => check_access_mode(fd, write)
-            .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
-            .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-        Object::Device(d) => check_access_mode(fd, write)
-            .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
-            .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-    };
-    Some(r)
+    answer(fd, |entry| {
+        let r = match &entry.object {
+            _ if pos < 0 => Err(libc::EINVAL),
+            Object::File(_) => Err(libc::ESPIPE),
+            Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
+            Object::Context(_) | Object::Group(_) | Object::Remote(_) => {
+                check_access_mode(fd, write).and(Err(libc::EINVAL))
+            }
+            Object::FailNth(tid) => check_access_mode(fd, write)
+                .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
+                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+            Object::Device(d) => check_access_mode(fd, write)
+                .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
+                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+        };
+        Some(r)
+    })
 }
 
 /// `preadv`/`pwritev` and `preadv2`/`pwritev2` at `pos` (`None`: the file position, as
@@ -279,28 +311,29 @@ pub fn vectored(
     pos: Option<i64>,
     flags: c_int,
 ) -> Option<Result<isize, Errno>> {
-    let entry = lookup(fd)?;
-    let Object::Device(d) = &entry.object else {
-        return None;
-    };
-    let pos = pos.map(|p| u64::try_from(p).map_err(|_| libc::EINVAL));
-    Some(
-        pos.transpose()
-            .and_then(|pos| {
-                check_access_mode(fd, write)?;
-                device_io::vectored(d, write, iov, iovcnt, pos, flags)
-            })
-            .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-    )
+    answer(fd, |entry| {
+        let Object::Device(d) = &entry.object else {
+            return None;
+        };
+        let pos = pos.map(|p| u64::try_from(p).map_err(|_| libc::EINVAL));
+        Some(
+            pos.transpose()
+                .and_then(|pos| {
+                    check_access_mode(fd, write)?;
+                    device_io::vectored(d, write, iov, iovcnt, pos, flags)
+                })
+                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+        )
+    })
 }
 
 /// `lseek` of a device or group file: `ESPIPE` (neither has `llseek`); other fds are the
 /// kernel's.
 pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
-    match lookup(fd)?.object {
+    answer(fd, |entry| match entry.object {
         Object::Device(_) | Object::Group(_) => Some(Err(libc::ESPIPE)),
         _ => None,
-    }
+    })
 }
 
 /// A read or write of a `fail-nth` file through the caller's buffer.
@@ -332,47 +365,50 @@ pub fn mmap(
     if flags & libc::MAP_ANONYMOUS != 0 {
         return None;
     }
-    let entry = lookup(fd)?;
-    Some(match entry.object {
-        Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
-            // iommufd_fops_mmap.
-            if !shared {
-                return Err(libc::EINVAL);
+    answer(fd, |entry| {
+        Some(match entry.object {
+            Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
+                // iommufd_fops_mmap.
+                if !shared {
+                    return Err(libc::EINVAL);
+                }
+                if prot & libc::PROT_EXEC != 0 {
+                    return Err(libc::EPERM);
+                }
+                if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
+                    return Err(libc::EINVAL);
+                }
+                let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
+                Ok(crate::regions::insert(m) as usize)
+            }),
+            Object::FailNth(_) | Object::Group(_) => {
+                mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
             }
-            if prot & libc::PROT_EXEC != 0 {
-                return Err(libc::EPERM);
+            // `vfio_device_fops_mmap`: a BAR served as MMIO.
+            Object::Device(d) => d.serve().and_then(|f| {
+                let shared = mmap_checks(len, prot, flags, fd, off)?;
+                let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
+                bar_map(&d, m, addr, len, flags)
+            }),
+            // A context or file shared since a fork: its memory is its owner's (see `share`).
+            Object::Remote(r) => {
+                mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
+                    Kind::DmaBuf => Err(libc::EINVAL),
+                    Kind::Context | Kind::File => Err(libc::ENODEV),
+                })
             }
-            if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
-                return Err(libc::EINVAL);
-            }
-            let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
-            Ok(crate::regions::insert(m) as usize)
-        }),
-        Object::FailNth(_) | Object::Group(_) => {
-            mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
-        }
-        // `vfio_device_fops_mmap`: a BAR served as MMIO.
-        Object::Device(d) => d.serve().and_then(|f| {
-            let shared = mmap_checks(len, prot, flags, fd, off)?;
-            let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
-            bar_map(&d, m, addr, len, flags)
-        }),
-        // A context or file shared since a fork: its memory is its owner's (see `share`).
-        Object::Remote(r) => mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
-            Kind::DmaBuf => Err(libc::EINVAL),
-            Kind::Context | Kind::File => Err(libc::ENODEV),
-        }),
-        Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
-            // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
-            if prot & libc::PROT_EXEC != 0 {
-                return Err(libc::EPERM);
-            }
-            match f.file() {
-                // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
-                uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
-                _ => Err(libc::ENODEV),
-            }
-        }),
+            Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
+                // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
+                if prot & libc::PROT_EXEC != 0 {
+                    return Err(libc::EPERM);
+                }
+                match f.file() {
+                    // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
+                    uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
+                    _ => Err(libc::ENODEV),
+                }
+            }),
+        })
     })
 }
 
@@ -421,46 +457,23 @@ fn mmap_checks(len: usize, prot: c_int, flags: c_int, fd: c_int, off: i64) -> Re
     Ok(shared)
 }
 
-/// After a successful `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD*)` made `new` from `old`.
-pub fn duplicated(old: c_int, new: c_int) {
-    if new >= 0 {
-        vdir::duplicated(old, new);
-    }
-    if new < 0 || TABLE.is_empty() {
-        return;
-    }
-    let mut t = TABLE.write();
-    let old_entry = t.get(old).cloned();
-    let replaced = match old_entry {
-        Some(e) => t.insert(new, e),
-        None => t.remove(new),
-    };
-    drop(t);
-    drop(replaced);
-}
-
-/// Runs `dup2`/`dup3` with the table locked, so that no other thread sees `new` half-replaced.
-pub fn dup_onto(old: c_int, new: c_int, real: impl FnOnce() -> c_int) -> c_int {
-    if TABLE.is_empty() {
-        let rc = real();
-        if rc >= 0 && old != new {
-            let e = sys::errno();
-            vdir::duplicated(old, new);
-            sys::set_errno(e);
-        }
-        return rc;
-    }
-    let mut t = TABLE.write();
+/// Runs `real`, a `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD*)` of `old` that returns the new fd,
+/// with the table locked: no other thread sees the new number half-mapped, and `old`'s entry
+/// (closing or not: the real call found it open) cannot leave before it is copied.
+pub fn duplicate(old: c_int, real: impl FnOnce() -> c_int) -> c_int {
+    let mut t = (!TABLE.is_empty()).then(|| TABLE.write_new());
     let rc = real();
     let e = sys::errno();
     let mut replaced = None;
-    if rc >= 0 && old != new {
-        vdir::duplicated(old, new);
-        let old_entry = t.get(old).cloned();
-        replaced = match old_entry {
-            Some(e) => t.insert(new, e),
-            None => t.remove(new),
-        };
+    if rc >= 0 && rc != old {
+        vdir::duplicated(old, rc);
+        if let Some(t) = t.as_mut() {
+            let old_entry = t.get(old).cloned();
+            replaced = match old_entry {
+                Some(e) => t.insert(rc, e),
+                None => t.remove(rc),
+            };
+        }
     }
     drop(t);
     drop(replaced);
@@ -489,8 +502,11 @@ pub fn adopt_inherited() {
         let Ok(target) = std::fs::read_link(ent.path()) else {
             continue;
         };
-        if let Some(node) = backing::node_of_link(target.as_os_str().as_encoded_bytes()) {
-            let _ = register(fd, node);
+        if let Some(node) = backing::node_of_link(target.as_os_str().as_encoded_bytes())
+            && let Some(iommu) = config::iommu()
+        {
+            let ctx = Context::new(process::current(), node, iommu);
+            let _ = TABLE.register(fd, Object::Context(ctx));
         }
     }
 }

@@ -14,10 +14,37 @@
 //! back (a raw `close` system call, `closefrom`, a child's `posix_spawn` file action) leaves a
 //! stale entry; the identity check on every use notices that the number now names another file
 //! and drops the entry instead of answering for the wrong file.
+//!
+//! # Closing and opening against concurrent calls
+//! A call on an fd looks the number up here, then either answers for the object or, for a
+//! number that is not ours, goes to libc with no further check (programs that make many real
+//! calls pay one lookup, no system call). So the table must never say "not ours" while the
+//! number still names one of our backing fds, or libc would answer for the backing file
+//! (`ENOTTY` from a memfd):
+//! - `close` and `close_range` ([`FdTable::begin_close`]) mark their entries *closing* before
+//!   the real call; a lookup that finds a closing entry answers `EBADF` (the call raced the
+//!   close, and the kernel may give either answer). After the call,
+//!   [`FdTable::finish_close`] removes each entry only if it is still the one marked (a
+//!   concurrent open may have reused the number and put its own there), or unmarks them if
+//!   nothing was closed.
+//! - A new backing fd is made and mapped under the write lock ([`FdTable::create`]), with the
+//!   table counted non-empty from the start, so no lookup sees its number before its entry.
+//! - `dup`, `dup2`, `dup3` and `fcntl(F_DUPFD*)` run under the write lock (see
+//!   [`crate::ops::duplicate`]); a lookup whose identity check then sees another file looks
+//!   again instead of falling through.
+//! - What no lock can cover: a call that found its number not ours, then was preempted before
+//!   its system call while other threads closed that fd and made one of ours at the number.
+//!   Both make and duplicate advance [`FdTable::generation`]; `ioctl` forwards, and if that
+//!   changed during a forwarded call that answered `ENOTTY` (which did nothing), asks again.
+//!   A forwarded `read`, `write` or `mmap` cannot be undone, so for them that window (a
+//!   preemption spanning a whole close and open by other threads) stays.
+//!
+//! A forked child has no thread in the middle of a close: it unmarks every closing entry
+//! ([`TableGuard::unmark_closing`]), and the identity check drops those whose fd was closed.
 
 use libc::c_int;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uiommu_abi::host::Context;
 
@@ -80,14 +107,23 @@ impl Entry {
     }
 }
 
+/// An entry in the map, marked while a `close` of its fd is under way.
+struct Slot {
+    entry: Entry,
+    closing: bool,
+}
+
 /// The table. Lookups take the read lock only long enough to clone an entry: a command runs on
 /// its context with no table lock held, so commands on different contexts never wait for each
 /// other here.
 pub struct FdTable {
-    map: RwLock<BTreeMap<c_int, Entry>>,
+    map: RwLock<BTreeMap<c_int, Slot>>,
     /// Number of entries, read without the lock so that the common case of a process with no
     /// virtual fd costs one atomic load per intercepted call.
     len: AtomicUsize,
+    /// Counts the calls that may have put one of our files at a number (see
+    /// [`FdTable::generation`]).
+    generation: AtomicU64,
 }
 
 /// The process's table.
@@ -98,6 +134,7 @@ impl FdTable {
         FdTable {
             map: RwLock::new(BTreeMap::new()),
             len: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -106,8 +143,25 @@ impl FdTable {
         self.len.load(Ordering::Acquire) == 0
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<c_int, Entry>> {
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<c_int, Slot>> {
         self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes whenever one of our files may have been put at some number (a new backing fd,
+    /// a duplicate), after the table is counted non-empty: a call that found its number not
+    /// ours and was forwarded may have reached such a file if this changed meanwhile.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The write lock, with the generation advanced: the caller is about to put one of our
+    /// files at some number.
+    pub fn write_new(&self) -> TableGuard<'_> {
+        let t = self.write();
+        // Not empty from now on: a lookup of the new number waits for this lock.
+        t.len.store(t.map.len() + 1, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        t
     }
 
     /// The write lock, also taken by the fork handlers.
@@ -118,20 +172,25 @@ impl FdTable {
         }
     }
 
-    /// The entry for `fd`, if it is virtual.
-    pub fn get(&self, fd: c_int) -> Option<Entry> {
+    /// The entry for `fd`, if it is virtual: `EBADF` while it is being closed.
+    pub fn get(&self, fd: c_int) -> Option<Result<Entry, crate::sys::Errno>> {
         if self.is_empty() {
             return None;
         }
-        self.read().get(&fd).cloned()
+        self.read().get(&fd).map(|s| match s.closing {
+            true => Err(libc::EBADF),
+            false => Ok(s.entry.clone()),
+        })
     }
 
     /// Some fd that currently stands for `file`.
     pub fn fd_of(&self, file: &Arc<crate::files::OpenFile>) -> Option<c_int> {
-        self.read().iter().find_map(|(&fd, e)| match &e.object {
-            Object::File(f) if Arc::ptr_eq(f, file) => Some(fd),
-            _ => None,
-        })
+        self.read()
+            .iter()
+            .find_map(|(&fd, s)| match &s.entry.object {
+                Object::File(f) if Arc::ptr_eq(f, file) && !s.closing => Some(fd),
+                _ => None,
+            })
     }
 
     /// Adds or replaces `fd`; returns the entry it replaced (drop it after the lock is gone).
@@ -139,13 +198,74 @@ impl FdTable {
         self.write().insert(fd, entry)
     }
 
-    /// Maps `fd`, a fresh backing fd, to `object`. A stale entry at this number (closed
+    /// Maps `fd`, an existing backing fd, to `object`. A stale entry at this number (closed
     /// behind our back) is replaced, and dropped here.
     pub fn register(&self, fd: c_int, object: Object) -> Result<(), crate::sys::Errno> {
         let id = crate::sys::file_id(fd)?;
         crate::fork::install();
         drop(self.insert(fd, Entry { object, id }));
         Ok(())
+    }
+
+    /// Makes a backing fd with `make` (raw system calls only: the write lock is held) and maps
+    /// it to `object` before any lookup can see the number; `make`'s fd is closed if its
+    /// identity cannot be read. A stale entry at this number is replaced, and dropped here.
+    pub fn create(
+        &self,
+        object: Object,
+        make: impl FnOnce() -> Result<c_int, crate::sys::Errno>,
+    ) -> Result<c_int, crate::sys::Errno> {
+        crate::fork::install();
+        let mut t = self.write_new();
+        let made = make().and_then(|fd| match crate::sys::file_id(fd) {
+            Ok(id) => Ok((fd, id)),
+            Err(e) => {
+                crate::sys::close_raw(fd);
+                Err(e)
+            }
+        });
+        let (fd, id) = made?;
+        let stale = t.insert(fd, Entry { object, id });
+        drop(t);
+        drop(stale);
+        Ok(fd)
+    }
+
+    /// Before the real `close`/`close_range` of `first..=last`: marks their entries closing and
+    /// returns them, for [`FdTable::finish_close`].
+    pub fn begin_close(&self, first: c_int, last: c_int) -> Vec<(c_int, Entry)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let mut t = self.write();
+        t.map
+            .range_mut(first..=last)
+            .map(|(&fd, s)| {
+                s.closing = true;
+                (fd, s.entry.clone())
+            })
+            .collect()
+    }
+
+    /// After the real call: removes the entries `begin_close` marked that are still there
+    /// (`closed`), or unmarks them (nothing was closed). Returns the removed entries (drop them
+    /// after the lock is gone).
+    pub fn finish_close(&self, marked: Vec<(c_int, Entry)>, closed: bool) -> Vec<Entry> {
+        if marked.is_empty() {
+            return Vec::new();
+        }
+        let mut t = self.write();
+        let mut removed = Vec::new();
+        for (fd, entry) in marked {
+            match t.map.get_mut(&fd) {
+                Some(s) if s.closing && s.entry.same(&entry) && closed => {
+                    removed.extend(t.remove(fd));
+                }
+                Some(s) if s.entry.same(&entry) => s.closing = false,
+                _ => {}
+            }
+        }
+        removed
     }
 
     /// Removes `fd`; returns its entry (drop it after the lock is gone).
@@ -160,7 +280,7 @@ impl FdTable {
     pub fn remove_if(&self, fd: c_int, expected: &Entry) -> Option<Entry> {
         let mut t = self.write();
         match t.map.get(&fd) {
-            Some(e) if e.same(expected) => t.remove(fd),
+            Some(s) if s.entry.same(expected) => t.remove(fd),
             _ => None,
         }
     }
@@ -168,43 +288,49 @@ impl FdTable {
 
 /// The table under its write lock, keeping the length hint in step.
 pub struct TableGuard<'a> {
-    map: RwLockWriteGuard<'a, BTreeMap<c_int, Entry>>,
+    map: RwLockWriteGuard<'a, BTreeMap<c_int, Slot>>,
     len: &'a AtomicUsize,
 }
 
+impl Drop for TableGuard<'_> {
+    /// The hint is exact again when the lock goes (see [`FdTable::write_new`]).
+    fn drop(&mut self) {
+        self.len.store(self.map.len(), Ordering::Release);
+    }
+}
+
 impl TableGuard<'_> {
-    /// The entry for `fd`.
+    /// The entry for `fd` (closing or not).
     pub fn get(&self, fd: c_int) -> Option<&Entry> {
-        self.map.get(&fd)
+        self.map.get(&fd).map(|s| &s.entry)
     }
 
     /// Adds or replaces `fd`.
     pub fn insert(&mut self, fd: c_int, entry: Entry) -> Option<Entry> {
-        let old = self.map.insert(fd, entry);
+        let slot = Slot {
+            entry,
+            closing: false,
+        };
+        let old = self.map.insert(fd, slot);
         self.len.store(self.map.len(), Ordering::Release);
-        old
+        old.map(|s| s.entry)
     }
 
     /// Removes `fd`.
     pub fn remove(&mut self, fd: c_int) -> Option<Entry> {
         let old = self.map.remove(&fd);
         self.len.store(self.map.len(), Ordering::Release);
-        old
+        old.map(|s| s.entry)
     }
 
     /// Every entry, by fd.
     pub fn entries(&self) -> impl Iterator<Item = (c_int, &Entry)> {
-        self.map.iter().map(|(&fd, e)| (fd, e))
+        self.map.iter().map(|(&fd, s)| (fd, &s.entry))
     }
 
-    /// Removes every fd in `first..=last`.
-    pub fn remove_range(&mut self, first: c_int, last: c_int) -> Vec<Entry> {
-        let fds: Vec<c_int> = self
-            .map
-            .keys()
-            .copied()
-            .filter(|fd| (first..=last).contains(fd))
-            .collect();
-        fds.into_iter().filter_map(|fd| self.remove(fd)).collect()
+    /// In a forked child, where no close is under way: every entry is open again (the identity
+    /// check drops those whose fd the parent had closed before the fork).
+    pub fn unmark_closing(&mut self) {
+        self.map.values_mut().for_each(|s| s.closing = false);
     }
 }

@@ -11,49 +11,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// `programs/{name}.c` built (fortified, so `__read_chk`/`__pread_chk` are reached too), or
-/// `None` without a C compiler.
-fn program(name: &str) -> Option<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("uiommu-vfio-device-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join(name);
-    if exe.is_file() {
-        return Some(exe);
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/programs/{name}.c"));
-    let tmp = dir.join(format!("{name}.{:?}", std::thread::current().id()));
-    let Ok(cc) = Command::new("cc")
-        .args(["-O2", "-D_FORTIFY_SOURCE=2", "-Wall", "-o"])
-        .arg(&tmp)
-        .arg(&src)
-        .status()
-    else {
-        eprintln!("no C compiler: skipped");
-        return None;
-    };
-    assert!(cc.success(), "cc failed");
-    std::fs::rename(&tmp, &exe).unwrap();
-    Some(exe)
-}
-
 /// Runs `programs/{name}.c` on an emulated edu behind the IOMMU model `driver`.
 fn drive_edu(name: &str, driver: &str) {
-    let Some(exe) = program(name) else { return };
-    let out = Command::new(&exe)
-        .env("LD_PRELOAD", common::library())
-        .env("UIOMMU_DEVICES", "edu")
-        .env("UIOMMU_DRIVER", driver)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim() == "ok",
-        "{name} on {driver}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let env = [("UIOMMU_DEVICES", "edu"), ("UIOMMU_DRIVER", driver)];
+    common::run_program(name, &[], &env);
 }
 
 #[test]

@@ -178,7 +178,7 @@ impl Connection {
     }
 
     fn uninstall(self: &Arc<Self>, fd: c_int) -> Result<i64, Errno> {
-        let entry = ops::lookup(fd).ok_or(libc::EBADF)?;
+        let entry = ops::entry(fd).ok_or(libc::EBADF)?;
         let Object::Remote(r) = &entry.object else {
             return Err(libc::EBADF);
         };
@@ -195,7 +195,7 @@ impl Connection {
 
     /// The remote file of this connection behind `fd`.
     fn remote_file(self: &Arc<Self>, fd: c_int) -> Option<Arc<Remote>> {
-        match ops::lookup(fd)?.object {
+        match ops::entry(fd)?.object {
             Object::Remote(r) if Arc::ptr_eq(&r.conn, self) && r.kind != Kind::Context => Some(r),
             _ => None,
         }

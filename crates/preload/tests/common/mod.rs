@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The library cargo built next to this test's directory.
@@ -46,5 +46,50 @@ pub fn run_with(env_var: &str, name: &str, env: &[(&str, &str)]) {
         out.status.success() && stdout.contains("scenario ok"),
         "scenario {name} failed ({}):\n{stdout}\n{stderr}",
         out.status
+    );
+}
+
+/// `programs/{name}.c` built (fortified, so `__read_chk`/`__pread_chk` are reached too), or
+/// `None` without a C compiler.
+pub fn program(name: &str) -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("uiommu-preload-programs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(name);
+    if exe.is_file() {
+        return Some(exe);
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/programs/{name}.c"));
+    let tmp = dir.join(format!("{name}.{:?}", std::thread::current().id()));
+    let Ok(cc) = Command::new("cc")
+        .args(["-O2", "-D_FORTIFY_SOURCE=2", "-Wall", "-pthread", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .status()
+    else {
+        eprintln!("no C compiler: skipped");
+        return None;
+    };
+    assert!(cc.success(), "cc failed");
+    std::fs::rename(&tmp, &exe).unwrap();
+    Some(exe)
+}
+
+/// Runs `programs/{name}.c` (see [`program`]) with `args`, the library preloaded and `env`;
+/// it must print `ok`.
+pub fn run_program(name: &str, args: &[&str], env: &[(&str, &str)]) {
+    let Some(exe) = program(name) else {
+        return;
+    };
+    let out = Command::new(&exe)
+        .args(args)
+        .env("LD_PRELOAD", library())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim() == "ok",
+        "{name} {args:?} {env:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
