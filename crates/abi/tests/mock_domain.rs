@@ -345,6 +345,17 @@ fn hw_info_reports_the_mock_register() {
     );
 }
 
+/// IOMMU_HWPT_SET_DIRTY_TRACKING(enable) on `hwpt`.
+fn enable_dirty_tracking(ctx: &Context, hwpt: u32) {
+    let mut on = IommuHwptSetDirtyTracking {
+        size: sz::<IommuHwptSetDirtyTracking>(),
+        flags: IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+        hwpt_id: hwpt,
+        __reserved: 0,
+    };
+    ioctl(ctx, IOMMU_HWPT_SET_DIRTY_TRACKING, &mut on).unwrap();
+}
+
 #[test]
 fn dirty_tracking_round_trip() {
     let ctx = ctx();
@@ -372,13 +383,7 @@ fn dirty_tracking_round_trip() {
         )
     };
     assert_eq!(mark(&ctx).err(), Some(Errno::EINVAL), "tracking is off");
-    let mut on = IommuHwptSetDirtyTracking {
-        size: sz::<IommuHwptSetDirtyTracking>(),
-        flags: IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
-        hwpt_id: hwpt,
-        __reserved: 0,
-    };
-    ioctl(&ctx, IOMMU_HWPT_SET_DIRTY_TRACKING, &mut on).unwrap();
+    enable_dirty_tracking(&ctx, hwpt);
     let cmd = mark(&ctx).unwrap();
     assert_eq!(cmd.member::<TestDirty>().out_nr_dirty, 4);
     let read = |ctx: &Context, flags: u32| {
@@ -410,13 +415,7 @@ fn dirty_marks_wrap_past_the_top_of_the_address_space() {
     let ioas = ioas_alloc(&ctx);
     let (_s, _a, idev) = mock_domain(&ctx, ioas).unwrap();
     let hwpt = hwpt_alloc(&ctx, idev, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING).unwrap();
-    let mut on = IommuHwptSetDirtyTracking {
-        size: sz::<IommuHwptSetDirtyTracking>(),
-        flags: IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
-        hwpt_id: hwpt,
-        __reserved: 0,
-    };
-    ioctl(&ctx, IOMMU_HWPT_SET_DIRTY_TRACKING, &mut on).unwrap();
+    enable_dirty_tracking(&ctx, hwpt);
     let marks = [0xffu8; 2];
     let cmd = test_cmd(
         &ctx,
