@@ -5,6 +5,7 @@
 use super::*;
 use crate::context::{Context, Handle};
 use crate::device::Device;
+use crate::dma::test_rig::GuestRam;
 use crate::driver::vtd::regs::cap;
 use crate::driver::vtd::{VtdConfig, VtdDeviceConfig, VtdDriver, VtdNested};
 use crate::fault::{FaultQueue, PageResponse, ResponseCode};
@@ -57,7 +58,7 @@ struct Rig {
     drv: Arc<VtdDriver>,
     ioas: Handle<Ioas>,
     ioas_id: u32,
-    next_table: std::cell::Cell<u64>,
+    ram: GuestRam,
 }
 
 impl Rig {
@@ -68,13 +69,14 @@ impl Rig {
         mem.map(RAM_UVA, RAM_LEN);
         mem.map(SCRATCH, 16 * PAGE);
         let (ctx, ioas, ioas_id) = crate::dma::test_rig::context_with_ioas(&mem);
+        let ram = GuestRam::new(&mem, RAM_UVA, TABLES_GPA);
         let rig = Rig {
             mem,
             ctx,
             drv: VtdDriver::new(config),
             ioas,
             ioas_id,
-            next_table: std::cell::Cell::new(TABLES_GPA),
+            ram,
         };
         for gpa in (0..TABLES_GPA).step_by(PAGE as usize) {
             rig.map_gpa(gpa, PAGE);
@@ -188,41 +190,24 @@ impl Rig {
             .unwrap()
     }
 
-    // The guest's side: its RAM and its first-stage tables.
-
-    fn gpa_read(&self, gpa: u64) -> u64 {
-        u64::from_le_bytes(self.mem.get(RAM_UVA + gpa, 8).try_into().unwrap())
-    }
-
-    fn gpa_write(&self, gpa: u64, v: u64) {
-        self.mem.write(RAM_UVA + gpa, &v.to_le_bytes()).unwrap();
-    }
-
-    fn new_table(&self) -> u64 {
-        let t = self.next_table.get();
-        self.next_table.set(t + PAGE);
-        self.mem.write(RAM_UVA + t, &[0; PAGE as usize]).unwrap();
-        t
-    }
-
     /// The guest maps `iova` to `gpa` (4 KiB) in the 4-level table at `root`, with `bits`
     /// in the leaf; returns the leaf's GPA.
     fn guest_map(&self, root: u64, iova: u64, gpa: u64, bits: u64) -> u64 {
         let mut table = root;
         for level in (1..4u32).rev() {
             let slot = table + ((iova >> (12 + 9 * level)) & 511) * 8;
-            let e = self.gpa_read(slot);
+            let e = self.ram.read(slot);
             table = if e & x86::P != 0 {
                 e & x86::ADDR
             } else {
-                let next = self.new_table();
+                let next = self.ram.new_table();
                 // Guest-written: present, writable, user, not yet accessed.
-                self.gpa_write(slot, next | x86::P | x86::RW | x86::US);
+                self.ram.write(slot, next | x86::P | x86::RW | x86::US);
                 next
             };
         }
         let leaf = table + ((iova >> 12) & 511) * 8;
-        self.gpa_write(leaf, gpa | x86::P | x86::US | bits);
+        self.ram.write(leaf, gpa | x86::P | x86::US | bits);
         leaf
     }
 
@@ -254,7 +239,7 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
     let mem = &*rig.mem;
     let idev = rig.pasid_device(false);
     let parent = rig.nest_parent(&idev);
-    let root = rig.new_table();
+    let root = rig.ram.new_table();
     let iova = 0x40_0000;
     mem.write(RAM_UVA + 0x2000, b"hello").unwrap();
     mem.write(RAM_UVA + 0x3000, b"world").unwrap();
@@ -266,14 +251,14 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
 
     assert_eq!(read(&idev, NO_PASID, iova, 5, mem).unwrap(), b"hello");
     // The walk set the accessed bits in the guest's table, through the second stage.
-    assert_eq!(rig.gpa_read(leaf) & (x86::A | x86::D), x86::A);
-    assert_eq!(rig.gpa_read(root) & x86::A, x86::A);
+    assert_eq!(rig.ram.read(leaf) & (x86::A | x86::D), x86::A);
+    assert_eq!(rig.ram.read(root) & x86::A, x86::A);
     dma_write(&idev, NO_PASID, iova + 5, b"!", mem).unwrap();
-    assert_eq!(rig.gpa_read(leaf) & x86::D, x86::D, "a write sets dirty");
+    assert_eq!(rig.ram.read(leaf) & x86::D, x86::D, "a write sets dirty");
     assert_eq!(mem.get(RAM_UVA + 0x2000, 6), b"hello!");
 
     // The guest points the IOVA elsewhere and does not invalidate: the IOTLB still has it.
-    rig.gpa_write(leaf, 0x3000 | x86::P | x86::US | x86::RW);
+    rig.ram.write(leaf, 0x3000 | x86::P | x86::US | x86::RW);
     assert_eq!(read(&idev, NO_PASID, iova, 5, mem).unwrap(), b"hello");
     // A PASID-based invalidation of the page: the new translation.
     let inv = IommuHwptVtdS1Invalidate {
@@ -286,7 +271,7 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
     assert_eq!(read(&idev, NO_PASID, iova, 5, mem).unwrap(), b"world");
 
     // Unmapped in the guest, stale again; an invalidation of everything makes it fault.
-    rig.gpa_write(leaf, 0);
+    rig.ram.write(leaf, 0);
     assert!(read(&idev, NO_PASID, iova, 5, mem).is_ok());
     let all = IommuHwptVtdS1Invalidate {
         addr: 0,
@@ -322,7 +307,7 @@ fn second_stage_changes_reach_nested_translations() {
     let mem = &*rig.mem;
     let idev = rig.pasid_device(false);
     let parent = rig.nest_parent(&idev);
-    let root = rig.new_table();
+    let root = rig.ram.new_table();
     mem.write(RAM_UVA + 0x5000, b"data").unwrap();
     rig.guest_map(root, 0x1000, 0x5000, x86::RW);
     let nested = rig
@@ -376,7 +361,7 @@ fn a_fault_becomes_a_page_request_answered_through_the_fault_queue() {
     let mem = &*rig.mem;
     let idev = rig.pasid_device(true);
     let parent = rig.nest_parent(&idev);
-    let root = rig.new_table();
+    let root = rig.ram.new_table();
     let (fault_id, queue) = rig.fault_queue();
     queue.set_responses(rig.drv.unit().response_sink());
     let flags = AllocFlags {
@@ -438,7 +423,7 @@ fn pasids_of_one_device_are_isolated() {
     let mem = &*rig.mem;
     let idev = rig.pasid_device(false);
     let parent = rig.nest_parent(&idev);
-    let (root_a, root_b) = (rig.new_table(), rig.new_table());
+    let (root_a, root_b) = (rig.ram.new_table(), rig.ram.new_table());
     let iova = 0x20_0000;
     mem.write(RAM_UVA + 0x1000, b"AAAA").unwrap();
     mem.write(RAM_UVA + 0x2000, b"BBBB").unwrap();

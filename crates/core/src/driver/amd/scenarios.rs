@@ -7,6 +7,7 @@ use super::tests::gdte;
 use super::*;
 use crate::context::{Context, Handle};
 use crate::device::Device;
+use crate::dma::test_rig::GuestRam;
 use crate::dma::{DmaError, dma_read, dma_write};
 use crate::hwpt::{AllocFlags, HwptView};
 use crate::ioas::Iova;
@@ -32,7 +33,7 @@ struct Rig {
     drv: Arc<AmdDriver>,
     ioas: Handle<Ioas>,
     ioas_id: u32,
-    next_table: std::cell::Cell<u64>,
+    ram: GuestRam,
 }
 
 impl Rig {
@@ -42,6 +43,7 @@ impl Rig {
         mem.map(RAM_UVA, RAM_LEN);
         mem.map(SCRATCH, 4 * PAGE);
         let (ctx, ioas, ioas_id) = crate::dma::test_rig::context_with_ioas(&mem);
+        let ram = GuestRam::new(&mem, RAM_UVA, TABLES_GPA);
         let rig = Rig {
             mem,
             ctx,
@@ -51,7 +53,7 @@ impl Rig {
             }),
             ioas,
             ioas_id,
-            next_table: std::cell::Cell::new(TABLES_GPA),
+            ram,
         };
         for gpa in (0..TABLES_GPA).step_by(PAGE as usize) {
             rig.map_gpa(gpa, PAGE);
@@ -150,26 +152,12 @@ impl Rig {
             .host_domain_id()
     }
 
-    fn gpa_read(&self, gpa: u64) -> u64 {
-        u64::from_le_bytes(self.mem.get(RAM_UVA + gpa, 8).try_into().unwrap())
-    }
-
-    fn gpa_write(&self, gpa: u64, v: u64) {
-        self.mem.write(RAM_UVA + gpa, &v.to_le_bytes()).unwrap();
-    }
-
-    fn new_table(&self) -> u64 {
-        let t = self.next_table.get();
-        self.next_table.set(t + PAGE);
-        self.mem.write(RAM_UVA + t, &[0; PAGE as usize]).unwrap();
-        t
-    }
-
     /// A 1-level GCR3 table with `(pasid, guest CR3)` entries.
     fn gcr3_table(&self, entries: &[(u32, u64)]) -> u64 {
-        let t = self.new_table();
+        let t = self.ram.new_table();
         for &(pasid, cr3) in entries {
-            self.gpa_write(t + u64::from(pasid) * 8, cr3 | dte::GCR3_VALID);
+            self.ram
+                .write(t + u64::from(pasid) * 8, cr3 | dte::GCR3_VALID);
         }
         t
     }
@@ -179,17 +167,17 @@ impl Rig {
         let mut table = root;
         for level in (1..4u32).rev() {
             let slot = table + ((iova >> (12 + 9 * level)) & 511) * 8;
-            let e = self.gpa_read(slot);
+            let e = self.ram.read(slot);
             table = if e & x86::P != 0 {
                 e & x86::ADDR
             } else {
-                let next = self.new_table();
-                self.gpa_write(slot, next | x86::P | x86::RW | x86::US);
+                let next = self.ram.new_table();
+                self.ram.write(slot, next | x86::P | x86::RW | x86::US);
                 next
             };
         }
         let leaf = table + ((iova >> 12) & 511) * 8;
-        self.gpa_write(leaf, gpa | x86::P | x86::US | x86::RW);
+        self.ram.write(leaf, gpa | x86::P | x86::US | x86::RW);
         leaf
     }
 }
@@ -222,14 +210,14 @@ fn guest_table_changes_are_stale_until_the_host_domain_id_is_invalidated() {
     let viommu = rig.viommu(&idev);
     mem.write(RAM_UVA + 0x2000, b"hello").unwrap();
     mem.write(RAM_UVA + 0x3000, b"world").unwrap();
-    let root = rig.new_table();
+    let root = rig.ram.new_table();
     let iova = 0x40_0000;
     let leaf = rig.guest_map(root, iova, 0x2000);
     let gcr3 = rig.gcr3_table(&[(0, root)]);
     let nested = rig.nested(&idev, viommu, giov(gdte(gcr3, 5)));
     assert_eq!(read(&idev, NO_PASID, iova, mem).unwrap(), b"hello");
     assert_eq!(
-        rig.gpa_read(leaf) & x86::A,
+        rig.ram.read(leaf) & x86::A,
         x86::A,
         "accessed, through the host table"
     );
@@ -238,7 +226,7 @@ fn guest_table_changes_are_stale_until_the_host_domain_id_is_invalidated() {
 
     // The guest repoints the page. 7.3 offers no invalidation for AMD: still the old page,
     // and re-attaching the same guest DomainID (same host DomainID) does not help.
-    rig.gpa_write(leaf, 0x3000 | x86::P | x86::US | x86::RW);
+    rig.ram.write(leaf, 0x3000 | x86::P | x86::US | x86::RW);
     assert_eq!(read(&idev, NO_PASID, iova, mem).unwrap(), b"HELLO");
     let again = rig.nested(&idev, viommu, giov(gdte(gcr3, 5)));
     assert_eq!(rig.hdom(again), rig.hdom(nested));
@@ -263,12 +251,12 @@ fn a_new_guest_domain_id_translates_afresh_and_faults_are_logged() {
     let viommu = rig.viommu(&idev);
     mem.write(RAM_UVA + 0x2000, b"first").unwrap();
     mem.write(RAM_UVA + 0x3000, b"again").unwrap();
-    let root = rig.new_table();
+    let root = rig.ram.new_table();
     let leaf = rig.guest_map(root, 0x1000, 0x2000);
     let gcr3 = rig.gcr3_table(&[(0, root)]);
     let a = rig.nested(&idev, viommu, giov(gdte(gcr3, 1)));
     assert_eq!(read(&idev, NO_PASID, 0x1000, mem).unwrap(), b"first");
-    rig.gpa_write(leaf, 0x3000 | x86::P | x86::US | x86::RW);
+    rig.ram.write(leaf, 0x3000 | x86::P | x86::US | x86::RW);
     let b = rig.nested(&idev, viommu, giov(gdte(gcr3, 2)));
     assert_ne!(rig.hdom(a), rig.hdom(b));
     assert_eq!(read(&idev, NO_PASID, 0x1000, mem).unwrap(), b"again");
@@ -321,8 +309,8 @@ fn pasids_are_isolated_by_the_gcr3_table() {
     mem.write(RAM_UVA + 0x2000, b"pasid").unwrap();
     mem.write(RAM_UVA + 0x3000, b"other").unwrap();
     mem.write(RAM_UVA + 0x4000, b"host!").unwrap();
-    let r1 = rig.new_table();
-    let r2 = rig.new_table();
+    let r1 = rig.ram.new_table();
+    let r2 = rig.ram.new_table();
     rig.guest_map(r1, 0x1000, 0x2000);
     rig.guest_map(r2, 0x1000, 0x3000);
     let gcr3 = rig.gcr3_table(&[(1, r1), (2, r2)]);
@@ -339,7 +327,7 @@ fn pasids_are_isolated_by_the_gcr3_table() {
         assert_eq!(f.reason, FaultReason::Blocked);
     }
     // PASID 1's cached translation is not PASID 2's.
-    rig.gpa_write(gcr3 + 8, 0);
+    rig.ram.write(gcr3 + 8, 0);
     assert_eq!(read(&idev, 1, 0x1000, mem).unwrap(), b"pasid", "cached");
     assert_eq!(read(&idev, 2, 0x1000, mem).unwrap(), b"other");
 }
@@ -351,7 +339,7 @@ fn a_two_level_gcr3_table_reaches_wide_pasids() {
     let idev = rig.device();
     let viommu = rig.viommu(&idev);
     mem.write(RAM_UVA + 0x2000, b"wide!").unwrap();
-    let root = rig.new_table();
+    let root = rig.ram.new_table();
     rig.guest_map(root, 0x1000, 0x2000);
     let pasid = (3 << 9) | 7;
     let bottom = rig.gcr3_table(&[(7, root)]);

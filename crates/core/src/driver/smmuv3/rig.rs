@@ -6,6 +6,7 @@ use super::spec::{cd, put, ste};
 use super::*;
 use crate::context::{Context, Handle};
 use crate::device::Device;
+use crate::dma::test_rig::GuestRam;
 use crate::hwpt::{AllocFlags, HwptView};
 use crate::ioas::Iova;
 use crate::iommu::Prot;
@@ -33,7 +34,7 @@ pub struct Rig {
     pub ctx: Arc<Context>,
     pub drv: Arc<SmmuDriver>,
     pub ioas_id: u32,
-    next_table: Cell<u64>,
+    pub ram: GuestRam,
 }
 
 impl Rig {
@@ -47,12 +48,13 @@ impl Rig {
         ioas.iopt
             .map_user(Iova::Fixed(0), RAM_UVA, RAM_LEN, prot, &owner)
             .unwrap();
+        let ram = GuestRam::new(&mem, RAM_UVA, TABLES_GPA);
         Rig {
             mem,
             ctx,
             drv: SmmuDriver::new(SmmuConfig::default()),
             ioas_id,
-            next_table: Cell::new(TABLES_GPA),
+            ram,
         }
     }
 
@@ -184,49 +186,33 @@ impl Rig {
             .collect()
     }
 
-    // The guest's side.
-
-    pub fn gpa_read(&self, gpa: u64) -> u64 {
-        u64::from_le_bytes(self.mem.get(RAM_UVA + gpa, 8).try_into().unwrap())
-    }
-
-    pub fn gpa_write(&self, gpa: u64, v: u64) {
-        self.mem.write(RAM_UVA + gpa, &v.to_le_bytes()).unwrap();
-    }
-
-    pub fn new_table(&self) -> u64 {
-        let t = self.next_table.get();
-        self.next_table.set(t + PAGE);
-        self.mem.write(RAM_UVA + t, &[0; PAGE as usize]).unwrap();
-        t
-    }
-
     /// The guest maps `iova` to `gpa` (4 KiB page) in its 4-level stage-1 table at `root`,
     /// with `bits` added to the page descriptor; returns the descriptor's GPA.
     pub fn guest_map(&self, root: u64, iova: u64, gpa: u64, bits: u64) -> u64 {
         let mut table = root;
         for level in (1..4u32).rev() {
             let slot = table + ((iova >> (12 + 9 * level)) & 511) * 8;
-            let e = self.gpa_read(slot);
+            let e = self.ram.read(slot);
             table = if e & lpae::VALID != 0 {
                 e & lpae::addr(12)
             } else {
-                let next = self.new_table();
-                self.gpa_write(slot, next | lpae::VALID | lpae::TABLE_OR_PAGE);
+                let next = self.ram.new_table();
+                self.ram
+                    .write(slot, next | lpae::VALID | lpae::TABLE_OR_PAGE);
                 next
             };
         }
         let leaf = table + ((iova >> 12) & 511) * 8;
         let page = gpa | lpae::VALID | lpae::TABLE_OR_PAGE | lpae::AP_UNPRIV | bits;
-        self.gpa_write(leaf, page);
+        self.ram.write(leaf, page);
         leaf
     }
 
     /// Writes a valid CD (4K granule, 48-bit input, AArch64) at `at`.
     pub fn write_cd(&self, at: u64, asid: u16, ttb0: u64) {
         let w0 = put(cd::T0SZ, 16) | cd::V | cd::AA64 | put(cd::ASID, u64::from(asid));
-        self.gpa_write(at, w0);
-        self.gpa_write(at + 8, ttb0);
+        self.ram.write(at, w0);
+        self.ram.write(at + 8, ttb0);
     }
 
     /// STE word 0 of a stage-1 translate STE over the CD table at `cdtab`.

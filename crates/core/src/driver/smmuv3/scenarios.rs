@@ -49,8 +49,8 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
     let mem = &*rig.mem;
     let idev = rig.device(0);
     let (_, viommu, veventq) = rig.vsmmu(&idev, Some(VSID));
-    let root = rig.new_table();
-    let cdtab = rig.new_table();
+    let root = rig.ram.new_table();
+    let cdtab = rig.ram.new_table();
     rig.write_cd(cdtab, 7, root);
     let iova = 0x40_0000;
     mem.write(RAM_UVA + 0x2000, b"hello").unwrap();
@@ -68,7 +68,8 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
     assert_eq!(mem.get(RAM_UVA + 0x2000, 6), b"hello!");
 
     // The guest repoints the page without invalidating: the TLB still has the old one.
-    rig.gpa_write(leaf, (rig.gpa_read(leaf) & !lpae::addr(12)) | 0x3000);
+    rig.ram
+        .write(leaf, (rig.ram.read(leaf) & !lpae::addr(12)) | 0x3000);
     assert_eq!(read(&rig, &idev, NO_PASID, iova, 5).unwrap(), b"hello");
     // A TLBI of another ASID changes nothing; of its own ASID and VA, the new page.
     assert_eq!(rig.cmdq(viommu, &[nh_va(8, iova)]), (1, Ok(())));
@@ -78,7 +79,7 @@ fn nested_dma_serves_stale_translations_until_the_guest_invalidates() {
 
     // Unmapped in the guest: stale until TLBI_NH_ASID, then F_TRANSLATION to the vEVENTQ
     // with the vSID.
-    rig.gpa_write(leaf, 0);
+    rig.ram.write(leaf, 0);
     assert!(read(&rig, &idev, NO_PASID, iova, 5).is_ok());
     assert_eq!(rig.cmdq(viommu, &[nh_asid(7)]), (1, Ok(())));
     let reason = fault_of(read(&rig, &idev, NO_PASID, iova + 3, 1).unwrap_err());
@@ -123,8 +124,8 @@ fn stage_two_faults_stay_with_the_host() {
     let rig = Rig::new();
     let idev = rig.device(0);
     let (_, viommu, veventq) = rig.vsmmu(&idev, Some(VSID));
-    let root = rig.new_table();
-    let cdtab = rig.new_table();
+    let root = rig.ram.new_table();
+    let cdtab = rig.ram.new_table();
     rig.write_cd(cdtab, 1, root);
     // The guest maps an IPA beyond its RAM: stage 2 has nothing there.
     rig.guest_map(root, 0x1000, 0x4000_0000, 0);
@@ -213,14 +214,14 @@ fn a_bad_cd_is_reported_to_the_guest_with_its_vsid_and_ssid() {
     let rig = Rig::new();
     let idev = rig.device(20);
     let (_, viommu, veventq) = rig.vsmmu(&idev, Some(VSID));
-    let root = rig.new_table();
-    let cdtab = rig.new_table();
+    let root = rig.ram.new_table();
+    let cdtab = rig.ram.new_table();
     // CD 0 valid, CD 1 left invalid, CD 2 with AArch32 tables (illegal).
     rig.write_cd(cdtab, 1, root);
     rig.write_cd(cdtab + 2 * 64, 2, root);
-    rig.gpa_write(
+    rig.ram.write(
         cdtab + 2 * 64,
-        rig.gpa_read(cdtab + 2 * 64) & !super::spec::cd::AA64,
+        rig.ram.read(cdtab + 2 * 64) & !super::spec::cd::AA64,
     );
     let w1 = put(ste::S1DSS, 2);
     let nested = rig
@@ -268,11 +269,11 @@ fn substreams_are_isolated_and_invalidated_by_asid() {
     let idev = rig.device(20);
     let (_, viommu, _) = rig.vsmmu(&idev, Some(VSID));
     // A 2-level CD table with 4K leaves: SSIDs 65 and 130 in different leaf tables.
-    let l1 = rig.new_table();
-    let (leaf_a, leaf_b) = (rig.new_table(), rig.new_table());
-    rig.gpa_write(l1 + 8, leaf_a | 1);
-    rig.gpa_write(l1 + 16, leaf_b | 1);
-    let (root_a, root_b) = (rig.new_table(), rig.new_table());
+    let l1 = rig.ram.new_table();
+    let (leaf_a, leaf_b) = (rig.ram.new_table(), rig.ram.new_table());
+    rig.ram.write(l1 + 8, leaf_a | 1);
+    rig.ram.write(l1 + 16, leaf_b | 1);
+    let (root_a, root_b) = (rig.ram.new_table(), rig.ram.new_table());
     rig.write_cd(leaf_a + 64, 10, root_a);
     rig.write_cd(leaf_b + 2 * 64, 20, root_b);
     mem.write(RAM_UVA + 0x6000, b"AAAA").unwrap();
@@ -294,8 +295,10 @@ fn substreams_are_isolated_and_invalidated_by_asid() {
         }
     );
     // Both repointed; only ASID 10 invalidated: only SSID 65 sees it.
-    rig.gpa_write(pa, (rig.gpa_read(pa) & !lpae::addr(12)) | 0x8000);
-    rig.gpa_write(pb, (rig.gpa_read(pb) & !lpae::addr(12)) | 0x8000);
+    rig.ram
+        .write(pa, (rig.ram.read(pa) & !lpae::addr(12)) | 0x8000);
+    rig.ram
+        .write(pb, (rig.ram.read(pb) & !lpae::addr(12)) | 0x8000);
     assert_eq!(rig.cmdq(viommu, &[nh_asid(10)]), (1, Ok(())));
     assert_eq!(read(&rig, &idev, 65, 0x9000, 4).unwrap(), b"CCCC");
     assert_eq!(read(&rig, &idev, 130, 0x9000, 4).unwrap(), b"BBBB");
@@ -311,7 +314,11 @@ fn cds_are_cached_until_cfgi_cd() {
     let mem = &*rig.mem;
     let idev = rig.device(0);
     let (_, viommu, _) = rig.vsmmu(&idev, Some(VSID));
-    let (root1, root2, cdtab) = (rig.new_table(), rig.new_table(), rig.new_table());
+    let (root1, root2, cdtab) = (
+        rig.ram.new_table(),
+        rig.ram.new_table(),
+        rig.ram.new_table(),
+    );
     mem.write(RAM_UVA + 0x2000, b"one").unwrap();
     mem.write(RAM_UVA + 0x3000, b"two").unwrap();
     rig.guest_map(root1, 0x1000, 0x2000, 0);
@@ -348,7 +355,7 @@ fn commands_after_the_last_full_batch_do_not_run_when_one_fails() {
     let mem = &*rig.mem;
     let idev = rig.device(0);
     let (_, viommu, _) = rig.vsmmu(&idev, Some(VSID));
-    let (root, cdtab) = (rig.new_table(), rig.new_table());
+    let (root, cdtab) = (rig.ram.new_table(), rig.ram.new_table());
     mem.write(RAM_UVA + 0x2000, b"old").unwrap();
     mem.write(RAM_UVA + 0x3000, b"new").unwrap();
     let leaf = rig.guest_map(root, 0x1000, 0x2000, 0);
@@ -358,7 +365,8 @@ fn commands_after_the_last_full_batch_do_not_run_when_one_fails() {
         .unwrap();
     crate::device::attach(&rig.ctx, &idev, NO_PASID, nested).unwrap();
     assert_eq!(read(&rig, &idev, NO_PASID, 0x1000, 3).unwrap(), b"old");
-    rig.gpa_write(leaf, (rig.gpa_read(leaf) & !lpae::addr(12)) | 0x3000);
+    rig.ram
+        .write(leaf, (rig.ram.read(leaf) & !lpae::addr(12)) | 0x3000);
     // A valid TLBI then an illegal command: counted as handled, yet never issued.
     let bad = [cmd::OP_TLBI_NH_ALL | 1 << 8, 0];
     assert_eq!(rig.cmdq(viommu, &[nh_asid(3), bad]), (1, Err(Errno::EIO)));
