@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Run the Linux 7.3 iommufd selftests (tools/testing/selftests/iommu) under `uiommu exec` and
-# check them against tests/selftests/must-pass.txt.
+# Run Linux 7.3's own selftests under `uiommu exec` and check them against the lists in
+# tests/selftests/SUITE/:
+#   iommufd  tools/testing/selftests/iommu: iommufd and iommufd_fail_nth (the selftest's mock
+#            devices, IOMMU_TEST_CMD)
+#   vfio     tools/testing/selftests/vfio: the 7 VFIO binaries, against an emulated edu device
+#            (`--device edu`), once behind every IOMMU model `uiommu drivers` lists; a case is
+#            named MODEL/FIXTURE.variant.test
 #
-#   scripts/selftests.sh [--debug] [--no-build] [--update] [--keep LOGDIR] [--hugepages N]
+#   scripts/selftests.sh [--suite iommufd|vfio] [--debug] [--no-build] [--update] [--keep DIR]
+#                        [--hugepages N]
 #
+#   --suite S    run only suite S (default: both)
 #   --debug      use the debug build of uiommu (default: release)
 #   --no-build   do not run cargo (use the binaries already built)
-#   --update     add the cases that pass now to must-pass.txt (the list only grows) and
+#   --update     add the cases that pass now to must-pass.txt (the lists only grow) and
 #                rewrite known-failures.txt for the rest, keeping the reasons recorded there
 #   --keep DIR   keep each binary's output in DIR (default: a temporary directory)
-#   --hugepages N  reserve at least N hugetlb pages for the run (root; restored afterwards):
-#                the MAP_HUGETLB cases need them; tests/selftests/must-pass-hugepages.txt
-#                lists those that must then pass too (--update adds there the cases whose
-#                known-failure reason was the missing huge pages)
+#   --hugepages N  reserve at least N 2 MiB hugetlb pages and one 1 GiB page for the run (root;
+#                restored afterwards): the MAP_HUGETLB cases need them. must-pass-hugepages.txt
+#                (2 MiB) and must-pass-hugepages-1g.txt list those that must then pass too;
+#                a list whose pages the machine cannot give is not enforced, with a warning.
+#                --update adds there the cases whose known-failure reason names the pages
 #
 # Environment:
 #   UIOMMU_CACHE              where scripts/kernel-source.sh keeps the kernel source
@@ -20,16 +28,13 @@
 #   CARGO_TARGET_DIR          cargo's target directory (default: target/)
 #
 # The selftest binaries are built once per source and flags into $UIOMMU_CACHE/selftests/.
-# Exits non-zero if a case listed in must-pass.txt did not pass (failed, was skipped, or never
-# ran because its binary crashed or timed out).
+# Exits non-zero if a listed case did not pass (failed, was skipped, or never ran because its
+# binary crashed, skipped as a whole or timed out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-LIST_DIR=$ROOT/tests/selftests
-MUST_PASS=$LIST_DIR/must-pass.txt
-MUST_PASS_HUGE=$LIST_DIR/must-pass-hugepages.txt
-KNOWN=$LIST_DIR/known-failures.txt
 
+suites="iommufd vfio"
 profile=release
 build=1
 update=0
@@ -37,17 +42,21 @@ keep=
 hugepages=0
 while [ $# -gt 0 ]; do
 	case $1 in
+	--suite) suites=$2; shift ;;
 	--debug) profile=debug ;;
 	--no-build) build=0 ;;
 	--update) update=1 ;;
 	--keep) keep=$2; shift ;;
 	--hugepages) hugepages=$2; shift ;;
-	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "selftests: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
 log() { echo "selftests: $*" >&2; }
+for s in $suites; do
+	case $s in iommufd|vfio) ;; *) log "unknown suite $s"; exit 2 ;; esac
+done
 
 # --- uiommu ---------------------------------------------------------------------------------
 target=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -62,138 +71,229 @@ UIOMMU=$target/$profile/uiommu
 CACHE=$(scripts/kernel-source.sh)
 KS=$CACHE/src/linux-source-7.3
 HDR=$CACHE/hdr/include
-SRC=$KS/tools/testing/selftests/iommu
-
-if ! echo '#include <sys/capability.h>' | cc -E -x c - >/dev/null 2>&1; then
-	log "installing libcap-dev (the selftests link -lcap)"
-	[ "$(id -u)" = 0 ] || { log "need libcap-dev: apt-get install libcap-dev"; exit 1; }
-	apt-get install -y -qq libcap-dev >&2 || { apt-get update -qq >&2 && apt-get install -y -qq libcap-dev >&2; }
-fi
-
+KSFT=$KS/tools/testing/selftests
 CFLAGS="-Wall -O2 -Wno-unused-function -D_GNU_SOURCE"
-key=$( (cat "$SRC"/*.c "$SRC"/*.h "$KS/tools/testing/selftests/kselftest_harness.h" \
-	"$HDR/linux/iommufd.h" "$HDR/linux/vfio.h" "$HDR/iommufd_test.h"; cc --version; echo "$CFLAGS") |
-	sha256sum | cut -c1-16)
-BIN=$CACHE/selftests/$key
-build_one() { # name, include dir
-	( cd "$SRC" && cc $CFLAGS -isystem "$2" -I"$KS/tools/testing/selftests" \
-		-o "$BIN/$1.tmp" "$1.c" -lcap -lpthread ) && mv "$BIN/$1.tmp" "$BIN/$1"
+
+need_dev() { # header, package: the selftests link -lcap (iommufd) and -luuid (vfio)
+	echo "#include <$1>" | cc -E -x c - >/dev/null 2>&1 && return
+	log "installing $2"
+	[ "$(id -u)" = 0 ] || { log "need $2: apt-get install $2"; exit 1; }
+	apt-get install -y -qq "$2" >&2 || { apt-get update -qq >&2 && apt-get install -y -qq "$2" >&2; }
 }
-for t in iommufd iommufd_fail_nth; do
-	[ -x "$BIN/$t" ] && continue
-	mkdir -p "$BIN"
-	log "building $t"
-	if ! build_one $t "$HDR" 2>"$BIN/$t.err"; then
+
+# compile_with INCLUDE_DIR: the suite's build, with the uapi headers in INCLUDE_DIR.
+compile_iommufd() {
+	for t in iommufd iommufd_fail_nth; do
+		( cd "$KSFT/iommu" && cc $CFLAGS -isystem "$1" -I"$KSFT" -o "$OUT/$t.tmp" "$t.c" \
+			-lcap -lpthread ) && mv "$OUT/$t.tmp" "$OUT/$t" || return 1
+	done
+}
+VFIO_BINS="vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_iommufd_setup_test
+	vfio_pci_device_test vfio_pci_device_init_perf_test vfio_pci_driver_test
+	vfio_pci_sriov_uapi_test"
+compile_vfio() {
+	local src=$KSFT/vfio objs=() o
+	local inc=(-isystem "$1" -I"$KS/tools/include" -I"$src/lib/include" -I"$KSFT")
+	mkdir -p "$OUT/lib"
+	# libvfio.mk's list for x86_64.
+	for c in iommu iova_allocator libvfio sysfs vfio_pci_device vfio_pci_driver \
+		drivers/ioat/ioat drivers/dsa/dsa drivers/nv_falcon/nv_falcon drivers/igb/igb; do
+		o=$OUT/lib/${c//\//_}.o
+		cc $CFLAGS "${inc[@]}" -c "$src/lib/$c.c" -o "$o" || return 1
+		objs+=("$o")
+	done
+	for t in $VFIO_BINS; do
+		cc $CFLAGS "${inc[@]}" -o "$OUT/$t.tmp" "$src/$t.c" "${objs[@]}" -pthread -luuid &&
+			mv "$OUT/$t.tmp" "$OUT/$t" || return 1
+	done
+}
+
+build_suite() { # suite: sets OUT to its binaries
+	local suite=$1 src key
+	case $suite in
+	iommufd) src=$KSFT/iommu; need_dev sys/capability.h libcap-dev ;;
+	vfio) src=$KSFT/vfio; need_dev uuid/uuid.h uuid-dev ;;
+	esac
+	key=$( (find "$src" "$KS/tools/include" -name '*.[ch]' -print0 | sort -z | xargs -0 cat
+		cat "$KSFT/kselftest_harness.h" "$KSFT/kselftest.h" "$HDR/linux/iommufd.h" \
+			"$HDR/linux/vfio.h" "$HDR/iommufd_test.h"
+		cc --version; echo "$suite $CFLAGS") | sha256sum | cut -c1-16)
+	OUT=$CACHE/selftests/$suite-$key
+	[ -f "$OUT/.built" ] && return
+	rm -rf "$OUT" && mkdir -p "$OUT"
+	log "building the $suite selftests"
+	if ! "compile_$suite" "$HDR" 2>"$OUT/build.err"; then
 		# Older compilers reject the bounds annotations of newer uapi headers: strip them
 		# from a copy of the headers and retry.
-		log "retrying $t with __counted_by annotations stripped"
-		rm -rf "$BIN/hdr" && cp -r "$HDR" "$BIN/hdr"
-		grep -rlZ '__counted_by' "$BIN/hdr" | xargs -0 -r sed -i -E 's/__counted_by(_[a-z]+)?\([^)]*\)//g'
-		build_one $t "$BIN/hdr" || { cat "$BIN/$t.err" >&2; exit 1; }
+		log "retrying with __counted_by annotations stripped"
+		rm -rf "$OUT/hdr" && cp -r "$HDR" "$OUT/hdr"
+		grep -rlZ '__counted_by' "$OUT/hdr" | xargs -0 -r sed -i -E 's/__counted_by(_[a-z]+)?\([^)]*\)//g'
+		"compile_$suite" "$OUT/hdr" 2>"$OUT/build.err" || { cat "$OUT/build.err" >&2; exit 1; }
 	fi
-done
+	touch "$OUT/.built"
+}
 
-# --- run --------------------------------------------------------------------------------------
+# --- huge pages -------------------------------------------------------------------------------
 tmp_logs=
-trap 'rm -rf "${tmp_logs:-/nonexistent}"' EXIT
+restore=()
+cleanup() {
+	local r
+	for r in "${restore[@]}"; do eval "$r"; done
+	rm -rf "${tmp_logs:-/nonexistent}"
+}
+trap cleanup EXIT
+# reserve FILE COUNT: at least COUNT pages in the pool FILE; 0 if the machine gave them.
+reserve() {
+	local nr=$1 want=$2 old
+	old=$(cat "$nr" 2>/dev/null) || return 1
+	[ "$old" -ge "$want" ] && return 0
+	# Page cache left by builds fragments memory: drop it and compact before reserving.
+	sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+	echo 1 > /proc/sys/vm/compact_memory 2>/dev/null || true
+	echo "$want" > "$nr" 2>/dev/null || { log "cannot reserve huge pages (need root)"; return 1; }
+	restore+=("echo $old > $nr")
+	[ "$(cat "$nr")" -ge "$want" ] && return 0
+	echo "$old" > "$nr"
+	return 1
+}
+huge2m=0
+huge1g=0
+if [ "$hugepages" -gt 0 ]; then
+	if reserve /proc/sys/vm/nr_hugepages "$hugepages"; then huge2m=1; else
+		log "WARNING: $hugepages huge pages of 2 MiB could not be reserved;" \
+			"must-pass-hugepages.txt is not enforced in this run"
+	fi
+	if reserve /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 1; then huge1g=1; else
+		log "WARNING: no 1 GiB huge page could be reserved;" \
+			"must-pass-hugepages-1g.txt is not enforced in this run"
+	fi
+fi
+
 if [ -n "$keep" ]; then
 	mkdir -p "$keep"; LOGS=$(cd "$keep" && pwd)
 else
 	LOGS=$(mktemp -d); tmp_logs=$LOGS
 fi
 TIMEOUT=${UIOMMU_SELFTEST_TIMEOUT:-900}
-NR=/proc/sys/vm/nr_hugepages
-if [ "$hugepages" -gt 0 ] && [ "$(cat $NR)" -lt "$hugepages" ]; then
-	old_nr=$(cat $NR)
-	# Page cache left by builds fragments memory: drop it and compact before reserving.
-	sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-	echo 1 > /proc/sys/vm/compact_memory 2>/dev/null || true
-	echo "$hugepages" > $NR || { log "cannot reserve huge pages (need root)"; exit 1; }
-	trap 'echo "$old_nr" > '$NR'; rm -rf "${tmp_logs:-/nonexistent}"' EXIT
-	got=$(cat $NR)
-	if [ "$got" -lt "$hugepages" ]; then
-		# The machine cannot give them (not a uiommu failure): run without, and say that the
-		# huge-page cases are not checked in this run.
-		log "WARNING: only $got of $hugepages huge pages could be reserved;" \
-			"must-pass-hugepages.txt is not enforced in this run"
-		echo "$old_nr" > $NR
-		hugepages=0
-	fi
-fi
-: > "$LOGS/results"
-status=0
-for t in iommufd iommufd_fail_nth; do
-	log "running $t under uiommu exec (timeout ${TIMEOUT}s)"
-	rc=0
+
+# run_one LOG PREFIX BINARY OPTIONS...: the binary under `uiommu exec OPTIONS`, its cases
+# appended to $RESULTS as "BINARY RESULT PREFIXNAME".
+run_one() {
+	local log=$1 prefix=$2 bin=$3 t rc=0 p f s total ran
+	shift 3
+	t=$(basename "$bin")
 	# timeout signals its whole process group, so the harness's per-test children go too.
-	# fail_nth drives uiommu's own fault injection.
-	opts=""; [ "$t" = iommufd_fail_nth ] && opts=--fault-injection
-	( cd "$LOGS" && timeout --kill-after=10 "$TIMEOUT" "$UIOMMU" exec $opts -- "$BIN/$t" \
-		</dev/null >"$LOGS/$t.log" 2>&1 ) || rc=$?
+	( cd "$LOGS" && timeout --kill-after=10 "$TIMEOUT" "$UIOMMU" exec "$@" \
+		</dev/null >"$log" 2>&1 ) || rc=$?
 	[ "$rc" = 124 ] || [ "$rc" = 137 ] && log "$t timed out after ${TIMEOUT}s"
 	# "ok N name", "ok N name # SKIP why", "not ok N name [# ...]".
-	awk -v bin="$t" '
-		/^ok [0-9]+ / { name=$3; r = ($0 ~ /# SKIP/) ? "skip" : (($0 ~ /# XFAIL/) ? "xfail" : "pass"); print bin, r, name; next }
-		/^not ok [0-9]+ / { print bin, "fail", $4 }
-	' "$LOGS/$t.log" >>"$LOGS/results"
-	p=$(grep -c "^$t pass " "$LOGS/results" || true)
-	f=$(grep -c "^$t fail " "$LOGS/results" || true)
-	s=$(grep -c "^$t skip " "$LOGS/results" || true)
-	total=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$LOGS/$t.log" | head -1)
-	ran=$((p + f + s))
-	echo "$t: pass $p, fail $f, skip $s (of ${total:-?}; exit $rc)"
-	if [ -n "$total" ] && [ "$ran" -lt "$total" ]; then
-		echo "$t: $((total - ran)) case(s) did not report (crash or timeout)"
+	awk -v bin="$t" -v pre="$prefix" '
+		/^ok [0-9]+ / { r = ($0 ~ /# SKIP/) ? "skip" : (($0 ~ /# XFAIL/) ? "xfail" : "pass"); print bin, r, pre $3; next }
+		/^not ok [0-9]+ / { print bin, "fail", pre $4 }
+	' "$log" >"$log.results"
+	total=$(sed -n 's/^1\.\.\([0-9]*\).*$/\1/p' "$log" | head -1)
+	if [ ! -s "$log.results" ]; then
+		# The binary stopped before its harness ran a case (a skip of the whole binary, e.g.
+		# "No driver found" or "1..0 # SKIP why", or a crash): one line for all of it.
+		echo "$t skip $prefix$t.*" >"$log.results"
+		echo "$prefix$t: no case ran (exit $rc): $(grep -v '^$' "$log" | tail -n 1)"
+	else
+		p=$(grep -c " pass " "$log.results" || true)
+		f=$(grep -c " fail " "$log.results" || true)
+		s=$(grep -c " skip " "$log.results" || true)
+		ran=$((p + f + s))
+		echo "$prefix$t: pass $p, fail $f, skip $s (of ${total:-?}; exit $rc)"
+		if [ -n "$total" ] && [ "$ran" -lt "$total" ]; then
+			echo "$prefix$t: $((total - ran)) case(s) did not report (crash or timeout)"
+		fi
 	fi
-done
+	cat "$log.results" >>"$RESULTS"
+}
+
+run_iommufd() {
+	run_one "$LOGS/iommufd.log" "" "$OUT/iommufd" -- "$OUT/iommufd"
+	# fail_nth drives uiommu's own fault injection.
+	run_one "$LOGS/iommufd_fail_nth.log" "" "$OUT/iommufd_fail_nth" \
+		--fault-injection -- "$OUT/iommufd_fail_nth"
+}
+
+# The edu device the VFIO selftests drive (VFIO_SELFTESTS_BDF's format).
+VFIO_BDF=0000:00:10.0
+run_vfio() {
+	local model t
+	for model in $("$UIOMMU" drivers | cut -d' ' -f1); do
+		for t in $VFIO_BINS; do
+			run_one "$LOGS/$model-$t.log" "$model/" "$OUT/$t" --driver "$model" \
+				--device "edu,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
+		done
+	done
+}
 
 # --- compare with the lists -----------------------------------------------------------------
-passed=$(awk '$2 == "pass" { print $3 }' "$LOGS/results" | sort -u)
-lists=("$MUST_PASS")
-[ "$hugepages" -gt 0 ] && lists+=("$MUST_PASS_HUGE")
-listed=$(cat "${lists[@]}" 2>/dev/null | grep -v '^\s*\(#\|$\)' | sort -u || true)
-missing=$(comm -23 <(echo "$listed" | sed '/^$/d') <(echo "$passed" | sed '/^$/d'))
-new=$(comm -13 <(echo "$listed" | sed '/^$/d') <(echo "$passed" | sed '/^$/d'))
-echo "must-pass: $(echo "$listed" | sed '/^$/d' | wc -l) listed, $(echo "$missing" | sed '/^$/d' | wc -l) not passing"
-if [ -n "$missing" ]; then
-	echo "REGRESSIONS (listed in ${lists[*]#$ROOT/}, did not pass):"
-	while read -r c; do
-		r=$(awk -v c="$c" '$3 == c { print $2 }' "$LOGS/results" | head -1)
-		echo "  $c (${r:-did not run})"
-	done <<<"$missing"
-	status=1
-fi
-if [ -n "$new" ]; then
-	echo "newly passing, not yet in must-pass.txt: $(echo "$new" | wc -l) (run with --update to add)"
-fi
-
-if [ "$update" = 1 ]; then
-	# A new pass whose recorded reason was the missing huge pages goes to the huge-page list.
-	needs_huge=$(awk -F'\t' '$2 ~ /hugetlb/ { print $1 }' "$KNOWN" 2>/dev/null | sort -u)
-	new_huge=$(comm -12 <(echo "$new" | sed '/^$/d') <(echo "$needs_huge" | sed '/^$/d'))
-	new_plain=$(comm -23 <(echo "$new" | sed '/^$/d') <(echo "$needs_huge" | sed '/^$/d'))
-	if [ "$hugepages" -gt 0 ] && [ -n "$new_huge" ]; then
-		{
-			sed -n '/^#/p' "$MUST_PASS_HUGE" 2>/dev/null || true
-			{ grep -v '^\s*\(#\|$\)' "$MUST_PASS_HUGE" 2>/dev/null || true; echo "$new_huge"; } |
-				sed '/^$/d' | sort -u
-		} > "$MUST_PASS_HUGE.tmp" && mv "$MUST_PASS_HUGE.tmp" "$MUST_PASS_HUGE"
-	fi
+lines() { grep -hv '^\s*\(#\|$\)' "$@" 2>/dev/null | sort -u || true; }
+nonempty() { sed '/^$/d'; }
+# add_to LIST CASES: CASES join LIST, which keeps its header and stays sorted.
+add_to() {
+	[ -n "$2" ] || return 0
 	{
-		sed -n '/^#/p' "$MUST_PASS" 2>/dev/null || true
-		{ grep -v '^\s*\(#\|$\)' "$MUST_PASS" 2>/dev/null || true; echo "$new_plain"; } |
-			sed '/^$/d' | sort -u
-	} > "$MUST_PASS.tmp" && mv "$MUST_PASS.tmp" "$MUST_PASS"
+		sed -n '/^#/p' "$1" 2>/dev/null || true
+		{ lines "$1"; echo "$2"; } | nonempty | sort -u
+	} >"$1.tmp" && mv "$1.tmp" "$1"
+}
+check_suite() { # suite
+	local dir=$ROOT/tests/selftests/$1 lists passed listed missing new c r
+	local must=$dir/must-pass.txt list2m=$dir/must-pass-hugepages.txt
+	local list1g=$dir/must-pass-hugepages-1g.txt known=$dir/known-failures.txt
+	lists=("$must")
+	[ "$huge2m" = 1 ] && lists+=("$list2m")
+	[ "$huge1g" = 1 ] && lists+=("$list1g")
+	passed=$(awk '$2 == "pass" { print $3 }' "$RESULTS" | sort -u)
+	listed=$(lines "${lists[@]}")
+	missing=$(comm -23 <(echo "$listed" | nonempty) <(echo "$passed" | nonempty))
+	new=$(comm -13 <(echo "$listed" | nonempty) <(echo "$passed" | nonempty))
+	echo "$1 must-pass: $(echo "$listed" | nonempty | wc -l) listed," \
+		"$(echo "$missing" | nonempty | wc -l) not passing"
+	if [ -n "$missing" ]; then
+		echo "REGRESSIONS (listed in ${lists[*]#$ROOT/}, did not pass):"
+		while read -r c; do
+			r=$(awk -v c="$c" '$3 == c { print $2 }' "$RESULTS" | head -1)
+			echo "  $c (${r:-did not run})"
+		done <<<"$missing"
+		status=1
+	fi
+	if [ -n "$new" ] && [ "$update" = 0 ]; then
+		echo "$1: newly passing, not yet listed: $(echo "$new" | wc -l) (run with --update to add)"
+	fi
+	[ "$update" = 1 ] || return 0
+	touch "$must" "$known"
+	# A new pass whose recorded reason was the missing huge pages goes to that size's list.
+	local need1g need2m
+	need1g=$(awk -F'\t' '$2 ~ /1 GiB huge page/ { print $1 }' "$known" 2>/dev/null | sort -u)
+	need2m=$(awk -F'\t' '$2 ~ /hugetlb/ && $2 !~ /1 GiB huge page/ { print $1 }' "$known" \
+		2>/dev/null | sort -u)
+	[ "$huge1g" = 1 ] && add_to "$list1g" "$(comm -12 <(echo "$new" | nonempty) <(echo "$need1g"))"
+	[ "$huge2m" = 1 ] && add_to "$list2m" "$(comm -12 <(echo "$new" | nonempty) <(echo "$need2m"))"
+	add_to "$must" "$(comm -23 <(echo "$new" | nonempty) <(echo "$need1g"$'\n'"$need2m" | sort -u))"
 	# Every other case, with the reason recorded for it before (or "unclassified").
 	{
-		sed -n '/^#/p' "$KNOWN" 2>/dev/null || true
-		awk '$2 != "pass" { print $3 }' "$LOGS/results" | sort -u |
-			comm -23 - <(cat "$MUST_PASS" "$MUST_PASS_HUGE" 2>/dev/null | sort -u) |
+		sed -n '/^#/p' "$known" 2>/dev/null || true
+		awk '$2 != "pass" { print $3 }' "$RESULTS" | sort -u |
+			comm -23 - <(lines "$must" "$list2m" "$list1g") |
 			while read -r c; do
-				why=$(awk -F'\t' -v c="$c" '$1 == c { print $2; exit }' "$KNOWN" 2>/dev/null || true)
-				printf '%s\t%s\n' "$c" "${why:-unclassified}"
+				r=$(awk -F'\t' -v c="$c" '$1 == c { print $2; exit }' "$known" 2>/dev/null || true)
+				printf '%s\t%s\n' "$c" "${r:-unclassified}"
 			done
-	} > "$KNOWN.tmp" && mv "$KNOWN.tmp" "$KNOWN"
-	log "updated $MUST_PASS and $KNOWN"
-fi
+	} >"$known.tmp" && mv "$known.tmp" "$known"
+	log "updated the lists in ${dir#$ROOT/}"
+}
+
+status=0
+for suite in $suites; do
+	build_suite "$suite"
+	RESULTS=$LOGS/$suite.results
+	: >"$RESULTS"
+	log "running the $suite selftests under uiommu exec (timeout ${TIMEOUT}s per binary)"
+	"run_$suite"
+	check_suite "$suite"
+done
 exit $status
