@@ -34,6 +34,7 @@
 //!   by [`PageTable::release`] once the caller has invalidated the IOTLB.
 
 mod dirty;
+mod dump;
 mod error;
 pub mod format;
 mod freelist;
@@ -46,6 +47,7 @@ mod unmap;
 mod walk;
 
 pub use dirty::{DirtyBitmap, DirtyRecorder};
+pub use dump::PATH_LEN;
 pub use error::{PtError, errno};
 pub use format::amdv1::{AmdV1, AmdV1Fmt, AmdV1Mock};
 pub use format::arm_lpae::{Arm4kS1, Arm4kS2, Arm16kS1, Arm16kS2, Arm64kS1, Arm64kS2, ArmLpae};

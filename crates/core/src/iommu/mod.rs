@@ -193,6 +193,21 @@ pub trait IommuDriver: Send + Sync + Debug {
     fn viommu_init(&self, _init: &viommu::ViommuInit<'_>) -> Result<Box<dyn viommu::ViommuOps>> {
         Err(uiommu_uapi::Errno::EOPNOTSUPP)
     }
+
+    /// The debugfs files the driver creates for `dev`, whose device name (`dev_name`, a PCI
+    /// device's BDF) is `name`, each with what a read of it shows now. None by default.
+    fn debugfs(&self, _dev: &PhysDevice, _name: &str) -> Vec<DebugfsFile> {
+        Vec::new()
+    }
+}
+
+/// A file of the driver's in debugfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebugfsFile {
+    /// Its path below `/sys/kernel/debug`, e.g. `iommu/intel/0000:00:10.0/domain_translation_struct`.
+    pub path: String,
+    /// Its text.
+    pub contents: String,
 }
 
 /// Whether two devices sit behind the same IOMMU instance (`iommufd_device_get_iommu_dev`

@@ -5,7 +5,8 @@
 use crate::driver::pt_glue::DynRecorder;
 use std::fmt::Debug;
 use uiommu_pt::{
-    Access, DirtyRecorder, Format, Gather, PageTable, Prot, PtError, Translation, WalkFault,
+    Access, DirtyRecorder, Format, Gather, PATH_LEN, PageTable, Prot, PtError, Translation,
+    WalkFault,
 };
 
 /// A page table of some format, in memory uiommu owns.
@@ -37,6 +38,10 @@ pub trait IoTable: Send + Sync + Debug {
     fn release(&self, g: &mut Gather);
     /// [`PageTable::set_dirty`].
     fn set_dirty(&self, iova: u64) -> Result<(), PtError>;
+    /// [`PageTable::root`]: the address of the top-level table.
+    fn root(&self) -> u64;
+    /// [`PageTable::for_each_leaf`].
+    fn for_each_leaf(&self, f: &mut dyn FnMut(u64, &[u64; PATH_LEN])) -> Result<(), PtError>;
 }
 
 impl<F: Format + Send + Sync + Debug> IoTable for PageTable<F> {
@@ -76,5 +81,11 @@ impl<F: Format + Send + Sync + Debug> IoTable for PageTable<F> {
     }
     fn set_dirty(&self, iova: u64) -> Result<(), PtError> {
         PageTable::set_dirty(self, iova)
+    }
+    fn root(&self) -> u64 {
+        PageTable::root(self)
+    }
+    fn for_each_leaf(&self, f: &mut dyn FnMut(u64, &[u64; PATH_LEN])) -> Result<(), PtError> {
+        PageTable::for_each_leaf(self, f)
     }
 }

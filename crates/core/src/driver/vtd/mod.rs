@@ -11,6 +11,7 @@
 //! - DMA of the unit's devices translates through [`crate::dma`]; faults are recorded, or
 //!   become page requests for devices with PRI on a unit with ECAP_REG.PRS.
 
+pub mod debugfs;
 pub mod nested;
 pub mod paging;
 pub mod spec;
@@ -28,9 +29,12 @@ use crate::driver::skeleton::{self, BlockingDomain};
 use crate::iommu::DeviceSpec;
 use crate::iommu::NO_PASID;
 use crate::iommu::domain::{Domain, DomainType};
-use crate::iommu::{Capability, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion};
+use crate::iommu::{
+    Capability, DebugfsFile, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
+};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use paging::PagingInner;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tag::DomainTag;
 use uiommu_uapi::copy::read_user_data;
 use uiommu_uapi::errno::Result;
@@ -69,7 +73,17 @@ pub struct VtdDev {
     /// What it can do.
     pub config: VtdDeviceConfig,
     /// The present PASID entries (`NO_PASID` for RID_PASID): the domain each points at.
-    entries: Mutex<BTreeMap<u32, Arc<DomainTag>>>,
+    entries: Mutex<BTreeMap<u32, PasidEntry>>,
+}
+
+/// A present scalable-mode PASID entry (VT-d spec §9.6): the domain's DID and the page table
+/// its translation type walks first — the domain's own table, or for a nested domain its
+/// nest parent's second-stage table (SSPTPTR), the guest's first-stage table being the
+/// guest's. The table is held weakly: the entry does not keep a domain alive.
+#[derive(Debug, Clone)]
+pub(crate) struct PasidEntry {
+    tag: Arc<DomainTag>,
+    table: Weak<PagingInner>,
 }
 
 impl VtdDev {
@@ -84,18 +98,27 @@ impl VtdDev {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&pasid)
-            .map(|t| t.did)
+            .map(|e| e.tag.did)
+    }
+
+    /// The page table the PASID entry of `pasid` points at, if present and still alive.
+    pub(crate) fn table_of(&self, pasid: u32) -> Option<Arc<PagingInner>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&pasid)
+            .and_then(|e| e.table.upgrade())
     }
 
     /// Points the PASID entry of `pasid` at `new` (or clears it), tearing the old one down.
-    fn program(&self, pasid: u32, new: Option<&Arc<DomainTag>>) {
+    fn program(&self, pasid: u32, new: Option<PasidEntry>) {
         let mut e = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = e.remove(&pasid) {
-            old.remove_use(&self.unit, pasid);
+            old.tag.remove_use(&self.unit, pasid);
         }
         if let Some(new) = new {
-            new.add_use(&self.unit, pasid);
-            e.insert(pasid, Arc::clone(new));
+            new.tag.add_use(&self.unit, pasid);
+            e.insert(pasid, new);
         }
     }
 }
@@ -150,19 +173,25 @@ impl VtdDriver {
 
     /// The checks of attaching `domain` to a PASID entry of a device on this unit
     /// (`paging_domain_compatible`, and for a nested domain its parent's and
-    /// `intel_pasid_setup_nested`'s): the tag the entry will hold, `None` for blocking.
-    fn check_attach(&self, domain: &dyn Domain) -> Result<Option<Arc<DomainTag>>> {
+    /// `intel_pasid_setup_nested`'s): the entry to program, `None` for blocking.
+    fn check_attach(&self, domain: &dyn Domain) -> Result<Option<PasidEntry>> {
         let cfg = &self.unit.config;
         match kind(domain).ok_or(Errno::EINVAL)? {
             Kind::Blocked => Ok(None),
             Kind::Paging(p) => {
                 p.inner.compatible(cfg)?;
-                Ok(Some(Arc::clone(&p.hooks().tag)))
+                Ok(Some(PasidEntry {
+                    tag: Arc::clone(&p.hooks().tag),
+                    table: Arc::downgrade(&p.inner),
+                }))
             }
             Kind::Nested(n) => {
                 n.parent.compatible(cfg)?;
                 n.check_setup(cfg)?;
-                Ok(Some(Arc::clone(&n.tag)))
+                Ok(Some(PasidEntry {
+                    tag: Arc::clone(&n.tag),
+                    table: Arc::downgrade(&n.parent),
+                }))
             }
         }
     }
@@ -275,8 +304,8 @@ impl IommuDriver for VtdDriver {
         _old: Option<&Arc<dyn Domain>>,
     ) -> Result<()> {
         let vdev = Self::vdev(dev)?;
-        let tag = self.check_attach(domain.as_ref())?;
-        vdev.program(NO_PASID, tag.as_ref());
+        let entry = self.check_attach(domain.as_ref())?;
+        vdev.program(NO_PASID, entry);
         Ok(())
     }
 
@@ -293,8 +322,8 @@ impl IommuDriver for VtdDriver {
         if domain.domain_type() != DomainType::Blocked && !self.unit.config.pasid() {
             return Err(Errno::EOPNOTSUPP);
         }
-        let tag = self.check_attach(domain.as_ref())?;
-        vdev.program(pasid, tag.as_ref());
+        let entry = self.check_attach(domain.as_ref())?;
+        vdev.program(pasid, entry);
         Ok(())
     }
 
@@ -314,6 +343,11 @@ impl IommuDriver for VtdDriver {
     /// unit can walk it.
     fn owns(&self, domain: &dyn Domain) -> bool {
         kind(domain).is_some()
+    }
+
+    /// `intel_iommu_debugfs_create_dev`: the device's `domain_translation_struct`.
+    fn debugfs(&self, dev: &PhysDevice, name: &str) -> Vec<DebugfsFile> {
+        debugfs::files(dev, name)
     }
 }
 

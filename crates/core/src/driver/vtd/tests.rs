@@ -351,3 +351,53 @@ fn user_invalidation_validates_each_entry_and_counts_the_handled() {
         "paging: no such op"
     );
 }
+
+#[test]
+fn debugfs_shows_the_rid_table_with_each_leaf_at_its_level() {
+    let drv = VtdDriver::new(VtdConfig::default());
+    let dev = drv.create_device(VtdDeviceConfig::default());
+    let name = "0000:00:10.0";
+    let file = |dev: &PhysDevice| {
+        let files = drv.debugfs(dev, name);
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            files[0].path,
+            "iommu/intel/0000:00:10.0/domain_translation_struct"
+        );
+        files[0].contents.clone()
+    };
+    // No domain: the entry is not present and nothing is shown.
+    assert_eq!(file(&dev), "");
+
+    let d = paging(&drv, &dev, 0).unwrap();
+    let rw = Prot::READ | Prot::WRITE;
+    d.map(0x1000, 0x8000_1000, 0x1000, rw).unwrap();
+    d.map(0x20_0000, 0x8020_0000, 0x20_0000, rw).unwrap();
+    d.map(0x4000_0000, 0xc000_0000, 0x4000_0000, rw).unwrap();
+    drv.attach_dev(&dev, &d, None).unwrap();
+    let text = file(&dev);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("Device 0000:00:10.0 with pasid 0 @0x"), "{text}");
+    assert!(lines[1].starts_with("IOVA_PFN"), "{text}");
+    // The selftest's parse: the IOVA's PFN, then PML5E, PML4E, PDPE, PDE, PTE (absent: 0).
+    let entries = |line: &str| -> Vec<u64> {
+        line.split([' ', '\t', '|'])
+            .filter(|t| !t.is_empty())
+            .map(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16).unwrap())
+            .collect()
+    };
+    let rows: Vec<Vec<u64>> = lines[2..].iter().map(|l| entries(l)).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    // 4 KiB: a PTE; 2 MiB: a PDE and no PTE; 1 GiB: a PDPE and nothing below.
+    assert_eq!((rows[0][0], rows[0].len()), (1, 6));
+    assert!(rows[0][2..].iter().all(|&e| e != 0));
+    assert_eq!((rows[1][0], rows[1].len()), (0x200, 5));
+    assert_eq!((rows[2][0], rows[2].len()), (0x4_0000, 4));
+
+    // Unmapped pages leave the dump; a detached device shows nothing again.
+    d.unmap(0x1000, 0x1000);
+    assert_eq!(file(&dev).lines().count(), 4);
+    drv.attach_dev(&dev, &drv.blocking_domain(), Some(&d))
+        .unwrap();
+    assert_eq!(file(&dev), "");
+}
