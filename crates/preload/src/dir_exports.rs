@@ -47,7 +47,10 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
                 vdir::opened(d, &p, true);
                 d
             }
-            Some(Ok(Target::Virtual(_, Node::CharDev(..) | Node::Text(_) | Node::Config(..)))) => {
+            Some(Ok(Target::Virtual(
+                _,
+                Node::CharDev(..) | Node::Text(_) | Node::Config(..) | Node::Debugfs { .. },
+            ))) => {
                 set_errno(libc::ENOTDIR);
                 null
             }

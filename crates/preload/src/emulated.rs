@@ -84,8 +84,12 @@ impl Registry {
                 (g, VfioGroup::new(members.map(Emulated::member).collect()))
             })
             .collect();
+        let mut tree = Tree::new(&pairs);
+        for d in &devices {
+            tree.add_debugfs(&d.phys, &d.placement.bdf.to_string());
+        }
         Registry {
-            tree: Tree::new(&pairs),
+            tree,
             groups,
             devices,
         }

@@ -35,6 +35,8 @@ pub fn meta(path: &str, node: &Node) -> Meta {
     let (mode, size, rdev) = match node {
         Node::Dir => (libc::S_IFDIR | 0o755, 0, (0, 0)),
         Node::Text(_) => (libc::S_IFREG | 0o444, ATTRIBUTE_SIZE, (0, 0)),
+        // A debugfs seq_file shows size 0.
+        Node::Debugfs { .. } => (libc::S_IFREG | 0o444, 0, (0, 0)),
         Node::Config(_, size) => (libc::S_IFREG | 0o644, *size as u64, (0, 0)),
         Node::Link(t) => (libc::S_IFLNK | 0o777, t.len() as u64, (0, 0)),
         Node::CharDev(major, minor) => (libc::S_IFCHR | 0o600, 0, (*major, *minor)),
@@ -65,7 +67,7 @@ pub fn open(path: &str, node: &Node, flags: c_int) -> Result<c_int, Errno> {
         // Only reached with O_NOFOLLOW.
         Node::Link(_) => Err(libc::ELOOP),
         Node::CharDev(major, minor) => crate::device::open(*major, *minor, flags),
-        Node::Text(_) | Node::Config(..) => {
+        Node::Text(_) | Node::Config(..) | Node::Debugfs { .. } => {
             if flags & libc::O_DIRECTORY != 0 {
                 return Err(libc::ENOTDIR);
             }
@@ -93,7 +95,7 @@ fn file_with(bytes: &[u8], cloexec: c_int) -> Result<c_int, Errno> {
 pub fn access(node: &Node, mode: c_int) -> Result<(), Errno> {
     let allowed = match node {
         Node::Dir => libc::R_OK | libc::X_OK,
-        Node::Text(_) | Node::Config(..) | Node::Link(_) => libc::R_OK,
+        Node::Text(_) | Node::Config(..) | Node::Link(_) | Node::Debugfs { .. } => libc::R_OK,
         Node::CharDev(..) => libc::R_OK | libc::W_OK,
     };
     if mode & !allowed != 0 {

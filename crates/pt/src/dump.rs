@@ -62,7 +62,8 @@ mod tests {
         let t = table();
         let mut g = Gather::new();
         let rw = Prot::READ | Prot::WRITE;
-        t.map(0x4000_0000, 0x8000_0000, 1 << 30, rw, &mut g).unwrap();
+        t.map(0x4000_0000, 0x8000_0000, 1 << 30, rw, &mut g)
+            .unwrap();
         t.map(0x20_0000, 0x60_0000, 2 << 20, rw, &mut g).unwrap();
         t.map(0x1000, 0x9000, 0x2000, rw, &mut g).unwrap();
         let mut seen = Vec::new();

@@ -13,6 +13,8 @@
 //! /dev/vfio/N                 character device VFIO_GROUP_MAJOR:ordinal of the group
 //! /dev/vfio/devices/vfioI     character device VFIO_CDEV_MAJOR:I
 //! /dev/vfio/vfio              character device 10:196 (the misc device of the container)
+//! /sys/kernel/debug/PATH      the files the IOMMU driver shows for a device in debugfs
+//!                             (IommuDriver::debugfs), read when opened
 //! ```
 //!
 //! A [`Tree`] holds these entries by absolute path, with every directory above them; a front
@@ -23,7 +25,12 @@ mod attrs;
 
 use crate::placement::Placement;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use uiommu_core::iommu::PhysDevice;
 use uiommu_devices::SharedFunction;
+
+/// Where debugfs is mounted.
+pub const DEBUGFS: &str = "/sys/kernel/debug";
 
 /// The major number of `/dev/vfio/devices/vfioI`: a number of the dynamic range the kernel
 /// gives vfio's cdevs (from 511 down), which no driver of a usual host holds.
@@ -48,6 +55,16 @@ pub enum Node {
     Link(String),
     /// A character device node: `(major, minor)`.
     CharDev(u32, u32),
+    /// A debugfs file of the IOMMU driver for a device: what the driver shows at `path`
+    /// (below `/sys/kernel/debug`) for the device named `name`, when read.
+    Debugfs {
+        /// The device.
+        device: Arc<PhysDevice>,
+        /// Its `dev_name`.
+        name: String,
+        /// The file's path below `/sys/kernel/debug`.
+        path: String,
+    },
 }
 
 impl Node {
@@ -64,6 +81,13 @@ impl Node {
                 }
                 bytes
             }
+            Node::Debugfs { device, name, path } => device
+                .driver
+                .debugfs(device, name)
+                .into_iter()
+                .find(|f| f.path == *path)
+                .map(|f| f.contents.into_bytes())
+                .unwrap_or_default(),
             Node::Dir | Node::Link(_) | Node::CharDev(..) => Vec::new(),
         }
     }
@@ -141,6 +165,18 @@ impl Tree {
             format!("/sys/kernel/iommu_groups/{group}/devices/{bdf}"),
             link(&format!("../../../../devices/{host}/{bdf}")),
         );
+    }
+
+    /// The debugfs files the IOMMU driver shows for `device`, named `name` (its BDF).
+    pub fn add_debugfs(&mut self, device: &Arc<PhysDevice>, name: &str) {
+        for f in device.driver.debugfs(device, name) {
+            let node = Node::Debugfs {
+                device: Arc::clone(device),
+                name: name.to_string(),
+                path: f.path.clone(),
+            };
+            self.add(format!("{DEBUGFS}/{}", f.path), node);
+        }
     }
 
     /// Adds `node` at `path` and a directory at each of its ancestors but `/`.

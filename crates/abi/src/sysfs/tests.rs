@@ -84,3 +84,44 @@ fn group_nodes_are_numbered_in_order_of_first_use() {
     let p = placement::parse(["edu,group=7", "edu", "edu,group=7"]).unwrap();
     assert_eq!(groups(&p), [7, 9999]);
 }
+
+#[test]
+fn the_iommu_driver_s_debugfs_files_are_read_when_opened() {
+    let iommu = uiommu_core::driver::create("vtd").unwrap();
+    let phys = Arc::new(iommu.probe_device(DeviceSpec::default()).unwrap());
+    let mut t = Tree::default();
+    t.add_debugfs(&phys, "0000:00:10.0");
+    let path = "/sys/kernel/debug/iommu/intel/0000:00:10.0/domain_translation_struct";
+    let node = t.get(path).expect("the VT-d driver's file");
+    assert!(matches!(
+        t.get("/sys/kernel/debug/iommu/intel"),
+        Some(Node::Dir)
+    ));
+    // Read now: no domain is attached, so the driver shows nothing.
+    assert_eq!(node.contents(), b"");
+    let paging = phys.driver.domain_alloc_paging(&phys, 0, None).unwrap();
+    paging
+        .map(0x1000, 0x2000, 0x1000, uiommu_core::iommu::Prot::READ)
+        .unwrap();
+    phys.driver.attach_dev(&phys, &paging, None).unwrap();
+    let text = String::from_utf8(node.contents()).unwrap();
+    assert!(
+        text.starts_with("Device 0000:00:10.0 with pasid 0 @"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("0x0000000000001 |"),
+        "{text}"
+    );
+    // The mock IOMMU has no debugfs files.
+    let mock = uiommu_core::driver::create("mock").unwrap();
+    let mut t = Tree::default();
+    t.add_debugfs(
+        &Arc::new(mock.probe_device(DeviceSpec::default()).unwrap()),
+        "x",
+    );
+    assert!(t.is_empty());
+}

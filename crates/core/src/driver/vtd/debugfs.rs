@@ -50,7 +50,9 @@ fn translation_struct(vdev: &VtdDev, name: &str, pasid: u32) -> String {
     );
     // A table that cannot be read shows what was walked before (the kernel reads memory it
     // owns and cannot fail).
-    let _ = table.table.for_each_leaf(&mut |iova, path| leaf_line(&mut out, iova, path));
+    let _ = table
+        .table
+        .for_each_leaf(&mut |iova, path| leaf_line(&mut out, iova, path));
     out
 }
 

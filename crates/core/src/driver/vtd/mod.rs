@@ -32,8 +32,8 @@ use crate::iommu::domain::{Domain, DomainType};
 use crate::iommu::{
     Capability, DebugfsFile, DriverData, HwInfo, IommuDriver, PhysDevice, ReservedRegion,
 };
-use std::collections::BTreeMap;
 use paging::PagingInner;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tag::DomainTag;
 use uiommu_uapi::copy::read_user_data;

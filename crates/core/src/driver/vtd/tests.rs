@@ -377,7 +377,10 @@ fn debugfs_shows_the_rid_table_with_each_leaf_at_its_level() {
     drv.attach_dev(&dev, &d, None).unwrap();
     let text = file(&dev);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("Device 0000:00:10.0 with pasid 0 @0x"), "{text}");
+    assert!(
+        lines[0].starts_with("Device 0000:00:10.0 with pasid 0 @0x"),
+        "{text}"
+    );
     assert!(lines[1].starts_with("IOVA_PFN"), "{text}");
     // The selftest's parse: the IOVA's PFN, then PML5E, PML4E, PDPE, PDE, PTE (absent: 0).
     let entries = |line: &str| -> Vec<u64> {
