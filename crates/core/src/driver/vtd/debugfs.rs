@@ -45,8 +45,8 @@ fn translation_struct(vdev: &VtdDev, name: &str, pasid: u32) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<17}\t{:<18}\t{:<18}\t{:<18}\t{:<18}\t{}",
-        "IOVA_PFN", "PML5E", "PML4E", "PDPE", "PDE", "PTE"
+        "{:<17}\t{:<18}\t{:<18}\t{:<18}\t{:<18}\tPTE",
+        "IOVA_PFN", "PML5E", "PML4E", "PDPE", "PDE"
     );
     // A table that cannot be read shows what was walked before (the kernel reads memory it
     // owns and cannot fail).
