@@ -54,7 +54,7 @@ mod tests {
     use crate::{Config, Gather, PageTable, Prot, X86_64};
 
     fn table() -> PageTable<X86_64> {
-        PageTable::new(X86_64::default(), Config::levels(4)).unwrap()
+        PageTable::new(X86_64, Config::levels(4)).unwrap()
     }
 
     #[test]
