@@ -27,7 +27,7 @@
 #   UIOMMU_SELFTEST_TIMEOUT   seconds one selftest binary may run (default 900)
 #   CARGO_TARGET_DIR          cargo's target directory (default: target/)
 #
-# The selftest binaries are built once per source and flags into $UIOMMU_CACHE/selftests/.
+# The selftest binaries are built by scripts/selftests-build.sh, once per source and flags.
 # Exits non-zero if a listed case did not pass (failed, was skipped, or never ran because its
 # binary crashed, skipped as a whole or timed out).
 set -euo pipefail
@@ -66,72 +66,6 @@ if [ "$build" = 1 ]; then
 fi
 UIOMMU=$target/$profile/uiommu
 [ -x "$UIOMMU" ] || { log "no $UIOMMU (build with cargo build -p uiommu-cli -p uiommu-preload)"; exit 1; }
-
-# --- the selftests ---------------------------------------------------------------------------
-CACHE=$(scripts/kernel-source.sh)
-KS=$CACHE/src/linux-source-7.3
-HDR=$CACHE/hdr/include
-KSFT=$KS/tools/testing/selftests
-CFLAGS="-Wall -O2 -Wno-unused-function -D_GNU_SOURCE"
-
-need_dev() { # header, package: the selftests link -lcap (iommufd) and -luuid (vfio)
-	echo "#include <$1>" | cc -E -x c - >/dev/null 2>&1 && return
-	log "installing $2"
-	[ "$(id -u)" = 0 ] || { log "need $2: apt-get install $2"; exit 1; }
-	apt-get install -y -qq "$2" >&2 || { apt-get update -qq >&2 && apt-get install -y -qq "$2" >&2; }
-}
-
-# compile_with INCLUDE_DIR: the suite's build, with the uapi headers in INCLUDE_DIR.
-compile_iommufd() {
-	for t in iommufd iommufd_fail_nth; do
-		( cd "$KSFT/iommu" && cc $CFLAGS -isystem "$1" -I"$KSFT" -o "$OUT/$t.tmp" "$t.c" \
-			-lcap -lpthread ) && mv "$OUT/$t.tmp" "$OUT/$t" || return 1
-	done
-}
-VFIO_BINS="vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_iommufd_setup_test
-	vfio_pci_device_test vfio_pci_device_init_perf_test vfio_pci_driver_test
-	vfio_pci_sriov_uapi_test"
-compile_vfio() {
-	local src=$KSFT/vfio objs=() o
-	local inc=(-isystem "$1" -I"$KS/tools/include" -I"$src/lib/include" -I"$KSFT")
-	mkdir -p "$OUT/lib"
-	# libvfio.mk's list for x86_64.
-	for c in iommu iova_allocator libvfio sysfs vfio_pci_device vfio_pci_driver \
-		drivers/ioat/ioat drivers/dsa/dsa drivers/nv_falcon/nv_falcon drivers/igb/igb; do
-		o=$OUT/lib/${c//\//_}.o
-		cc $CFLAGS "${inc[@]}" -c "$src/lib/$c.c" -o "$o" || return 1
-		objs+=("$o")
-	done
-	for t in $VFIO_BINS; do
-		cc $CFLAGS "${inc[@]}" -o "$OUT/$t.tmp" "$src/$t.c" "${objs[@]}" -pthread -luuid &&
-			mv "$OUT/$t.tmp" "$OUT/$t" || return 1
-	done
-}
-
-build_suite() { # suite: sets OUT to its binaries
-	local suite=$1 src key
-	case $suite in
-	iommufd) src=$KSFT/iommu; need_dev sys/capability.h libcap-dev ;;
-	vfio) src=$KSFT/vfio; need_dev uuid/uuid.h uuid-dev ;;
-	esac
-	key=$( (find "$src" "$KS/tools/include" -name '*.[ch]' -print0 | sort -z | xargs -0 cat
-		cat "$KSFT/kselftest_harness.h" "$KSFT/kselftest.h" "$HDR/linux/iommufd.h" \
-			"$HDR/linux/vfio.h" "$HDR/iommufd_test.h"
-		cc --version; echo "$suite $CFLAGS") | sha256sum | cut -c1-16)
-	OUT=$CACHE/selftests/$suite-$key
-	[ -f "$OUT/.built" ] && return
-	rm -rf "$OUT" && mkdir -p "$OUT"
-	log "building the $suite selftests"
-	if ! "compile_$suite" "$HDR" 2>"$OUT/build.err"; then
-		# Older compilers reject the bounds annotations of newer uapi headers: strip them
-		# from a copy of the headers and retry.
-		log "retrying with __counted_by annotations stripped"
-		rm -rf "$OUT/hdr" && cp -r "$HDR" "$OUT/hdr"
-		grep -rlZ '__counted_by' "$OUT/hdr" | xargs -0 -r sed -i -E 's/__counted_by(_[a-z]+)?\([^)]*\)//g'
-		"compile_$suite" "$OUT/hdr" 2>"$OUT/build.err" || { cat "$OUT/build.err" >&2; exit 1; }
-	fi
-	touch "$OUT/.built"
-}
 
 # --- huge pages -------------------------------------------------------------------------------
 tmp_logs=
@@ -222,7 +156,7 @@ VFIO_BDF=0000:00:10.0
 run_vfio() {
 	local model t
 	for model in $("$UIOMMU" drivers | cut -d' ' -f1); do
-		for t in $VFIO_BINS; do
+		for t in $(cat "$OUT/binaries"); do
 			run_one "$LOGS/$model-$t.log" "$model/" "$OUT/$t" --driver "$model" \
 				--device "edu,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
 		done
@@ -289,7 +223,7 @@ check_suite() { # suite
 
 status=0
 for suite in $suites; do
-	build_suite "$suite"
+	OUT=$(scripts/selftests-build.sh "$suite")
 	RESULTS=$LOGS/$suite.results
 	: >"$RESULTS"
 	log "running the $suite selftests under uiommu exec (timeout ${TIMEOUT}s per binary)"
