@@ -4,14 +4,14 @@
 //! the next transfer faults in the IOMMU model, touches nothing and completes, as QEMU's edu
 //! does (it ignores the result of its requests).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use uiommu_core::dma::DmaError;
 use uiommu_core::driver::mock::MockDriver;
 use uiommu_core::driver::vtd::{VtdConfig, VtdDriver};
 use uiommu_core::iommu::translate::FaultReason;
 use uiommu_core::iommu::{IommuDriver, NO_PASID};
 use uiommu_devices::config::spec as pci;
-use uiommu_devices::dma::DmaAbort;
+use uiommu_devices::dma::{DmaAbort, FaultLog};
 use uiommu_devices::edu::{self, Edu, regs::*};
 use uiommu_devices::testing::{CountingTrigger, Rig};
 use uiommu_devices::{Function, IrqIndex, PciFunction};
@@ -137,7 +137,17 @@ fn edu_copies_through_the_mock_iommu_and_faults_once_unmapped() {
 fn edu_copies_through_vtd_and_the_fault_is_recorded_in_the_unit() {
     let vtd = VtdDriver::new(VtdConfig::default());
     let mut s = setup(vtd.clone());
-    copy_both_ways_then_fault(&mut s);
+    // The host's log of the fault, beside the unit's record.
+    let logged = Arc::new(Mutex::new(Vec::new()));
+    let sink = logged.clone();
+    let log: FaultLog = Arc::new(move |f| sink.lock().unwrap().push(*f));
+    s.edu.dma().set_fault_log(Some(log));
+    let e = copy_both_ways_then_fault(&mut s);
+    assert!(matches!(e, DmaError::Fault(f) if *logged.lock().unwrap() == [f]));
+    // A request nothing claims is no IOMMU fault: not logged.
+    s.edu.dma().unbind();
+    transfer(&mut s.edu, IOVA, BUFFER_ADDRESS, 64, false);
+    assert_eq!(logged.lock().unwrap().len(), 1);
     let (records, overflow) = vtd.unit().take_faults();
     assert!(!overflow);
     assert_eq!(records.len(), 1, "{records:?}");
