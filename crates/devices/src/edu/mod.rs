@@ -36,10 +36,11 @@
 //! whose request the IOMMU refuses (or that nothing claims: the function unbound, Bus Master
 //! Enable clear) completes like any other: the start bit clears, then the interrupt is raised
 //! if asked for. A refused read leaves zeros in the buffer, what QEMU's unassigned memory
-//! reads (`edu/pci_dma.rs` cites QEMU's code); a refused write changes no memory. The IOMMU records
-//! its fault (fault log, event queue) as for any request; the function keeps the first refusal
-//! of the last transfer that had one as [`Edu::dma_abort`], where QEMU only logs. (edu has no
-//! ATS or PRI capability, so its faults are never page requests.)
+//! reads (`edu/pci_dma.rs` cites QEMU's code); a refused write changes no memory. The IOMMU
+//! records its fault (fault log, event queue) as for any request. The function keeps the
+//! first refusal of the last transfer that had one as [`Edu::dma_abort`] for inspection,
+//! which QEMU's edu does not. (edu has no ATS or PRI capability, so its faults are never page
+//! requests.)
 
 mod pci_dma;
 pub mod regs;
@@ -147,8 +148,8 @@ impl Edu {
         self.bad_range
     }
 
-    /// The first request refused in the last transfer that had one (QEMU only logs it); kept
-    /// until reset.
+    /// The first request refused in the last transfer that had one, kept until reset for
+    /// inspection (QEMU's edu keeps nothing).
     pub fn dma_abort(&self) -> Option<DmaAbort> {
         self.dma_abort
     }
