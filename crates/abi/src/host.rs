@@ -20,6 +20,7 @@ pub use uiommu_core::fail_nth;
 pub use uiommu_core::ioas::{FileBacking, LockedVm, PAGE_SIZE, PinMemory, PinRegistry};
 pub use uiommu_core::iommu::IommuDriver;
 pub use uiommu_core::iommu::{DeviceSpec, PhysDevice};
+pub use uiommu_devices::dma::{FaultLog, describe_fault};
 pub use uiommu_devices::{
     DEVICE_MODELS, DeviceModel, PciFunction, SharedFunction, Trigger, device_model,
 };

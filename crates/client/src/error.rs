@@ -1,8 +1,12 @@
 //! The client's error type: which operation failed and the errno the kernel (or uiommu)
 //! returned for it.
 
+use std::path::PathBuf;
+
 use uiommu_uapi::Errno;
 use uiommu_uapi::vfio::CapChainError;
+
+use crate::sysfs::SysfsError;
 
 /// A failed operation.
 ///
@@ -54,6 +58,15 @@ pub enum Error {
         /// Size of the buffer.
         size: usize,
     },
+    /// A sysfs file, link or directory of device discovery ([`crate::PciDevices`]) is
+    /// missing, unreadable or malformed.
+    #[error("{}: {what}", path.display())]
+    Sysfs {
+        /// The sysfs path.
+        path: PathBuf,
+        /// What is wrong with it.
+        what: SysfsError,
+    },
 }
 
 impl Error {
@@ -65,7 +78,11 @@ impl Error {
     /// The errno, for errors that came from a system call.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Os { errno, .. } => Some(*errno),
+            Error::Os { errno, .. }
+            | Error::Sysfs {
+                what: SysfsError::Io(errno),
+                ..
+            } => Some(*errno),
             _ => None,
         }
     }
@@ -77,6 +94,7 @@ impl Error {
             | Error::CapChain { op, .. }
             | Error::Protocol { op, .. }
             | Error::OutOfBounds { op, .. } => op,
+            Error::Sysfs { .. } => "sysfs",
         }
     }
 }

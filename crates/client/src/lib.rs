@@ -12,6 +12,8 @@
 //! - [`VfioDevice`] (info, regions, IRQs, resets and PCI hot reset, device features and
 //!   migration, ioeventfds, display planes), [`VfioContainer`] (type1, SPAPR TCE, EEH),
 //!   [`VfioGroup`].
+//! - [`PciDevices`]: VFIO devices found in sysfs ([`PciDevice`]: IDs, IOMMU group, driver,
+//!   device cdev), picked with a [`PciFilter`].
 //! - [`IommufdTest`]: `IOMMU_TEST_CMD` for the selftest mock driver.
 //!
 //! Objects are destroyed (`IOMMU_DESTROY`) when their handle drops, after every handle that
@@ -43,6 +45,7 @@ mod ioctl;
 mod iommufd;
 mod object;
 mod pt;
+mod sysfs;
 mod test;
 mod vfio;
 mod viommu;
@@ -55,6 +58,7 @@ pub use hwpt::{DirtyFlags, Hwpt, HwptBuilder, HwptData, HwptFlags, InvalidateDat
 pub use ioas::{Ioas, Iova, IovaRange, IovaRanges, IovaRangesReply, MapFlags};
 pub use iommufd::{Iommufd, RlimitMode};
 pub use pt::PageTable;
+pub use sysfs::{PCI_DEVICES, PciDevice, PciDevices, PciFilter, SysfsError, VfioCdev};
 pub use test::{Access, IommufdTest, MockDevice};
 pub use vfio::{
     DeviceInfo, DmaBufOpenFlags, DmaMapFlags, DrmPlaneType, EehOp, EehPeState, FeatureFlags,

@@ -6,6 +6,15 @@ use uiommu_abi::host::{self, IommuDriver, Model};
 /// The environment variable naming the IOMMU model.
 pub const DRIVER_ENV: &str = "UIOMMU_DRIVER";
 
+/// Set to `1`, each fault the IOMMU records for an emulated device's DMA is also printed on
+/// stderr, as a kernel prints it to its log (`DMAR: [DMA Write NO_PASID] …`).
+pub const LOG_FAULTS_ENV: &str = "UIOMMU_LOG_FAULTS";
+
+/// Whether [`LOG_FAULTS_ENV`] asks for the faults on stderr.
+pub fn log_faults() -> bool {
+    std::env::var_os(LOG_FAULTS_ENV).is_some_and(|v| v == "1")
+}
+
 /// The selected model (unset means the default, the selftest mock), or `None` if there is no
 /// such model: that is reported once on stderr, and opens of the nodes fail with `ENODEV`.
 pub fn model() -> Option<&'static Model> {

@@ -3,12 +3,13 @@
 //! its model, with where it sits (address, group, cdev) and its sysfs entries ([`tree`]).
 //!
 //! A list that does not parse, or a device that cannot be created, is reported once on stderr
-//! and the process has no (or fewer) devices; the program itself runs on.
+//! and the process has no (or fewer) devices; the program itself runs on. With
+//! [`config::LOG_FAULTS_ENV`] set, the IOMMU faults of the devices' DMA are printed on stderr.
 
 use crate::config;
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
-use uiommu_abi::host::{DeviceSpec, PhysDevice, SharedFunction};
+use uiommu_abi::host::{DeviceSpec, FaultLog, PhysDevice, SharedFunction, describe_fault};
 use uiommu_abi::placement::{self, DEVICES_ENV, Placement};
 use uiommu_abi::sysfs::{self, Tree, VFIO_CDEV_MAJOR, VFIO_GROUP_MAJOR};
 use uiommu_abi::{GroupMember, PciAddress, VfioGroup};
@@ -153,6 +154,13 @@ fn create(placement: Placement) -> Option<Emulated> {
         Err(e) => return fail(format!("probe_device: errno {}", e.0)),
     };
     let function = placement.model.create(phys.clone());
+    if config::log_faults() {
+        let at = placement.bdf.to_string();
+        let log: FaultLog = Arc::new(move |f| {
+            eprintln!("uiommu: {at}: IOMMU fault recorded: {}", describe_fault(f));
+        });
+        function.lock().unwrap().dma().set_fault_log(Some(log));
+    }
     Some(Emulated {
         placement,
         phys,

@@ -4,31 +4,33 @@
 //! engine, once through the VFIO device cdev bound to an iommufd IOAS and once through the
 //! legacy type1 container and group, then unmap the destination and see the next DMA blocked.
 //!
-//! uiommu serves no VFIO device, so the scenarios are ignored there and run in the
-//! real-kernel leg (`--include-ignored`). Where no edu device is bound to vfio-pci they
-//! print `SKIP` and pass, unless the target is required on a kernel
-//! (`UIOMMU_CLIENT_REQUIRE=1`), where a missing device fails.
+//! Under uiommu, `scripts/client-on-uiommu.sh` runs them against its emulated edu
+//! (`uiommu exec --device edu`), which completes a transfer the IOMMU refused as QEMU's does.
+//! Where no edu device is bound to vfio-pci they print `SKIP` and pass, unless the target is
+//! required (`UIOMMU_CLIENT_REQUIRE=1`), where a missing device fails.
+//!
+//! The IOVAs come from the usable ranges the IOMMU reports once the device is attached
+//! (`IOMMU_IOAS_IOVA_RANGES`, or type1's `VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE`): the first
+//! 1 MiB-aligned pair from 1 MiB up that lies inside one range and below edu's 28-bit DMA
+//! mask (0x100000 and 0x200000 on the real-kernel guest's VT-d; from the selftest mock's
+//! aperture at 16 MiB behind it). An IOMMU with no such range makes the scenario print `SKIP`.
 //!
 //! edu's registers (QEMU's `hw/misc/edu.c`): 0x00 identification (0x010000ed), 0x04
 //! liveness (reads back the inverse), 0x80 DMA source, 0x88 destination, 0x90 count, 0x98
 //! command (bit 0 start/busy, bit 1 direction: 0 RAM → edu, 1 edu → RAM). Its buffer is at
 //! device address 0x40000, 4096 bytes; DMA addresses are masked to 28 bits. A transfer runs
-//! 100 ms (virtual time) after the command is written; bit 0 clears when it is done.
+//! 100 ms (virtual time) after the command is written; bit 0 clears when it is done, whether
+//! or not the IOMMU refused its requests (`edu_dma_timer` ignores their result).
 
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use uiommu_client::{
-    DmaMapFlags, Iommufd, Iova, MapFlags, MappedBuffer, MmioRegion, VfioContainer, VfioDevice,
-    VfioGroup,
+    DmaMapFlags, Iommufd, Iova, MapFlags, MappedBuffer, MmioRegion, PciDevice, PciDevices,
+    PciFilter, VfioContainer, VfioDevice, VfioGroup,
 };
 use uiommu_uapi::vfio::*;
 
-use crate::common::{required, under_uiommu};
-
-/// Where PCI devices are listed.
-const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 /// The guest init exports the PCI address of the edu device it bound to vfio-pci.
 const ENV: &str = "UIOMMU_CLIENT_EDU";
 
@@ -43,58 +45,89 @@ const EDU_DMA_TO_RAM: u64 = 1 << 1;
 /// edu's internal buffer, in its own address space.
 const EDU_BUF: u64 = 0x4_0000;
 const PAGE: usize = 4096;
-/// IOVAs below edu's 28-bit DMA mask.
-const SRC_IOVA: u64 = 0x10_0000;
-const DST_IOVA: u64 = 0x20_0000;
+/// edu drives 28 address bits (its `dma_mask`).
+const EDU_DMA_LIMIT: u64 = 1 << 28;
+/// The IOVAs are 1 MiB apart and aligned, from 1 MiB up.
+const IOVA_STEP: u64 = 0x10_0000;
 
 /// One device: the scenarios must not open it at the same time (the cdev and the group
 /// exclude each other).
 static EDU: Mutex<()> = Mutex::new(());
 
-/// The PCI address of an edu device bound to vfio-pci, or `None` (after printing why).
-fn find(name: &str) -> Option<String> {
-    if let Some(addr) = std::env::var_os(ENV) {
-        return Some(addr.to_string_lossy().into_owned());
-    }
-    let found = std::fs::read_dir(PCI_DEVICES).ok().and_then(|dir| {
-        dir.flatten().find_map(|d| {
-            let p = d.path();
-            let attr = |a: &str| std::fs::read_to_string(p.join(a)).unwrap_or_default();
-            let driver = std::fs::read_link(p.join("driver")).ok()?;
-            (attr("vendor").trim() == "0x1234"
-                && attr("device").trim() == "0x11e8"
-                && driver.file_name()? == "vfio-pci")
-                .then(|| d.file_name().to_string_lossy().into_owned())
-        })
-    });
-    if found.is_none() {
-        if required() && !under_uiommu() {
-            panic!("{name}: no edu device bound to vfio-pci under {PCI_DEVICES}");
+/// The edu device bound to vfio-pci (`UIOMMU_CLIENT_EDU`, else the first in sysfs), or `None`
+/// after printing why.
+fn find(name: &str) -> Option<PciDevice> {
+    let devices = PciDevices::new();
+    let filter = PciFilter::new().id(0x1234, 0x11e8).driver("vfio-pci");
+    let filter = match std::env::var(ENV) {
+        Ok(addr) => filter.address(addr),
+        Err(_) => filter,
+    };
+    let required = std::env::var_os("UIOMMU_CLIENT_REQUIRE").is_some_and(|v| v == "1");
+    let found = match devices.matching(&filter) {
+        Ok(found) => found.into_iter().next(),
+        Err(e) if required => panic!("{name}: {e}"),
+        Err(e) => {
+            eprintln!("SKIP {name}: cannot scan for PCI devices: {e}");
+            return None;
         }
-        eprintln!("SKIP {name}: no edu PCI device bound to vfio-pci (run in the real-kernel leg)");
+    };
+    if found.is_none() {
+        if required {
+            panic!(
+                "{name}: no edu device bound to vfio-pci under {}",
+                devices.root().display()
+            );
+        }
+        eprintln!(
+            "SKIP {name}: no edu PCI device bound to vfio-pci (run in the real-kernel leg or \
+             under `uiommu exec --device edu`)"
+        );
     }
     found
 }
 
-fn sysfs(addr: &str) -> PathBuf {
-    Path::new(PCI_DEVICES).join(addr)
+/// Two page IOVAs (source, destination) inside one of the usable `ranges` (first, last
+/// inclusive) and below edu's DMA limit.
+fn pick_iovas(ranges: &[(u64, u64)]) -> Option<(u64, u64)> {
+    ranges.iter().find_map(|&(start, last)| {
+        let src = start.max(IOVA_STEP).checked_next_multiple_of(IOVA_STEP)?;
+        let dst = src.checked_add(IOVA_STEP)?;
+        let end = dst.checked_add(PAGE as u64 - 1)?;
+        (end <= last && end < EDU_DMA_LIMIT).then_some((src, dst))
+    })
 }
 
-/// `/dev/vfio/devices/vfioN` of the device, from `<device>/vfio-dev/vfioN`.
-fn cdev(addr: &str) -> PathBuf {
-    let dir = sysfs(addr).join("vfio-dev");
-    let entry = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .next()
-        .unwrap_or_else(|| panic!("{} is empty", dir.display()));
-    Path::new("/dev/vfio/devices").join(entry.file_name())
+/// [`pick_iovas`] for scenario `name`, printing why it skips when there are none.
+fn iovas(name: &str, ranges: &[(u64, u64)]) -> Option<(u64, u64)> {
+    let found = pick_iovas(ranges);
+    if found.is_none() {
+        eprintln!("SKIP {name}: no usable IOVA range below edu's 28-bit DMA limit: {ranges:x?}");
+    }
+    found
 }
 
-/// The device's IOMMU group number, from the `iommu_group` link.
-fn group(addr: &str) -> u32 {
-    let link = std::fs::read_link(sysfs(addr).join("iommu_group")).unwrap();
-    link.file_name().unwrap().to_str().unwrap().parse().unwrap()
+#[test]
+/// The IOVA choice on the ranges the targets report: the real-kernel guest's VT-d (MSI window
+/// reserved), the selftest mock's aperture from 16 MiB, and ranges edu cannot reach.
+fn edu_iovas_lie_in_a_usable_range_below_the_dma_limit() {
+    let vtd = [(0, 0xfedf_ffff), (0xfef0_0000, (1 << 39) - 1)];
+    assert_eq!(pick_iovas(&vtd), Some((0x10_0000, 0x20_0000)));
+    let mock = [(0x100_0000, u64::MAX)];
+    assert_eq!(pick_iovas(&mock), Some((0x100_0000, 0x110_0000)));
+    let split = [(0x1000, 0x1f_ffff), (0x30_0001, 0x50_0fff)];
+    assert_eq!(
+        pick_iovas(&split),
+        Some((0x40_0000, 0x50_0000)),
+        "one range holds both"
+    );
+    assert_eq!(
+        pick_iovas(&[(0x1000_0000, u64::MAX)]),
+        None,
+        "above 28 bits"
+    );
+    assert_eq!(pick_iovas(&[(u64::MAX - 0x1000, u64::MAX)]), None);
+    assert_eq!(pick_iovas(&[]), None);
 }
 
 /// BAR0 mapped, after checking it is edu's and enabling memory decode and bus mastering
@@ -147,23 +180,24 @@ fn pattern() -> Vec<u8> {
     (0..PAGE).map(|i| (i * 7 + 3) as u8).collect()
 }
 
-/// The page at `SRC_IOVA` → edu's buffer → the page at `DST_IOVA`; then, once `unmap`
-/// removed `DST_IOVA`, a DMA to it changes nothing in the (still allocated) page.
+/// The page at `src_iova` → edu's buffer → the page at `dst_iova`; then, once `unmap`
+/// removed `dst_iova`, a DMA to it changes nothing in the (still allocated) page and a DMA
+/// from it reads zeros.
 fn copy_then_blocked(
     bar: &MmioRegion,
-    src: &MappedBuffer,
-    dst: &MappedBuffer,
+    (src, src_iova): (&MappedBuffer, u64),
+    (dst, dst_iova): (&MappedBuffer, u64),
     unmap: impl FnOnce(),
 ) {
     let data = pattern();
     src.write(0, &data);
     dst.fill(0xee);
-    dma(bar, SRC_IOVA, EDU_BUF, PAGE as u64, false);
-    dma(bar, EDU_BUF, DST_IOVA, PAGE as u64, true);
+    dma(bar, src_iova, EDU_BUF, PAGE as u64, false);
+    dma(bar, EDU_BUF, dst_iova, PAGE as u64, true);
     assert!(dst.to_vec() == data, "the page came back through edu");
     // Half a page lands at an offset in the destination, the rest stays.
     dst.fill(0);
-    dma(bar, EDU_BUF + 0x800, DST_IOVA + 0x100, 0x800, true);
+    dma(bar, EDU_BUF + 0x800, dst_iova + 0x100, 0x800, true);
     let got = dst.to_vec();
     assert!(got[..0x100].iter().all(|&b| b == 0));
     assert!(got[0x100..0x900] == data[0x800..]);
@@ -171,32 +205,44 @@ fn copy_then_blocked(
 
     unmap();
     dst.fill(0x5a);
-    // The IOMMU has no translation for DST_IOVA any more: the write faults and is dropped
+    // The IOMMU has no translation for dst_iova any more: the write faults and is dropped
     // (edu does not report it; the kernel logs a DMAR fault), so the page keeps its bytes.
-    dma(bar, EDU_BUF, DST_IOVA, PAGE as u64, true);
+    dma(bar, EDU_BUF, dst_iova, PAGE as u64, true);
     assert!(
         dst.to_vec().iter().all(|&b| b == 0x5a),
         "DMA after unmap landed"
     );
+    // A read of it completes too and fills edu's buffer with zeros: QEMU's DMA through a
+    // refused translation reads unassigned memory (system/memory.c: unassigned_mem_read).
+    src.fill(0x77);
+    dma(bar, dst_iova, EDU_BUF, PAGE as u64, false);
+    dma(bar, EDU_BUF, src_iova, PAGE as u64, true);
+    assert!(
+        src.to_vec().iter().all(|&b| b == 0),
+        "a refused read did not leave zeros"
+    );
     // The source mapping still works.
     src.fill(0x11);
-    dma(bar, SRC_IOVA, EDU_BUF, PAGE as u64, false);
+    dma(bar, src_iova, EDU_BUF, PAGE as u64, false);
     src.fill(0);
-    dma(bar, EDU_BUF, SRC_IOVA, PAGE as u64, true);
+    dma(bar, EDU_BUF, src_iova, PAGE as u64, true);
     assert!(src.to_vec().iter().all(|&b| b == 0x11));
 }
 
 #[test]
-#[ignore = "needs a VFIO device: runs in the real-kernel leg"]
 /// The VFIO cdev bound to an iommufd and attached to an IOAS: edu's DMA goes through the
 /// IOAS's mappings, and stops at an unmapped IOVA.
 fn edu_dma_cdev_iommufd() {
+    let name = "edu_dma_cdev_iommufd";
     let _one = EDU.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(addr) = find("edu_dma_cdev_iommufd") else {
+    let Some(edu) = find(name) else {
         return;
     };
+    let cdev = edu
+        .vfio_cdev
+        .unwrap_or_else(|| panic!("{}: no vfio-dev/vfioN", edu.address));
     let fd = Iommufd::open().unwrap();
-    let dev = VfioDevice::open_path(cdev(&addr)).unwrap();
+    let dev = VfioDevice::open_path(cdev.path()).unwrap();
     let devid = dev.bind_iommufd(&fd).unwrap();
     assert_ne!(devid, 0);
     let ioas = fd.alloc_ioas().unwrap();
@@ -206,51 +252,78 @@ fn edu_dma_cdev_iommufd() {
         ioas.id(),
         "attaching to an IOAS returns its auto domain"
     );
+    // The attached domain's aperture and reserved regions now narrow the IOAS's ranges.
+    let ranges: Vec<_> = ioas
+        .iova_ranges()
+        .unwrap()
+        .ranges
+        .iter()
+        .map(|r| (r.start, r.last))
+        .collect();
+    let Some((src_iova, dst_iova)) = iovas(name, &ranges) else {
+        dev.detach().unwrap();
+        return;
+    };
     let src = MappedBuffer::new(PAGE).unwrap();
     let dst = MappedBuffer::new(PAGE).unwrap();
     assert_eq!(
-        ioas.map(&src, Iova::Fixed(SRC_IOVA), MapFlags::RW).unwrap(),
-        SRC_IOVA
+        ioas.map(&src, Iova::Fixed(src_iova), MapFlags::RW).unwrap(),
+        src_iova
     );
     assert_eq!(
-        ioas.map(&dst, Iova::Fixed(DST_IOVA), MapFlags::RW).unwrap(),
-        DST_IOVA
+        ioas.map(&dst, Iova::Fixed(dst_iova), MapFlags::RW).unwrap(),
+        dst_iova
     );
     let bar = setup(&dev);
-    copy_then_blocked(&bar, &src, &dst, || {
-        assert_eq!(ioas.unmap(DST_IOVA, PAGE as u64).unwrap(), PAGE as u64);
+    copy_then_blocked(&bar, (&src, src_iova), (&dst, dst_iova), || {
+        assert_eq!(ioas.unmap(dst_iova, PAGE as u64).unwrap(), PAGE as u64);
     });
     drop(bar);
     dev.detach().unwrap();
 }
 
 #[test]
-#[ignore = "needs a VFIO device: runs in the real-kernel leg"]
 /// The legacy interface: the device's group in a `/dev/vfio/vfio` container with the type1v2
 /// IOMMU, `VFIO_IOMMU_MAP_DMA` for the buffers, `VFIO_GROUP_GET_DEVICE_FD` for the device.
 fn edu_dma_type1_container() {
+    let name = "edu_dma_type1_container";
     let _one = EDU.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(addr) = find("edu_dma_type1_container") else {
+    let Some(edu) = find(name) else {
         return;
     };
+    let group_path = edu
+        .group_path()
+        .unwrap_or_else(|| panic!("{}: no iommu_group", edu.address));
     let container = VfioContainer::open().unwrap();
     assert_eq!(container.api_version().unwrap(), VFIO_API_VERSION as i32);
     assert_eq!(container.check_extension(VFIO_TYPE1v2_IOMMU).unwrap(), 1);
-    let group = VfioGroup::open(group(&addr)).unwrap();
+    let group = VfioGroup::open_path(group_path).unwrap();
     assert_ne!(group.status().unwrap() & VFIO_GROUP_FLAGS_VIABLE, 0);
     group.set_container(&container).unwrap();
     assert_ne!(group.status().unwrap() & VFIO_GROUP_FLAGS_CONTAINER_SET, 0);
     container.set_iommu(VFIO_TYPE1v2_IOMMU).unwrap();
-    let dev = group.device(&addr).unwrap();
+    let dev = group.device(&edu.address).unwrap();
+    // The usable ranges are the device's domain's once it is attached: at VFIO_SET_IOMMU with
+    // the type1 driver, at VFIO_GROUP_GET_DEVICE_FD with iommufd's compatibility container.
+    let info = container.get_info().unwrap();
+    let ranges: Vec<_> = match &info.iova_ranges {
+        Some(r) => r.iter().map(|r| (r.start, r.end)).collect(),
+        None => vec![(0, u64::MAX)],
+    };
+    let Some((src_iova, dst_iova)) = iovas(name, &ranges) else {
+        drop(dev);
+        group.unset_container().unwrap();
+        return;
+    };
     let rw = DmaMapFlags::READ | DmaMapFlags::WRITE;
     let src = MappedBuffer::new(PAGE).unwrap();
     let dst = MappedBuffer::new(PAGE).unwrap();
-    container.map_dma(&src, 0, PAGE, SRC_IOVA, rw).unwrap();
-    container.map_dma(&dst, 0, PAGE, DST_IOVA, rw).unwrap();
+    container.map_dma(&src, 0, PAGE, src_iova, rw).unwrap();
+    container.map_dma(&dst, 0, PAGE, dst_iova, rw).unwrap();
     let bar = setup(&dev);
-    copy_then_blocked(&bar, &src, &dst, || {
+    copy_then_blocked(&bar, (&src, src_iova), (&dst, dst_iova), || {
         assert_eq!(
-            container.unmap_dma(DST_IOVA, PAGE as u64).unwrap(),
+            container.unmap_dma(dst_iova, PAGE as u64).unwrap(),
             PAGE as u64
         );
     });

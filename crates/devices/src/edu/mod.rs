@@ -26,15 +26,23 @@
 //!   and copies out of its own buffer's bounds. Here no byte moves and the command completes
 //!   (start bit cleared, the interrupt raised if asked), the logged error kept as
 //!   [`Edu::bad_range`].
-//! - A request the IOMMU refuses (or that nothing claims: unbound, Bus Master Enable clear):
-//!   QEMU ignores `pci_dma_read`/`pci_dma_write`'s result. Here the engine stops as hardware
-//!   whose request was aborted does: the start bit stays set, no interrupt, the DMA
-//!   registers keep refusing writes until a reset; the abort is kept as [`Edu::dma_abort`].
-//!   A read that failed leaves the buffer as the bus returned it, all ones. (edu has no ATS
-//!   or PRI capability, so its faults are never page requests.)
 //! - Reset: QEMU's edu has no reset handler, so its registers survive a bus reset. Here a
 //!   reset (the host's `VFIO_DEVICE_RESET`) returns them to their power-on values.
+//! - A refused read sets Received Master Abort in the Status register, the bus's rule for
+//!   every function ([`Bus::dma_read`]); QEMU's PCI core keeps no such bit.
+//!
+//! # A request the IOMMU refuses: as QEMU
+//! QEMU's `edu_dma_timer` ignores `pci_dma_read`/`pci_dma_write`'s result, so a transfer
+//! whose request the IOMMU refuses (or that nothing claims: the function unbound, Bus Master
+//! Enable clear) completes like any other: the start bit clears, then the interrupt is raised
+//! if asked for. A refused read leaves zeros in the buffer, what QEMU's unassigned memory
+//! reads (`edu/pci_dma.rs` cites QEMU's code); a refused write changes no memory. The IOMMU
+//! records its fault (fault log, event queue) as for any request. The function keeps the
+//! first refusal of the last transfer that had one as [`Edu::dma_abort`] for inspection,
+//! which QEMU's edu does not. (edu has no ATS or PRI capability, so its faults are never page
+//! requests.)
 
+mod pci_dma;
 pub mod regs;
 
 #[cfg(test)]
@@ -48,7 +56,7 @@ use crate::function::{Function, Model};
 use regs::*;
 use std::ops::Range;
 use std::sync::Arc;
-use uiommu_core::iommu::{NO_PASID, PhysDevice};
+use uiommu_core::iommu::PhysDevice;
 
 /// The DMA engine's registers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,7 +148,8 @@ impl Edu {
         self.bad_range
     }
 
-    /// Why the engine stopped, if a request was aborted.
+    /// The first request refused in the last transfer that had one, kept until reset for
+    /// inspection (QEMU's edu keeps nothing).
     pub fn dma_abort(&self) -> Option<DmaAbort> {
         self.dma_abort
     }
@@ -232,7 +241,7 @@ impl Edu {
     }
 
     /// `edu_dma_timer`'s work, done now: the transfer, then the start bit clears, then the
-    /// interrupt if the command asks for it. An aborted request stops the engine.
+    /// interrupt if the command asks for it, whether or not the IOMMU refused the requests.
     fn transfer(&mut self, bus: &mut Bus) {
         let to_ram = self.dma.command & DMA_CMD_TO_RAM != 0;
         let (device_side, ram) = if to_ram {
@@ -245,14 +254,13 @@ impl Edu {
             None => self.bad_range = Some((device_side, self.dma.count)),
             Some(range) => {
                 let buf = &mut self.buffer[range];
-                let done = if to_ram {
-                    bus.dma_write(NO_PASID, iova, buf)
+                let refused = if to_ram {
+                    pci_dma::write(bus, iova, buf)
                 } else {
-                    bus.dma_read(NO_PASID, iova, buf)
+                    pci_dma::read(bus, iova, buf)
                 };
-                if let Err(abort) = done {
-                    self.dma_abort = Some(abort);
-                    return;
+                if refused.is_some() {
+                    self.dma_abort = refused;
                 }
             }
         }

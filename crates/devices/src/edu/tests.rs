@@ -172,26 +172,36 @@ fn raise_and_acknowledge_with_msi() {
 }
 
 #[test]
-fn an_unbound_function_master_aborts_and_its_engine_stops_until_reset() {
+fn an_unbound_function_master_aborts_and_the_transfer_completes_as_on_qemu() {
     let mut f = edu();
+    let intx = CountingTrigger::new();
+    f.interrupts()
+        .set_trigger(IrqIndex::Intx, 0, Some(intx.clone()));
     write(&mut f, DMA_SOURCE, 8, 0x1000);
     write(&mut f, DMA_DESTINATION, 8, BUFFER_ADDRESS);
     write(&mut f, DMA_COUNT, 8, 16);
     write(&mut f, DMA_COMMAND, 8, DMA_CMD_RUN | DMA_CMD_IRQ);
     assert_eq!(f.model().dma_abort(), Some(DmaAbort::MasterAbort));
-    assert_eq!(read(&mut f, DMA_COMMAND, 8), DMA_CMD_RUN | DMA_CMD_IRQ);
-    assert_eq!(read(&mut f, INTERRUPT_STATUS, 4), 0);
-    assert_eq!(
-        &f.model().buffer()[..17],
-        &[[0xff; 16].as_slice(), &[0]].concat()
-    );
+    // QEMU ignores the request's result: the start bit clears, the interrupt is raised.
+    assert_eq!(read(&mut f, DMA_COMMAND, 8), DMA_CMD_IRQ);
+    assert_eq!(read(&mut f, INTERRUPT_STATUS, 4), u64::from(IRQ_DMA));
+    assert_eq!(intx.count(), 1);
+    // The refused bytes read zero (QEMU's unassigned memory), not the bus's all ones.
+    assert_eq!(&f.model().buffer()[..17], &[0; 17]);
     assert_ne!(
         cfg(&f, pci::STATUS, 2) & u64::from(pci::STATUS_REC_MASTER_ABORT),
         0
     );
-    // Running: the registers refuse writes.
+    // Done: the registers take writes again.
     write(&mut f, DMA_SOURCE, 8, 0x2000);
-    assert_eq!(read(&mut f, DMA_SOURCE, 8), 0x1000);
+    assert_eq!(read(&mut f, DMA_SOURCE, 8), 0x2000);
+    // A refused write completes too; the first refusal of the transfer is kept until reset.
+    write(&mut f, DMA_SOURCE, 8, BUFFER_ADDRESS);
+    write(&mut f, DMA_DESTINATION, 8, 0xfff0);
+    write(&mut f, DMA_COUNT, 8, 0x20);
+    write(&mut f, DMA_COMMAND, 8, DMA_CMD_RUN | DMA_CMD_TO_RAM);
+    assert_eq!(read(&mut f, DMA_COMMAND, 8), DMA_CMD_TO_RAM);
+    assert_eq!(f.model().dma_abort(), Some(DmaAbort::MasterAbort));
     f.reset();
     assert_eq!(
         read(&mut f, DMA_COMMAND, 8),
@@ -202,11 +212,12 @@ fn an_unbound_function_master_aborts_and_its_engine_stops_until_reset() {
         .unwrap();
     assert_eq!(read(&mut f, DMA_COMMAND, 8), 0);
     assert_eq!(f.model().dma_abort(), None);
-    // Without Bus Master Enable, nothing claims the request either.
+    // Without Bus Master Enable, nothing claims the request either; the transfer completes.
     write(&mut f, DMA_DESTINATION, 8, BUFFER_ADDRESS);
     write(&mut f, DMA_COUNT, 8, 16);
     write(&mut f, DMA_COMMAND, 8, DMA_CMD_RUN);
     assert_eq!(f.model().dma_abort(), Some(DmaAbort::MasterAbort));
+    assert_eq!(read(&mut f, DMA_COMMAND, 8), 0);
 }
 
 #[test]

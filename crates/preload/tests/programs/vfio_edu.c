@@ -2,7 +2,8 @@
  * as a VFIO program drives a real one: finds edu through sysfs, binds its device file to an
  * iommufd, attaches it to an IOAS, reads and writes config space and BAR 0 with pread/pwrite,
  * runs DMA both ways through a mapped buffer with an MSI eventfd counting completions, then
- * checks that DMA stops once the buffer is unmapped; a forked child is refused the file
+ * checks that DMA lands nothing once the buffer is unmapped (the transfer still completes and
+ * interrupts, as QEMU's edu ignores the refusal); a forked child is refused the file
  * (EBADF). BAR 0 mapped with mmap is MMIO: loads and stores through volatile pointers reach
  * edu's registers (identification, liveness, factorial, DMA programmed with 64-bit stores);
  * with Memory Space off an access is SIGBUS; the program's own SIGSEGV handler still catches a
@@ -346,8 +347,9 @@ static void round_trip(const char *cdev)
 	CHECK(ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap) == 0, "IOAS_UNMAP");
 	memset(buf + 512, 0xa5, 256);
 	dma(dev, IOVA + 512, 1);
-	CHECK(rd64(dev, REGION(BAR0) + EDU_DMA_CMD) & EDU_CMD_RUN, "dma after unmap completed");
-	CHECK(interrupts(efd) == 0, "interrupt after unmap");
+	/* The IOMMU refuses the write; edu completes the transfer anyway, as QEMU's does. */
+	CHECK((rd64(dev, REGION(BAR0) + EDU_DMA_CMD) & EDU_CMD_RUN) == 0, "dma after unmap stuck");
+	CHECK(interrupts(efd) == 1, "completion interrupt after unmap");
 	for (int i = 0; i < 256; i++)
 		CHECK(buf[512 + i] == 0xa5, "destination changed");
 

@@ -2,7 +2,8 @@
  * container API, as older VFIO programs drive a real one: the container /dev/vfio/vfio, the
  * group /dev/vfio/GROUP found through sysfs (iommu_group), SET_CONTAINER and SET_IOMMU(TYPE1v2),
  * a device fd from GET_DEVICE_FD, DMA both ways through a MAP_DMA mapping by pwrite/pread of
- * BAR 0, no DMA once unmapped; the group open and the device's cdev bound exclude each other.
+ * BAR 0, no byte landing once unmapped (the transfer completes, as on QEMU); the group open
+ * and the device's cdev bound exclude each other.
  * Prints "ok" or why not, and exits non-zero.
  *
  * The uAPI definitions are Linux 7.3's (include/uapi/linux/vfio.h), restated so that the
@@ -150,7 +151,8 @@ int main(void)
 	CHECK(ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap) == 0 && unmap.size == (uint64_t)page, "UNMAP_DMA");
 	memset(buf + 512, 0xa5, 256);
 	dma(dev, IOVA + 512, 1);
-	CHECK(rd64(dev, REGION(BAR0) + EDU_DMA_CMD) & EDU_CMD_RUN, "dma after unmap completed");
+	/* The IOMMU refuses the write; edu completes the transfer anyway, as QEMU's does. */
+	CHECK((rd64(dev, REGION(BAR0) + EDU_DMA_CMD) & EDU_CMD_RUN) == 0, "dma after unmap stuck");
 	for (int i = 0; i < 256; i++)
 		CHECK(buf[512 + i] == 0xa5, "destination changed");
 	munmap(buf, page);
