@@ -6,9 +6,12 @@
 #
 # Steps: apt prerequisites (installed if missing), Debian's linux-source-7.3 via
 # scripts/kernel-source.sh, a tinyconfig + iommu.config bzImage built and cached beside the
-# source (outside the clone), the scenarios built as one static test executable, an initramfs
-# (busybox + the executable), one boot. The guest's verdict comes back as QEMU's exit status
-# through isa-debug-exit (1: pass, 3: fail). Exits 0 only if every scenario passed.
+# source (outside the clone), the scenarios built as one static test executable, the kernel's
+# VFIO selftests built static (scripts/selftests-build.sh), an initramfs (busybox and those),
+# one boot. The VFIO selftests run in the guest against QEMU's edu behind its VT-d; their
+# cases are compared with what uiommu must pass behind its VT-d model (vfio_selftests_compare).
+# The guest's verdict comes back as QEMU's exit status through isa-debug-exit (1: pass,
+# 3: fail). Exits 0 only if every scenario passed and the VFIO selftests agree.
 #
 # Env: UIOMMU_CACHE      cache root (see scripts/kernel-source.sh)
 #      CARGO_TARGET_DIR  cargo's target dir (default: <repo>/target)
@@ -92,16 +95,21 @@ tests() { # builds the static scenario executable into $WORK/tests/
 	rm -rf "$WORK/tests"; mkdir -p "$WORK/tests"
 	cp "$exe" "$WORK/tests/uapi"
 	gcc -static -O2 -o "$WORK/qexit" "$HERE/guest/qexit.c"
+	local vfio
+	vfio=$("$REPO/scripts/selftests-build.sh" vfio --static)
+	rm -rf "$WORK/vfio-selftests"; mkdir -p "$WORK/vfio-selftests"
+	for t in $(cat "$vfio/binaries"); do cp "$vfio/$t" "$WORK/vfio-selftests/"; done
 }
 
 initramfs() {
 	local root="$WORK/root"
-	rm -rf "$root"; mkdir -p "$root"/{bin,proc,sys,dev,tests,tmp}
+	rm -rf "$root"; mkdir -p "$root"/{bin,proc,sys,dev,tests,tmp,vfio-selftests}
 	cp /bin/busybox "$root/bin/busybox"
 	for a in $("$root/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
 	cp "$HERE/guest/init" "$root/init"
 	cp "$WORK/qexit" "$root/bin/qexit"
 	cp "$WORK/tests/"* "$root/tests/"
+	cp "$WORK/vfio-selftests/"* "$root/vfio-selftests/"
 	printf '%s\n' "${TEST_ARGS---include-ignored}" > "$root/test-args"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd.gz"
 }
@@ -125,6 +133,38 @@ boot() {
 	return 1
 }
 
+# The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
+# uiommu must pass behind its VT-d model (tests/selftests/vfio/must-pass*.txt, vtd/...) must pass
+# on the kernel too, except those the kernel's configuration decides differently, listed with a
+# reason in tests/selftests/vfio/real-kernel-differs.txt (each of which must indeed not pass
+# there).
+vfio_selftests_compare() {
+	local lists=$REPO/tests/selftests/vfio results=$WORK/vfio-selftests.results
+	sed -n 's/^KSFT [a-z_]*: //p' "$WORK/guest.log" | tr -d '\r' | awk '
+		/^ok [0-9]+ / { r = ($0 ~ /# SKIP/) ? "skip" : "pass"; print r, $3; next }
+		/^not ok [0-9]+ / { print "fail", $4 }' | sort -k2 >"$results"
+	local total pass
+	total=$(wc -l <"$results"); pass=$(grep -c '^pass ' "$results" || true)
+	log "VFIO selftests on the kernel: $pass of $total cases pass"
+	[ "$total" -gt 0 ] || { log "FAIL: no VFIO selftest reported (log: $WORK/guest.log)"; return 1; }
+	local expected differs bad=0 c r
+	# Without 1 GiB huge pages in the guest, the 1 GiB cases skip there.
+	expected=$(cat "$lists/must-pass.txt" "$lists/must-pass-hugepages.txt" |
+		sed -n 's|^vtd/||p' | sort -u)
+	differs=$(grep -v '^\s*\(#\|$\)' "$lists/real-kernel-differs.txt" | cut -f1 | sort -u)
+	while read -r c; do
+		[ -n "$c" ] || continue
+		r=$(awk -v c="$c" '$2 == c { print $1 }' "$results")
+		if grep -qxF "$c" <<<"$differs"; then
+			[ "$r" = pass ] && { log "listed as differing, but passes on the kernel: $c"; bad=1; }
+		elif [ "$r" != pass ]; then
+			log "passes on uiommu, not on the kernel (${r:-did not run}): $c"; bad=1
+		fi
+	done <<<"$expected"
+	[ "$bad" = 0 ] && log "VFIO selftests: the kernel passes every case uiommu must pass behind vtd"
+	return $bad
+}
+
 START=$(ts)
 timed prereqs prereqs || exit 1
 CACHE=$(UIOMMU_CACHE=${UIOMMU_CACHE:-} timed kernel-source "$REPO/scripts/kernel-source.sh")
@@ -137,5 +177,6 @@ timed tests tests || exit 1
 timed initramfs initramfs || exit 1
 ok=0
 timed boot boot || ok=1
+vfio_selftests_compare || ok=1
 printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2
 exit $ok

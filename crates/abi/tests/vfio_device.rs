@@ -11,6 +11,7 @@ use uiommu_abi::{
 };
 use uiommu_core::context::Context;
 use uiommu_core::iommu::DeviceSpec;
+use uiommu_devices::describe::{Capability, ExpressDecl};
 use uiommu_devices::edu::{Edu, regs::*};
 use uiommu_devices::testing::CountingTrigger;
 use uiommu_devices::{Function, PciFunction, SharedFunction, Trigger};
@@ -83,11 +84,16 @@ struct Setup {
 }
 
 fn setup(iommu: &str) -> Setup {
+    setup_as(iommu, uiommu_devices::edu::description())
+}
+
+/// edu's registers behind the function `desc` declares.
+fn setup_as(iommu: &str, desc: uiommu_devices::Description) -> Setup {
     let driver = uiommu_core::driver::create(iommu).expect("model");
     let ctx = ctx_behind(Arc::clone(&driver));
     let ioas = common::ioas_alloc(&ctx);
     let phys = Arc::new(driver.probe_device(DeviceSpec::default()).unwrap());
-    let edu = Arc::new(Mutex::new(uiommu_devices::edu::function(phys)));
+    let edu = Arc::new(Mutex::new(Function::new(desc, Edu::default(), phys)));
     let shared: SharedFunction = edu.clone();
     let file = VfioDeviceFile::open(
         shared,
@@ -361,7 +367,8 @@ fn get_info_region_info_and_irq_info_answer_as_vfio_pci() {
         ..Default::default()
     };
     s.ioctl(VFIO_DEVICE_GET_INFO, &mut info).unwrap();
-    assert_eq!(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+    // QEMU's edu has no reset method (no FLR, no PM): vfio-pci offers no reset.
+    assert_eq!(info.flags, VFIO_DEVICE_FLAGS_PCI);
     assert_eq!(
         (info.num_regions, info.num_irqs, info.cap_offset),
         (9, 5, 0)
@@ -422,20 +429,19 @@ fn get_info_region_info_and_irq_info_answer_as_vfio_pci() {
     assert_eq!(irq(VFIO_PCI_REQ_IRQ_INDEX), Ok((1, ev | nr)));
     assert_eq!(irq(5), Err(Errno::EINVAL));
 
-    // Hot reset: the device alone, by its iommufd ID; ENOSPC without room.
+    // Hot reset: a root-bus function with no slot has neither a slot nor a bus reset; a
+    // short argsz is checked first.
     let mut buf = [0u32; 5];
-    buf[0] = 12;
+    buf[0] = 11;
     assert_eq!(
         s.ioctl_at(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, buf.as_mut_ptr() as u64),
-        Err(Errno::ENOSPC)
+        Err(Errno::EINVAL)
     );
-    assert_eq!(buf[2], 1);
     buf[0] = 20;
-    s.ioctl_at(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, buf.as_mut_ptr() as u64)
-        .unwrap();
-    let owned = VFIO_PCI_HOT_RESET_FLAG_DEV_ID | VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
-    assert_eq!((buf[1], buf[2]), (owned, 1));
-    assert!(buf[3] > 0);
+    assert_eq!(
+        s.ioctl_at(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, buf.as_mut_ptr() as u64),
+        Err(Errno::ENODEV)
+    );
 }
 
 #[test]
@@ -667,6 +673,29 @@ fn bar0_reaches_edus_registers_with_vfio_pcis_access_rules() {
         s.read(VFIO_PCI_VGA_REGION_INDEX, 0, &mut b),
         Err(Errno::EINVAL)
     );
+    // edu has no reset method: VFIO_DEVICE_RESET is EINVAL and changes nothing.
+    s.set_bar32(LIVENESS, 1);
+    assert_eq!(s.ioctl_at(VFIO_DEVICE_RESET, 0), Err(Errno::EINVAL));
+    assert_eq!(s.bar32(LIVENESS), !1);
+}
+
+#[test]
+fn a_function_with_flr_offers_reset_and_resets_its_registers() {
+    let mut desc = uiommu_devices::edu::description();
+    desc.capabilities.push(Capability::Express(ExpressDecl {
+        flr: true,
+        max_payload: 0,
+    }));
+    let s = setup_as("mock", desc);
+    s.bind().unwrap();
+    s.attach(s.ioas).unwrap();
+    s.set_cfg16(COMMAND, MEM_MASTER);
+    let mut info = VfioDeviceInfo {
+        argsz: sz::<VfioDeviceInfo>(),
+        ..Default::default()
+    };
+    s.ioctl(VFIO_DEVICE_GET_INFO, &mut info).unwrap();
+    assert_eq!(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
     // Reset: registers at power-on, Command kept as the host restores it.
     s.set_bar32(LIVENESS, 1);
     s.ioctl_at(VFIO_DEVICE_RESET, 0).unwrap();

@@ -107,7 +107,43 @@ pub struct Description {
     pub capabilities: Vec<Capability>,
 }
 
+/// How the kernel can reset a function on its own (`pci_reset_fn_methods`, tried in that
+/// order by `__pci_reset_function_locked`; vfio-pci's `reset_works` is whether one exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetMethod {
+    /// PCI Express Function Level Reset (`pcie_reset_flr`: Device Capabilities FLR).
+    Flr,
+    /// D3hot and back to D0 (`pci_pm_reset`: a PM capability without No_Soft_Reset).
+    PowerManagement,
+}
+
 impl Description {
+    /// The first reset method the kernel would find for this function. Device-specific and
+    /// ACPI `_RST` resets do not exist for an emulated function, and neither does a slot or
+    /// bus reset: each function sits alone on a root bus with no hotplug slot
+    /// (`pci_dev_reset_slot_function`, `pci_parent_bus_reset`: `-ENOTTY`).
+    pub fn reset_method(&self) -> Option<ResetMethod> {
+        let flr = self
+            .capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::Express(e) if e.flr));
+        let pm = self.capabilities.iter().any(|c| {
+            matches!(
+                c,
+                Capability::PowerManagement {
+                    no_soft_reset: false
+                }
+            )
+        });
+        if flr {
+            Some(ResetMethod::Flr)
+        } else if pm {
+            Some(ResetMethod::PowerManagement)
+        } else {
+            None
+        }
+    }
+
     /// The MSI capability, if declared.
     pub fn msi(&self) -> Option<MsiDecl> {
         self.capabilities.iter().find_map(|c| match c {
@@ -129,5 +165,33 @@ impl Description {
         self.capabilities
             .iter()
             .any(|c| matches!(c, Capability::Express(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reset_method_is_the_kernels_first_that_applies() {
+        let mut d = crate::edu::description();
+        assert_eq!(d.reset_method(), None, "QEMU's edu: no FLR, no PM");
+        d.capabilities.push(Capability::PowerManagement {
+            no_soft_reset: true,
+        });
+        assert_eq!(d.reset_method(), None, "No_Soft_Reset: D3hot keeps state");
+        d.capabilities.push(Capability::PowerManagement {
+            no_soft_reset: false,
+        });
+        assert_eq!(d.reset_method(), Some(ResetMethod::PowerManagement));
+        d.capabilities.push(Capability::Express(ExpressDecl {
+            flr: true,
+            max_payload: 0,
+        }));
+        assert_eq!(
+            d.reset_method(),
+            Some(ResetMethod::Flr),
+            "FLR comes before PM"
+        );
     }
 }

@@ -39,7 +39,7 @@ pub mod testing;
 
 pub use access::AccessError;
 pub use bus::Bus;
-pub use describe::Description;
+pub use describe::{Description, ResetMethod};
 pub use function::{Function, Model, PciFunction};
 pub use irq::{IrqIndex, Trigger};
 pub use registry::{DEVICE_MODELS, DeviceModel, SharedFunction, device_model};

@@ -26,8 +26,11 @@
 //!   and copies out of its own buffer's bounds. Here no byte moves and the command completes
 //!   (start bit cleared, the interrupt raised if asked), the logged error kept as
 //!   [`Edu::bad_range`].
-//! - Reset: QEMU's edu has no reset handler, so its registers survive a bus reset. Here a
-//!   reset (the host's `VFIO_DEVICE_RESET`) returns them to their power-on values.
+//! - Reset: edu declares no reset method (no FLR, no PM capability), so, as on Linux with
+//!   QEMU's edu, vfio-pci offers no `VFIO_DEVICE_RESET` ([`Description::reset_method`]).
+//!   QEMU's edu has no reset handler either, and Linux leaves its registers as the last
+//!   user left them; here the host returns the function to power-on values when the last
+//!   device file closes, so that each user starts from the device a fresh VM would see.
 //! - A refused read sets Received Master Abort in the Status register, the bus's rule for
 //!   every function ([`Bus::dma_read`]); QEMU's PCI core keeps no such bit.
 //!

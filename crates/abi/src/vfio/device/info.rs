@@ -15,22 +15,26 @@ use uiommu_uapi::{Errno, offset_of_end};
 use zerocopy::IntoBytes;
 
 /// `VFIO_DEVICE_GET_INFO` (`vfio_pci_ioctl_get_info`): `EFAULT` on the first 16 bytes,
-/// `EINVAL` below them; PCI and RESET (every function here resets: `reset_works`), the 9
-/// fixed regions and 5 IRQ indexes. The one capability 7.3 adds for a PCI device,
+/// `EINVAL` below them; PCI, RESET if the function has a reset method (`reset_works`:
+/// [`uiommu_devices::Description::reset_method`]), the 9 fixed regions and 5 IRQ indexes. The one capability 7.3 adds for a PCI device,
 /// `VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP`, needs AtomicOp completion in Device Capabilities
 /// 2, which no function declares, so there is no chain: `cap_offset` and `pad` read 0.
 /// `min(argsz, sizeof)` bytes are written back.
 pub(super) fn get_info(
-    _: &VfioDeviceFile,
+    file: &VfioDeviceFile,
     _: &mut State,
     caller: &Caller<'_>,
     arg: u64,
 ) -> Result<i64> {
     let minsz = offset_of_end!(VfioDeviceInfo, num_irqs);
     let info: VfioDeviceInfo = read_vfio(&caller.mem, arg, minsz, u32::MAX)?;
+    let mut flags = VFIO_DEVICE_FLAGS_PCI;
+    if reset_works(file) {
+        flags |= VFIO_DEVICE_FLAGS_RESET;
+    }
     let out = VfioDeviceInfo {
         argsz: info.argsz,
-        flags: VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET,
+        flags,
         num_regions: VFIO_PCI_NUM_REGIONS,
         num_irqs: VFIO_PCI_NUM_IRQS,
         cap_offset: 0,
@@ -168,51 +172,39 @@ pub(super) fn get_irq_info(
     Ok(0)
 }
 
-/// `VFIO_DEVICE_RESET` (`vfio_pci_ioctl_reset`): every function here can be reset
-/// (`reset_works`), keeping what the host programmed ([`super::reset::reset`]); the user's
-/// virtual config space is untouched.
+/// Whether the kernel would find a way to reset the function (`vdev->reset_works`).
+fn reset_works(file: &VfioDeviceFile) -> bool {
+    file.function_mut().description().reset_method().is_some()
+}
+
+/// `VFIO_DEVICE_RESET` (`vfio_pci_ioctl_reset`): `EINVAL` for a function with no reset method
+/// (`!reset_works`: QEMU's edu has none); else the reset, keeping what the host programmed
+/// ([`super::reset::reset`]), the user's virtual config space untouched.
 pub(super) fn reset(
     file: &VfioDeviceFile,
     state: &mut State,
     _: &Caller<'_>,
     _: u64,
 ) -> Result<i64> {
+    if !reset_works(file) {
+        return Err(Errno::EINVAL);
+    }
     super::reset::reset(state, &mut *file.function_mut());
     Ok(0)
 }
 
 /// `VFIO_DEVICE_GET_PCI_HOT_RESET_INFO` (`vfio_pci_ioctl_get_pci_hot_reset_info`): `EFAULT`
-/// on the 12 bytes, `EINVAL` for a short `argsz`. A function here is alone in its slot, so a
-/// slot reset affects it only: one entry, `ENOSPC` with `count` 1 written back if `argsz`
-/// has no room for it. Opened through the cdev, the entry carries the device's iommufd ID
-/// and the flags are `DEV_ID | DEV_ID_OWNED`.
+/// on the 12 bytes, `EINVAL` for a short `argsz`, then `ENODEV`: a hot reset is a slot or
+/// bus reset, and every function here sits alone on a root bus with no hotplug slot, which
+/// neither `pci_probe_reset_slot` nor `pci_probe_reset_bus` can reset (as for QEMU's edu
+/// on a q35 root bus).
 pub(super) fn get_pci_hot_reset_info(
-    file: &VfioDeviceFile,
-    state: &mut State,
+    _: &VfioDeviceFile,
+    _: &mut State,
     caller: &Caller<'_>,
     arg: u64,
 ) -> Result<i64> {
     let minsz = offset_of_end!(VfioPciHotResetInfo, count);
-    let mut hdr: VfioPciHotResetInfo = read_vfio(&caller.mem, arg, minsz, u32::MAX)?;
-    hdr.flags = 0;
-    let room = (hdr.argsz as usize - size_of::<VfioPciHotResetInfo>())
-        / size_of::<VfioPciDependentDevice>();
-    if room < 1 {
-        hdr.count = 1;
-        caller.mem.write(arg, hdr.as_bytes())?;
-        return Err(Errno::ENOSPC);
-    }
-    let devid = state.bound.as_ref().map_or(0, |b| b.dev.id());
-    let entry = VfioPciDependentDevice {
-        group_id: devid,
-        segment: file.address.segment,
-        bus: file.address.bus,
-        devfn: file.address.devfn,
-    };
-    let at = arg.wrapping_add(size_of::<VfioPciHotResetInfo>() as u64);
-    caller.mem.write(at, entry.as_bytes())?;
-    hdr.count = 1;
-    hdr.flags = VFIO_PCI_HOT_RESET_FLAG_DEV_ID | VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
-    caller.mem.write(arg, hdr.as_bytes())?;
-    Ok(0)
+    let _: VfioPciHotResetInfo = read_vfio(&caller.mem, arg, minsz, u32::MAX)?;
+    Err(Errno::ENODEV)
 }
