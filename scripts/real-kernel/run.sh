@@ -114,23 +114,41 @@ initramfs() {
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd.gz"
 }
 
+# boot LOG COMMAND...: one boot of the guest by `COMMAND QEMU-ARGUMENTS...`, its console in
+# $WORK/LOG; passes if the guest's verdict (isa-debug-exit) is a pass.
 boot() {
-	local rc=0
-	# The emulated VT-d is listed first, before the PCI devices whose DMA it
-	# translates. Interrupt remapping stays on (TCG has no in-kernel irqchip for it to
-	# conflict with): without it the guest has no isolated MSI, and VFIO_SET_IOMMU and
-	# VFIO_DEVICE_BIND_IOMMUFD are EPERM unless allow_unsafe_interrupts. edu is the device
-	# the DMA scenarios (crates/client/tests/uapi/edu.rs) assign to the guest's VFIO.
-	timeout 1200 qemu-system-x86_64 -accel tcg -M q35 -m 1G -smp 2 -nographic -no-reboot \
-		-device intel-iommu,intremap=on \
-		-device edu \
+	local log=$WORK/$1 rc=0
+	shift
+	timeout 1200 "$@" -accel tcg -M q35 -m 1G -smp 2 -nographic -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-kernel "$KOUT/arch/x86/boot/bzImage" -initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 panic=-1 quiet intel_iommu=on" > "$WORK/guest.log" 2>&1 || rc=$?
-	grep -a -E '^test result|FAILED|panicked|^GUEST|DMAR' "$WORK/guest.log" | grep -av '^test .* ok$' || true
-	if [ "$rc" = 1 ]; then log "PASS (log: $WORK/guest.log)"; return 0; fi
-	log "FAIL: QEMU exit status $rc (log: $WORK/guest.log)"
+		-append "console=ttyS0 panic=-1 quiet intel_iommu=on" > "$log" 2>&1 || rc=$?
+	grep -a -E '^test result|FAILED|panicked|^GUEST|DMAR' "$log" | grep -av '^test .* ok$' || true
+	if [ "$rc" = 1 ]; then log "PASS (log: $log)"; return 0; fi
+	log "FAIL: QEMU exit status $rc (log: $log)"
 	return 1
+}
+
+# The guest on QEMU's own edu. The emulated VT-d is listed first, before the PCI devices whose
+# DMA it translates. Interrupt remapping stays on (TCG has no in-kernel irqchip for it to
+# conflict with): without it the guest has no isolated MSI, and VFIO_SET_IOMMU and
+# VFIO_DEVICE_BIND_IOMMUFD are EPERM unless allow_unsafe_interrupts. edu is the device the DMA
+# scenarios (crates/client/tests/uapi/edu.rs) assign to the guest's VFIO.
+boot_qemu_edu() {
+	boot guest.log qemu-system-x86_64 -device intel-iommu,intremap=on -device edu
+}
+
+# The same guest, but its edu is uiommu's: the unmodified QEMU runs under `uiommu exec` behind
+# uiommu's VT-d model and assigns the emulated edu with vfio-pci through iommufd (`-object
+# iommufd`); its own VT-d in caching mode shadows the guest's IO page tables into the IOAS
+# (IOAS_MAP/UNMAP), so the guest driver's DMA goes guest IOVA -> QEMU's VT-d -> uiommu's VT-d
+# -> QEMU's RAM, with no IOMMU hardware anywhere.
+boot_uiommu_edu() {
+	local target=${CARGO_TARGET_DIR:-$REPO/target}
+	(cd "$REPO" && cargo build -q -p uiommu-cli -p uiommu-preload) || return 1
+	boot guest-uiommu.log "$target/debug/uiommu" exec --driver vtd --device edu,bdf=0000:00:10.0 -- \
+		qemu-system-x86_64 -device intel-iommu,intremap=on,caching-mode=on \
+		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0
 }
 
 # The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
@@ -138,15 +156,15 @@ boot() {
 # on the kernel too, except those the kernel's configuration decides differently, listed with a
 # reason in tests/selftests/vfio/real-kernel-differs.txt (each of which must indeed not pass
 # there).
-vfio_selftests_compare() {
-	local lists=$REPO/tests/selftests/vfio results=$WORK/vfio-selftests.results
-	sed -n 's/^KSFT [a-z_]*: //p' "$WORK/guest.log" | tr -d '\r' | awk '
+vfio_selftests_compare() { # LOG
+	local lists=$REPO/tests/selftests/vfio results=$WORK/$1.vfio-selftests
+	sed -n 's/^KSFT [a-z_]*: //p' "$WORK/$1" | tr -d '\r' | awk '
 		/^ok [0-9]+ / { r = ($0 ~ /# SKIP/) ? "skip" : "pass"; print r, $3; next }
 		/^not ok [0-9]+ / { print "fail", $4 }' | sort -k2 >"$results"
 	local total pass
 	total=$(wc -l <"$results"); pass=$(grep -c '^pass ' "$results" || true)
-	log "VFIO selftests on the kernel: $pass of $total cases pass"
-	[ "$total" -gt 0 ] || { log "FAIL: no VFIO selftest reported (log: $WORK/guest.log)"; return 1; }
+	log "VFIO selftests in the guest ($1): $pass of $total cases pass"
+	[ "$total" -gt 0 ] || { log "FAIL: no VFIO selftest reported (log: $WORK/$1)"; return 1; }
 	local expected differs bad=0 c r
 	# Without 1 GiB huge pages in the guest, the 1 GiB cases skip there.
 	expected=$(cat "$lists/must-pass.txt" "$lists/must-pass-hugepages.txt" |
@@ -179,7 +197,9 @@ timed kernel kernel || exit 1
 timed tests tests || exit 1
 timed initramfs initramfs || exit 1
 ok=0
-timed boot boot || ok=1
-vfio_selftests_compare || ok=1
+timed boot boot_qemu_edu || ok=1
+vfio_selftests_compare guest.log || ok=1
+timed boot-uiommu boot_uiommu_edu || ok=1
+vfio_selftests_compare guest-uiommu.log || ok=1
 printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2
 exit $ok

@@ -51,6 +51,9 @@ pub struct OpenDevice {
     file: Owned<Served>,
     /// The file position (`f_pos`), shared by the fds duplicated from the open.
     pub(crate) pos: Mutex<u64>,
+    /// The device node it was opened from (`/dev/vfio/devices/vfioN`), which `fstat` shows;
+    /// `None` for a file a group handed out (an anonymous inode on Linux).
+    pub(crate) node: Option<String>,
 }
 
 impl OpenDevice {
@@ -69,35 +72,39 @@ pub fn open(major: u32, minor: u32, flags: c_int) -> Result<c_int, Errno> {
     let registry = emulated::registry().ok_or(libc::ENODEV)?;
     let device = match registry.node(major, minor) {
         Some(DeviceNode::Cdev(d)) => d,
-        Some(DeviceNode::Group(g)) => return group::open(g, flags),
+        Some(DeviceNode::Group(n, g)) => return group::open(g, format!("/dev/vfio/{n}"), flags),
         None => return Err(libc::ENODEV),
     };
     let group = registry.group_of(device);
-    backing::open_node(NAME, flags, 0, || Ok(file_of(device, group)))
+    let node = format!("/dev/vfio/devices/vfio{}", device.placement.cdev);
+    backing::open_node(NAME, flags, 0, || {
+        Ok(object(file_of(device, group), Some(node)))
+    })
 }
 
 /// A new file of `device`, a member of `group`.
-fn file_of(device: &Emulated, group: Option<&Arc<VfioGroup>>) -> Object {
+fn file_of(device: &Emulated, group: Option<&Arc<VfioGroup>>) -> Served {
     let memory: Arc<dyn UserMemory + Send + Sync> = Arc::new(ProcessVm::current());
     let mut file = VfioDeviceFile::open(device.function.clone(), memory, device.address());
     if let Some(g) = group {
         file = file.in_group(Arc::clone(g));
     }
-    object(Served::Cdev(Box::new(file)))
+    Served::Cdev(Box::new(file))
 }
 
 /// A new close-on-exec, read-write fd for `device`, a file its group handed out
 /// (`VFIO_GROUP_GET_DEVICE_FD`); on failure `device` is released.
 pub fn install_from_group(device: GroupDevice) -> Result<c_int, Errno> {
     let flags = libc::O_RDWR | libc::O_CLOEXEC;
-    backing::open_node(NAME, flags, 0, || Ok(object(Served::Group(device))))
+    backing::open_node(NAME, flags, 0, || Ok(object(Served::Group(device), None)))
 }
 
-/// The object of an fd for `file`.
-fn object(file: Served) -> Object {
+/// The object of an fd for `file`, opened from `node`.
+fn object(file: Served, node: Option<String>) -> Object {
     let open = OpenDevice {
         file: Owned::new(file),
         pos: Mutex::new(0),
+        node,
     };
     Object::Device(Arc::new(open))
 }

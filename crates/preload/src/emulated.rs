@@ -54,8 +54,8 @@ impl Emulated {
 pub enum DeviceNode<'a> {
     /// `/dev/vfio/devices/vfioN`: one device.
     Cdev(&'a Emulated),
-    /// `/dev/vfio/N`: an IOMMU group.
-    Group(&'a Arc<VfioGroup>),
+    /// `/dev/vfio/N`: IOMMU group N.
+    Group(u32, &'a Arc<VfioGroup>),
 }
 
 /// A set of devices, their group nodes and their entries.
@@ -130,7 +130,7 @@ impl Registry {
             VFIO_GROUP_MAJOR => self
                 .groups
                 .get(minor as usize)
-                .map(|(_, g)| DeviceNode::Group(g)),
+                .map(|(n, g)| DeviceNode::Group(*n, g)),
             _ => None,
         }
     }
@@ -222,7 +222,7 @@ mod tests {
         d.function.lock().unwrap().config_read(0, &mut id).unwrap();
         assert_eq!(u32::from_le_bytes(id), 0x11e8_1234);
         let members = |minor| match r.node(VFIO_GROUP_MAJOR, minor) {
-            Some(DeviceNode::Group(g)) => format!("{g:?}"),
+            Some(DeviceNode::Group(_, g)) => format!("{g:?}"),
             _ => panic!("no group {minor}"),
         };
         assert!(members(0).contains("[\"0000:00:10.0\"]"), "{}", members(0));

@@ -1,10 +1,12 @@
 //! The exported path calls that see the emulated devices' sysfs and `/dev` entries: the
-//! `stat` family (with glibc's `__xstat` names), `statx`, `readlink`, `access`, `realpath`,
+//! `stat` family (with glibc's `__xstat` names, and `fstat` of an fd opened from one of our
+//! nodes, [`fd_stat`]), `statx`, `readlink`, `access`, `realpath`,
 //! `fopen` and the extended attribute reads (none on our entries, as on sysfs). Each resolves its path ([`vpath::resolve`]): an entry of ours is answered
 //! here ([`vfs`]), a host path our links lead to is forwarded with that path, and any other
 //! call is forwarded unchanged. Bodies run under [`guard`], as in [`crate::exports`].
 
 use crate::exports::{guard, ret};
+use crate::fd_stat;
 use crate::sys::{self, Errno, set_errno};
 use crate::vfs::{self, Meta};
 use crate::vpath::{self, Target};
@@ -75,9 +77,14 @@ unsafe fn stat_common(
     dirfd: c_int,
     path: *const c_char,
     buf: *mut libc::stat,
-    follow: bool,
+    (follow, empty_path): (bool, bool),
     host: impl FnOnce(*const c_char) -> c_int,
 ) -> c_int {
+    // SAFETY: our caller's contract.
+    if empty_path && unsafe { is_empty(path) } {
+        // SAFETY: our caller's contract.
+        return unsafe { fd_stat_common(dirfd, buf, || host(path)) };
+    }
     let ours = |p: &str, node: &Node| {
         // SAFETY: `buf` is null or a writable `struct stat` (our caller's contract).
         let st = unsafe { buf.as_mut() }.ok_or(libc::EFAULT)?;
@@ -88,6 +95,59 @@ unsafe fn stat_common(
     guard(-1, || unsafe {
         on_path(dirfd, path, follow, -1, ours, host)
     })
+}
+
+/// Whether `path` is `""` (with `AT_EMPTY_PATH`, the call is on the fd itself).
+///
+/// # Safety
+/// `path` is null or NUL-terminated.
+unsafe fn is_empty(path: *const c_char) -> bool {
+    // SAFETY: our caller's contract.
+    unsafe { sys::c_str(path) }.is_some_and(|p| p.is_empty())
+}
+
+/// The body of `fstat` and of the `stat` calls on an fd (`AT_EMPTY_PATH`).
+///
+/// # Safety
+/// `buf` is null or a writable `struct stat`.
+unsafe fn fd_stat_common(fd: c_int, buf: *mut libc::stat, host: impl FnOnce() -> c_int) -> c_int {
+    guard(-1, || match fd_stat::node_meta(fd) {
+        None => host(),
+        Some(m) => {
+            // SAFETY: our caller's contract.
+            let st = unsafe { buf.as_mut() };
+            ret(
+                st.ok_or(libc::EFAULT)
+                    .map(|st| fill_stat(m, st))
+                    .map(|()| 0),
+                -1,
+            )
+        }
+    })
+}
+
+/// Declares the `fstat`-like exports: each `NAME(args) => next_NAME` with the fd and buffer
+/// named among its arguments.
+macro_rules! fstat_exports {
+    ($($name:ident($($arg:ident: $ty:ty),*) => $next:ident, fd $fd:ident, buf $buf:ident;)*) => {$(
+        #[doc = concat!("`", stringify!($name), "`.")]
+        ///
+        /// # Safety
+        /// C contract of the function.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            // SAFETY: our caller's contract.
+            unsafe { fd_stat_common($fd, $buf, || sys::$next($($arg),*)) }
+        }
+    )*};
+}
+
+fstat_exports! {
+    fstat(fd: c_int, buf: *mut libc::stat) => next_fstat, fd fd, buf buf;
+    fstat64(fd: c_int, buf: *mut libc::stat) => next_fstat64, fd fd, buf buf;
+    // glibc before 2.33 calls these versioned names.
+    __fxstat(ver: c_int, fd: c_int, buf: *mut libc::stat) => next_fxstat, fd fd, buf buf;
+    __fxstat64(ver: c_int, fd: c_int, buf: *mut libc::stat) => next_fxstat64, fd fd, buf buf;
 }
 
 fn follows(flags: c_int) -> bool {
@@ -115,30 +175,30 @@ macro_rules! stat_exports {
 
 stat_exports! {
     stat(path: *const c_char, buf: *mut libc::stat) => next_stat,
-        at libc::AT_FDCWD, path path, buf buf, follow true;
+        at libc::AT_FDCWD, path path, buf buf, follow (true, false);
     stat64(path: *const c_char, buf: *mut libc::stat) => next_stat64,
-        at libc::AT_FDCWD, path path, buf buf, follow true;
+        at libc::AT_FDCWD, path path, buf buf, follow (true, false);
     lstat(path: *const c_char, buf: *mut libc::stat) => next_lstat,
-        at libc::AT_FDCWD, path path, buf buf, follow false;
+        at libc::AT_FDCWD, path path, buf buf, follow (false, false);
     lstat64(path: *const c_char, buf: *mut libc::stat) => next_lstat64,
-        at libc::AT_FDCWD, path path, buf buf, follow false;
+        at libc::AT_FDCWD, path path, buf buf, follow (false, false);
     fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) => next_fstatat,
-        at dirfd, path path, buf buf, follow follows(flags);
+        at dirfd, path path, buf buf, follow (follows(flags), flags & libc::AT_EMPTY_PATH != 0);
     fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) => next_fstatat64,
-        at dirfd, path path, buf buf, follow follows(flags);
+        at dirfd, path path, buf buf, follow (follows(flags), flags & libc::AT_EMPTY_PATH != 0);
     // glibc before 2.33 calls these versioned names.
     __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_xstat,
-        at libc::AT_FDCWD, path path, buf buf, follow true;
+        at libc::AT_FDCWD, path path, buf buf, follow (true, false);
     __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_xstat64,
-        at libc::AT_FDCWD, path path, buf buf, follow true;
+        at libc::AT_FDCWD, path path, buf buf, follow (true, false);
     __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_lxstat,
-        at libc::AT_FDCWD, path path, buf buf, follow false;
+        at libc::AT_FDCWD, path path, buf buf, follow (false, false);
     __lxstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat) => next_lxstat64,
-        at libc::AT_FDCWD, path path, buf buf, follow false;
+        at libc::AT_FDCWD, path path, buf buf, follow (false, false);
     __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int)
-        => next_fxstatat, at dirfd, path path, buf buf, follow follows(flags);
+        => next_fxstatat, at dirfd, path path, buf buf, follow (follows(flags), flags & libc::AT_EMPTY_PATH != 0);
     __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int)
-        => next_fxstatat64, at dirfd, path path, buf buf, follow follows(flags);
+        => next_fxstatat64, at dirfd, path path, buf buf, follow (follows(flags), flags & libc::AT_EMPTY_PATH != 0);
 }
 
 fn fill_statx(m: Meta, stx: &mut libc::statx) {
@@ -188,6 +248,19 @@ pub unsafe extern "C" fn statx(
         Ok(0)
     };
     guard(-1, || {
+        // SAFETY: our caller's contract.
+        if flags & libc::AT_EMPTY_PATH != 0 && unsafe { is_empty(path) } {
+            if let Some(m) = fd_stat::node_meta(dirfd) {
+                // SAFETY: `buf` is null or a writable `struct statx` (the C contract).
+                let stx = unsafe { buf.as_mut() };
+                return ret(
+                    stx.ok_or(libc::EFAULT)
+                        .map(|s| fill_statx(m, s))
+                        .map(|()| 0),
+                    -1,
+                );
+            }
+        }
         // SAFETY: our caller's contract.
         unsafe {
             on_path(dirfd, path, follows(flags), -1, ours, |p| {

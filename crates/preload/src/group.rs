@@ -20,7 +20,18 @@ use uiommu_abi::{GroupFile, ProcessVm, VfioGroup};
 const NAME: &std::ffi::CStr = c"uiommu:vfio-group";
 
 /// One open group file, behind one or more fds.
-pub type OpenGroup = Owned<GroupFile>;
+pub struct OpenGroup {
+    file: Owned<GroupFile>,
+    /// The node it was opened from (`/dev/vfio/N`), which `fstat` shows.
+    pub(crate) node: String,
+}
+
+impl OpenGroup {
+    /// The file, for the process that opened it; `EBADF` in a forked child.
+    pub(crate) fn serve(&self) -> Result<&GroupFile, Errno> {
+        self.file.serve()
+    }
+}
 
 impl Release for GroupFile {
     fn release(self) {
@@ -29,11 +40,14 @@ impl Release for GroupFile {
 }
 
 /// `open` of `group`'s node with `flags`.
-pub fn open(group: &Arc<VfioGroup>, flags: c_int) -> Result<c_int, Errno> {
+pub fn open(group: &Arc<VfioGroup>, node: String, flags: c_int) -> Result<c_int, Errno> {
     backing::open_node(NAME, flags, 0, || {
         let memory = Arc::new(ProcessVm::current());
         let file = group.open(memory).map_err(|e| e.0)?;
-        Ok(Object::Group(Arc::new(Owned::new(file))))
+        Ok(Object::Group(Arc::new(OpenGroup {
+            file: Owned::new(file),
+            node,
+        })))
     })
 }
 

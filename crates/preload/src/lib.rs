@@ -47,6 +47,7 @@ pub mod emulated;
 #[allow(unsafe_code)]
 mod exports;
 mod failnth;
+mod fd_stat;
 pub mod files;
 mod fork;
 #[allow(unsafe_code)]

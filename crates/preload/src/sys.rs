@@ -184,6 +184,10 @@ next_fn! {
     fn next_stat64 = "stat64" (path: *const c_char, buf: *mut libc::stat) -> c_int;
     fn next_lstat = "lstat" (path: *const c_char, buf: *mut libc::stat) -> c_int;
     fn next_lstat64 = "lstat64" (path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn next_fstat = "fstat" (fd: c_int, buf: *mut libc::stat) -> c_int;
+    fn next_fstat64 = "fstat64" (fd: c_int, buf: *mut libc::stat) -> c_int;
+    fn next_fxstat = "__fxstat" (ver: c_int, fd: c_int, buf: *mut libc::stat) -> c_int;
+    fn next_fxstat64 = "__fxstat64" (ver: c_int, fd: c_int, buf: *mut libc::stat) -> c_int;
     fn next_fstatat = "fstatat" (dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
     fn next_fstatat64 = "fstatat64" (dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
     fn next_xstat = "__xstat" (ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;

@@ -88,11 +88,25 @@ int main(void)
 	int cfd = open(path, O_RDWR);
 	if (cfd < 0)
 		FAIL("open %s: %s", path, strerror(errno));
+	/* The open file is the node (QEMU's vfio-pci checks this after opening it). */
+	struct stat fst;
+	if (fstat(cfd, &fst) || !S_ISCHR(fst.st_mode) || fst.st_rdev != st.st_rdev ||
+	    fst.st_ino != st.st_ino)
+		FAIL("fstat %s: mode %o, %u:%u", path, fst.st_mode, major(fst.st_rdev),
+		     minor(fst.st_rdev));
+	struct statx stx;
+	if (statx(cfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) || !S_ISCHR(stx.stx_mode) ||
+	    stx.stx_rdev_major != major || stx.stx_rdev_minor != minor)
+		FAIL("statx %s", path);
 	close(cfd);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
 	int gfd = open(path, O_RDWR);
 	if (gfd < 0)
 		FAIL("open %s: %s", path, strerror(errno));
+	struct stat gst;
+	if (fstat(gfd, &fst) || stat(path, &gst) || !S_ISCHR(fst.st_mode) ||
+	    fst.st_rdev != gst.st_rdev)
+		FAIL("fstat %s", path);
 	if (open(path, O_RDWR) != -1 || errno != EBUSY)
 		FAIL("open %s twice: %s", path, strerror(errno));
 	close(gfd);
