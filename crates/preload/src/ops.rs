@@ -7,6 +7,7 @@
 //! is `release`). A call on an fd whose close is under way, or that was closed, answers
 //! `EBADF` rather than going to the backing file (see [`crate::table`]).
 
+use crate::caller_memory;
 use crate::files::Fds;
 use crate::share::Kind;
 use crate::sys::{self, Errno};
@@ -17,7 +18,7 @@ use crate::{
 };
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
-use uiommu_abi::{Caller, ProcessVm, dispatch};
+use uiommu_abi::{Caller, dispatch};
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
 pub fn open(
@@ -176,7 +177,9 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
             Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
             Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
         };
-        Some(command(|caller| dispatch(ctx, caller, request as u32, arg)))
+        let cmd = request as u32;
+        let run = |caller: &Caller<'_>| dispatch(ctx, caller, cmd, arg);
+        Some(run_command(process::charges(cmd), run))
     })
 }
 
@@ -185,9 +188,20 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
 pub(crate) fn command(
     f: impl FnOnce(&Caller<'_>) -> uiommu_uapi::errno::Result<i64>,
 ) -> Result<c_int, Errno> {
+    run_command(true, f)
+}
+
+/// [`command`], re-reading `RLIMIT_MEMLOCK` first only if the command `charges` (see
+/// [`process::charges`]).
+fn run_command(
+    charges: bool,
+    f: impl FnOnce(&Caller<'_>) -> uiommu_uapi::errno::Result<i64>,
+) -> Result<c_int, Errno> {
     let _gate = fork::command_guard();
-    process::refresh_limits();
-    let mem = ProcessVm::current();
+    if charges {
+        process::refresh_limits();
+    }
+    let mem = caller_memory();
     let caller = Caller::opener(&mem, &Fds);
     f(&caller)
         .map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
@@ -243,7 +257,7 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                 }
             };
             let _gate = fork::command_guard();
-            let mem = ProcessVm::current();
+            let mem = caller_memory();
             let r = if write {
                 f.file().write(&mem, buf, count)
             } else {
@@ -339,7 +353,7 @@ pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
 /// A read or write of a `fail-nth` file through the caller's buffer.
 fn fail_nth_io(tid: c_int, write: bool, buf: u64, count: usize, pos: u64) -> Result<usize, Errno> {
     use uiommu_uapi::UserMemory;
-    let mem = ProcessVm::current();
+    let mem = caller_memory();
     // The text is at most 11 bytes; `kstrtouint_from_user` parses at most the first 66
     // bytes written and consumes them all.
     let mut bytes = vec![0u8; count.min(if write { 66 } else { 16 })];

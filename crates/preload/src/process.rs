@@ -4,7 +4,8 @@
 //! All contexts of the process share one pin registry and one pair of `locked_vm` counters: the
 //! per-process counter (`mm_struct::locked_vm`) is exactly that, and the per-user counter
 //! (`user_struct::locked_vm`) can only see this process's pins in process. The limits follow
-//! `RLIMIT_MEMLOCK`, re-read before every command as the kernel reads it when it charges.
+//! `RLIMIT_MEMLOCK`, re-read before every command that may charge, as the kernel reads it when
+//! it charges ([`charges`]); the commands that never pin skip that system call.
 
 use crate::maps::MapsMemory;
 use crate::sys;
@@ -46,6 +47,25 @@ pub fn refresh_limits() {
     let limit = limit_pages();
     s.user_locked.set_limit(limit);
     s.mm_locked.set_limit(limit);
+}
+
+/// False for the iommufd commands that never charge locked memory (they pin nothing; an
+/// unmap or a destroy only uncharges), so that the limit need not be re-read for them: the
+/// kernel reads `RLIMIT_MEMLOCK` only when it charges.
+pub fn charges(cmd: u32) -> bool {
+    use uiommu_uapi::iommufd::*;
+    !matches!(
+        cmd,
+        IOMMU_DESTROY
+            | IOMMU_OPTION
+            | IOMMU_IOAS_IOVA_RANGES
+            | IOMMU_IOAS_UNMAP
+            | IOMMU_IOAS_ALLOW_IOVAS
+            | IOMMU_GET_HW_INFO
+            | IOMMU_HWPT_INVALIDATE
+            | IOMMU_HWPT_GET_DIRTY_BITMAP
+            | IOMMU_HWPT_SET_DIRTY_TRACKING
+    )
 }
 
 /// The process as a context opened now sees it (capabilities are those in effect now).

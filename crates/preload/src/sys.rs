@@ -145,6 +145,11 @@ next_fn! {
     fn next_sigaction = "sigaction" (sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
     fn next_signal = "signal" (sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
     fn next_mprotect = "mprotect" (addr: *mut c_void, len: size_t, prot: c_int) -> c_int;
+    fn next_pthread_sigmask = "pthread_sigmask" (how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int;
+    fn next_sigprocmask = "sigprocmask" (how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int;
+    fn next_madvise = "madvise" (addr: *mut c_void, len: size_t, advice: c_int) -> c_int;
+    fn next_brk = "brk" (addr: *mut c_void) -> c_int;
+    fn next_sbrk = "sbrk" (delta: libc::intptr_t) -> *mut c_void;
     fn next_open_2 = "__open_2" (path: *const c_char, flags: c_int) -> c_int;
     fn next_open64_2 = "__open64_2" (path: *const c_char, flags: c_int) -> c_int;
     fn next_openat_2 = "__openat_2" (dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
