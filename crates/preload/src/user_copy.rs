@@ -125,6 +125,23 @@ impl UserMemory for OwnMemory {
         }
         copy(addr as usize as *mut u8, data.as_ptr(), data.len())
     }
+
+    /// One pass from `src` to `dst` (a DMA read into the caller's buffer), unless the ranges
+    /// overlap (a forward copy would then read bytes it wrote) or the fast copy is off.
+    fn copy(&self, dst: u64, src: u64, len: usize) -> Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        check_range(dst, len)?;
+        check_range(src, len)?;
+        let overlap = dst < src + len as u64 && src < dst + len as u64;
+        if overlap || !fast() {
+            let mut tmp = vec![0u8; len];
+            self.read(src, &mut tmp)?;
+            return self.write(dst, &tmp);
+        }
+        copy(dst as usize as *mut u8, src as usize as *const u8, len)
+    }
 }
 
 #[cfg(test)]

@@ -25,10 +25,8 @@ fn map(pages: usize, prot: libc::c_int) -> usize {
 
 fn unmap(addr: usize, pages: usize) {
     // SAFETY: unmaps pages this test mapped and no longer references.
-    assert_eq!(
-        unsafe { libc::munmap(addr as *mut c_void, pages * PAGE) },
-        0
-    );
+    let rc = unsafe { libc::munmap(addr as *mut c_void, pages * PAGE) };
+    assert_eq!(rc, 0);
 }
 
 #[test]
@@ -158,10 +156,8 @@ fn the_programs_own_handler_still_sees_its_faults() {
     assert_eq!(v, 0);
     assert_eq!(PROGRAM_FAULTS.load(SeqCst), 1);
     // SAFETY: restores the action the test found.
-    assert_eq!(
-        unsafe { libc::sigaction(libc::SIGSEGV, &old, std::ptr::null_mut()) },
-        0
-    );
+    let rc = unsafe { libc::sigaction(libc::SIGSEGV, &old, std::ptr::null_mut()) };
+    assert_eq!(rc, 0);
     unmap(page, 1);
 }
 
@@ -184,4 +180,27 @@ fn a_blocked_fault_signal_takes_the_slow_path() {
     })
     .join()
     .unwrap();
+}
+
+#[test]
+fn copies_within_the_programs_memory() {
+    let src: Vec<u8> = (0..64).collect();
+    let mut dst = vec![0u8; 64];
+    OwnMemory
+        .copy(dst.as_mut_ptr() as u64, src.as_ptr() as u64, 64)
+        .unwrap();
+    assert_eq!(dst, src);
+    // Overlapping ranges copy as if through a buffer.
+    let mut v: Vec<u8> = (0..16).collect();
+    let base = v.as_mut_ptr() as u64;
+    OwnMemory.copy(base + 4, base, 8).unwrap();
+    assert_eq!(&v[4..12], &[0, 1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(
+        OwnMemory.copy(0, src.as_ptr() as u64, 8),
+        Err(Errno::EFAULT)
+    );
+    assert_eq!(
+        OwnMemory.copy(dst.as_mut_ptr() as u64, 0, 8),
+        Err(Errno::EFAULT)
+    );
 }
