@@ -177,9 +177,7 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
             Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
             Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
         };
-        let cmd = request as u32;
-        let run = |caller: &Caller<'_>| dispatch(ctx, caller, cmd, arg);
-        Some(run_command(process::charges(cmd), run))
+        Some(command(|caller| dispatch(ctx, caller, request as u32, arg)))
     })
 }
 
@@ -188,19 +186,7 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
 pub(crate) fn command(
     f: impl FnOnce(&Caller<'_>) -> uiommu_uapi::errno::Result<i64>,
 ) -> Result<c_int, Errno> {
-    run_command(true, f)
-}
-
-/// [`command`], re-reading `RLIMIT_MEMLOCK` first only if the command `charges` (see
-/// [`process::charges`]).
-fn run_command(
-    charges: bool,
-    f: impl FnOnce(&Caller<'_>) -> uiommu_uapi::errno::Result<i64>,
-) -> Result<c_int, Errno> {
     let _gate = fork::command_guard();
-    if charges {
-        process::refresh_limits();
-    }
     let mem = caller_memory();
     let caller = Caller::opener(&mem, &Fds);
     f(&caller)

@@ -4,8 +4,8 @@
 //! All contexts of the process share one pin registry and one pair of `locked_vm` counters: the
 //! per-process counter (`mm_struct::locked_vm`) is exactly that, and the per-user counter
 //! (`user_struct::locked_vm`) can only see this process's pins in process. The limits follow
-//! `RLIMIT_MEMLOCK`, re-read before every command that may charge, as the kernel reads it when
-//! it charges ([`charges`]); the commands that never pin skip that system call.
+//! `RLIMIT_MEMLOCK`, read when pages are charged, as the kernel reads it then: a command that
+//! pins nothing (or a process with `CAP_IPC_LOCK`, whose pins are not charged) never asks.
 
 use crate::maps::MapsMemory;
 use crate::sys;
@@ -25,53 +25,22 @@ struct Shared {
 
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let limit = limit_pages();
-        Shared {
-            memory: Arc::new(MapsMemory::SELF),
-            registry: Arc::new(PinRegistry::new()),
-            user_locked: Arc::new(LockedVm::new(limit)),
-            mm_locked: Arc::new(LockedVm::new(limit)),
-        }
+    SHARED.get_or_init(|| Shared {
+        memory: Arc::new(MapsMemory::SELF),
+        registry: Arc::new(PinRegistry::new()),
+        user_locked: Arc::new(LockedVm::with_source(limit_pages)),
+        mm_locked: Arc::new(LockedVm::with_source(limit_pages)),
     })
 }
 
-/// `RLIMIT_MEMLOCK >> PAGE_SHIFT`.
+/// `RLIMIT_MEMLOCK >> PAGE_SHIFT`, read when pages are charged.
 fn limit_pages() -> u64 {
     sys::memlock_limit() / PAGE_SIZE
-}
-
-/// Follows a `setrlimit` since the last command.
-pub fn refresh_limits() {
-    let s = shared();
-    let limit = limit_pages();
-    s.user_locked.set_limit(limit);
-    s.mm_locked.set_limit(limit);
-}
-
-/// False for the iommufd commands that never charge locked memory (they pin nothing; an
-/// unmap or a destroy only uncharges), so that the limit need not be re-read for them: the
-/// kernel reads `RLIMIT_MEMLOCK` only when it charges.
-pub fn charges(cmd: u32) -> bool {
-    use uiommu_uapi::iommufd::*;
-    !matches!(
-        cmd,
-        IOMMU_DESTROY
-            | IOMMU_OPTION
-            | IOMMU_IOAS_IOVA_RANGES
-            | IOMMU_IOAS_UNMAP
-            | IOMMU_IOAS_ALLOW_IOVAS
-            | IOMMU_GET_HW_INFO
-            | IOMMU_HWPT_INVALIDATE
-            | IOMMU_HWPT_GET_DIRTY_BITMAP
-            | IOMMU_HWPT_SET_DIRTY_TRACKING
-    )
 }
 
 /// The process as a context opened now sees it (capabilities are those in effect now).
 pub fn current() -> Process {
     let s = shared();
-    refresh_limits();
     let caps = sys::effective_caps();
     Process {
         memory: s.memory.clone(),
