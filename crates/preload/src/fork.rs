@@ -87,10 +87,11 @@ extern "C" fn parent() {
 extern "C" fn child() {
     let _ = std::panic::catch_unwind(|| {
         if let Some((gate, mut table, pending)) = HELD.with(|h| h.borrow_mut().take()) {
-            table.unmark_closing();
+            let stale = table.settle_closing();
             share::child(pending, &mut table);
             drop(table);
             drop(gate);
+            drop(stale);
         }
     });
 }

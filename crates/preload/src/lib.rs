@@ -80,6 +80,9 @@ mod seqpacket;
 pub mod share;
 #[allow(unsafe_code)]
 mod sys;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod syscall_exports;
 pub mod table;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]

@@ -113,24 +113,13 @@ pub fn close_range(
     rc
 }
 
-/// The entry of `fd` if it is virtual and still names its memfd: `None` if it is not ours,
-/// `EBADF` if it is being closed or was closed. A number that now names another file (a
-/// `dup2` over it, or closed behind our back and reused) is looked up again.
+/// The entry of `fd` if it is virtual: `None` if it is not ours, `EBADF` if it is being closed.
+///
+/// No system call: every way the program can give up or replace a number goes through the
+/// table (`close`, `close_range`, `closefrom`, `dup*`, `fcntl(F_DUPFD*)`, and the same through
+/// `syscall()`), so an entry stands for the file at its number (see [`crate::table`]).
 pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
-    loop {
-        let entry = match TABLE.get(fd)? {
-            Ok(entry) => entry,
-            Err(e) => return Some(Err(e)),
-        };
-        match sys::file_id(fd) {
-            Ok(id) if id == entry.id => return Some(Ok(entry)),
-            Ok(_) => drop(TABLE.remove_if(fd, &entry)),
-            Err(e) => {
-                drop(TABLE.remove_if(fd, &entry));
-                return Some(Err(e));
-            }
-        }
-    }
+    TABLE.get(fd)
 }
 
 /// The entry of `fd` if it is virtual, open and still names its memfd.
