@@ -122,7 +122,7 @@ pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
     TABLE.get(fd)
 }
 
-/// The entry of `fd` if it is virtual, open and still names its memfd.
+/// The entry of `fd` if it is virtual and not being closed.
 pub(crate) fn entry(fd: c_int) -> Option<Entry> {
     lookup(fd)?.ok()
 }
