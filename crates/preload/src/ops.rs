@@ -118,8 +118,31 @@ pub fn close_range(
 /// No system call: every way the program can give up or replace a number goes through the
 /// table (`close`, `close_range`, `closefrom`, `dup*`, `fcntl(F_DUPFD*)`, and the same through
 /// `syscall()`), so an entry stands for the file at its number (see [`crate::table`]).
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
     TABLE.get(fd)
+}
+
+/// The entry of `fd` if it is virtual and still names its memfd: `None` if it is not ours,
+/// `EBADF` if it is being closed or was closed. Where `syscall()` is not intercepted (see
+/// [`crate::table`]), a number closed behind our back and reused is caught here: a number that
+/// now names another file is looked up again.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
+    loop {
+        let entry = match TABLE.get(fd)? {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(e)),
+        };
+        match sys::file_id(fd) {
+            Ok(id) if id == entry.id => return Some(Ok(entry)),
+            Ok(_) => drop(TABLE.remove_if(fd, &entry)),
+            Err(e) => {
+                drop(TABLE.remove_if(fd, &entry));
+                return Some(Err(e));
+            }
+        }
+    }
 }
 
 /// The entry of `fd` if it is virtual and not being closed.

@@ -18,7 +18,8 @@
 //! action closes in the child, whose fds are its own. What the table cannot see is a close
 //! made with an inline `syscall` instruction or inside libc (`fclose` of a `FILE` opened with
 //! `fdopen` on a virtual fd): the number then still counts as ours, and calls on a file later
-//! opened at it are answered as for the virtual fd.
+//! opened at it are answered as for the virtual fd. (On other targets than x86-64, where
+//! `syscall()` is not intercepted, each call still checks the identity with `fstat`.)
 //!
 //! # Closing and opening against concurrent calls
 //! A call on an fd looks the number up here, then either answers for the object or, for a

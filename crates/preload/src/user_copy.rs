@@ -14,7 +14,10 @@
 //! The fast copy needs the handler in front for `SIGSEGV` and `SIGBUS` (it re-arms itself if
 //! a forwarded fault put the default action back), and neither signal blocked on this thread
 //! ([`crate::blocked`]; nor inside the fault handler, as when a BAR access starts a device's
-//! DMA): the kernel kills a process whose blocked fault signal is forced. Otherwise, and for another
+//! DMA): the kernel kills a process whose blocked fault signal is forced. Not seen: a fault
+//! action the program sets with a raw `rt_sigaction` system call, which replaces the handler
+//! without going through the exported `sigaction`; a fault of the copy would then be the
+//! program's. Otherwise, and for another
 //! process, the copy goes through `process_vm_readv`/`process_vm_writev`
 //! ([`uiommu_abi::ProcessVm`]), which answer the same errors at a system call per copy.
 
