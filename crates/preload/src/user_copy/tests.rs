@@ -204,3 +204,38 @@ fn copies_within_the_programs_memory() {
         Err(Errno::EFAULT)
     );
 }
+
+#[test]
+fn a_file_page_past_the_end_is_efault_not_sigbus() {
+    // SAFETY: a new memfd, owned by this test.
+    let fd = unsafe { libc::memfd_create(c"user-copy-bus".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0);
+    // SAFETY: sizes the test's own memfd to one page.
+    assert_eq!(unsafe { libc::ftruncate(fd, PAGE as libc::off_t) }, 0);
+    // SAFETY: a new shared mapping of the memfd, two pages of which only the first is backed.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            2 * PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    let base = p as u64;
+    let mut buf = [0u8; 8];
+    OwnMemory.read(base, &mut buf).unwrap();
+    assert_eq!(
+        OwnMemory.read(base + PAGE as u64, &mut buf),
+        Err(Errno::EFAULT)
+    );
+    assert_eq!(
+        OwnMemory.write(base + PAGE as u64 - 4, &buf),
+        Err(Errno::EFAULT)
+    );
+    unmap(p as usize, 2);
+    // SAFETY: closes the test's own memfd.
+    unsafe { libc::close(fd) };
+}
