@@ -55,12 +55,17 @@ pub unsafe extern "C" fn syscall(
 }
 
 /// `closefrom(first)`: closes every fd from `first` on (glibc closes them with an internal
-/// `close_range`, which the table would not see).
+/// `close_range`, which the table would not see). The `close_range` system call does it; on a
+/// kernel without one, libc's `closefrom` (which then closes each open fd in turn).
 #[unsafe(no_mangle)]
 pub extern "C" fn closefrom(first: c_int) {
     guard((), || {
         let first = c_uint::try_from(first).unwrap_or(0);
         ops::close_range(first, c_uint::MAX, 0, || {
+            let args = [c_long::from(first), c_long::from(c_uint::MAX), 0, 0, 0, 0];
+            if sys::next_syscall(libc::SYS_close_range, args) == 0 {
+                return 0;
+            }
             sys::next_closefrom(first as c_int);
             0
         });
