@@ -85,6 +85,7 @@ extern "C" fn parent() {
 }
 
 extern "C" fn child() {
+    crate::process::forked();
     let _ = std::panic::catch_unwind(|| {
         if let Some((gate, mut table, pending)) = HELD.with(|h| h.borrow_mut().take()) {
             let stale = table.settle_closing();

@@ -217,18 +217,13 @@ fn file_ioctl(request: c_ulong) -> Option<Result<c_int, Errno>> {
     Some(Err(libc::ENOTTY))
 }
 
-/// The access mode of an open file.
-fn access_mode(fd: c_int) -> Result<c_int, Errno> {
-    Ok(sys::status_flags(fd)? & libc::O_ACCMODE)
-}
-
 /// `read` or `write` of `count` bytes at the caller's `buf` (`vfs_read`/`vfs_write`): `EBADF`
 /// for the wrong access mode; then the file's method. The device has neither method
 /// (`EINVAL`); a file a command made answers through [`uiommu_abi::File::read`] and
 /// [`uiommu_abi::File::write`] (`EINVAL` for one without the method).
 pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
     answer(fd, |entry| {
-        Some(check_access_mode(fd, write).and_then(|()| {
+        Some(check_access_mode(&entry, write).and_then(|()| {
             let f = match &entry.object {
                 Object::File(f) => f,
                 Object::FailNth(tid) => {
@@ -268,8 +263,8 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
 }
 
 /// `EBADF` unless the fd was opened for the direction (`vfs_read`/`vfs_write`).
-fn check_access_mode(fd: c_int, write: bool) -> Result<(), Errno> {
-    let mode = access_mode(fd)?;
+fn check_access_mode(entry: &Entry, write: bool) -> Result<(), Errno> {
+    let mode = entry.mode;
     let forbidden = if write {
         libc::O_RDONLY
     } else {
@@ -298,12 +293,12 @@ pub fn pread_pwrite(
             Object::File(_) => Err(libc::ESPIPE),
             Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
             Object::Context(_) | Object::Group(_) | Object::Remote(_) => {
-                check_access_mode(fd, write).and(Err(libc::EINVAL))
+                check_access_mode(&entry, write).and(Err(libc::EINVAL))
             }
-            Object::FailNth(tid) => check_access_mode(fd, write)
+            Object::FailNth(tid) => check_access_mode(&entry, write)
                 .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Device(d) => check_access_mode(fd, write)
+            Object::Device(d) => check_access_mode(&entry, write)
                 .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
         };
@@ -331,7 +326,7 @@ pub fn vectored(
         Some(
             pos.transpose()
                 .and_then(|pos| {
-                    check_access_mode(fd, write)?;
+                    check_access_mode(&entry, write)?;
                     device_io::vectored(d, write, iov, iovcnt, pos, flags)
                 })
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
@@ -452,7 +447,7 @@ fn mmap_checks(len: usize, prot: c_int, flags: c_int, fd: c_int, off: i64) -> Re
     if len.checked_next_multiple_of(PAGE as usize).is_none() {
         return Err(libc::ENOMEM);
     }
-    let mode = access_mode(fd)?;
+    let mode = sys::access_mode(fd)?;
     let readable = mode != libc::O_WRONLY;
     let writable = mode != libc::O_RDONLY;
     let shared = match flags & libc::MAP_TYPE {

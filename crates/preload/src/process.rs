@@ -9,6 +9,7 @@
 
 use crate::maps::MapsMemory;
 use crate::sys;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use uiommu_abi::host::Process;
 use uiommu_abi::host::{LockedVm, PAGE_SIZE, PinRegistry};
@@ -66,4 +67,27 @@ pub fn of_child(pid: u32) -> Result<Process, sys::Errno> {
         cap_ipc_lock: caps & (1 << CAP_IPC_LOCK) != 0,
         cap_sys_resource: caps & (1 << CAP_SYS_RESOURCE) != 0,
     })
+}
+
+/// This process's ID once asked of the kernel (0: not yet, or forgotten by a fork).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's ID, kept: asked of the kernel once, and again after a `fork` (the child
+/// handler forgets it, see [`forked`]). A child made without libc's fork handlers (a raw
+/// `clone`, `_Fork`) would see its parent's.
+pub fn pid() -> u32 {
+    crate::fork::install();
+    match PID.load(Ordering::Acquire) {
+        0 => {
+            let p = std::process::id();
+            PID.store(p, Ordering::Release);
+            p
+        }
+        p => p,
+    }
+}
+
+/// In a forked child: the kept process ID is the parent's.
+pub fn forked() {
+    PID.store(0, Ordering::Release);
 }

@@ -463,6 +463,11 @@ pub fn unix_connect_once(listener: c_int) {
     close_raw(client);
 }
 
+/// The access mode of an open file (`O_ACCMODE` of its status flags).
+pub fn access_mode(fd: c_int) -> Result<c_int, Errno> {
+    Ok(status_flags(fd)? & libc::O_ACCMODE)
+}
+
 /// `fcntl(fd, F_GETFL)`: the open file's status flags and access mode.
 pub fn status_flags(fd: c_int) -> Result<c_int, Errno> {
     // SAFETY: F_GETFL reads only the fd's flags; no memory is passed.

@@ -82,6 +82,9 @@ pub struct Entry {
     pub object: Object,
     /// `(st_dev, st_ino)` of the backing memfd.
     pub id: (u64, u64),
+    /// The open file's access mode (`O_ACCMODE` of its status flags), which no call changes
+    /// after the open: read and write check it without a system call.
+    pub mode: c_int,
 }
 
 impl Entry {
@@ -207,8 +210,9 @@ impl FdTable {
     /// behind our back) is replaced, and dropped here.
     pub fn register(&self, fd: c_int, object: Object) -> Result<(), crate::sys::Errno> {
         let id = crate::sys::file_id(fd)?;
+        let mode = crate::sys::access_mode(fd)?;
         crate::fork::install();
-        drop(self.insert(fd, Entry { object, id }));
+        drop(self.insert(fd, Entry { object, id, mode }));
         Ok(())
     }
 
@@ -222,15 +226,19 @@ impl FdTable {
     ) -> Result<c_int, crate::sys::Errno> {
         crate::fork::install();
         let mut t = self.write_new();
-        let made = make().and_then(|fd| match crate::sys::file_id(fd) {
-            Ok(id) => Ok((fd, id)),
-            Err(e) => {
-                crate::sys::close_raw(fd);
-                Err(e)
+        let made = make().and_then(|fd| {
+            let ident =
+                crate::sys::file_id(fd).and_then(|id| Ok((id, crate::sys::access_mode(fd)?)));
+            match ident {
+                Ok((id, mode)) => Ok((fd, id, mode)),
+                Err(e) => {
+                    crate::sys::close_raw(fd);
+                    Err(e)
+                }
             }
         });
-        let (fd, id) = made?;
-        let stale = t.insert(fd, Entry { object, id });
+        let (fd, id, mode) = made?;
+        let stale = t.insert(fd, Entry { object, id, mode });
         drop(t);
         drop(stale);
         Ok(fd)
