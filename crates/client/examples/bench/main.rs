@@ -5,7 +5,8 @@
 //! `CONFIG_IOMMUFD_TEST` alike: the ratios, not the nanoseconds, are what compare. Each figure
 //! is the best of several rounds (the least disturbed by other load on the machine) of many
 //! calls, in ns per call. `bench --fork` runs the same figures in a forked child that keeps
-//! its parent's iommufd. `bench --rounds N` changes the number of rounds.
+//! its parent's iommufd. `bench --rounds N` changes the number of rounds. With an edu device
+//! (`uiommu exec --device edu -- bench`) it also times edu's DMA through the IOMMU.
 //!
 //! Timed calls go straight to `ioctl(2)` with prepared structs so that only the call itself is
 //! measured, not the client's bookkeeping; setup goes through the client.
@@ -20,6 +21,8 @@ use std::time::Instant;
 use uiommu_client::uapi::iommufd::*;
 use uiommu_client::uapi::selftest::*;
 use uiommu_client::{Iommufd, MappedBuffer};
+
+mod edu;
 
 /// `ioctl(fd, cmd, arg)`; the result is returned, not checked, except where a caller asks.
 fn ioctl<T>(fd: RawFd, cmd: u32, arg: &mut T) -> i32 {
@@ -222,7 +225,27 @@ fn run(rounds: u32, fork: bool) -> uiommu_client::Result<()> {
         );
         r.copy(name, ns, len, memcpy_ns);
     }
+    edu_dma(rounds, &r);
     Ok(())
+}
+
+/// The emulated edu's DMA of 4 KiB each way, if an edu is there (see [`edu`]).
+fn edu_dma(rounds: u32, r: &Report) {
+    let src = vec![0x3cu8; edu::LEN];
+    let mut dst = vec![0u8; edu::LEN];
+    let memcpy_ns = time(rounds, 5_000, || {
+        dst.copy_from_slice(black_box(&src));
+        black_box(&mut dst);
+    });
+    let mut timer = |iters: u32, f: &mut dyn FnMut()| time(rounds, iters, f);
+    match edu::run(&mut timer) {
+        Ok(Some((from_ram, to_ram))) => {
+            r.copy("edu DMA 4 KiB RAM -> device", from_ram, edu::LEN, memcpy_ns);
+            r.copy("edu DMA 4 KiB device -> RAM", to_ram, edu::LEN, memcpy_ns);
+        }
+        Ok(None) => println!("(no edu device: run under `uiommu exec --device edu` for its DMA)"),
+        Err(e) => println!("edu DMA: {e}"),
+    }
 }
 
 /// Forks; the child returns true and runs the figures with its parent's iommufd, the parent
