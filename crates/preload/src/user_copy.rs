@@ -16,8 +16,10 @@
 //! ([`crate::blocked`]; nor inside the fault handler, as when a BAR access starts a device's
 //! DMA): the kernel kills a process whose blocked fault signal is forced. Not seen: a fault
 //! action the program sets with a raw `rt_sigaction` system call, which replaces the handler
-//! without going through the exported `sigaction`; a fault of the copy would then be the
-//! program's. Otherwise, and for another
+//! without going through the exported `sigaction` (a fault of the copy would then be the
+//! program's), and the mask the kernel applies while a handler of another signal runs (its
+//! `sa_mask`, often full): a bad pointer passed to an ioctl from inside such a handler ends
+//! the process where the kernel would answer `EFAULT`. A good pointer never faults here. Otherwise, and for another
 //! process, the copy goes through `process_vm_readv`/`process_vm_writev`
 //! ([`uiommu_abi::ProcessVm`]), which answer the same errors at a system call per copy.
 
