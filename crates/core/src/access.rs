@@ -160,6 +160,25 @@ impl Access {
         }
     }
 
+    /// `iommufd_access_rw` reading `len` bytes straight into the caller's buffer at `ubuf`
+    /// (see [`crate::ioas::IoPagetable::access_read_to`]).
+    pub fn read_to(
+        &self,
+        iova: u64,
+        len: u64,
+        ubuf: u64,
+        flags: AccessFlags,
+        mem: &dyn UserMemory,
+    ) -> Result<()> {
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        iova.checked_add(len - 1).ok_or(Errno::EOVERFLOW)?;
+        self.current_ioas()?
+            .iopt
+            .access_read_to(iova, len, ubuf, flags, mem)
+    }
+
     /// `iommufd_access_rw`: copies between `buf` and the memory under `iova`.
     pub fn rw(
         &self,

@@ -25,7 +25,7 @@ use crate::table::Object;
 use crate::{backing, group, ops};
 use libc::c_int;
 use std::sync::{Arc, Mutex};
-use uiommu_abi::{GroupDevice, ProcessVm, UserMemory, VfioDeviceFile, VfioGroup};
+use uiommu_abi::{GroupDevice, UserMemory, VfioDeviceFile, VfioGroup};
 
 /// The name of a device file's memfd.
 const NAME: &std::ffi::CStr = c"uiommu:vfio-device";
@@ -84,7 +84,7 @@ pub fn open(major: u32, minor: u32, flags: c_int) -> Result<c_int, Errno> {
 
 /// A new file of `device`, a member of `group`.
 fn file_of(device: &Emulated, group: Option<&Arc<VfioGroup>>) -> Served {
-    let memory: Arc<dyn UserMemory + Send + Sync> = Arc::new(ProcessVm::current());
+    let memory: Arc<dyn UserMemory + Send + Sync> = Arc::new(crate::caller_memory());
     let mut file = VfioDeviceFile::open(device.function.clone(), memory, device.address());
     if let Some(g) = group {
         file = file.in_group(Arc::clone(g));

@@ -11,7 +11,7 @@ use crate::ops;
 use crate::sys::Errno;
 use libc::c_int;
 use std::sync::PoisonError;
-use uiommu_abi::{ProcessVm, UserBuffer, UserMemory, VfioDeviceFile};
+use uiommu_abi::{UserBuffer, UserMemory, VfioDeviceFile};
 
 /// The most one transfer moves (`MAX_RW_COUNT`: `INT_MAX & PAGE_MASK`).
 const MAX_RW_COUNT: usize = 0x7fff_f000;
@@ -96,7 +96,9 @@ fn import_iovec(iov: u64, iovcnt: c_int) -> Result<Vec<UserBuffer>, Errno> {
         return Err(libc::EINVAL);
     }
     let mut raw = vec![0u8; count * 16];
-    ProcessVm::current().read(iov, &mut raw).map_err(|e| e.0)?;
+    crate::caller_memory()
+        .read(iov, &mut raw)
+        .map_err(|e| e.0)?;
     let mut left = MAX_RW_COUNT;
     let mut bufs = Vec::with_capacity(count);
     for chunk in raw.chunks_exact(16) {

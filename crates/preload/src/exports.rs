@@ -383,10 +383,12 @@ fn mmap_common(
     off: off_t,
 ) -> *mut c_void {
     guard(libc::MAP_FAILED, || {
-        match ops::mmap(addr as usize, len, prot, flags, fd, off) {
+        let p = match ops::mmap(addr as usize, len, prot, flags, fd, off) {
             Some(r) => ret(r.map(|a| a as *mut c_void), libc::MAP_FAILED),
             None => sys::next_mmap(sym64, addr, len, prot, flags, fd, off),
-        }
+        };
+        crate::addr_space::changed();
+        p
     })
 }
 
@@ -446,6 +448,7 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
         if rc == 0 {
             keep_errno(|| crate::mmio::unmapped(addr as usize, len));
         }
+        crate::addr_space::changed();
         rc
     })
 }

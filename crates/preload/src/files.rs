@@ -103,7 +103,7 @@ impl FdHost for Fds {
         drop(removed);
     }
 
-    /// The file behind `fd`, if `fd` is a file of ours that still names its memfd.
+    /// The file behind `fd`, if `fd` is a file of ours.
     fn get(&self, fd: i32) -> Option<File> {
         match ops::entry(fd)?.object {
             Object::File(f) => Some(f.file.clone()),

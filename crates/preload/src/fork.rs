@@ -85,12 +85,14 @@ extern "C" fn parent() {
 }
 
 extern "C" fn child() {
+    crate::process::forked();
     let _ = std::panic::catch_unwind(|| {
         if let Some((gate, mut table, pending)) = HELD.with(|h| h.borrow_mut().take()) {
-            table.unmark_closing();
+            let stale = table.settle_closing();
             share::child(pending, &mut table);
             drop(table);
             drop(gate);
+            drop(stale);
         }
     });
 }

@@ -14,7 +14,7 @@ use crate::table::Object;
 use crate::{backing, ops};
 use libc::c_int;
 use std::sync::Arc;
-use uiommu_abi::{GroupFile, ProcessVm, VfioGroup};
+use uiommu_abi::{GroupFile, VfioGroup};
 
 /// The name of a group file's memfd.
 const NAME: &std::ffi::CStr = c"uiommu:vfio-group";
@@ -42,7 +42,7 @@ impl Release for GroupFile {
 /// `open` of `group`'s node with `flags`.
 pub fn open(group: &Arc<VfioGroup>, node: String, flags: c_int) -> Result<c_int, Errno> {
     backing::open_node(NAME, flags, 0, || {
-        let memory = Arc::new(ProcessVm::current());
+        let memory = Arc::new(crate::caller_memory());
         let file = group.open(memory).map_err(|e| e.0)?;
         Ok(Object::Group(Arc::new(OpenGroup {
             file: Owned::new(file),

@@ -2,8 +2,9 @@
 //!
 //! Opening `/dev/iommu` or `/dev/vfio/vfio` gives a *virtual* fd: a real kernel fd (a memfd,
 //! [`backing`]) whose number the [`table`] maps to a uiommu context. `ioctl` on it runs
-//! [`uiommu_abi::dispatch`] with the caller's memory reached through `process_vm_readv`/`writev`
-//! (so a bad pointer is `EFAULT`, never a crash); `read`, `write` and `mmap` give the kernel's
+//! [`uiommu_abi::dispatch`] with the caller's memory reached through a fault-tolerant copy
+//! ([`user_copy`]; `process_vm_readv`/`writev` elsewhere), so a bad pointer is `EFAULT`, never
+//! a crash; `read`, `write` and `mmap` give the kernel's
 //! errors; `dup`, `dup2`, `dup3`, `fcntl(F_DUPFD*)` share the context; `close` drops it with its
 //! last fd. Every other call, and every call on another fd, goes to libc unchanged.
 //!
@@ -37,7 +38,11 @@
 //! without `O_CLOEXEC` does survive as a memfd, and the new image adopts it as a fresh, empty
 //! context when this library loads again.
 
+pub mod addr_space;
 pub mod backing;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod blocked;
 pub mod config;
 pub mod device;
 mod device_io;
@@ -57,6 +62,8 @@ pub mod group;
 mod io_exports;
 pub mod mapfile;
 pub mod maps;
+#[allow(unsafe_code)]
+mod mm_exports;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub mod mmio;
@@ -74,7 +81,27 @@ mod seqpacket;
 pub mod share;
 #[allow(unsafe_code)]
 mod sys;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod syscall_exports;
 pub mod table;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub mod user_copy;
 pub mod vdir;
 pub mod vfs;
 pub mod vpath;
+
+/// This process's memory as a command reaches its caller's buffers: the fault-tolerant copy
+/// ([`user_copy`]) where there is one, else `process_vm_readv`/`process_vm_writev`.
+#[cfg(target_arch = "x86_64")]
+pub fn caller_memory() -> user_copy::OwnMemory {
+    user_copy::OwnMemory
+}
+
+/// This process's memory as a command reaches its caller's buffers: `process_vm_readv`/
+/// `process_vm_writev` (the fault-tolerant copy is x86-64 only).
+#[cfg(not(target_arch = "x86_64"))]
+pub fn caller_memory() -> uiommu_abi::ProcessVm {
+    uiommu_abi::ProcessVm::current()
+}

@@ -11,9 +11,13 @@
 //! Not modelled: a shared writable file mapping on a filesystem with writeback (the kernel
 //! refuses long-term write pins there) and file pages beyond the end of the file (`SIGBUS`).
 //!
+//! This process's maps are read through [`crate::addr_space`], which keeps them until a call
+//! changes them; a "no" from a kept snapshot is asked again of a fresh read.
+//!
 //! The page size a mapping is pinned in (`PinMemory::contiguity`) is its `KernelPageSize` in
 //! `/proc/self/smaps`: the huge page size for hugetlb mappings, else `PAGE_SIZE`.
 
+use crate::addr_space;
 use std::sync::Arc;
 use uiommu_abi::host::{PAGE_SIZE, PinMemory};
 use uiommu_uapi::{Errno, errno::Result};
@@ -70,12 +74,14 @@ impl MapsMemory {
 
 /// One line of `/proc/self/maps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Mapping {
-    start: u64,
-    end: u64,
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
     read: bool,
     write: bool,
     special: bool,
+    /// Has a name that is not a `[...]` pseudo-name: a file, or `/anon_hugepage`.
+    named: bool,
 }
 
 /// The name field of a maps line (empty for an anonymous mapping).
@@ -84,7 +90,8 @@ fn name_of(line: &str) -> &str {
     line.split_ascii_whitespace().nth(5).unwrap_or("")
 }
 
-fn parse_line(line: &str) -> Option<Mapping> {
+/// The mapping a maps line describes.
+pub fn parse_line(line: &str) -> Option<Mapping> {
     let mut fields = line.split_ascii_whitespace();
     let (start, end) = fields.next()?.split_once('-')?;
     let perms = fields.next()?.as_bytes();
@@ -95,13 +102,25 @@ fn parse_line(line: &str) -> Option<Mapping> {
         read: perms.first() == Some(&b'r'),
         write: perms.get(1) == Some(&b'w'),
         special: matches!(name, "[vvar]" | "[vvar_vclock]" | "[vsyscall]"),
+        named: !name.is_empty() && !name.starts_with('['),
     })
 }
 
 /// The pin rule over the text of a maps file.
+#[cfg(test)]
 fn check(maps: &str, start: u64, end: u64, write: bool) -> Result<()> {
+    check_mappings(maps.lines().filter_map(parse_line), start, end, write)
+}
+
+/// The pin rule over mappings in address order.
+fn check_mappings(
+    maps: impl IntoIterator<Item = Mapping>,
+    start: u64,
+    end: u64,
+    write: bool,
+) -> Result<()> {
     let mut next = start;
-    for m in maps.lines().filter_map(parse_line) {
+    for m in maps {
         if next >= end {
             break;
         }
@@ -127,6 +146,30 @@ fn holds(line: &str, uva: u64) -> bool {
     parse_line(line).is_some_and(|m| m.start <= uva && uva < m.end)
 }
 
+/// This process's `KernelPageSize` at `uva` from the snapshot, smaps read once per named
+/// mapping and snapshot.
+fn own_contiguity(uva: u64) -> u64 {
+    let Ok(snap) = addr_space::current() else {
+        return PAGE_SIZE;
+    };
+    let Some(m) = snap.holding(uva).copied() else {
+        return PAGE_SIZE;
+    };
+    if !m.named {
+        return PAGE_SIZE;
+    }
+    let mut known = snap
+        .page_sizes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&(_, size)) = known.iter().find(|(start, _)| *start == m.start) {
+        return size;
+    }
+    let size = MapsMemory::SELF.smaps_page_size(uva);
+    known.push((m.start, size));
+    size
+}
+
 /// `KernelPageSize` of the mapping holding `uva` in the text of a smaps file, read line by
 /// line (the kernel generates the records as they are read, so reading stops early).
 fn kernel_page_size(smaps: impl Iterator<Item = String>, uva: u64) -> Option<u64> {
@@ -150,6 +193,9 @@ impl PinMemory for MapsMemory {
     /// an anonymous mapping (no name, or `[heap]`, `[stack]`) has no huge pages to report, and
     /// only a named one (`/anon_hugepage`, a hugetlbfs or other file) costs a read of smaps.
     fn contiguity(&self, uva: u64) -> u64 {
+        if self.other.is_none() {
+            return own_contiguity(uva);
+        }
         let Ok(maps) = self.read("maps") else {
             return PAGE_SIZE;
         };
@@ -160,14 +206,7 @@ impl PinMemory for MapsMemory {
         if name.is_empty() || name.starts_with('[') {
             return PAGE_SIZE;
         }
-        let Ok(f) = self.path("smaps").and_then(std::fs::File::open) else {
-            return PAGE_SIZE;
-        };
-        use std::io::BufRead;
-        let lines = std::io::BufReader::new(f).lines().map_while(|l| l.ok());
-        kernel_page_size(lines, uva)
-            .filter(|s| s.is_power_of_two())
-            .unwrap_or(PAGE_SIZE)
+        self.smaps_page_size(uva)
     }
 
     fn check_pinnable(&self, uva: u64, npages: u64, write: bool) -> Result<()> {
@@ -178,8 +217,31 @@ impl PinMemory for MapsMemory {
             .checked_mul(PAGE_SIZE)
             .and_then(|len| uva.checked_add(len))
             .ok_or(Errno::EFAULT)?;
+        if self.other.is_none() {
+            let efault = |_| Errno::EFAULT;
+            let snap = addr_space::current().map_err(efault)?;
+            if check_mappings(snap.from(uva).iter().copied(), uva, end, write).is_ok() {
+                return Ok(());
+            }
+            let snap = addr_space::fresh().map_err(efault)?;
+            return check_mappings(snap.from(uva).iter().copied(), uva, end, write);
+        }
         let maps = self.read("maps").map_err(|_| Errno::EFAULT)?;
-        check(&maps, uva, end, write)
+        check_mappings(maps.lines().filter_map(parse_line), uva, end, write)
+    }
+}
+
+impl MapsMemory {
+    /// `KernelPageSize` of the mapping holding `uva` from smaps (`PAGE_SIZE` if unknown).
+    fn smaps_page_size(&self, uva: u64) -> u64 {
+        let Ok(f) = self.path("smaps").and_then(std::fs::File::open) else {
+            return PAGE_SIZE;
+        };
+        use std::io::BufRead;
+        let lines = std::io::BufReader::new(f).lines().map_while(|l| l.ok());
+        kernel_page_size(lines, uva)
+            .filter(|s| s.is_power_of_two())
+            .unwrap_or(PAGE_SIZE)
     }
 }
 

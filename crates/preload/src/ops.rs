@@ -7,6 +7,7 @@
 //! is `release`). A call on an fd whose close is under way, or that was closed, answers
 //! `EBADF` rather than going to the backing file (see [`crate::table`]).
 
+use crate::caller_memory;
 use crate::files::Fds;
 use crate::share::Kind;
 use crate::sys::{self, Errno};
@@ -17,7 +18,7 @@ use crate::{
 };
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
-use uiommu_abi::{Caller, ProcessVm, dispatch};
+use uiommu_abi::{Caller, dispatch};
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
 pub fn open(
@@ -112,9 +113,21 @@ pub fn close_range(
     rc
 }
 
+/// The entry of `fd` if it is virtual: `None` if it is not ours, `EBADF` if it is being closed.
+///
+/// No system call: every way the program can give up or replace a number goes through the
+/// table (`close`, `close_range`, `closefrom`, `dup*`, `fcntl(F_DUPFD*)`, and the same through
+/// `syscall()`), so an entry stands for the file at its number (see [`crate::table`]).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
+    TABLE.get(fd)
+}
+
 /// The entry of `fd` if it is virtual and still names its memfd: `None` if it is not ours,
-/// `EBADF` if it is being closed or was closed. A number that now names another file (a
-/// `dup2` over it, or closed behind our back and reused) is looked up again.
+/// `EBADF` if it is being closed or was closed. Where `syscall()` is not intercepted (see
+/// [`crate::table`]), a number closed behind our back and reused is caught here: a number that
+/// now names another file is looked up again.
+#[cfg(not(target_arch = "x86_64"))]
 pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
     loop {
         let entry = match TABLE.get(fd)? {
@@ -132,7 +145,7 @@ pub(crate) fn lookup(fd: c_int) -> Option<Result<Entry, Errno>> {
     }
 }
 
-/// The entry of `fd` if it is virtual, open and still names its memfd.
+/// The entry of `fd` if it is virtual and not being closed.
 pub(crate) fn entry(fd: c_int) -> Option<Entry> {
     lookup(fd)?.ok()
 }
@@ -186,8 +199,7 @@ pub(crate) fn command(
     f: impl FnOnce(&Caller<'_>) -> uiommu_uapi::errno::Result<i64>,
 ) -> Result<c_int, Errno> {
     let _gate = fork::command_guard();
-    process::refresh_limits();
-    let mem = ProcessVm::current();
+    let mem = caller_memory();
     let caller = Caller::opener(&mem, &Fds);
     f(&caller)
         .map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
@@ -205,18 +217,13 @@ fn file_ioctl(request: c_ulong) -> Option<Result<c_int, Errno>> {
     Some(Err(libc::ENOTTY))
 }
 
-/// The access mode of an open file.
-fn access_mode(fd: c_int) -> Result<c_int, Errno> {
-    Ok(sys::status_flags(fd)? & libc::O_ACCMODE)
-}
-
 /// `read` or `write` of `count` bytes at the caller's `buf` (`vfs_read`/`vfs_write`): `EBADF`
 /// for the wrong access mode; then the file's method. The device has neither method
 /// (`EINVAL`); a file a command made answers through [`uiommu_abi::File::read`] and
 /// [`uiommu_abi::File::write`] (`EINVAL` for one without the method).
 pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
     answer(fd, |entry| {
-        Some(check_access_mode(fd, write).and_then(|()| {
+        Some(check_access_mode(&entry, write).and_then(|()| {
             let f = match &entry.object {
                 Object::File(f) => f,
                 Object::FailNth(tid) => {
@@ -243,7 +250,7 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                 }
             };
             let _gate = fork::command_guard();
-            let mem = ProcessVm::current();
+            let mem = caller_memory();
             let r = if write {
                 f.file().write(&mem, buf, count)
             } else {
@@ -256,8 +263,8 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
 }
 
 /// `EBADF` unless the fd was opened for the direction (`vfs_read`/`vfs_write`).
-fn check_access_mode(fd: c_int, write: bool) -> Result<(), Errno> {
-    let mode = access_mode(fd)?;
+fn check_access_mode(entry: &Entry, write: bool) -> Result<(), Errno> {
+    let mode = entry.mode;
     let forbidden = if write {
         libc::O_RDONLY
     } else {
@@ -286,12 +293,12 @@ pub fn pread_pwrite(
             Object::File(_) => Err(libc::ESPIPE),
             Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
             Object::Context(_) | Object::Group(_) | Object::Remote(_) => {
-                check_access_mode(fd, write).and(Err(libc::EINVAL))
+                check_access_mode(&entry, write).and(Err(libc::EINVAL))
             }
-            Object::FailNth(tid) => check_access_mode(fd, write)
+            Object::FailNth(tid) => check_access_mode(&entry, write)
                 .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Device(d) => check_access_mode(fd, write)
+            Object::Device(d) => check_access_mode(&entry, write)
                 .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
         };
@@ -319,7 +326,7 @@ pub fn vectored(
         Some(
             pos.transpose()
                 .and_then(|pos| {
-                    check_access_mode(fd, write)?;
+                    check_access_mode(&entry, write)?;
                     device_io::vectored(d, write, iov, iovcnt, pos, flags)
                 })
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
@@ -339,7 +346,7 @@ pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
 /// A read or write of a `fail-nth` file through the caller's buffer.
 fn fail_nth_io(tid: c_int, write: bool, buf: u64, count: usize, pos: u64) -> Result<usize, Errno> {
     use uiommu_uapi::UserMemory;
-    let mem = ProcessVm::current();
+    let mem = caller_memory();
     // The text is at most 11 bytes; `kstrtouint_from_user` parses at most the first 66
     // bytes written and consumes them all.
     let mut bytes = vec![0u8; count.min(if write { 66 } else { 16 })];
@@ -440,7 +447,7 @@ fn mmap_checks(len: usize, prot: c_int, flags: c_int, fd: c_int, off: i64) -> Re
     if len.checked_next_multiple_of(PAGE as usize).is_none() {
         return Err(libc::ENOMEM);
     }
-    let mode = access_mode(fd)?;
+    let mode = sys::access_mode(fd)?;
     let readable = mode != libc::O_WRONLY;
     let writable = mode != libc::O_RDONLY;
     let shared = match flags & libc::MAP_TYPE {

@@ -24,14 +24,14 @@ impl<T: Release> Owned<T> {
     pub fn new(value: T) -> Self {
         Owned {
             value: Some(value),
-            owner: std::process::id(),
+            owner: crate::process::pid(),
         }
     }
 
     /// The file, for the process that opened it; `EBADF` in a forked child.
     pub fn serve(&self) -> Result<&T, Errno> {
         match &self.value {
-            Some(v) if std::process::id() == self.owner => Ok(v),
+            Some(v) if crate::process::pid() == self.owner => Ok(v),
             _ => Err(libc::EBADF),
         }
     }
@@ -42,7 +42,7 @@ impl<T: Release> Drop for Owned<T> {
         let Some(value) = self.value.take() else {
             return;
         };
-        if std::process::id() != self.owner {
+        if crate::process::pid() != self.owner {
             std::mem::forget(value);
             return;
         }

@@ -4,10 +4,12 @@
 //! All contexts of the process share one pin registry and one pair of `locked_vm` counters: the
 //! per-process counter (`mm_struct::locked_vm`) is exactly that, and the per-user counter
 //! (`user_struct::locked_vm`) can only see this process's pins in process. The limits follow
-//! `RLIMIT_MEMLOCK`, re-read before every command as the kernel reads it when it charges.
+//! `RLIMIT_MEMLOCK`, read when pages are charged, as the kernel reads it then: a command that
+//! pins nothing (or a process with `CAP_IPC_LOCK`, whose pins are not charged) never asks.
 
 use crate::maps::MapsMemory;
 use crate::sys;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use uiommu_abi::host::Process;
 use uiommu_abi::host::{LockedVm, PAGE_SIZE, PinRegistry};
@@ -24,34 +26,22 @@ struct Shared {
 
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let limit = limit_pages();
-        Shared {
-            memory: Arc::new(MapsMemory::SELF),
-            registry: Arc::new(PinRegistry::new()),
-            user_locked: Arc::new(LockedVm::new(limit)),
-            mm_locked: Arc::new(LockedVm::new(limit)),
-        }
+    SHARED.get_or_init(|| Shared {
+        memory: Arc::new(MapsMemory::SELF),
+        registry: Arc::new(PinRegistry::new()),
+        user_locked: Arc::new(LockedVm::with_source(limit_pages)),
+        mm_locked: Arc::new(LockedVm::with_source(limit_pages)),
     })
 }
 
-/// `RLIMIT_MEMLOCK >> PAGE_SHIFT`.
+/// `RLIMIT_MEMLOCK >> PAGE_SHIFT`, read when pages are charged.
 fn limit_pages() -> u64 {
     sys::memlock_limit() / PAGE_SIZE
-}
-
-/// Follows a `setrlimit` since the last command.
-pub fn refresh_limits() {
-    let s = shared();
-    let limit = limit_pages();
-    s.user_locked.set_limit(limit);
-    s.mm_locked.set_limit(limit);
 }
 
 /// The process as a context opened now sees it (capabilities are those in effect now).
 pub fn current() -> Process {
     let s = shared();
-    refresh_limits();
     let caps = sys::effective_caps();
     Process {
         memory: s.memory.clone(),
@@ -77,4 +67,27 @@ pub fn of_child(pid: u32) -> Result<Process, sys::Errno> {
         cap_ipc_lock: caps & (1 << CAP_IPC_LOCK) != 0,
         cap_sys_resource: caps & (1 << CAP_SYS_RESOURCE) != 0,
     })
+}
+
+/// This process's ID once asked of the kernel (0: not yet, or forgotten by a fork).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's ID, kept: asked of the kernel once, and again after a `fork` (the child
+/// handler forgets it, see [`forked`]). A child made without libc's fork handlers (a raw
+/// `clone`, `_Fork`) would see its parent's.
+pub fn pid() -> u32 {
+    crate::fork::install();
+    match PID.load(Ordering::Acquire) {
+        0 => {
+            let p = std::process::id();
+            PID.store(p, Ordering::Release);
+            p
+        }
+        p => p,
+    }
+}
+
+/// In a forked child: the kept process ID is the parent's.
+pub fn forked() {
+    PID.store(0, Ordering::Release);
 }

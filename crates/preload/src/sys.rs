@@ -8,7 +8,7 @@
 //! - raw system calls for the library's own bookkeeping (`fstat`, `fcntl`, `memfd_create` …),
 //!   which must not go through the intercepted symbols again.
 
-use libc::{c_char, c_int, c_uint, c_ulong, c_void, off_t, size_t, ssize_t};
+use libc::{c_char, c_int, c_long, c_uint, c_ulong, c_void, off_t, size_t, ssize_t};
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -69,6 +69,10 @@ trait Failed {
 
 impl Failed for c_int {
     const FAILED: Self = -1;
+}
+
+impl Failed for () {
+    const FAILED: Self = ();
 }
 
 impl Failed for ssize_t {
@@ -145,6 +149,11 @@ next_fn! {
     fn next_sigaction = "sigaction" (sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
     fn next_signal = "signal" (sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
     fn next_mprotect = "mprotect" (addr: *mut c_void, len: size_t, prot: c_int) -> c_int;
+    fn next_pthread_sigmask = "pthread_sigmask" (how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int;
+    fn next_sigprocmask = "sigprocmask" (how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int;
+    fn next_madvise = "madvise" (addr: *mut c_void, len: size_t, advice: c_int) -> c_int;
+    fn next_brk = "brk" (addr: *mut c_void) -> c_int;
+    fn next_sbrk = "sbrk" (delta: libc::intptr_t) -> *mut c_void;
     fn next_open_2 = "__open_2" (path: *const c_char, flags: c_int) -> c_int;
     fn next_open64_2 = "__open64_2" (path: *const c_char, flags: c_int) -> c_int;
     fn next_openat_2 = "__openat_2" (dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
@@ -153,6 +162,7 @@ next_fn! {
     fn next_creat64 = "creat64" (path: *const c_char, mode: c_uint) -> c_int;
     fn next_close = "close" (fd: c_int) -> c_int;
     fn next_close_range = "close_range" (first: c_uint, last: c_uint, flags: c_int) -> c_int;
+    fn next_closefrom = "closefrom" (first: c_int) -> ();
     fn next_read = "read" (fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t;
     fn next_write = "write" (fd: c_int, buf: *const c_void, count: size_t) -> ssize_t;
     fn next_pread = "pread" (fd: c_int, buf: *mut c_void, count: size_t, pos: off_t) -> ssize_t;
@@ -252,11 +262,30 @@ pub fn next_munmap(addr: *mut c_void, len: size_t) -> c_int {
     unsafe { f(addr, len) }
 }
 
+/// libc's `syscall(n, a1, ..., a6)`, past the exported `syscall` of this library (which treats
+/// the program's `SYS_close` and `SYS_dup*` as its `close` and `dup*`, see
+/// [`crate::syscall_exports`]): for this library's own closes and duplicates.
+pub fn next_syscall(n: c_long, args: [c_long; 6]) -> c_long {
+    static NEXT: Next = Next::new("syscall\0");
+    let p = NEXT.get();
+    if p.is_null() {
+        set_errno(libc::ENOSYS);
+        return -1;
+    }
+    type SyscallFn =
+        unsafe extern "C" fn(c_long, c_long, c_long, c_long, c_long, c_long, c_long) -> c_long;
+    // SAFETY: `p` is libc's `syscall`, a C-variadic function; on x86-64 and AArch64 Linux the
+    // variadic integer arguments sit where fixed ones do, and it reads exactly six.
+    let f: SyscallFn = unsafe { std::mem::transmute(p) };
+    let [a1, a2, a3, a4, a5, a6] = args;
+    // SAFETY: the caller's system call and arguments, passed through.
+    unsafe { f(n, a1, a2, a3, a4, a5, a6) }
+}
+
 /// `dup3(old, new, flags)` as a raw system call.
 pub fn dup3_raw(old: c_int, new: c_int, flags: c_int) -> Result<c_int, Errno> {
-    // SAFETY: fd-number arguments only.
-    let rc = unsafe { libc::syscall(libc::SYS_dup3, old, new, flags) };
-    sys_result(rc).map(|v| v as c_int)
+    let args = [old as c_long, new as c_long, flags as c_long, 0, 0, 0];
+    sys_result(next_syscall(libc::SYS_dup3, args)).map(|v| v as c_int)
 }
 
 /// Converts a raw system call result to `Ok(value)` or `Err(errno)`.
@@ -438,6 +467,11 @@ pub fn unix_connect_once(listener: c_int) {
     close_raw(client);
 }
 
+/// The access mode of an open file (`O_ACCMODE` of its status flags).
+pub fn access_mode(fd: c_int) -> Result<c_int, Errno> {
+    Ok(status_flags(fd)? & libc::O_ACCMODE)
+}
+
 /// `fcntl(fd, F_GETFL)`: the open file's status flags and access mode.
 pub fn status_flags(fd: c_int) -> Result<c_int, Errno> {
     // SAFETY: F_GETFL reads only the fd's flags; no memory is passed.
@@ -489,8 +523,7 @@ pub fn open_raw(path: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, Errno>
 
 /// `close(fd)` as a raw system call, for the library's own temporary fds.
 pub fn close_raw(fd: c_int) {
-    // SAFETY: closes an fd this library created and still owns; nothing else refers to it.
-    unsafe { libc::syscall(libc::SYS_close, fd) };
+    next_syscall(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]);
 }
 
 /// `RLIMIT_MEMLOCK`'s soft limit in bytes (`RLIM_INFINITY` as `u64::MAX`).

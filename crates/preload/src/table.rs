@@ -10,10 +10,16 @@
 //! released) when the last fd referring to it leaves the table. Entries are always dropped
 //! after the table lock is released.
 //!
-//! Each entry remembers the identity (`st_dev`, `st_ino`) of its memfd. An fd closed behind our
-//! back (a raw `close` system call, `closefrom`, a child's `posix_spawn` file action) leaves a
-//! stale entry; the identity check on every use notices that the number now names another file
-//! and drops the entry instead of answering for the wrong file.
+//! Each entry remembers the identity (`st_dev`, `st_ino`) of its memfd, checked when an entry
+//! is made or adopted, not on every call (that `fstat` was most of the cost of a cheap
+//! `ioctl`): every way the program gives up or replaces a number goes through the table —
+//! `close`, `close_range`, `closefrom`, `dup`, `dup2`, `dup3`, `fcntl(F_DUPFD*)`, and the same
+//! system calls made with `syscall()` (see [`crate::syscall_exports`]). A `posix_spawn` file
+//! action closes in the child, whose fds are its own. What the table cannot see is a close
+//! made with an inline `syscall` instruction or inside libc (`fclose` of a `FILE` opened with
+//! `fdopen` on a virtual fd): the number then still counts as ours, and calls on a file later
+//! opened at it are answered as for the virtual fd. (On other targets than x86-64, where
+//! `syscall()` is not intercepted, each call still checks the identity with `fstat`.)
 //!
 //! # Closing and opening against concurrent calls
 //! A call on an fd looks the number up here, then either answers for the object or, for a
@@ -30,8 +36,7 @@
 //! - A new backing fd is made and mapped under the write lock ([`FdTable::create`]), with the
 //!   table counted non-empty from the start, so no lookup sees its number before its entry.
 //! - `dup`, `dup2`, `dup3` and `fcntl(F_DUPFD*)` run under the write lock (see
-//!   [`crate::ops::duplicate`]); a lookup whose identity check then sees another file looks
-//!   again instead of falling through.
+//!   [`crate::ops::duplicate`]), which updates the entry of the new number with the call.
 //! - What no lock can cover: a call that found its number not ours, then was preempted before
 //!   its system call while other threads closed that fd and made one of ours at the number.
 //!   Both make and duplicate advance [`FdTable::generation`]; `ioctl` forwards, and if that
@@ -39,8 +44,8 @@
 //!   A forwarded `read`, `write` or `mmap` cannot be undone, so for them that window (a
 //!   preemption spanning a whole close and open by other threads) stays.
 //!
-//! A forked child has no thread in the middle of a close: it unmarks every closing entry
-//! ([`TableGuard::unmark_closing`]), and the identity check drops those whose fd was closed.
+//! A forked child has no thread in the middle of a close: it unmarks every closing entry whose
+//! fd still names its memfd, and drops the others ([`TableGuard::settle_closing`]).
 
 use libc::c_int;
 use std::collections::BTreeMap;
@@ -77,6 +82,9 @@ pub struct Entry {
     pub object: Object,
     /// `(st_dev, st_ino)` of the backing memfd.
     pub id: (u64, u64),
+    /// The open file's access mode (`O_ACCMODE` of its status flags), which no call changes
+    /// after the open: read and write check it without a system call.
+    pub mode: c_int,
 }
 
 impl Entry {
@@ -202,8 +210,9 @@ impl FdTable {
     /// behind our back) is replaced, and dropped here.
     pub fn register(&self, fd: c_int, object: Object) -> Result<(), crate::sys::Errno> {
         let id = crate::sys::file_id(fd)?;
+        let mode = crate::sys::access_mode(fd)?;
         crate::fork::install();
-        drop(self.insert(fd, Entry { object, id }));
+        drop(self.insert(fd, Entry { object, id, mode }));
         Ok(())
     }
 
@@ -217,15 +226,19 @@ impl FdTable {
     ) -> Result<c_int, crate::sys::Errno> {
         crate::fork::install();
         let mut t = self.write_new();
-        let made = make().and_then(|fd| match crate::sys::file_id(fd) {
-            Ok(id) => Ok((fd, id)),
-            Err(e) => {
-                crate::sys::close_raw(fd);
-                Err(e)
+        let made = make().and_then(|fd| {
+            let ident =
+                crate::sys::file_id(fd).and_then(|id| Ok((id, crate::sys::access_mode(fd)?)));
+            match ident {
+                Ok((id, mode)) => Ok((fd, id, mode)),
+                Err(e) => {
+                    crate::sys::close_raw(fd);
+                    Err(e)
+                }
             }
         });
-        let (fd, id) = made?;
-        let stale = t.insert(fd, Entry { object, id });
+        let (fd, id, mode) = made?;
+        let stale = t.insert(fd, Entry { object, id, mode });
         drop(t);
         drop(stale);
         Ok(fd)
@@ -328,9 +341,31 @@ impl TableGuard<'_> {
         self.map.iter().map(|(&fd, s)| (fd, &s.entry))
     }
 
-    /// In a forked child, where no close is under way: every entry is open again (the identity
-    /// check drops those whose fd the parent had closed before the fork).
-    pub fn unmark_closing(&mut self) {
-        self.map.values_mut().for_each(|s| s.closing = false);
+    /// In a forked child, where no close is under way: an entry whose close was under way in
+    /// the parent stays if its fd still names its memfd in the child (the close had not run
+    /// yet), and goes otherwise. Returns the entries removed (drop them after the lock).
+    pub fn settle_closing(&mut self) -> Vec<Entry> {
+        let closing: Vec<c_int> = self
+            .map
+            .iter()
+            .filter(|(_, s)| s.closing)
+            .map(|(&fd, _)| fd)
+            .collect();
+        let mut removed = Vec::new();
+        for fd in closing {
+            let open = self
+                .map
+                .get(&fd)
+                .is_some_and(|s| crate::sys::file_id(fd).is_ok_and(|id| id == s.entry.id));
+            match open {
+                true => {
+                    if let Some(s) = self.map.get_mut(&fd) {
+                        s.closing = false;
+                    }
+                }
+                false => removed.extend(self.remove(fd)),
+            }
+        }
+        removed
     }
 }

@@ -14,6 +14,15 @@ pub trait UserMemory {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()>;
     /// Stores `data` at `addr..addr + data.len()`; `EFAULT` if any byte is not writable.
     fn write(&self, addr: u64, data: &[u8]) -> Result<()>;
+    /// Copies `len` bytes from `src` to `dst`, both addresses of this memory; `EFAULT` if a
+    /// byte of `src` is not readable or one of `dst` not writable. The default reads the whole
+    /// range into a buffer first (so `dst` is untouched if `src` faults); a memory that can
+    /// copy in place overrides it, saving a pass over the bytes.
+    fn copy(&self, dst: u64, src: u64, len: usize) -> Result<()> {
+        let mut tmp = vec![0u8; len];
+        self.read(src, &mut tmp)?;
+        self.write(dst, &tmp)
+    }
 }
 
 impl<M: UserMemory + ?Sized> UserMemory for &M {
@@ -23,6 +32,9 @@ impl<M: UserMemory + ?Sized> UserMemory for &M {
     fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
         (**self).write(addr, data)
     }
+    fn copy(&self, dst: u64, src: u64, len: usize) -> Result<()> {
+        (**self).copy(dst, src, len)
+    }
 }
 
 impl<M: UserMemory + ?Sized> UserMemory for std::sync::Arc<M> {
@@ -31,6 +43,9 @@ impl<M: UserMemory + ?Sized> UserMemory for std::sync::Arc<M> {
     }
     fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
         (**self).write(addr, data)
+    }
+    fn copy(&self, dst: u64, src: u64, len: usize) -> Result<()> {
+        (**self).copy(dst, src, len)
     }
 }
 

@@ -231,6 +231,54 @@ impl IoPagetable {
         }
         Ok(())
     }
+
+    /// [`Self::access_rw`] reading `len` bytes into the caller's buffer at `ubuf` in one pass
+    /// per area ([`UserMemory::copy`]) instead of through a kernel buffer. Every area is checked
+    /// (and probed) before any byte is copied, so a refused access leaves the buffer untouched,
+    /// as the kernel's bounce does; a fault of the copy itself is `EFAULT` with the areas
+    /// before it copied.
+    pub fn access_read_to(
+        &self,
+        iova: u64,
+        len: u64,
+        ubuf: u64,
+        flags: AccessFlags,
+        mem: &dyn UserMemory,
+    ) -> Result<()> {
+        let last = access_last(iova, len)?;
+        let g = self.read();
+        let (steps, done) = g.areas.contig(iova, last);
+        let mut chunks = Vec::with_capacity(steps.len());
+        for s in &steps {
+            let Some(a) = g.areas.get(s.area) else {
+                return Err(Errno::ENOENT);
+            };
+            if a.prevent_access {
+                return Err(Errno::EINVAL);
+            }
+            if !a.prot.contains(Prot::READ) {
+                return Err(Errno::EPERM);
+            }
+            check_access(a)?;
+            let n = s.last - s.cur + 1;
+            let byte = a.byte_of(s.cur);
+            let host = a.pages.host_addr(byte, n)?;
+            if flags.slow_path || a.pages.is_file() {
+                a.pages.probe(byte, n)?;
+            }
+            chunks.push((host, n));
+        }
+        if !done {
+            return Err(Errno::ENOENT);
+        }
+        let mut off = 0u64;
+        for (host, n) in chunks {
+            let dst = ubuf.checked_add(off).ok_or(Errno::EFAULT)?;
+            mem.copy(dst, host, n as usize)?;
+            off += n;
+        }
+        Ok(())
+    }
 }
 
 impl Inner {

@@ -51,11 +51,13 @@ impl RlimitMode {
 ///
 /// The check is `locked + npages > limit` → `ENOMEM`, as in `incr_user_locked_vm` and
 /// `__account_locked_vm`. The limit is read on every charge so the front end can follow
-/// `setrlimit`.
+/// `setrlimit`: from a source the front end gives ([`LockedVm::with_source`]), read only when
+/// pages are charged as the kernel reads `RLIMIT_MEMLOCK` then, or as last set.
 #[derive(Debug)]
 pub struct LockedVm {
     locked: AtomicU64,
     limit: AtomicU64,
+    source: Option<fn() -> u64>,
 }
 
 impl LockedVm {
@@ -64,6 +66,16 @@ impl LockedVm {
         Self {
             locked: AtomicU64::new(0),
             limit: AtomicU64::new(limit_pages),
+            source: None,
+        }
+    }
+
+    /// A counter at zero whose limit in pages is `source()`, called at each charge.
+    pub fn with_source(source: fn() -> u64) -> Self {
+        Self {
+            locked: AtomicU64::new(0),
+            limit: AtomicU64::new(0),
+            source: Some(source),
         }
     }
 
@@ -72,7 +84,8 @@ impl LockedVm {
         self.locked.load(Ordering::SeqCst)
     }
 
-    /// Changes the limit; pages already charged stay charged.
+    /// Changes the limit; pages already charged stay charged. A counter with a source keeps
+    /// reading the source.
     pub fn set_limit(&self, limit_pages: u64) {
         self.limit.store(limit_pages, Ordering::SeqCst);
     }
@@ -80,7 +93,10 @@ impl LockedVm {
 
 impl PinAccount for LockedVm {
     fn charge(&self, npages: u64) -> Result<()> {
-        let limit = self.limit.load(Ordering::SeqCst);
+        let limit = match self.source {
+            Some(source) => source(),
+            None => self.limit.load(Ordering::SeqCst),
+        };
         self.locked
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
                 cur.checked_add(npages).filter(|&new| new <= limit)
@@ -126,6 +142,17 @@ mod tests {
         vm.set_limit(0);
         assert_eq!(vm.charge(1), Err(Errno::ENOMEM));
         assert_eq!(vm.charge(0), Ok(()));
+    }
+
+    #[test]
+    fn a_source_is_read_at_each_charge() {
+        static LIMIT: AtomicU64 = AtomicU64::new(3);
+        let vm = LockedVm::with_source(|| LIMIT.load(Ordering::SeqCst));
+        vm.charge(3).unwrap();
+        assert_eq!(vm.charge(1), Err(Errno::ENOMEM));
+        LIMIT.store(4, Ordering::SeqCst);
+        vm.charge(1).unwrap();
+        assert_eq!(vm.locked(), 4);
     }
 
     #[test]

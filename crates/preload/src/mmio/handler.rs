@@ -1,4 +1,7 @@
-//! The `SIGSEGV` handler that serves the loads and stores of BAR mappings, as a hypervisor
+//! The `SIGSEGV` and `SIGBUS` handler. A fault of a fault-tolerant copy resumes at the copy's
+//! recovery point ([`crate::user_copy::recover`]), whatever the address.
+//!
+//! It serves the loads and stores of BAR mappings, as a hypervisor
 //! serves a guest's MMIO exits: the faulting address names a recorded mapping
 //! ([`super::ranges`]), the instruction at the saved RIP is decoded ([`super::decode`]), the
 //! access goes to the device file ([`uiommu_abi::VfioDeviceFile::mmio`]), the result lands in
@@ -18,8 +21,8 @@
 //! one of them itself (a signal handler of the program touching the BAR while it interrupted
 //! the same thread inside a device `ioctl`/`pread`) would wait for itself. That is accepted:
 //! the alternative, refusing the access, would turn a legal MMIO access into a crash, and no
-//! code of this library touches a BAR mapping directly (its copies go through
-//! `process_vm_readv`, which answers `EFAULT` for the reserved range). A device model may
+//! code of this library touches a BAR mapping directly (its copies of user memory are
+//! recovered before a BAR is looked at, and answer `EFAULT` for the reserved range). A device model may
 //! allocate while it runs an access (edu's DMA): the interrupted code is the program's load or
 //! store, never inside the allocator.
 //!
@@ -32,14 +35,26 @@ use super::decode::{Access, decode};
 use super::{chain, ranges, regs};
 use crate::sys;
 use libc::{c_int, c_void, siginfo_t, ucontext_t};
-use std::sync::Once;
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
-/// Puts the handler in front of the program's `SIGSEGV` action (once per process).
+/// Puts the handler in front of the program's `SIGSEGV` and `SIGBUS` actions: the first time,
+/// and again for a signal whose action went back to the kernel's default since (a fault
+/// forwarded to a program that had none, see [`chain::forward`]). A call while another thread
+/// arms returns at once; the caller checks [`chain::in_front`].
 pub fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if !super::stack::prepare() {
-            return;
+    static PREPARED: OnceLock<bool> = OnceLock::new();
+    static ARMING: AtomicBool = AtomicBool::new(false);
+    if chain::SIGNALS.iter().all(|&s| chain::in_front(s)) {
+        return;
+    }
+    if !*PREPARED.get_or_init(super::stack::prepare) || ARMING.swap(true, SeqCst) {
+        return;
+    }
+    for sig in chain::SIGNALS {
+        if chain::in_front(sig) {
+            continue;
         }
         // SAFETY: an all-zero `sigaction` is valid; its fields are set below.
         let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -47,28 +62,48 @@ pub fn install() {
         act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: as above.
         let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-        if sys::next_sigaction(libc::SIGSEGV, &act, &mut old) == 0 {
-            chain::put_in_front(&old);
+        if sys::next_sigaction(sig, &act, &mut old) == 0 {
+            if old.sa_sigaction == act.sa_sigaction {
+                // Never record the handler as the program's own action.
+                // SAFETY: an all-zero `sigaction` is `SIG_DFL`.
+                old = unsafe { std::mem::zeroed() };
+            }
+            chain::put_in_front(sig, &old);
         }
-    });
+    }
+    ARMING.store(false, SeqCst);
+}
+
+thread_local! {
+    /// How deep this thread is in the handler (and the program's handlers it runs).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// True while this thread runs the handler: the signal is blocked (or the program's handler
+/// left it so), and a fault now would kill the process. A program's handler that jumps out
+/// with `siglongjmp` leaves this set for good; the thread's copies then take the slow path.
+pub fn active() -> bool {
+    DEPTH.with(|d| d.get() > 0)
 }
 
 /// The handler.
 extern "C" fn on_fault(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
     let errno = sys::errno();
+    DEPTH.with(|d| d.set(d.get() + 1));
     // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO` handler.
     let si = unsafe { &*info };
     // SAFETY: `si_addr` is the address of a `SIGSEGV` (garbage, unused, for one sent by `kill`).
     let addr = unsafe { si.si_addr() } as usize;
     let code = si.si_code;
-    let mut served = false;
-    if code > 0 && chain::in_front() && ranges::overlaps(addr, 1) {
+    let mut served = code > 0 && crate::user_copy::recover(ctx);
+    if !served && sig == libc::SIGSEGV && code > 0 && ranges::overlaps(addr, 1) {
         // A panic ends on that stack: the fault then counts as not served.
         super::stack::run(&mut || served = serve(addr, ctx));
     }
     if !served {
         chain::forward(sig, code, info, ctx);
     }
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
     sys::set_errno(errno);
 }
 

@@ -41,7 +41,7 @@ pub fn map(
     flags: c_int,
 ) -> Result<usize, Errno> {
     handler::install();
-    if !chain::in_front() {
+    if !chain::in_front(libc::SIGSEGV) {
         return Err(libc::ENOMEM);
     }
     let len = len.next_multiple_of(4096);

@@ -212,6 +212,7 @@ pub fn child(pending: Pending, table: &mut TableGuard<'_>) {
 }
 
 fn replace(table: &mut TableGuard<'_>, fd: c_int, object: Object) -> Option<Entry> {
-    let id = table.get(fd)?.id;
-    table.insert(fd, Entry { object, id })
+    let old = table.get(fd)?;
+    let (id, mode) = (old.id, old.mode);
+    table.insert(fd, Entry { object, id, mode })
 }

@@ -158,8 +158,9 @@ impl Connection {
     /// The fd arrived close-on-exec at the lowest free number, as the kernel's
     /// `get_unused_fd_flags(O_CLOEXEC)` would place it.
     fn install(self: &Arc<Self>, handle: u32, kind: Kind, fd: c_int) -> Result<i64, Errno> {
-        let id = match sys::file_id(fd) {
-            Ok(id) => id,
+        let ident = sys::file_id(fd).and_then(|id| Ok((id, sys::access_mode(fd)?)));
+        let (id, mode) = match ident {
+            Ok(ident) => ident,
             Err(e) => {
                 sys::close_raw(fd);
                 return Err(e);
@@ -172,6 +173,7 @@ impl Connection {
             Entry {
                 object: Object::Remote(remote),
                 id,
+                mode,
             },
         ));
         Ok(i64::from(fd))

@@ -260,3 +260,48 @@ fn access_rw_paths() {
         Err(Errno::EFAULT)
     );
 }
+
+#[test]
+fn access_read_to_copies_into_the_caller_buffer_or_leaves_it() {
+    let t = Arc::new(IoPagetable::new());
+    let p = Proc::new(1 << 20);
+    let data: Vec<u8> = (0..2 * PS).map(|i| (i * 3) as u8).collect();
+    p.mem.put(BUF, &data);
+    let iova = 0x100_0000;
+    t.map_user(Iova::Fixed(iova), BUF, 2 * PS, RW, &p.owner)
+        .unwrap();
+    let ubuf = BUF + 4 * PS;
+    for slow_path in [false, true] {
+        let flags = AccessFlags {
+            write: false,
+            slow_path,
+        };
+        t.access_read_to(iova + 5, PS + 11, ubuf, flags, p.mem.as_ref())
+            .unwrap();
+        assert_eq!(
+            p.mem.get(ubuf, (PS + 11) as usize),
+            data[5..(PS + 16) as usize]
+        );
+    }
+    // A range running past the mapping: ENOENT, and the caller's buffer untouched.
+    p.mem.put(ubuf, &vec![0xee; 2 * PS as usize]);
+    assert_eq!(
+        t.access_read_to(
+            iova + PS,
+            2 * PS,
+            ubuf,
+            AccessFlags::default(),
+            p.mem.as_ref()
+        ),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(
+        p.mem.get(ubuf, 2 * PS as usize),
+        vec![0xee; 2 * PS as usize]
+    );
+    // A caller buffer that is not there: EFAULT.
+    assert_eq!(
+        t.access_read_to(iova, 8, 0x10, AccessFlags::default(), p.mem.as_ref()),
+        Err(Errno::EFAULT)
+    );
+}
