@@ -239,11 +239,14 @@ fn edu_dma(rounds: u32, r: &Report) {
     });
     let mut timer = |iters: u32, f: &mut dyn FnMut()| time(rounds, iters, f);
     match edu::run(&mut timer) {
-        Ok(Some((from_ram, to_ram))) => {
-            r.copy("edu DMA 4 KiB RAM -> device", from_ram, edu::LEN, memcpy_ns);
-            r.copy("edu DMA 4 KiB device -> RAM", to_ram, edu::LEN, memcpy_ns);
+        Ok(rows) if rows.is_empty() => {
+            println!("(no edu device: run under `uiommu exec --device edu` for its DMA)")
         }
-        Ok(None) => println!("(no edu device: run under `uiommu exec --device edu` for its DMA)"),
+        Ok(rows) => {
+            for (name, ns) in rows {
+                r.copy(name, ns, edu::LEN, memcpy_ns);
+            }
+        }
         Err(e) => println!("edu DMA: {e}"),
     }
 }
