@@ -191,8 +191,11 @@ timed prereqs prereqs || exit 1
 CACHE=$(UIOMMU_CACHE=${UIOMMU_CACHE:-} timed kernel-source "$REPO/scripts/kernel-source.sh")
 KS=$CACHE/src/linux-source-7.3
 KOUT=$CACHE/real-kernel/kout
-WORK=$CACHE/real-kernel/work
-mkdir -p "$KOUT" "$WORK"
+# The kernel build is shared between runs; everything else a run makes (the initramfs, the
+# guests' consoles) is its own, so that two runs on one machine do not overwrite each other's.
+# A passing run removes it; a failing one keeps it for its logs.
+mkdir -p "$KOUT" "$CACHE/real-kernel"
+WORK=$(mktemp -d "$CACHE/real-kernel/work.XXXXXX")
 timed kernel kernel || exit 1
 timed tests tests || exit 1
 timed initramfs initramfs || exit 1
@@ -202,4 +205,5 @@ vfio_selftests_compare guest.log || ok=1
 timed boot-uiommu boot_uiommu_edu || ok=1
 vfio_selftests_compare guest-uiommu.log || ok=1
 printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2
+if [ "$ok" = 0 ]; then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
 exit $ok
