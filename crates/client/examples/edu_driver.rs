@@ -15,22 +15,12 @@ use uiommu_client::{
     Iommufd, Iova, MapFlags, MappedBuffer, PciDevices, PciFilter, RegionInfo, VfioDevice,
 };
 
-/// edu's registers (QEMU's `docs/specs/edu.rst`).
-const ID: u64 = 0x00;
-const LIVENESS: u64 = 0x04;
-const DMA_SOURCE: u64 = 0x80;
-const DMA_DESTINATION: u64 = 0x88;
-const DMA_COUNT: u64 = 0x90;
-const DMA_COMMAND: u64 = 0x98;
-const DMA_RUN: u64 = 1;
-const DMA_TO_RAM: u64 = 2;
-/// Where edu's DMA buffer sits in its own address space.
-const EDU_BUFFER: u64 = 0x40000;
+#[path = "common/edu.rs"]
+mod edu;
+use edu::*;
+
 /// The buffer's I/O address: below edu's 28-bit DMA limit.
 const IOVA: u64 = 0x100_0000;
-/// PCI command register: Memory Space and Bus Master enable.
-const COMMAND: u64 = 0x04;
-const MEMORY_AND_MASTER: u16 = 0x6;
 
 fn step(n: u32, what: &str) {
     println!("[{n}] {what}");
@@ -38,7 +28,7 @@ fn step(n: u32, what: &str) {
 
 /// The address and VFIO cdev index of the first edu in sysfs with a device cdev.
 fn find_edu() -> Result<(String, u32), Box<dyn Error>> {
-    let edus = PciDevices::new().matching(&PciFilter::new().id(0x1234, 0x11e8))?;
+    let edus = PciDevices::new().matching(&PciFilter::new().id(VENDOR, DEVICE))?;
     edus.into_iter()
         .find_map(|d| Some((d.vfio_cdev?.index, d.address)))
         .map(|(n, address)| (address, n))
@@ -66,11 +56,7 @@ impl Bar0<'_> {
     /// Starts a 256-byte transfer between RAM at `ram` (an IOVA) and edu's buffer; whether it
     /// completed (the start bit cleared), which edu's does even when the IOMMU refused it.
     fn dma(&self, ram: u64, to_ram: bool) -> Result<bool, Box<dyn Error>> {
-        let (src, dst) = if to_ram {
-            (EDU_BUFFER, ram)
-        } else {
-            (ram, EDU_BUFFER)
-        };
+        let (src, dst) = if to_ram { (BUFFER, ram) } else { (ram, BUFFER) };
         let command = DMA_RUN | if to_ram { DMA_TO_RAM } else { 0 };
         for (reg, value) in [
             (DMA_SOURCE, src),
@@ -110,9 +96,9 @@ fn run() -> Result<(), Box<dyn Error>> {
     let mut id = [0u8; 4];
     dev.read_region(&config, 0, &mut id)?;
     let mut cmd = [0u8; 2];
-    dev.read_region(&config, COMMAND, &mut cmd)?;
+    dev.read_region(&config, PCI_COMMAND, &mut cmd)?;
     let cmd = u16::from_le_bytes(cmd) | MEMORY_AND_MASTER;
-    dev.write_region(&config, COMMAND, &cmd.to_le_bytes())?;
+    dev.write_region(&config, PCI_COMMAND, &cmd.to_le_bytes())?;
     println!(
         "    {:#010x}, {} bytes of config space, command {cmd:#06x}",
         u32::from_le_bytes(id),

@@ -12,19 +12,10 @@ use uiommu_client::{
     VfioDevice,
 };
 
-const DMA_SOURCE: u64 = 0x80;
-const DMA_DESTINATION: u64 = 0x88;
-const DMA_COUNT: u64 = 0x90;
-const DMA_COMMAND: u64 = 0x98;
-const DMA_RUN: u64 = 1;
-const DMA_TO_RAM: u64 = 2;
-/// edu's DMA buffer in its own address space.
-const EDU_BUFFER: u64 = 0x40000;
-/// edu's DMA addresses are 28 bits wide.
-const DMA_LIMIT: u64 = 1 << 28;
-/// PCI command register: Memory Space and Bus Master enable.
-const COMMAND: u64 = 0x04;
-const MEMORY_AND_MASTER: u16 = 0x6;
+#[path = "../common/edu.rs"]
+mod regs;
+use regs::*;
+
 pub const LEN: usize = 4096;
 
 /// How the program reaches BAR 0.
@@ -64,9 +55,9 @@ impl Bar0 for MmioRegion {
 /// One transfer between RAM at `iova` and edu's buffer, waited for by polling.
 fn dma(bar: &dyn Bar0, iova: u64, to_ram: bool) {
     let (src, dst) = if to_ram {
-        (EDU_BUFFER, iova)
+        (BUFFER, iova)
     } else {
-        (iova, EDU_BUFFER)
+        (iova, BUFFER)
     };
     bar.write(DMA_SOURCE, src);
     bar.write(DMA_DESTINATION, dst);
@@ -82,7 +73,7 @@ fn dma(bar: &dyn Bar0, iova: u64, to_ram: bool) {
 pub fn run(
     time: &mut dyn FnMut(u32, &mut dyn FnMut()) -> f64,
 ) -> Result<Vec<(&'static str, f64)>, Box<dyn Error>> {
-    let found = PciDevices::new().matching(&PciFilter::new().id(0x1234, 0x11e8));
+    let found = PciDevices::new().matching(&PciFilter::new().id(VENDOR, DEVICE));
     let Some(cdev) = found.ok().into_iter().flatten().find_map(|d| d.vfio_cdev) else {
         return Ok(Vec::new());
     };
@@ -93,9 +84,9 @@ pub fn run(
     dev.attach(&ioas)?;
     let config = dev.region_info(VFIO_PCI_CONFIG_REGION_INDEX)?;
     let mut cmd = [0u8; 2];
-    dev.read_region(&config, COMMAND, &mut cmd)?;
+    dev.read_region(&config, PCI_COMMAND, &mut cmd)?;
     let cmd = u16::from_le_bytes(cmd) | MEMORY_AND_MASTER;
-    dev.write_region(&config, COMMAND, &cmd.to_le_bytes())?;
+    dev.write_region(&config, PCI_COMMAND, &cmd.to_le_bytes())?;
     let buf = MappedBuffer::new(LEN)?;
     buf.fill(0x3c);
     // The first IOVA the IOMMU gives: below edu's DMA limit on every model.
