@@ -1,0 +1,106 @@
+//! `uiommu-fuzz`: runs a fuzzing campaign, or replays sequences.
+//!
+//! ```text
+//! uiommu-fuzz [--seconds N] [--seed S|random] [--threads T] [--out DIR]
+//! uiommu-fuzz --sequence SEED      # play (and minimise) one generated sequence
+//! uiommu-fuzz --replay FILE...     # play sequences from files
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use uiommu_fuzz::campaign::{Config, campaign, random_seed};
+use uiommu_fuzz::{Sequence, generate, minimise, run};
+
+fn num(s: &str) -> Result<u64, String> {
+    match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("{s}: {e}"))
+}
+
+fn main() -> ExitCode {
+    // Panics are caught and reported as failures; the default hook would only add noise.
+    std::panic::set_hook(Box::new(|_| {}));
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("uiommu-fuzz: {e}");
+            ExitCode::from(64)
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode, String> {
+    let mut cfg = Config {
+        seconds: 10.0,
+        seed: random_seed(),
+        threads: 1,
+        out: uiommu_fuzz::corpus::default_dir(),
+        hang: Duration::from_secs(30),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--seconds" => cfg.seconds = val()?.parse().map_err(|e| format!("{e}"))?,
+            "--seed" => {
+                let v = val()?;
+                cfg.seed = if v == "random" { random_seed() } else { num(&v)? };
+            }
+            "--threads" => cfg.threads = num(&val()?)? as usize,
+            "--out" => cfg.out = PathBuf::from(val()?),
+            "--sequence" => return Ok(one(generate(num(&val()?)?))),
+            "--replay" => {
+                let mut code = ExitCode::SUCCESS;
+                for f in std::iter::once(val()?).chain(args.by_ref()) {
+                    let text = std::fs::read_to_string(&f).map_err(|e| format!("{f}: {e}"))?;
+                    println!("{f}:");
+                    if one(Sequence::parse(&text)?) != ExitCode::SUCCESS {
+                        code = ExitCode::FAILURE;
+                    }
+                }
+                return Ok(code);
+            }
+            _ => return Err(format!("unknown argument {a}")),
+        }
+    }
+    println!(
+        "uiommu-fuzz: seed {:#x}, {} thread(s), {} s",
+        cfg.seed, cfg.threads, cfg.seconds
+    );
+    let s = campaign(&cfg);
+    let secs = s.elapsed.as_secs_f64();
+    println!(
+        "uiommu-fuzz: seed {:#x}: {} calls in {} sequences, {:.1} s, {:.0} calls/s, {} failures",
+        cfg.seed,
+        s.calls,
+        s.sequences,
+        secs,
+        s.calls as f64 / secs.max(1e-9),
+        s.failures
+    );
+    Ok(if s.failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Plays one sequence; on failure prints it minimised.
+fn one(seq: Sequence) -> ExitCode {
+    match run(&seq) {
+        Ok(n) => {
+            println!("ok: {n} calls ({})", seq.model);
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            println!("failed: {f}");
+            if let Some((small, f)) = minimise(&seq) {
+                println!("minimised ({f}):\n{}", small.to_text());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
