@@ -21,6 +21,8 @@ pub enum Val {
     Lit(u64),
     /// The `k`-th live object ID (modulo their number; 0 if there is none).
     Id(u8),
+    /// The `k`-th live object of a kind (modulo their number; 0 if there is none).
+    Obj(ObjKind, u8),
     /// The `k`-th open fd the context's commands returned (-1 if there is none).
     Fd(u8),
     /// The first IOVA of the `k`-th mapped area over all IOASes, plus `pages` pages.
@@ -29,6 +31,40 @@ pub enum Val {
     AreaLen(u8),
     /// An address in a memory region.
     Ptr(Region, u64),
+}
+
+/// Kinds of objects a field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjKind {
+    Ioas,
+    /// A paging or nested HWPT.
+    Hwpt,
+    /// An IOAS or a HWPT: what an attach takes.
+    Pt,
+    Device,
+    /// A selftest mock device.
+    Stdev,
+    Viommu,
+    Vdevice,
+    Fault,
+}
+
+impl ObjKind {
+    /// Every kind with its name in the text form.
+    pub const ALL: [(ObjKind, &'static str); 8] = [
+        (ObjKind::Ioas, "ioas"),
+        (ObjKind::Hwpt, "hwpt"),
+        (ObjKind::Pt, "pt"),
+        (ObjKind::Device, "dev"),
+        (ObjKind::Stdev, "stdev"),
+        (ObjKind::Viommu, "viommu"),
+        (ObjKind::Vdevice, "vdev"),
+        (ObjKind::Fault, "fault"),
+    ];
+
+    fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(k, _)| *k == self).map_or("?", |(_, n)| n)
+    }
 }
 
 /// The user memory regions pointers are drawn from (see [`crate::world`] for the layout).
@@ -125,6 +161,7 @@ impl fmt::Display for Val {
         match *self {
             Val::Lit(v) => write!(f, "{v:#x}"),
             Val::Id(k) => write!(f, "id{k}"),
+            Val::Obj(kind, k) => write!(f, "{}{k}", kind.name()),
             Val::Fd(k) => write!(f, "fd{k}"),
             Val::AreaIova(k, d) => write!(f, "area{k}{d:+}"),
             Val::AreaLen(k) => write!(f, "alen{k}"),
@@ -144,6 +181,11 @@ impl Val {
     fn parse(s: &str) -> Option<Self> {
         if let Some(k) = s.strip_prefix("id") {
             return Some(Val::Id(k.parse().ok()?));
+        }
+        for (kind, name) in ObjKind::ALL {
+            if let Some(k) = s.strip_prefix(name).and_then(|k| k.parse().ok()) {
+                return Some(Val::Obj(kind, k));
+            }
         }
         if let Some(k) = s.strip_prefix("fd") {
             return Some(Val::Fd(k.parse().ok()?));
@@ -300,6 +342,8 @@ mod tests {
                         Field { offset: 24, width: 8, val: Val::AreaIova(2, -1) },
                         Field { offset: 32, width: 8, val: Val::AreaLen(1) },
                         Field { offset: 40, width: 4, val: Val::Fd(0) },
+                        Field { offset: 44, width: 4, val: Val::Obj(ObjKind::Stdev, 1) },
+                        Field { offset: 48, width: 4, val: Val::Obj(ObjKind::Pt, 0) },
                     ],
                 },
                 Call {

@@ -4,13 +4,17 @@
 //! edge, so that calls get past their first checks and then fail in the interesting places.
 
 use crate::MAX_CALLS;
-use crate::call::{ArgPlace, Call, Field, Region, Sequence, Val};
+use crate::call::{ArgPlace, Call, Field, ObjKind, Region, Sequence, Val};
 use crate::spec::{self, Command, TEST_OPS};
 use crate::world::PAGE;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use uiommu_uapi::layout::FieldLayout;
-use uiommu_uapi::selftest::TEST_CMD_PAYLOAD_OFFSET;
+use uiommu_uapi::iommufd::IOMMU_VFIO_IOAS_SET;
+use uiommu_uapi::selftest::{
+    IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, TEST_CMD_PAYLOAD_OFFSET,
+};
+use uiommu_uapi::vfio::VFIO_TYPE1v2_IOMMU;
 
 /// What a field holds, by its C name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +57,38 @@ fn kind(name: &str, offset: usize) -> Kind {
     }
 }
 
+/// The kind of object a field names, where its name says.
+fn obj_kind(name: &str) -> Option<ObjKind> {
+    Some(match name.rsplit('.').next().unwrap_or(name) {
+        "ioas_id" | "src_ioas_id" | "dst_ioas_id" | "object_id" => ObjKind::Ioas,
+        "pt_id" => ObjKind::Pt,
+        "hwpt_id" => ObjKind::Hwpt,
+        "dev_id" => ObjKind::Device,
+        "viommu_id" => ObjKind::Viommu,
+        "vdevice_id" => ObjKind::Vdevice,
+        "fault_id" => ObjKind::Fault,
+        _ => return None,
+    })
+}
+
+/// What the `id` of an `IOMMU_TEST_CMD` operation names.
+enum TestId {
+    Obj(ObjKind),
+    Fd,
+}
+
+fn test_id(op: u32) -> Option<TestId> {
+    Some(match op {
+        1 | 5 => TestId::Obj(ObjKind::Ioas),
+        2 | 12 => TestId::Obj(ObjKind::Pt),
+        3 | 13 | 14 => TestId::Obj(ObjKind::Hwpt),
+        6 | 7 | 8 | 11 => TestId::Fd,
+        10 | 18..=21 => TestId::Obj(ObjKind::Stdev),
+        16 => TestId::Obj(ObjKind::Device),
+        _ => return None,
+    })
+}
+
 /// IOVAs at page, 32-bit, aperture and address-space edges.
 const IOVA_EDGES: [u64; 14] = [
     0,
@@ -75,6 +111,10 @@ const LEN_EDGES: [u64; 9] = [0, 1, PAGE - 1, PAGE + 1, u64::MAX, 1 << 32, 1 << 4
 
 struct Gen {
     rng: ChaCha8Rng,
+    /// This call is well formed but for its values: exact size, no reserved bits, known
+    /// flags, IDs of the right kind, a writable struct. Half the calls are, so that sequences
+    /// build objects and mappings for the other half to break.
+    clean: bool,
 }
 
 impl Gen {
@@ -86,8 +126,12 @@ impl Gen {
         self.rng.random_range(0..n)
     }
 
-    fn id(&mut self) -> Val {
+    fn id(&mut self, kind: Option<ObjKind>) -> Val {
+        if let (Some(k), true) = (kind, self.clean) {
+            return Val::Obj(k, self.small(4));
+        }
         match self.rng.random_range(0..20) {
+            0..=11 if kind.is_some() => Val::Obj(kind.unwrap_or(ObjKind::Pt), self.small(4)),
             0..=13 => Val::Id(self.small(8)),
             14..=16 => Val::Lit(self.rng.random_range(0..24)),
             17 => Val::Lit(0),
@@ -130,22 +174,28 @@ impl Gen {
 
     fn flags(&mut self, command: &str) -> Val {
         let bit = |g: &mut Self| 1u64 << g.rng.random_range(0..8);
-        match self.rng.random_range(0..10) {
-            0..=3 if command == "IOMMU_IOAS_MAP" => Val::Lit([7, 6, 3, 5, 1][self.small(5) as usize]),
-            0..=3 if command == "VFIO_IOMMU_MAP_DMA" => Val::Lit(3),
-            0..=3 => Val::Lit(0),
-            4..=6 => Val::Lit(bit(self)),
-            7 | 8 => Val::Lit(self.rng.random_range(0..16)),
+        match self.rng.random_range(0..20) {
+            0..=13 if matches!(command, "IOMMU_IOAS_MAP" | "IOMMU_IOAS_COPY" | "IOMMU_IOAS_MAP_FILE") => {
+                Val::Lit([7, 6, 3, 5, 1, 7][self.small(6) as usize])
+            }
+            0..=13 if command == "VFIO_IOMMU_MAP_DMA" => Val::Lit(3),
+            0..=11 => Val::Lit(0),
+            _ if self.clean => Val::Lit(0),
+            12..=15 => Val::Lit(bit(self)),
+            16..=18 => Val::Lit(self.rng.random_range(0..16)),
             _ => Val::Lit(u64::from(self.rng.random::<u32>())),
         }
     }
 
     fn value(&mut self, command: &str, f: &FieldLayout) -> Val {
+        if let Some(k) = obj_kind(f.c_path) {
+            return self.id(Some(k));
+        }
         match kind(f.c_path, f.offset) {
             Kind::Size | Kind::Reserved | Kind::Out => {
-                Val::Lit(if self.one_in(12) { self.rng.random() } else { 0 })
+                Val::Lit(if !self.clean && self.one_in(12) { self.rng.random() } else { 0 })
             }
-            Kind::Id => self.id(),
+            Kind::Id => self.id(None),
             Kind::Fd => match self.rng.random_range(0..4) {
                 0 | 1 => Val::Fd(self.small(4)),
                 2 => Val::Lit(u64::MAX),
@@ -174,6 +224,9 @@ impl Gen {
     /// zero or non-zero tail.
     fn length(&mut self, c: &Command) -> (u16, u8) {
         let (size, min) = (c.size as u16, c.min_size as u16);
+        if self.clean {
+            return (size, 0);
+        }
         match self.rng.random_range(0..24) {
             0 => (0, 0),
             1 => (min.saturating_sub(1), 0),
@@ -187,6 +240,9 @@ impl Gen {
     }
 
     fn arg_place(&mut self) -> ArgPlace {
+        if self.clean {
+            return ArgPlace::Rw;
+        }
         match self.rng.random_range(0..40) {
             0 => ArgPlace::None,
             1 | 2 => ArgPlace::Ro,
@@ -196,7 +252,28 @@ impl Gen {
         }
     }
 
+    /// Now and then points the struct's IOVA and length at one mapped area, so that unmaps and
+    /// copies find something.
+    fn aim_at_an_area(&mut self, c: &Command, fields: &mut [Field]) {
+        if !self.one_in(3) {
+            return;
+        }
+        let k = self.small(8);
+        let is = |f: &Field, want: Kind| {
+            let name = c.fields.iter().find(|l| l.offset == usize::from(f.offset));
+            name.is_some_and(|l| kind(l.c_path, l.offset) == want)
+        };
+        let iovas: Vec<usize> = (0..fields.len()).filter(|&i| is(&fields[i], Kind::Iova)).collect();
+        if let Some(&i) = iovas.last() {
+            fields[i].val = Val::AreaIova(k, 0);
+        }
+        if let Some(f) = fields.iter_mut().find(|f| is(f, Kind::Len)) {
+            f.val = Val::AreaLen(k);
+        }
+    }
+
     fn call(&mut self) -> Call {
+        self.clean = self.one_in(2);
         let all = spec::commands();
         let total: u32 = all.iter().map(|c| c.weight).sum();
         let mut pick = self.rng.random_range(0..total);
@@ -208,9 +285,15 @@ impl Gen {
                 hit
             })
             .unwrap_or(&all[0]);
+        self.call_of(c, None)
+    }
+
+    /// A call of `c` (of test operation `op`, else one drawn).
+    fn call_of(&mut self, c: &Command, op: Option<u32>) -> Call {
         if c.value_arg {
-            let v = match self.rng.random_range(0..4) {
+            let v = match self.rng.random_range(0..6) {
                 0 => self.rng.random(),
+                1 | 2 if c.name == "VFIO_SET_IOMMU" => [1, 3][self.small(2) as usize],
                 _ => self.rng.random_range(0..12),
             };
             return Call {
@@ -230,7 +313,9 @@ impl Gen {
                 val,
             })
         };
-        for f in c.fields {
+        // The test command's union members are drawn by operation below.
+        let union = |f: &&FieldLayout| c.name == "IOMMU_TEST_CMD" && f.offset == TEST_CMD_PAYLOAD_OFFSET;
+        for f in c.fields.iter().filter(|f| !union(f)) {
             let val = match kind(f.c_path, f.offset) {
                 Kind::Size if !self.one_in(16) => Val::Lit(u64::from(len)),
                 _ => self.value(c.name, f),
@@ -238,17 +323,28 @@ impl Gen {
             push(f.offset, f.size.min(8), val);
         }
         if c.name == "IOMMU_TEST_CMD" {
-            let (op, member) = TEST_OPS[self.rng.random_range(0..TEST_OPS.len())];
+            let drawn = TEST_OPS[self.rng.random_range(0..TEST_OPS.len())];
+            let (op, member) = op
+                .and_then(|op| TEST_OPS.iter().find(|t| t.0 == op).copied())
+                .unwrap_or(drawn);
             let op = match self.rng.random_range(0..40) {
-                0 => 0,
-                1 => 99,
+                0 if !self.clean => 0,
+                1 if !self.clean => 99,
                 _ => op,
             };
             push(4, 4, Val::Lit(u64::from(op)));
-            push(8, 4, self.id());
+            let id = match test_id(op) {
+                Some(TestId::Fd) if !self.one_in(8) => Val::Fd(self.small(4)),
+                Some(TestId::Obj(k)) => self.id(Some(k)),
+                _ => self.id(None),
+            };
+            push(8, 4, id);
             for f in member {
                 push(TEST_CMD_PAYLOAD_OFFSET + f.offset, f.size.min(8), self.value(c.name, f));
             }
+        }
+        if !self.clean || self.one_in(2) {
+            self.aim_at_an_area(c, &mut fields);
         }
         Call {
             name: c.name,
@@ -260,19 +356,53 @@ impl Gen {
     }
 }
 
+impl Gen {
+    /// Most sequences start by building something: an IOAS, mock devices attached to it, and
+    /// for the VFIO node the compatibility IOAS and its type.
+    fn prologue(&mut self, vfio_node: bool) -> Vec<Call> {
+        if self.one_in(4) {
+            return Vec::new();
+        }
+        self.clean = true;
+        let cmd = |name| spec::command(name).expect("in the table");
+        let mut calls = vec![self.call_of(cmd("IOMMU_IOAS_ALLOC"), None)];
+        for _ in 0..self.rng.random_range(0..3) {
+            let op = [IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS][self.small(2) as usize];
+            calls.push(self.call_of(cmd("IOMMU_TEST_CMD"), Some(op)));
+        }
+        if vfio_node {
+            let mut set = self.call_of(cmd("IOMMU_VFIO_IOAS"), None);
+            for f in set.fields.iter_mut().filter(|f| f.offset == 8) {
+                f.val = Val::Lit(u64::from(IOMMU_VFIO_IOAS_SET));
+            }
+            calls.push(set);
+            let mut iommu = self.call_of(cmd("VFIO_SET_IOMMU"), None);
+            iommu.arg = ArgPlace::Value(u64::from(VFIO_TYPE1v2_IOMMU));
+            calls.push(iommu);
+        }
+        calls
+    }
+}
+
 /// The sequence of `seed`: a model, a node, and 1 to [`MAX_CALLS`] calls.
 pub fn generate(seed: u64) -> Sequence {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
+        clean: false,
     };
     let models = uiommu_core::driver::MODELS;
     let model = models[g.rng.random_range(0..models.len())].name.to_string();
     let vfio_node = g.one_in(5);
     let n = g.rng.random_range(1..=MAX_CALLS);
+    let mut calls = g.prologue(vfio_node);
+    calls.truncate(n);
+    while calls.len() < n {
+        calls.push(g.call());
+    }
     Sequence {
         model,
         vfio_node,
-        calls: (0..n).map(|_| g.call()).collect(),
+        calls,
     }
 }
 

@@ -19,7 +19,7 @@ pub mod run;
 pub mod spec;
 pub mod world;
 
-pub use call::{ArgPlace, Call, Field, Region, Sequence, Val};
+pub use call::{ArgPlace, Call, Field, ObjKind, Region, Sequence, Val};
 pub use generate::generate;
 pub use minimise::minimise;
 pub use run::{Failure, run};

@@ -3,7 +3,8 @@
 
 use crate::call::Sequence;
 use crate::check::{self, snapshot};
-use crate::world::World;
+use crate::world::{Prepared, World};
+use uiommu_uapi::Errno;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -60,6 +61,15 @@ pub fn run(seq: &Sequence) -> Result<usize, Failure> {
 
 /// [`run`], marking each call in `beat`.
 pub fn run_with(seq: &Sequence, beat: &Heartbeat) -> Result<usize, Failure> {
+    run_observed(seq, beat, &mut |_, _| {})
+}
+
+/// [`run_with`], telling `observe` what each call returned.
+pub fn run_observed(
+    seq: &Sequence,
+    beat: &Heartbeat,
+    observe: &mut dyn FnMut(&Prepared, Result<i64, Errno>),
+) -> Result<usize, Failure> {
     let fail = |call, what: String| Failure { call, what };
     let w = World::new(&seq.model, seq.vfio_node).map_err(|e| fail(None, e))?;
     let mut before = snapshot(&w);
@@ -74,6 +84,7 @@ pub fn run_with(seq: &Sequence, beat: &Heartbeat) -> Result<usize, Failure> {
             if took > CALL_LIMIT {
                 return Err(format!("{} took {took:?}", call.name));
             }
+            observe(&p, r);
             let back = w.read_back(&p);
             let after = snapshot(&w);
             check::after_call(&w, &before, &after, &p, &back, r)

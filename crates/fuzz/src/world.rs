@@ -16,14 +16,20 @@
 //! | [`Region::None`] | `0x40_0000` | none |
 //! | [`Region::Edge`] | `0x50_0000` | 1, then a hole |
 
-use crate::call::{ArgPlace, Call, Region, Val};
+use crate::call::{ArgPlace, Call, ObjKind, Region, Val};
 use crate::spec::{self, Command};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use uiommu_abi::{Caller, FdHost, File, dispatch};
 use uiommu_core::context::{Context, Node, Process};
 use uiommu_core::ioas::{FileBacking, LockedVm, PinRegistry, ProbeMemory};
+use uiommu_core::device::Device;
+use uiommu_core::fault::FaultQueue;
+use uiommu_core::hwpt::{HwptNested, HwptPaging};
 use uiommu_core::object::Ioas;
+use uiommu_core::selftest::SelftestDevice;
+use uiommu_core::vdevice::Vdevice;
+use uiommu_core::viommu::Viommu;
 use uiommu_uapi::Errno;
 use uiommu_uapi::user::testing::TestMemory;
 
@@ -197,6 +203,26 @@ impl World {
         ids
     }
 
+    /// The live objects of `kind`, ascending.
+    pub fn ids_of(&self, kind: ObjKind) -> Vec<u32> {
+        let c = &self.ctx;
+        let is = |id: u32| match kind {
+            ObjKind::Ioas => c.get::<Ioas>(id).is_ok(),
+            ObjKind::Hwpt => c.get::<HwptPaging>(id).is_ok() || c.get::<HwptNested>(id).is_ok(),
+            ObjKind::Pt => {
+                c.get::<Ioas>(id).is_ok()
+                    || c.get::<HwptPaging>(id).is_ok()
+                    || c.get::<HwptNested>(id).is_ok()
+            }
+            ObjKind::Device => c.get::<Device>(id).is_ok(),
+            ObjKind::Stdev => c.get::<SelftestDevice>(id).is_ok(),
+            ObjKind::Viommu => c.get::<Viommu>(id).is_ok(),
+            ObjKind::Vdevice => c.get::<Vdevice>(id).is_ok(),
+            ObjKind::Fault => c.get::<FaultQueue>(id).is_ok(),
+        };
+        self.ids().into_iter().filter(|&id| is(id)).collect()
+    }
+
     /// Every IOAS with its areas, by ID.
     pub fn areas(&self) -> BTreeMap<u32, Vec<AreaView>> {
         self.ids()
@@ -218,6 +244,7 @@ impl World {
         match v {
             Val::Lit(x) => x,
             Val::Id(k) => pick(&self.ids(), k).map_or(0, u64::from),
+            Val::Obj(kind, k) => pick(&self.ids_of(kind), k).map_or(0, u64::from),
             Val::Fd(k) => pick(&self.fds.open(), k).map_or(u64::MAX, |fd| fd as u64),
             Val::AreaIova(k, d) => {
                 let base = pick(&flat(), k).map_or(0, |a| a.0);

@@ -3,13 +3,15 @@
 //! ```text
 //! uiommu-fuzz [--seconds N] [--seed S|random] [--threads T] [--out DIR]
 //! uiommu-fuzz --sequence SEED      # play (and minimise) one generated sequence
+//! uiommu-fuzz --seed S --stats N   # what N sequences' calls returned, per command
 //! uiommu-fuzz --replay FILE...     # play sequences from files
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use uiommu_fuzz::campaign::{Config, campaign, random_seed};
+use uiommu_fuzz::campaign::{Config, campaign, random_seed, sequence_seed};
+use uiommu_fuzz::run::{Heartbeat, run_observed};
 use uiommu_fuzz::{Sequence, generate, minimise, run};
 
 fn num(s: &str) -> Result<u64, String> {
@@ -51,6 +53,7 @@ fn real_main() -> Result<ExitCode, String> {
             }
             "--threads" => cfg.threads = num(&val()?)? as usize,
             "--out" => cfg.out = PathBuf::from(val()?),
+            "--stats" => return Ok(stats(cfg.seed, num(&val()?)?)),
             "--sequence" => return Ok(one(generate(num(&val()?)?))),
             "--replay" => {
                 let mut code = ExitCode::SUCCESS;
@@ -86,6 +89,33 @@ fn real_main() -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Plays `n` sequences and prints, per command (and test operation), how many calls
+/// succeeded and the commonest errnos: whether the generator reaches past the first checks.
+fn stats(seed: u64, n: u64) -> ExitCode {
+    use std::collections::BTreeMap;
+    let mut table: BTreeMap<String, (u64, BTreeMap<String, u64>)> = BTreeMap::new();
+    let beat = Heartbeat::default();
+    for i in 0..n {
+        let seq = generate(sequence_seed(seed, 0, i));
+        let _ = run_observed(&seq, &beat, &mut |p, r| {
+            let mut name = p.command.name.to_string();
+            if name == "IOMMU_TEST_CMD" {
+                name = format!("{name}/{}", p.get(4, 4));
+            }
+            let row = table.entry(name).or_default();
+            row.0 += u64::from(r.is_ok());
+            *row.1.entry(r.map_or_else(|e| e.name().to_string(), |_| "ok".into())).or_default() += 1;
+        });
+    }
+    for (name, (ok, results)) in table {
+        let mut r: Vec<_> = results.into_iter().collect();
+        r.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let top: Vec<_> = r.iter().take(5).map(|(e, n)| format!("{e}:{n}")).collect();
+        println!("{name:40} ok {ok:6}  {}", top.join(" "));
+    }
+    ExitCode::SUCCESS
 }
 
 /// Plays one sequence; on failure prints it minimised.
