@@ -428,3 +428,56 @@ pub fn teardown(w: World) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(areas: &[(u32, AreaView)]) -> Snapshot {
+        let mut s = Snapshot {
+            ids: areas.iter().map(|a| a.0).collect(),
+            areas: BTreeMap::new(),
+        };
+        for &(id, a) in areas {
+            s.areas.entry(id).or_default().push(a);
+        }
+        s
+    }
+
+    #[test]
+    fn an_unmap_may_remove_only_whole_areas_inside_its_range() {
+        let before = snap(&[(1, (0x1000, 0x2000, 0xa000)), (1, (0x4000, 0x1000, 0xc000))]);
+        let after = snap(&[(1, (0x4000, 0x1000, 0xc000))]);
+        let d = Diff::of(&before, &after);
+        assert!(check_unmap(&d, &after, Some(1), Some((0x1000, 0x2fff)), Some(0x2000)).is_ok());
+        // Wrong count reported, an area outside the range, another IOAS.
+        assert!(check_unmap(&d, &after, Some(1), Some((0x1000, 0x2fff)), Some(0x1000)).is_err());
+        assert!(check_unmap(&d, &after, Some(1), Some((0x2000, 0x2fff)), None).is_err());
+        assert!(check_unmap(&d, &after, Some(2), None, None).is_err());
+        // A successful unmap must not leave an area in its range.
+        let same = Diff::of(&before, &before);
+        assert!(check_unmap(&same, &before, Some(1), Some((0x4000, 0x4fff)), Some(0)).is_err());
+    }
+
+    #[test]
+    fn a_cut_splits_only_the_areas_of_its_ioas_strictly_inside() {
+        let s = snap(&[(1, (0x1000, 0x3000, 0xa000)), (2, (0x1000, 0x3000, 0xa000))]);
+        let cut = cut_at(&s, 1, [0x1000, 0x3000]);
+        assert_eq!(cut.areas[&1], [(0x1000, 0x2000, 0xa000), (0x3000, 0x1000, 0xc000)]);
+        assert_eq!(cut.areas[&2], s.areas[&2]);
+    }
+
+    #[test]
+    fn a_map_must_tile_its_range_with_the_memory_asked_for() {
+        let before = snap(&[]);
+        let mut after = snap(&[(3, (0x8000, 0x2000, 0x20_0000))]);
+        let d = Diff::of(&before, &after);
+        let uva = |start: u64, iova: u64| Some(0x20_0000 + (iova - start));
+        assert!(check_map_tiles(&d, Some(3), Some(0x8000), 0x2000, uva).is_ok());
+        assert!(check_map_tiles(&d, Some(3), Some(0x8000), 0x3000, uva).is_err());
+        assert!(check_map_tiles(&d, Some(4), None, 0x2000, uva).is_err());
+        after.areas.get_mut(&3).unwrap()[0].2 = 0x30_0000;
+        let d = Diff::of(&before, &after);
+        assert!(check_map_tiles(&d, Some(3), Some(0x8000), 0x2000, uva).is_err());
+    }
+}

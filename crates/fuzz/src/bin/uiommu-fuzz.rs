@@ -5,6 +5,7 @@
 //! uiommu-fuzz --sequence SEED      # play (and minimise) one generated sequence
 //! uiommu-fuzz --seed S --stats N   # what N sequences' calls returned, per command
 //! uiommu-fuzz --replay FILE...     # play sequences from files
+//! uiommu-fuzz --trace FILE         # play one, printing what each call returned
 //! ```
 
 use std::path::PathBuf;
@@ -53,6 +54,19 @@ fn real_main() -> Result<ExitCode, String> {
             }
             "--threads" => cfg.threads = num(&val()?)? as usize,
             "--out" => cfg.out = PathBuf::from(val()?),
+            "--trace" => {
+                let f = val()?;
+                let text = std::fs::read_to_string(&f).map_err(|e| format!("{f}: {e}"))?;
+                let seq = Sequence::parse(&text)?;
+                let mut i = 0;
+                let r = run_observed(&seq, &Heartbeat::default(), &mut |p, r| {
+                    println!("{i:3} {} -> {r:?}", seq.calls[i]);
+                    let _ = p;
+                    i += 1;
+                });
+                println!("{}", r.map_or_else(|f| format!("failed: {f}"), |n| format!("ok: {n} calls")));
+                return Ok(ExitCode::SUCCESS);
+            }
             "--stats" => return Ok(stats(cfg.seed, num(&val()?)?)),
             "--sequence" => return Ok(one(generate(num(&val()?)?))),
             "--replay" => {
