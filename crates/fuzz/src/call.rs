@@ -63,7 +63,10 @@ impl ObjKind {
     ];
 
     fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(k, _)| *k == self).map_or("?", |(_, n)| n)
+        Self::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("?", |(_, n)| n)
     }
 }
 
@@ -148,7 +151,10 @@ impl Region {
     ];
 
     fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(r, _)| *r == self).map_or("?", |(_, n)| n)
+        Self::ALL
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map_or("?", |(_, n)| n)
     }
 
     fn parse(s: &str) -> Option<Self> {
@@ -195,7 +201,10 @@ impl Val {
         }
         if let Some(rest) = s.strip_prefix("area") {
             let at = rest.find(['+', '-'])?;
-            return Some(Val::AreaIova(rest[..at].parse().ok()?, rest[at..].parse().ok()?));
+            return Some(Val::AreaIova(
+                rest[..at].parse().ok()?,
+                rest[at..].parse().ok()?,
+            ));
         }
         if let Some(rest) = s.strip_prefix("ptr:") {
             let (region, off) = rest.split_once('+')?;
@@ -336,14 +345,46 @@ mod tests {
                     len: 48,
                     tail: 0xa5,
                     fields: vec![
-                        Field { offset: 0, width: 4, val: Val::Lit(48) },
-                        Field { offset: 8, width: 4, val: Val::Id(3) },
-                        Field { offset: 16, width: 8, val: Val::Ptr(Region::Edge, 0xff8) },
-                        Field { offset: 24, width: 8, val: Val::AreaIova(2, -1) },
-                        Field { offset: 32, width: 8, val: Val::AreaLen(1) },
-                        Field { offset: 40, width: 4, val: Val::Fd(0) },
-                        Field { offset: 44, width: 4, val: Val::Obj(ObjKind::Stdev, 1) },
-                        Field { offset: 48, width: 4, val: Val::Obj(ObjKind::Pt, 0) },
+                        Field {
+                            offset: 0,
+                            width: 4,
+                            val: Val::Lit(48),
+                        },
+                        Field {
+                            offset: 8,
+                            width: 4,
+                            val: Val::Id(3),
+                        },
+                        Field {
+                            offset: 16,
+                            width: 8,
+                            val: Val::Ptr(Region::Edge, 0xff8),
+                        },
+                        Field {
+                            offset: 24,
+                            width: 8,
+                            val: Val::AreaIova(2, -1),
+                        },
+                        Field {
+                            offset: 32,
+                            width: 8,
+                            val: Val::AreaLen(1),
+                        },
+                        Field {
+                            offset: 40,
+                            width: 4,
+                            val: Val::Fd(0),
+                        },
+                        Field {
+                            offset: 44,
+                            width: 4,
+                            val: Val::Obj(ObjKind::Stdev, 1),
+                        },
+                        Field {
+                            offset: 48,
+                            width: 4,
+                            val: Val::Obj(ObjKind::Pt, 0),
+                        },
                     ],
                 },
                 Call {

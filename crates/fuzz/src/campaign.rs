@@ -42,7 +42,9 @@ pub fn sequence_seed(seed: u64, t: usize, n: u64) -> u64 {
 
 /// A seed from the clock, for campaigns that should differ from run to run.
 pub fn random_seed() -> u64 {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     sequence_seed(t.as_nanos() as u64, std::process::id() as usize, 0)
 }
 
@@ -52,7 +54,9 @@ struct Worker {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Runs a campaign; failures are reported on stderr as they happen.
@@ -73,7 +77,10 @@ pub fn campaign(cfg: &Config) -> Stats {
             .enumerate()
             .map(|(t, w)| s.spawn(move || work(cfg, t, w, deadline)))
             .collect();
-        let results: Vec<Stats> = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
+        let results: Vec<Stats> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect();
         done.store(true, Ordering::Relaxed);
         results
     });
@@ -106,7 +113,11 @@ fn work(cfg: &Config, t: usize, w: &Worker, deadline: Instant) -> Stats {
                 if let Some((small, f)) = minimise(&seq) {
                     match corpus::save(&cfg.out, seed, &small, &f) {
                         Ok(p) => {
-                            eprintln!("  minimised to {} calls: {}", small.calls.len(), p.display());
+                            eprintln!(
+                                "  minimised to {} calls: {}",
+                                small.calls.len(),
+                                p.display()
+                            );
                             stats.saved.push(p);
                         }
                         Err(e) => eprintln!("  cannot save: {e}"),

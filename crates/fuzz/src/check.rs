@@ -130,7 +130,10 @@ fn check_map_tiles(
         at = at.wrapping_add(a_len);
     }
     if at.wrapping_sub(start) != len {
-        return Err(format!("areas of {:#x} bytes for a map of {len:#x}", at - start));
+        return Err(format!(
+            "areas of {:#x} bytes for a map of {len:#x}",
+            at - start
+        ));
     }
     Ok(())
 }
@@ -152,18 +155,27 @@ fn check_unmap(
         (Some(t), _) => Some(t),
         (None, _) => return Err("an unmap changed several IOASes".into()),
     };
-    let removed = target.and_then(|t| d.removed.get(&t)).map_or(&[][..], Vec::as_slice);
+    let removed = target
+        .and_then(|t| d.removed.get(&t))
+        .map_or(&[][..], Vec::as_slice);
     if let Some((first, last)) = range {
-        if let Some(a) = removed.iter().find(|a| a.0 < first || a.0 + (a.1 - 1) > last) {
+        if let Some(a) = removed
+            .iter()
+            .find(|a| a.0 < first || a.0 + (a.1 - 1) > last)
+        {
             return Err(format!("unmap of {first:#x}..={last:#x} removed {a:x?}"));
         }
     }
     if let Some(reported) = ok {
         let sum: u64 = removed.iter().map(|a| a.1).sum();
         if reported != sum {
-            return Err(format!("unmap reported {reported:#x} bytes, removed {sum:#x}"));
+            return Err(format!(
+                "unmap reported {reported:#x} bytes, removed {sum:#x}"
+            ));
         }
-        let left = target.and_then(|t| after.areas.get(&t)).map_or(&[][..], Vec::as_slice);
+        let left = target
+            .and_then(|t| after.areas.get(&t))
+            .map_or(&[][..], Vec::as_slice);
         let hit = |a: &&AreaView| range.is_none_or(|(f, l)| a.0 <= l && a.0 + (a.1 - 1) >= f);
         if let Some(a) = left.iter().find(hit) {
             return Err(format!("a successful unmap left {a:x?}"));
@@ -185,7 +197,10 @@ pub fn after_call(
     let name = p.command.name;
     let replaced = r == Err(Errno::EFAULT) && replaces_then_responds(p);
     if r.is_err() && after.ids != before.ids && !replaced {
-        return Err(format!("failed with objects {:?} -> {:?}", before.ids, after.ids));
+        return Err(format!(
+            "failed with objects {:?} -> {:?}",
+            before.ids, after.ids
+        ));
     }
     if let Some((id, _)) = after
         .areas
@@ -273,10 +288,20 @@ pub fn after_call(
         }
         "IOMMU_IOAS_CHANGE_PROCESS" => {
             let spans = |s: &Snapshot| -> Vec<_> {
-                s.areas.iter().flat_map(|(id, a)| a.iter().map(move |a| (*id, a.0, a.1))).collect()
+                s.areas
+                    .iter()
+                    .flat_map(|(id, a)| a.iter().map(move |a| (*id, a.0, a.1)))
+                    .collect()
             };
-            let gone: BTreeSet<_> = before.ids.iter().filter(|i| !after.ids.contains(i)).collect();
-            let kept: Vec<_> = spans(before).into_iter().filter(|s| !gone.contains(&s.0)).collect();
+            let gone: BTreeSet<_> = before
+                .ids
+                .iter()
+                .filter(|i| !after.ids.contains(i))
+                .collect();
+            let kept: Vec<_> = spans(before)
+                .into_iter()
+                .filter(|s| !gone.contains(&s.0))
+                .collect();
             if kept != spans(after) {
                 return Err("IOMMU_IOAS_CHANGE_PROCESS moved areas".into());
             }
@@ -304,7 +329,9 @@ fn unmapped(
     let range = (!all && len > 0).then(|| (iova, iova.saturating_add(len - 1)));
     match r {
         Ok(_) => check_unmap(d, after, ioas, range, Some(reported)),
-        Err(Errno::ENOENT | Errno::EBUSY | Errno::EFAULT) => check_unmap(d, after, ioas, range, None),
+        Err(Errno::ENOENT | Errno::EBUSY | Errno::EFAULT) => {
+            check_unmap(d, after, ioas, range, None)
+        }
         Err(e) if !d.none() => Err(format!("failed with {e:?}, changed areas")),
         Err(_) => Ok(()),
     }
@@ -397,7 +424,10 @@ fn pins_within_areas(w: &World, s: &Snapshot) -> Result<(), String> {
     let mut pins = 0u64;
     for page in pinnable_pages() {
         let refs = w.registry.refs(page);
-        let cover = areas.iter().filter(|a| a.2 <= page && page - a.2 < a.1).count();
+        let cover = areas
+            .iter()
+            .filter(|a| page + PAGE > a.2 && page < a.2 + a.1)
+            .count();
         if refs as usize > cover {
             return Err(format!("page {page:#x} pinned {refs} times, {cover} areas"));
         }
@@ -463,7 +493,10 @@ mod tests {
     fn a_cut_splits_only_the_areas_of_its_ioas_strictly_inside() {
         let s = snap(&[(1, (0x1000, 0x3000, 0xa000)), (2, (0x1000, 0x3000, 0xa000))]);
         let cut = cut_at(&s, 1, [0x1000, 0x3000]);
-        assert_eq!(cut.areas[&1], [(0x1000, 0x2000, 0xa000), (0x3000, 0x1000, 0xc000)]);
+        assert_eq!(
+            cut.areas[&1],
+            [(0x1000, 0x2000, 0xa000), (0x3000, 0x1000, 0xc000)]
+        );
         assert_eq!(cut.areas[&2], s.areas[&2]);
     }
 

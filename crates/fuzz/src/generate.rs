@@ -9,10 +9,11 @@ use crate::spec::{self, Command, TEST_OPS};
 use crate::world::PAGE;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use uiommu_uapi::layout::FieldLayout;
 use uiommu_uapi::iommufd::IOMMU_VFIO_IOAS_SET;
+use uiommu_uapi::layout::FieldLayout;
 use uiommu_uapi::selftest::{
     IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, TEST_CMD_PAYLOAD_OFFSET,
+    TEST_CMD_PAYLOAD_SIZE,
 };
 use uiommu_uapi::vfio::VFIO_TYPE1v2_IOMMU;
 
@@ -30,8 +31,15 @@ enum Kind {
     Count,
     PageSize,
     Out,
+    /// The length of driver data or of one array entry.
+    DataLen,
+    /// A data or object type: the selftest's and the hardware models' values.
+    Type,
     Any,
 }
+
+/// Type values the commands know: none, VT-d, SMMUv3, AMD, and the selftest's.
+const TYPES: [u64; 8] = [0, 1, 2, 3, 0xdead, 0xdead_beef, 0xbeef_beef, 0xdad_beef];
 
 fn kind(name: &str, offset: usize) -> Kind {
     let n = name.rsplit('.').next().unwrap_or(name);
@@ -40,7 +48,8 @@ fn kind(name: &str, offset: usize) -> Kind {
         "flags" | "dev_flags" | "open_flags" => Kind::Flags,
         "page_size" | "pgsize" => Kind::PageSize,
         "user_va" | "uptr" | "vaddr" | "data" | "allowed_iovas" | "data_uptr" | "addr" => Kind::Ptr,
-        "length" | "size" | "len" | "out_data_len" | "data_len" | "entry_len" => Kind::Len,
+        "data_len" | "entry_len" | "out_data_len" => Kind::DataLen,
+        "length" | "size" | "len" => Kind::Len,
         _ if n.starts_with("__") => Kind::Reserved,
         _ if n.ends_with("_fd") || n == "fd" => Kind::Fd,
         _ if n.starts_with("out_") => Kind::Out,
@@ -48,11 +57,12 @@ fn kind(name: &str, offset: usize) -> Kind {
         _ if n.contains("uptr") || n.ends_with("_ptr") => Kind::Ptr,
         _ if n.starts_with("num")
             || n.ends_with("_num")
-            || matches!(n, "pasid" | "refs" | "option_id" | "op" | "data_type") =>
+            || matches!(n, "pasid" | "refs" | "option_id" | "op") =>
         {
             Kind::Count
         }
         _ if n.ends_with("id") => Kind::Id,
+        "type" | "data_type" => Kind::Type,
         _ => Kind::Any,
     }
 }
@@ -107,7 +117,17 @@ const IOVA_EDGES: [u64; 14] = [
     PAGE - 1,
 ];
 
-const LEN_EDGES: [u64; 9] = [0, 1, PAGE - 1, PAGE + 1, u64::MAX, 1 << 32, 1 << 40, 0x20_0000, 3];
+const LEN_EDGES: [u64; 9] = [
+    0,
+    1,
+    PAGE - 1,
+    PAGE + 1,
+    u64::MAX,
+    1 << 32,
+    1 << 40,
+    0x20_0000,
+    3,
+];
 
 struct Gen {
     rng: ChaCha8Rng,
@@ -175,12 +195,21 @@ impl Gen {
     fn flags(&mut self, command: &str) -> Val {
         let bit = |g: &mut Self| 1u64 << g.rng.random_range(0..8);
         match self.rng.random_range(0..20) {
-            0..=13 if matches!(command, "IOMMU_IOAS_MAP" | "IOMMU_IOAS_COPY" | "IOMMU_IOAS_MAP_FILE") => {
+            0..=13
+                if matches!(
+                    command,
+                    "IOMMU_IOAS_MAP" | "IOMMU_IOAS_COPY" | "IOMMU_IOAS_MAP_FILE"
+                ) =>
+            {
                 Val::Lit([7, 6, 3, 5, 1, 7][self.small(6) as usize])
             }
             0..=13 if command == "VFIO_IOMMU_MAP_DMA" => Val::Lit(3),
-            0..=11 => Val::Lit(0),
-            _ if self.clean => Val::Lit(0),
+            // NEST_PARENT, DIRTY_TRACKING, PASID; enable dirty tracking.
+            0..=7 if command == "IOMMU_HWPT_ALLOC" => {
+                Val::Lit([0, 1, 2, 8, 3][self.small(5) as usize])
+            }
+            0..=9 => Val::Lit(0),
+            _ if self.clean => Val::Lit(self.rng.random_range(0..3)),
             12..=15 => Val::Lit(bit(self)),
             16..=18 => Val::Lit(self.rng.random_range(0..16)),
             _ => Val::Lit(u64::from(self.rng.random::<u32>())),
@@ -193,7 +222,11 @@ impl Gen {
         }
         match kind(f.c_path, f.offset) {
             Kind::Size | Kind::Reserved | Kind::Out => {
-                Val::Lit(if !self.clean && self.one_in(12) { self.rng.random() } else { 0 })
+                Val::Lit(if !self.clean && self.one_in(12) {
+                    self.rng.random()
+                } else {
+                    0
+                })
             }
             Kind::Id => self.id(None),
             Kind::Fd => match self.rng.random_range(0..4) {
@@ -210,7 +243,19 @@ impl Gen {
                 5 => self.rng.random(),
                 _ => self.rng.random_range(1..8),
             }),
-            Kind::PageSize => Val::Lit([PAGE, PAGE, 0x20_0000, 0, 1, 3 * PAGE][self.small(6) as usize]),
+            Kind::PageSize => {
+                Val::Lit([PAGE, PAGE, 0x20_0000, 0, 1, 3 * PAGE][self.small(6) as usize])
+            }
+            Kind::DataLen => Val::Lit(match self.rng.random_range(0..10) {
+                0 if !self.clean => self.rng.random::<u32>().into(),
+                0..=3 => 0,
+                _ => [4, 8, 16, 24, 32, 64][self.small(6) as usize],
+            }),
+            Kind::Type => Val::Lit(match self.rng.random_range(0..10) {
+                0 if !self.clean => self.rng.random(),
+                1..=4 => 0,
+                _ => TYPES[self.rng.random_range(0..TYPES.len())],
+            }),
             Kind::Any => Val::Lit(match self.rng.random_range(0..4) {
                 0 => 0,
                 1 => self.rng.random_range(1..8),
@@ -263,7 +308,9 @@ impl Gen {
             let name = c.fields.iter().find(|l| l.offset == usize::from(f.offset));
             name.is_some_and(|l| kind(l.c_path, l.offset) == want)
         };
-        let iovas: Vec<usize> = (0..fields.len()).filter(|&i| is(&fields[i], Kind::Iova)).collect();
+        let iovas: Vec<usize> = (0..fields.len())
+            .filter(|&i| is(&fields[i], Kind::Iova))
+            .collect();
         if let Some(&i) = iovas.last() {
             fields[i].val = Val::AreaIova(k, 0);
         }
@@ -314,7 +361,8 @@ impl Gen {
             })
         };
         // The test command's union members are drawn by operation below.
-        let union = |f: &&FieldLayout| c.name == "IOMMU_TEST_CMD" && f.offset == TEST_CMD_PAYLOAD_OFFSET;
+        let payload = TEST_CMD_PAYLOAD_OFFSET..TEST_CMD_PAYLOAD_OFFSET + TEST_CMD_PAYLOAD_SIZE;
+        let union = |f: &&FieldLayout| c.name == "IOMMU_TEST_CMD" && payload.contains(&f.offset);
         for f in c.fields.iter().filter(|f| !union(f)) {
             let val = match kind(f.c_path, f.offset) {
                 Kind::Size if !self.one_in(16) => Val::Lit(u64::from(len)),
@@ -340,7 +388,11 @@ impl Gen {
             };
             push(8, 4, id);
             for f in member {
-                push(TEST_CMD_PAYLOAD_OFFSET + f.offset, f.size.min(8), self.value(c.name, f));
+                push(
+                    TEST_CMD_PAYLOAD_OFFSET + f.offset,
+                    f.size.min(8),
+                    self.value(c.name, f),
+                );
             }
         }
         if !self.clean || self.one_in(2) {
@@ -367,7 +419,8 @@ impl Gen {
         let cmd = |name| spec::command(name).expect("in the table");
         let mut calls = vec![self.call_of(cmd("IOMMU_IOAS_ALLOC"), None)];
         for _ in 0..self.rng.random_range(0..3) {
-            let op = [IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS][self.small(2) as usize];
+            let op = [IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS]
+                [self.small(2) as usize];
             calls.push(self.call_of(cmd("IOMMU_TEST_CMD"), Some(op)));
         }
         if vfio_node {
@@ -421,7 +474,9 @@ mod tests {
         let seqs: Vec<_> = (0..400).map(generate).collect();
         for c in spec::commands() {
             assert!(
-                seqs.iter().flat_map(|s| &s.calls).any(|call| call.name == c.name),
+                seqs.iter()
+                    .flat_map(|s| &s.calls)
+                    .any(|call| call.name == c.name),
                 "{} never drawn",
                 c.name
             );

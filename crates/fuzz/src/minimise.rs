@@ -70,7 +70,10 @@ mod tests {
         let play = |s: &Sequence| {
             let unmap = s.calls.iter().position(|c| c.name == "IOMMU_IOAS_UNMAP");
             let map = unmap.and_then(|u| {
-                s.calls[u..].iter().position(|c| c.name == "IOMMU_IOAS_MAP").map(|m| u + m)
+                s.calls[u..]
+                    .iter()
+                    .position(|c| c.name == "IOMMU_IOAS_MAP")
+                    .map(|m| u + m)
             });
             match map {
                 Some(m) => Err(Failure {

@@ -4,10 +4,10 @@
 use crate::call::Sequence;
 use crate::check::{self, snapshot};
 use crate::world::{Prepared, World};
-use uiommu_uapi::Errno;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use uiommu_uapi::Errno;
 
 /// Longest one call may take before it counts as a failure. A call that never returns is
 /// caught by the campaign's watchdog, which watches [`Heartbeat`].

@@ -84,10 +84,34 @@ fn build() -> Vec<Command> {
         ("VFIO_GET_API_VERSION", VFIO_GET_API_VERSION, "", 0, true),
         ("VFIO_CHECK_EXTENSION", VFIO_CHECK_EXTENSION, "", 0, true),
         ("VFIO_SET_IOMMU", VFIO_SET_IOMMU, "", 0, true),
-        ("VFIO_IOMMU_GET_INFO", VFIO_IOMMU_GET_INFO, "vfio_iommu_type1_info", 16, false),
-        ("VFIO_IOMMU_MAP_DMA", VFIO_IOMMU_MAP_DMA, "vfio_iommu_type1_dma_map", 32, false),
-        ("VFIO_IOMMU_UNMAP_DMA", VFIO_IOMMU_UNMAP_DMA, "vfio_iommu_type1_dma_unmap", 24, false),
-        ("VFIO_IOMMU_DIRTY_PAGES", VFIO_IOMMU_DIRTY_PAGES, "vfio_iommu_type1_dirty_bitmap", 8, false),
+        (
+            "VFIO_IOMMU_GET_INFO",
+            VFIO_IOMMU_GET_INFO,
+            "vfio_iommu_type1_info",
+            16,
+            false,
+        ),
+        (
+            "VFIO_IOMMU_MAP_DMA",
+            VFIO_IOMMU_MAP_DMA,
+            "vfio_iommu_type1_dma_map",
+            32,
+            false,
+        ),
+        (
+            "VFIO_IOMMU_UNMAP_DMA",
+            VFIO_IOMMU_UNMAP_DMA,
+            "vfio_iommu_type1_dma_unmap",
+            24,
+            false,
+        ),
+        (
+            "VFIO_IOMMU_DIRTY_PAGES",
+            VFIO_IOMMU_DIRTY_PAGES,
+            "vfio_iommu_type1_dirty_bitmap",
+            8,
+            false,
+        ),
     ];
     for (name, cmd, c_name, min_size, value_arg) in vfio {
         let l = layout(c_name);
@@ -145,11 +169,19 @@ mod tests {
     fn every_command_with_a_struct_has_its_fields() {
         let all = commands();
         assert!(all.len() >= 23 + 7);
-        for c in all.iter().filter(|c| !c.value_arg && c.name != "VFIO_GET_API_VERSION") {
+        for c in all
+            .iter()
+            .filter(|c| !c.value_arg && c.name != "VFIO_GET_API_VERSION")
+        {
             assert!(!c.fields.is_empty(), "{} has no layout", c.name);
             assert!(c.min_size <= c.size, "{}", c.name);
         }
         assert_eq!(TEST_OPS.len(), 23);
-        assert!(TEST_OPS.iter().enumerate().all(|(i, (op, _))| *op == i as u32 + 1));
+        assert!(
+            TEST_OPS
+                .iter()
+                .enumerate()
+                .all(|(i, (op, _))| *op == i as u32 + 1)
+        );
     }
 }

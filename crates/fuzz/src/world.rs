@@ -22,10 +22,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use uiommu_abi::{Caller, FdHost, File, dispatch};
 use uiommu_core::context::{Context, Node, Process};
-use uiommu_core::ioas::{FileBacking, LockedVm, PinRegistry, ProbeMemory};
 use uiommu_core::device::Device;
 use uiommu_core::fault::FaultQueue;
 use uiommu_core::hwpt::{HwptNested, HwptPaging};
+use uiommu_core::ioas::{FileBacking, LockedVm, PinRegistry, ProbeMemory};
 use uiommu_core::object::Ioas;
 use uiommu_core::selftest::SelftestDevice;
 use uiommu_core::vdevice::Vdevice;
@@ -160,7 +160,12 @@ impl World {
         let mem = Arc::new(TestMemory::new());
         mem.map(ARG_RW, 2 * PAGE);
         mem.map(BUF, 4 * PAGE);
-        for (i, w) in BUF_WORDS.iter().cycle().take(4 * PAGE as usize / 8).enumerate() {
+        for (i, w) in BUF_WORDS
+            .iter()
+            .cycle()
+            .take(4 * PAGE as usize / 8)
+            .enumerate()
+        {
             mem.put(BUF + 8 * i as u64, &w.to_ne_bytes());
         }
         mem.map(ARG_EDGE, PAGE);
@@ -230,7 +235,10 @@ impl World {
             .filter_map(|id| {
                 let ioas = self.ctx.get::<Ioas>(id).ok()?;
                 let areas = ioas.iopt.areas();
-                Some((id, areas.iter().map(|a| (a.iova, a.length, a.addr)).collect()))
+                Some((
+                    id,
+                    areas.iter().map(|a| (a.iova, a.length, a.addr)).collect(),
+                ))
             })
             .collect()
     }
@@ -336,7 +344,14 @@ impl World {
 
     /// Closes every fd and the context: what is left afterwards must be nothing. Returns the
     /// context, weakly, so that the caller can check it is gone.
-    pub fn close(self) -> (Weak<Context>, Arc<PinRegistry>, Arc<LockedVm>, Arc<LockedVm>) {
+    pub fn close(
+        self,
+    ) -> (
+        Weak<Context>,
+        Arc<PinRegistry>,
+        Arc<LockedVm>,
+        Arc<LockedVm>,
+    ) {
         self.fds.close_all();
         let weak = Arc::downgrade(&self.ctx);
         drop(self.ctx);

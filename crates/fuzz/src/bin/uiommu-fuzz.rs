@@ -50,7 +50,11 @@ fn real_main() -> Result<ExitCode, String> {
             "--seconds" => cfg.seconds = val()?.parse().map_err(|e| format!("{e}"))?,
             "--seed" => {
                 let v = val()?;
-                cfg.seed = if v == "random" { random_seed() } else { num(&v)? };
+                cfg.seed = if v == "random" {
+                    random_seed()
+                } else {
+                    num(&v)?
+                };
             }
             "--threads" => cfg.threads = num(&val()?)? as usize,
             "--out" => cfg.out = PathBuf::from(val()?),
@@ -64,7 +68,10 @@ fn real_main() -> Result<ExitCode, String> {
                     let _ = p;
                     i += 1;
                 });
-                println!("{}", r.map_or_else(|f| format!("failed: {f}"), |n| format!("ok: {n} calls")));
+                println!(
+                    "{}",
+                    r.map_or_else(|f| format!("failed: {f}"), |n| format!("ok: {n} calls"))
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             "--stats" => return Ok(stats(cfg.seed, num(&val()?)?)),
@@ -120,7 +127,9 @@ fn stats(seed: u64, n: u64) -> ExitCode {
             }
             let row = table.entry(name).or_default();
             row.0 += u64::from(r.is_ok());
-            *row.1.entry(r.map_or_else(|e| e.name().to_string(), |_| "ok".into())).or_default() += 1;
+            *row.1
+                .entry(r.map_or_else(|e| e.name().to_string(), |_| "ok".into()))
+                .or_default() += 1;
         });
     }
     for (name, (ok, results)) in table {
