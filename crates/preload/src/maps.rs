@@ -64,7 +64,12 @@ impl MapsMemory {
     }
 
     fn read(&self, file: &str) -> std::io::Result<String> {
-        std::fs::read_to_string(self.path(file)?)
+        match (&self.other, file) {
+            // This process's own files through fds kept at high numbers (see `procfile`).
+            (None, "maps") => crate::procfile::self_maps(),
+            (None, "smaps") => crate::procfile::self_smaps(),
+            _ => std::fs::read_to_string(self.path(file)?),
+        }
     }
 }
 
@@ -160,12 +165,10 @@ impl PinMemory for MapsMemory {
         if name.is_empty() || name.starts_with('[') {
             return PAGE_SIZE;
         }
-        let Ok(f) = self.path("smaps").and_then(std::fs::File::open) else {
+        let Ok(smaps) = self.read("smaps") else {
             return PAGE_SIZE;
         };
-        use std::io::BufRead;
-        let lines = std::io::BufReader::new(f).lines().map_while(|l| l.ok());
-        kernel_page_size(lines, uva)
+        kernel_page_size(smaps.lines().map(String::from), uva)
             .filter(|s| s.is_power_of_two())
             .unwrap_or(PAGE_SIZE)
     }

@@ -8,7 +8,7 @@
 //! context).
 //!
 //! ```text
-//! uiommu exec -- uiommu-stress [--seconds N] [--seed S] [--without ROLE,...]
+//! uiommu exec -- uiommu-stress [--seconds N] [--seed S] [--alias-fd N] [--without ROLE,...]
 //! ```
 //! Exit status: 0 if all held, 1 on a failure, 2 if `/dev/iommu` cannot be opened.
 
@@ -24,9 +24,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tally::Tally;
-
-/// Where the raced fd number is.
-const ALIAS_FD: i32 = 200;
 
 type Role = fn(&Shared, &mut ChaCha8Rng) -> Tally;
 
@@ -47,15 +44,17 @@ fn main() -> ExitCode {
     let mut seconds = 20.0;
     let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
     let mut without: Vec<String> = Vec::new();
+    let mut alias_fd = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
         match a.as_str() {
             "--seconds" => seconds = v.parse().unwrap_or(seconds),
             "--seed" => seed = v.parse().unwrap_or(seed),
+            "--alias-fd" => alias_fd = v.parse().unwrap_or(alias_fd),
             "--without" => without.extend(v.split(',').map(String::from)),
             _ => {
-                eprintln!("usage: uiommu-stress [--seconds N] [--seed S] [--without ROLE,...]");
+                eprintln!("usage: uiommu-stress [--seconds N] [--seed S] [--alias-fd N] [--without ROLE,...]");
                 return ExitCode::from(64);
             }
         }
@@ -65,11 +64,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let mut setup = Tally::default();
-    // A number above those the preload library's own transient fds take (`/proc/self/maps`
-    // while pinning): on the lowest free number, a close racing an ioctl can meet one of them
-    // (`ENOTTY`), and a `dup2` onto it can close it under the library (`EFAULT`), which the
-    // kernel never does.
-    let alias = setup.check("dup", sys::dup_from(fd, ALIAS_FD), &[]).unwrap_or(-1);
+    // By default the lowest free number, the one any file opened meanwhile takes: the library
+    // must put nothing of its own there while the program races on it.
+    let alias = setup.check("dup", sys::dup_from(fd, alias_fd), &[]).unwrap_or(-1);
     let a = setup.check("alloc A", ops::ioas_alloc(fd), &[]).unwrap_or(0);
     let b = setup.check("alloc B", ops::ioas_alloc(fd), &[]).unwrap_or(0);
     let shared = Shared {
