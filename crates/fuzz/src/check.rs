@@ -104,6 +104,9 @@ impl Diff {
     }
 }
 
+/// The user address behind an IOVA of a map that starts at `start` (`None`: not user memory).
+type Backing = Box<dyn Fn(u64, u64) -> Option<u64>>;
+
 /// What a successful map adds: `len` bytes at `iova` (`None`: wherever the areas start),
 /// each IOVA backed by `backing(iova)`.
 fn check_map_tiles(
@@ -213,52 +216,51 @@ pub fn after_call(
     let efault = r == Err(Errno::EFAULT);
     match name {
         "IOMMU_IOAS_MAP" | "IOMMU_IOAS_COPY" | "IOMMU_IOAS_MAP_FILE" | "VFIO_IOMMU_MAP_DMA" => {
-            let (ioas, iova, len, backing): (_, _, _, Box<dyn Fn(u64, u64) -> Option<u64>>) =
-                match name {
-                    "IOMMU_IOAS_MAP" => {
-                        let uva = field(p, "user_va");
-                        (
-                            Some(field(p, "ioas_id") as u32),
-                            fixed(p, back, "iova", r.is_ok()),
-                            field(p, "length"),
-                            Box::new(move |start, iova| Some(uva + (iova - start))),
-                        )
-                    }
-                    "IOMMU_IOAS_COPY" => {
-                        let src = before
-                            .areas
-                            .get(&(field(p, "src_ioas_id") as u32))
-                            .cloned()
-                            .unwrap_or_default();
-                        let src_iova = field(p, "src_iova");
-                        (
-                            Some(field(p, "dst_ioas_id") as u32),
-                            fixed(p, back, "dst_iova", r.is_ok()),
-                            field(p, "length"),
-                            Box::new(move |start, iova| {
-                                let s = src_iova + (iova - start);
-                                let a = src.iter().find(|a| a.0 <= s && s - a.0 < a.1);
-                                Some(a.map_or(u64::MAX, |a| a.2 + (s - a.0)))
-                            }),
-                        )
-                    }
-                    // A dma-buf's pages are not user memory: only the IOVAs are checked.
-                    "IOMMU_IOAS_MAP_FILE" => (
+            let (ioas, iova, len, backing): (_, _, _, Backing) = match name {
+                "IOMMU_IOAS_MAP" => {
+                    let uva = field(p, "user_va");
+                    (
                         Some(field(p, "ioas_id") as u32),
                         fixed(p, back, "iova", r.is_ok()),
                         field(p, "length"),
-                        Box::new(|_, _| None),
-                    ),
-                    _ => {
-                        let vaddr = field(p, "vaddr");
-                        (
-                            None,
-                            Some(field(p, "iova")),
-                            field(p, "size"),
-                            Box::new(move |start, iova| Some(vaddr + (iova - start))),
-                        )
-                    }
-                };
+                        Box::new(move |start, iova| Some(uva + (iova - start))),
+                    )
+                }
+                "IOMMU_IOAS_COPY" => {
+                    let src = before
+                        .areas
+                        .get(&(field(p, "src_ioas_id") as u32))
+                        .cloned()
+                        .unwrap_or_default();
+                    let src_iova = field(p, "src_iova");
+                    (
+                        Some(field(p, "dst_ioas_id") as u32),
+                        fixed(p, back, "dst_iova", r.is_ok()),
+                        field(p, "length"),
+                        Box::new(move |start, iova| {
+                            let s = src_iova + (iova - start);
+                            let a = src.iter().find(|a| a.0 <= s && s - a.0 < a.1);
+                            Some(a.map_or(u64::MAX, |a| a.2 + (s - a.0)))
+                        }),
+                    )
+                }
+                // A dma-buf's pages are not user memory: only the IOVAs are checked.
+                "IOMMU_IOAS_MAP_FILE" => (
+                    Some(field(p, "ioas_id") as u32),
+                    fixed(p, back, "iova", r.is_ok()),
+                    field(p, "length"),
+                    Box::new(|_, _| None),
+                ),
+                _ => {
+                    let vaddr = field(p, "vaddr");
+                    (
+                        None,
+                        Some(field(p, "iova")),
+                        field(p, "size"),
+                        Box::new(move |start, iova| Some(vaddr + (iova - start))),
+                    )
+                }
+            };
             let map = || check_map_tiles(&d, ioas, iova, len, &backing);
             match r {
                 Ok(_) => map()?,

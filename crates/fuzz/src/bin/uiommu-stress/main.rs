@@ -42,7 +42,9 @@ const ROLES: &[(&str, Role)] = &[
 
 fn main() -> ExitCode {
     let mut seconds = 20.0;
-    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
     let mut without: Vec<String> = Vec::new();
     let mut alias_fd = 0;
     let mut args = std::env::args().skip(1);
@@ -54,7 +56,9 @@ fn main() -> ExitCode {
             "--alias-fd" => alias_fd = v.parse().unwrap_or(alias_fd),
             "--without" => without.extend(v.split(',').map(String::from)),
             _ => {
-                eprintln!("usage: uiommu-stress [--seconds N] [--seed S] [--alias-fd N] [--without ROLE,...]");
+                eprintln!(
+                    "usage: uiommu-stress [--seconds N] [--seed S] [--alias-fd N] [--without ROLE,...]"
+                );
                 return ExitCode::from(64);
             }
         }
@@ -66,9 +70,15 @@ fn main() -> ExitCode {
     let mut setup = Tally::default();
     // By default the lowest free number, the one any file opened meanwhile takes: the library
     // must put nothing of its own there while the program races on it.
-    let alias = setup.check("dup", sys::dup_from(fd, alias_fd), &[]).unwrap_or(-1);
-    let a = setup.check("alloc A", ops::ioas_alloc(fd), &[]).unwrap_or(0);
-    let b = setup.check("alloc B", ops::ioas_alloc(fd), &[]).unwrap_or(0);
+    let alias = setup
+        .check("dup", sys::dup_from(fd, alias_fd), &[])
+        .unwrap_or(-1);
+    let a = setup
+        .check("alloc A", ops::ioas_alloc(fd), &[])
+        .unwrap_or(0);
+    let b = setup
+        .check("alloc B", ops::ioas_alloc(fd), &[])
+        .unwrap_or(0);
     let shared = Shared {
         fd,
         other,
@@ -79,7 +89,10 @@ fn main() -> ExitCode {
         victim: AtomicU32::new(0),
         stop: AtomicBool::new(false),
     };
-    println!("uiommu-stress: seed {seed}, {} threads, {seconds} s", ROLES.len());
+    println!(
+        "uiommu-stress: seed {seed}, {} threads, {seconds} s",
+        ROLES.len()
+    );
     let start = Instant::now();
     let mut total = setup;
     std::thread::scope(|s| {

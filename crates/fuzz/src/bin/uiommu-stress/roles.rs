@@ -60,8 +60,18 @@ pub fn overlapping(s: &Shared, rng: &mut ChaCha8Rng) -> Tally {
         let n = rng.random_range(1..=4);
         let iova = SHARED_IOVA + rng.random_range(0..16) * PAGE;
         let uva = s.page(rng, n);
-        if t.check("map shared", ops::map(s.fd, s.a, iova, uva, n * PAGE), &[EEXIST]).is_some() {
-            t.check("unmap shared", ops::unmap(s.fd, s.a, iova, n * PAGE), &[ENOENT]);
+        if t.check(
+            "map shared",
+            ops::map(s.fd, s.a, iova, uva, n * PAGE),
+            &[EEXIST],
+        )
+        .is_some()
+        {
+            t.check(
+                "unmap shared",
+                ops::unmap(s.fd, s.a, iova, n * PAGE),
+                &[ENOENT],
+            );
         }
     }
     t
@@ -75,12 +85,17 @@ pub fn disjoint(s: &Shared, rng: &mut ChaCha8Rng) -> Tally {
         let n = rng.random_range(1..=8);
         let iova = OWN_IOVA + rng.random_range(0..32) * PAGE;
         let uva = s.page(rng, n);
-        if t.check("map own", ops::map(s.fd, s.a, iova, uva, n * PAGE), &[]).is_none() {
+        if t.check("map own", ops::map(s.fd, s.a, iova, uva, n * PAGE), &[])
+            .is_none()
+        {
             continue;
         }
         if let Some(len) = t.check("unmap own", ops::unmap(s.fd, s.a, iova, n * PAGE), &[]) {
             if len != n * PAGE {
-                t.fail(format!("unmap own: {len:#x} bytes unmapped, {:#x} mapped", n * PAGE));
+                t.fail(format!(
+                    "unmap own: {len:#x} bytes unmapped, {:#x} mapped",
+                    n * PAGE
+                ));
             }
         }
     }
@@ -131,12 +146,19 @@ pub fn destroyer(s: &Shared, rng: &mut ChaCha8Rng) -> Tally {
             continue;
         };
         let uva = s.page(rng, 1);
-        t.check("map victim", ops::map(s.fd, id, VICTIM_IOVA, uva, PAGE), &[]);
+        t.check(
+            "map victim",
+            ops::map(s.fd, id, VICTIM_IOVA, uva, PAGE),
+            &[],
+        );
         s.victim.store(id, Ordering::Relaxed);
         std::thread::yield_now();
         s.victim.store(0, Ordering::Relaxed);
         let deadline = Instant::now() + Duration::from_secs(5);
-        while t.check("destroy victim", ops::destroy(s.fd, id), &[EBUSY]).is_none() {
+        while t
+            .check("destroy victim", ops::destroy(s.fd, id), &[EBUSY])
+            .is_none()
+        {
             if Instant::now() > deadline {
                 t.fail("destroy victim: still busy after 5 s".into());
                 break;
@@ -158,8 +180,18 @@ pub fn victim_user(s: &Shared, rng: &mut ChaCha8Rng) -> Tally {
         }
         let iova = VICTIM_IOVA + rng.random_range(1..4) * PAGE;
         let uva = s.page(rng, 1);
-        if t.check("map on victim", ops::map(s.fd, id, iova, uva, PAGE), &[ENOENT, EEXIST]).is_some() {
-            t.check("unmap on victim", ops::unmap(s.fd, id, iova, PAGE), &[ENOENT]);
+        if t.check(
+            "map on victim",
+            ops::map(s.fd, id, iova, uva, PAGE),
+            &[ENOENT, EEXIST],
+        )
+        .is_some()
+        {
+            t.check(
+                "unmap on victim",
+                ops::unmap(s.fd, id, iova, PAGE),
+                &[ENOENT],
+            );
         }
         t.check("ranges of victim", ops::iova_ranges(s.fd, id), &[ENOENT]);
     }
@@ -173,7 +205,11 @@ pub fn fd_racer(s: &Shared, rng: &mut ChaCha8Rng) -> Tally {
     while s.running() {
         match rng.random_range(0..4) {
             0 => t.check("close alias", sys::close(s.alias), &[EBADF]),
-            1 => t.check("close_range alias", sys::close_range(s.alias as u32, s.alias as u32), &[]),
+            1 => t.check(
+                "close_range alias",
+                sys::close_range(s.alias as u32, s.alias as u32),
+                &[],
+            ),
             2 => t.check("dup2 other", sys::dup2(s.other, s.alias), &[]),
             _ => t.check("dup2 main", sys::dup2(s.fd, s.alias), &[]),
         };
@@ -187,7 +223,11 @@ pub fn fd_racer(s: &Shared, rng: &mut ChaCha8Rng) -> Tally {
 pub fn alias_user(s: &Shared, rng: &mut ChaCha8Rng) -> Tally {
     let mut t = Tally::default();
     while s.running() {
-        t.check("ranges via alias", ops::iova_ranges(s.alias, s.a), &[EBADF, ENOENT]);
+        t.check(
+            "ranges via alias",
+            ops::iova_ranges(s.alias, s.a),
+            &[EBADF, ENOENT],
+        );
         if rng.random_ratio(1, 64) {
             t.check("alloc via alias", ops::ioas_alloc(s.alias), &[EBADF]);
         }
@@ -201,7 +241,11 @@ pub fn forker(s: &Shared, _rng: &mut ChaCha8Rng) -> Tally {
     let mut t = Tally::default();
     let (fd, a) = (s.fd, s.a);
     while s.running() {
-        let Some(pid) = t.check("fork", sys::fork(|| ops::iova_ranges(fd, a).map_or(0, |_| 0)), &[]) else {
+        let Some(pid) = t.check(
+            "fork",
+            sys::fork(|| ops::iova_ranges(fd, a).map_or(0, |_| 0)),
+            &[],
+        ) else {
             continue;
         };
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -37,7 +37,6 @@ pub fn close_range(first: u32, last: u32) -> Result<i32, i32> {
     check(unsafe { libc::close_range(first, last, 0) })
 }
 
-
 /// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a duplicate at the lowest free number from `min`.
 pub fn dup_from(fd: i32, min: i32) -> Result<i32, i32> {
     // SAFETY: no memory is passed.
