@@ -311,6 +311,10 @@ impl World {
                 at
             }
         };
+        // What the kernel reads past the bytes written is the zeroed rest of the page (or a
+        // fault): the struct as the checks see it ends where the write did.
+        let end = len.min(bytes.len());
+        bytes[end..].fill(0);
         Ok(Prepared {
             command,
             arg,
