@@ -87,7 +87,7 @@ pub fn fresh() -> std::io::Result<Arc<Snapshot>> {
 }
 
 fn read() -> std::io::Result<String> {
-    std::fs::read_to_string("/proc/self/maps")
+    crate::procfile::self_maps()
 }
 
 #[cfg(test)]

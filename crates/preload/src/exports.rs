@@ -498,9 +498,11 @@ pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     fcntl_common(fd, cmd, || sys::next_fcntl64(fd, cmd, arg))
 }
 
-/// Runs when the library is loaded: adopts inherited virtual fds.
+/// Runs when the library is loaded: adopts inherited virtual fds, and opens the `/proc` files
+/// pinning reads while the program has no other thread to race it (see `procfile`).
 extern "C" fn on_load() {
     guard((), ops::adopt_inherited);
+    guard((), crate::procfile::init);
 }
 
 /// The loader calls the functions of `.init_array` when it maps the library.

@@ -68,7 +68,10 @@ pub fn install() {
 extern "C" fn prepare() {
     let _ = std::panic::catch_unwind(|| {
         let gate = GATE.write().unwrap_or_else(|e| e.into_inner());
-        let table = TABLE.write();
+        // As for any file of ours put at a number: the socket pair `share` makes is created at
+        // the lowest free numbers before it is moved up, so a call forwarded meanwhile may
+        // meet it and must ask again (see `crate::table`).
+        let table = TABLE.write_new();
         let pending = share::prepare(&table);
         HELD.with(|h| *h.borrow_mut() = Some((gate, table, pending)));
     });

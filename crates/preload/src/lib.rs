@@ -74,6 +74,7 @@ mod ops;
 pub mod owned;
 pub mod path;
 pub mod process;
+mod procfile;
 mod readiness;
 pub mod regions;
 #[allow(unsafe_code)]

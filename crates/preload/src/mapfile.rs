@@ -192,7 +192,7 @@ fn map_own(fd: c_int, len: usize) -> Result<Own> {
 
 /// The program's shared mappings of the file `id` from `/proc/self/maps`.
 fn program_segments(id: (u64, u64)) -> Vec<Segment> {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    let Ok(maps) = crate::procfile::self_maps() else {
         return Vec::new();
     };
     maps.lines().filter_map(|l| parse_segment(l, id)).collect()

@@ -68,7 +68,12 @@ impl MapsMemory {
     }
 
     fn read(&self, file: &str) -> std::io::Result<String> {
-        std::fs::read_to_string(self.path(file)?)
+        match (&self.other, file) {
+            // This process's own files through fds kept at high numbers (see `procfile`).
+            (None, "maps") => crate::procfile::self_maps(),
+            (None, "smaps") => crate::procfile::self_smaps(),
+            _ => std::fs::read_to_string(self.path(file)?),
+        }
     }
 }
 
@@ -188,6 +193,18 @@ fn kernel_page_size(smaps: impl Iterator<Item = String>, uva: u64) -> Option<u64
     None
 }
 
+impl MapsMemory {
+    /// `KernelPageSize` of the mapping holding `uva` from smaps (`PAGE_SIZE` if unknown).
+    fn smaps_page_size(&self, uva: u64) -> u64 {
+        let Ok(smaps) = self.read("smaps") else {
+            return PAGE_SIZE;
+        };
+        kernel_page_size(smaps.lines().map(String::from), uva)
+            .filter(|s| s.is_power_of_two())
+            .unwrap_or(PAGE_SIZE)
+    }
+}
+
 impl PinMemory for MapsMemory {
     /// The `KernelPageSize` of the mapping holding `uva`. `/proc/self/maps` is read first:
     /// an anonymous mapping (no name, or `[heap]`, `[stack]`) has no huge pages to report, and
@@ -228,20 +245,6 @@ impl PinMemory for MapsMemory {
         }
         let maps = self.read("maps").map_err(|_| Errno::EFAULT)?;
         check_mappings(maps.lines().filter_map(parse_line), uva, end, write)
-    }
-}
-
-impl MapsMemory {
-    /// `KernelPageSize` of the mapping holding `uva` from smaps (`PAGE_SIZE` if unknown).
-    fn smaps_page_size(&self, uva: u64) -> u64 {
-        let Ok(f) = self.path("smaps").and_then(std::fs::File::open) else {
-            return PAGE_SIZE;
-        };
-        use std::io::BufRead;
-        let lines = std::io::BufReader::new(f).lines().map_while(|l| l.ok());
-        kernel_page_size(lines, uva)
-            .filter(|s| s.is_power_of_two())
-            .unwrap_or(PAGE_SIZE)
     }
 }
 

@@ -21,7 +21,7 @@ pub fn pair() -> Result<(c_int, c_int), Errno> {
     let ty = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
     // SAFETY: `fds` is two writable ints that outlive the call.
     let rc = unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) };
-    check(rc as isize).map(|_| (fds[0], fds[1]))
+    check(rc as isize).map(|_| (crate::sys::lift(fds[0]), crate::sys::lift(fds[1])))
 }
 
 /// A control message carrying one fd: `CMSG_SPACE(sizeof(int))` bytes, the header followed by
@@ -109,9 +109,13 @@ pub fn recv(sock: c_int, buf: &mut [u8]) -> Result<(usize, Option<c_int>), Errno
 /// `pidfd_open(pid, 0)`: an fd that refers to process `pid` for as long as it is open, even
 /// after the process is gone and its number reused. Close-on-exec.
 pub fn pidfd_open(pid: u32) -> Result<c_int, Errno> {
+    // Made at the lowest free number, then moved up: with the table locked as for any file of
+    // ours put at a number, so that a program's call on that number waits or asks again, and
+    // its `dup2` there waits (see `crate::table`).
+    let _table = crate::table::TABLE.write_new();
     // SAFETY: no memory is passed.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    check(rc as isize).map(|fd| fd as c_int)
+    check(rc as isize).map(|fd| crate::sys::lift(fd as c_int))
 }
 
 /// Whether the process of `pidfd` has exited (a pidfd polls readable once it has).
@@ -124,4 +128,31 @@ pub fn pidfd_exited(pidfd: c_int) -> bool {
     // SAFETY: `p` is one valid `pollfd` that outlives the call.
     let n = unsafe { libc::poll(&mut p, 1, 0) };
     n != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lowest free number, as `open` would take it now.
+    fn lowest_free() -> c_int {
+        let fd = crate::sys::open_raw(c"/", libc::O_RDONLY | libc::O_CLOEXEC, 0).unwrap();
+        crate::sys::close_raw(fd);
+        fd
+    }
+
+    #[test]
+    fn the_library_s_sockets_and_pidfds_stay_off_the_program_s_numbers() {
+        let low = lowest_free();
+        let (a, b) = pair().unwrap();
+        let pidfd = pidfd_open(std::process::id()).unwrap();
+        for fd in [a, b, pidfd] {
+            assert!(fd >= 64 && fd > low, "fd {fd}, lowest free {low}");
+        }
+        // Nothing was left at the number a racing program may be using.
+        assert_eq!(lowest_free(), low);
+        for fd in [a, b, pidfd] {
+            crate::sys::close_raw(fd);
+        }
+    }
 }

@@ -521,6 +521,48 @@ pub fn open_raw(path: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, Errno>
     sys_result(rc).map(|v| v as c_int)
 }
 
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)` as a raw system call: a duplicate of one of the library's
+/// own fds at the lowest free number from `min`.
+pub fn dup_from_raw(fd: c_int, min: c_int) -> Result<c_int, Errno> {
+    // SAFETY: no memory is passed; `fd` is the library's own.
+    let rc = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min) };
+    sys_result(rc).map(|v| v as c_int)
+}
+
+/// `pread(fd, buf, offset)` as a raw system call.
+pub fn pread_raw(fd: c_int, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable for its length and outlives the call.
+    let rc = unsafe { libc::syscall(libc::SYS_pread64, fd, buf.as_mut_ptr(), buf.len(), offset) };
+    sys_result(rc).map(|v| v as usize)
+}
+
+/// `RLIMIT_NOFILE`'s soft limit (1024 if it cannot be read).
+pub fn nofile_limit() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 1024,
+        rlim_max: 0,
+    };
+    // SAFETY: `rl` is a writable rlimit that outlives the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+    if rc == 0 { rl.rlim_cur } else { 1024 }
+}
+
+/// Moves one of the library's own fds above the numbers programs use (near the soft
+/// `RLIMIT_NOFILE`, at most 1024): at the lowest free number, which `open`, `socket` and
+/// `recvmsg` take, a program's call racing its own `close` of that number would meet our file,
+/// and its `dup2` onto it would close ours. Returns the new number (`fd` itself if it cannot
+/// be moved).
+pub fn lift(fd: c_int) -> c_int {
+    let floor = nofile_limit().min(1024).saturating_sub(32).max(64);
+    match dup_from_raw(fd, c_int::try_from(floor).unwrap_or(992)) {
+        Ok(high) => {
+            close_raw(fd);
+            high
+        }
+        Err(_) => fd,
+    }
+}
+
 /// `close(fd)` as a raw system call, for the library's own temporary fds.
 pub fn close_raw(fd: c_int) {
     next_syscall(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]);

@@ -44,6 +44,12 @@
 //!   A forwarded `read`, `write` or `mmap` cannot be undone, so for them that window (a
 //!   preemption spanning a whole close and open by other threads) stays.
 //!
+//! - The library's own fds (the sockets and pidfds of [`crate::share`], the `/proc/self`
+//!   files pinning reads, see [`crate::procfile`]) are moved above the numbers programs use
+//!   ([`crate::sys::lift`]); those made while other threads run are made under the write lock
+//!   with the generation advanced, so that a program's call on, or `dup2` onto, a number it
+//!   just closed never meets them there.
+//!
 //! A forked child has no thread in the middle of a close: it unmarks every closing entry whose
 //! fd still names its memfd, and drops the others ([`TableGuard::settle_closing`]).
 
