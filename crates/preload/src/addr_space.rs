@@ -86,6 +86,8 @@ pub fn fresh() -> std::io::Result<Arc<Snapshot>> {
     current()
 }
 
+/// Through the fd the library keeps at a high number (see `procfile`), so that reading never
+/// takes a number the program is about to use.
 fn read() -> std::io::Result<String> {
     crate::procfile::self_maps()
 }
