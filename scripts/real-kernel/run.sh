@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real-kernel leg: the client's integration tests (crates/client/tests) on a real Linux 7.3
-# kernel with IOMMUFD and IOMMUFD_TEST, booted in QEMU (TCG; no KVM, no root except apt-get).
+# kernel with IOMMUFD and IOMMUFD_TEST, booted in QEMU (TCG; no KVM; root for apt-get and
+# the nested boot's chroot).
 #
 #   scripts/real-kernel/run.sh
 #
@@ -8,8 +9,11 @@
 # scripts/kernel-source.sh, a tinyconfig + iommu.config bzImage built and cached beside the
 # source (outside the clone), the scenarios built as one static test executable, the kernel's
 # VFIO selftests built static (scripts/selftests-build.sh), an initramfs (busybox and those),
-# one boot. The VFIO selftests run in the guest against QEMU's edu behind its VT-d; their
-# cases are compared with what uiommu must pass behind its VT-d model (vfio_selftests_compare).
+# three boots: QEMU's edu behind QEMU's VT-d; uiommu's edu assigned by QEMU 10 under
+# `uiommu exec` behind QEMU's VT-d in caching mode (shadowed IOAS_MAP/UNMAP); the same with
+# QEMU 11 from a cached trixie root (scripts/qemu11-root.sh) and host first-stage translation
+# (nested HWPTs). In each the VFIO selftests run in the guest against the edu; their cases are
+# compared with what uiommu must pass behind its VT-d model (vfio_selftests_compare).
 # The guest's verdict comes back as QEMU's exit status through isa-debug-exit (1: pass,
 # 3: fail). Exits 0 only if every scenario passed and the VFIO selftests agree.
 #
@@ -151,6 +155,40 @@ boot_uiommu_edu() {
 		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0
 }
 
+# The nested step: QEMU 11 (from the trixie root scripts/qemu11-root.sh caches; it needs
+# trixie's libc, so it runs chrooted there with the uiommu binaries and the kernel bind-mounted
+# at their own paths) with its VT-d in scalable mode and first-stage translation by the host
+# (fsts=on). QEMU allocates a nest-parent HWPT over the IOAS, binds each first-stage PASID
+# entry the guest programs as a nested HWPT (IOMMU_HWPT_DATA_VTD_S1) over it and forwards the
+# guest's PASID-based IOTLB invalidations with IOMMU_HWPT_INVALIDATE, so the guest driver's DMA
+# is translated by uiommu's VT-d model in two stages: the guest's first-stage table, then the
+# IOAS. QEMU's own trace of those calls ($WORK/guest-nested.trace) shows what uiommu answered.
+boot_uiommu_nested() {
+	local target=${CARGO_TARGET_DIR:-$REPO/target} root trace=$WORK/guest-nested.trace rc=0
+	root=$("$REPO/scripts/qemu11-root.sh") || return 1
+	(cd "$REPO" && cargo build -q -p uiommu-cli -p uiommu-preload) || return 1
+	rm -f "$trace"
+	boot guest-nested.log "$HERE/in-root.sh" "$root" "$target" "$CACHE/real-kernel" -- \
+		"$target/debug/uiommu" exec --driver vtd --device edu,bdf=0000:00:10.0 -- \
+		qemu-system-x86_64 -device intel-iommu,intremap=on,caching-mode=on,scalable-mode=on,fsts=on \
+		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0 \
+		-trace iommufd_backend_alloc_hwpt -trace iommufd_backend_invalidate_cache -D "$trace" ||
+		rc=1
+	# hwpt_type 1 is IOMMU_HWPT_DATA_VTD_S1; "(0)" ends a call that succeeded.
+	local s1 s1_ok inv inv_ok
+	s1=$(grep -c 'alloc_hwpt .* hwpt_type=1 ' "$trace" || true)
+	s1_ok=$(grep -c 'alloc_hwpt .* hwpt_type=1 .*(0)$' "$trace" || true)
+	inv=$(grep -c 'invalidate_cache ' "$trace" || true)
+	inv_ok=$(grep -c 'invalidate_cache .*(0)$' "$trace" || true)
+	log "nested: $s1_ok of $s1 VTD_S1 HWPT allocations and $inv_ok of $inv IOMMU_HWPT_INVALIDATE calls succeeded"
+	grep -m1 'alloc_hwpt .*flags=0x[0-9a-f]*[13579bdf] ' "$trace" | sed 's/^[^i]*/real-kernel: nest parent: /' >&2 || true
+	if [ "$s1" = 0 ] || [ "$inv" = 0 ] || [ "$s1" != "$s1_ok" ] || [ "$inv" != "$inv_ok" ]; then
+		log "FAIL: the guest's first stage was not bound and invalidated through uiommu (trace: $trace)"
+		rc=1
+	fi
+	return $rc
+}
+
 # The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
 # uiommu must pass behind its VT-d model (tests/selftests/vfio/must-pass*.txt, vtd/...) must pass
 # on the kernel too, except those the kernel's configuration decides differently, listed with a
@@ -201,5 +239,7 @@ timed boot boot_qemu_edu || ok=1
 vfio_selftests_compare guest.log || ok=1
 timed boot-uiommu boot_uiommu_edu || ok=1
 vfio_selftests_compare guest-uiommu.log || ok=1
+timed boot-nested boot_uiommu_nested || ok=1
+vfio_selftests_compare guest-nested.log || ok=1
 printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2
 exit $ok
