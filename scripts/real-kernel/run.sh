@@ -162,28 +162,34 @@ boot_uiommu_edu() {
 # entry the guest programs as a nested HWPT (IOMMU_HWPT_DATA_VTD_S1) over it and forwards the
 # guest's PASID-based IOTLB invalidations with IOMMU_HWPT_INVALIDATE, so the guest driver's DMA
 # is translated by uiommu's VT-d model in two stages: the guest's first-stage table, then the
-# IOAS. QEMU's own trace of those calls ($WORK/guest-nested.trace) shows what uiommu answered.
+# IOAS.
 boot_uiommu_nested() {
-	local target=${CARGO_TARGET_DIR:-$REPO/target} root trace=$WORK/guest-nested.trace rc=0
+	local target=${CARGO_TARGET_DIR:-$REPO/target} root err=$WORK/guest-nested.stderr rc=0
 	root=$("$REPO/scripts/qemu11-root.sh") || return 1
 	(cd "$REPO" && cargo build -q -p uiommu-cli -p uiommu-preload) || return 1
-	rm -f "$trace"
+	# uiommu prints each HWPT allocation and invalidation (UIOMMU_LOG_HWPT); QEMU's and
+	# uiommu's stderr go to their own file, apart from the guest's console.
 	boot guest-nested.log "$HERE/in-root.sh" "$root" "$target" "$CACHE/real-kernel" -- \
+		env UIOMMU_LOG_HWPT=1 sh -c 'err=$1; shift; exec "$@" 2>"$err"' sh "$err" \
 		"$target/debug/uiommu" exec --driver vtd --device edu,bdf=0000:00:10.0 -- \
 		qemu-system-x86_64 -device intel-iommu,intremap=on,caching-mode=on,scalable-mode=on,fsts=on \
-		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0 \
-		-trace iommufd_backend_alloc_hwpt -trace iommufd_backend_invalidate_cache -D "$trace" ||
-		rc=1
-	# hwpt_type 1 is IOMMU_HWPT_DATA_VTD_S1; "(0)" ends a call that succeeded.
+		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0 ||
+		{ tail -20 "$err" >&2; rc=1; }
+	# data_type 1 is IOMMU_HWPT_DATA_VTD_S1; flags 0x1 is IOMMU_HWPT_ALLOC_NEST_PARENT.
 	local s1 s1_ok inv inv_ok
-	s1=$(grep -c 'alloc_hwpt .* hwpt_type=1 ' "$trace" || true)
-	s1_ok=$(grep -c 'alloc_hwpt .* hwpt_type=1 .*(0)$' "$trace" || true)
-	inv=$(grep -c 'invalidate_cache ' "$trace" || true)
-	inv_ok=$(grep -c 'invalidate_cache .*(0)$' "$trace" || true)
-	log "nested: $s1_ok of $s1 VTD_S1 HWPT allocations and $inv_ok of $inv IOMMU_HWPT_INVALIDATE calls succeeded"
-	grep -m1 'alloc_hwpt .*flags=0x[0-9a-f]*[13579bdf] ' "$trace" | sed 's/^[^i]*/real-kernel: nest parent: /' >&2 || true
+	s1=$(grep -c '^uiommu: IOMMU_HWPT_ALLOC .* data_type 1 ' "$err" || true)
+	s1_ok=$(grep -c '^uiommu: IOMMU_HWPT_ALLOC .* data_type 1 .* -> hwpt ' "$err" || true)
+	inv=$(grep -c '^uiommu: IOMMU_HWPT_INVALIDATE ' "$err" || true)
+	inv_ok=$(grep -c '^uiommu: IOMMU_HWPT_INVALIDATE .* entries handled$' "$err" || true)
+	grep -m1 '^uiommu: IOMMU_HWPT_ALLOC .* flags 0x[0-9a-f]*[13579bdf] ' "$err" |
+		sed 's/^uiommu: /real-kernel: nest parent: /' >&2 || true
+	grep -m1 '^uiommu: IOMMU_HWPT_ALLOC .* data_type 1 ' "$err" |
+		sed 's/^uiommu: /real-kernel: first nested HWPT: /' >&2 || true
+	grep -m1 '^uiommu: IOMMU_HWPT_INVALIDATE ' "$err" |
+		sed 's/^uiommu: /real-kernel: first invalidation: /' >&2 || true
+	log "nested: uiommu took $s1_ok of $s1 VTD_S1 HWPT allocations and $inv_ok of $inv IOMMU_HWPT_INVALIDATE calls (log: $err)"
 	if [ "$s1" = 0 ] || [ "$inv" = 0 ] || [ "$s1" != "$s1_ok" ] || [ "$inv" != "$inv_ok" ]; then
-		log "FAIL: the guest's first stage was not bound and invalidated through uiommu (trace: $trace)"
+		log "FAIL: the guest's first stage was not bound and invalidated through uiommu"
 		rc=1
 	fi
 	return $rc
