@@ -34,7 +34,7 @@ fi
 # Mounts for the chroot's apt (dpkg scripts want /proc); always undone.
 mounted=()
 cleanup() {
-	local m
+	local i
 	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount "${mounted[i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
