@@ -170,6 +170,7 @@ boot_uiommu_nested() {
 	local target=${CARGO_TARGET_DIR:-$REPO/target} root err=$WORK/guest-nested.stderr rc=0
 	root=$("$REPO/scripts/qemu11-root.sh") || return 1
 	(cd "$REPO" && cargo build -q -p uiommu-cli -p uiommu-preload) || return 1
+	rm -f "$err"
 	# uiommu prints each HWPT allocation and invalidation (UIOMMU_LOG_HWPT) and each fault the
 	# edu's DMA takes in its VT-d model (UIOMMU_LOG_FAULTS); QEMU's and uiommu's stderr go to
 	# their own file, apart from the guest's console.
@@ -178,9 +179,10 @@ boot_uiommu_nested() {
 		"$target/debug/uiommu" exec --driver vtd --device edu,bdf=0000:00:10.0 -- \
 		qemu-system-x86_64 -device intel-iommu,intremap=on,caching-mode=on,scalable-mode=on,fsts=on \
 		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0 ||
-		{ tail -20 "$err" >&2; rc=1; }
+		{ tail -20 "$err" >&2 2>/dev/null; rc=1; }
 	# data_type 1 is IOMMU_HWPT_DATA_VTD_S1; flags 0x1 is IOMMU_HWPT_ALLOC_NEST_PARENT.
 	local s1 s1_ok inv inv_ok
+	touch "$err"
 	s1=$(grep -c '^uiommu: IOMMU_HWPT_ALLOC .* data_type 1 ' "$err" || true)
 	s1_ok=$(grep -c '^uiommu: IOMMU_HWPT_ALLOC .* data_type 1 .* -> hwpt ' "$err" || true)
 	inv=$(grep -c '^uiommu: IOMMU_HWPT_INVALIDATE ' "$err" || true)
