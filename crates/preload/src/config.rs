@@ -10,6 +10,16 @@ pub const DRIVER_ENV: &str = "UIOMMU_DRIVER";
 /// stderr, as a kernel prints it to its log (`DMAR: [DMA Write NO_PASID] …`).
 pub const LOG_FAULTS_ENV: &str = "UIOMMU_LOG_FAULTS";
 
+/// Set to `1`, each `IOMMU_HWPT_ALLOC` and `IOMMU_HWPT_INVALIDATE` is printed on stderr with
+/// its arguments and uiommu's answer ([`crate::hwpt_log`]).
+pub const LOG_HWPT_ENV: &str = "UIOMMU_LOG_HWPT";
+
+/// Whether [`LOG_HWPT_ENV`] asks for the HWPT calls on stderr (read once).
+pub fn log_hwpt() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os(LOG_HWPT_ENV).is_some_and(|v| v == "1"))
+}
+
 /// Whether [`LOG_FAULTS_ENV`] asks for the faults on stderr.
 pub fn log_faults() -> bool {
     std::env::var_os(LOG_FAULTS_ENV).is_some_and(|v| v == "1")

@@ -58,6 +58,7 @@ mod fork;
 #[allow(unsafe_code)]
 mod fs_exports;
 pub mod group;
+pub mod hwpt_log;
 #[allow(unsafe_code)]
 mod io_exports;
 pub mod mapfile;

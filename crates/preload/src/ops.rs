@@ -189,7 +189,14 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
             Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
             Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
         };
-        Some(command(|caller| dispatch(ctx, caller, request as u32, arg)))
+        let r = command(|caller| dispatch(ctx, caller, request as u32, arg));
+        if crate::config::log_hwpt() {
+            let mem = ProcessVm::current();
+            if let Some(l) = crate::hwpt_log::line(request as u32, arg, r, &mem) {
+                eprintln!("uiommu: {l}");
+            }
+        }
+        Some(r)
     })
 }
 

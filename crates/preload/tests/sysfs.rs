@@ -101,6 +101,9 @@ fn std_view() {
     let node = std::fs::metadata("/dev/vfio/devices/vfio0").unwrap();
     assert!(node.file_type().is_char_device());
     assert_eq!(node.rdev(), libc::makedev(511, 0));
+    let iommu = std::fs::metadata("/dev/iommu").unwrap();
+    assert!(iommu.file_type().is_char_device());
+    assert_eq!(iommu.rdev(), libc::makedev(10, 256));
     let config = std::fs::read(format!("{dev}/config")).unwrap();
     assert_eq!(config.len(), 256);
     assert_eq!(&config[..4], &[0x34, 0x12, 0xe8, 0x11]);

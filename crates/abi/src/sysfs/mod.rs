@@ -13,6 +13,7 @@
 //! /dev/vfio/N                 character device VFIO_GROUP_MAJOR:ordinal of the group
 //! /dev/vfio/devices/vfioI     character device VFIO_CDEV_MAJOR:I
 //! /dev/vfio/vfio              character device 10:196 (the misc device of the container)
+//! /dev/iommu                  character device 10:256 (iommufd's misc device)
 //! /sys/kernel/debug/PATH      the files the IOMMU driver shows for a device in debugfs
 //!                             (IommuDriver::debugfs), read when opened
 //! ```
@@ -41,6 +42,11 @@ pub const VFIO_GROUP_MAJOR: u32 = 510;
 
 /// `MISC_MAJOR` and `VFIO_MINOR`: `/dev/vfio/vfio`.
 pub const VFIO_CONTAINER_RDEV: (u32, u32) = (10, 196);
+
+/// `MISC_MAJOR` and the minor of `/dev/iommu`: iommufd registers a `MISC_DYNAMIC_MINOR` misc
+/// device, and dynamic minors are allocated from `MISC_DYNAMIC_MINOR + 1` up
+/// (`drivers/char/misc.c`).
+pub const IOMMUFD_RDEV: (u32, u32) = (10, 256);
 
 /// One entry.
 #[derive(Debug, Clone)]
@@ -117,6 +123,9 @@ impl Tree {
         if !devices.is_empty() {
             let (major, minor) = VFIO_CONTAINER_RDEV;
             t.add("/dev/vfio/vfio".into(), Node::CharDev(major, minor));
+            // Opened as iommufd whatever the host has; QEMU checks that it exists first.
+            let (major, minor) = IOMMUFD_RDEV;
+            t.add("/dev/iommu".into(), Node::CharDev(major, minor));
         }
         t
     }

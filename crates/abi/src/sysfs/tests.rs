@@ -58,6 +58,7 @@ fn a_device_has_the_vfio_pci_layout() {
         t.get("/dev/vfio/vfio"),
         Some(Node::CharDev(10, 196))
     ));
+    assert!(matches!(t.get("/dev/iommu"), Some(Node::CharDev(10, 256))));
     assert!(t.get(&format!("{dir}/sriov_totalvfs")).is_none());
 }
 

@@ -1,6 +1,7 @@
 /* Finds the emulated edu device as a VFIO program does: walks /sys/bus/pci/devices, matches
- * vendor and device, follows iommu_group, reads vfio-dev/vfioN/dev, stats the cdev, reads the
- * config space and resolves the device link; opens the cdev, and the group node once at a time.
+ * vendor and device, follows iommu_group, reads vfio-dev/vfioN/dev, stats the cdev and
+ * /dev/iommu, reads the config space and resolves the device link; opens the cdev, and the group
+ * node once at a time.
  * Prints "ok" or why not, and exits non-zero. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -66,6 +67,10 @@ int main(void)
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
 	if (stat(path, &st) || !S_ISCHR(st.st_mode))
 		FAIL("stat %s", path);
+
+	/* QEMU 11's -object iommufd checks that /dev/iommu exists before opening it. */
+	if (access("/dev/iommu", F_OK) || stat("/dev/iommu", &st) || !S_ISCHR(st.st_mode))
+		FAIL("/dev/iommu: %s", strerror(errno));
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", dev);
 	d = opendir(path);
