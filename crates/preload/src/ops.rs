@@ -191,7 +191,7 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
         };
         let r = command(|caller| dispatch(ctx, caller, request as u32, arg));
         if crate::config::log_hwpt() {
-            let mem = ProcessVm::current();
+            let mem = caller_memory();
             if let Some(l) = crate::hwpt_log::line(request as u32, arg, r, &mem) {
                 eprintln!("uiommu: {l}");
             }
