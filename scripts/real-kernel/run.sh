@@ -129,7 +129,8 @@ boot() {
 	timeout 1200 "$@" -accel tcg -M q35 -m 1G -smp 2 -nographic -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-kernel "$KOUT/arch/x86/boot/bzImage" -initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 panic=-1 quiet intel_iommu=on no_timer_check" > "$log" 2>&1 || rc=$?
+		-append "console=ttyS0 panic=-1 quiet intel_iommu=on no_timer_check ${APPEND:-}" \
+		> "$log" 2>&1 || rc=$?
 	grep -a -E '^test result|FAILED|panicked|^GUEST|DMAR' "$log" | grep -av '^test .* ok$' || true
 	if [ "$rc" = 1 ]; then log "PASS (log: $log)"; return 0; fi
 	log "FAIL: QEMU exit status $rc (log: $log)"
@@ -151,11 +152,40 @@ boot_qemu_edu() {
 # (IOAS_MAP/UNMAP), so the guest driver's DMA goes guest IOVA -> QEMU's VT-d -> uiommu's VT-d
 # -> QEMU's RAM, with no IOMMU hardware anywhere.
 boot_uiommu_edu() {
-	local target=${CARGO_TARGET_DIR:-$REPO/target}
-	(cd "$REPO" && cargo build -q -p uiommu-cli -p uiommu-preload) || return 1
-	boot guest-uiommu.log "$target/debug/uiommu" exec --driver vtd --device edu,bdf=0000:00:10.0 -- \
+	uiommu_built || return 1
+	boot guest-uiommu.log "${UIOMMU_EXEC[@]}" \
 		qemu-system-x86_64 -device intel-iommu,intremap=on,caching-mode=on \
 		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0
+}
+
+# The same through QEMU's legacy VFIO path: `-device vfio-pci,host=` without iommufd opens the
+# device's group `/dev/vfio/N`, puts it in a `/dev/vfio/vfio` container with the type1 IOMMU
+# and maps with VFIO_IOMMU_MAP_DMA (uiommu's iommufd-backed compat container).
+boot_uiommu_legacy() {
+	uiommu_built || return 1
+	boot guest-legacy.log "${UIOMMU_EXEC[@]}" \
+		qemu-system-x86_64 -device intel-iommu,intremap=on,caching-mode=on \
+		-device vfio-pci,host=0000:00:10.0
+}
+
+# The same behind virtio-iommu instead of a VT-d: QEMU maps what the guest's virtio-iommu
+# driver asks for. virtio-iommu isolates no MSI on x86, so the guest's VFIO needs
+# allow_unsafe_interrupts, as on any host with such an IOMMU.
+boot_uiommu_virtio() {
+	uiommu_built || return 1
+	APPEND="vfio_iommu_type1.allow_unsafe_interrupts=1 iommufd.allow_unsafe_interrupts=1" \
+		boot guest-virtio.log "${UIOMMU_EXEC[@]}" \
+		qemu-system-x86_64 -device virtio-iommu-pci \
+		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0
+}
+
+# Builds uiommu and sets UIOMMU_EXEC: `uiommu exec` behind its VT-d model with the emulated edu
+# at 0000:00:10.0, the address the boots assign.
+UIOMMU_EXEC=()
+uiommu_built() {
+	local target=${CARGO_TARGET_DIR:-$REPO/target}
+	(cd "$REPO" && cargo build -q -p uiommu-cli -p uiommu-preload) || return 1
+	UIOMMU_EXEC=("$target/debug/uiommu" exec --driver vtd --device edu,bdf=0000:00:10.0 --)
 }
 
 # The nested step: QEMU 11 (from the trixie root scripts/qemu11-root.sh caches; it needs
@@ -255,6 +285,10 @@ timed boot boot_qemu_edu || ok=1
 vfio_selftests_compare guest.log || ok=1
 timed boot-uiommu boot_uiommu_edu || ok=1
 vfio_selftests_compare guest-uiommu.log || ok=1
+timed boot-legacy boot_uiommu_legacy || ok=1
+vfio_selftests_compare guest-legacy.log || ok=1
+timed boot-virtio boot_uiommu_virtio || ok=1
+vfio_selftests_compare guest-virtio.log || ok=1
 timed boot-nested boot_uiommu_nested || ok=1
 vfio_selftests_compare guest-nested.log || ok=1
 printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2
