@@ -51,22 +51,8 @@ prereqs() {
 		log "installing ${missing[*]}"
 		apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
-	if ! command -v qemu-system-x86_64 >/dev/null; then
-		# QEMU comes from bookworm-backports (same release, newer QEMU), never a newer suite.
-		if ! apt-cache policy qemu-system-x86 | grep -q bookworm-backports; then
-			log "adding bookworm-backports to apt sources"
-			cat > /etc/apt/sources.list.d/uiommu-bookworm-backports.sources <<SRC
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-			apt-get update -qq
-		fi
-		log "installing qemu-system-x86 from bookworm-backports"
-		apt-get install -y -qq -t bookworm-backports qemu-system-x86 >/dev/null
-	fi
+	# QEMU from bookworm-backports (same release, newer QEMU), never a newer suite.
+	"$REPO/scripts/install-qemu.sh"
 }
 
 kernel() { # builds $KOUT/arch/x86/boot/bzImage; the config follows iommu.config's hash
