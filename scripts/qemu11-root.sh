@@ -28,7 +28,8 @@ fi
 [ "$(id -u)" = 0 ] || { log "need root to build $ROOT"; exit 1; }
 if ! command -v debootstrap >/dev/null; then
 	log "installing debootstrap"
-	apt-get install -y -qq debootstrap >/dev/null
+	apt-get install -y -qq debootstrap >/dev/null ||
+		{ apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 fi
 
 # Mounts for the chroot's apt (dpkg scripts want /proc); always undone.
