@@ -266,8 +266,8 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> c_i
             rc = sys::next_ioctl(fd, request, arg);
             // One of our files put at this number since the lookup (the old fd closed) may
             // have been reached, answering ENOTTY and doing nothing: ask again, as the call
-            // raced that open.
-            if rc != -1 || sys::errno() != libc::ENOTTY || ops::generation() == generation {
+            // raced that open. An fd still arriving on the library's sockets is waited for.
+            if rc != -1 || sys::errno() != libc::ENOTTY || !ops::settled_since(generation) {
                 break;
             }
         }

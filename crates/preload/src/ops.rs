@@ -155,6 +155,22 @@ pub fn generation() -> u64 {
     TABLE.generation()
 }
 
+/// After a forwarded call answered `ENOTTY`: waits for the fds arriving on the library's
+/// sockets to be placed ([`crate::table::FdTable::begin_placing`]; microseconds), then whether
+/// one of our files may have been at the number since `generation` was read. errno is kept.
+pub fn settled_since(generation: u64) -> bool {
+    let errno = sys::errno();
+    // Bounded: a placement is a few system calls; never wait forever on a bug.
+    for _ in 0..100_000 {
+        if !TABLE.placing() {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    sys::set_errno(errno);
+    TABLE.generation() != generation
+}
+
 /// Answers with `f` for the entry of `fd`: `None` if `fd` is not ours, `EBADF` if it is being
 /// closed or was closed.
 fn answer<T>(

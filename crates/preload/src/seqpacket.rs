@@ -76,34 +76,77 @@ pub fn send(sock: c_int, bytes: &[u8], fd: Option<c_int>) -> Result<(), Errno> {
     }
 }
 
+/// An fd that came with a message, at the lowest free number the kernel put it; the table
+/// counts it as arriving ([`crate::table::FdTable::begin_placing`]) until this is dropped, after
+/// the receiver mapped, moved or closed it.
+pub struct InFlight {
+    fd: c_int,
+    _placing: crate::table::Placing,
+}
+
+impl InFlight {
+    /// The fd.
+    pub fn fd(&self) -> c_int {
+        self.fd
+    }
+}
+
 /// Receives one message into `buf`: its length (0 when the peer has closed) and the fd that
-/// came with it, installed close-on-exec at the lowest free number. Retries on `EINTR`. Room
-/// is made for one fd only: the kernel drops any further fd rather than installing it.
-pub fn recv(sock: c_int, buf: &mut [u8]) -> Result<(usize, Option<c_int>), Errno> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut control = zeroed_control();
-    let mut msg = zeroed_msghdr();
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = (&raw mut control).cast();
-    msg.msg_controllen = size_of::<FdControl>() as _;
-    let n = loop {
+/// came with it, installed close-on-exec at the lowest free number. Waits for the message
+/// first, then takes it without blocking with the fd counted as arriving, so that a program's
+/// call racing the arrival at that number asks again instead of answering for our file.
+/// Retries on `EINTR`. Room is made for one fd only: the kernel drops any further fd rather
+/// than installing it.
+pub fn recv(sock: c_int, buf: &mut [u8]) -> Result<(usize, Option<InFlight>), Errno> {
+    loop {
+        wait_readable(sock)?;
+        let placing = crate::table::TABLE.begin_placing();
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = zeroed_control();
+        let mut msg = zeroed_msghdr();
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = (&raw mut control).cast();
+        msg.msg_controllen = size_of::<FdControl>() as _;
+        let flags = libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT;
         // SAFETY: `msg` points at `iov` (writable `buf`) and `control` (writable, of the
         // length given), both alive for the call.
-        let rc = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        match check(rc) {
-            Err(libc::EINTR) => continue,
-            r => break r?,
-        }
+        let rc = unsafe { libc::recvmsg(sock, &mut msg, flags) };
+        let n = match check(rc) {
+            // Another reader took it, or a signal came: wait again.
+            Err(libc::EINTR | libc::EAGAIN) => continue,
+            r => r?,
+        };
+        let has_fd = msg.msg_controllen >= FD_CMSG_LEN as _
+            && control.hdr.cmsg_level == libc::SOL_SOCKET
+            && control.hdr.cmsg_type == libc::SCM_RIGHTS
+            && control.hdr.cmsg_len >= FD_CMSG_LEN as _;
+        let fd = has_fd.then_some(InFlight {
+            fd: control.fd,
+            _placing: placing,
+        });
+        return Ok((n, fd));
+    }
+}
+
+/// Waits until `sock` has a message (or its peer closed). Retries on `EINTR`.
+fn wait_readable(sock: c_int) -> Result<(), Errno> {
+    let mut p = libc::pollfd {
+        fd: sock,
+        events: libc::POLLIN,
+        revents: 0,
     };
-    let has_fd = msg.msg_controllen >= FD_CMSG_LEN as _
-        && control.hdr.cmsg_level == libc::SOL_SOCKET
-        && control.hdr.cmsg_type == libc::SCM_RIGHTS
-        && control.hdr.cmsg_len >= FD_CMSG_LEN as _;
-    Ok((n, has_fd.then_some(control.fd)))
+    loop {
+        // SAFETY: `p` is one valid `pollfd` that outlives the call.
+        let rc = unsafe { libc::poll(&mut p, 1, -1) };
+        match check(rc as isize) {
+            Err(libc::EINTR) => continue,
+            r => return r.map(drop),
+        }
+    }
 }
 
 /// `pidfd_open(pid, 0)`: an fd that refers to process `pid` for as long as it is open, even

@@ -121,6 +121,17 @@ impl Entry {
     }
 }
 
+/// An fd arriving ([`FdTable::begin_placing`]); dropped once it is mapped, moved or closed,
+/// which advances the generation so that a call that met it asks again.
+pub struct Placing(&'static FdTable);
+
+impl Drop for Placing {
+    fn drop(&mut self) {
+        self.0.generation.fetch_add(1, Ordering::AcqRel);
+        self.0.placing.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// An entry in the map, marked while a `close` of its fd is under way.
 struct Slot {
     entry: Entry,
@@ -138,6 +149,8 @@ pub struct FdTable {
     /// Counts the calls that may have put one of our files at a number (see
     /// [`FdTable::generation`]).
     generation: AtomicU64,
+    /// Fds arriving on the library's sockets right now ([`FdTable::begin_placing`]).
+    placing: AtomicUsize,
 }
 
 /// The process's table.
@@ -149,6 +162,7 @@ impl FdTable {
             map: RwLock::new(BTreeMap::new()),
             len: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            placing: AtomicUsize::new(0),
         }
     }
 
@@ -166,6 +180,21 @@ impl FdTable {
     /// ours and was forwarded may have reached such a file if this changed meanwhile.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks an fd about to arrive on one of the library's sockets (`SCM_RIGHTS`): the kernel
+    /// puts it at the lowest free number, which the table learns only when the fd is mapped
+    /// (a file the owner installs in a child) or moved up (the library's own). Until the
+    /// returned [`Placing`] is dropped, a forwarded call that meets that number and answers
+    /// `ENOTTY` waits and asks again ([`FdTable::placing`]).
+    pub fn begin_placing(&'static self) -> Placing {
+        self.placing.fetch_add(1, Ordering::AcqRel);
+        Placing(self)
+    }
+
+    /// Whether an fd is arriving ([`FdTable::begin_placing`]).
+    pub fn placing(&self) -> bool {
+        self.placing.load(Ordering::Acquire) != 0
     }
 
     /// The write lock, with the generation advanced: the caller is about to put one of our

@@ -6,6 +6,7 @@
 //! drops the file's reference at the last `close`.
 
 use super::wire::{Msg, Op};
+use crate::seqpacket::InFlight;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::{fork, ops};
@@ -105,14 +106,16 @@ impl Connection {
         loop {
             let (m, fd) = Msg::recv(self.sock).map_err(|_| OWNER_GONE)?;
             match m.op {
-                Op::Reply => return m.into_result().map(|v| (v, fd)),
+                // An fd with a reply is the library's own (a connection's socket): moved up,
+                // off the program's numbers, before it counts as arrived.
+                Op::Reply => return m.into_result().map(|v| (v, fd.map(|f| sys::lift(f.fd())))),
                 Op::Install | Op::Uninstall | Op::GetFile | Op::IsOpen => {
                     let answer = Msg::result(Op::Answer, self.callback(m, fd));
                     answer.send(self.sock, None).map_err(|_| OWNER_GONE)?;
                 }
                 _ => {
                     if let Some(fd) = fd {
-                        sys::close_raw(fd);
+                        sys::close_raw(fd.fd());
                     }
                     return Err(OWNER_GONE);
                 }
@@ -142,7 +145,7 @@ impl Connection {
     }
 
     /// What the owner asks about this process's fds while a command runs.
-    fn callback(self: &Arc<Self>, m: Msg, fd: Option<c_int>) -> Result<i64, Errno> {
+    fn callback(self: &Arc<Self>, m: Msg, fd: Option<InFlight>) -> Result<i64, Errno> {
         match m.op {
             Op::Install => self.install(m.handle, Kind::from_wire(m.a), fd.ok_or(libc::EPROTO)?),
             Op::Uninstall => self.uninstall(m.a as c_int),
@@ -156,8 +159,9 @@ impl Connection {
     }
 
     /// The fd arrived close-on-exec at the lowest free number, as the kernel's
-    /// `get_unused_fd_flags(O_CLOEXEC)` would place it.
-    fn install(self: &Arc<Self>, handle: u32, kind: Kind, fd: c_int) -> Result<i64, Errno> {
+    /// `get_unused_fd_flags(O_CLOEXEC)` would place it; it counts as arriving until mapped.
+    fn install(self: &Arc<Self>, handle: u32, kind: Kind, arrived: InFlight) -> Result<i64, Errno> {
+        let fd = arrived.fd();
         let ident = sys::file_id(fd).and_then(|id| Ok((id, sys::access_mode(fd)?)));
         let (id, mode) = match ident {
             Ok(ident) => ident,
@@ -176,6 +180,8 @@ impl Connection {
                 mode,
             },
         ));
+        // Mapped: a call that met the number before now asks again.
+        drop(arrived);
         Ok(i64::from(fd))
     }
 

@@ -65,7 +65,7 @@ fn serve(sock: c_int, handles: Handles) {
     if let Some(child) = child {
         while let Ok((m, fd)) = Msg::recv(sock) {
             if let Some(fd) = fd {
-                sys::close_raw(fd);
+                sys::close_raw(fd.fd());
             }
             if !child.request(m) {
                 break;
@@ -147,7 +147,7 @@ impl Child {
         msg.send(self.sock, fd)?;
         let (answer, fd) = Msg::recv(self.sock)?;
         if let Some(fd) = fd {
-            sys::close_raw(fd);
+            sys::close_raw(fd.fd());
         }
         if answer.op != Op::Answer {
             return Err(libc::EPROTO);

@@ -5,7 +5,7 @@
 //! ask it about its fds (the callbacks, answered with [`Op::Answer`]), because commands reach
 //! the caller's fd table in the middle of running.
 
-use crate::seqpacket;
+use crate::seqpacket::{self, InFlight};
 use crate::sys::Errno;
 use libc::c_int;
 
@@ -112,9 +112,10 @@ impl Msg {
         seqpacket::send(sock, &self.encode(), fd)
     }
 
-    /// Receives one message and its fd. `EPIPE` when the peer has gone; `EPROTO` for a
-    /// message that is not one of ours (an attached fd is closed then).
-    pub fn recv(sock: c_int) -> Result<(Msg, Option<c_int>), Errno> {
+    /// Receives one message and its fd, still arriving until dropped ([`InFlight`]). `EPIPE`
+    /// when the peer has gone; `EPROTO` for a message that is not one of ours (an attached fd
+    /// is closed then).
+    pub fn recv(sock: c_int) -> Result<(Msg, Option<InFlight>), Errno> {
         let mut buf = [0u8; Self::SIZE];
         let (n, fd) = seqpacket::recv(sock, &mut buf)?;
         let msg = match n {
@@ -123,9 +124,9 @@ impl Msg {
             _ => Err(libc::EPROTO),
         };
         if msg.is_err()
-            && let Some(fd) = fd
+            && let Some(fd) = &fd
         {
-            crate::sys::close_raw(fd);
+            crate::sys::close_raw(fd.fd());
         }
         msg.map(|m| (m, fd))
     }
@@ -140,17 +141,21 @@ mod tests {
         let (a, b) = seqpacket::pair().unwrap();
         let m = Msg::new(Op::Ioctl, 7, 0x3b80, u64::MAX - 1);
         m.send(a, None).unwrap();
-        assert_eq!(Msg::recv(b).unwrap(), (m, None));
+        let (got, fd) = Msg::recv(b).unwrap();
+        assert_eq!(got, m);
+        assert!(fd.is_none());
         let r = Msg::result(Op::Reply, Err(libc::ENOENT));
         r.send(b, Some(a)).unwrap();
         let (got, fd) = Msg::recv(a).unwrap();
         assert_eq!(got.into_result(), Err(libc::ENOENT));
-        let fd = fd.expect("an fd came along");
-        assert_ne!(fd, a);
-        crate::sys::close_raw(fd);
+        let arrived = fd.expect("an fd came along");
+        assert_ne!(arrived.fd(), a);
+        assert!(crate::table::TABLE.placing(), "counted as arriving until dropped");
+        crate::sys::close_raw(arrived.fd());
+        drop(arrived);
         assert_eq!(Msg::result(Op::Answer, Ok(-1)).into_result(), Ok(-1));
         crate::sys::close_raw(b);
-        assert_eq!(Msg::recv(a), Err(libc::EPIPE));
+        assert!(matches!(Msg::recv(a), Err(libc::EPIPE)));
         crate::sys::close_raw(a);
     }
 }
