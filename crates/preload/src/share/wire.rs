@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(got.into_result(), Err(libc::ENOENT));
         let arrived = fd.expect("an fd came along");
         assert_ne!(arrived.fd(), a);
-        assert!(crate::table::TABLE.placing(), "counted as arriving until dropped");
+        assert!(
+            crate::table::TABLE.placing(),
+            "counted as arriving until dropped"
+        );
         crate::sys::close_raw(arrived.fd());
         drop(arrived);
         assert_eq!(Msg::result(Op::Answer, Ok(-1)).into_result(), Ok(-1));
