@@ -14,15 +14,20 @@ pub const LOG_FAULTS_ENV: &str = "UIOMMU_LOG_FAULTS";
 /// its arguments and uiommu's answer ([`crate::hwpt_log`]).
 pub const LOG_HWPT_ENV: &str = "UIOMMU_LOG_HWPT";
 
-/// Whether [`LOG_HWPT_ENV`] asks for the HWPT calls on stderr (read once).
+/// Whether [`LOG_HWPT_ENV`] asks for the HWPT calls on stderr (read once: every ioctl asks).
 pub fn log_hwpt() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os(LOG_HWPT_ENV).is_some_and(|v| v == "1"))
+    *ON.get_or_init(|| flag(LOG_HWPT_ENV))
 }
 
 /// Whether [`LOG_FAULTS_ENV`] asks for the faults on stderr.
 pub fn log_faults() -> bool {
-    std::env::var_os(LOG_FAULTS_ENV).is_some_and(|v| v == "1")
+    flag(LOG_FAULTS_ENV)
+}
+
+/// Whether the environment variable `name` is `1`.
+fn flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| v == "1")
 }
 
 /// The selected model (unset means the default, the selftest mock), or `None` if there is no

@@ -218,7 +218,10 @@ impl VfioDeviceFile {
 
     /// `vfio_device_fops_release` when the last fd is closed: interrupts off and the
     /// function reset as `vfio_pci_core_disable` leaves it, then unbound
-    /// (`vfio_df_unbind_iommufd`).
+    /// (`vfio_df_unbind_iommufd`). Linux resets only a function with a reset method
+    /// (`reset_works`); here every function is returned to power-on values, so that the next
+    /// user starts from the device a fresh VM would see (QEMU's edu has no reset method, and
+    /// on Linux its registers would keep what the last user left).
     pub fn release(&self) {
         let mut state = self.lock_state();
         if state.bound.is_none() {
