@@ -105,7 +105,9 @@ initramfs() {
 }
 
 # boot LOG COMMAND...: one boot of the guest by `COMMAND QEMU-ARGUMENTS...`, its console in
-# $WORK/LOG; passes if the guest's verdict (isa-debug-exit) is a pass.
+# $WORK/LOG and the host side's stderr (QEMU's warnings, uiommu's logs) in $WORK/LOG.stderr, so
+# that a warning cannot land inside a line the guest prints; passes if the guest's verdict
+# (isa-debug-exit) is a pass.
 # no_timer_check: under TCG on a loaded host the guest's check that the timer interrupt
 # arrives through the interrupt-remapped IO-APIC can time out and panic the boot ("timer
 # doesn't work through Interrupt-remapped IO-APIC"); the check is about hardware quirks.
@@ -116,10 +118,11 @@ boot() {
 		-device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-kernel "$KOUT/arch/x86/boot/bzImage" -initrd "$WORK/initrd.gz" \
 		-append "console=ttyS0 panic=-1 quiet intel_iommu=on no_timer_check ${APPEND:-}" \
-		> "$log" 2>&1 || rc=$?
+		> "$log" 2> "$log.stderr" || rc=$?
 	grep -a -E '^test result|FAILED|panicked|^GUEST|DMAR' "$log" | grep -av '^test .* ok$' || true
 	if [ "$rc" = 1 ]; then log "PASS (log: $log)"; return 0; fi
-	log "FAIL: QEMU exit status $rc (log: $log)"
+	tail -20 "$log.stderr" >&2
+	log "FAIL: QEMU exit status $rc (log: $log, stderr: $log.stderr)"
 	return 1
 }
 
@@ -183,19 +186,16 @@ uiommu_built() {
 # is translated by uiommu's VT-d model in two stages: the guest's first-stage table, then the
 # IOAS.
 boot_uiommu_nested() {
-	local target=${CARGO_TARGET_DIR:-$REPO/target} root err=$WORK/guest-nested.stderr rc=0
+	local target=${CARGO_TARGET_DIR:-$REPO/target} root err=$WORK/guest-nested.log.stderr rc=0
 	root=$("$REPO/scripts/qemu11-root.sh") || return 1
 	(cd "$REPO" && cargo build -q -p uiommu-cli -p uiommu-preload) || return 1
-	rm -f "$err"
 	# uiommu prints each HWPT allocation and invalidation (UIOMMU_LOG_HWPT) and each fault the
-	# edu's DMA takes in its VT-d model (UIOMMU_LOG_FAULTS); QEMU's and uiommu's stderr go to
-	# their own file, apart from the guest's console.
+	# edu's DMA takes in its VT-d model (UIOMMU_LOG_FAULTS) to the stderr boot keeps.
 	boot guest-nested.log "$HERE/in-root.sh" "$root" "$target" "$CACHE/real-kernel" -- \
-		env UIOMMU_LOG_HWPT=1 UIOMMU_LOG_FAULTS=1 sh -c 'err=$1; shift; exec "$@" 2>"$err"' sh "$err" \
+		env UIOMMU_LOG_HWPT=1 UIOMMU_LOG_FAULTS=1 \
 		"$target/debug/uiommu" exec --driver vtd --device edu,bdf=0000:00:10.0 -- \
 		qemu-system-x86_64 -device intel-iommu,intremap=on,caching-mode=on,scalable-mode=on,fsts=on \
-		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0 ||
-		{ tail -20 "$err" >&2 2>/dev/null; rc=1; }
+		-object iommufd,id=iommufd0 -device vfio-pci,host=0000:00:10.0,iommufd=iommufd0 || rc=1
 	# data_type 1 is IOMMU_HWPT_DATA_VTD_S1; flags 0x1 is IOMMU_HWPT_ALLOC_NEST_PARENT.
 	local s1 s1_ok inv inv_ok
 	touch "$err"
