@@ -91,6 +91,24 @@ tests() { # builds the static scenario executable into $WORK/tests/
 	for t in $(cat "$vfio/binaries"); do cp "$vfio/$t" "$WORK/vfio-selftests/"; done
 }
 
+# The front end's bench (crates/client/examples/bench), release builds of it, uiommu and the
+# preload library with the shared libraries they load, into $WORK/bench/. The guest runs the
+# same program on the kernel and under `uiommu exec`, on the same emulated CPU, so that each
+# figure's ratio to a system call compares across the two.
+bench() {
+	local target=${CARGO_TARGET_DIR:-$REPO/target}/release f lib
+	(cd "$REPO" && cargo build -q --release -p uiommu-cli -p uiommu-preload &&
+		cargo build -q --release -p uiommu-client --example bench) || return 1
+	rm -rf "$WORK/bench"; mkdir -p "$WORK/bench/root"
+	cp "$target/uiommu" "$target/libuiommu_preload.so" "$target/examples/bench" "$WORK/bench/"
+	for f in "$WORK/bench/uiommu" "$WORK/bench/libuiommu_preload.so" "$WORK/bench/bench"; do
+		ldd "$f" | grep -o '/[^ ]*'
+	done | sort -u | while read -r lib; do
+		mkdir -p "$WORK/bench/root$(dirname "$lib")"
+		cp -L "$lib" "$WORK/bench/root$lib"
+	done
+}
+
 initramfs() {
 	local root="$WORK/root"
 	rm -rf "$root"; mkdir -p "$root"/{bin,proc,sys,dev,tests,tmp,vfio-selftests}
@@ -100,6 +118,9 @@ initramfs() {
 	cp "$WORK/qexit" "$root/bin/qexit"
 	cp "$WORK/tests/"* "$root/tests/"
 	cp "$WORK/vfio-selftests/"* "$root/vfio-selftests/"
+	cp -a "$WORK/bench/root/." "$root/"
+	mkdir -p "$root/bench"
+	cp "$WORK/bench/uiommu" "$WORK/bench/libuiommu_preload.so" "$WORK/bench/bench" "$root/bench/"
 	printf '%s\n' "${TEST_ARGS---include-ignored}" > "$root/test-args"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd.gz"
 }
@@ -132,7 +153,7 @@ boot() {
 # VFIO_DEVICE_BIND_IOMMUFD are EPERM unless allow_unsafe_interrupts. edu is the device the DMA
 # scenarios (crates/client/tests/uapi/edu.rs) assign to the guest's VFIO.
 boot_qemu_edu() {
-	boot guest.log qemu-system-x86_64 -device intel-iommu,intremap=on -device edu
+	APPEND=uiommu_bench boot guest.log qemu-system-x86_64 -device intel-iommu,intremap=on -device edu
 }
 
 # The same guest, but its edu is uiommu's: the unmodified QEMU runs under `uiommu exec` behind
@@ -218,6 +239,26 @@ boot_uiommu_nested() {
 	return $rc
 }
 
+# The bench's figures from the guest's console (boot_qemu_edu asks for them), kernel and uiommu
+# side by side: each line is the operation, then its figure and ratio on each.
+bench_report() { # LOG
+	local log=$WORK/$1
+	grep -aq '^BENCH kernel: ' "$log" || { log "bench: no figures in $log"; return 0; }
+	log "bench in the guest, same program on the kernel and under uiommu exec (ns per call):"
+	tr -d '\r' <"$log" | awk '
+		/^BENCH (kernel|uiommu): / {
+			side = $2; sub(/:$/, "", side); line = substr($0, length("BENCH kernel: ") + 1)
+			name = substr(line, 1, 36); sub(/ +$/, "", name); rest = substr(line, 37)
+			if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+			fig[side, name] = rest
+		}
+		END {
+			printf "%-38s | %-40s | %s\n", "", "kernel", "uiommu"
+			for (i = 1; i <= n; i++)
+				printf "%-38s | %-40s | %s\n", order[i], fig["kernel", order[i]], fig["uiommu", order[i]]
+		}' | sed 's/^/real-kernel:   /' >&2
+}
+
 # The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
 # uiommu must pass behind its VT-d model (tests/selftests/vfio/must-pass*.txt, vtd/...) must pass
 # on the kernel too, except those the kernel's configuration decides differently, listed with a
@@ -265,10 +306,12 @@ mkdir -p "$KOUT" "$CACHE/real-kernel"
 WORK=$(mktemp -d "$CACHE/real-kernel/work.XXXXXX")
 timed kernel kernel || exit 1
 timed tests tests || exit 1
+timed bench bench || exit 1
 timed initramfs initramfs || exit 1
 ok=0
 timed boot boot_qemu_edu || ok=1
 vfio_selftests_compare guest.log || ok=1
+bench_report guest.log
 timed boot-uiommu boot_uiommu_edu || ok=1
 vfio_selftests_compare guest-uiommu.log || ok=1
 timed boot-legacy boot_uiommu_legacy || ok=1

@@ -5,7 +5,8 @@
 //! `CONFIG_IOMMUFD_TEST` alike: the ratios, not the nanoseconds, are what compare. Each figure
 //! is the best of several rounds (the least disturbed by other load on the machine) of many
 //! calls, in ns per call. `bench --fork` runs the same figures in a forked child that keeps
-//! its parent's iommufd. `bench --rounds N` changes the number of rounds. With an edu device
+//! its parent's iommufd. `bench --rounds N` changes the number of rounds, `--fewer-calls N`
+//! divides the calls in each by N. With an edu device
 //! (`uiommu exec --device edu -- bench`) it also times edu's DMA through the IOMMU.
 //!
 //! Timed calls go straight to `ioctl(2)` with prepared structs so that only the call itself is
@@ -16,6 +17,7 @@
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use uiommu_client::uapi::iommufd::*;
@@ -38,8 +40,13 @@ fn must(what: &str, rc: i32) {
     }
 }
 
-/// Best-of-`rounds` ns per call of `f`, each round `iters` calls.
+/// What every round's number of calls is divided by (`--fewer-calls N`): an emulated CPU
+/// (the real-kernel leg runs under TCG) takes minutes over the full counts.
+static CALLS_DIVISOR: AtomicU32 = AtomicU32::new(1);
+
+/// Best-of-`rounds` ns per call of `f`, each round `iters` calls (fewer with `--fewer-calls`).
 fn time(rounds: u32, iters: u32, mut f: impl FnMut()) -> f64 {
+    let iters = (iters / CALLS_DIVISOR.load(Ordering::Relaxed)).max(5);
     for _ in 0..iters.min(100) {
         f();
     }
@@ -280,6 +287,13 @@ fn main() -> ExitCode {
         .position(|a| a == "--rounds")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(5);
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--fewer-calls")
+        .and_then(|i| args.get(i + 1)?.parse::<u32>().ok())
+    {
+        CALLS_DIVISOR.store(n.max(1), Ordering::Relaxed);
+    }
     match run(rounds, fork) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
