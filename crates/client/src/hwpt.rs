@@ -15,6 +15,7 @@ use zerocopy::IntoBytes;
 use crate::error::{Error, Result};
 use crate::fault::FaultQueue;
 use crate::flags::flags;
+use crate::ids::{DeviceId, HwptId};
 use crate::iommufd::Iommufd;
 use crate::object::{Keep, Object};
 use crate::pt::sealed::Sealed as _;
@@ -76,19 +77,27 @@ impl HwptData {
     }
 }
 
-/// Builds an `IOMMU_HWPT_ALLOC`.
+/// Builds an `IOMMU_HWPT_ALLOC`. The `dev_id` is the device's ID in the context, from
+/// [`VfioDevice::bind_iommufd`](crate::VfioDevice::bind_iommufd): the HWPT is made for that
+/// device's IOMMU.
 ///
 /// ```no_run
-/// use uiommu_client::{Hwpt, HwptFlags, Iommufd};
+/// use uiommu_client::{Hwpt, HwptFlags, Iommufd, VfioDevice};
 ///
 /// let fd = Iommufd::open()?;
+/// let dev = VfioDevice::open_cdev(0)?;
+/// let dev_id = dev.bind_iommufd(&fd)?;
 /// let ioas = fd.alloc_ioas()?;
-/// # let dev_id = 1;
-/// let parent = Hwpt::builder(dev_id, &ioas).flags(HwptFlags::NEST_PARENT).alloc()?;
+/// let fault = fd.alloc_fault_queue()?;
+/// let parent = Hwpt::builder(dev_id, &ioas)
+///     .flags(HwptFlags::NEST_PARENT)
+///     .fault(&fault)
+///     .alloc()?;
+/// dev.attach(&parent)?;
 /// # Ok::<(), uiommu_client::Error>(())
 /// ```
 pub struct HwptBuilder<'a> {
-    dev_id: u32,
+    dev_id: DeviceId,
     pt: &'a dyn PageTable,
     flags: u32,
     data: HwptData,
@@ -129,7 +138,7 @@ impl<'a> HwptBuilder<'a> {
         let mut cmd = IommuHwptAlloc {
             size: size_of::<IommuHwptAlloc>() as u32,
             flags: self.flags,
-            dev_id: self.dev_id,
+            dev_id: self.dev_id.raw(),
             pt_id: parent.id,
             data_type,
             data_len: bytes.len() as u32,
@@ -138,7 +147,7 @@ impl<'a> HwptBuilder<'a> {
             } else {
                 bytes.as_ptr() as u64
             },
-            fault_id: self.fault.map_or(0, |f| f.id()),
+            fault_id: self.fault.map_or(0, |f| f.id().raw()),
             ..Default::default()
         };
         ctx.ioctl("IOMMU_HWPT_ALLOC", IOMMU_HWPT_ALLOC, &mut cmd)?;
@@ -152,15 +161,19 @@ impl<'a> HwptBuilder<'a> {
     }
 }
 
-/// A HW page table (an IOMMU domain) the client allocated.
+/// A HW page table (an IOMMU domain) the client allocated. It keeps the IOAS (or nest
+/// parent, or vIOMMU) it was built on alive; mappings are made in the IOAS and reach every
+/// paging HWPT on it.
 ///
 /// ```no_run
-/// use uiommu_client::{DirtyFlags, Hwpt, HwptFlags, Iommufd};
+/// use uiommu_client::{DirtyFlags, Hwpt, HwptFlags, Iommufd, VfioDevice};
 ///
 /// let fd = Iommufd::open()?;
+/// let dev = VfioDevice::open_cdev(0)?;
+/// let dev_id = dev.bind_iommufd(&fd)?;
 /// let ioas = fd.alloc_ioas()?;
-/// # let dev_id = 1;
 /// let hwpt = Hwpt::paging(dev_id, &ioas, HwptFlags::DIRTY_TRACKING)?;
+/// dev.attach(&hwpt)?;
 /// hwpt.set_dirty_tracking(true)?;
 /// let bitmap = hwpt.get_dirty_bitmap(0x10_0000, 0x10_0000, 4096, DirtyFlags::empty())?;
 /// # Ok::<(), uiommu_client::Error>(())
@@ -240,6 +253,7 @@ impl InvalidateData<'_> {
 
 /// ioctl(IOMMU_HWPT_INVALIDATE) on object `id` (a nested HWPT or a vIOMMU).
 pub(crate) fn invalidate(ctx: &Iommufd, id: u32, data: &InvalidateData<'_>) -> Invalidated {
+    // `hwpt_id` takes a nested HWPT or a vIOMMU: the callers pass their own, typed, ID.
     let (data_type, entry_len, entry_num, bytes) = data.parts();
     let mut cmd = IommuHwptInvalidate {
         size: size_of::<IommuHwptInvalidate>() as u32,
@@ -266,7 +280,7 @@ pub(crate) fn invalidate(ctx: &Iommufd, id: u32, data: &InvalidateData<'_>) -> I
 impl Hwpt {
     /// Starts an `IOMMU_HWPT_ALLOC` for device `dev_id` on `pt` (`pt_id`): an IOAS for a
     /// paging HWPT, a nest-parent HWPT or a vIOMMU for a nested one.
-    pub fn builder<'a>(dev_id: u32, pt: &'a dyn PageTable) -> HwptBuilder<'a> {
+    pub fn builder<'a>(dev_id: DeviceId, pt: &'a dyn PageTable) -> HwptBuilder<'a> {
         HwptBuilder {
             dev_id,
             pt,
@@ -277,18 +291,18 @@ impl Hwpt {
     }
 
     /// A paging HWPT on `ioas`.
-    pub fn paging(dev_id: u32, ioas: &crate::Ioas, flags: HwptFlags) -> Result<Hwpt> {
+    pub fn paging(dev_id: DeviceId, ioas: &crate::Ioas, flags: HwptFlags) -> Result<Hwpt> {
         Self::builder(dev_id, ioas).flags(flags).alloc()
     }
 
     /// A nested HWPT on a nest parent or vIOMMU `parent`, described by `data`.
-    pub fn nested(dev_id: u32, parent: &dyn PageTable, data: HwptData) -> Result<Hwpt> {
+    pub fn nested(dev_id: DeviceId, parent: &dyn PageTable, data: HwptData) -> Result<Hwpt> {
         Self::builder(dev_id, parent).data(data).alloc()
     }
 
     /// The HWPT ID (`out_hwpt_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> HwptId {
+        HwptId::from_raw(self.obj.id)
     }
 
     /// The context the HWPT lives in.
@@ -344,13 +358,13 @@ impl Hwpt {
             return Err(Error::OutOfBounds {
                 op,
                 offset: 0,
-                len: need,
-                size: out.len(),
+                len: need as u64,
+                size: out.len() as u64,
             });
         }
         let mut cmd = IommuHwptGetDirtyBitmap {
             size: size_of::<IommuHwptGetDirtyBitmap>() as u32,
-            hwpt_id: self.id(),
+            hwpt_id: self.obj.id,
             flags: flags.bits(),
             iova,
             length,
@@ -366,12 +380,12 @@ impl Hwpt {
 
     /// ioctl(IOMMU_HWPT_INVALIDATE) on this (nested) HWPT.
     pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
-        invalidate(&self.obj.ctx, self.id(), data)
+        invalidate(&self.obj.ctx, self.obj.id, data)
     }
 }
 
 /// ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING) on any HWPT ID.
-pub(crate) fn set_dirty_tracking(ctx: &Iommufd, hwpt_id: u32, enable: bool) -> Result<()> {
+pub(crate) fn set_dirty_tracking(ctx: &Iommufd, hwpt_id: HwptId, enable: bool) -> Result<()> {
     let mut cmd = IommuHwptSetDirtyTracking {
         size: size_of::<IommuHwptSetDirtyTracking>() as u32,
         flags: if enable {
@@ -379,7 +393,7 @@ pub(crate) fn set_dirty_tracking(ctx: &Iommufd, hwpt_id: u32, enable: bool) -> R
         } else {
             0
         },
-        hwpt_id,
+        hwpt_id: hwpt_id.raw(),
         __reserved: 0,
     };
     ctx.ioctl(
@@ -393,7 +407,7 @@ pub(crate) fn set_dirty_tracking(ctx: &Iommufd, hwpt_id: u32, enable: bool) -> R
 /// ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP) on any HWPT ID, with raw flags.
 pub(crate) fn get_dirty_bitmap(
     ctx: &Iommufd,
-    hwpt_id: u32,
+    hwpt_id: HwptId,
     iova: u64,
     length: u64,
     page_size: u64,
@@ -408,7 +422,7 @@ pub(crate) fn get_dirty_bitmap(
     let mut bitmap = vec![0u64; words.max(1)];
     let mut cmd = IommuHwptGetDirtyBitmap {
         size: size_of::<IommuHwptGetDirtyBitmap>() as u32,
-        hwpt_id,
+        hwpt_id: hwpt_id.raw(),
         flags,
         iova,
         length,

@@ -40,26 +40,34 @@ mod fault;
 mod flags;
 mod hw_info;
 mod hwpt;
+mod ids;
 mod ioas;
 mod ioctl;
 mod iommufd;
 mod object;
 mod pt;
+#[cfg(feature = "selftest")]
+mod selftest;
+mod spans;
 mod sysfs;
-mod test;
 mod vfio;
 mod viommu;
 
 pub use buffer::{MappedBuffer, MemFile, page_size};
 pub use error::{Error, Result};
-pub use fault::{FaultQueue, PageResponse, PageResponseExt, Readiness};
+pub use fault::{FaultQueue, PageResponse, Readiness};
 pub use hw_info::{AmdInfo, HwCaps, HwInfo, HwInfoData, Smmuv3Info, VtdInfo};
 pub use hwpt::{DirtyFlags, Hwpt, HwptBuilder, HwptData, HwptFlags, InvalidateData, Invalidated};
-pub use ioas::{Ioas, Iova, IovaRange, IovaRanges, IovaRangesReply, MapFlags};
+pub use ids::{
+    DeviceId, FaultQueueId, HwQueueId, HwptId, IoasId, MockDeviceId, ObjectId, PtId, VdeviceId,
+    VeventqId, ViommuId,
+};
+pub use ioas::{Ioas, Iova, IovaRange, IovaRanges, IovaRangesReply, MapFlags, MapGuard};
 pub use iommufd::{Iommufd, RlimitMode};
 pub use pt::PageTable;
+#[cfg(feature = "selftest")]
+pub use selftest::{Access, IommufdTest, MockDevice};
 pub use sysfs::{PCI_DEVICES, PciDevice, PciDevices, PciFilter, SysfsError, VfioCdev};
-pub use test::{Access, IommufdTest, MockDevice};
 pub use vfio::{
     DeviceInfo, DmaBufOpenFlags, DmaMapFlags, DrmPlaneType, EehOp, EehPeState, FeatureFlags,
     GfxPlane, GfxPlaneKind, HotResetFlags, HotResetInfo, IoeventfdData, IrqAction, IrqData,
@@ -68,5 +76,9 @@ pub use vfio::{
 };
 pub use viommu::{HwQueue, Vdevice, Vevent, Veventq, Viommu, ViommuMapping, ViommuType};
 
-/// The uAPI definitions the client is built on.
+/// The uAPI definitions the client is built on: every `#[repr(C)]` struct, ioctl number and
+/// constant of `iommufd.h`, `vfio.h` and the selftest's `iommufd_test.h`, as
+/// `uiommu_client::uapi::iommufd::…`, `uiommu_client::uapi::vfio::…`,
+/// `uiommu_client::uapi::selftest::…`. The types that appear in this crate's signatures are
+/// also re-exported at the top level.
 pub use uiommu_uapi as uapi;

@@ -18,6 +18,7 @@ use zerocopy::{FromBytes, IntoBytes};
 use crate::error::{Error, Result};
 use crate::fault::{Readiness, owned_file, poll_fd};
 use crate::hwpt::{Hwpt, InvalidateData, Invalidated, invalidate};
+use crate::ids::{DeviceId, HwQueueId, VdeviceId, VeventqId, ViommuId};
 use crate::object::{Keep, Object};
 use crate::pt::{PageTable, sealed};
 
@@ -44,17 +45,19 @@ pub enum ViommuType {
     },
 }
 
-/// A virtual IOMMU.
+/// A virtual IOMMU: the host side of the IOMMU a VMM shows its guest, built on a nest-parent
+/// HWPT (the stage 2, guest physical to host) for the IOMMU of a device.
 ///
 /// ```no_run
-/// use uiommu_client::{Hwpt, HwptFlags, Iommufd, ViommuType, Viommu};
+/// use uiommu_client::{Hwpt, HwptFlags, Iommufd, VfioDevice, ViommuType, Viommu};
 ///
 /// let fd = Iommufd::open()?;
+/// let dev = VfioDevice::open_cdev(0)?;
+/// let dev_id = dev.bind_iommufd(&fd)?;
 /// let ioas = fd.alloc_ioas()?;
-/// # let dev_id = 1;
 /// let s2 = Hwpt::paging(dev_id, &ioas, HwptFlags::NEST_PARENT)?;
 /// let viommu = Viommu::alloc(dev_id, &s2, ViommuType::ArmSmmuv3)?;
-/// let vdev = viommu.alloc_vdevice(dev_id, 0x8)?;
+/// let vdev = viommu.alloc_vdevice(dev_id, 0x8)?; // the guest's stream ID for it
 /// # Ok::<(), uiommu_client::Error>(())
 /// ```
 #[derive(Debug)]
@@ -72,7 +75,7 @@ impl PageTable for Viommu {}
 
 impl Viommu {
     /// ioctl(IOMMU_VIOMMU_ALLOC) backed by the IOMMU of `dev_id`, on nest parent `parent`.
-    pub fn alloc(dev_id: u32, parent: &Hwpt, kind: ViommuType) -> Result<Viommu> {
+    pub fn alloc(dev_id: DeviceId, parent: &Hwpt, kind: ViommuType) -> Result<Viommu> {
         let pobj = sealed::Sealed::object(parent).clone();
         let (viommu_type, mut data) = match kind {
             ViommuType::Default => (IOMMU_VIOMMU_TYPE_DEFAULT, Vec::new()),
@@ -95,7 +98,7 @@ impl Viommu {
         let mut cmd = IommuViommuAlloc {
             size: size_of::<IommuViommuAlloc>() as u32,
             type_: viommu_type,
-            dev_id,
+            dev_id: dev_id.raw(),
             hwpt_id: pobj.id,
             data_len: data.len() as u32,
             data_uptr: if data.is_empty() {
@@ -114,8 +117,8 @@ impl Viommu {
     }
 
     /// The vIOMMU ID (`out_viommu_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> ViommuId {
+        ViommuId::from_raw(self.obj.id)
     }
 
     /// `IOMMU_DESTROY` now rather than on drop.
@@ -188,11 +191,11 @@ impl Viommu {
 
     /// ioctl(IOMMU_VDEVICE_ALLOC): device `dev_id` as this vIOMMU sees it, with virtual ID
     /// `virt_id`.
-    pub fn alloc_vdevice(&self, dev_id: u32, virt_id: u64) -> Result<Vdevice> {
+    pub fn alloc_vdevice(&self, dev_id: DeviceId, virt_id: u64) -> Result<Vdevice> {
         let mut cmd = IommuVdeviceAlloc {
             size: size_of::<IommuVdeviceAlloc>() as u32,
-            viommu_id: self.id(),
-            dev_id,
+            viommu_id: self.obj.id,
+            dev_id: dev_id.raw(),
             virt_id,
             ..Default::default()
         };
@@ -213,7 +216,7 @@ impl Viommu {
     pub fn alloc_veventq(&self, veventq_type: u32, depth: u32) -> Result<Veventq> {
         let mut cmd = IommuVeventqAlloc {
             size: size_of::<IommuVeventqAlloc>() as u32,
-            viommu_id: self.id(),
+            viommu_id: self.obj.id,
             type_: veventq_type,
             veventq_depth: depth,
             ..Default::default()
@@ -243,7 +246,7 @@ impl Viommu {
     ) -> Result<HwQueue> {
         let mut cmd = IommuHwQueueAlloc {
             size: size_of::<IommuHwQueueAlloc>() as u32,
-            viommu_id: self.id(),
+            viommu_id: self.obj.id,
             type_: queue_type,
             index,
             nesting_parent_iova,
@@ -264,7 +267,7 @@ impl Viommu {
 
     /// ioctl(IOMMU_HWPT_INVALIDATE) on this vIOMMU (device caches, CMDQ commands).
     pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
-        invalidate(&self.obj.ctx, self.id(), data)
+        invalidate(&self.obj.ctx, self.obj.id, data)
     }
 }
 
@@ -327,7 +330,8 @@ impl ViommuMapping {
 ///
 /// ```no_run
 /// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
-/// let vdev = viommu.alloc_vdevice(1, 0x42)?;
+/// # let dev_id = uiommu_client::DeviceId::from_raw(1);
+/// let vdev = viommu.alloc_vdevice(dev_id, 0x42)?;
 /// assert_eq!(vdev.virt_id(), 0x42);
 /// # Ok(()) }
 /// ```
@@ -339,8 +343,8 @@ pub struct Vdevice {
 
 impl Vdevice {
     /// The vDEVICE ID (`out_vdevice_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> VdeviceId {
+        VdeviceId::from_raw(self.obj.id)
     }
     /// The virtual ID given at allocation (`virt_id`).
     pub fn virt_id(&self) -> u64 {
@@ -356,7 +360,7 @@ impl Vdevice {
 ///
 /// ```no_run
 /// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
-/// use uiommu_uapi::selftest::IOMMU_HW_QUEUE_TYPE_SELFTEST;
+/// use uiommu_client::uapi::selftest::IOMMU_HW_QUEUE_TYPE_SELFTEST;
 /// let q = viommu.alloc_hw_queue(IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, 0x10_0000, 4096)?;
 /// # Ok(()) }
 /// ```
@@ -367,8 +371,8 @@ pub struct HwQueue {
 
 impl HwQueue {
     /// The HW queue ID (`out_hw_queue_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> HwQueueId {
+        HwQueueId::from_raw(self.obj.id)
     }
     /// `IOMMU_DESTROY` now rather than on drop.
     pub fn destroy(&self) -> Result<()> {
@@ -404,7 +408,7 @@ impl Vevent {
 ///
 /// ```no_run
 /// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
-/// use uiommu_uapi::iommufd::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
+/// use uiommu_client::uapi::iommufd::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
 /// let q = viommu.alloc_veventq(IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 64)?;
 /// for ev in q.read_events(4096)? {
 ///     println!("seq {} lost {}", ev.header.sequence, ev.lost_events());
@@ -421,8 +425,8 @@ pub struct Veventq {
 
 impl Veventq {
     /// The vEVENTQ ID (`out_veventq_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> VeventqId {
+        VeventqId::from_raw(self.obj.id)
     }
 
     /// Bytes of data per event of this queue's type, when the client knows it.

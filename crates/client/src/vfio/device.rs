@@ -7,6 +7,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use uiommu_uapi::vfio::*;
@@ -14,6 +15,7 @@ use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::{Context, Error, Result};
 use crate::ioctl::{self, Region};
+use crate::ids::{DeviceId, HwptId};
 use crate::iommufd::Iommufd;
 use crate::object::Object;
 use crate::pt::PageTable;
@@ -35,7 +37,7 @@ pub struct DeviceInfo {
 ///
 /// ```no_run
 /// use uiommu_client::VfioDevice;
-/// use uiommu_uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
+/// use uiommu_client::uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
 ///
 /// let dev = VfioDevice::open_cdev(0)?;
 /// let bar0 = dev.region_info(VFIO_PCI_BAR0_REGION_INDEX)?;
@@ -86,7 +88,7 @@ impl RegionInfo {
 ///
 /// ```no_run
 /// use uiommu_client::VfioDevice;
-/// use uiommu_uapi::vfio::VFIO_PCI_MSIX_IRQ_INDEX;
+/// use uiommu_client::uapi::vfio::VFIO_PCI_MSIX_IRQ_INDEX;
 ///
 /// let dev = VfioDevice::open_cdev(0)?;
 /// let msix = dev.irq_info(VFIO_PCI_MSIX_IRQ_INDEX)?;
@@ -126,7 +128,7 @@ impl IrqInfo {
 ///
 /// ```no_run
 /// use uiommu_client::{IrqAction, IrqData, VfioDevice};
-/// use uiommu_uapi::vfio::VFIO_PCI_INTX_IRQ_INDEX;
+/// use uiommu_client::uapi::vfio::VFIO_PCI_INTX_IRQ_INDEX;
 ///
 /// let dev = VfioDevice::open_cdev(0)?;
 /// dev.set_irqs(VFIO_PCI_INTX_IRQ_INDEX, IrqAction::Unmask, 0, 1, IrqData::None)?;
@@ -157,7 +159,7 @@ impl IrqAction {
 /// ```no_run
 /// use std::os::fd::AsRawFd;
 /// use uiommu_client::{IrqAction, IrqData, VfioDevice};
-/// use uiommu_uapi::vfio::VFIO_PCI_MSIX_IRQ_INDEX;
+/// use uiommu_client::uapi::vfio::VFIO_PCI_MSIX_IRQ_INDEX;
 ///
 /// let dev = VfioDevice::open_cdev(0)?;
 /// # let efd = std::fs::File::open("/dev/null").unwrap();
@@ -217,7 +219,7 @@ pub(crate) fn encode_irq_set(
 ///
 /// ```no_run
 /// use uiommu_client::VfioDevice;
-/// use uiommu_uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
+/// use uiommu_client::uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
 ///
 /// let dev = VfioDevice::open_cdev(0)?;
 /// let bar0 = dev.mmap_region(&dev.region_info(VFIO_PCI_BAR0_REGION_INDEX)?)?;
@@ -327,8 +329,9 @@ pub(crate) fn decode_region_info(op: &'static str, buf: &[u8]) -> Result<RegionI
 /// let iommufd = Iommufd::open()?;
 /// let ioas = iommufd.alloc_ioas()?;
 /// let dev = VfioDevice::open_cdev(0)?;
-/// let dev_id = dev.bind_iommufd(&iommufd)?;
-/// let hwpt_id = dev.attach(&ioas)?;
+/// let dev_id = dev.bind_iommufd(&iommufd)?; // for Hwpt, Viommu, hw_info
+/// let hwpt_id = dev.attach(&ioas)?; // the automatic HWPT
+/// println!("device {dev_id} on HWPT {hwpt_id}: {:?}", iommufd.hw_info(dev_id)?.data_type);
 /// dev.detach()?;
 /// # Ok::<(), uiommu_client::Error>(())
 /// ```
@@ -336,8 +339,16 @@ pub(crate) fn decode_region_info(op: &'static str, buf: &[u8]) -> Result<RegionI
 pub struct VfioDevice {
     // Closing the device fd unbinds it; only then may what it was attached to go.
     file: File,
-    attached: Mutex<Vec<Arc<Object>>>,
+    attached: Mutex<Attached>,
     bound: Mutex<Option<Iommufd>>,
+}
+
+/// What a device holds: the page table of its RID and of each attached PASID, as long as
+/// it is attached to it (replaced or detached, it is let go).
+#[derive(Debug, Default)]
+struct Attached {
+    rid: Option<Arc<Object>>,
+    pasids: BTreeMap<u32, Arc<Object>>,
 }
 
 impl VfioDevice {
@@ -355,13 +366,16 @@ impl VfioDevice {
     pub fn from_fd(fd: OwnedFd) -> Self {
         VfioDevice {
             file: File::from(fd),
-            attached: Mutex::new(Vec::new()),
+            attached: Mutex::new(Attached::default()),
             bound: Mutex::new(None),
         }
     }
 
-    /// ioctl(VFIO_DEVICE_BIND_IOMMUFD): returns the device ID in `iommufd` (`out_devid`).
-    pub fn bind_iommufd(&self, iommufd: &Iommufd) -> Result<u32> {
+    /// ioctl(VFIO_DEVICE_BIND_IOMMUFD): returns the device ID in `iommufd` (`out_devid`),
+    /// the `dev_id` of [`Hwpt::builder`](crate::Hwpt::builder),
+    /// [`Viommu::alloc`](crate::Viommu::alloc) and [`Iommufd::hw_info`]. Until attached the
+    /// device can do no DMA.
+    pub fn bind_iommufd(&self, iommufd: &Iommufd) -> Result<DeviceId> {
         let mut cmd = VfioDeviceBindIommufd {
             argsz: size_of::<VfioDeviceBindIommufd>() as u32,
             iommufd: iommufd.as_fd().as_raw_fd(),
@@ -370,10 +384,10 @@ impl VfioDevice {
         ioctl::ioctl(self.as_fd(), VFIO_DEVICE_BIND_IOMMUFD, &mut cmd)
             .op("VFIO_DEVICE_BIND_IOMMUFD")?;
         *self.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(iommufd.clone());
-        Ok(cmd.out_devid)
+        Ok(DeviceId::from_raw(cmd.out_devid))
     }
 
-    fn attach_raw(&self, flags: u32, pasid: u32, pt_id: u32) -> Result<u32> {
+    fn attach_raw(&self, flags: u32, pasid: u32, pt_id: u32) -> Result<HwptId> {
         let mut cmd = VfioDeviceAttachIommufdPt {
             argsz: size_of::<VfioDeviceAttachIommufdPt>() as u32,
             flags,
@@ -382,28 +396,31 @@ impl VfioDevice {
         };
         ioctl::ioctl(self.as_fd(), VFIO_DEVICE_ATTACH_IOMMUFD_PT, &mut cmd)
             .op("VFIO_DEVICE_ATTACH_IOMMUFD_PT")?;
-        Ok(cmd.pt_id)
+        Ok(HwptId::from_raw(cmd.pt_id))
     }
 
-    fn keep(&self, pt: &dyn PageTable) {
-        self.attached
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(pt.object().clone());
+    fn attached(&self) -> std::sync::MutexGuard<'_, Attached> {
+        self.attached.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// ioctl(VFIO_DEVICE_ATTACH_IOMMUFD_PT): attach (or replace) to `pt`. Returns `pt_id` as
-    /// written back (the HWPT, auto-allocated for an IOAS).
-    pub fn attach(&self, pt: &dyn PageTable) -> Result<u32> {
-        let id = self.attach_raw(0, 0, pt.pt_id())?;
-        self.keep(pt);
+    /// written back: the HWPT (automatically allocated, or reused, for an IOAS). The device
+    /// holds `pt` until it is attached elsewhere, detached or closed.
+    ///
+    /// Attach before mapping: see [`Ioas::iova_ranges`](crate::Ioas::iova_ranges) for why.
+    pub fn attach(&self, pt: &dyn PageTable) -> Result<HwptId> {
+        let mut held = self.attached();
+        let id = self.attach_raw(0, 0, pt.as_pt_id().raw())?;
+        held.rid = Some(pt.object().clone());
         Ok(id)
     }
 
-    /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT` with `VFIO_DEVICE_ATTACH_PASID`.
-    pub fn attach_pasid(&self, pasid: u32, pt: &dyn PageTable) -> Result<u32> {
-        let id = self.attach_raw(VFIO_DEVICE_ATTACH_PASID, pasid, pt.pt_id())?;
-        self.keep(pt);
+    /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT` with `VFIO_DEVICE_ATTACH_PASID`: attach (or replace)
+    /// PASID `pasid` of the device to `pt`.
+    pub fn attach_pasid(&self, pasid: u32, pt: &dyn PageTable) -> Result<HwptId> {
+        let mut held = self.attached();
+        let id = self.attach_raw(VFIO_DEVICE_ATTACH_PASID, pasid, pt.as_pt_id().raw())?;
+        held.pasids.insert(pasid, pt.object().clone());
         Ok(id)
     }
 
@@ -418,14 +435,21 @@ impl VfioDevice {
             .map(|_| ())
     }
 
-    /// ioctl(VFIO_DEVICE_DETACH_IOMMUFD_PT): the device blocks DMA.
+    /// ioctl(VFIO_DEVICE_DETACH_IOMMUFD_PT): the device blocks DMA, and no longer holds
+    /// what it was attached to.
     pub fn detach(&self) -> Result<()> {
-        self.detach_raw(0, 0)
+        let mut held = self.attached();
+        self.detach_raw(0, 0)?;
+        held.rid = None;
+        Ok(())
     }
 
     /// `VFIO_DEVICE_DETACH_IOMMUFD_PT` with `VFIO_DEVICE_DETACH_PASID`.
     pub fn detach_pasid(&self, pasid: u32) -> Result<()> {
-        self.detach_raw(VFIO_DEVICE_DETACH_PASID, pasid)
+        let mut held = self.attached();
+        self.detach_raw(VFIO_DEVICE_DETACH_PASID, pasid)?;
+        held.pasids.remove(&pasid);
+        Ok(())
     }
 
     /// ioctl(VFIO_DEVICE_GET_INFO), capabilities included.
@@ -528,9 +552,9 @@ impl VfioDevice {
             Some(end) if end <= info.size => Ok(info.offset + offset),
             _ => Err(Error::OutOfBounds {
                 op,
-                offset: offset as usize,
-                len,
-                size: info.size as usize,
+                offset,
+                len: len as u64,
+                size: info.size,
             }),
         }
     }
