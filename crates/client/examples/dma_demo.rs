@@ -80,7 +80,7 @@ fn run() -> Result<()> {
         Err(e) => println!("    blocked: {e}"),
     }
     test.trigger_iopf(TestTriggerIopf {
-        dev_id: dev.dev_id(),
+        dev_id: dev.dev_id().raw(),
         pasid: 0,
         grpid: 1,
         perm: IOMMU_PGFAULT_PERM_READ,
