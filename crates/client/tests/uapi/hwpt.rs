@@ -2,7 +2,7 @@
 //! nested HWPTs with invalidation, dirty tracking.
 
 use uiommu_client::{
-    DeviceId,
+    DeviceId, HwInfoType,
     DirtyFlags, HwInfoData, Hwpt, HwptData, HwptFlags, InvalidateData, Iova, MapFlags, MappedBuffer,
 };
 use uiommu_uapi::Errno;
@@ -25,7 +25,8 @@ mock_iommu_scenario! {
         let ioas = fd.alloc_ioas().unwrap();
         let dev = fd.test().mock_domain(&ioas).unwrap();
         let info = fd.hw_info(dev.dev_id()).unwrap();
-        assert_eq!(info.data_type, IOMMU_HW_INFO_TYPE_SELFTEST);
+        assert_eq!(info.data_type, HwInfoType::SELFTEST);
+        assert_eq!(info.data_type.raw(), IOMMU_HW_INFO_TYPE_SELFTEST);
         assert_eq!(info.data_len as usize, size_of::<IommuTestHwInfo>());
         assert_eq!(info.max_pasid_log2, 0);
         let HwInfoData::Selftest(data) = info.data else { panic!("{:?}", info.data) };
