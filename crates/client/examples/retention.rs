@@ -19,7 +19,7 @@ fn rss_mib() -> u64 {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    pages * uiommu_client::page_size() as u64 >> 20
+    (pages * uiommu_client::page_size() as u64) >> 20
 }
 
 fn main() -> Result<()> {

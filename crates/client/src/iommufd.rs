@@ -198,7 +198,8 @@ impl Iommufd {
 
     /// `IOMMU_VFIO_IOAS_SET` with a raw IOAS ID.
     pub fn vfio_ioas_set_id(&self, ioas_id: IoasId) -> Result<()> {
-        self.vfio_ioas(IOMMU_VFIO_IOAS_SET, ioas_id.raw()).map(|_| ())
+        self.vfio_ioas(IOMMU_VFIO_IOAS_SET, ioas_id.raw())
+            .map(|_| ())
     }
 
     /// ioctl(IOMMU_VFIO_IOAS, `IOMMU_VFIO_IOAS_CLEAR`): no compatibility IOAS.

@@ -57,10 +57,7 @@ impl Spans {
 
     /// Forgets everything mapped in `start..=last`, cutting spans that stick out of it.
     pub(crate) fn remove(&mut self, start: u64, last: u64) {
-        let hit: Vec<u64> = self
-            .overlapping(start, last)
-            .map(|(&s, _)| s)
-            .collect();
+        let hit: Vec<u64> = self.overlapping(start, last).map(|(&s, _)| s).collect();
         for s in hit {
             let Some(span) = self.by_start.remove(&s) else {
                 continue;

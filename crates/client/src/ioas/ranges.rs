@@ -53,7 +53,9 @@ impl IovaRanges {
 
     /// Whether `start..=last` lies inside one usable range.
     pub fn contains(&self, start: u64, last: u64) -> bool {
-        self.ranges.iter().any(|r| r.start <= start && last <= r.last)
+        self.ranges
+            .iter()
+            .any(|r| r.start <= start && last <= r.last)
     }
 }
 

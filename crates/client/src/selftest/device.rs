@@ -111,12 +111,9 @@ impl MockDevice {
     }
 
     fn replace_raw(&self, st: &mut Attached, pt_id: PtId) -> Result<HwptId> {
-        let m = self.test().cmd(
-            self.mock_id(),
-            TestMockDomainReplace {
-                pt_id: pt_id.raw(),
-            },
-        )?;
+        let m = self
+            .test()
+            .cmd(self.mock_id(), TestMockDomainReplace { pt_id: pt_id.raw() })?;
         st.hwpt_id = HwptId::from_raw(m.pt_id);
         Ok(st.hwpt_id)
     }
@@ -153,8 +150,7 @@ impl MockDevice {
     /// `IOMMU_TEST_OP_PASID_DETACH`; what `pasid` was attached to is no longer held.
     pub fn pasid_detach(&self, pasid: u32) -> Result<()> {
         let mut st = self.state();
-        self.test()
-            .cmd(self.mock_id(), TestPasidDetach { pasid })?;
+        self.test().cmd(self.mock_id(), TestPasidDetach { pasid })?;
         st.pasids.remove(&pasid);
         Ok(())
     }

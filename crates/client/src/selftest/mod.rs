@@ -144,13 +144,7 @@ impl IommufdTest {
 
     /// `IOMMU_TEST_OP_MD_CHECK_REFS`: every page of `buf[offset..offset + len]` is pinned
     /// `refs` times (`EIO` if not).
-    pub fn check_refs(
-        &self,
-        buf: &MappedBuffer,
-        offset: u64,
-        len: u64,
-        refs: u32,
-    ) -> Result<()> {
+    pub fn check_refs(&self, buf: &MappedBuffer, offset: u64, len: u64, refs: u32) -> Result<()> {
         buf.check_range("IOMMU_TEST_OP_MD_CHECK_REFS", offset, len)?;
         self.cmd(
             0u32,
@@ -271,7 +265,6 @@ impl IommufdTest {
         .map(|_| ())
     }
 }
-
 
 /// The name of selftest operation `op`, for errors.
 fn op_name(op: u32) -> &'static str {

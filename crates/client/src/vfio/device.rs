@@ -3,19 +3,19 @@
 //! again replaces) and `VFIO_DEVICE_DETACH_IOMMUFD_PT`; and, on any device fd,
 //! `VFIO_DEVICE_GET_INFO` and `VFIO_DEVICE_RESET`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use uiommu_uapi::vfio::*;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::{Context, Error, Result};
-use crate::ioctl::{self, Region};
 use crate::ids::{DeviceId, HwptId};
+use crate::ioctl::{self, Region};
 use crate::iommufd::Iommufd;
 use crate::object::Object;
 use crate::pt::PageTable;

@@ -235,12 +235,7 @@ impl VfioContainer {
     /// c.spapr_unregister_memory(&buf, 0, 1 << 16)?;
     /// # Ok::<(), uiommu_client::Error>(())
     /// ```
-    pub fn spapr_register_memory(
-        &self,
-        buf: &MappedBuffer,
-        offset: u64,
-        size: u64,
-    ) -> Result<()> {
+    pub fn spapr_register_memory(&self, buf: &MappedBuffer, offset: u64, size: u64) -> Result<()> {
         let op = "VFIO_IOMMU_SPAPR_REGISTER_MEMORY";
         buf.check_range(op, offset, size)?;
         let mut held = self.registered.lock().unwrap_or_else(|e| e.into_inner());

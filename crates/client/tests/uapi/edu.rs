@@ -318,8 +318,12 @@ fn edu_dma_type1_container() {
     let rw = DmaMapFlags::READ | DmaMapFlags::WRITE;
     let src = MappedBuffer::new(PAGE).unwrap();
     let dst = MappedBuffer::new(PAGE).unwrap();
-    container.map_dma(&src, 0, PAGE as u64, src_iova, rw).unwrap();
-    container.map_dma(&dst, 0, PAGE as u64, dst_iova, rw).unwrap();
+    container
+        .map_dma(&src, 0, PAGE as u64, src_iova, rw)
+        .unwrap();
+    container
+        .map_dma(&dst, 0, PAGE as u64, dst_iova, rw)
+        .unwrap();
     let bar = setup(&dev);
     copy_then_blocked(&bar, (&src, src_iova), (&dst, dst_iova), || {
         assert_eq!(

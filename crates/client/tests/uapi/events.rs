@@ -3,8 +3,7 @@
 //! LOST_EVENTS with a small depth, poll).
 
 use uiommu_client::{
-    DeviceId,
-    FaultQueue, Hwpt, HwptData, HwptFlags, Ioas, Iommufd, MockDevice, PageResponse,
+    DeviceId, FaultQueue, Hwpt, HwptData, HwptFlags, Ioas, Iommufd, MockDevice, PageResponse,
     Readiness, Viommu, ViommuType,
 };
 use uiommu_uapi::Errno;

@@ -2,8 +2,8 @@
 //! nested HWPTs with invalidation, dirty tracking.
 
 use uiommu_client::{
-    DeviceId, HwInfoType,
-    DirtyFlags, HwInfoData, Hwpt, HwptData, HwptFlags, InvalidateData, Iova, MapFlags, MappedBuffer,
+    DeviceId, DirtyFlags, HwInfoData, HwInfoType, Hwpt, HwptData, HwptFlags, InvalidateData, Iova,
+    MapFlags, MappedBuffer,
 };
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
