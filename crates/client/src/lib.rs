@@ -181,6 +181,11 @@ pub use uiommu_uapi::vfio::{
     VfioRegionSparseMmapArea,
 };
 
+/// The README's example, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The uAPI definitions the client is built on: every `#[repr(C)]` struct, ioctl number and
 /// constant of `iommufd.h`, `vfio.h` and the selftest's `iommufd_test.h`, as
 /// `uiommu_client::uapi::iommufd::…`, `uiommu_client::uapi::vfio::…`,
