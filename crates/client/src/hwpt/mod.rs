@@ -2,14 +2,17 @@
 //! nested with driver data, fault reporting), `IOMMU_HWPT_SET_DIRTY_TRACKING`,
 //! `IOMMU_HWPT_GET_DIRTY_BITMAP` and `IOMMU_HWPT_INVALIDATE`.
 
+mod dirty;
+mod invalidate;
+
+pub(crate) use dirty::{get_dirty_bitmap, set_dirty_tracking};
+pub(crate) use invalidate::invalidate;
+pub use invalidate::{InvalidateData, Invalidated};
+
 use std::sync::Arc;
 
 use uiommu_uapi::iommufd::*;
-use uiommu_uapi::selftest::{
-    IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-    IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, IommuHwptInvalidateSelftest, IommuHwptSelftest,
-    IommuViommuInvalidateSelftest,
-};
+use uiommu_uapi::selftest::{IOMMU_HWPT_DATA_SELFTEST, IommuHwptSelftest};
 use zerocopy::IntoBytes;
 
 use crate::error::{Error, Result};
@@ -190,93 +193,6 @@ impl sealed::Sealed for Hwpt {
 }
 impl PageTable for Hwpt {}
 
-/// What `IOMMU_HWPT_INVALIDATE` reports: the entries handled (`entry_num` written back,
-/// even on failure) and the result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalidated {
-    /// Entries the driver handled before stopping.
-    pub handled: u32,
-    /// The ioctl's result.
-    pub result: Result<()>,
-}
-
-impl Invalidated {
-    /// The handled count if the ioctl succeeded.
-    pub fn into_result(self) -> Result<u32> {
-        self.result.map(|()| self.handled)
-    }
-}
-
-/// The request array of `IOMMU_HWPT_INVALIDATE` (`data_type`, `entry_len`, `entry_num`).
-#[derive(Debug, Clone, Copy)]
-pub enum InvalidateData<'a> {
-    /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1` on a nested VT-d HWPT.
-    VtdS1(&'a [IommuHwptVtdS1Invalidate]),
-    /// `IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3` on a vSMMU: CMDQ commands.
-    ArmSmmuv3(&'a [IommuViommuArmSmmuv3Invalidate]),
-    /// `IOMMU_HWPT_INVALIDATE_DATA_SELFTEST` on a nested mock HWPT.
-    Selftest(&'a [IommuHwptInvalidateSelftest]),
-    /// `IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST` on a mock vIOMMU.
-    ViommuSelftest(&'a [IommuViommuInvalidateSelftest]),
-    /// Anything, for testing the kernel's checks.
-    Raw {
-        /// `data_type`.
-        data_type: u32,
-        /// `entry_len`.
-        entry_len: u32,
-        /// `entry_num`.
-        entry_num: u32,
-        /// The array (`data_uptr`); an empty slice passes a NULL pointer.
-        bytes: &'a [u8],
-    },
-}
-
-impl InvalidateData<'_> {
-    fn parts(&self) -> (u32, u32, u32, &[u8]) {
-        fn arr<T: IntoBytes + zerocopy::Immutable>(t: u32, a: &[T]) -> (u32, u32, u32, &[u8]) {
-            (t, size_of::<T>() as u32, a.len() as u32, a.as_bytes())
-        }
-        match *self {
-            InvalidateData::VtdS1(a) => arr(IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, a),
-            InvalidateData::ArmSmmuv3(a) => arr(IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, a),
-            InvalidateData::Selftest(a) => arr(IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, a),
-            InvalidateData::ViommuSelftest(a) => arr(IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, a),
-            InvalidateData::Raw {
-                data_type,
-                entry_len,
-                entry_num,
-                bytes,
-            } => (data_type, entry_len, entry_num, bytes),
-        }
-    }
-}
-
-/// ioctl(IOMMU_HWPT_INVALIDATE) on object `id` (a nested HWPT or a vIOMMU).
-pub(crate) fn invalidate(ctx: &Iommufd, id: u32, data: &InvalidateData<'_>) -> Invalidated {
-    // `hwpt_id` takes a nested HWPT or a vIOMMU: the callers pass their own, typed, ID.
-    let (data_type, entry_len, entry_num, bytes) = data.parts();
-    let mut cmd = IommuHwptInvalidate {
-        size: size_of::<IommuHwptInvalidate>() as u32,
-        hwpt_id: id,
-        data_uptr: if bytes.is_empty() {
-            0
-        } else {
-            bytes.as_ptr() as u64
-        },
-        data_type,
-        entry_len,
-        entry_num,
-        __reserved: 0,
-    };
-    let result = ctx
-        .ioctl("IOMMU_HWPT_INVALIDATE", IOMMU_HWPT_INVALIDATE, &mut cmd)
-        .map(|_| ());
-    Invalidated {
-        handled: cmd.entry_num,
-        result,
-    }
-}
-
 impl Hwpt {
     /// Starts an `IOMMU_HWPT_ALLOC` for device `dev_id` on `pt` (`pt_id`): an IOAS for a
     /// paging HWPT, a nest-parent HWPT or a vIOMMU for a nested one.
@@ -382,55 +298,4 @@ impl Hwpt {
     pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
         invalidate(&self.obj.ctx, self.obj.id, data)
     }
-}
-
-/// ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING) on any HWPT ID.
-pub(crate) fn set_dirty_tracking(ctx: &Iommufd, hwpt_id: HwptId, enable: bool) -> Result<()> {
-    let mut cmd = IommuHwptSetDirtyTracking {
-        size: size_of::<IommuHwptSetDirtyTracking>() as u32,
-        flags: if enable {
-            IOMMU_HWPT_DIRTY_TRACKING_ENABLE
-        } else {
-            0
-        },
-        hwpt_id: hwpt_id.raw(),
-        __reserved: 0,
-    };
-    ctx.ioctl(
-        "IOMMU_HWPT_SET_DIRTY_TRACKING",
-        IOMMU_HWPT_SET_DIRTY_TRACKING,
-        &mut cmd,
-    )?;
-    Ok(())
-}
-
-/// ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP) on any HWPT ID, with raw flags.
-pub(crate) fn get_dirty_bitmap(
-    ctx: &Iommufd,
-    hwpt_id: HwptId,
-    iova: u64,
-    length: u64,
-    page_size: u64,
-    flags: u32,
-) -> Result<Vec<u64>> {
-    let op = "IOMMU_HWPT_GET_DIRTY_BITMAP";
-    let pages = length.checked_div(page_size).unwrap_or(0);
-    let words = usize::try_from(pages.div_ceil(64)).map_err(|_| Error::Protocol {
-        op,
-        what: "bitmap too large".into(),
-    })?;
-    let mut bitmap = vec![0u64; words.max(1)];
-    let mut cmd = IommuHwptGetDirtyBitmap {
-        size: size_of::<IommuHwptGetDirtyBitmap>() as u32,
-        hwpt_id: hwpt_id.raw(),
-        flags,
-        iova,
-        length,
-        page_size,
-        data: bitmap.as_mut_ptr() as u64,
-        ..Default::default()
-    };
-    ctx.ioctl(op, IOMMU_HWPT_GET_DIRTY_BITMAP, &mut cmd)?;
-    bitmap.truncate(words);
-    Ok(bitmap)
 }
