@@ -87,7 +87,9 @@ impl Iommufd {
 
     /// ioctl(IOMMU_DESTROY): destroys the object `id` (`iommu_destroy.id`), whatever its kind.
     /// Handles destroy their objects on drop; this is for IDs the client does not own and for
-    /// testing the kernel's rules (`ENOENT`, `EBUSY`).
+    /// testing the kernel's rules (`ENOENT`, `EBUSY`). Destroying by ID an object a handle
+    /// owns leaves that handle unable to destroy it later; an IOAS handle then keeps the
+    /// buffers it held (use [`Ioas::destroy`], which releases them).
     pub fn destroy(&self, id: impl Into<ObjectId>) -> Result<()> {
         let mut cmd = IommuDestroy {
             size: size_of::<IommuDestroy>() as u32,

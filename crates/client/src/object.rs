@@ -60,6 +60,8 @@ impl Object {
     pub(crate) fn destroy(&self) -> Result<()> {
         self.ctx.destroy(self.oid())?;
         self.destroyed.store(true, Ordering::Release);
+        // A destroyed IOAS maps nothing any more: its buffers can go now.
+        self.spans().clear();
         Ok(())
     }
 }

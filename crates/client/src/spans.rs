@@ -77,6 +77,11 @@ impl Spans {
         }
     }
 
+    /// Whether no range is recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_start.is_empty()
+    }
+
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.by_start.clear();

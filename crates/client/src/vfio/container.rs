@@ -68,10 +68,11 @@ pub struct Type1Info {
 ///
 /// Memory: like an [`Ioas`](crate::Ioas), the container holds a [`MappedBuffer`] while some
 /// IOVA range maps it (`VFIO_IOMMU_MAP_DMA` until the `VFIO_IOMMU_UNMAP_DMA` covering it) and,
-/// for SPAPR, while it is registered. Dropping the container releases them: with
-/// `/dev/vfio/vfio` closing the fd unmaps everything; through
-/// [`from_iommufd`](Self::from_iommufd) the mappings belong to the compatibility IOAS, so
-/// unmap them (or destroy that IOAS) before dropping the container.
+/// for SPAPR, while it is registered. Unmap before dropping the container to get the memory
+/// back: the mappings may outlive the handle (a group attached to the container keeps them
+/// after its fd is closed; through [`from_iommufd`](Self::from_iommufd) they belong to the
+/// compatibility IOAS), so a container dropped with ranges still mapped leaks their buffers
+/// rather than let a device reach freed memory.
 #[derive(Debug)]
 pub struct VfioContainer {
     fd: Arc<OwnedFd>,
@@ -303,6 +304,18 @@ fn parse_info(op: &'static str, info: &VfioIommuType1Info, buf: &[u8]) -> Result
         }
     }
     Ok(out)
+}
+
+impl Drop for VfioContainer {
+    fn drop(&mut self) {
+        // Whatever is still mapped or registered may still be reached by a device.
+        for spans in [&mut self.dma, &mut self.registered] {
+            let held = std::mem::take(spans.get_mut().unwrap_or_else(|e| e.into_inner()));
+            if !held.is_empty() {
+                std::mem::forget(held);
+            }
+        }
+    }
 }
 
 impl AsFd for VfioContainer {

@@ -191,3 +191,39 @@ mock_scenario! {
         assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     }
 }
+
+scenario! {
+    /// A VFIO container (here the iommufd compatibility one) holds a buffer while a range
+    /// maps it, and keeps what is still mapped when dropped rather than free it.
+    fn memory_vfio_container_holds_while_mapped(fd) {
+        use uiommu_client::uapi::vfio::VFIO_TYPE1v2_IOMMU;
+        use uiommu_client::{DmaMapFlags, VfioContainer};
+        let ioas = fd.alloc_ioas().unwrap();
+        fd.vfio_ioas_set(&ioas).unwrap();
+        let c = VfioContainer::from_iommufd(&fd);
+        c.set_iommu(VFIO_TYPE1v2_IOMMU).unwrap();
+        let rw = DmaMapFlags::READ | DmaMapFlags::WRITE;
+        let buf = MappedBuffer::new(0x4000).unwrap();
+        let other = MappedBuffer::new(0x4000).unwrap();
+        c.map_dma(&other, 0, 0x4000, IOVA, rw).unwrap();
+        assert_errno(c.map_dma(&buf, 0, 0x4000, IOVA, rw), Errno::EEXIST);
+        assert_eq!(buf.holders(), 1, "a failed map holds nothing");
+        c.unmap_dma(IOVA, 0x4000).unwrap();
+        assert_eq!(other.holders(), 1);
+        for _ in 0..20 {
+            c.map_dma(&buf, 0, 0x4000, IOVA, rw).unwrap();
+            assert_eq!(buf.holders(), 2);
+            assert_eq!(c.unmap_dma(IOVA, 0x4000).unwrap(), 0x4000);
+            assert_eq!(buf.holders(), 1);
+        }
+        c.map_dma(&buf, 0, 0x4000, IOVA, rw).unwrap();
+        c.map_dma(&buf, 0, 0x4000, IOVA + 0x10000, rw).unwrap();
+        assert_eq!(c.unmap_all().unwrap(), 0x8000);
+        assert_eq!(buf.holders(), 1);
+        // Dropped while mapped: the IOAS still maps the buffer, so it is kept.
+        c.map_dma(&buf, 0, 0x4000, IOVA, rw).unwrap();
+        drop(c);
+        assert_eq!(buf.holders(), 2);
+        assert_eq!(ioas.unmap_all().unwrap(), 0x4000);
+    }
+}
