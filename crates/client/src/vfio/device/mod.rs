@@ -226,9 +226,12 @@ impl VfioDevice {
     /// readable and, if the region is, writable. `EINVAL` if the region is empty or not
     /// mappable (`VFIO_REGION_INFO_FLAG_MMAP`); a sparse region's holes fail in the kernel.
     pub fn mmap_region(&self, info: &RegionInfo) -> Result<MmioRegion> {
-        let op = "mmap";
+        let op = "mmap VFIO region";
         if info.size == 0 || !info.mappable() {
-            return Err(Error::os(op, uiommu_uapi::Errno::EINVAL));
+            return Err(Error::os(
+                "mmap VFIO region (empty, or no VFIO_REGION_INFO_FLAG_MMAP)",
+                uiommu_uapi::Errno::EINVAL,
+            ));
         }
         let len =
             usize::try_from(info.size).map_err(|_| Error::os(op, uiommu_uapi::Errno::EINVAL))?;
@@ -268,7 +271,7 @@ impl VfioDevice {
     /// `pread` of `buf.len()` bytes at `offset` in region `info` (config space, a BAR, ...):
     /// the access goes through the VFIO driver, mapped or not.
     pub fn read_region(&self, info: &RegionInfo, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let op = "pread";
+        let op = "pread VFIO region";
         let at = Self::check_region_access(op, info, offset, buf.len())?;
         self.file.read_exact_at(buf, at).map_err(|e| {
             Error::os(
@@ -280,7 +283,7 @@ impl VfioDevice {
 
     /// `pwrite` of `data` at `offset` in region `info`.
     pub fn write_region(&self, info: &RegionInfo, offset: u64, data: &[u8]) -> Result<()> {
-        let op = "pwrite";
+        let op = "pwrite VFIO region";
         let at = Self::check_region_access(op, info, offset, data.len())?;
         self.file.write_all_at(data, at).map_err(|e| {
             Error::os(
