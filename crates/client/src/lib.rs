@@ -52,10 +52,13 @@
 //! for r in &ranges {
 //!     println!("usable {:#x}..={:#x}", r.start, r.last);
 //! }
-//! // 5. 1 GiB of guest RAM at guest physical address 0, identity-mapped.
+//! // 5. 1 GiB of guest RAM at guest physical address 0, identity-mapped. A VMM has it from
+//! // its memory manager (`vm-memory`'s regions, its own mmap); here the global allocator.
 //! let ram_len = 1u64 << 30;
-//! # let ram: *mut u8 = std::ptr::null_mut();
-//! assert!(ranges.contains(0, ram_len - 1));
+//! let layout = std::alloc::Layout::from_size_align(ram_len as usize, 2 << 20).unwrap();
+//! // SAFETY: the layout has a non-zero size.
+//! let ram = unsafe { std::alloc::alloc_zeroed(layout) };
+//! assert!(!ram.is_null() && ranges.contains(0, ram_len - 1));
 //! // SAFETY: `ram` is the VMM's guest memory; it stays mapped until `guard` is dropped, and
 //! // the VMM never holds references into it (devices write it behind its back).
 //! let iova = unsafe { ioas.map_raw(Iova::Fixed(0), ram, ram_len, MapFlags::RW)? };
@@ -63,7 +66,9 @@
 //! // 6.
 //! let info = dev.info()?;
 //! println!("device {dev_id} on HWPT {hwpt_id}: {} regions", info.num_regions);
-//! drop(guard); // IOMMU_IOAS_UNMAP
+//! guard.unmap()?; // IOMMU_IOAS_UNMAP (dropping the guard does it too, silently)
+//! // SAFETY: allocated above with this layout, and no longer mapped.
+//! unsafe { std::alloc::dealloc(ram, layout) };
 //! # Ok::<(), uiommu_client::Error>(())
 //! ```
 //!
