@@ -69,6 +69,10 @@ impl Iova {
 /// it, a [`MapGuard`] of it each hold it. Destroying it unmaps everything and releases every
 /// buffer it held.
 ///
+/// The handle is `Send` and `Sync`. Its maps, unmaps and copies are serialized by the
+/// client (each records what it changed while the kernel applies it, so that the record
+/// follows the kernel's order); other commands run concurrently.
+///
 /// ```no_run
 /// use uiommu_client::{Iommufd, Iova, MapFlags, MappedBuffer};
 ///
