@@ -327,3 +327,18 @@ impl Ioas {
         Ok(cmd.dst_iova)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The handles a VMM shares between threads.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Ioas>();
+        check::<super::MapGuard>();
+        check::<crate::Hwpt>();
+        check::<crate::VfioDevice>();
+        check::<crate::VfioContainer>();
+        check::<crate::MappedBuffer>();
+    }
+}
