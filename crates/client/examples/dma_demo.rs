@@ -29,7 +29,7 @@ fn run() -> Result<()> {
     let dev = test.mock_domain(&ioas)?;
     let info = fd.hw_info(dev.dev_id())?;
     println!(
-        "    device {} behind an IOMMU of hw_info type {:#x}, attached to HW page table {}",
+        "    device {} behind an IOMMU of hw_info type {}, attached to HW page table {}",
         dev.dev_id(),
         info.data_type,
         dev.hwpt_id()
@@ -80,7 +80,7 @@ fn run() -> Result<()> {
         Err(e) => println!("    blocked: {e}"),
     }
     test.trigger_iopf(TestTriggerIopf {
-        dev_id: dev.dev_id(),
+        dev_id: dev.dev_id().raw(),
         pasid: 0,
         grpid: 1,
         perm: IOMMU_PGFAULT_PERM_READ,

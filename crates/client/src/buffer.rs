@@ -13,13 +13,16 @@ use crate::ioctl::{self, Region};
 /// A device (or uiommu, whose "physical" addresses are user addresses) may read and write it
 /// while it is mapped, so the buffer hands out copies ([`read`](Self::read),
 /// [`write`](Self::write)), never references. An [`Ioas`](crate::Ioas) that maps a buffer
-/// keeps a clone until the IOAS is destroyed, so the memory always outlives its mappings.
+/// holds it while some IOVA range maps it (until the range is unmapped or the IOAS
+/// destroyed), so the memory always outlives its mappings and is returned once the last
+/// mapping and the last clone are gone.
 ///
 /// ```
 /// use uiommu_client::MappedBuffer;
 ///
 /// let buf = MappedBuffer::new(8192)?;
 /// buf.write(0, b"hello");
+/// assert!(buf.try_write(8190, b"too long").is_err());
 /// assert_eq!(&buf.to_vec()[..5], b"hello");
 /// assert_eq!(buf.addr() % 4096, 0);
 /// # Ok::<(), uiommu_client::Error>(())
@@ -97,16 +100,56 @@ impl MappedBuffer {
         self.len() == 0
     }
 
-    /// Copies bytes at `offset` into `out`. Panics if out of bounds or inaccessible.
-    pub fn read(&self, offset: usize, out: &mut [u8]) {
-        assert!(self.accessible, "reading a PROT_NONE buffer");
-        self.region.read(offset, out);
+    /// The length as the uAPI carries it (`length` of a map), for the `u64` IOVA side.
+    pub fn size(&self) -> u64 {
+        self.len() as u64
     }
 
-    /// Copies `data` to `offset`. Panics if out of bounds or inaccessible.
-    pub fn write(&self, offset: usize, data: &[u8]) {
-        assert!(self.accessible, "writing a PROT_NONE buffer");
+    /// How many holders share this memory: this handle, its clones, and one per IOVA range
+    /// an IOAS or VFIO container maps it at. The memory is unmapped when the count reaches
+    /// zero, so a buffer whose count is 1 is no longer held by any mapping.
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.region)
+    }
+
+    /// Copies bytes at `offset` into `out`: [`Error::OutOfBounds`] if the range is not in
+    /// the buffer, `EFAULT` if the buffer is [`inaccessible`](Self::inaccessible).
+    pub fn try_read(&self, offset: usize, out: &mut [u8]) -> Result<()> {
+        self.check_cpu("read", offset, out.len())?;
+        self.region.read(offset, out);
+        Ok(())
+    }
+
+    /// Copies `data` to `offset`: [`Error::OutOfBounds`] if the range is not in the buffer,
+    /// `EFAULT` if the buffer is [`inaccessible`](Self::inaccessible).
+    pub fn try_write(&self, offset: usize, data: &[u8]) -> Result<()> {
+        self.check_cpu("write", offset, data.len())?;
         self.region.write(offset, data);
+        Ok(())
+    }
+
+    /// Copies bytes at `offset` into `out`.
+    ///
+    /// # Panics
+    ///
+    /// If the range is outside the buffer or the buffer is inaccessible, with the message of
+    /// [`try_read`](Self::try_read)'s error.
+    pub fn read(&self, offset: usize, out: &mut [u8]) {
+        if let Err(e) = self.try_read(offset, out) {
+            panic!("MappedBuffer::read: {e}");
+        }
+    }
+
+    /// Copies `data` to `offset`.
+    ///
+    /// # Panics
+    ///
+    /// If the range is outside the buffer or the buffer is inaccessible, with the message of
+    /// [`try_write`](Self::try_write)'s error.
+    pub fn write(&self, offset: usize, data: &[u8]) {
+        if let Err(e) = self.try_write(offset, data) {
+            panic!("MappedBuffer::write: {e}");
+        }
     }
 
     /// Fills the whole buffer with `byte`.
@@ -121,15 +164,23 @@ impl MappedBuffer {
         v
     }
 
+    fn check_cpu(&self, op: &'static str, offset: usize, len: usize) -> Result<()> {
+        self.check_range(op, offset as u64, len as u64)?;
+        if !self.accessible {
+            return Err(Error::os(op, uiommu_uapi::Errno::EFAULT));
+        }
+        Ok(())
+    }
+
     /// Checks that `offset..offset + len` lies in the buffer, for operation `op`.
-    pub(crate) fn check_range(&self, op: &'static str, offset: usize, len: usize) -> Result<()> {
+    pub(crate) fn check_range(&self, op: &'static str, offset: u64, len: u64) -> Result<()> {
         match offset.checked_add(len) {
-            Some(end) if end <= self.len() => Ok(()),
+            Some(end) if end <= self.size() => Ok(()),
             _ => Err(Error::OutOfBounds {
                 op,
                 offset,
                 len,
-                size: self.len(),
+                size: self.size(),
             }),
         }
     }

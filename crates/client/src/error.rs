@@ -8,25 +8,38 @@ use uiommu_uapi::vfio::CapChainError;
 
 use crate::sysfs::SysfsError;
 
-/// A failed operation.
+/// A failed operation. Its `Display` names the operation, the errno and the errno's meaning.
 ///
 /// ```
 /// use uiommu_client::Error;
-/// use uiommu_uapi::Errno;
+/// use uiommu_client::uapi::Errno;
 ///
 /// let e = Error::os("IOMMU_IOAS_MAP", Errno::EEXIST);
-/// assert_eq!(e.to_string(), "IOMMU_IOAS_MAP: EEXIST");
+/// assert_eq!(e.to_string(), "IOMMU_IOAS_MAP: EEXIST (File exists)");
 /// assert_eq!(e.errno(), Some(Errno::EEXIST));
+///
+/// // Into std::io::Error, keeping the message and the kind.
+/// let io: std::io::Error = e.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::AlreadyExists);
+/// assert!(io.to_string().starts_with("IOMMU_IOAS_MAP: EEXIST"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// A system call failed: `op` names the ioctl (`"IOMMU_IOAS_MAP"`) or call (`"open
-    /// /dev/iommu"`, `"read fault queue"`).
-    #[error("{op}: {}", errno.name())]
+    /// A system call failed: `op` names the ioctl (`"IOMMU_IOAS_MAP"`), the selftest
+    /// operation (`"IOMMU_TEST_OP_ACCESS_RW"`) or the call (`"read fault queue"`).
+    #[error("{op}: {}", describe(*errno))]
     Os {
         /// The operation.
         op: &'static str,
         /// The errno it returned.
+        errno: Errno,
+    },
+    /// Opening a device node failed (`open /dev/iommu: ENOENT (No such file or directory)`).
+    #[error("open {}: {}", path.display(), describe(*errno))]
+    Open {
+        /// The path opened.
+        path: PathBuf,
+        /// The errno `open(2)` returned.
         errno: Errno,
     },
     /// A capability chain returned by an INFO ioctl is malformed.
@@ -52,11 +65,11 @@ pub enum Error {
         /// The operation.
         op: &'static str,
         /// Start of the range.
-        offset: usize,
+        offset: u64,
         /// Length of the range.
-        len: usize,
+        len: u64,
         /// Size of the buffer.
-        size: usize,
+        size: u64,
     },
     /// A sysfs file, link or directory of device discovery ([`crate::PciDevices`]) is
     /// missing, unreadable or malformed.
@@ -69,16 +82,39 @@ pub enum Error {
     },
 }
 
+/// `ENOENT (No such file or directory)`: the errno's name and the C library's text for it.
+pub(crate) fn describe(errno: Errno) -> String {
+    format!("{} ({})", errno.name(), strerror(errno))
+}
+
+/// The C library's message for `errno` (`strerror`), without std's `(os error N)` suffix.
+pub(crate) fn strerror(errno: Errno) -> String {
+    let text = std::io::Error::from_raw_os_error(errno.0).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 impl Error {
     /// An [`Error::Os`].
     pub fn os(op: &'static str, errno: Errno) -> Self {
         Error::Os { op, errno }
     }
 
+    /// An [`Error::Open`] from what `std::fs` returned for `path`.
+    pub(crate) fn open(path: &std::path::Path, e: &std::io::Error) -> Self {
+        Error::Open {
+            path: path.to_path_buf(),
+            errno: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
+        }
+    }
+
     /// The errno, for errors that came from a system call.
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Error::Os { errno, .. }
+            | Error::Open { errno, .. }
             | Error::Sysfs {
                 what: SysfsError::Io(errno),
                 ..
@@ -87,15 +123,34 @@ impl Error {
         }
     }
 
-    /// The operation that failed.
+    /// The operation that failed (`"open"` for [`Error::Open`], `"sysfs"` for
+    /// [`Error::Sysfs`]; their `Display` adds the path).
     pub fn op(&self) -> &'static str {
         match self {
             Error::Os { op, .. }
             | Error::CapChain { op, .. }
             | Error::Protocol { op, .. }
             | Error::OutOfBounds { op, .. } => op,
+            Error::Open { .. } => "open",
             Error::Sysfs { .. } => "sysfs",
         }
+    }
+}
+
+/// Keeps the message (operation, errno, meaning) and maps the errno to its
+/// [`ErrorKind`](std::io::ErrorKind); errors without an errno are
+/// [`InvalidInput`](std::io::ErrorKind::InvalidInput) (a range outside its buffer) or
+/// [`InvalidData`](std::io::ErrorKind::InvalidData) (a malformed reply). The [`Error`] itself
+/// is the `io::Error`'s inner error (`get_ref()` and `downcast`), so the errno stays
+/// reachable; `raw_os_error()` is `None`, as for every `io::Error` made with a message.
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        let kind = match (&e, e.errno()) {
+            (_, Some(errno)) => std::io::Error::from_raw_os_error(errno.0).kind(),
+            (Error::OutOfBounds { .. }, None) => std::io::ErrorKind::InvalidInput,
+            _ => std::io::ErrorKind::InvalidData,
+        };
+        std::io::Error::new(kind, e)
     }
 }
 
@@ -110,5 +165,26 @@ pub(crate) trait Context<T> {
 impl<T> Context<T> for std::result::Result<T, Errno> {
     fn op(self, op: &'static str) -> Result<T> {
         self.map_err(|errno| Error::Os { op, errno })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_errno_and_meaning() {
+        let e = Error::Open {
+            path: "/dev/iommu".into(),
+            errno: Errno::ENOENT,
+        };
+        assert_eq!(
+            e.to_string(),
+            "open /dev/iommu: ENOENT (No such file or directory)"
+        );
+        let io = std::io::Error::from(e.clone());
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        let inner = io.get_ref().and_then(|i| i.downcast_ref::<Error>());
+        assert_eq!(inner, Some(&e));
     }
 }

@@ -12,6 +12,7 @@ use uiommu_uapi::iommufd::*;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::{Error, Result};
+use crate::ids::FaultQueueId;
 use crate::iommufd::Iommufd;
 use crate::object::Object;
 use crate::pt::sealed;
@@ -19,13 +20,19 @@ use crate::pt::sealed;
 /// A fault queue: its object (for [`HwptBuilder::fault`](crate::HwptBuilder::fault)) and its
 /// fd.
 ///
+/// Faults are read as [`IommuHwptPgfault`] records; the last of a group carries
+/// [`IOMMU_PGFAULT_FLAGS_LAST_PAGE`] and is answered with a [`PageResponse`] naming its
+/// `cookie`. A HWPT reports to the queue when built with
+/// [`HwptBuilder::fault`](crate::HwptBuilder::fault).
+///
 /// ```no_run
-/// use uiommu_client::{Iommufd, PageResponse, PageResponseExt};
+/// use uiommu_client::uapi::iommufd::IOMMU_PGFAULT_FLAGS_LAST_PAGE;
+/// use uiommu_client::{Iommufd, PageResponse};
 ///
 /// let fd = Iommufd::open()?;
 /// let queue = fd.alloc_fault_queue()?;
 /// for fault in queue.read_faults(16)? {
-///     if fault.flags & uiommu_uapi::iommufd::IOMMU_PGFAULT_FLAGS_LAST_PAGE != 0 {
+///     if fault.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE != 0 {
 ///         queue.respond(&[PageResponse::success(fault.cookie)])?;
 ///     }
 /// }
@@ -78,28 +85,48 @@ pub(crate) fn poll_fd(
     })
 }
 
-/// A page response (`struct iommu_hwpt_page_response`).
-pub type PageResponse = IommuHwptPageResponse;
-
-/// Shorthands for [`PageResponse`].
-pub trait PageResponseExt {
-    /// `IOMMUFD_PAGE_RESP_SUCCESS` for the group `cookie`.
-    fn success(cookie: u32) -> Self;
-    /// `IOMMUFD_PAGE_RESP_INVALID` for the group `cookie`.
-    fn invalid(cookie: u32) -> Self;
+/// A page response (`struct iommu_hwpt_page_response`): the answer to one fault group,
+/// written to the queue with [`FaultQueue::respond`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageResponse {
+    /// `cookie`: the [`IommuHwptPgfault::cookie`] of the group's faults.
+    pub cookie: u32,
+    /// `code`: `IOMMUFD_PAGE_RESP_SUCCESS` or `IOMMUFD_PAGE_RESP_INVALID` (any value may be
+    /// written; the kernel judges it).
+    pub code: u32,
 }
 
-impl PageResponseExt for PageResponse {
-    fn success(cookie: u32) -> Self {
-        IommuHwptPageResponse {
+impl PageResponse {
+    /// [`IOMMUFD_PAGE_RESP_SUCCESS`] for the group `cookie`: the fault was handled, retry.
+    pub const fn success(cookie: u32) -> Self {
+        PageResponse {
             cookie,
             code: IOMMUFD_PAGE_RESP_SUCCESS,
         }
     }
-    fn invalid(cookie: u32) -> Self {
-        IommuHwptPageResponse {
+
+    /// [`IOMMUFD_PAGE_RESP_INVALID`] for the group `cookie`: the access fails.
+    pub const fn invalid(cookie: u32) -> Self {
+        PageResponse {
             cookie,
             code: IOMMUFD_PAGE_RESP_INVALID,
+        }
+    }
+
+    /// The uAPI struct.
+    pub const fn raw(self) -> IommuHwptPageResponse {
+        IommuHwptPageResponse {
+            cookie: self.cookie,
+            code: self.code,
+        }
+    }
+}
+
+impl From<IommuHwptPageResponse> for PageResponse {
+    fn from(r: IommuHwptPageResponse) -> Self {
+        PageResponse {
+            cookie: r.cookie,
+            code: r.code,
         }
     }
 }
@@ -131,8 +158,8 @@ pub(crate) fn owned_file(fd: u32) -> File {
 
 impl FaultQueue {
     /// The fault queue's object ID (`out_fault_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> FaultQueueId {
+        FaultQueueId::from_raw(self.obj.id)
     }
 
     /// Reads up to `max` fault messages (whole groups only); empty if none is pending.
@@ -170,9 +197,11 @@ impl FaultQueue {
         poll_fd("poll fault queue", self.file.as_fd(), timeout)
     }
 
-    /// Writes page responses. Returns the bytes written.
+    /// Writes page responses, one `struct iommu_hwpt_page_response` each. Returns the bytes
+    /// written.
     pub fn respond(&self, responses: &[PageResponse]) -> Result<usize> {
-        self.write_raw(responses.as_bytes())
+        let raw: Vec<IommuHwptPageResponse> = responses.iter().map(|r| r.raw()).collect();
+        self.write_raw(raw.as_bytes())
     }
 
     /// `write(2)` of raw bytes to the fd.

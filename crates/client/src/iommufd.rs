@@ -8,12 +8,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::{Context, Error, Result};
 use crate::hw_info::HwInfo;
+use crate::ids::{DeviceId, IoasId, ObjectId};
 use crate::ioas::Ioas;
 use crate::ioctl;
 
@@ -55,12 +55,13 @@ impl Iommufd {
 
     /// Opens an iommufd device at `path`.
     pub fn open_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| Error::os("open", Errno(e.raw_os_error().unwrap_or(libc::EIO))))?;
+            .map_err(|e| Error::open(path, &e))?;
         Ok(Self::from_fd(file.into()))
     }
 
@@ -86,24 +87,26 @@ impl Iommufd {
 
     /// ioctl(IOMMU_DESTROY): destroys the object `id` (`iommu_destroy.id`), whatever its kind.
     /// Handles destroy their objects on drop; this is for IDs the client does not own and for
-    /// testing the kernel's rules (`ENOENT`, `EBUSY`).
-    pub fn destroy(&self, id: u32) -> Result<()> {
+    /// testing the kernel's rules (`ENOENT`, `EBUSY`). Destroying by ID an object a handle
+    /// owns leaves that handle unable to destroy it later; an IOAS handle then keeps the
+    /// buffers it held (use [`Ioas::destroy`], which releases them).
+    pub fn destroy(&self, id: impl Into<ObjectId>) -> Result<()> {
         let mut cmd = IommuDestroy {
             size: size_of::<IommuDestroy>() as u32,
-            id,
+            id: id.into().raw(),
         };
         self.ioctl("IOMMU_DESTROY", IOMMU_DESTROY, &mut cmd)?;
         Ok(())
     }
 
     /// ioctl(IOMMU_OPTION, `IOMMU_OPTION_OP_GET`): the value of option `option_id` of object
-    /// `object_id` (0: the context).
-    pub fn get_option(&self, option_id: u32, object_id: u32) -> Result<u64> {
+    /// `object_id` (`ObjectId::from_raw(0)` or `0u32`: the context).
+    pub fn get_option(&self, option_id: u32, object_id: impl Into<ObjectId>) -> Result<u64> {
         let mut cmd = IommuOption {
             size: size_of::<IommuOption>() as u32,
             option_id,
             op: IOMMU_OPTION_OP_GET,
-            object_id,
+            object_id: object_id.into().raw(),
             ..Default::default()
         };
         self.ioctl("IOMMU_OPTION", IOMMU_OPTION, &mut cmd)?;
@@ -112,12 +115,17 @@ impl Iommufd {
 
     /// ioctl(IOMMU_OPTION, `IOMMU_OPTION_OP_SET`): sets option `option_id` of object
     /// `object_id` (0: the context) to `val64`.
-    pub fn set_option(&self, option_id: u32, object_id: u32, val64: u64) -> Result<()> {
+    pub fn set_option(
+        &self,
+        option_id: u32,
+        object_id: impl Into<ObjectId>,
+        val64: u64,
+    ) -> Result<()> {
         let mut cmd = IommuOption {
             size: size_of::<IommuOption>() as u32,
             option_id,
             op: IOMMU_OPTION_OP_SET,
-            object_id,
+            object_id: object_id.into().raw(),
             val64,
             ..Default::default()
         };
@@ -153,14 +161,19 @@ impl Iommufd {
     }
 
     /// ioctl(IOMMU_GET_HW_INFO) for device `dev_id`, the driver's default data type, decoded.
-    pub fn hw_info(&self, dev_id: u32) -> Result<HwInfo> {
-        HwInfo::query(self, dev_id, None, 256)
+    pub fn hw_info(&self, dev_id: DeviceId) -> Result<HwInfo> {
+        HwInfo::query(self, dev_id.raw(), None, 256)
     }
 
     /// ioctl(IOMMU_GET_HW_INFO) with `IOMMU_HW_INFO_FLAG_INPUT_TYPE` asking for `data_type`
     /// (`in_data_type`) and a data buffer of `data_len` bytes.
-    pub fn hw_info_of_type(&self, dev_id: u32, data_type: u32, data_len: u32) -> Result<HwInfo> {
-        HwInfo::query(self, dev_id, Some(data_type), data_len)
+    pub fn hw_info_of_type(
+        &self,
+        dev_id: DeviceId,
+        data_type: u32,
+        data_len: u32,
+    ) -> Result<HwInfo> {
+        HwInfo::query(self, dev_id.raw(), Some(data_type), data_len)
     }
 
     fn vfio_ioas(&self, op: u16, ioas_id: u32) -> Result<u32> {
@@ -176,8 +189,8 @@ impl Iommufd {
 
     /// ioctl(IOMMU_VFIO_IOAS, `IOMMU_VFIO_IOAS_GET`): the ID of the IOAS the VFIO
     /// compatibility ioctls use (`ENODEV` if none).
-    pub fn vfio_ioas_get(&self) -> Result<u32> {
-        self.vfio_ioas(IOMMU_VFIO_IOAS_GET, 0)
+    pub fn vfio_ioas_get(&self) -> Result<IoasId> {
+        self.vfio_ioas(IOMMU_VFIO_IOAS_GET, 0).map(IoasId::from_raw)
     }
 
     /// ioctl(IOMMU_VFIO_IOAS, `IOMMU_VFIO_IOAS_SET`): makes `ioas` the compatibility IOAS.
@@ -186,8 +199,9 @@ impl Iommufd {
     }
 
     /// `IOMMU_VFIO_IOAS_SET` with a raw IOAS ID.
-    pub fn vfio_ioas_set_id(&self, ioas_id: u32) -> Result<()> {
-        self.vfio_ioas(IOMMU_VFIO_IOAS_SET, ioas_id).map(|_| ())
+    pub fn vfio_ioas_set_id(&self, ioas_id: IoasId) -> Result<()> {
+        self.vfio_ioas(IOMMU_VFIO_IOAS_SET, ioas_id.raw())
+            .map(|_| ())
     }
 
     /// ioctl(IOMMU_VFIO_IOAS, `IOMMU_VFIO_IOAS_CLEAR`): no compatibility IOAS.
@@ -230,17 +244,19 @@ impl Iommufd {
                 return Err(Error::OutOfBounds {
                     op,
                     offset: 0,
-                    len: size.unwrap_or(4),
-                    size: bytes.len(),
+                    len: size.unwrap_or(4) as u64,
+                    size: bytes.len() as u64,
                 });
             }
         }
         ioctl::ioctl_bytes(self.as_fd(), cmd, bytes).op(op)
     }
 
-    /// The selftest interface (`IOMMU_TEST_CMD`); works only where the mock driver exists.
-    pub fn test(&self) -> crate::test::IommufdTest {
-        crate::test::IommufdTest::new(self)
+    /// The selftest interface (`IOMMU_TEST_CMD`); works only where the mock driver exists
+    /// (a kernel built with `CONFIG_IOMMUFD_TEST`, or uiommu). Feature `selftest`.
+    #[cfg(feature = "selftest")]
+    pub fn test(&self) -> crate::selftest::IommufdTest {
+        crate::selftest::IommufdTest::new(self)
     }
 }
 

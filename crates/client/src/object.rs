@@ -7,9 +7,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::buffer::MappedBuffer;
 use crate::error::Result;
+use crate::ids::ObjectId;
 use crate::iommufd::Iommufd;
+use crate::spans::Spans;
 use std::sync::Arc;
 
 /// Something an object must outlive.
@@ -17,8 +18,6 @@ use std::sync::Arc;
 pub(crate) enum Keep {
     /// Another object it references.
     Object(#[allow(dead_code)] Arc<Object>),
-    /// Memory one of its mappings points at.
-    Buffer(#[allow(dead_code)] MappedBuffer),
 }
 
 /// One kernel object (crate-internal; public only to seal [`crate::PageTable`]), destroyed with `IOMMU_DESTROY` when the last handle goes.
@@ -27,7 +26,12 @@ pub struct Object {
     pub(crate) ctx: Iommufd,
     pub(crate) id: u32,
     destroyed: AtomicBool,
-    keep: Mutex<Vec<Keep>>,
+    // Never read: held so that what the object references outlives it.
+    #[allow(dead_code)]
+    keep: Vec<Keep>,
+    /// For an IOAS: the buffers its IOVA ranges map. Dropped after `IOMMU_DESTROY` (fields
+    /// drop after `Drop::drop`), so memory outlives the mappings that point at it.
+    pub(crate) spans: Mutex<Spans>,
 }
 
 impl Object {
@@ -36,32 +40,28 @@ impl Object {
             ctx: ctx.clone(),
             id,
             destroyed: AtomicBool::new(false),
-            keep: Mutex::new(keep),
+            keep,
+            spans: Mutex::new(Spans::default()),
         })
     }
 
-    /// Keeps `k` alive as long as this object.
-    pub(crate) fn keep(&self, k: Keep) {
-        self.keep.lock().unwrap_or_else(|e| e.into_inner()).push(k);
+    /// The object's ID, untyped.
+    pub(crate) fn oid(&self) -> ObjectId {
+        ObjectId::from_raw(self.id)
     }
 
-    /// A clone of every buffer this object keeps (for `IOMMU_IOAS_COPY`).
-    pub(crate) fn buffers(&self) -> Vec<MappedBuffer> {
-        self.keep
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter_map(|k| match k {
-                Keep::Buffer(b) => Some(b.clone()),
-                Keep::Object(_) => None,
-            })
-            .collect()
+    /// The spans of an IOAS, locked (a poisoned lock is still consistent: every update is a
+    /// single map operation).
+    pub(crate) fn spans(&self) -> std::sync::MutexGuard<'_, Spans> {
+        self.spans.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `IOMMU_DESTROY` now; on success the drop does nothing more.
     pub(crate) fn destroy(&self) -> Result<()> {
-        self.ctx.destroy(self.id)?;
+        self.ctx.destroy(self.oid())?;
         self.destroyed.store(true, Ordering::Release);
+        // A destroyed IOAS maps nothing any more: its buffers can go now.
+        self.spans().clear();
         Ok(())
     }
 }
@@ -72,7 +72,11 @@ impl Drop for Object {
             // Everything that referenced this object through the client is gone (they hold
             // this Arc), so the kernel can only refuse if the caller attached it by raw ID
             // elsewhere; then the object lives until the iommufd is closed, as in the kernel.
-            let _ = self.ctx.destroy(self.id);
+            // Its mappings live on too, so the memory they point at must stay: it is leaked.
+            if self.ctx.destroy(self.oid()).is_err() {
+                let spans = std::mem::take(&mut *self.spans());
+                std::mem::forget(spans);
+            }
         }
     }
 }

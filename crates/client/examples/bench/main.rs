@@ -130,7 +130,7 @@ fn run(rounds: u32, fork: bool) -> uiommu_client::Result<()> {
     let mut ranges = [IommuIovaRange::default(); 4];
     let mut ir = IommuIoasIovaRanges {
         size: size_of::<IommuIoasIovaRanges>() as u32,
-        ioas_id: ioas.id(),
+        ioas_id: ioas.id().raw(),
         num_iovas: 4,
         allowed_iovas: ranges.as_mut_ptr() as u64,
         ..Default::default()
@@ -165,7 +165,7 @@ fn run(rounds: u32, fork: bool) -> uiommu_client::Result<()> {
         let mut map = IommuIoasMap {
             size: size_of::<IommuIoasMap>() as u32,
             flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-            ioas_id: ioas.id(),
+            ioas_id: ioas.id().raw(),
             user_va: big.addr(),
             length: len,
             iova: MOCK_APERTURE_START,
@@ -173,7 +173,7 @@ fn run(rounds: u32, fork: bool) -> uiommu_client::Result<()> {
         };
         let mut unmap = IommuIoasUnmap {
             size: size_of::<IommuIoasUnmap>() as u32,
-            ioas_id: ioas.id(),
+            ioas_id: ioas.id().raw(),
             iova: MOCK_APERTURE_START,
             length: len,
         };
@@ -193,7 +193,7 @@ fn run(rounds: u32, fork: bool) -> uiommu_client::Result<()> {
     let mut map = IommuIoasMap {
         size: size_of::<IommuIoasMap>() as u32,
         flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-        ioas_id: ioas.id(),
+        ioas_id: ioas.id().raw(),
         user_va: big.addr(),
         length: 1 << 20,
         iova: MOCK_APERTURE_START,

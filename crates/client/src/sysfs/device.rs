@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{SysfsError, io_error, sysfs_error};
 use crate::error::Result;
+use crate::vfio::{VfioDevice, VfioGroup};
 
 /// A VFIO device cdev: `/dev/vfio/devices/vfio<index>`, from `vfio-dev/vfio<index>/dev`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,36 @@ pub struct PciDevice {
 }
 
 impl PciDevice {
+    /// The VFIO device cdev's path, `/dev/vfio/devices/vfioN`, if it has one.
+    pub fn cdev_path(&self) -> Option<PathBuf> {
+        self.vfio_cdev.map(|c| c.path())
+    }
+
+    /// Opens the device's VFIO cdev, to bind to an iommufd
+    /// ([`VfioDevice::bind_iommufd`](crate::VfioDevice::bind_iommufd)). Without one:
+    /// [`SysfsError::NoVfioNode`] naming the device's sysfs directory.
+    pub fn open_cdev(&self) -> Result<VfioDevice> {
+        let path = self.cdev_path().ok_or_else(|| {
+            sysfs_error(
+                &self.path.join("vfio-dev"),
+                SysfsError::NoVfioNode("no VFIO device cdev: bind it to vfio-pci"),
+            )
+        })?;
+        VfioDevice::open_path(path)
+    }
+
+    /// Opens the device's VFIO group node, for the legacy container interface. Without an
+    /// IOMMU group: [`SysfsError::NoVfioNode`].
+    pub fn open_group(&self) -> Result<VfioGroup> {
+        let path = self.group_path().ok_or_else(|| {
+            sysfs_error(
+                &self.path.join("iommu_group"),
+                SysfsError::NoVfioNode("no IOMMU group"),
+            )
+        })?;
+        VfioGroup::open_path(path)
+    }
+
     /// Reads the device directory `path`.
     pub fn read(path: &Path) -> Result<Self> {
         let address = path

@@ -34,11 +34,16 @@ pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub enum SysfsError {
     /// Reading the file, link or directory failed with this errno (`ENOENT`: no such
     /// device or attribute).
-    #[error("{}", .0.name())]
+    #[error("{}", crate::error::describe(*.0))]
     Io(Errno),
     /// The content is not what the ABI document defines.
     #[error("malformed: {0:?}")]
     Malformed(String),
+    /// The device has no VFIO node of the kind asked for: no `vfio-dev/vfioN` (not bound
+    /// to a VFIO driver, or a kernel without `CONFIG_VFIO_DEVICE_CDEV`), or no
+    /// `iommu_group` link (no IOMMU).
+    #[error("{0}")]
+    NoVfioNode(&'static str),
 }
 
 /// An [`Error::Sysfs`] for `path`.

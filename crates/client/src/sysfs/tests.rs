@@ -193,3 +193,32 @@ fn missing_and_malformed_entries_are_typed_errors() {
     let e = PciDevices::at(t.0.join("nowhere")).all().unwrap_err();
     assert_eq!((e.errno(), e.op()), (Some(Errno::ENOENT), "sysfs"));
 }
+
+#[test]
+fn opening_vfio_nodes_names_what_is_missing() {
+    let t = Tree::new();
+    let plain = t.device("0000:00:05.0", [0x8086, 0x1234, 0, 0, 0x020000]);
+    let d = t.devices().device("0000:00:05.0").unwrap();
+    assert_eq!((d.cdev_path(), d.group_path()), (None, None));
+    let e = d.open_cdev().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: no VFIO device cdev: bind it to vfio-pci",
+            plain.join("vfio-dev").display()
+        )
+    );
+    assert!(
+        d.open_group()
+            .unwrap_err()
+            .to_string()
+            .ends_with("no IOMMU group")
+    );
+    t.vfio(&plain, "vfio-pci", 7, Some((3, "511:3")));
+    let d = t.devices().device("0000:00:05.0").unwrap();
+    assert_eq!(
+        d.cdev_path(),
+        Some(PathBuf::from("/dev/vfio/devices/vfio3"))
+    );
+    assert_eq!(d.group_path(), Some(PathBuf::from("/dev/vfio/7")));
+}

@@ -14,6 +14,7 @@ use crate::error::{Context, Error, Result};
 use crate::flags::flags;
 use crate::ioctl;
 use crate::iommufd::Iommufd;
+use crate::spans::{Spans, last_of};
 
 flags! {
     /// `vfio_iommu_type1_dma_map.flags` (`VFIO_DMA_MAP_FLAG_*`).
@@ -49,7 +50,7 @@ pub struct Type1Info {
 ///
 /// ```no_run
 /// use uiommu_client::{DmaMapFlags, Iommufd, MappedBuffer, VfioContainer};
-/// use uiommu_uapi::vfio::VFIO_TYPE1v2_IOMMU;
+/// use uiommu_client::uapi::vfio::VFIO_TYPE1v2_IOMMU;
 ///
 /// let fd = Iommufd::open()?;
 /// let ioas = fd.alloc_ioas()?;
@@ -58,15 +59,27 @@ pub struct Type1Info {
 /// c.set_iommu(VFIO_TYPE1v2_IOMMU)?;
 /// let buf = MappedBuffer::new(1 << 16)?;
 /// c.map_dma(&buf, 0, 1 << 16, 0x10_0000, DmaMapFlags::READ | DmaMapFlags::WRITE)?;
+/// assert_eq!(buf.holders(), 2); // `buf` and the mapping
 /// let info = c.get_info()?;
 /// assert_eq!(c.unmap_all()?, 1 << 16);
+/// assert_eq!(buf.holders(), 1);
 /// # Ok::<(), uiommu_client::Error>(())
 /// ```
+///
+/// Memory: like an [`Ioas`](crate::Ioas), the container holds a [`MappedBuffer`] while some
+/// IOVA range maps it (`VFIO_IOMMU_MAP_DMA` until the `VFIO_IOMMU_UNMAP_DMA` covering it) and,
+/// for SPAPR, while it is registered. Unmap before dropping the container to get the memory
+/// back: the mappings may outlive the handle (a group attached to the container keeps them
+/// after its fd is closed; through [`from_iommufd`](Self::from_iommufd) they belong to the
+/// compatibility IOAS), so a container dropped with ranges still mapped leaks their buffers
+/// rather than let a device reach freed memory.
 #[derive(Debug)]
 pub struct VfioContainer {
     fd: Arc<OwnedFd>,
-    // Memory given to MAP_DMA lives as long as the container.
-    buffers: Mutex<Vec<MappedBuffer>>,
+    // What MAP_DMA mappings point at, by IOVA; dropped after the fd is closed.
+    pub(super) dma: Mutex<Spans>,
+    // SPAPR preregistered memory, by user address.
+    pub(super) registered: Mutex<Spans>,
 }
 
 impl VfioContainer {
@@ -87,7 +100,8 @@ impl VfioContainer {
     pub fn from_fd(fd: OwnedFd) -> Self {
         VfioContainer {
             fd: Arc::new(fd),
-            buffers: Mutex::new(Vec::new()),
+            dma: Mutex::default(),
+            registered: Mutex::default(),
         }
     }
 
@@ -95,16 +109,14 @@ impl VfioContainer {
     pub fn from_iommufd(iommufd: &Iommufd) -> Self {
         VfioContainer {
             fd: iommufd.shared_fd(),
-            buffers: Mutex::new(Vec::new()),
+            dma: Mutex::default(),
+            registered: Mutex::default(),
         }
     }
 
-    /// Keeps `buf` alive as long as the container (memory given to the kernel by address).
-    pub(super) fn keep_buffer(&self, buf: &MappedBuffer) {
-        self.buffers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(buf.clone());
+    /// The IOVA spans, locked.
+    pub(super) fn dma(&self) -> std::sync::MutexGuard<'_, Spans> {
+        self.dma.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// ioctl(VFIO_GET_API_VERSION).
@@ -125,29 +137,58 @@ impl VfioContainer {
             .map(|_| ())
     }
 
-    /// ioctl(VFIO_IOMMU_MAP_DMA) of `buf[offset..offset + size]` at `iova`.
+    /// ioctl(VFIO_IOMMU_MAP_DMA) of `buf[offset..offset + size]` at `iova`. The container
+    /// holds `buf` until the range is unmapped; a failed map holds nothing. With
+    /// [`DmaMapFlags::VADDR`] (a new address for memory already mapped) the range's buffer
+    /// becomes `buf`.
     pub fn map_dma(
         &self,
         buf: &MappedBuffer,
-        offset: usize,
-        size: usize,
+        offset: u64,
+        size: u64,
         iova: u64,
         flags: DmaMapFlags,
     ) -> Result<()> {
         buf.check_range("VFIO_IOMMU_MAP_DMA", offset, size)?;
-        self.keep_buffer(buf);
+        let mut spans = self.dma();
+        // SAFETY: the range lies in `buf` (checked above), which `spans` holds from here
+        // until an unmap covers the range.
+        #[allow(unsafe_code)]
+        unsafe { self.map_dma_raw(buf.addr() + offset, size, iova, flags) }?;
+        spans.insert(iova, size, buf);
+        Ok(())
+    }
+
+    /// ioctl(VFIO_IOMMU_MAP_DMA) of `size` bytes of process memory at `vaddr`, which the
+    /// caller owns (guest RAM); the container holds nothing for it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ioas::map_raw`](crate::Ioas::map_raw): `vaddr..vaddr + size` must stay
+    /// mapped, and be treated as memory a device reads and writes at any time, until the
+    /// range is unmapped (`VFIO_IOMMU_UNMAP_DMA` covering it, or the container closed).
+    #[allow(unsafe_code)]
+    pub unsafe fn map_dma_raw(
+        &self,
+        vaddr: u64,
+        size: u64,
+        iova: u64,
+        flags: DmaMapFlags,
+    ) -> Result<()> {
         let mut cmd = VfioIommuType1DmaMap {
             argsz: size_of::<VfioIommuType1DmaMap>() as u32,
             flags: flags.bits(),
-            vaddr: buf.addr() + offset as u64,
+            vaddr,
             iova,
-            size: size as u64,
+            size,
         };
         ioctl::ioctl(self.as_fd(), VFIO_IOMMU_MAP_DMA, &mut cmd).op("VFIO_IOMMU_MAP_DMA")?;
         Ok(())
     }
 
     /// ioctl(VFIO_IOMMU_UNMAP_DMA) with raw `flags`; returns `size` as written back.
+    /// Buffers no range maps any more are released (`VFIO_DMA_UNMAP_FLAG_VADDR` keeps the
+    /// mappings, so it releases nothing).
     pub fn unmap_dma_flags(&self, flags: u32, iova: u64, size: u64) -> Result<u64> {
         let mut cmd = VfioIommuType1DmaUnmap {
             argsz: size_of::<VfioIommuType1DmaUnmap>() as u32,
@@ -155,7 +196,15 @@ impl VfioContainer {
             iova,
             size,
         };
+        let mut spans = self.dma();
         ioctl::ioctl(self.as_fd(), VFIO_IOMMU_UNMAP_DMA, &mut cmd).op("VFIO_IOMMU_UNMAP_DMA")?;
+        if flags & VFIO_DMA_UNMAP_FLAG_VADDR != 0 {
+            // Only the user address was invalidated; the pages stay mapped.
+        } else if flags & VFIO_DMA_UNMAP_FLAG_ALL != 0 {
+            spans.clear();
+        } else if let Some(last) = last_of(iova, size) {
+            spans.remove(iova, last);
+        }
         Ok(cmd.size)
     }
 
@@ -255,6 +304,18 @@ fn parse_info(op: &'static str, info: &VfioIommuType1Info, buf: &[u8]) -> Result
         }
     }
     Ok(out)
+}
+
+impl Drop for VfioContainer {
+    fn drop(&mut self) {
+        // Whatever is still mapped or registered may still be reached by a device.
+        for spans in [&mut self.dma, &mut self.registered] {
+            let held = std::mem::take(spans.get_mut().unwrap_or_else(|e| e.into_inner()));
+            if !held.is_empty() {
+                std::mem::forget(held);
+            }
+        }
+    }
 }
 
 impl AsFd for VfioContainer {

@@ -313,7 +313,7 @@ impl VfioDevice {
     ///
     /// ```no_run
     /// use uiommu_client::{FeatureFlags, VfioDevice};
-    /// use uiommu_uapi::vfio::VFIO_DEVICE_FEATURE_MIG_DATA_SIZE;
+    /// use uiommu_client::uapi::vfio::VFIO_DEVICE_FEATURE_MIG_DATA_SIZE;
     ///
     /// let dev = VfioDevice::open_cdev(0)?;
     /// let mut size = [0u8; 8];
@@ -334,7 +334,7 @@ impl VfioDevice {
     ///
     /// ```no_run
     /// use uiommu_client::{FeatureFlags, VfioDevice};
-    /// use uiommu_uapi::vfio::VFIO_DEVICE_FEATURE_MIGRATION;
+    /// use uiommu_client::uapi::vfio::VFIO_DEVICE_FEATURE_MIGRATION;
     ///
     /// let dev = VfioDevice::open_cdev(0)?;
     /// if dev.probe_feature(VFIO_DEVICE_FEATURE_MIGRATION, FeatureFlags::GET)? {
@@ -523,7 +523,7 @@ impl VfioDevice {
     ///
     /// ```no_run
     /// use uiommu_client::VfioDevice;
-    /// use uiommu_uapi::vfio::VfioDeviceFeatureDmaLoggingRange;
+    /// use uiommu_client::uapi::vfio::VfioDeviceFeatureDmaLoggingRange;
     ///
     /// let dev = VfioDevice::open_cdev(0)?;
     /// let range = VfioDeviceFeatureDmaLoggingRange { iova: 0, length: 1 << 20 };
@@ -583,8 +583,8 @@ impl VfioDevice {
             return Err(Error::OutOfBounds {
                 op: OP,
                 offset: 0,
-                len: words * 8,
-                size: bitmap.len() * 8,
+                len: (words * 8) as u64,
+                size: (bitmap.len() * 8) as u64,
             });
         }
         let mut arg = VfioDeviceFeatureDmaLoggingReport {
@@ -627,7 +627,7 @@ impl VfioDevice {
     ///
     /// ```no_run
     /// use uiommu_client::{DmaBufOpenFlags, VfioDevice};
-    /// use uiommu_uapi::vfio::{VfioRegionDmaRange, VFIO_PCI_BAR2_REGION_INDEX};
+    /// use uiommu_client::uapi::vfio::{VfioRegionDmaRange, VFIO_PCI_BAR2_REGION_INDEX};
     ///
     /// let dev = VfioDevice::open_cdev(0)?;
     /// let range = VfioRegionDmaRange { offset: 0, length: 1 << 20 };

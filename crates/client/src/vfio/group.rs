@@ -14,7 +14,7 @@ use crate::ioctl;
 ///
 /// ```no_run
 /// use uiommu_client::{VfioContainer, VfioGroup};
-/// use uiommu_uapi::vfio::{VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU};
+/// use uiommu_client::uapi::vfio::{VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU};
 ///
 /// let container = VfioContainer::open()?;
 /// let group = VfioGroup::open(26)?;

@@ -23,8 +23,6 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use uiommu_uapi::Errno;
-
 use crate::error::{Error, Result};
 
 /// Opens a VFIO node read-write with `O_CLOEXEC`.
@@ -34,5 +32,5 @@ fn open_rw(path: &Path) -> Result<File> {
         .write(true)
         .custom_flags(libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| Error::os("open", Errno(e.raw_os_error().unwrap_or(libc::EIO))))
+        .map_err(|e| Error::open(path, &e))
 }

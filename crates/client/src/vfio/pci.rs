@@ -162,7 +162,7 @@ impl GfxPlane {
 ///
 /// ```no_run
 /// use uiommu_client::{IoeventfdData, VfioDevice};
-/// use uiommu_uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
+/// use uiommu_client::uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
 ///
 /// let dev = VfioDevice::open_cdev(0)?;
 /// let bar0 = dev.region_info(VFIO_PCI_BAR0_REGION_INDEX)?;
@@ -446,7 +446,7 @@ impl VfioDevice {
     /// ```no_run
     /// use std::os::fd::AsFd;
     /// use uiommu_client::{IoeventfdData, VfioDevice};
-    /// use uiommu_uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
+    /// use uiommu_client::uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
     ///
     /// let dev = VfioDevice::open_cdev(0)?;
     /// let bar0 = dev.region_info(VFIO_PCI_BAR0_REGION_INDEX)?;
@@ -469,7 +469,7 @@ impl VfioDevice {
     ///
     /// ```no_run
     /// use uiommu_client::{IoeventfdData, VfioDevice};
-    /// use uiommu_uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
+    /// use uiommu_client::uapi::vfio::VFIO_PCI_BAR0_REGION_INDEX;
     ///
     /// let dev = VfioDevice::open_cdev(0)?;
     /// let bar0 = dev.region_info(VFIO_PCI_BAR0_REGION_INDEX)?;

@@ -16,7 +16,7 @@ use crate::ioctl;
 ///
 /// ```no_run
 /// use uiommu_client::VfioContainer;
-/// use uiommu_uapi::vfio::VFIO_SPAPR_TCE_v2_IOMMU;
+/// use uiommu_client::uapi::vfio::VFIO_SPAPR_TCE_v2_IOMMU;
 ///
 /// let c = VfioContainer::open()?;
 /// c.set_iommu(VFIO_SPAPR_TCE_v2_IOMMU)?;
@@ -175,7 +175,7 @@ impl VfioContainer {
     ///
     /// ```no_run
     /// use uiommu_client::VfioContainer;
-    /// use uiommu_uapi::vfio::VFIO_SPAPR_TCE_IOMMU;
+    /// use uiommu_client::uapi::vfio::VFIO_SPAPR_TCE_IOMMU;
     ///
     /// let c = VfioContainer::open()?;
     /// c.set_iommu(VFIO_SPAPR_TCE_IOMMU)?;
@@ -235,19 +235,15 @@ impl VfioContainer {
     /// c.spapr_unregister_memory(&buf, 0, 1 << 16)?;
     /// # Ok::<(), uiommu_client::Error>(())
     /// ```
-    pub fn spapr_register_memory(
-        &self,
-        buf: &MappedBuffer,
-        offset: usize,
-        size: usize,
-    ) -> Result<()> {
+    pub fn spapr_register_memory(&self, buf: &MappedBuffer, offset: u64, size: u64) -> Result<()> {
         let op = "VFIO_IOMMU_SPAPR_REGISTER_MEMORY";
         buf.check_range(op, offset, size)?;
-        self.keep_buffer(buf);
-        let mut cmd = register_memory_request(buf.addr() + offset as u64, size as u64);
-        ioctl::ioctl(self.as_fd(), VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &mut cmd)
-            .op(op)
-            .map(|_| ())
+        let mut held = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        let vaddr = buf.addr() + offset;
+        let mut cmd = register_memory_request(vaddr, size);
+        ioctl::ioctl(self.as_fd(), VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &mut cmd).op(op)?;
+        held.insert(vaddr, size, buf);
+        Ok(())
     }
 
     /// ioctl(VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY) of exactly what
@@ -265,15 +261,19 @@ impl VfioContainer {
     pub fn spapr_unregister_memory(
         &self,
         buf: &MappedBuffer,
-        offset: usize,
-        size: usize,
+        offset: u64,
+        size: u64,
     ) -> Result<()> {
         let op = "VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY";
         buf.check_range(op, offset, size)?;
-        let mut cmd = register_memory_request(buf.addr() + offset as u64, size as u64);
-        ioctl::ioctl(self.as_fd(), VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &mut cmd)
-            .op(op)
-            .map(|_| ())
+        let mut held = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        let vaddr = buf.addr() + offset;
+        let mut cmd = register_memory_request(vaddr, size);
+        ioctl::ioctl(self.as_fd(), VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &mut cmd).op(op)?;
+        if let Some(last) = crate::spans::last_of(vaddr, size) {
+            held.remove(vaddr, last);
+        }
+        Ok(())
     }
 
     /// ioctl(VFIO_IOMMU_SPAPR_TCE_CREATE): a dynamic DMA window of `window_size` bytes with

@@ -244,12 +244,12 @@ fn edu_dma_cdev_iommufd() {
     let fd = Iommufd::open().unwrap();
     let dev = VfioDevice::open_path(cdev.path()).unwrap();
     let devid = dev.bind_iommufd(&fd).unwrap();
-    assert_ne!(devid, 0);
+    assert_ne!(devid.raw(), 0);
     let ioas = fd.alloc_ioas().unwrap();
     let hwpt = dev.attach(&ioas).unwrap();
     assert_ne!(
-        hwpt,
-        ioas.id(),
+        hwpt.raw(),
+        ioas.id().raw(),
         "attaching to an IOAS returns its auto domain"
     );
     // The attached domain's aperture and reserved regions now narrow the IOAS's ranges.
@@ -318,8 +318,12 @@ fn edu_dma_type1_container() {
     let rw = DmaMapFlags::READ | DmaMapFlags::WRITE;
     let src = MappedBuffer::new(PAGE).unwrap();
     let dst = MappedBuffer::new(PAGE).unwrap();
-    container.map_dma(&src, 0, PAGE, src_iova, rw).unwrap();
-    container.map_dma(&dst, 0, PAGE, dst_iova, rw).unwrap();
+    container
+        .map_dma(&src, 0, PAGE as u64, src_iova, rw)
+        .unwrap();
+    container
+        .map_dma(&dst, 0, PAGE as u64, dst_iova, rw)
+        .unwrap();
     let bar = setup(&dev);
     copy_then_blocked(&bar, (&src, src_iova), (&dst, dst_iova), || {
         assert_eq!(

@@ -3,8 +3,8 @@
 //! LOST_EVENTS with a small depth, poll).
 
 use uiommu_client::{
-    FaultQueue, Hwpt, HwptData, HwptFlags, Ioas, Iommufd, MockDevice, PageResponse,
-    PageResponseExt, Readiness, Viommu, ViommuType,
+    DeviceId, FaultQueue, Hwpt, HwptData, HwptFlags, Ioas, Iommufd, MockDevice, PageResponse,
+    Readiness, Viommu, ViommuType,
 };
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
@@ -56,10 +56,10 @@ fn iopf_setup(fd: &Iommufd, q: &FaultQueue) -> IopfSetup {
     }
 }
 
-fn trigger(fd: &Iommufd, dev_id: u32, pasid: u32, grpid: u32, addr: u64) {
+fn trigger(fd: &Iommufd, dev_id: DeviceId, pasid: u32, grpid: u32, addr: u64) {
     fd.test()
         .trigger_iopf(TestTriggerIopf {
-            dev_id,
+            dev_id: dev_id.raw(),
             pasid,
             grpid,
             perm: IOMMU_PGFAULT_PERM_READ,
@@ -90,18 +90,18 @@ mock_iommu_scenario! {
         // Writes: partial records, bad codes, unknown cookies.
         assert_errno(q.write_raw(&[0u8; RESP - 1]), Errno::ESPIPE);
         let bad_code = IommuHwptPageResponse { cookie: 0, code: 7 };
-        assert_errno(q.respond(&[bad_code]), Errno::EINVAL);
+        assert_errno(q.respond(&[bad_code.into()]), Errno::EINVAL);
         assert_errno(q.respond(&[PageResponse::success(12345)]), Errno::EINVAL);
 
         let f = q.read_faults(4).unwrap();
         assert_eq!(f.len(), 1);
         let f = f[0];
-        assert_eq!((f.dev_id, f.grpid, f.addr, f.length), (s.dev.dev_id(), 7, 0x1000, 0));
+        assert_eq!((f.dev_id, f.grpid, f.addr, f.length), (s.dev.dev_id().raw(), 7, 0x1000, 0));
         assert_eq!(f.flags, IOMMU_PGFAULT_FLAGS_LAST_PAGE, "no PASID_VALID for PASID 0");
         assert_eq!(f.perm, IOMMU_PGFAULT_PERM_READ);
         // A good response then a bad one: the bytes of the good one.
-        let mut two = PageResponse::success(f.cookie).as_bytes().to_vec();
-        two.extend_from_slice(PageResponse::success(f.cookie.wrapping_add(1000)).as_bytes());
+        let mut two = PageResponse::success(f.cookie).raw().as_bytes().to_vec();
+        two.extend_from_slice(PageResponse::success(f.cookie.wrapping_add(1000)).raw().as_bytes());
         assert_eq!(q.write_raw(&two).unwrap(), RESP);
         // The cookie is used up.
         assert_errno(q.respond(&[PageResponse::invalid(f.cookie)]), Errno::EINVAL);
@@ -183,9 +183,9 @@ mock_iommu_scenario! {
         let mut alloc = IommuHwptAlloc {
             size: size_of::<IommuHwptAlloc>() as u32,
             flags: IOMMU_HWPT_FAULT_ID_VALID,
-            dev_id: s.dev.dev_id(),
-            pt_id: s.ioas.id(),
-            fault_id: s.ioas.id(),
+            dev_id: s.dev.dev_id().raw(),
+            pt_id: s.ioas.id().raw(),
+            fault_id: s.ioas.id().raw(),
             ..Default::default()
         };
         assert_errno(
@@ -193,7 +193,7 @@ mock_iommu_scenario! {
             Errno::ENOENT,
         );
         assert_errno(
-            fd.test().trigger_iopf(TestTriggerIopf { dev_id: s.ioas.id(), ..Default::default() }),
+            fd.test().trigger_iopf(TestTriggerIopf { dev_id: s.ioas.id().raw(), ..Default::default() }),
             Errno::ENOENT,
         );
         s.dev.replace(&s.ioas).unwrap();
@@ -256,7 +256,7 @@ mock_iommu_scenario! {
         let mut cmd = IommuVeventqAlloc {
             size: size_of::<IommuVeventqAlloc>() as u32,
             flags: 1,
-            viommu_id: viommu.id(),
+            viommu_id: viommu.id().raw(),
             type_: IOMMU_VEVENTQ_TYPE_SELFTEST,
             veventq_depth: 4,
             ..Default::default()

@@ -2,7 +2,8 @@
 //! nested HWPTs with invalidation, dirty tracking.
 
 use uiommu_client::{
-    DirtyFlags, HwInfoData, Hwpt, HwptData, HwptFlags, InvalidateData, Iova, MapFlags, MappedBuffer,
+    DeviceId, DirtyFlags, HwInfoData, HwInfoType, Hwpt, HwptData, HwptFlags, InvalidateData, Iova,
+    MapFlags, MappedBuffer,
 };
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
@@ -24,7 +25,8 @@ mock_iommu_scenario! {
         let ioas = fd.alloc_ioas().unwrap();
         let dev = fd.test().mock_domain(&ioas).unwrap();
         let info = fd.hw_info(dev.dev_id()).unwrap();
-        assert_eq!(info.data_type, IOMMU_HW_INFO_TYPE_SELFTEST);
+        assert_eq!(info.data_type, HwInfoType::SELFTEST);
+        assert_eq!(info.data_type.raw(), IOMMU_HW_INFO_TYPE_SELFTEST);
         assert_eq!(info.data_len as usize, size_of::<IommuTestHwInfo>());
         assert_eq!(info.max_pasid_log2, 0);
         let HwInfoData::Selftest(data) = info.data else { panic!("{:?}", info.data) };
@@ -39,8 +41,8 @@ mock_iommu_scenario! {
             fd.hw_info_of_type(dev.dev_id(), IOMMU_HW_INFO_TYPE_SELFTEST + 1, 8),
             Errno::EOPNOTSUPP,
         );
-        assert_errno(fd.hw_info(ioas.id()), Errno::ENOENT);
-        assert_errno(fd.hw_info(0), Errno::ENOENT);
+        assert_errno(fd.hw_info(DeviceId::from_raw(ioas.id().raw())), Errno::ENOENT);
+        assert_errno(fd.hw_info(DeviceId::from_raw(0)), Errno::ENOENT);
     }
 }
 
@@ -63,7 +65,7 @@ mock_iommu_scenario! {
         let ioas = fd.alloc_ioas().unwrap();
         let dev = fd.test().mock_domain(&ioas).unwrap();
         // dev_id must name a device.
-        assert_errno(Hwpt::builder(ioas.id(), &ioas).alloc(), Errno::ENOENT);
+        assert_errno(Hwpt::builder(DeviceId::from_raw(ioas.id().raw()), &ioas).alloc(), Errno::ENOENT);
         let hwpt = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::empty()).unwrap();
         assert_ne!(hwpt.id(), dev.hwpt_id());
         assert_errno(
@@ -247,13 +249,13 @@ mock_iommu_scenario! {
         // ignored.
         let mut cmd = IommuHwInfo {
             size: size_of::<IommuHwInfo>() as u32,
-            dev_id: id,
+            dev_id: id.raw(),
             out_data_type: 0x1234_5678,
             ..Default::default()
         };
         fd.raw_command("IOMMU_GET_HW_INFO", IOMMU_GET_HW_INFO, zerocopy::IntoBytes::as_mut_bytes(&mut cmd)).unwrap();
         assert_eq!((cmd.data_len, cmd.out_data_type), (8, IOMMU_HW_INFO_TYPE_SELFTEST));
-        let mut bad = IommuHwInfo { size: size_of::<IommuHwInfo>() as u32, dev_id: id, flags: 1 << 5, ..Default::default() };
+        let mut bad = IommuHwInfo { size: size_of::<IommuHwInfo>() as u32, dev_id: id.raw(), flags: 1 << 5, ..Default::default() };
         assert_errno(fd.raw_command("IOMMU_GET_HW_INFO", IOMMU_GET_HW_INFO, zerocopy::IntoBytes::as_mut_bytes(&mut bad)), Errno::EOPNOTSUPP);
         bad.flags = 0;
         bad.__reserved[1] = 1;
@@ -364,7 +366,7 @@ mock_iommu_scenario! {
         let entry = [IommuHwptInvalidateSelftest { flags: 0, iotlb_id: 0 }];
         let mut cmd = IommuHwptInvalidate {
             size: size_of::<IommuHwptInvalidate>() as u32,
-            hwpt_id: nested.id(),
+            hwpt_id: nested.id().raw(),
             data_uptr: entry.as_ptr() as u64,
             data_type: IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
             entry_len: size_of::<IommuHwptInvalidateSelftest>() as u32,
@@ -378,7 +380,7 @@ mock_iommu_scenario! {
         assert_eq!(cmd.entry_num, 0);
         cmd.__reserved = 0;
         cmd.entry_num = 1;
-        cmd.hwpt_id = ioas.id();
+        cmd.hwpt_id = ioas.id().raw();
         assert_errno(run(&mut cmd), Errno::EINVAL);
         assert_eq!(cmd.entry_num, 0);
         cmd.entry_num = 1;
@@ -386,7 +388,7 @@ mock_iommu_scenario! {
         assert_errno(run(&mut cmd), Errno::ENOENT);
         assert_eq!(cmd.entry_num, 0);
         cmd.entry_num = 1;
-        cmd.hwpt_id = nested.id();
+        cmd.hwpt_id = nested.id().raw();
         run(&mut cmd).unwrap();
         assert_eq!(cmd.entry_num, 1);
         fd.test().check_iotlb(nested.id(), 0, 0).unwrap();

@@ -11,11 +11,11 @@ scenario! {
     fn ioas_alloc_destroy_ids(fd) {
         let a = fd.alloc_ioas().unwrap();
         let b = fd.alloc_ioas().unwrap();
-        assert_eq!((a.id(), b.id()), (1, 2));
+        assert_eq!((a.id().raw(), b.id().raw()), (1, 2));
         a.destroy().unwrap();
         assert_errno(fd.destroy(1), Errno::ENOENT);
         let c = fd.alloc_ioas().unwrap();
-        assert_eq!(c.id(), 1, "the lowest free ID is reused");
+        assert_eq!(c.id().raw(), 1, "the lowest free ID is reused");
         assert_errno(fd.destroy(0), Errno::ENOENT);
         assert_errno(fd.destroy(1000), Errno::ENOENT);
         drop(b);
@@ -29,7 +29,7 @@ scenario! {
         let other = uiommu_client::Iommufd::open().unwrap();
         let a = fd.alloc_ioas().unwrap();
         let b = other.alloc_ioas().unwrap();
-        assert_eq!((a.id(), b.id()), (1, 1));
+        assert_eq!((a.id().raw(), b.id().raw()), (1, 1));
         assert_errno(other.destroy(2), Errno::ENOENT);
     }
 }

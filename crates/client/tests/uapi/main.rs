@@ -14,6 +14,7 @@ mod sizes;
 mod edu;
 mod hwpt;
 mod ioas;
+mod memory;
 mod mock;
 mod options;
 mod vfio_compat;

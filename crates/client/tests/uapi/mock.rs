@@ -7,15 +7,17 @@ use uiommu_uapi::selftest::*;
 
 use crate::common::{assert_errno, mock_iommu_scenario, mock_scenario, paging_pasid_attach};
 
-const LEN: usize = 1 << 16;
+const LEN: u64 = 1 << 16;
+/// `LEN` as a buffer size.
+const ULEN: usize = LEN as usize;
 
 mock_iommu_scenario! {
     /// A mapping reaches the mock domain and pins each page once; unmapping unpins.
     fn mock_map_check_refs(fd) {
         let ioas = fd.alloc_ioas().unwrap();
         let dev = fd.test().mock_domain(&ioas).unwrap();
-        assert!(dev.dev_id() != 0 && dev.hwpt_id() != 0 && dev.stdev_id() != 0);
-        let buf = MappedBuffer::new(LEN).unwrap();
+        assert!(dev.dev_id().raw() != 0 && dev.hwpt_id().raw() != 0 && dev.mock_id().raw() != 0);
+        let buf = MappedBuffer::new(ULEN).unwrap();
         fd.test().check_refs(&buf, 0, LEN, 0).unwrap();
         let iova = ioas.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
         assert!((MOCK_APERTURE_START..=MOCK_APERTURE_LAST).contains(&iova), "{iova:#x}");
@@ -23,9 +25,9 @@ mock_iommu_scenario! {
         fd.test().check_refs(&buf, 0, LEN, 1).unwrap();
         assert_errno(fd.test().check_refs(&buf, 0, LEN, 2), Errno::EIO);
         // Wrong memory behind the IOVA.
-        let other = MappedBuffer::new(LEN).unwrap();
+        let other = MappedBuffer::new(ULEN).unwrap();
         assert_errno(fd.test().check_map(dev.hwpt_id(), iova, &other, 0, LEN), Errno::EINVAL);
-        assert_eq!(ioas.unmap(iova, LEN as u64).unwrap(), LEN as u64);
+        assert_eq!(ioas.unmap(iova, LEN).unwrap(), LEN);
         fd.test().check_refs(&buf, 0, LEN, 0).unwrap();
     }
 }
@@ -39,7 +41,7 @@ mock_iommu_scenario! {
         let r = ioas.iova_ranges().unwrap();
         assert_eq!(r.ranges, vec![IovaRange::new(MOCK_APERTURE_START, MOCK_APERTURE_LAST)]);
         assert_eq!(r.alignment, MOCK_PAGE_SIZE);
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         assert_errno(ioas.map(&buf, Iova::Fixed(MOCK_APERTURE_START + 1), MapFlags::RW), Errno::EINVAL);
         assert_errno(ioas.map(&buf, Iova::Fixed(0x1000), MapFlags::RW), Errno::EINVAL);
         assert_errno(
@@ -55,7 +57,7 @@ mock_scenario! {
     fn mock_map_unpinnable_efault(fd) {
         let ioas = fd.alloc_ioas().unwrap();
         let _dev = fd.test().mock_domain(&ioas).unwrap();
-        let hole = MappedBuffer::inaccessible(LEN).unwrap();
+        let hole = MappedBuffer::inaccessible(ULEN).unwrap();
         assert_errno(ioas.map(&hole, Iova::Auto, MapFlags::RW), Errno::EFAULT);
         assert_eq!(ioas.unmap_all().unwrap(), 0);
     }
@@ -71,7 +73,7 @@ mock_scenario! {
             ioas.iova_ranges().unwrap().ranges,
             vec![IovaRange::new(0, 0xf_ffff), IovaRange::new(0x20_0000, u64::MAX)]
         );
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         assert_errno(ioas.map(&buf, Iova::Fixed(0x10_0000), MapFlags::RW), Errno::EINVAL);
         assert_errno(ioas.allow_iovas(&[IovaRange::new(0, 0x1f_ffff)]), Errno::EADDRINUSE);
         // Reserving over a mapping is refused too.
@@ -84,7 +86,7 @@ mock_scenario! {
     /// An emulated-device access reads and writes IOVA memory and pins and unpins pages.
     fn mock_access_rw_and_pin(fd) {
         let ioas = fd.alloc_ioas().unwrap();
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         let iova = ioas.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
         let access = fd.test().create_access(&ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES).unwrap();
         access.write(iova + 10, b"through the iommu").unwrap();
@@ -97,7 +99,7 @@ mock_scenario! {
         assert_eq!(&got, b"from the cpu");
         access.read_flags(iova + 100, &mut got, MOCK_ACCESS_RW_SLOW_PATH).unwrap();
         assert_eq!(&got, b"from the cpu");
-        assert_errno(access.read(iova + LEN as u64, &mut got), Errno::ENOENT);
+        assert_errno(access.read(iova + LEN, &mut got), Errno::ENOENT);
 
         let id = access.pin_pages(iova, &buf, 0, 4 * 4096, 0).unwrap();
         fd.test().check_refs(&buf, 0, 4 * 4096, 1).unwrap();
@@ -105,7 +107,7 @@ mock_scenario! {
         fd.test().check_refs(&buf, 0, 4 * 4096, 0).unwrap();
         assert_errno(access.unpin_pages(id), Errno::ENOENT);
         drop(access);
-        assert_eq!(ioas.unmap_all().unwrap(), LEN as u64);
+        assert_eq!(ioas.unmap_all().unwrap(), LEN);
     }
 }
 
@@ -114,8 +116,8 @@ mock_scenario! {
     fn mock_access_replace_ioas(fd) {
         let a = fd.alloc_ioas().unwrap();
         let b = fd.alloc_ioas().unwrap();
-        let buf_a = MappedBuffer::new(LEN).unwrap();
-        let buf_b = MappedBuffer::new(LEN).unwrap();
+        let buf_a = MappedBuffer::new(ULEN).unwrap();
+        let buf_b = MappedBuffer::new(ULEN).unwrap();
         buf_a.fill(0xaa);
         buf_b.fill(0xbb);
         a.map(&buf_a, Iova::Fixed(0x100_0000), MapFlags::RW).unwrap();
@@ -137,9 +139,9 @@ mock_iommu_scenario! {
         let dst = fd.alloc_ioas().unwrap();
         let d1 = fd.test().mock_domain(&src).unwrap();
         let d2 = fd.test().mock_domain(&dst).unwrap();
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         let iova = src.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
-        let at = dst.copy_from(&src, iova, LEN as u64, Iova::Auto, MapFlags::RW).unwrap();
+        let at = dst.copy_from(&src, iova, LEN, Iova::Auto, MapFlags::RW).unwrap();
         fd.test().check_map(d1.hwpt_id(), iova, &buf, 0, LEN).unwrap();
         fd.test().check_map(d2.hwpt_id(), at, &buf, 0, LEN).unwrap();
         fd.test().check_refs(&buf, 0, LEN, 1).unwrap();
@@ -155,7 +157,7 @@ mock_iommu_scenario! {
         let ioas = fd.alloc_ioas().unwrap();
         ioas.set_huge_pages(false).unwrap();
         let dev = fd.test().mock_domain(&ioas).unwrap();
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         let iova = ioas.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
         fd.test().check_map(dev.hwpt_id(), iova, &buf, 0, LEN).unwrap();
         assert!(!ioas.huge_pages().unwrap());
@@ -186,19 +188,19 @@ mock_scenario! {
         let h2 = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::PASID).unwrap();
         let no_pasid = Hwpt::paging(dev.dev_id(), &ioas, HwptFlags::empty()).unwrap();
         let pasid = 100;
-        dev.pasid_check(pasid, 0).unwrap();
+        dev.pasid_check(pasid, None).unwrap();
         assert_errno(dev.pasid_attach(pasid, &no_pasid), Errno::EINVAL);
         // The automatic RID domain is not PASID-compatible, so no PASID may attach yet.
         assert_errno(dev.pasid_attach(pasid, &h1), Errno::EINVAL);
         dev.replace(&h1).unwrap();
         assert_eq!(dev.pasid_attach(pasid, &h1).unwrap(), h1.id());
-        dev.pasid_check(pasid, h1.id()).unwrap();
+        dev.pasid_check(pasid, Some(h1.id())).unwrap();
         assert_errno(dev.pasid_attach(pasid, &h2), Errno::EBUSY);
         assert_eq!(dev.pasid_replace(pasid, &h2).unwrap(), h2.id());
-        dev.pasid_check(pasid, h2.id()).unwrap();
+        dev.pasid_check(pasid, Some(h2.id())).unwrap();
         assert_errno(h2.destroy(), Errno::EBUSY);
         dev.pasid_detach(pasid).unwrap();
-        dev.pasid_check(pasid, 0).unwrap();
+        dev.pasid_check(pasid, None).unwrap();
         h2.destroy().unwrap();
     }
 }
@@ -209,16 +211,16 @@ mock_iommu_scenario! {
     fn mock_map_file_check_map(fd) {
         let ioas = fd.alloc_ioas().unwrap();
         let dev = fd.test().mock_domain(&ioas).unwrap();
-        let file = MemFile::new("mock_map_file", 4 * LEN as u64).unwrap();
-        let view = MappedBuffer::from_file(&file, LEN as u64, LEN).unwrap();
+        let file = MemFile::new("mock_map_file", 4 * LEN).unwrap();
+        let view = MappedBuffer::from_file(&file, LEN, ULEN).unwrap();
         view.fill(0x3c);
         fd.test().check_refs(&view, 0, LEN, 0).unwrap();
-        let iova = ioas.map_file(&file, LEN as u64, LEN as u64, Iova::Auto, MapFlags::RW).unwrap();
+        let iova = ioas.map_file(&file, LEN, LEN, Iova::Auto, MapFlags::RW).unwrap();
         assert!((MOCK_APERTURE_START..=MOCK_APERTURE_LAST).contains(&iova));
         fd.test().check_map(dev.hwpt_id(), iova, &view, 0, LEN).unwrap();
         fd.test().check_refs(&view, 0, LEN, 1).unwrap();
         // Another range of the file is other pages.
-        let other = MappedBuffer::from_file(&file, 0, LEN).unwrap();
+        let other = MappedBuffer::from_file(&file, 0, ULEN).unwrap();
         assert_errno(fd.test().check_map(dev.hwpt_id(), iova, &other, 0, LEN), Errno::EINVAL);
         // Through an access: the file's bytes.
         let access = fd.test().create_access(&ioas, 0).unwrap();
@@ -230,7 +232,7 @@ mock_iommu_scenario! {
         view.read(200, &mut back);
         assert_eq!(&back, b"file");
         drop(access);
-        assert_eq!(ioas.unmap(iova, LEN as u64).unwrap(), LEN as u64);
+        assert_eq!(ioas.unmap(iova, LEN).unwrap(), LEN);
         fd.test().check_refs(&view, 0, LEN, 0).unwrap();
     }
 }
@@ -243,21 +245,21 @@ mock_iommu_scenario! {
         let dst = fd.alloc_ioas().unwrap();
         let _d1 = fd.test().mock_domain(&src).unwrap();
         let d2 = fd.test().mock_domain(&dst).unwrap();
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         let iova = src.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
         fd.test().check_refs(&buf, 0, LEN, 1).unwrap();
-        let a = dst.copy_from(&src, iova, LEN as u64, Iova::Auto, MapFlags::RW).unwrap();
-        let b = dst.copy_from(&src, iova, LEN as u64, Iova::Auto, MapFlags::READABLE).unwrap();
+        let a = dst.copy_from(&src, iova, LEN, Iova::Auto, MapFlags::RW).unwrap();
+        let b = dst.copy_from(&src, iova, LEN, Iova::Auto, MapFlags::READABLE).unwrap();
         fd.test().check_refs(&buf, 0, LEN, 1).unwrap();
-        assert_eq!(src.unmap_all().unwrap(), LEN as u64);
+        assert_eq!(src.unmap_all().unwrap(), LEN);
         fd.test().check_refs(&buf, 0, LEN, 1).unwrap();
         fd.test().check_map(d2.hwpt_id(), a, &buf, 0, LEN).unwrap();
         fd.test().check_map(d2.hwpt_id(), b, &buf, 0, LEN).unwrap();
         // Copying from what the source no longer maps.
-        assert_errno(dst.copy_from(&src, iova, LEN as u64, Iova::Auto, MapFlags::RW), Errno::ENOENT);
-        assert_eq!(dst.unmap(a, LEN as u64).unwrap(), LEN as u64);
+        assert_errno(dst.copy_from(&src, iova, LEN, Iova::Auto, MapFlags::RW), Errno::ENOENT);
+        assert_eq!(dst.unmap(a, LEN).unwrap(), LEN);
         fd.test().check_refs(&buf, 0, LEN, 1).unwrap();
-        assert_eq!(dst.unmap(b, LEN as u64).unwrap(), LEN as u64);
+        assert_eq!(dst.unmap(b, LEN).unwrap(), LEN);
         fd.test().check_refs(&buf, 0, LEN, 0).unwrap();
     }
 }
@@ -268,7 +270,7 @@ mock_iommu_scenario! {
     /// it cannot take the domain (EADDRINUSE), and the space comes back when the domain goes.
     fn mock_aperture_conflicts(fd) {
         let ioas = fd.alloc_ioas().unwrap();
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         ioas.map(&buf, Iova::Fixed(0x10_0000), MapFlags::RW).unwrap();
         assert_errno(fd.test().mock_domain(&ioas), Errno::EADDRINUSE);
         assert_eq!(ioas.iova_ranges().unwrap().ranges, vec![IovaRange::new(0, u64::MAX)]);
@@ -315,11 +317,11 @@ mock_scenario! {
             ioas.allow_iovas(&[IovaRange::new(0x10_0000, 0x1f_ffff), IovaRange::new(0x1f_f000, 0x2f_ffff)]),
             Errno::EINVAL,
         );
-        let hi = IovaRange::new(0x400_0000, 0x400_0000 + LEN as u64 - 1);
-        let lo = IovaRange::new(0x200_0000, 0x200_0000 + LEN as u64 - 1);
+        let hi = IovaRange::new(0x400_0000, 0x400_0000 + LEN - 1);
+        let lo = IovaRange::new(0x200_0000, 0x200_0000 + LEN - 1);
         ioas.allow_iovas(&[hi, lo]).unwrap();
         assert_eq!(ioas.iova_ranges().unwrap().ranges, vec![IovaRange::new(0, u64::MAX)]);
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         let a = ioas.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
         let b = ioas.map(&buf, Iova::Auto, MapFlags::RW).unwrap();
         let mut got = [a, b];
@@ -330,7 +332,7 @@ mock_scenario! {
         // Reserving inside an allowed range is refused; outside is fine.
         assert_errno(fd.test().add_reserved(&ioas, lo.start, 0x1000), Errno::EADDRINUSE);
         fd.test().add_reserved(&ioas, 0x100_0000, 0x1000).unwrap();
-        assert_eq!(ioas.unmap_all().unwrap(), 3 * LEN as u64);
+        assert_eq!(ioas.unmap_all().unwrap(), 3 * LEN);
     }
 }
 
@@ -341,7 +343,7 @@ mock_iommu_scenario! {
     fn mock_huge_pages_with_domain(fd) {
         let page = uiommu_client::page_size() as u64;
         let plain = fd.alloc_ioas().unwrap();
-        let buf = MappedBuffer::new(LEN).unwrap();
+        let buf = MappedBuffer::new(ULEN).unwrap();
         let odd = plain.map_range(&buf, 0x100, 0x1000, Iova::Auto, MapFlags::RW).unwrap();
         assert_eq!(odd % page, 0x100);
         assert_errno(plain.set_huge_pages(false), Errno::EADDRINUSE);
@@ -355,8 +357,8 @@ mock_iommu_scenario! {
         assert_eq!(ioas.iova_ranges().unwrap().alignment, MOCK_PAGE_SIZE);
         // A mock-page-aligned mapping that is not CPU-page aligned.
         let at = MOCK_APERTURE_START + MOCK_PAGE_SIZE;
-        ioas.map_range(&buf, MOCK_PAGE_SIZE as usize, 0x1000, Iova::Fixed(at), MapFlags::RW).unwrap();
-        fd.test().check_map(dev.hwpt_id(), at, &buf, MOCK_PAGE_SIZE as usize, 0x1000).unwrap();
+        ioas.map_range(&buf, MOCK_PAGE_SIZE, 0x1000, Iova::Fixed(at), MapFlags::RW).unwrap();
+        fd.test().check_map(dev.hwpt_id(), at, &buf, MOCK_PAGE_SIZE, 0x1000).unwrap();
         assert_errno(ioas.set_huge_pages(false), Errno::EINVAL);
         assert!(ioas.huge_pages().unwrap());
         ioas.unmap_all().unwrap();

@@ -1,6 +1,6 @@
 //! IOMMU_OPTION, IOMMU_VFIO_IOAS, and the size rules every iommufd command applies.
 
-use uiommu_client::RlimitMode;
+use uiommu_client::{IoasId, RlimitMode};
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use zerocopy::IntoBytes;
@@ -62,7 +62,7 @@ scenario! {
             size: size_of::<IommuOption>() as u32,
             option_id: IOMMU_OPTION_HUGE_PAGES,
             op: 2,
-            object_id: ioas.id(),
+            object_id: ioas.id().raw(),
             ..Default::default()
         };
         assert_errno(fd.raw_command("IOMMU_OPTION", IOMMU_OPTION, cmd.as_mut_bytes()), Errno::EOPNOTSUPP);
@@ -106,8 +106,8 @@ scenario! {
         assert_eq!(fd.vfio_ioas_get().unwrap(), ioas.id());
         fd.vfio_ioas_clear().unwrap();
         assert_errno(fd.vfio_ioas_get(), Errno::ENODEV);
-        assert_errno(fd.vfio_ioas_set_id(77), Errno::ENOENT);
-        assert_errno(fd.vfio_ioas_raw(3, ioas.id()), Errno::EOPNOTSUPP);
+        assert_errno(fd.vfio_ioas_set_id(IoasId::from_raw(77)), Errno::ENOENT);
+        assert_errno(fd.vfio_ioas_raw(3, ioas.id().raw()), Errno::EOPNOTSUPP);
         // Destroying the compatibility IOAS leaves none.
         fd.vfio_ioas_set(&ioas).unwrap();
         ioas.destroy().unwrap();

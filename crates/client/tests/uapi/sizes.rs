@@ -3,7 +3,7 @@
 //! bytes are zero (E2BIG otherwise), an older (shorter) struct works with the fields it
 //! lacks taken as zero, and results are written back only up to the caller's `size`.
 
-use uiommu_client::MappedBuffer;
+use uiommu_client::{MappedBuffer, PtId};
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
 use uiommu_uapi::selftest::*;
@@ -22,7 +22,7 @@ scenario! {
         let ioas = fd.alloc_ioas().unwrap();
         // IOMMU_DESTROY: {size, id}.
         let mut buf = vec![0u8; 4096];
-        buf[4..8].copy_from_slice(&ioas.id().to_ne_bytes());
+        buf[4..8].copy_from_slice(&ioas.id().raw().to_ne_bytes());
         set_size(&mut buf, 4);
         assert_errno(fd.raw_command("IOMMU_DESTROY", IOMMU_DESTROY, &mut buf), Errno::EINVAL);
         set_size(&mut buf, 0);
@@ -42,7 +42,7 @@ scenario! {
         let map = IommuIoasMap {
             size: 0,
             flags: IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA,
-            ioas_id: ioas.id(),
+            ioas_id: ioas.id().raw(),
             user_va: mem.addr(),
             length: LEN as u64,
             iova: IOVA,
@@ -64,7 +64,7 @@ scenario! {
         // A page-sized IOMMU_DESTROY with a zero tail works.
         let mut buf = vec![0u8; 4096];
         set_size(&mut buf, 4096);
-        buf[4..8].copy_from_slice(&ioas.id().to_ne_bytes());
+        buf[4..8].copy_from_slice(&ioas.id().raw().to_ne_bytes());
         fd.raw_command("IOMMU_DESTROY", IOMMU_DESTROY, &mut buf).unwrap();
         assert_errno(fd.destroy(ioas.id()), Errno::ENOENT);
     }
@@ -78,7 +78,7 @@ scenario! {
         let mut r = vec![0u8; 48];
         let head = IommuIoasIovaRanges {
             size: 48,
-            ioas_id: ioas.id(),
+            ioas_id: ioas.id().raw(),
             num_iovas: 0,
             ..Default::default()
         };
@@ -99,7 +99,7 @@ scenario! {
         let mut u = vec![0xeeu8; n + 8];
         let unmap = IommuIoasUnmap {
             size: size_of::<IommuIoasUnmap>() as u32,
-            ioas_id: ioas.id(),
+            ioas_id: ioas.id().raw(),
             iova: 0,
             length: u64::MAX,
         };
@@ -129,7 +129,7 @@ mock_iommu_scenario! {
         let mut data = [0u8; 8];
         let info = IommuHwInfo {
             size: 32,
-            dev_id: dev.dev_id(),
+            dev_id: dev.dev_id().raw(),
             data_len: data.len() as u32,
             data_uptr: data.as_mut_ptr() as u64,
             ..Default::default()
@@ -148,8 +148,8 @@ mock_iommu_scenario! {
         // HWPT_ALLOC: min is offsetofend(__reserved) = 24, a paging HWPT with no data.
         let alloc = IommuHwptAlloc {
             size: 24,
-            dev_id: dev.dev_id(),
-            pt_id: ioas.id(),
+            dev_id: dev.dev_id().raw(),
+            pt_id: ioas.id().raw(),
             ..Default::default()
         };
         let mut buf = alloc.as_bytes().to_vec();
@@ -157,7 +157,7 @@ mock_iommu_scenario! {
         fd.raw_command("IOMMU_HWPT_ALLOC", IOMMU_HWPT_ALLOC, &mut buf).unwrap();
         let hwpt_id = u32::from_ne_bytes(buf[16..20].try_into().unwrap());
         assert_ne!(hwpt_id, 0);
-        assert_eq!(dev.replace_id(hwpt_id).unwrap(), hwpt_id);
+        assert_eq!(dev.replace_id(PtId::from_raw(hwpt_id)).unwrap().raw(), hwpt_id);
         dev.replace(&ioas).unwrap();
         fd.destroy(hwpt_id).unwrap();
         set_size(&mut buf, 20);
@@ -183,7 +183,7 @@ mock_scenario! {
     /// IOMMU_TEST_CMD follows the same rules: below `last` is EINVAL, a garbage tail E2BIG.
     fn size_rules_test_cmd(fd) {
         let ioas = fd.alloc_ioas().unwrap();
-        let cmd = IommuTestCmd::new(ioas.id(), TestAddReserved { start: 0x10_0000, length: 0x1000 });
+        let cmd = IommuTestCmd::new(ioas.id().raw(), TestAddReserved { start: 0x10_0000, length: 0x1000 });
         let n = size_of::<IommuTestCmd>();
         let mut buf = vec![0u8; n + 16];
         buf[..n].copy_from_slice(cmd.as_bytes());

@@ -46,13 +46,13 @@ scenario! {
     fn vfio_compat_map_unmap(fd) {
         let c = VfioContainer::from_iommufd(&fd);
         let buf = MappedBuffer::new(LEN).unwrap();
-        assert_errno(c.map_dma(&buf, 0, LEN, IOVA, RW), Errno::ENODEV);
+        assert_errno(c.map_dma(&buf, 0, LEN as u64, IOVA, RW), Errno::ENODEV);
         let ioas = fd.alloc_ioas().unwrap();
         fd.vfio_ioas_set(&ioas).unwrap();
         c.set_iommu(VFIO_TYPE1v2_IOMMU).unwrap();
-        c.map_dma(&buf, 0, LEN, IOVA, RW).unwrap();
-        assert_errno(c.map_dma(&buf, 0, LEN, IOVA, RW), Errno::EEXIST);
-        assert_errno(c.map_dma(&buf, 0, LEN, 0x900_0000, DmaMapFlags::VADDR), Errno::EINVAL);
+        c.map_dma(&buf, 0, LEN as u64, IOVA, RW).unwrap();
+        assert_errno(c.map_dma(&buf, 0, LEN as u64, IOVA, RW), Errno::EEXIST);
+        assert_errno(c.map_dma(&buf, 0, LEN as u64, 0x900_0000, DmaMapFlags::VADDR), Errno::EINVAL);
         // The mapping is visible through the iommufd interface.
         assert_errno(ioas.unmap(IOVA, 4096), Errno::ENOENT);
         // type1v2 does not split mappings.
@@ -71,7 +71,7 @@ scenario! {
         fd.vfio_ioas_set(&ioas).unwrap();
         c.set_iommu(VFIO_TYPE1_IOMMU).unwrap();
         let buf = MappedBuffer::new(LEN).unwrap();
-        c.map_dma(&buf, 0, LEN, IOVA, RW).unwrap();
+        c.map_dma(&buf, 0, LEN as u64, IOVA, RW).unwrap();
         assert_eq!(c.unmap_dma(IOVA + 4096, 4096).unwrap(), 4096);
         assert_eq!(ioas.unmap_all().unwrap(), LEN as u64 - 4096);
     }
@@ -85,8 +85,8 @@ scenario! {
         fd.vfio_ioas_set(&ioas).unwrap();
         c.set_iommu(VFIO_TYPE1v2_IOMMU).unwrap();
         let buf = MappedBuffer::new(LEN).unwrap();
-        c.map_dma(&buf, 0, LEN, IOVA, RW).unwrap();
-        c.map_dma(&buf, 0, LEN, 2 * IOVA, RW).unwrap();
+        c.map_dma(&buf, 0, LEN as u64, IOVA, RW).unwrap();
+        c.map_dma(&buf, 0, LEN as u64, 2 * IOVA, RW).unwrap();
         assert_errno(c.unmap_dma_flags(VFIO_DMA_UNMAP_FLAG_ALL, IOVA, 0), Errno::EINVAL);
         assert_errno(
             c.unmap_dma_flags(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, IOVA, LEN as u64),
@@ -169,9 +169,9 @@ mock_iommu_scenario! {
         assert_eq!(info.caps.len(), 2);
         // Maps through the container reach the domain.
         let buf = MappedBuffer::new(LEN).unwrap();
-        c.map_dma(&buf, 0, LEN, MOCK_APERTURE_START, RW).unwrap();
-        fd.test().check_map(_dev.hwpt_id(), MOCK_APERTURE_START, &buf, 0, LEN).unwrap();
-        assert_errno(c.map_dma(&buf, 0, LEN, mid, RW), Errno::EINVAL);
+        c.map_dma(&buf, 0, LEN as u64, MOCK_APERTURE_START, RW).unwrap();
+        fd.test().check_map(_dev.hwpt_id(), MOCK_APERTURE_START, &buf, 0, LEN as u64).unwrap();
+        assert_errno(c.map_dma(&buf, 0, LEN as u64, mid, RW), Errno::EINVAL);
         assert_eq!(c.unmap_all().unwrap(), LEN as u64);
     }
 }

@@ -3,7 +3,7 @@
 
 use uiommu_client::{
     Hwpt, HwptData, HwptFlags, InvalidateData, Ioas, Iommufd, Iova, MapFlags, MappedBuffer,
-    MockDevice, PageResponse, PageResponseExt, Viommu, ViommuType,
+    MockDevice, PageResponse, Viommu, ViommuType,
 };
 use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
@@ -128,7 +128,7 @@ mock_iommu_scenario! {
         assert_errno(iopf.destroy(), Errno::EBUSY);
         fd.test()
             .trigger_iopf(TestTriggerIopf {
-                dev_id: dev.dev_id(),
+                dev_id: dev.dev_id().raw(),
                 pasid: 1,
                 grpid: 2,
                 perm: IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE,
@@ -141,7 +141,7 @@ mock_iommu_scenario! {
         let faults = q.read_faults(4).unwrap();
         assert_eq!(faults.len(), 1);
         let f = faults[0];
-        assert_eq!(f.dev_id, dev.dev_id());
+        assert_eq!(f.dev_id, dev.dev_id().raw());
         assert_eq!((f.pasid, f.grpid, f.addr), (1, 2, 0xdead_beaf));
         assert_eq!(f.perm, IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE);
         assert_ne!(f.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE, 0);

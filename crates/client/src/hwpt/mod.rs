@@ -2,19 +2,23 @@
 //! nested with driver data, fault reporting), `IOMMU_HWPT_SET_DIRTY_TRACKING`,
 //! `IOMMU_HWPT_GET_DIRTY_BITMAP` and `IOMMU_HWPT_INVALIDATE`.
 
+mod dirty;
+mod invalidate;
+
+pub(crate) use dirty::{get_dirty_bitmap, set_dirty_tracking};
+pub(crate) use invalidate::invalidate;
+pub use invalidate::{InvalidateData, Invalidated};
+
 use std::sync::Arc;
 
 use uiommu_uapi::iommufd::*;
-use uiommu_uapi::selftest::{
-    IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-    IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, IommuHwptInvalidateSelftest, IommuHwptSelftest,
-    IommuViommuInvalidateSelftest,
-};
+use uiommu_uapi::selftest::{IOMMU_HWPT_DATA_SELFTEST, IommuHwptSelftest};
 use zerocopy::IntoBytes;
 
 use crate::error::{Error, Result};
 use crate::fault::FaultQueue;
 use crate::flags::flags;
+use crate::ids::{DeviceId, HwptId};
 use crate::iommufd::Iommufd;
 use crate::object::{Keep, Object};
 use crate::pt::sealed::Sealed as _;
@@ -76,19 +80,27 @@ impl HwptData {
     }
 }
 
-/// Builds an `IOMMU_HWPT_ALLOC`.
+/// Builds an `IOMMU_HWPT_ALLOC`. The `dev_id` is the device's ID in the context, from
+/// [`VfioDevice::bind_iommufd`](crate::VfioDevice::bind_iommufd): the HWPT is made for that
+/// device's IOMMU.
 ///
 /// ```no_run
-/// use uiommu_client::{Hwpt, HwptFlags, Iommufd};
+/// use uiommu_client::{Hwpt, HwptFlags, Iommufd, VfioDevice};
 ///
 /// let fd = Iommufd::open()?;
+/// let dev = VfioDevice::open_cdev(0)?;
+/// let dev_id = dev.bind_iommufd(&fd)?;
 /// let ioas = fd.alloc_ioas()?;
-/// # let dev_id = 1;
-/// let parent = Hwpt::builder(dev_id, &ioas).flags(HwptFlags::NEST_PARENT).alloc()?;
+/// let fault = fd.alloc_fault_queue()?;
+/// let parent = Hwpt::builder(dev_id, &ioas)
+///     .flags(HwptFlags::NEST_PARENT)
+///     .fault(&fault)
+///     .alloc()?;
+/// dev.attach(&parent)?;
 /// # Ok::<(), uiommu_client::Error>(())
 /// ```
 pub struct HwptBuilder<'a> {
-    dev_id: u32,
+    dev_id: DeviceId,
     pt: &'a dyn PageTable,
     flags: u32,
     data: HwptData,
@@ -129,7 +141,7 @@ impl<'a> HwptBuilder<'a> {
         let mut cmd = IommuHwptAlloc {
             size: size_of::<IommuHwptAlloc>() as u32,
             flags: self.flags,
-            dev_id: self.dev_id,
+            dev_id: self.dev_id.raw(),
             pt_id: parent.id,
             data_type,
             data_len: bytes.len() as u32,
@@ -138,7 +150,7 @@ impl<'a> HwptBuilder<'a> {
             } else {
                 bytes.as_ptr() as u64
             },
-            fault_id: self.fault.map_or(0, |f| f.id()),
+            fault_id: self.fault.map_or(0, |f| f.id().raw()),
             ..Default::default()
         };
         ctx.ioctl("IOMMU_HWPT_ALLOC", IOMMU_HWPT_ALLOC, &mut cmd)?;
@@ -152,15 +164,19 @@ impl<'a> HwptBuilder<'a> {
     }
 }
 
-/// A HW page table (an IOMMU domain) the client allocated.
+/// A HW page table (an IOMMU domain) the client allocated. It keeps the IOAS (or nest
+/// parent, or vIOMMU) it was built on alive; mappings are made in the IOAS and reach every
+/// paging HWPT on it.
 ///
 /// ```no_run
-/// use uiommu_client::{DirtyFlags, Hwpt, HwptFlags, Iommufd};
+/// use uiommu_client::{DirtyFlags, Hwpt, HwptFlags, Iommufd, VfioDevice};
 ///
 /// let fd = Iommufd::open()?;
+/// let dev = VfioDevice::open_cdev(0)?;
+/// let dev_id = dev.bind_iommufd(&fd)?;
 /// let ioas = fd.alloc_ioas()?;
-/// # let dev_id = 1;
 /// let hwpt = Hwpt::paging(dev_id, &ioas, HwptFlags::DIRTY_TRACKING)?;
+/// dev.attach(&hwpt)?;
 /// hwpt.set_dirty_tracking(true)?;
 /// let bitmap = hwpt.get_dirty_bitmap(0x10_0000, 0x10_0000, 4096, DirtyFlags::empty())?;
 /// # Ok::<(), uiommu_client::Error>(())
@@ -177,96 +193,10 @@ impl sealed::Sealed for Hwpt {
 }
 impl PageTable for Hwpt {}
 
-/// What `IOMMU_HWPT_INVALIDATE` reports: the entries handled (`entry_num` written back,
-/// even on failure) and the result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalidated {
-    /// Entries the driver handled before stopping.
-    pub handled: u32,
-    /// The ioctl's result.
-    pub result: Result<()>,
-}
-
-impl Invalidated {
-    /// The handled count if the ioctl succeeded.
-    pub fn into_result(self) -> Result<u32> {
-        self.result.map(|()| self.handled)
-    }
-}
-
-/// The request array of `IOMMU_HWPT_INVALIDATE` (`data_type`, `entry_len`, `entry_num`).
-#[derive(Debug, Clone, Copy)]
-pub enum InvalidateData<'a> {
-    /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1` on a nested VT-d HWPT.
-    VtdS1(&'a [IommuHwptVtdS1Invalidate]),
-    /// `IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3` on a vSMMU: CMDQ commands.
-    ArmSmmuv3(&'a [IommuViommuArmSmmuv3Invalidate]),
-    /// `IOMMU_HWPT_INVALIDATE_DATA_SELFTEST` on a nested mock HWPT.
-    Selftest(&'a [IommuHwptInvalidateSelftest]),
-    /// `IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST` on a mock vIOMMU.
-    ViommuSelftest(&'a [IommuViommuInvalidateSelftest]),
-    /// Anything, for testing the kernel's checks.
-    Raw {
-        /// `data_type`.
-        data_type: u32,
-        /// `entry_len`.
-        entry_len: u32,
-        /// `entry_num`.
-        entry_num: u32,
-        /// The array (`data_uptr`); an empty slice passes a NULL pointer.
-        bytes: &'a [u8],
-    },
-}
-
-impl InvalidateData<'_> {
-    fn parts(&self) -> (u32, u32, u32, &[u8]) {
-        fn arr<T: IntoBytes + zerocopy::Immutable>(t: u32, a: &[T]) -> (u32, u32, u32, &[u8]) {
-            (t, size_of::<T>() as u32, a.len() as u32, a.as_bytes())
-        }
-        match *self {
-            InvalidateData::VtdS1(a) => arr(IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, a),
-            InvalidateData::ArmSmmuv3(a) => arr(IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, a),
-            InvalidateData::Selftest(a) => arr(IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, a),
-            InvalidateData::ViommuSelftest(a) => arr(IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, a),
-            InvalidateData::Raw {
-                data_type,
-                entry_len,
-                entry_num,
-                bytes,
-            } => (data_type, entry_len, entry_num, bytes),
-        }
-    }
-}
-
-/// ioctl(IOMMU_HWPT_INVALIDATE) on object `id` (a nested HWPT or a vIOMMU).
-pub(crate) fn invalidate(ctx: &Iommufd, id: u32, data: &InvalidateData<'_>) -> Invalidated {
-    let (data_type, entry_len, entry_num, bytes) = data.parts();
-    let mut cmd = IommuHwptInvalidate {
-        size: size_of::<IommuHwptInvalidate>() as u32,
-        hwpt_id: id,
-        data_uptr: if bytes.is_empty() {
-            0
-        } else {
-            bytes.as_ptr() as u64
-        },
-        data_type,
-        entry_len,
-        entry_num,
-        __reserved: 0,
-    };
-    let result = ctx
-        .ioctl("IOMMU_HWPT_INVALIDATE", IOMMU_HWPT_INVALIDATE, &mut cmd)
-        .map(|_| ());
-    Invalidated {
-        handled: cmd.entry_num,
-        result,
-    }
-}
-
 impl Hwpt {
     /// Starts an `IOMMU_HWPT_ALLOC` for device `dev_id` on `pt` (`pt_id`): an IOAS for a
     /// paging HWPT, a nest-parent HWPT or a vIOMMU for a nested one.
-    pub fn builder<'a>(dev_id: u32, pt: &'a dyn PageTable) -> HwptBuilder<'a> {
+    pub fn builder<'a>(dev_id: DeviceId, pt: &'a dyn PageTable) -> HwptBuilder<'a> {
         HwptBuilder {
             dev_id,
             pt,
@@ -277,18 +207,18 @@ impl Hwpt {
     }
 
     /// A paging HWPT on `ioas`.
-    pub fn paging(dev_id: u32, ioas: &crate::Ioas, flags: HwptFlags) -> Result<Hwpt> {
+    pub fn paging(dev_id: DeviceId, ioas: &crate::Ioas, flags: HwptFlags) -> Result<Hwpt> {
         Self::builder(dev_id, ioas).flags(flags).alloc()
     }
 
     /// A nested HWPT on a nest parent or vIOMMU `parent`, described by `data`.
-    pub fn nested(dev_id: u32, parent: &dyn PageTable, data: HwptData) -> Result<Hwpt> {
+    pub fn nested(dev_id: DeviceId, parent: &dyn PageTable, data: HwptData) -> Result<Hwpt> {
         Self::builder(dev_id, parent).data(data).alloc()
     }
 
     /// The HWPT ID (`out_hwpt_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> HwptId {
+        HwptId::from_raw(self.obj.id)
     }
 
     /// The context the HWPT lives in.
@@ -344,13 +274,13 @@ impl Hwpt {
             return Err(Error::OutOfBounds {
                 op,
                 offset: 0,
-                len: need,
-                size: out.len(),
+                len: need as u64,
+                size: out.len() as u64,
             });
         }
         let mut cmd = IommuHwptGetDirtyBitmap {
             size: size_of::<IommuHwptGetDirtyBitmap>() as u32,
-            hwpt_id: self.id(),
+            hwpt_id: self.obj.id,
             flags: flags.bits(),
             iova,
             length,
@@ -366,57 +296,6 @@ impl Hwpt {
 
     /// ioctl(IOMMU_HWPT_INVALIDATE) on this (nested) HWPT.
     pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
-        invalidate(&self.obj.ctx, self.id(), data)
+        invalidate(&self.obj.ctx, self.obj.id, data)
     }
-}
-
-/// ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING) on any HWPT ID.
-pub(crate) fn set_dirty_tracking(ctx: &Iommufd, hwpt_id: u32, enable: bool) -> Result<()> {
-    let mut cmd = IommuHwptSetDirtyTracking {
-        size: size_of::<IommuHwptSetDirtyTracking>() as u32,
-        flags: if enable {
-            IOMMU_HWPT_DIRTY_TRACKING_ENABLE
-        } else {
-            0
-        },
-        hwpt_id,
-        __reserved: 0,
-    };
-    ctx.ioctl(
-        "IOMMU_HWPT_SET_DIRTY_TRACKING",
-        IOMMU_HWPT_SET_DIRTY_TRACKING,
-        &mut cmd,
-    )?;
-    Ok(())
-}
-
-/// ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP) on any HWPT ID, with raw flags.
-pub(crate) fn get_dirty_bitmap(
-    ctx: &Iommufd,
-    hwpt_id: u32,
-    iova: u64,
-    length: u64,
-    page_size: u64,
-    flags: u32,
-) -> Result<Vec<u64>> {
-    let op = "IOMMU_HWPT_GET_DIRTY_BITMAP";
-    let pages = length.checked_div(page_size).unwrap_or(0);
-    let words = usize::try_from(pages.div_ceil(64)).map_err(|_| Error::Protocol {
-        op,
-        what: "bitmap too large".into(),
-    })?;
-    let mut bitmap = vec![0u64; words.max(1)];
-    let mut cmd = IommuHwptGetDirtyBitmap {
-        size: size_of::<IommuHwptGetDirtyBitmap>() as u32,
-        hwpt_id,
-        flags,
-        iova,
-        length,
-        page_size,
-        data: bitmap.as_mut_ptr() as u64,
-        ..Default::default()
-    };
-    ctx.ioctl(op, IOMMU_HWPT_GET_DIRTY_BITMAP, &mut cmd)?;
-    bitmap.truncate(words);
-    Ok(bitmap)
 }

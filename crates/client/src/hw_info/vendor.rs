@@ -1,142 +1,7 @@
-//! `IOMMU_GET_HW_INFO` and the typed decoding of its driver data: Intel VT-d CAP/ECAP, Arm
-//! SMMUv3 ID registers, AMD EFR/EFR2, NVIDIA Tegra241 CMDQV, and the selftest mock.
+//! Decoders of the vendor data of `IOMMU_GET_HW_INFO`: the register fields a VMM needs to
+//! build a virtual IOMMU of the same kind.
 
 use uiommu_uapi::iommufd::*;
-use uiommu_uapi::selftest::{IOMMU_HW_INFO_TYPE_SELFTEST, IommuTestHwInfo};
-use zerocopy::FromBytes;
-
-use crate::error::Result;
-use crate::flags::flags;
-use crate::iommufd::Iommufd;
-
-flags! {
-    /// `iommu_hw_info.out_capabilities` (`IOMMU_HW_CAP_*`).
-    pub struct HwCaps: u64 {
-        /// `IOMMU_HW_CAP_DIRTY_TRACKING`.
-        const DIRTY_TRACKING = IOMMU_HW_CAP_DIRTY_TRACKING;
-        /// `IOMMU_HW_CAP_PCI_PASID_EXEC`.
-        const PCI_PASID_EXEC = IOMMU_HW_CAP_PCI_PASID_EXEC;
-        /// `IOMMU_HW_CAP_PCI_PASID_PRIV`.
-        const PCI_PASID_PRIV = IOMMU_HW_CAP_PCI_PASID_PRIV;
-        /// `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED`.
-        const PCI_ATS_NOT_SUPPORTED = IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
-    }
-}
-
-/// The result of `IOMMU_GET_HW_INFO`.
-///
-/// ```no_run
-/// use uiommu_client::{HwInfoData, Iommufd};
-///
-/// let fd = Iommufd::open()?;
-/// # let dev_id = 1;
-/// let info = fd.hw_info(dev_id)?;
-/// if let HwInfoData::IntelVtd(vtd) = &info.data {
-///     println!("VT-d: nested {}, PASID bits {}", vtd.nest(), vtd.pasid_bits());
-/// }
-/// # Ok::<(), uiommu_client::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HwInfo {
-    /// `out_data_type`: an `IOMMU_HW_INFO_TYPE_*`.
-    pub data_type: u32,
-    /// `data_len` as written back: the size of the driver's data (may exceed the buffer).
-    pub data_len: u32,
-    /// `out_max_pasid_log2`: PASID width; 0 without PASID support.
-    pub max_pasid_log2: u8,
-    /// `out_capabilities`.
-    pub capabilities: HwCaps,
-    /// The data buffer as filled (its tail zeroed by the kernel).
-    pub raw: Vec<u8>,
-    /// The data, decoded by `data_type`.
-    pub data: HwInfoData,
-}
-
-/// Driver data of [`HwInfo`], by `out_data_type`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HwInfoData {
-    /// `IOMMU_HW_INFO_TYPE_NONE`.
-    None,
-    /// `IOMMU_HW_INFO_TYPE_INTEL_VTD`.
-    IntelVtd(VtdInfo),
-    /// `IOMMU_HW_INFO_TYPE_ARM_SMMUV3`.
-    ArmSmmuv3(Smmuv3Info),
-    /// `IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV`.
-    Tegra241Cmdqv(IommuHwInfoTegra241Cmdqv),
-    /// `IOMMU_HW_INFO_TYPE_AMD`.
-    Amd(AmdInfo),
-    /// `IOMMU_HW_INFO_TYPE_SELFTEST`: the mock driver's `iommu_test_hw_info`.
-    Selftest(IommuTestHwInfo),
-    /// A type this client does not know, or data too short for its type.
-    Unknown,
-}
-
-impl HwInfo {
-    pub(crate) fn query(
-        ctx: &Iommufd,
-        dev_id: u32,
-        in_type: Option<u32>,
-        data_len: u32,
-    ) -> Result<HwInfo> {
-        let mut raw = vec![0xa5u8; data_len as usize];
-        let mut cmd = IommuHwInfo {
-            size: size_of::<IommuHwInfo>() as u32,
-            flags: if in_type.is_some() {
-                IOMMU_HW_INFO_FLAG_INPUT_TYPE
-            } else {
-                0
-            },
-            dev_id,
-            data_len,
-            data_uptr: raw.as_mut_ptr() as u64,
-            out_data_type: in_type.unwrap_or(IOMMU_HW_INFO_TYPE_DEFAULT),
-            ..Default::default()
-        };
-        ctx.ioctl("IOMMU_GET_HW_INFO", IOMMU_GET_HW_INFO, &mut cmd)?;
-        let data = HwInfoData::decode(cmd.out_data_type, &raw);
-        Ok(HwInfo {
-            data_type: cmd.out_data_type,
-            data_len: cmd.data_len,
-            max_pasid_log2: cmd.out_max_pasid_log2,
-            capabilities: HwCaps::from_bits_retain(cmd.out_capabilities),
-            raw,
-            data,
-        })
-    }
-}
-
-impl HwInfoData {
-    /// Decodes `bytes` as driver data of type `data_type`.
-    pub fn decode(data_type: u32, bytes: &[u8]) -> HwInfoData {
-        fn read<T: FromBytes>(b: &[u8]) -> Option<T> {
-            T::read_from_prefix(b).ok().map(|(v, _)| v)
-        }
-        let decoded = match data_type {
-            IOMMU_HW_INFO_TYPE_NONE => Some(HwInfoData::None),
-            IOMMU_HW_INFO_TYPE_INTEL_VTD => read(bytes).map(|r| HwInfoData::IntelVtd(VtdInfo(r))),
-            IOMMU_HW_INFO_TYPE_ARM_SMMUV3 => {
-                read(bytes).map(|r| HwInfoData::ArmSmmuv3(Smmuv3Info(r)))
-            }
-            IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV => read(bytes).map(HwInfoData::Tegra241Cmdqv),
-            IOMMU_HW_INFO_TYPE_AMD => read(bytes).map(|r| HwInfoData::Amd(AmdInfo(r))),
-            IOMMU_HW_INFO_TYPE_SELFTEST => read(bytes).map(HwInfoData::Selftest),
-            _ => None,
-        };
-        decoded.unwrap_or(HwInfoData::Unknown)
-    }
-
-    /// The PASID width of the IOMMU itself, where its data tells: a device's
-    /// `out_max_pasid_log2` is at most this (`dev_iommu_get_max_pasids`). VT-d: ECAP_REG.PSS + 1
-    /// with ECAP_REG.PASID; SMMUv3: IDR1.SSIDSIZE; AMD: EFR.PASmax + 1. `None` for other data.
-    pub fn pasid_bits(&self) -> Option<u8> {
-        match self {
-            HwInfoData::IntelVtd(v) => Some(if v.pasid() { v.pasid_bits() } else { 0 }),
-            HwInfoData::ArmSmmuv3(s) => Some(s.ssid_bits()),
-            HwInfoData::Amd(a) => Some(a.pasid_max() + 1),
-            _ => None,
-        }
-    }
-}
 
 const fn bits(v: u64, lo: u32, hi: u32) -> u64 {
     (v >> lo) & ((1u64 << (hi - lo + 1)) - 1)
@@ -313,6 +178,7 @@ impl AmdInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hw_info::HwInfoData;
     use zerocopy::IntoBytes;
 
     #[test]

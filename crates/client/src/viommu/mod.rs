@@ -2,22 +2,20 @@
 //! `IOMMU_VDEVICE_ALLOC`, `IOMMU_VEVENTQ_ALLOC` with its event fd, `IOMMU_HW_QUEUE_ALLOC`,
 //! and `IOMMU_HWPT_INVALIDATE` on a vIOMMU.
 
-use std::fs::File;
-use std::io::Read;
-use std::os::fd::{AsFd, BorrowedFd};
+mod veventq;
+
+pub use veventq::{Vevent, Veventq};
+
 use std::sync::Arc;
 
-use uiommu_uapi::Errno;
 use uiommu_uapi::iommufd::*;
-use uiommu_uapi::selftest::{
-    IOMMU_VEVENTQ_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST, IommuViommuEventSelftest,
-    IommuViommuSelftest,
-};
+use uiommu_uapi::selftest::{IOMMU_VIOMMU_TYPE_SELFTEST, IommuViommuSelftest};
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::{Error, Result};
-use crate::fault::{Readiness, owned_file, poll_fd};
+use crate::fault::owned_file;
 use crate::hwpt::{Hwpt, InvalidateData, Invalidated, invalidate};
+use crate::ids::{DeviceId, HwQueueId, VdeviceId, ViommuId};
 use crate::object::{Keep, Object};
 use crate::pt::{PageTable, sealed};
 
@@ -44,17 +42,19 @@ pub enum ViommuType {
     },
 }
 
-/// A virtual IOMMU.
+/// A virtual IOMMU: the host side of the IOMMU a VMM shows its guest, built on a nest-parent
+/// HWPT (the stage 2, guest physical to host) for the IOMMU of a device.
 ///
 /// ```no_run
-/// use uiommu_client::{Hwpt, HwptFlags, Iommufd, ViommuType, Viommu};
+/// use uiommu_client::{Hwpt, HwptFlags, Iommufd, VfioDevice, ViommuType, Viommu};
 ///
 /// let fd = Iommufd::open()?;
+/// let dev = VfioDevice::open_cdev(0)?;
+/// let dev_id = dev.bind_iommufd(&fd)?;
 /// let ioas = fd.alloc_ioas()?;
-/// # let dev_id = 1;
 /// let s2 = Hwpt::paging(dev_id, &ioas, HwptFlags::NEST_PARENT)?;
 /// let viommu = Viommu::alloc(dev_id, &s2, ViommuType::ArmSmmuv3)?;
-/// let vdev = viommu.alloc_vdevice(dev_id, 0x8)?;
+/// let vdev = viommu.alloc_vdevice(dev_id, 0x8)?; // the guest's stream ID for it
 /// # Ok::<(), uiommu_client::Error>(())
 /// ```
 #[derive(Debug)]
@@ -72,7 +72,7 @@ impl PageTable for Viommu {}
 
 impl Viommu {
     /// ioctl(IOMMU_VIOMMU_ALLOC) backed by the IOMMU of `dev_id`, on nest parent `parent`.
-    pub fn alloc(dev_id: u32, parent: &Hwpt, kind: ViommuType) -> Result<Viommu> {
+    pub fn alloc(dev_id: DeviceId, parent: &Hwpt, kind: ViommuType) -> Result<Viommu> {
         let pobj = sealed::Sealed::object(parent).clone();
         let (viommu_type, mut data) = match kind {
             ViommuType::Default => (IOMMU_VIOMMU_TYPE_DEFAULT, Vec::new()),
@@ -95,7 +95,7 @@ impl Viommu {
         let mut cmd = IommuViommuAlloc {
             size: size_of::<IommuViommuAlloc>() as u32,
             type_: viommu_type,
-            dev_id,
+            dev_id: dev_id.raw(),
             hwpt_id: pobj.id,
             data_len: data.len() as u32,
             data_uptr: if data.is_empty() {
@@ -114,8 +114,8 @@ impl Viommu {
     }
 
     /// The vIOMMU ID (`out_viommu_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> ViommuId {
+        ViommuId::from_raw(self.obj.id)
     }
 
     /// `IOMMU_DESTROY` now rather than on drop.
@@ -188,11 +188,11 @@ impl Viommu {
 
     /// ioctl(IOMMU_VDEVICE_ALLOC): device `dev_id` as this vIOMMU sees it, with virtual ID
     /// `virt_id`.
-    pub fn alloc_vdevice(&self, dev_id: u32, virt_id: u64) -> Result<Vdevice> {
+    pub fn alloc_vdevice(&self, dev_id: DeviceId, virt_id: u64) -> Result<Vdevice> {
         let mut cmd = IommuVdeviceAlloc {
             size: size_of::<IommuVdeviceAlloc>() as u32,
-            viommu_id: self.id(),
-            dev_id,
+            viommu_id: self.obj.id,
+            dev_id: dev_id.raw(),
             virt_id,
             ..Default::default()
         };
@@ -213,7 +213,7 @@ impl Viommu {
     pub fn alloc_veventq(&self, veventq_type: u32, depth: u32) -> Result<Veventq> {
         let mut cmd = IommuVeventqAlloc {
             size: size_of::<IommuVeventqAlloc>() as u32,
-            viommu_id: self.id(),
+            viommu_id: self.obj.id,
             type_: veventq_type,
             veventq_depth: depth,
             ..Default::default()
@@ -243,7 +243,7 @@ impl Viommu {
     ) -> Result<HwQueue> {
         let mut cmd = IommuHwQueueAlloc {
             size: size_of::<IommuHwQueueAlloc>() as u32,
-            viommu_id: self.id(),
+            viommu_id: self.obj.id,
             type_: queue_type,
             index,
             nesting_parent_iova,
@@ -264,7 +264,7 @@ impl Viommu {
 
     /// ioctl(IOMMU_HWPT_INVALIDATE) on this vIOMMU (device caches, CMDQ commands).
     pub fn invalidate(&self, data: &InvalidateData<'_>) -> Invalidated {
-        invalidate(&self.obj.ctx, self.id(), data)
+        invalidate(&self.obj.ctx, self.obj.id, data)
     }
 }
 
@@ -327,7 +327,8 @@ impl ViommuMapping {
 ///
 /// ```no_run
 /// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
-/// let vdev = viommu.alloc_vdevice(1, 0x42)?;
+/// # let dev_id = uiommu_client::DeviceId::from_raw(1);
+/// let vdev = viommu.alloc_vdevice(dev_id, 0x42)?;
 /// assert_eq!(vdev.virt_id(), 0x42);
 /// # Ok(()) }
 /// ```
@@ -339,8 +340,8 @@ pub struct Vdevice {
 
 impl Vdevice {
     /// The vDEVICE ID (`out_vdevice_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> VdeviceId {
+        VdeviceId::from_raw(self.obj.id)
     }
     /// The virtual ID given at allocation (`virt_id`).
     pub fn virt_id(&self) -> u64 {
@@ -356,7 +357,7 @@ impl Vdevice {
 ///
 /// ```no_run
 /// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
-/// use uiommu_uapi::selftest::IOMMU_HW_QUEUE_TYPE_SELFTEST;
+/// use uiommu_client::uapi::selftest::IOMMU_HW_QUEUE_TYPE_SELFTEST;
 /// let q = viommu.alloc_hw_queue(IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, 0x10_0000, 4096)?;
 /// # Ok(()) }
 /// ```
@@ -367,120 +368,11 @@ pub struct HwQueue {
 
 impl HwQueue {
     /// The HW queue ID (`out_hw_queue_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
+    pub fn id(&self) -> HwQueueId {
+        HwQueueId::from_raw(self.obj.id)
     }
     /// `IOMMU_DESTROY` now rather than on drop.
     pub fn destroy(&self) -> Result<()> {
         self.obj.destroy()
-    }
-}
-
-/// One record read from a vEVENTQ.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vevent {
-    /// `struct iommufd_vevent_header`.
-    pub header: IommufdVeventHeader,
-    /// The event data (empty for a `LOST_EVENTS` header).
-    pub data: Vec<u8>,
-}
-
-impl Vevent {
-    /// Whether the header reports lost events (`IOMMU_VEVENTQ_FLAG_LOST_EVENTS`).
-    pub fn lost_events(&self) -> bool {
-        self.header.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS != 0
-    }
-    /// The data as a mock event.
-    pub fn selftest(&self) -> Option<IommuViommuEventSelftest> {
-        IommuViommuEventSelftest::read_from_bytes(&self.data).ok()
-    }
-    /// The data as an SMMUv3 event record.
-    pub fn arm_smmuv3(&self) -> Option<IommuVeventArmSmmuv3> {
-        IommuVeventArmSmmuv3::read_from_bytes(&self.data).ok()
-    }
-}
-
-/// A vEVENT queue: its object and the fd events are read from.
-///
-/// ```no_run
-/// # fn f(viommu: &uiommu_client::Viommu) -> uiommu_client::Result<()> {
-/// use uiommu_uapi::iommufd::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
-/// let q = viommu.alloc_veventq(IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 64)?;
-/// for ev in q.read_events(4096)? {
-///     println!("seq {} lost {}", ev.header.sequence, ev.lost_events());
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct Veventq {
-    // Dropped first: the open fd holds a reference the kernel's destroy would trip on.
-    file: File,
-    obj: Arc<Object>,
-    veventq_type: u32,
-}
-
-impl Veventq {
-    /// The vEVENTQ ID (`out_veventq_id`).
-    pub fn id(&self) -> u32 {
-        self.obj.id
-    }
-
-    /// Bytes of data per event of this queue's type, when the client knows it.
-    pub fn event_len(&self) -> Option<usize> {
-        match self.veventq_type {
-            IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 => Some(size_of::<IommuVeventArmSmmuv3>()),
-            IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV => Some(size_of::<IommuVeventTegra241Cmdqv>()),
-            IOMMU_VEVENTQ_TYPE_SELFTEST => Some(size_of::<IommuViommuEventSelftest>()),
-            _ => None,
-        }
-    }
-
-    /// `read(2)` of the fd into `buf` as is.
-    pub fn read_raw(&self, buf: &mut [u8]) -> Result<usize> {
-        (&self.file)
-            .read(buf)
-            .map_err(|e| Error::os("read vEVENTQ", Errno(e.raw_os_error().unwrap_or(libc::EIO))))
-    }
-
-    /// `poll(2)`: whether events (or a lost-events header) are pending. `None` waits.
-    pub fn poll(&self, timeout: Option<std::time::Duration>) -> Result<Readiness> {
-        poll_fd("poll vEVENTQ", self.file.as_fd(), timeout)
-    }
-
-    /// Reads what is pending, up to `max_bytes`, split into events.
-    pub fn read_events(&self, max_bytes: usize) -> Result<Vec<Vevent>> {
-        let op = "read vEVENTQ";
-        let mut buf = vec![0u8; max_bytes];
-        let n = self.read_raw(&mut buf)?;
-        let mut rest = &buf[..n];
-        let mut out = Vec::new();
-        while !rest.is_empty() {
-            let (header, tail) =
-                IommufdVeventHeader::read_from_prefix(rest).map_err(|_| Error::Protocol {
-                    op,
-                    what: "truncated header".into(),
-                })?;
-            let len = if header.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS != 0 {
-                0
-            } else {
-                self.event_len().unwrap_or(tail.len())
-            };
-            let data = tail.get(..len).ok_or_else(|| Error::Protocol {
-                op,
-                what: "truncated event".into(),
-            })?;
-            out.push(Vevent {
-                header,
-                data: data.to_vec(),
-            });
-            rest = &tail[len..];
-        }
-        Ok(out)
-    }
-}
-
-impl AsFd for Veventq {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
     }
 }
