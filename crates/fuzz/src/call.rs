@@ -136,6 +136,9 @@ pub struct Sequence {
     pub model: String,
     /// Opened as `/dev/vfio/vfio` rather than `/dev/iommu`.
     pub vfio_node: bool,
+    /// The emulated PCI function (`uiommu_devices::registry`) whose VFIO device file the
+    /// device commands are made on, behind the same model; none if `None`.
+    pub device: Option<String>,
     pub calls: Vec<Call>,
 }
 
@@ -295,11 +298,15 @@ impl Call {
 }
 
 impl Sequence {
-    /// The text form: `model`, `node`, then one `call` line each; `#` starts a comment.
+    /// The text form: `model`, `node`, `device` if there is one, then one `call` line each;
+    /// `#` starts a comment.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let node = if self.vfio_node { "vfio" } else { "iommu" };
         let _ = writeln!(s, "model {}\nnode {node}", self.model);
+        if let Some(d) = &self.device {
+            let _ = writeln!(s, "device {d}");
+        }
         for c in &self.calls {
             let _ = writeln!(s, "{c}");
         }
@@ -311,6 +318,7 @@ impl Sequence {
         let mut seq = Sequence {
             model: "mock".into(),
             vfio_node: false,
+            device: None,
             calls: Vec::new(),
         };
         for line in text.lines().map(str::trim) {
@@ -321,6 +329,8 @@ impl Sequence {
                 seq.model = m.trim().into();
             } else if let Some(n) = line.strip_prefix("node ") {
                 seq.vfio_node = n.trim() == "vfio";
+            } else if let Some(d) = line.strip_prefix("device ") {
+                seq.device = Some(d.trim().into());
             } else {
                 seq.calls.push(Call::parse(line)?);
             }
@@ -338,6 +348,7 @@ mod tests {
         let seq = Sequence {
             model: "vtd".into(),
             vfio_node: true,
+            device: Some("edu".into()),
             calls: vec![
                 Call {
                     name: "IOMMU_IOAS_MAP",

@@ -20,6 +20,8 @@
 //!
 //! Where Linux 7.3 commits before failing, the check accepts both outcomes:
 //!
+//! - `VFIO_DEVICE_ATTACH_IOMMUFD_PT` that faults writing `pt_id` back detaches the device,
+//!   freeing the automatic domain it had (`vfio_df_ioctl_attach_pt`);
 //! - `IOMMU_IOAS_MAP` and `IOMMU_IOAS_COPY` map, then write the IOVA back: if that faults
 //!   (`EFAULT`) the mapping stays (`iommufd_ioas_map`, `iommufd_ioas_copy`);
 //! - `IOMMU_IOAS_UNMAP` and `VFIO_IOMMU_UNMAP_DMA` unmap area by area: one that stops with
@@ -29,6 +31,7 @@
 //! At teardown, after every fd and the context are closed: the context is gone, no page is
 //! pinned and nothing is charged to `locked_vm`.
 
+use crate::spec::Target;
 use crate::world::{AreaView, PAGE, Prepared, World, pinnable_pages};
 use std::collections::{BTreeMap, BTreeSet};
 use uiommu_core::hwpt::HwptPaging;
@@ -38,7 +41,7 @@ use uiommu_uapi::selftest::{
     IOMMU_TEST_CMD, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, IOMMU_TEST_OP_PASID_REPLACE, IommuTestCmd,
     TestCheckMap,
 };
-use uiommu_uapi::vfio::VFIO_DMA_UNMAP_FLAG_ALL;
+use uiommu_uapi::vfio::{VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DMA_UNMAP_FLAG_ALL};
 use zerocopy::IntoBytes;
 
 /// Object IDs and every IOAS's areas at one moment.
@@ -359,12 +362,22 @@ fn cut_at(s: &Snapshot, id: u32, points: [u64; 2]) -> Snapshot {
 /// `IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE` and `IOMMU_TEST_OP_PASID_REPLACE` replace, then write
 /// the result back: the replacement (and the automatic domain it made or freed) stays if that
 /// faults.
+///
+/// `VFIO_DEVICE_ATTACH_IOMMUFD_PT` attaches, then writes `pt_id` back: if that faults, the
+/// device is detached (`vfio_df_ioctl_attach_pt`'s `out_detach`), which frees the
+/// automatic domain it was attached to, whatever it was attached to before.
 fn replaces_then_responds(p: &Prepared) -> bool {
-    p.command.cmd == IOMMU_TEST_CMD
-        && matches!(
-            p.get(4, 4) as u32,
-            IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE | IOMMU_TEST_OP_PASID_REPLACE
-        )
+    match p.command.target {
+        Target::Iommufd => {
+            p.command.cmd == IOMMU_TEST_CMD
+                && matches!(
+                    p.get(4, 4) as u32,
+                    IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE | IOMMU_TEST_OP_PASID_REPLACE
+                )
+        }
+        Target::Device => p.command.cmd == VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+        Target::DeviceRegion { .. } => false,
+    }
 }
 
 /// The IOVA a map used: the one asked for with `IOMMU_IOAS_MAP_FIXED_IOVA`, else the one

@@ -1,7 +1,10 @@
 //! A structure-aware fuzzer of [`uiommu_abi::dispatch`], on stable Rust.
 //!
 //! A [`Sequence`] of up to [`MAX_CALLS`] ioctls — every iommufd command, every
-//! `IOMMU_TEST_CMD` operation and the VFIO type1 container commands — is generated from a seed
+//! `IOMMU_TEST_CMD` operation, the VFIO type1 container commands, and in a third of the
+//! sequences the VFIO device file of an emulated edu (bind, attach, info, interrupts,
+//! features, `pread`/`pwrite` of config space and BAR 0 that start edu's DMA engine at mapped
+//! and unmapped IOVAs) — is generated from a seed
 //! ([`generate()`]) with struct sizes at and around their limits, object IDs drawn from the live
 //! objects, IOVAs at page and aperture edges, and user pointers into valid, read-only, absent
 //! and page-straddling memory. [`run`] plays it on a fresh context behind one of the IOMMU

@@ -71,7 +71,8 @@ pub fn run_observed(
     observe: &mut dyn FnMut(&Prepared, Result<i64, Errno>),
 ) -> Result<usize, Failure> {
     let fail = |call, what: String| Failure { call, what };
-    let w = World::new(&seq.model, seq.vfio_node).map_err(|e| fail(None, e))?;
+    let w =
+        World::new(&seq.model, seq.vfio_node, seq.device.as_deref()).map_err(|e| fail(None, e))?;
     let mut before = snapshot(&w);
     for (i, call) in seq.calls.iter().enumerate() {
         let step = catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {

@@ -25,9 +25,56 @@ pub struct Command {
     pub value_arg: bool,
     /// How often it is drawn, relative to the others.
     pub weight: u32,
+    /// The file it is made on.
+    pub target: Target,
 }
 
-/// Every command, iommufd's then VFIO's.
+/// The file a command is made on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The context's `/dev/iommu` (or `/dev/vfio/vfio`): `ioctl(2)`.
+    Iommufd,
+    /// The emulated function's VFIO device file (`/dev/vfio/devices/vfioN`): `ioctl(2)`.
+    Device,
+    /// The device file's regions: `pread(2)` or `pwrite(2)` of a [`RegionAccess`].
+    DeviceRegion {
+        /// `pwrite` rather than `pread`.
+        write: bool,
+    },
+}
+
+/// The argument of [`Target::DeviceRegion`] commands, not a uAPI struct: `pread`/`pwrite`
+/// of `len` bytes at file offset `offset` (region index above `REGION_SHIFT`) from or to
+/// the buffer at `buf`, or, if `buf` is 0, the field `data` itself.
+pub const REGION_ACCESS: [FieldLayout; 4] = [
+    FieldLayout {
+        c_path: "offset",
+        offset: 0,
+        size: 8,
+    },
+    FieldLayout {
+        c_path: "len",
+        offset: 8,
+        size: 8,
+    },
+    FieldLayout {
+        c_path: "buf",
+        offset: 16,
+        size: 8,
+    },
+    FieldLayout {
+        c_path: "data",
+        offset: 24,
+        size: 8,
+    },
+];
+
+/// The device file's `pread` (`DEVICE_PREAD`) and `pwrite` (`DEVICE_PWRITE`).
+pub const DEVICE_PREAD: &str = "DEVICE_PREAD";
+/// See [`DEVICE_PREAD`].
+pub const DEVICE_PWRITE: &str = "DEVICE_PWRITE";
+
+/// Every command, iommufd's, then the VFIO container's, then the VFIO device file's.
 pub fn commands() -> &'static [Command] {
     static TABLE: OnceLock<Vec<Command>> = OnceLock::new();
     TABLE.get_or_init(build)
@@ -56,10 +103,12 @@ fn c_struct(name: &str) -> String {
     }
 }
 
-/// How often the commands that build and change address spaces are drawn.
+/// How often the commands that build and change address spaces are drawn. In a sequence
+/// without a device, the device's commands are not drawn at all.
 fn weight(name: &str) -> u32 {
     match name {
-        "IOMMU_IOAS_MAP" | "IOMMU_TEST_CMD" => 12,
+        "IOMMU_IOAS_MAP" | "IOMMU_TEST_CMD" | DEVICE_PWRITE => 12,
+        DEVICE_PREAD | "VFIO_DEVICE_SET_IRQS" => 6,
         "IOMMU_IOAS_UNMAP" | "IOMMU_IOAS_COPY" | "VFIO_IOMMU_MAP_DMA" => 6,
         "IOMMU_IOAS_ALLOC" | "IOMMU_DESTROY" | "IOMMU_HWPT_ALLOC" | "VFIO_IOMMU_UNMAP_DMA" => 4,
         _ => 1,
@@ -78,6 +127,7 @@ fn build() -> Vec<Command> {
             fields,
             value_arg: false,
             weight: weight(op.name),
+            target: Target::Iommufd,
         });
     }
     let vfio: [(&'static str, u32, &str, usize, bool); 7] = [
@@ -123,9 +173,95 @@ fn build() -> Vec<Command> {
             fields: l.map_or(&[][..], |l| l.fields),
             value_arg,
             weight: weight(name),
+            target: Target::Iommufd,
+        });
+    }
+    let device: [(&'static str, u32, &str); 10] = [
+        (
+            "VFIO_DEVICE_BIND_IOMMUFD",
+            VFIO_DEVICE_BIND_IOMMUFD,
+            "vfio_device_bind_iommufd",
+        ),
+        (
+            "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+            VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+            "vfio_device_attach_iommufd_pt",
+        ),
+        (
+            "VFIO_DEVICE_DETACH_IOMMUFD_PT",
+            VFIO_DEVICE_DETACH_IOMMUFD_PT,
+            "vfio_device_detach_iommufd_pt",
+        ),
+        (
+            "VFIO_DEVICE_GET_INFO",
+            VFIO_DEVICE_GET_INFO,
+            "vfio_device_info",
+        ),
+        (
+            "VFIO_DEVICE_GET_REGION_INFO",
+            VFIO_DEVICE_GET_REGION_INFO,
+            "vfio_region_info",
+        ),
+        (
+            "VFIO_DEVICE_GET_IRQ_INFO",
+            VFIO_DEVICE_GET_IRQ_INFO,
+            "vfio_irq_info",
+        ),
+        ("VFIO_DEVICE_SET_IRQS", VFIO_DEVICE_SET_IRQS, "vfio_irq_set"),
+        ("VFIO_DEVICE_RESET", VFIO_DEVICE_RESET, ""),
+        (
+            "VFIO_DEVICE_FEATURE",
+            VFIO_DEVICE_FEATURE,
+            "vfio_device_feature",
+        ),
+        (
+            "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO",
+            VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+            "vfio_pci_hot_reset_info",
+        ),
+    ];
+    for (name, cmd, c_name) in device {
+        let l = layout(c_name);
+        let size = l.map_or(0, |l| l.size);
+        out.push(Command {
+            name,
+            cmd,
+            size,
+            min_size: device_minsz(c_name).min(size),
+            fields: l.map_or(&[][..], |l| l.fields),
+            value_arg: c_name.is_empty(),
+            weight: weight(name),
+            target: Target::Device,
+        });
+    }
+    for (name, write) in [(DEVICE_PREAD, false), (DEVICE_PWRITE, true)] {
+        out.push(Command {
+            name,
+            cmd: 0,
+            size: 32,
+            min_size: 32,
+            fields: &REGION_ACCESS,
+            value_arg: false,
+            weight: weight(name),
+            target: Target::DeviceRegion { write },
         });
     }
     out
+}
+
+/// The `minsz` the device file's handler checks `argsz` against: the end of the last field
+/// every version of the struct has.
+fn device_minsz(c_name: &str) -> usize {
+    match c_name {
+        "vfio_device_bind_iommufd" => 16,
+        "vfio_device_attach_iommufd_pt" => 12,
+        "vfio_device_detach_iommufd_pt" | "vfio_device_feature" => 8,
+        "vfio_device_info" | "vfio_irq_info" => 16,
+        "vfio_region_info" => 32,
+        "vfio_irq_set" => 20,
+        "vfio_pci_hot_reset_info" => 12,
+        _ => 0,
+    }
 }
 
 macro_rules! members {
@@ -168,7 +304,7 @@ mod tests {
     #[test]
     fn every_command_with_a_struct_has_its_fields() {
         let all = commands();
-        assert!(all.len() >= 23 + 7);
+        assert!(all.len() >= 23 + 7 + 12);
         for c in all
             .iter()
             .filter(|c| !c.value_arg && c.name != "VFIO_GET_API_VERSION")

@@ -17,10 +17,10 @@
 //! | [`Region::Edge`] | `0x50_0000` | 1, then a hole |
 
 use crate::call::{ArgPlace, Call, ObjKind, Region, Val};
-use crate::spec::{self, Command};
+use crate::spec::{self, Command, Target};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, Weak};
-use uiommu_abi::{Caller, FdHost, File, dispatch};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use uiommu_abi::{Caller, FdHost, File, PciAddress, UserBuffer, VfioDeviceFile, dispatch};
 use uiommu_core::context::{Context, Node, Process};
 use uiommu_core::device::Device;
 use uiommu_core::fault::FaultQueue;
@@ -30,6 +30,8 @@ use uiommu_core::object::Ioas;
 use uiommu_core::selftest::SelftestDevice;
 use uiommu_core::vdevice::Vdevice;
 use uiommu_core::viommu::Viommu;
+use uiommu_devices::Trigger;
+use uiommu_devices::testing::CountingTrigger;
 use uiommu_uapi::Errno;
 use uiommu_uapi::user::testing::TestMemory;
 
@@ -77,13 +79,24 @@ const BUF_WORDS: [u64; 16] = [
     0x3fff,
 ];
 
+/// The fd number of the context itself, for the device file's `VFIO_DEVICE_BIND_IOMMUFD`.
+pub const IOMMUFD_FD: i32 = 1000;
+/// The first of [`EVENTFDS`] eventfd numbers, for `VFIO_DEVICE_SET_IRQS`.
+pub const EVENTFD_BASE: i32 = 2000;
+/// How many eventfds there are.
+pub const EVENTFDS: i32 = 4;
+
 /// One mapped area: first IOVA, length, and the user address behind its first byte.
 pub type AreaView = (u64, u64, u64);
 
-/// The fds commands created (access, fault queue, vEVENTQ and dma-buf files).
+/// The fds commands created (access, fault queue, vEVENTQ and dma-buf files), the context's
+/// own fd ([`IOMMUFD_FD`]) and a few eventfds (from [`EVENTFD_BASE`]).
 #[derive(Default)]
 pub struct Fds {
     table: Mutex<(i32, BTreeMap<i32, File>)>,
+    /// Weak, so that the teardown can see the context go.
+    iommufd: OnceLock<Weak<Context>>,
+    eventfds: OnceLock<Vec<Arc<CountingTrigger>>>,
 }
 
 impl Fds {
@@ -122,6 +135,28 @@ impl FdHost for Fds {
     fn map_file(&self, _fd: i32) -> Result<Arc<dyn FileBacking>, Errno> {
         Err(Errno::EBADF)
     }
+    fn is_open(&self, fd: i32) -> bool {
+        fd == IOMMUFD_FD
+            || (EVENTFD_BASE..EVENTFD_BASE + EVENTFDS).contains(&fd)
+            || self.get(fd).is_some()
+    }
+    fn iommufd(&self, fd: i32) -> Result<Arc<Context>, Errno> {
+        match self.iommufd.get().and_then(Weak::upgrade) {
+            Some(ctx) if fd == IOMMUFD_FD => Ok(ctx),
+            _ if self.is_open(fd) => Err(Errno::EBADFD),
+            _ => Err(Errno::EBADF),
+        }
+    }
+    fn eventfd(&self, fd: i32) -> Result<Arc<dyn Trigger>, Errno> {
+        let found = fd
+            .checked_sub(EVENTFD_BASE)
+            .and_then(|i| self.eventfds.get()?.get(usize::try_from(i).ok()?));
+        match found {
+            Some(t) => Ok(t.clone() as Arc<dyn Trigger>),
+            None if self.is_open(fd) => Err(Errno::EINVAL),
+            None => Err(Errno::EBADF),
+        }
+    }
 }
 
 /// A call turned into what `ioctl` passes.
@@ -151,11 +186,14 @@ pub struct World {
     pub user_locked: Arc<LockedVm>,
     pub mm_locked: Arc<LockedVm>,
     pub ctx: Arc<Context>,
+    /// The VFIO device file of the sequence's device, opened (not bound), if it has one.
+    pub device: Option<VfioDeviceFile>,
 }
 
 impl World {
-    /// A fresh world behind `model`, opened as `/dev/vfio/vfio` if `vfio_node`.
-    pub fn new(model: &str, vfio_node: bool) -> Result<Self, String> {
+    /// A fresh world behind `model`, opened as `/dev/vfio/vfio` if `vfio_node`, with a device
+    /// file of a new function of the device model `device` behind the same IOMMU.
+    pub fn new(model: &str, vfio_node: bool, device: Option<&str>) -> Result<Self, String> {
         let model = uiommu_core::driver::model(model).ok_or(format!("no model {model}"))?;
         let mem = Arc::new(TestMemory::new());
         mem.map(ARG_RW, 2 * PAGE);
@@ -191,13 +229,39 @@ impl World {
         } else {
             Node::Iommu
         };
+        let driver = model.create();
+        let device = match device {
+            None => None,
+            Some(name) => {
+                let dm = uiommu_devices::registry::device_model(name)
+                    .ok_or(format!("no device model {name}"))?;
+                let phys = Arc::clone(&driver)
+                    .probe_device(uiommu_core::iommu::DeviceSpec::default())
+                    .map_err(|e| format!("probe_device: {e:?}"))?;
+                let function = dm.create(Arc::new(phys));
+                // The function's DMA lands in the same fake address space the calls use.
+                let dma_memory: uiommu_devices::dma::ProcessMemory = mem.clone();
+                Some(VfioDeviceFile::open(
+                    function,
+                    dma_memory,
+                    PciAddress::default(),
+                ))
+            }
+        };
+        let ctx = Context::new(process, node, driver);
+        let fds = Fds::default();
+        let _ = fds.iommufd.set(Arc::downgrade(&ctx));
+        let _ = fds
+            .eventfds
+            .set((0..EVENTFDS).map(|_| CountingTrigger::new()).collect());
         Ok(World {
-            ctx: Context::new(process, node, model.create()),
+            ctx,
             mem,
-            fds: Fds::default(),
+            fds,
             registry,
             user_locked,
             mm_locked,
+            device,
         })
     }
 
@@ -329,16 +393,36 @@ impl World {
         ARG_RW
     }
 
-    /// `ioctl(fd, cmd, arg)`.
+    /// `ioctl(fd, cmd, arg)` on the file the command is made on, or the device file's
+    /// `pread`/`pwrite` (its byte count as the result). A device command in a world
+    /// without a device is `EBADF`, as on a closed fd.
     pub fn dispatch(&self, p: &Prepared) -> Result<i64, Errno> {
         let caller = Caller::opener(self.mem.as_ref(), &self.fds);
-        dispatch(&self.ctx, &caller, p.command.cmd, p.arg)
+        let device = || self.device.as_ref().ok_or(Errno::EBADF);
+        match p.command.target {
+            Target::Iommufd => dispatch(&self.ctx, &caller, p.command.cmd, p.arg),
+            Target::Device => device()?.ioctl(&caller, p.command.cmd, p.arg),
+            Target::DeviceRegion { write } => {
+                let (offset, len, buf) = (p.get(0, 8), p.get(8, 8), p.get(16, 8));
+                let buf = UserBuffer {
+                    // Address 0 stands for the struct's own `data` word.
+                    addr: if buf == 0 { p.arg + 24 } else { buf },
+                    len: usize::try_from(len).map_err(|_| Errno::EINVAL)?,
+                };
+                let n = if write {
+                    device()?.region_write(&caller, offset, buf)?
+                } else {
+                    device()?.region_read(&caller, offset, buf)?
+                };
+                Ok(n as i64)
+            }
+        }
     }
 
     /// The struct as the call left it in memory (the bytes written if it cannot be read).
     pub fn read_back(&self, p: &Prepared) -> Prepared {
         let mut out = p.clone();
-        if p.command.value_arg {
+        if p.command.value_arg || p.command.target != Target::Iommufd {
             return out;
         }
         let n = p.command.size.min(p.bytes.len());
@@ -346,8 +430,8 @@ impl World {
         out
     }
 
-    /// Closes every fd and the context: what is left afterwards must be nothing. Returns the
-    /// context, weakly, so that the caller can check it is gone.
+    /// Closes the device file, every fd and the context: what is left afterwards must be
+    /// nothing. Returns the context, weakly, so that the caller can check it is gone.
     pub fn close(
         self,
     ) -> (
@@ -356,6 +440,9 @@ impl World {
         Arc<LockedVm>,
         Arc<LockedVm>,
     ) {
+        if let Some(d) = &self.device {
+            d.release();
+        }
         self.fds.close_all();
         let weak = Arc::downgrade(&self.ctx);
         drop(self.ctx);

@@ -3,9 +3,11 @@
 //! an IOVA, a length, a user pointer, flags, a reserved word...), mostly valid and often at an
 //! edge, so that calls get past their first checks and then fail in the interesting places.
 
+mod device;
+
 use crate::MAX_CALLS;
 use crate::call::{ArgPlace, Call, Field, ObjKind, Region, Sequence, Val};
-use crate::spec::{self, Command, TEST_OPS};
+use crate::spec::{self, Command, TEST_OPS, Target};
 use crate::world::PAGE;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -135,6 +137,8 @@ struct Gen {
     /// flags, IDs of the right kind, a writable struct. Half the calls are, so that sequences
     /// build objects and mappings for the other half to break.
     clean: bool,
+    /// The sequence has a device: its file's commands are drawn too.
+    device: bool,
 }
 
 impl Gen {
@@ -321,7 +325,11 @@ impl Gen {
 
     fn call(&mut self) -> Call {
         self.clean = self.one_in(2);
-        let all = spec::commands();
+        let device = self.device;
+        let all: Vec<&Command> = spec::commands()
+            .iter()
+            .filter(|c| device || c.target == Target::Iommufd)
+            .collect();
         let total: u32 = all.iter().map(|c| c.weight).sum();
         let mut pick = self.rng.random_range(0..total);
         let c = all
@@ -337,6 +345,9 @@ impl Gen {
 
     /// A call of `c` (of test operation `op`, else one drawn).
     fn call_of(&mut self, c: &Command, op: Option<u32>) -> Call {
+        if let Target::DeviceRegion { .. } = c.target {
+            return self.region_call(c);
+        }
         if c.value_arg {
             let v = match self.rng.random_range(0..6) {
                 0 => self.rng.random(),
@@ -363,9 +374,13 @@ impl Gen {
         // The test command's union members are drawn by operation below.
         let payload = TEST_CMD_PAYLOAD_OFFSET..TEST_CMD_PAYLOAD_OFFSET + TEST_CMD_PAYLOAD_SIZE;
         let union = |f: &&FieldLayout| c.name == "IOMMU_TEST_CMD" && payload.contains(&f.offset);
+        let mut len = len;
         for f in c.fields.iter().filter(|f| !union(f)) {
             let val = match kind(f.c_path, f.offset) {
                 Kind::Size if !self.one_in(16) => Val::Lit(u64::from(len)),
+                _ if c.target == Target::Device => self
+                    .device_value(c, f)
+                    .unwrap_or_else(|| self.value(c.name, f)),
                 _ => self.value(c.name, f),
             };
             push(f.offset, f.size.min(8), val);
@@ -395,6 +410,17 @@ impl Gen {
                 );
             }
         }
+        if c.name == "VFIO_DEVICE_SET_IRQS" {
+            let (with_data, data) = self.irq_set_data(len, &mut fields);
+            // `argsz` covers the data when clean.
+            if self.clean {
+                if let Some(f) = fields.iter_mut().find(|f| f.offset == 0) {
+                    f.val = Val::Lit(u64::from(with_data));
+                }
+            }
+            len = with_data;
+            fields.extend(data);
+        }
         if !self.clean || self.one_in(2) {
             self.aim_at_an_area(c, &mut fields);
         }
@@ -412,7 +438,7 @@ impl Gen {
     /// Most sequences start by building something: an IOAS, mock devices attached to it, and
     /// for the VFIO node the compatibility IOAS and its type.
     fn prologue(&mut self, vfio_node: bool) -> Vec<Call> {
-        if self.one_in(4) {
+        if self.one_in(if self.device { 8 } else { 4 }) {
             return Vec::new();
         }
         self.clean = true;
@@ -433,6 +459,9 @@ impl Gen {
             iommu.arg = ArgPlace::Value(u64::from(VFIO_TYPE1v2_IOMMU));
             calls.push(iommu);
         }
+        if self.device {
+            calls.extend(self.device_prologue());
+        }
         calls
     }
 }
@@ -442,10 +471,13 @@ pub fn generate(seed: u64) -> Sequence {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
         clean: false,
+        device: false,
     };
     let models = uiommu_core::driver::MODELS;
     let model = models[g.rng.random_range(0..models.len())].name.to_string();
     let vfio_node = g.one_in(5);
+    // A device file binds only to an iommufd (`VFIO_DEVICE_BIND_IOMMUFD` takes `/dev/iommu`).
+    g.device = !vfio_node && g.one_in(3);
     let n = g.rng.random_range(1..=MAX_CALLS);
     let mut calls = g.prologue(vfio_node);
     calls.truncate(n);
@@ -455,6 +487,7 @@ pub fn generate(seed: u64) -> Sequence {
     Sequence {
         model,
         vfio_node,
+        device: g.device.then(|| "edu".to_string()),
         calls,
     }
 }
