@@ -256,7 +256,9 @@ bench_report() { # LOG
 			printf "%-38s | %-40s | %s\n", "", "kernel", "uiommu"
 			for (i = 1; i <= n; i++)
 				printf "%-38s | %-40s | %s\n", order[i], fig["kernel", order[i]], fig["uiommu", order[i]]
-		}' | sed 's/^/real-kernel:   /' >&2
+		}' | tee "$CACHE/real-kernel/bench.txt" | sed 's/^/real-kernel:   /' >&2
+	{ echo; echo "as printed:"; tr -d '\r' <"$log" | grep -a -E '^(BENCH|GUEST: bench)'; } >>"$CACHE/real-kernel/bench.txt"
+	log "bench figures kept in $CACHE/real-kernel/bench.txt"
 }
 
 # The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
