@@ -20,10 +20,10 @@ use thiserror::Error;
 use uiommu_core::context::Handle;
 use uiommu_core::device::Device;
 use uiommu_core::dma::{DmaError, DmaTarget};
-use uiommu_uapi::Errno;
 use uiommu_core::iommu::translate::DmaFault;
 use uiommu_core::iommu::{NO_PASID, PhysDevice};
 use uiommu_pt::Access;
+use uiommu_uapi::Errno;
 use uiommu_uapi::UserMemory;
 
 /// The owning process's memory, as the DMA engine reads it.

@@ -14,8 +14,8 @@
 //!
 //! # Processing each descriptor (`struct ioat_dma_descriptor`)
 //! 1. The 64 bytes are fetched through the IOMMU; a refusal is NEXT_ADDR_ERR. The first
-//!    descriptor must be 64-byte aligned (CHAIN_ADDR_VALUE_ERR), so must each `next`
-//!    (NEXT_DESC_ALIGN_ERR).
+//!    descriptor must be 64-byte aligned (CHAIN_ADDR_VALUE_ERR, when the chain starts), so
+//!    must each `next` (NEXT_DESC_ALIGN_ERR, when it is to be fetched).
 //! 2. A size of 0 or above 2^XFERCAP is LENGTH_ERR; an operation other than copy is
 //!    CONTROL_ERR (the DMA capability register offers none); a null descriptor moves nothing.
 //! 3. The copy moves `size` bytes from `src` to `dst`, each page of both through the IOMMU
@@ -259,6 +259,9 @@ impl Channel {
             self.state = State::Active;
             let at = self.next;
             self.current = at;
+            if at % DESC_SIZE != 0 {
+                return attention | self.fail(bus, CHANERR_NEXT_DESC_ALIGN);
+            }
             let desc = match self.execute(bus, xfercap, at) {
                 Ok(desc) => desc,
                 Err(bits) => return attention | self.fail(bus, bits),
@@ -274,10 +277,6 @@ impl Channel {
             }
             if desc.ctl & CTL_INT_EN != 0 {
                 attention |= self.interrupt();
-            }
-            if self.state == State::Active && self.next % DESC_SIZE != 0 {
-                self.current = self.next;
-                return attention | self.fail(bus, CHANERR_NEXT_DESC_ALIGN);
             }
         }
         attention
