@@ -193,17 +193,12 @@ impl Model for Ioat {
     }
 
     fn bar_write(&mut self, bus: &mut Bus, _bar: u8, offset: u64, data: &[u8]) {
-        match offset {
-            o if o < CHANNEL_BASE => self.device_write(bus, o, data),
-            o if o < CHANNEL_BASE + CHANNEL_SIZE => {
-                if self
-                    .channel
-                    .write(bus, XFERCAP_LOG2, o - CHANNEL_BASE, data)
-                {
-                    self.attention(bus);
-                }
-            }
-            _ => {}
+        if offset < CHANNEL_BASE {
+            return self.device_write(bus, offset, data);
+        }
+        let at = offset - CHANNEL_BASE;
+        if at < CHANNEL_SIZE && self.channel.write(bus, XFERCAP_LOG2, at, data) {
+            self.attention(bus);
         }
     }
 

@@ -31,7 +31,7 @@ fn a_chain_runs_to_dmacount_and_appends_from_the_last_next() {
     set_chan(&mut s.f, DMACOUNT, 2, 3);
     assert_eq!(s.get(DST, 3 * PAGE as usize), data);
     let sts = chan(&mut s.f, CHANSTS, 8);
-    assert_eq!(sts, DESCS + 2 * DESC_SIZE | State::Done as u64);
+    assert_eq!(sts, (DESCS + 2 * DESC_SIZE) | State::Done as u64);
     assert_eq!(chan(&mut s.f, CDAR, 8), DESCS + 2 * DESC_SIZE);
     // SUSPEND, then a new chain from CHAINADDR counts from zero again.
     set_chan(&mut s.f, CHANCMD, 1, CHANCMD_SUSPEND.into());
