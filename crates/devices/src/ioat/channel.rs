@@ -30,10 +30,12 @@
 //!    if it asks (INT_EN).
 //!
 //! An error sets its CHANERR bit and halts the channel (every error modelled is one after
-//! which the data did not move, so ANY_ERR_ABORT_EN changes nothing); CHANSTS keeps the last
-//! completed descriptor, CDAR names the failed one. With ERR_COMPLETION_EN the completion is
-//! written, with ERR_INT_EN the channel asks for an interrupt. An interrupt is granted only
-//! while CHANCTRL's INT_REARM is set, and clears it: software re-arms after each.
+//! which the data did not move, so ANY_ERR_ABORT_EN changes nothing, and CHANERR_MASK, which
+//! Linux sets only for the XOR and P+Q check results, is stored and masks nothing); CHANSTS
+//! keeps the last completed descriptor, CDAR names the failed one. With ERR_COMPLETION_EN the
+//! completion is written, with ERR_INT_EN the channel asks for an interrupt. An interrupt is
+//! granted only while CHANCTRL's INT_REARM is set, and clears it: software re-arms after each
+//! (one asked for while disarmed is not kept for later).
 //!
 //! # Timing
 //! As edu's engine, the chain runs to its end inside the register write that starts it: a
