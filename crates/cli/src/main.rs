@@ -8,6 +8,7 @@
 
 mod devices;
 mod exec;
+mod host_check;
 mod library;
 mod status;
 
