@@ -1,4 +1,5 @@
-//! What `fstat` shows of a virtual fd opened from a device node of ours: the node itself, as
+//! What `fstat` and `readlink("/proc/self/fd/N")` show of a virtual fd opened from a device
+//! node of ours. `fstat`: the node itself, as
 //! `stat` of its path shows it ([`crate::vfs::meta`]) — a character device with the node's
 //! numbers, which is how a program checks that it opened the VFIO device it meant (QEMU's
 //! vfio-pci compares `S_ISCHR` and `st_rdev` after opening `/dev/vfio/devices/vfioN`).
@@ -18,11 +19,35 @@ use uiommu_abi::host::Node;
 /// The `stat` of the node `fd` was opened from, if it is a virtual fd opened from a node of
 /// the emulated devices' tree.
 pub fn node_meta(fd: c_int) -> Option<Meta> {
+    let path = node_path(fd)?;
+    let node = emulated::registry()?.tree().get(&path)?;
+    Some(vfs::meta(&path, node))
+}
+
+/// What `readlink` of `/proc/self/fd/N` shows for a virtual fd opened from one of our nodes:
+/// the node's path, as Linux shows the device file's (`d_path`), where the host would show
+/// the backing memfd.
+pub fn proc_fd_link(path: &[u8]) -> Option<String> {
+    let pid = crate::process::pid().to_string();
+    let rest = path.strip_prefix(b"/proc/")?;
+    let (who, rest) = rest.split_at(rest.iter().position(|&b| b == b'/')?);
+    if who != b"self" && who != b"thread-self" && who != pid.as_bytes() {
+        return None;
+    }
+    let n = std::str::from_utf8(rest.strip_prefix(b"/fd/")?).ok()?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    node_path(n.parse().ok()?)
+}
+
+/// The path of the node virtual fd `fd` was opened from.
+fn node_path(fd: c_int) -> Option<String> {
     if TABLE.is_empty() {
         return None;
     }
     let entry = TABLE.get(fd)?.ok()?;
-    let path = match &entry.object {
+    Some(match &entry.object {
         Object::Device(d) => d.node.clone()?,
         Object::Group(g) => g.node.clone(),
         Object::Context(_) => {
@@ -33,7 +58,27 @@ pub fn node_meta(fd: c_int) -> Option<Meta> {
             }
         }
         _ => return None,
-    };
-    let node = emulated::registry()?.tree().get(&path)?;
-    Some(vfs::meta(&path, node))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_process_s_fd_links_are_looked_at() {
+        // No virtual fd is open in the test process: every form parses, none is ours.
+        let me = format!("/proc/{}/fd/3", crate::process::pid());
+        for p in ["/proc/self/fd/3", "/proc/thread-self/fd/3", me.as_str()] {
+            assert_eq!(proc_fd_link(p.as_bytes()), None, "{p}");
+        }
+        for p in [
+            "/proc/1/fd/3",
+            "/proc/self/fd/",
+            "/proc/self/fd/3x",
+            "/proc/self/fdinfo/3",
+        ] {
+            assert_eq!(proc_fd_link(p.as_bytes()), None, "{p}");
+        }
+    }
 }

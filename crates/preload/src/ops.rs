@@ -529,10 +529,14 @@ pub fn adopt_inherited() {
         else {
             continue;
         };
-        let Ok(target) = std::fs::read_link(ent.path()) else {
+        // The system call itself: the exported `readlink` shows a virtual fd's node instead.
+        let Some(target) = std::ffi::CString::new(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .and_then(|p| sys::readlink(&p))
+        else {
             continue;
         };
-        if let Some(node) = backing::node_of_link(target.as_os_str().as_encoded_bytes())
+        if let Some(node) = backing::node_of_link(&target)
             && let Some(iommu) = config::iommu()
         {
             let ctx = Context::new(process::current(), node, iommu);

@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -178,7 +179,8 @@ fn without_devices_only_the_misc_nodes_are_added() {
 }
 
 /// No sysfs entry; `/dev/iommu` and `/dev/vfio/vfio` are there as the misc character devices
-/// they are on Linux, and an fd opened from one is that node to `fstat`.
+/// they are on Linux, and an fd opened from one is that node to `fstat` and to `readlink` of
+/// `/proc/self/fd/N`.
 fn no_devices() {
     assert!(!Path::new("/sys/bus/pci/devices/0000:00:10.0").exists());
     assert!(!names("/sys/bus/pci/devices").contains("0000:00:10.0"));
@@ -188,12 +190,19 @@ fn no_devices() {
         assert!(node.file_type().is_char_device(), "{path}");
         let dev = node.rdev();
         assert_eq!((libc::major(dev), libc::minor(dev)), rdev, "{path}");
-        let open = std::fs::File::open(path).unwrap().metadata().unwrap();
+        let file = std::fs::File::open(path).unwrap();
+        let open = file.metadata().unwrap();
         assert!(open.file_type().is_char_device(), "{path} opened");
         assert_eq!(
             (open.rdev(), open.ino()),
             (dev, node.ino()),
             "{path} opened"
+        );
+        let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new(path),
+            "{link}"
         );
     }
     assert!(names("/dev/vfio").contains("vfio"));
