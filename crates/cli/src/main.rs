@@ -7,6 +7,7 @@
 //! in sysfs and `/dev/vfio` as vfio-pci shows one; `uiommu devices` lists the models.
 
 mod devices;
+mod embedded;
 mod exec;
 mod library;
 mod status;
