@@ -3,9 +3,10 @@
 # tests/selftests/SUITE/:
 #   iommufd  tools/testing/selftests/iommu: iommufd and iommufd_fail_nth (the selftest's mock
 #            devices, IOMMU_TEST_CMD)
-#   vfio     tools/testing/selftests/vfio: the 7 VFIO binaries, against an emulated edu device
-#            (`--device edu`), once behind every IOMMU model `uiommu drivers` lists; a case is
-#            named MODEL/FIXTURE.variant.test
+#   vfio     tools/testing/selftests/vfio: the 7 VFIO binaries, once behind every IOMMU model
+#            `uiommu drivers` lists against each emulated device of VFIO_DEVICES: edu (a case
+#            is named MODEL/FIXTURE.variant.test) and the IOAT DMA engine whose selftest
+#            driver vfio_pci_driver_test runs (MODEL/ioat/FIXTURE.variant.test)
 #
 #   scripts/selftests.sh [--suite iommufd|vfio] [--debug] [--no-build] [--update] [--keep DIR]
 #                        [--hugepages N]
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
 	--update) update=1 ;;
 	--keep) keep=$2; shift ;;
 	--hugepages) hugepages=$2; shift ;;
-	-h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "selftests: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -151,14 +152,20 @@ run_iommufd() {
 		--fault-injection -- "$OUT/iommufd_fail_nth"
 }
 
-# The edu device the VFIO selftests drive (VFIO_SELFTESTS_BDF's format).
+# The devices the VFIO selftests drive, one at a time, at one address (VFIO_SELFTESTS_BDF's
+# format). edu's cases keep the names they were first listed under.
+VFIO_DEVICES="edu ioat"
 VFIO_BDF=0000:00:10.0
 run_vfio() {
-	local model t
+	local model dev prefix t
 	for model in $("$UIOMMU" drivers | cut -d' ' -f1); do
-		for t in $(cat "$OUT/binaries"); do
-			run_one "$LOGS/$model-$t.log" "$model/" "$OUT/$t" --driver "$model" \
-				--device "edu,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
+		for dev in $VFIO_DEVICES; do
+			prefix=$model/
+			[ "$dev" = edu ] || prefix=$model/$dev/
+			for t in $(cat "$OUT/binaries"); do
+				run_one "$LOGS/$model-$dev-$t.log" "$prefix" "$OUT/$t" --driver "$model" \
+					--device "$dev,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
+			done
 		done
 	done
 }

@@ -3,8 +3,8 @@
 //! preload library in [`DEVICES_ENV`]; both parse them here.
 //!
 //! # Grammar
-//! One device is `MODEL[,bdf=DDDD:BB:DD.F][,group=N]` (hexadecimal address, the domain may be
-//! left out; decimal group). [`DEVICES_ENV`] holds the devices separated by `;`, in order.
+//! One device is `MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N]` (hexadecimal address, the
+//! domain may be left out; decimal group and cdev index). [`DEVICES_ENV`] holds the devices separated by `;`, in order.
 //!
 //! # Defaults
 //! - address: `0000:00:SS.0` for the first slot `SS` from [`DEFAULT_SLOT`] (0x10) up that no
@@ -12,7 +12,9 @@
 //! - group: one per device, counting down from [`DEFAULT_GROUP_TOP`] (9999) over the numbers no
 //!   device names, far above the groups a host numbers from 0 (the launcher also refuses a
 //!   number the host's `/sys/kernel/iommu_groups` already has);
-//! - cdev: `vfioN` with `N` the device's position in the list.
+//! - cdev: `vfioN` with `N` the lowest index no device names and the host does not have
+//!   (the launcher passes the host's `/dev/vfio/devices` to [`parse_on_host`]): a program that
+//!   also opens the host's own VFIO devices must not find two `vfio0`.
 //!
 //! Devices may share a group by naming it; two devices at one address are an error.
 
@@ -105,8 +107,8 @@ impl fmt::Display for Placement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{},bdf={},group={}",
-            self.model.name, self.bdf, self.group
+            "{},bdf={},group={},cdev={}",
+            self.model.name, self.bdf, self.group, self.cdev
         )
     }
 }
@@ -116,6 +118,7 @@ struct Request {
     model: &'static DeviceModel,
     bdf: Option<Bdf>,
     group: Option<u32>,
+    cdev: Option<u32>,
 }
 
 fn parse_one(spec: &str) -> Result<Request, String> {
@@ -132,6 +135,7 @@ fn parse_one(spec: &str) -> Result<Request, String> {
         model,
         bdf: None,
         group: None,
+        cdev: None,
     };
     for field in fields {
         match field.split_once('=') {
@@ -144,9 +148,17 @@ fn parse_one(spec: &str) -> Result<Request, String> {
                     .ok_or_else(|| format!("malformed IOMMU group {v:?} (a number 0..2^31)"))?;
                 req.group = Some(g);
             }
+            Some(("cdev", v)) => {
+                let n = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&n| i32::try_from(n).is_ok())
+                    .ok_or_else(|| format!("malformed VFIO cdev index {v:?} (a number 0..2^31)"))?;
+                req.cdev = Some(n);
+            }
             _ => {
                 return Err(format!(
-                    "unknown device option {field:?} in {spec:?} (expected bdf=DDDD:BB:DD.F or group=N)"
+                    "unknown device option {field:?} in {spec:?} (expected bdf=DDDD:BB:DD.F, group=N or cdev=N)"
                 ));
             }
         }
@@ -156,6 +168,15 @@ fn parse_one(spec: &str) -> Result<Request, String> {
 
 /// The devices `specs` describe, one per item, with their defaults filled in.
 pub fn parse<'a>(specs: impl IntoIterator<Item = &'a str>) -> Result<Vec<Placement>, String> {
+    parse_on_host(specs, &|_| false)
+}
+
+/// [`parse`], on a host whose own VFIO cdevs are the indexes `host_cdev` is true of: no
+/// default index is one of them.
+pub fn parse_on_host<'a>(
+    specs: impl IntoIterator<Item = &'a str>,
+    host_cdev: &dyn Fn(u32) -> bool,
+) -> Result<Vec<Placement>, String> {
     let reqs = specs
         .into_iter()
         .map(parse_one)
@@ -168,6 +189,15 @@ pub fn parse<'a>(specs: impl IntoIterator<Item = &'a str>) -> Result<Vec<Placeme
         named_bdfs.push(bdf);
     }
     let named_groups: Vec<u32> = reqs.iter().filter_map(|r| r.group).collect();
+    let mut named_cdevs: Vec<u32> = Vec::new();
+    for n in reqs.iter().filter_map(|r| r.cdev) {
+        if named_cdevs.contains(&n) {
+            return Err(format!("two devices with VFIO cdev index {n}"));
+        }
+        named_cdevs.push(n);
+    }
+    let mut free_cdevs =
+        (0..=i32::MAX as u32).filter(|n| !named_cdevs.contains(n) && !host_cdev(*n));
     let mut free_slots = (DEFAULT_SLOT..32).map(|device| Bdf {
         domain: 0,
         bus: 0,
@@ -176,7 +206,7 @@ pub fn parse<'a>(specs: impl IntoIterator<Item = &'a str>) -> Result<Vec<Placeme
     });
     let mut free_groups = (0..=DEFAULT_GROUP_TOP).rev();
     let mut out = Vec::with_capacity(reqs.len());
-    for (cdev, r) in (0u32..).zip(reqs) {
+    for r in reqs {
         let bdf = match r.bdf {
             Some(b) => b,
             None => free_slots
@@ -190,6 +220,12 @@ pub fn parse<'a>(specs: impl IntoIterator<Item = &'a str>) -> Result<Vec<Placeme
                 .by_ref()
                 .find(|g| !named_groups.contains(g))
                 .ok_or("no free default IOMMU group left; give group=")?,
+        };
+        let cdev = match r.cdev {
+            Some(n) => n,
+            None => free_cdevs
+                .next()
+                .ok_or("no free VFIO cdev index left; give cdev=")?,
         };
         out.push(Placement {
             model: r.model,
@@ -248,9 +284,28 @@ mod tests {
                 ("0000:00:12.0".to_string(), 9997, 2),
             ]
         );
-        assert_eq!(format_list(&d[..1]), "edu,bdf=0000:00:11.0,group=9999");
+        assert_eq!(
+            format_list(&d[..1]),
+            "edu,bdf=0000:00:11.0,group=9999,cdev=0"
+        );
         let back = parse_list(&format_list(&d)).unwrap();
         assert_eq!(format_list(&back), format_list(&d));
+    }
+
+    #[test]
+    fn default_cdevs_skip_the_named_and_the_hosts() {
+        let d = parse_on_host(["edu", "edu,cdev=1", "edu"], &|n| n == 0 || n == 2).unwrap();
+        let cdevs: Vec<u32> = d.iter().map(|p| p.cdev).collect();
+        assert_eq!(cdevs, [3, 1, 4]);
+        let back = parse_list(&format_list(&d)).unwrap();
+        assert_eq!(back.iter().map(|p| p.cdev).collect::<Vec<_>>(), cdevs);
+        let dup = parse(["edu,cdev=2", "edu,cdev=2"]).unwrap_err();
+        assert!(dup.contains("two devices with VFIO cdev index 2"), "{dup}");
+        assert!(
+            parse(["edu,cdev=x"])
+                .unwrap_err()
+                .contains("malformed VFIO cdev")
+        );
     }
 
     #[test]

@@ -653,7 +653,10 @@ fn config_space_is_the_virtual_view() {
 fn bar0_reaches_edus_registers_with_vfio_pcis_access_rules() {
     let s = Setup::ready("mock");
     let mut b = [0u8; 4];
-    // Memory Space disabled: EIO.
+    // The open enabled Memory Space (`pci_enable_device`); with it disabled: EIO.
+    assert_eq!(s.cfg32(COMMAND) & u32::from(MEM_MASTER), 0x2);
+    assert_eq!(s.bar32(IDENTIFICATION), IDENTIFICATION_VALUE);
+    s.set_cfg16(COMMAND, 0);
     assert_eq!(s.read(0, 0, &mut b), Err(Errno::EIO));
     s.set_cfg16(COMMAND, MEM_MASTER);
     assert_eq!(s.bar32(IDENTIFICATION), IDENTIFICATION_VALUE);
@@ -726,6 +729,7 @@ fn mmap_of_a_bar_follows_vfio_pci_core_mmaps_checks_and_its_accesses_reach_edu()
 
     // The accesses of the mapping: EIO with Memory Space off, as pread's.
     let mut b = [0u8; 4];
+    s.set_cfg16(COMMAND, 0);
     assert_eq!(
         s.file.mmio(0, IDENTIFICATION, &mut b, false),
         Err(Errno::EIO)

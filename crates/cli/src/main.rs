@@ -3,7 +3,7 @@
 //! `uiommu exec [--driver NAME] [--fault-injection] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
 //! that its `/dev/iommu` and `/dev/vfio/vfio` are served by uiommu, and exits as PROGRAM did.
 //! `uiommu drivers` lists the IOMMU models `--driver` accepts. Each
-//! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N]` adds an emulated PCI device the program finds
+//! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N]` adds an emulated PCI device the program finds
 //! in sysfs and `/dev/vfio` as vfio-pci shows one; `uiommu devices` lists the models.
 //! `uiommu info [--device BDF] [--json] [--driver NAME]` shows the host's IOMMU units, groups
 //! and devices and decodes `IOMMU_GET_HW_INFO` of each device named (uiommu's model with
@@ -12,6 +12,7 @@
 mod devices;
 mod embedded;
 mod exec;
+mod host_check;
 mod info;
 mod library;
 mod status;
@@ -38,10 +39,11 @@ enum Command {
         /// IOMMU model the devices (the selftest's IOMMU_TEST_OP_MOCK_DOMAIN) sit behind.
         #[arg(long, default_value = exec::default_driver(), value_parser = exec::drivers())]
         driver: String,
-        /// An emulated PCI device: MODEL[,bdf=DDDD:BB:DD.F][,group=N] (repeatable). Defaults:
-        /// addresses 0000:00:10.0 up, one IOMMU group each from 9999 down, /dev/vfio/devices/vfioN
-        /// in order. `uiommu devices` lists the models.
-        #[arg(long = "device", value_name = "MODEL[,bdf=..][,group=N]")]
+        /// An emulated PCI device: MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N] (repeatable).
+        /// Defaults: addresses 0000:00:10.0 up, one IOMMU group each from 9999 down,
+        /// /dev/vfio/devices/vfioN from 0 up past the host's own. `uiommu devices` lists the
+        /// models.
+        #[arg(long = "device", value_name = "MODEL[,bdf=..][,group=N][,cdev=N]")]
         devices: Vec<String>,
         /// Emulate the kernel's fault injection: each thread's
         /// /proc/self/task/TID/fail-nth fails the Nth allocation uiommu makes for it, and

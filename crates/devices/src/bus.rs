@@ -4,7 +4,7 @@
 
 use crate::config::ConfigSpace;
 use crate::config::spec::{COMMAND_MASTER, STATUS, STATUS_INTERRUPT, STATUS_REC_MASTER_ABORT};
-use crate::dma::{DmaAbort, DmaPort};
+use crate::dma::{CopyAbort, CopySide, DmaAbort, DmaPort};
 use crate::irq::Interrupts;
 use uiommu_core::dma::DmaError;
 
@@ -49,6 +49,29 @@ impl Bus {
             return Err(DmaAbort::MasterAbort);
         }
         self.dma.write(pasid, iova, data)
+    }
+
+    /// The function copies `len` bytes from `src` to `dst` by its own read and write
+    /// requests ([`DmaPort::copy`]): without Bus Master Enable the first read master-aborts;
+    /// a refused read sets Received Master Abort as [`Self::dma_read`] does.
+    pub fn dma_copy(&mut self, pasid: u32, src: u64, dst: u64, len: u64) -> Result<(), CopyAbort> {
+        let r = if self.master() {
+            self.dma.copy(pasid, src, dst, len)
+        } else {
+            Err(CopyAbort {
+                side: CopySide::Source,
+                abort: DmaAbort::MasterAbort,
+                done: 0,
+            })
+        };
+        if let Err(e) = &r {
+            let page_request = matches!(e.abort, DmaAbort::Iommu(DmaError::PageRequest(_)));
+            if e.side == CopySide::Source && !page_request {
+                self.config
+                    .set_word_bits(STATUS, STATUS_REC_MASTER_ABORT, true);
+            }
+        }
+        r
     }
 
     /// Signals message `vector` (MSI-X if enabled, else MSI). `false` if neither is enabled.

@@ -23,6 +23,7 @@ use uiommu_core::dma::{DmaError, DmaTarget};
 use uiommu_core::iommu::translate::DmaFault;
 use uiommu_core::iommu::{NO_PASID, PhysDevice};
 use uiommu_pt::Access;
+use uiommu_uapi::Errno;
 use uiommu_uapi::UserMemory;
 
 /// The owning process's memory, as the DMA engine reads it.
@@ -38,6 +39,31 @@ pub enum DmaAbort {
     #[error("IOMMU: {0:?}")]
     Iommu(DmaError),
 }
+
+/// The side of a copy whose request did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopySide {
+    /// A read of the source.
+    Source,
+    /// A write of the destination.
+    Destination,
+}
+
+/// A copy that stopped: where, why, and how far it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{side:?} after {done} bytes: {abort}")]
+pub struct CopyAbort {
+    /// The side refused.
+    pub side: CopySide,
+    /// Why.
+    pub abort: DmaAbort,
+    /// Bytes copied before the refused request (all of them written).
+    pub done: u64,
+}
+
+/// The most bytes one copy of user memory moves: a bound on the bounce buffer a memory that
+/// cannot copy in place needs.
+const MAX_RUN: u64 = 4 << 20;
 
 /// Binding a requester that is not this function's device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -171,5 +197,77 @@ impl DmaPort {
                 .write(iova, data, &**mem)
                 .map_err(DmaAbort::Iommu),
         })
+    }
+
+    /// The function copies `len` bytes from `src` to `dst` (IOVAs with `pasid`), as a DMA
+    /// engine does: each page of both sides is translated (so a refusal is the IOMMU's fault
+    /// on the side it hit), and the stretches that are contiguous in output on both sides
+    /// move in one copy of user memory, without a pass through a buffer of the function's.
+    /// The bytes before a refused page are copied. A range that wraps the address space is
+    /// refused before any request (`EOVERFLOW`); output memory the process does not have
+    /// (`EFAULT`) is reported on the source side, the copy's first access.
+    pub fn copy(&self, pasid: u32, src: u64, dst: u64, len: u64) -> Result<(), CopyAbort> {
+        let abort = |side, abort, done| CopyAbort { side, abort, done };
+        let Some((dev, mem)) = &self.bound else {
+            return Err(abort(CopySide::Source, DmaAbort::MasterAbort, 0));
+        };
+        let last = len.saturating_sub(1);
+        for (side, at) in [(CopySide::Source, src), (CopySide::Destination, dst)] {
+            if at.checked_add(last).is_none() {
+                let e = DmaAbort::Iommu(DmaError::Access(Errno::EOVERFLOW));
+                return Err(abort(side, e, 0));
+            }
+        }
+        let mem = &**mem;
+        let target = DmaTarget::resolve(dev, pasid);
+        // The pending run: (offset, source output, destination output, length).
+        let mut run: Option<(u64, u64, u64, u64)> = None;
+        let flush = |run: Option<(u64, u64, u64, u64)>| match run {
+            Some((off, s, d, n)) => mem.copy(d, s, n as usize).map_err(|e| {
+                let e = DmaAbort::Iommu(DmaError::Access(e));
+                abort(CopySide::Source, e, off)
+            }),
+            None => Ok(()),
+        };
+        let mut done = 0u64;
+        while done < len {
+            let rest = len - done;
+            let s = target.translate(src + done, Access::Read, rest, mem);
+            let s = match s {
+                Ok(s) => s,
+                Err(e) => {
+                    flush(run)?;
+                    return Err(self.refused(abort(CopySide::Source, DmaAbort::Iommu(e), done)));
+                }
+            };
+            let d = match target.translate(dst + done, Access::Write, s.len, mem) {
+                Ok(d) => d,
+                Err(e) => {
+                    flush(run)?;
+                    let e = abort(CopySide::Destination, DmaAbort::Iommu(e), done);
+                    return Err(self.refused(e));
+                }
+            };
+            let n = s.len.min(d.len);
+            run = match run {
+                Some((off, rs, rd, rn))
+                    if rs + rn == s.phys && rd + rn == d.phys && rn + n <= MAX_RUN =>
+                {
+                    Some((off, rs, rd, rn + n))
+                }
+                pending => {
+                    flush(pending)?;
+                    Some((done, s.phys, d.phys, n))
+                }
+            };
+            done += n;
+        }
+        flush(run)
+    }
+
+    /// `e`, after telling the log of the fault it carries.
+    fn refused(&self, e: CopyAbort) -> CopyAbort {
+        let _ = self.logged(Err(e.abort));
+        e
     }
 }

@@ -13,7 +13,7 @@
 //! 3. [`irq`]: INTx, MSI, MSI-X and the triggers; [`dma`]: the DMA port;
 //! 4. [`bus`]: what a model reaches of its function; [`function`]: the [`PciFunction`]
 //!    interface and the generic [`Function`] over a [`Model`];
-//! 5. the models: [`edu`]; [`registry`]: the models by name.
+//! 5. the models: [`edu`], [`ioat`]; [`registry`]: the models by name.
 //!
 //! With the `testing` feature (and in this crate's tests), `testing` has what tests and
 //! benches of models start from: a counting trigger and a context over an IOMMU model.
@@ -32,6 +32,7 @@ pub mod bus;
 pub mod function;
 
 pub mod edu;
+pub mod ioat;
 pub mod registry;
 
 #[cfg(any(test, feature = "testing"))]

@@ -28,11 +28,18 @@ impl DeviceModel {
 }
 
 /// Every device model.
-pub const DEVICE_MODELS: &[DeviceModel] = &[DeviceModel {
-    name: "edu",
-    summary: "QEMU's educational device (1234:11e8): factorial, interrupts, a DMA engine",
-    create: |phys| Arc::new(Mutex::new(crate::edu::function(phys))),
-}];
+pub const DEVICE_MODELS: &[DeviceModel] = &[
+    DeviceModel {
+        name: "edu",
+        summary: "QEMU's educational device (1234:11e8): factorial, interrupts, a DMA engine",
+        create: |phys| Arc::new(Mutex::new(crate::edu::function(phys))),
+    },
+    DeviceModel {
+        name: "ioat",
+        summary: "Intel I/OAT DMA engine v3.3 (8086:2021): one memcpy channel, MSI-X",
+        create: |phys| Arc::new(Mutex::new(crate::ioat::function(phys))),
+    },
+];
 
 /// The device model called `name`.
 pub fn device_model(name: &str) -> Option<&'static DeviceModel> {

@@ -3,13 +3,17 @@
 //! numbers, which is how a program checks that it opened the VFIO device it meant (QEMU's
 //! vfio-pci compares `S_ISCHR` and `st_rdev` after opening `/dev/vfio/devices/vfioN`).
 //!
-//! Other fds (`/dev/iommu`, a device file a group handed out, files commands create) show
-//! their backing memfd, a regular file; on Linux they are a misc device and anonymous inodes.
+//! An iommufd context shows the node it was opened through (`/dev/iommu`, `/dev/vfio/vfio`,
+//! misc character devices), which its backing memfd's name records. Other fds (a device file
+//! a group handed out, files commands create) show their backing memfd, a regular file; on
+//! Linux they are anonymous inodes.
 
-use crate::emulated;
 use crate::table::{Object, TABLE};
 use crate::vfs::{self, Meta};
+use crate::{backing, emulated, sys};
 use libc::c_int;
+use std::ffi::CString;
+use uiommu_abi::host::Node;
 
 /// The `stat` of the node `fd` was opened from, if it is a virtual fd opened from a node of
 /// the emulated devices' tree.
@@ -21,6 +25,13 @@ pub fn node_meta(fd: c_int) -> Option<Meta> {
     let path = match &entry.object {
         Object::Device(d) => d.node.clone()?,
         Object::Group(g) => g.node.clone(),
+        Object::Context(_) => {
+            let link = CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+            match backing::node_of_link(&sys::readlink(&link)?)? {
+                Node::Iommu => "/dev/iommu".to_string(),
+                Node::VfioContainer => "/dev/vfio/vfio".to_string(),
+            }
+        }
         _ => return None,
     };
     let node = emulated::registry()?.tree().get(&path)?;

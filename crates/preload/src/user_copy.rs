@@ -132,15 +132,21 @@ impl UserMemory for OwnMemory {
     }
 
     /// One pass from `src` to `dst` (a DMA read into the caller's buffer), unless the ranges
-    /// overlap (a forward copy would then read bytes it wrote) or the fast copy is off.
+    /// overlap (a forward copy would then read bytes it wrote); with the fast copy off, one
+    /// pass by the kernel ([`ProcessVm`]'s copy).
     fn copy(&self, dst: u64, src: u64, len: usize) -> Result<()> {
         if len == 0 {
             return Ok(());
         }
         check_range(dst, len)?;
         check_range(src, len)?;
+        if !fast() {
+            // One `process_vm_readv` from `src` into `dst` (as when a BAR access in the fault
+            // handler starts a device's DMA).
+            return ProcessVm::current().copy(dst, src, len);
+        }
         let overlap = dst < src + len as u64 && src < dst + len as u64;
-        if overlap || !fast() {
+        if overlap {
             let mut tmp = vec![0u8; len];
             self.read(src, &mut tmp)?;
             return self.write(dst, &tmp);

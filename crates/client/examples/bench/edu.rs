@@ -3,7 +3,8 @@
 //! destination and count, write the command, read the command back until its start bit
 //! clears. Timed two ways: by `pwrite`/`pread` of BAR 0 through the VFIO device file, and by
 //! stores and loads to BAR 0 mapped into the program (each a trapped MMIO access under
-//! uiommu). Runs when an edu is bound to vfio-pci (`uiommu exec --device edu -- bench`).
+//! uiommu). Runs when an edu is bound to vfio-pci (`uiommu exec --device edu -- bench`); with
+//! several, `UIOMMU_CLIENT_EDU=BDF` names the one.
 
 use std::error::Error;
 use uiommu_client::uapi::vfio::{VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX};
@@ -74,7 +75,15 @@ pub fn run(
     time: &mut dyn FnMut(u32, &mut dyn FnMut()) -> f64,
 ) -> Result<Vec<(&'static str, f64)>, Box<dyn Error>> {
     let found = PciDevices::new().matching(&PciFilter::new().id(VENDOR, DEVICE));
-    let Some(cdev) = found.ok().into_iter().flatten().find_map(|d| d.vfio_cdev) else {
+    // `UIOMMU_CLIENT_EDU=BDF` picks one edu among several, as the client's scenarios do.
+    let wanted = std::env::var("UIOMMU_CLIENT_EDU").ok();
+    let Some(cdev) = found
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter(|d| wanted.as_ref().is_none_or(|w| *w == d.address))
+        .find_map(|d| d.vfio_cdev)
+    else {
         return Ok(Vec::new());
     };
     let dev = VfioDevice::open_path(cdev.path())?;

@@ -6,7 +6,7 @@
 //! is the best of several rounds (the least disturbed by other load on the machine) of many
 //! calls, in ns per call. `bench --fork` runs the same figures in a forked child that keeps
 //! its parent's iommufd. `bench --rounds N` changes the number of rounds, `--fewer-calls N`
-//! divides the calls in each by N. With an edu device
+//! divides the calls in each by N, `--no-edu` leaves edu's DMA out. With an edu device
 //! (`uiommu exec --device edu -- bench`) it also times edu's DMA through the IOMMU.
 //!
 //! Timed calls go straight to `ioctl(2)` with prepared structs so that only the call itself is
@@ -82,7 +82,7 @@ impl Report {
     }
 }
 
-fn run(rounds: u32, fork: bool) -> uiommu_client::Result<()> {
+fn run(rounds: u32, fork: bool, no_edu: bool) -> uiommu_client::Result<()> {
     let fd = Iommufd::open()?;
     let raw = fd.as_fd().as_raw_fd();
     let ioas = fd.alloc_ioas()?;
@@ -232,7 +232,9 @@ fn run(rounds: u32, fork: bool) -> uiommu_client::Result<()> {
         );
         r.copy(name, ns, len, memcpy_ns);
     }
-    edu_dma(rounds, &r);
+    if !no_edu {
+        edu_dma(rounds, &r);
+    }
     Ok(())
 }
 
@@ -294,7 +296,8 @@ fn main() -> ExitCode {
     {
         CALLS_DIVISOR.store(n.max(1), Ordering::Relaxed);
     }
-    match run(rounds, fork) {
+    let no_edu = args.iter().any(|a| a == "--no-edu");
+    match run(rounds, fork, no_edu) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench: {e}");

@@ -2,6 +2,7 @@
 //! `vfio_df_ioctl_bind_iommufd`, `vfio_df_ioctl_attach_pt`, `vfio_df_ioctl_detach_pt`,
 //! `vfio_df_unbind_iommufd`; `drivers/vfio/iommufd.c`: the `vfio_iommufd_physical_*` ops).
 
+use super::config::read_word;
 use super::{State, VfioDeviceFile};
 use crate::Caller;
 use crate::vfio::group::Block;
@@ -10,6 +11,9 @@ use std::sync::Arc;
 use uiommu_core::context::{Context, Handle};
 use uiommu_core::device::{self, Device};
 use uiommu_core::iommu::NO_PASID;
+use uiommu_devices::PciFunction;
+use uiommu_devices::config::spec::{COMMAND, COMMAND_IO, COMMAND_MEMORY};
+use uiommu_devices::describe::BarKind;
 use uiommu_uapi::copy::{copy_struct_from_user, read_vfio};
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::vfio::*;
@@ -123,12 +127,28 @@ fn connect(file: &VfioDeviceFile, ctx: Arc<Context>, dev: Handle<Device>) -> Res
         device::unbind(&ctx, dev.into_object());
         return Err(Errno::EINVAL);
     }
+    enable_device(&mut *file.function_mut());
     Ok(Binding {
         ctx,
         dev,
         rid_attached: false,
         pasids: BTreeSet::new(),
     })
+}
+
+/// `vfio_pci_core_enable`'s `pci_enable_device` (`pci_enable_resources`): the function
+/// decodes its BARs from the open on, Memory Space for a memory BAR and I/O Space for an I/O
+/// one, as a driver finds it (a driver may read a BAR before it writes Command: the selftest
+/// IOAT driver's probe does). Closing resets the function, which turns them off again.
+fn enable_device(f: &mut dyn PciFunction) {
+    let mut cmd = read_word(f, COMMAND);
+    for bar in f.description().bars.iter().flatten() {
+        cmd |= match bar.kind {
+            BarKind::Io => COMMAND_IO,
+            _ => COMMAND_MEMORY,
+        };
+    }
+    let _ = f.config_write(COMMAND, &cmd.to_le_bytes());
 }
 
 /// `vfio_df_unbind_iommufd` → `vfio_iommufd_physical_unbind`: every PASID detached, then the
