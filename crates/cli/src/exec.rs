@@ -44,14 +44,30 @@ const DRIVER_ENV: &str = "UIOMMU_DRIVER";
 /// Turns on the preload library's fault injection.
 const FAULT_INJECTION_ENV: &str = "UIOMMU_FAULT_INJECTION";
 
+/// What `uiommu exec` was asked for besides the program.
+pub struct Options<'a> {
+    /// The IOMMU model.
+    pub driver: &'a str,
+    /// The emulated devices.
+    pub devices: &'a [Placement],
+    /// The kernel's fault injection, emulated.
+    pub fault_injection: bool,
+    /// Where the trace of calls goes (`-`: stderr), if one is asked for.
+    pub trace: Option<&'a OsStr>,
+}
+
+/// Tells the preload library where its trace goes.
+const TRACE_ENV: &str = "UIOMMU_TRACE";
+
 /// Runs `program` and returns its exit code (128 + n for a signal), or 125/126/127 when it
 /// cannot start, as `env` and shells do.
-pub fn run(
-    driver: &str,
-    devices: &[Placement],
-    fault_injection: bool,
-    program: &[OsString],
-) -> ExitCode {
+pub fn run(options: &Options<'_>, program: &[OsString]) -> ExitCode {
+    let Options {
+        driver,
+        devices,
+        fault_injection,
+        trace,
+    } = *options;
     let lib = match library::find() {
         Ok(lib) => lib,
         Err(msg) => {
@@ -80,6 +96,14 @@ pub fn run(
         .then(|| std::env::temp_dir().join(format!("uiommu-debugfs-{}", std::process::id())));
     if let Some(dir) = &debugfs {
         cmd.env(FAULT_INJECTION_ENV, dir);
+    }
+    if let Some(file) = trace {
+        // A relative path names a file from here, wherever the program goes.
+        let file = match std::path::absolute(file) {
+            Ok(p) if file != "-" => p.into_os_string(),
+            _ => file.to_os_string(),
+        };
+        cmd.env(TRACE_ENV, file);
     }
     let code = spawn_and_wait(cmd, prog);
     if let Some(dir) = &debugfs {

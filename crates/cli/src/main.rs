@@ -50,6 +50,10 @@ enum Command {
         /// /sys/kernel/debug shows the failslab knobs.
         #[arg(long)]
         fault_injection: bool,
+        /// Print each call the program makes on uiommu's nodes and files (ioctls decoded,
+        /// results, errnos by name, times) to FILE, or to stderr without one.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
+        trace: Option<OsString>,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -75,9 +79,18 @@ fn main() -> ExitCode {
             driver,
             devices,
             fault_injection,
+            trace,
             program,
         } => match devices::resolve(&devices) {
-            Ok(devices) => exec::run(&driver, &devices, fault_injection, &program),
+            Ok(devices) => {
+                let options = exec::Options {
+                    driver: &driver,
+                    devices: &devices,
+                    fault_injection,
+                    trace: trace.as_deref(),
+                };
+                exec::run(&options, &program)
+            }
             Err(msg) => {
                 eprintln!("uiommu: --device: {msg}");
                 ExitCode::from(2)

@@ -202,3 +202,17 @@ fn shell_tools_see_the_emulated_device_in_sysfs() {
     );
     assert_eq!(stderr(&o), "");
 }
+
+#[test]
+fn trace_names_its_file_for_the_library() {
+    let show = "echo \"$UIOMMU_TRACE\"";
+    let o = uiommu(&["exec", "--trace", "--", "sh", "-c", show]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "-");
+    let o = uiommu(&["exec", "--trace=calls.txt", "--", "sh", "-c", show]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let here = std::env::current_dir().unwrap().join("calls.txt");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), here.to_str().unwrap());
+    let o = uiommu(&["exec", "--", "sh", "-c", show]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "");
+}

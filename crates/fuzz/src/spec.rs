@@ -5,7 +5,6 @@
 use std::sync::OnceLock;
 use uiommu_abi::iommufd_ioctls;
 use uiommu_uapi::layout::{FieldLayout, StructLayout};
-use uiommu_uapi::selftest::*;
 use uiommu_uapi::vfio::*;
 
 /// One command.
@@ -264,38 +263,8 @@ fn device_minsz(c_name: &str) -> usize {
     }
 }
 
-macro_rules! members {
-    ($($ty:ty),* $(,)?) => {
-        &[$((<$ty as TestCmdMember>::OP, <$ty as TestCmdMember>::FIELDS)),*]
-    };
-}
-
 /// Every `IOMMU_TEST_CMD` operation with its union member's fields (offsets in the member).
-pub const TEST_OPS: &[(u32, &[FieldLayout])] = members![
-    TestAddReserved,
-    TestMockDomain,
-    TestCheckMap,
-    TestCheckRefs,
-    TestCreateAccess,
-    TestDestroyAccessPages,
-    TestAccessPages,
-    TestAccessRw,
-    TestMemoryLimit,
-    TestMockDomainReplace,
-    TestAccessReplaceIoas,
-    TestMockDomainFlags,
-    TestDirty,
-    TestCheckIotlb,
-    TestTriggerIopf,
-    TestCheckDevCache,
-    TestTriggerVevent,
-    TestPasidAttach,
-    TestPasidReplace,
-    TestPasidDetach,
-    TestPasidCheck,
-    TestDmabufGet,
-    TestDmabufRevoke,
-];
+pub use uiommu_uapi::catalog::TEST_OPS;
 
 #[cfg(test)]
 mod tests {

@@ -87,6 +87,7 @@ mod sys;
 #[allow(unsafe_code)]
 mod syscall_exports;
 pub mod table;
+pub mod trace;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub mod user_copy;

@@ -19,6 +19,7 @@ use crate::{
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
 use uiommu_abi::{Caller, dispatch};
+use uiommu_uapi::catalog::FileKind;
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
 pub fn open(
@@ -194,18 +195,30 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
         ) {
             return None;
         }
+        // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
+        let cmd = request as u32;
+        let traced = |kind, f: &mut dyn FnMut() -> Result<c_int, Errno>| {
+            crate::trace::ioctl(fd, kind, cmd, arg, &caller_memory(), f)
+        };
         let ctx = match &entry.object {
             Object::Context(ctx) => ctx,
             Object::Remote(r) if r.kind() == Kind::Context => {
-                let r = r.ioctl(request as u32, arg);
-                return Some(r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX)));
+                return Some(traced(FileKind::Iommufd, &mut || {
+                    let r = r.ioctl(cmd, arg);
+                    r.map(|v| c_int::try_from(v).unwrap_or(c_int::MAX))
+                }));
             }
-            // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
-            Object::Device(d) => return Some(device::ioctl(d, request as u32, arg)),
-            Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
+            Object::Device(d) => {
+                return Some(traced(FileKind::Device, &mut || device::ioctl(d, cmd, arg)));
+            }
+            Object::Group(g) => {
+                return Some(traced(FileKind::Group, &mut || group::ioctl(g, cmd, arg)));
+            }
             Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
         };
-        let r = command(|caller| dispatch(ctx, caller, request as u32, arg));
+        let r = traced(FileKind::Iommufd, &mut || {
+            command(|caller| dispatch(ctx, caller, cmd, arg))
+        });
         if crate::config::log_hwpt() {
             let mem = caller_memory();
             if let Some(l) = crate::hwpt_log::line(request as u32, arg, r, &mem) {

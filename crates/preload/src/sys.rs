@@ -529,6 +529,13 @@ pub fn dup_from_raw(fd: c_int, min: c_int) -> Result<c_int, Errno> {
     sys_result(rc).map(|v| v as c_int)
 }
 
+/// `write(fd, buf)` as a raw system call, for the library's own fds.
+pub fn write_raw(fd: c_int, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is readable for its length and outlives the call; the kernel only reads it.
+    let rc = unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) };
+    sys_result(rc).map(|v| v as usize)
+}
+
 /// `pread(fd, buf, offset)` as a raw system call.
 pub fn pread_raw(fd: c_int, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is writable for its length and outlives the call.

@@ -17,6 +17,7 @@ compile_error!(
 
 pub mod layout;
 
+pub mod catalog;
 pub mod copy;
 pub mod errno;
 pub mod ioctl;

@@ -122,7 +122,13 @@ fn under_exec(driver: &str, addresses: &[String], json: bool) -> ExitCode {
     if json {
         program.push("--json".into());
     }
-    exec::run(driver, &placed, false, &program)
+    let options = exec::Options {
+        driver,
+        devices: &placed,
+        fault_injection: false,
+        trace: None,
+    };
+    exec::run(&options, &program)
 }
 
 /// `IOMMU_GET_HW_INFO` of the device at `address`, through its VFIO cdev.

@@ -268,37 +268,5 @@ impl IommufdTest {
 
 /// The name of selftest operation `op`, for errors.
 fn op_name(op: u32) -> &'static str {
-    macro_rules! names {
-        ($($c:ident),* $(,)?) => {
-            match op {
-                $($c => stringify!($c),)*
-                _ => "IOMMU_TEST_CMD",
-            }
-        };
-    }
-    names!(
-        IOMMU_TEST_OP_ADD_RESERVED,
-        IOMMU_TEST_OP_MOCK_DOMAIN,
-        IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
-        IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-        IOMMU_TEST_OP_MD_CHECK_MAP,
-        IOMMU_TEST_OP_MD_CHECK_REFS,
-        IOMMU_TEST_OP_CREATE_ACCESS,
-        IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
-        IOMMU_TEST_OP_ACCESS_PAGES,
-        IOMMU_TEST_OP_ACCESS_RW,
-        IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
-        IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
-        IOMMU_TEST_OP_DIRTY,
-        IOMMU_TEST_OP_MD_CHECK_IOTLB,
-        IOMMU_TEST_OP_TRIGGER_IOPF,
-        IOMMU_TEST_OP_DEV_CHECK_CACHE,
-        IOMMU_TEST_OP_TRIGGER_VEVENT,
-        IOMMU_TEST_OP_PASID_ATTACH,
-        IOMMU_TEST_OP_PASID_REPLACE,
-        IOMMU_TEST_OP_PASID_DETACH,
-        IOMMU_TEST_OP_PASID_CHECK_HWPT,
-        IOMMU_TEST_OP_DMABUF_GET,
-        IOMMU_TEST_OP_DMABUF_REVOKE,
-    )
+    uiommu_uapi::catalog::test_op_name(op).unwrap_or("IOMMU_TEST_CMD")
 }
