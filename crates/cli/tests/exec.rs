@@ -212,7 +212,10 @@ fn trace_names_its_file_for_the_library() {
     let o = uiommu(&["exec", "--trace=calls.txt", "--", "sh", "-c", show]);
     assert!(o.status.success(), "{}", stderr(&o));
     let here = std::env::current_dir().unwrap().join("calls.txt");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), here.to_str().unwrap());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        here.to_str().unwrap()
+    );
     let o = uiommu(&["exec", "--", "sh", "-c", show]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "");
 }

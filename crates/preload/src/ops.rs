@@ -334,9 +334,14 @@ pub fn pread_pwrite(
             Object::FailNth(tid) => check_access_mode(&entry, write)
                 .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Device(d) => check_access_mode(&entry, write)
-                .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
-                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+            Object::Device(d) => {
+                let mem = caller_memory();
+                crate::trace::region(fd, write, pos as u64, buf, count, &mem, || {
+                    check_access_mode(&entry, write)
+                        .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
+                        .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
+                })
+            }
         };
         Some(r)
     })

@@ -9,6 +9,9 @@
 //! [pid 4242] ioctl(3, IOMMU_TEST_CMD(IOMMU_TEST_OP_ACCESS_RW), {…}) = -1 ENOENT (No such file or directory) <0.000002>
 //! ```
 //!
+//! A device file's `pread`/`pwrite` is a line too: the region by name, the offset in it, and
+//! the value of a register-sized access (`pwrite64(5, BAR0+0x98, 8, [0x3]) = 8`).
+//!
 //! The variable names a file the lines are appended to (`-` for stderr). The file is opened
 //! once per process, above the numbers programs use, and each line is one `write`.
 
@@ -105,6 +108,68 @@ pub fn ioctl(
         let diff = show(all, &after, |f| bytes(&before, f) != bytes(&after, f));
         if !diff.is_empty() {
             let _ = write!(line, " => {{{diff}}}");
+        }
+    }
+    let _ = writeln!(line, " <{took:.6}>");
+    emit(out, line.as_bytes());
+    r
+}
+
+/// Runs `call`, a `pread64` (`pwrite64` if `write`) of `count` bytes at `buf` and file
+/// offset `pos` on the device file `fd`, and traces it if tracing is on: the region by name
+/// and the offset in it, and for a register-sized access (8 bytes at most) its value, little
+/// endian as the device sees it.
+pub fn region(
+    fd: c_int,
+    write: bool,
+    pos: u64,
+    buf: u64,
+    count: usize,
+    mem: &dyn UserMemory,
+    call: impl FnOnce() -> Result<isize, sys::Errno>,
+) -> Result<isize, sys::Errno> {
+    let Some(out) = sink() else {
+        return call();
+    };
+    let value = |n: usize| {
+        let mut b = [0u8; 8];
+        (n <= 8 && mem.read(buf, &mut b[..n]).is_ok()).then(|| u64::from_le_bytes(b))
+    };
+    let written = if write { value(count) } else { None };
+    let start = Instant::now();
+    let r = call();
+    let took = start.elapsed().as_secs_f64();
+    let index = pos >> uiommu_abi::REGION_SHIFT;
+    let offset = pos & ((1 << uiommu_abi::REGION_SHIFT) - 1);
+    let name = match index {
+        0..=5 => format!("BAR{index}"),
+        6 => "ROM".into(),
+        7 => "CONFIG".into(),
+        8 => "VGA".into(),
+        _ => format!("REGION{index}"),
+    };
+    let call_name = if write { "pwrite64" } else { "pread64" };
+    let mut line = format!(
+        "[pid {}] {call_name}({fd}, {name}+{offset:#x}, {count}",
+        crate::process::pid()
+    );
+    if let Some(v) = written {
+        let _ = write!(line, ", [{v:#x}]");
+    }
+    line += ")";
+    match r {
+        Ok(n) => {
+            let _ = write!(line, " = {n}");
+            if !write {
+                if let Some(v) = usize::try_from(n).ok().and_then(value) {
+                    let _ = write!(line, " => [{v:#x}]");
+                }
+            }
+        }
+        Err(e) => {
+            let text = std::io::Error::from_raw_os_error(e);
+            let name = uiommu_uapi::Errno(e).name();
+            let _ = write!(line, " = -1 {name} ({})", strip_code(&text.to_string()));
         }
     }
     let _ = writeln!(line, " <{took:.6}>");

@@ -31,3 +31,32 @@ fn each_call_is_one_decoded_line() {
         assert!(call.ends_with('>'), "{line}");
     }
 }
+
+#[test]
+fn region_io_names_the_region_and_the_value() {
+    if common::program("vfio_edu").is_none() {
+        return; // no C compiler
+    }
+    let file = std::env::temp_dir().join(format!("uiommu-trace-edu-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let env = [
+        ("UIOMMU_DEVICES", "edu"),
+        ("UIOMMU_TRACE", file.to_str().unwrap()),
+    ];
+    common::run_program("vfio_edu", &[], &env);
+    let text = std::fs::read_to_string(&file).expect("the trace file");
+    let _ = std::fs::remove_file(&file);
+    let has = |part: &str| text.lines().any(|l| l.contains(part));
+    // The command register read, then written with memory and bus mastering on.
+    assert!(has(", CONFIG+0x4, 2) = 2 => [0x"), "{text}");
+    assert!(has(", CONFIG+0x4, 2, [0x"), "{text}");
+    // edu computes 5! = 120 (0x78), read back by pread from BAR 0.
+    assert!(has(", BAR0+0x8, 4) = 4 => [0x78]"), "{text}");
+    // The device file's own ioctls are decoded by their VFIO names.
+    assert!(has("VFIO_DEVICE_BIND_IOMMUFD, {argsz="), "{text}");
+    // The unbound file's refusal, by name.
+    assert!(
+        has("pread64(") && has("= -1 EINVAL (Invalid argument)"),
+        "{text}"
+    );
+}
