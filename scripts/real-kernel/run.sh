@@ -285,6 +285,21 @@ bench_report() { # LOG
 	log "bench figures kept in $CACHE/real-kernel/bench.txt"
 }
 
+# `uiommu info` on the guest's kernel (boot_qemu_edu runs it): the VT-d unit QEMU gives the
+# guest, the edu bound to vfio-pci in its group with its cdev, and its IOMMU_GET_HW_INFO read
+# through the real /dev/iommu and decoded.
+info_check() { # LOG
+	local log=$WORK/$1 ok=0 want
+	tr -d '\r' <"$log" | sed -n 's/^INFO: //p' >"$WORK/$1.info"
+	for want in '^  dmar[0-9]* .*VT-d' '^  0000:00:03.0  1234:11e8 .*group [0-9]* *vfio-pci  /dev/vfio/devices/vfio[0-9]' \
+		'out_data_type *INTEL_VTD' '^  cap_reg *0x[0-9a-f]*[1-9a-f]' 'ECAP_REG\.'; do
+		grep -q -- "$want" "$WORK/$1.info" || { log "uiommu info on the kernel lacks /$want/"; ok=1; }
+	done
+	[ "$ok" = 0 ] && log "uiommu info on the kernel: the VT-d unit, the edu and its decoded IOMMU_GET_HW_INFO"
+	sed -n '/^IOMMU_GET_HW_INFO/,/^  cap_reg/p' "$WORK/$1.info" | sed 's/^/real-kernel:   /' >&2
+	return $ok
+}
+
 # The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
 # uiommu must pass behind its VT-d model (tests/selftests/vfio/must-pass*.txt, vtd/...) must pass
 # on the kernel too, except those the kernel's configuration decides differently, listed with a
@@ -338,6 +353,7 @@ timed initramfs initramfs || exit 1
 ok=0
 timed boot boot_qemu_edu || ok=1
 vfio_selftests_compare guest.log || ok=1
+info_check guest.log || ok=1
 bench_report guest.log
 timed boot-uiommu boot_uiommu_edu || ok=1
 vfio_selftests_compare guest-uiommu.log || ok=1
