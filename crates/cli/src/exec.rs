@@ -41,6 +41,9 @@ pub fn default_driver() -> &'static str {
 /// Tells the preload library which model to emulate.
 const DRIVER_ENV: &str = "UIOMMU_DRIVER";
 
+/// What the preload library serves as `/dev/vfio/vfio`: `iommufd` or `type1`.
+const VFIO_CONTAINER_ENV: &str = "UIOMMU_VFIO_CONTAINER";
+
 /// Turns on the preload library's fault injection.
 const FAULT_INJECTION_ENV: &str = "UIOMMU_FAULT_INJECTION";
 
@@ -50,6 +53,7 @@ pub fn run(
     driver: &str,
     devices: &[Placement],
     fault_injection: bool,
+    vfio_container: &str,
     program: &[OsString],
 ) -> ExitCode {
     let lib = match library::find() {
@@ -70,7 +74,8 @@ pub fn run(
             preload_list(lib.as_os_str(), std::env::var_os("LD_PRELOAD")),
         )
         .env(DRIVER_ENV, driver)
-        .env(DEVICES_ENV, placement::format_list(devices));
+        .env(DEVICES_ENV, placement::format_list(devices))
+        .env(VFIO_CONTAINER_ENV, vfio_container);
     // The directory the program sees as debugfs; the preload library fills it.
     let debugfs = fault_injection
         .then(|| std::env::temp_dir().join(format!("uiommu-debugfs-{}", std::process::id())));

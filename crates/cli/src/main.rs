@@ -1,7 +1,8 @@
 //! `uiommu`: run programs against the user-space IOMMU.
 //!
-//! `uiommu exec [--driver NAME] [--fault-injection] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
-//! that its `/dev/iommu` and `/dev/vfio/vfio` are served by uiommu, and exits as PROGRAM did.
+//! `uiommu exec [--driver NAME] [--fault-injection] [--vfio-container iommufd|type1] -- PROGRAM
+//! [ARGS…]` runs PROGRAM with the preload library, so that its `/dev/iommu` and `/dev/vfio/vfio`
+//! are served by uiommu, and exits as PROGRAM did.
 //! `uiommu drivers` lists the IOMMU models `--driver` accepts. Each
 //! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N]` adds an emulated PCI device the program finds
 //! in sysfs and `/dev/vfio` as vfio-pci shows one; `uiommu devices` lists the models.
@@ -44,6 +45,12 @@ enum Command {
         /// /sys/kernel/debug shows the failslab knobs.
         #[arg(long)]
         fault_injection: bool,
+        /// What /dev/vfio/vfio is: iommufd's compatibility container (a kernel built with
+        /// CONFIG_IOMMUFD_VFIO_CONTAINER), or VFIO's legacy container with the type1 backend
+        /// (CONFIG_VFIO_CONTAINER), beside /dev/iommu as such a kernel has both.
+        #[arg(long, value_name = "KIND", default_value = "iommufd",
+              value_parser = ["iommufd", "type1"])]
+        vfio_container: String,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -66,9 +73,16 @@ fn main() -> ExitCode {
             driver,
             devices,
             fault_injection,
+            vfio_container,
             program,
         } => match devices::resolve(&devices) {
-            Ok(devices) => exec::run(&driver, &devices, fault_injection, &program),
+            Ok(devices) => exec::run(
+                &driver,
+                &devices,
+                fault_injection,
+                &vfio_container,
+                &program,
+            ),
             Err(msg) => {
                 eprintln!("uiommu: --device: {msg}");
                 ExitCode::from(2)

@@ -110,9 +110,25 @@ impl FdHost for Fds {
             Object::Context(_)
             | Object::Device(_)
             | Object::Group(_)
+            | Object::Container(_)
             | Object::FailNth(_)
             | Object::Remote(_) => None,
         }
+    }
+
+    /// The legacy container behind `fd`, for the process that opened it.
+    fn vfio_container(&self, fd: i32) -> Option<Arc<uiommu_abi::Type1Container>> {
+        match ops::entry(fd)?.object {
+            Object::Container(c) => c.serve().ok().cloned(),
+            _ => None,
+        }
+    }
+
+    /// A BAR this process mapped (`mmap` of a device file), from `vaddr` to its end.
+    #[cfg(target_arch = "x86_64")]
+    fn pfnmap(&self, vaddr: u64) -> Option<(u64, u64)> {
+        let r = crate::mmio::ranges::at(usize::try_from(vaddr).ok()?)?;
+        Some((r.start as u64, r.len as u64))
     }
 
     /// A new fd for a device file a group handed out; `ENOMEM` if there is none, as

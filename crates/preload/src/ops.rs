@@ -14,7 +14,8 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::vpath::Target;
 use crate::{
-    backing, config, device, device_io, failnth, fork, group, path, process, vdir, vfs, vpath,
+    backing, config, container, device, device_io, failnth, fork, group, path, process, vdir, vfs,
+    vpath,
 };
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
@@ -57,6 +58,9 @@ fn open_fail_nth(tid: c_int, flags: c_int) -> Result<c_int, Errno> {
 
 fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
     let iommu = config::iommu().ok_or(libc::ENODEV)?;
+    if node == Node::VfioContainer && config::legacy_container() {
+        return container::open(iommu, flags, mode);
+    }
     // The context's allocation (`iommufd_fops_open`).
     uiommu_abi::host::fail_nth::alloc().map_err(|e| e.0)?;
     backing::open_node(backing::name(node), flags, mode, || {
@@ -203,6 +207,7 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
             // The kernel's ioctl takes `unsigned int cmd`: the upper bits of the request are dropped.
             Object::Device(d) => return Some(device::ioctl(d, request as u32, arg)),
             Object::Group(g) => return Some(group::ioctl(g, request as u32, arg)),
+            Object::Container(c) => return Some(container::ioctl(c, request as u32, arg)),
             Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
         };
         let r = command(|caller| dispatch(ctx, caller, request as u32, arg));
@@ -259,7 +264,9 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                     return Ok(isize::try_from(n).unwrap_or(isize::MAX));
                 }
                 // Neither has a read or write method.
-                Object::Context(_) | Object::Group(_) => return Err(libc::EINVAL),
+                Object::Context(_) | Object::Group(_) | Object::Container(_) => {
+                    return Err(libc::EINVAL);
+                }
                 Object::Device(d) => {
                     let n = device_io::read_write(d, write, buf, count)?;
                     return Ok(isize::try_from(n).unwrap_or(isize::MAX));
@@ -315,7 +322,7 @@ pub fn pread_pwrite(
             _ if pos < 0 => Err(libc::EINVAL),
             Object::File(_) => Err(libc::ESPIPE),
             Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
-            Object::Context(_) | Object::Group(_) | Object::Remote(_) => {
+            Object::Context(_) | Object::Group(_) | Object::Container(_) | Object::Remote(_) => {
                 check_access_mode(&entry, write).and(Err(libc::EINVAL))
             }
             Object::FailNth(tid) => check_access_mode(&entry, write)
@@ -357,11 +364,11 @@ pub fn vectored(
     })
 }
 
-/// `lseek` of a device or group file: `ESPIPE` (neither has `llseek`); other fds are the
-/// kernel's.
+/// `lseek` of a device or group file or a legacy container: `ESPIPE` (none has `llseek`);
+/// other fds are the kernel's.
 pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
     answer(fd, |entry| match entry.object {
-        Object::Device(_) | Object::Group(_) => Some(Err(libc::ESPIPE)),
+        Object::Device(_) | Object::Group(_) | Object::Container(_) => Some(Err(libc::ESPIPE)),
         _ => None,
     })
 }
@@ -411,7 +418,7 @@ pub fn mmap(
                 let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
                 Ok(crate::regions::insert(m) as usize)
             }),
-            Object::FailNth(_) | Object::Group(_) => {
+            Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
                 mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
             }
             // `vfio_device_fops_mmap`: a BAR served as MMIO.
