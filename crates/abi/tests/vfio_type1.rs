@@ -56,7 +56,7 @@ impl FdHost for Host {
     fn pfnmap(&self, vaddr: u64) -> Option<(u64, u64)> {
         (BAR.0..BAR.0 + BAR.1)
             .contains(&vaddr)
-            .then_some((vaddr, BAR.0 + BAR.1 - vaddr))
+            .then(|| (vaddr, BAR.0 + BAR.1 - vaddr))
     }
 }
 
@@ -67,7 +67,11 @@ struct Setup {
 
 fn setup() -> Setup {
     let driver = uiommu_core::driver::create("vtd").expect("model");
-    let phys = Arc::new(driver.probe_device(DeviceSpec::default()).unwrap());
+    let phys = Arc::new(
+        Arc::clone(&driver)
+            .probe_device(DeviceSpec::default())
+            .unwrap(),
+    );
     let function = Arc::new(Mutex::new(uiommu_devices::edu::function(phys)));
     let group = VfioGroup::new(vec![GroupMember {
         name: "0000:00:10.0".into(),
@@ -126,7 +130,12 @@ impl Setup {
         self.call(VFIO_IOMMU_MAP_DMA, &mut m)
     }
     fn map_rw(&self, vaddr: u64, iova: u64, size: u64) -> Result<i64, Errno> {
-        self.map(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, vaddr, iova, size)
+        self.map(
+            VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+            vaddr,
+            iova,
+            size,
+        )
     }
     /// UNMAP_DMA: the result and the size written back (`u64::MAX` if none was).
     fn unmap(&self, flags: u32, iova: u64, size: u64) -> (Result<i64, Errno>, u64) {
@@ -164,7 +173,10 @@ impl Setup {
 #[test]
 fn the_container_before_a_group_and_set_iommu() {
     let s = setup();
-    assert_eq!(s.at(VFIO_GET_API_VERSION, 0), Ok(i64::from(VFIO_API_VERSION)));
+    assert_eq!(
+        s.at(VFIO_GET_API_VERSION, 0),
+        Ok(i64::from(VFIO_API_VERSION))
+    );
     for (ext, want) in [
         (VFIO_TYPE1_IOMMU, 1),
         (VFIO_TYPE1v2_IOMMU, 1),
@@ -176,10 +188,17 @@ fn the_container_before_a_group_and_set_iommu() {
         (6, 0),
         (VFIO_SPAPR_TCE_IOMMU, 0),
     ] {
-        assert_eq!(s.at(VFIO_CHECK_EXTENSION, u64::from(ext)), Ok(want), "{ext}");
+        assert_eq!(
+            s.at(VFIO_CHECK_EXTENSION, u64::from(ext)),
+            Ok(want),
+            "{ext}"
+        );
     }
     // No group: nothing to set; no backend: its commands are EINVAL, not ENOTTY or ENODEV.
-    assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)), Err(Errno::EINVAL));
+    assert_eq!(
+        s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)),
+        Err(Errno::EINVAL)
+    );
     assert_eq!(s.map_rw(0, 0, PAGE), Err(Errno::EINVAL));
     assert_eq!(s.at(VFIO_IOMMU_GET_INFO + 40, 0), Err(Errno::EINVAL));
     s.join();
@@ -190,9 +209,20 @@ fn the_container_before_a_group_and_set_iommu() {
     // The device needs the backend first.
     assert_eq!(s.open_device(), Err(Errno::EINVAL));
     assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1_IOMMU)), Ok(0));
+    // No domain yet: none fails to enforce coherency; the device's does not.
+    let cc = u64::from(VFIO_DMA_CC_IOMMU);
+    assert_eq!(s.at(VFIO_CHECK_EXTENSION, cc), Ok(1));
+    s.open_device().unwrap();
+    assert_eq!(s.at(VFIO_CHECK_EXTENSION, cc), Ok(0));
     // Set once (iommufd's may be set again).
-    assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)), Err(Errno::EINVAL));
-    assert_eq!(s.at(VFIO_CHECK_EXTENSION, u64::from(VFIO_UPDATE_VADDR)), Ok(1));
+    assert_eq!(
+        s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        s.at(VFIO_CHECK_EXTENSION, u64::from(VFIO_UPDATE_VADDR)),
+        Ok(1)
+    );
     assert_eq!(s.at(VFIO_IOMMU_GET_INFO + 40, 0), Err(Errno::ENOTTY));
     // v1 has no dirty logging.
     let mut d = VfioIommuType1DirtyBitmap {
@@ -212,7 +242,10 @@ fn leaving_the_container_needs_closed_devices_and_releases_the_backend() {
     assert_eq!(s.group(VFIO_GROUP_UNSET_CONTAINER, 0), Ok(0));
     // The last group took the backend and its mappings: back to an unset container.
     assert_eq!(s.map_rw(buf.addr(), 0x10_0000, PAGE), Err(Errno::EINVAL));
-    assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)), Err(Errno::EINVAL));
+    assert_eq!(
+        s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)),
+        Err(Errno::EINVAL)
+    );
     s.join();
     assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)), Ok(0));
     assert_eq!(s.map_rw(buf.addr(), 0x10_0000, PAGE), Ok(0));
@@ -224,15 +257,24 @@ fn map_checks_in_type1_order() {
     let buf = Buffer::new(4 * PAGE as usize);
     let rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
     assert_eq!(s.map_rw(buf.addr(), 0x10_0000, 0), Err(Errno::EINVAL));
-    assert_eq!(s.map_rw(buf.addr(), u64::MAX - PAGE + 2, PAGE), Err(Errno::EOVERFLOW));
+    assert_eq!(
+        s.map_rw(buf.addr(), u64::MAX - PAGE + 2, PAGE),
+        Err(Errno::EOVERFLOW)
+    );
     assert_eq!(s.map(0, buf.addr(), 0x10_0000, PAGE), Err(Errno::EINVAL));
     let both = rw | VFIO_DMA_MAP_FLAG_VADDR;
     assert_eq!(s.map(both, buf.addr(), 0x10_0000, PAGE), Err(Errno::EINVAL));
-    assert_eq!(s.map_rw(buf.addr() + 1, 0x10_0000, PAGE), Err(Errno::EINVAL));
+    assert_eq!(
+        s.map_rw(buf.addr() + 1, 0x10_0000, PAGE),
+        Err(Errno::EINVAL)
+    );
     assert_eq!(s.dma_avail(), u32::from(u16::MAX));
     assert_eq!(s.map_rw(buf.addr(), 0x10_0000, 2 * PAGE), Ok(0));
     assert_eq!(s.dma_avail(), u32::from(u16::MAX) - 1);
-    assert_eq!(s.map_rw(buf.addr(), 0x10_1000, 2 * PAGE), Err(Errno::EEXIST));
+    assert_eq!(
+        s.map_rw(buf.addr(), 0x10_1000, 2 * PAGE),
+        Err(Errno::EEXIST)
+    );
     // Memory that is not there cannot be pinned.
     assert_eq!(s.map_rw(0x1000, 0x20_0000, PAGE), Err(Errno::EFAULT));
     assert_eq!(s.dma_avail(), u32::from(u16::MAX) - 1);
@@ -244,7 +286,10 @@ fn a_bar_mapping_is_mapped_without_pinning() {
     assert_eq!(s.map_rw(BAR.0, 0x10_0000, BAR.1), Ok(0));
     assert_eq!(s.map_rw(BAR.0 + PAGE, 0x40_0000, PAGE), Ok(0));
     // Past the BAR's end it is user memory again, which is not there.
-    assert_eq!(s.map_rw(BAR.0 + BAR.1 - PAGE, 0x80_0000, 2 * PAGE), Err(Errno::EFAULT));
+    assert_eq!(
+        s.map_rw(BAR.0 + BAR.1 - PAGE, 0x80_0000, 2 * PAGE),
+        Err(Errno::EFAULT)
+    );
     assert_eq!(s.unmap(0, 0x10_0000, BAR.1), (Ok(0), BAR.1));
 }
 
@@ -253,7 +298,8 @@ fn v1_unmaps_whole_entries_from_their_first_iova() {
     let s = Setup::ready(VFIO_TYPE1_IOMMU);
     let buf = Buffer::new(8 * PAGE as usize);
     s.map_rw(buf.addr(), 0x10_0000, 4 * PAGE).unwrap();
-    s.map_rw(buf.addr() + 4 * PAGE, 0x10_4000, 4 * PAGE).unwrap();
+    s.map_rw(buf.addr() + 4 * PAGE, 0x10_4000, 4 * PAGE)
+        .unwrap();
     // From inside an entry: success, nothing unmapped.
     assert_eq!(s.unmap(0, 0x10_1000, PAGE), (Ok(0), 0));
     // Over the first IOVA of the second entry: all of it goes.
@@ -267,16 +313,23 @@ fn v2_refuses_to_cut_an_entry() {
     let s = Setup::ready(VFIO_TYPE1v2_IOMMU);
     let buf = Buffer::new(8 * PAGE as usize);
     s.map_rw(buf.addr(), 0x10_0000, 4 * PAGE).unwrap();
-    s.map_rw(buf.addr() + 4 * PAGE, 0x10_4000, 4 * PAGE).unwrap();
+    s.map_rw(buf.addr() + 4 * PAGE, 0x10_4000, 4 * PAGE)
+        .unwrap();
     assert_eq!(s.unmap(0, 0x10_1000, PAGE), (Err(Errno::EINVAL), u64::MAX));
     assert_eq!(s.unmap(0, 0x10_0000, PAGE), (Err(Errno::EINVAL), u64::MAX));
-    assert_eq!(s.unmap(0, 0x10_0000, 3 * PAGE), (Err(Errno::EINVAL), u64::MAX));
+    assert_eq!(
+        s.unmap(0, 0x10_0000, 3 * PAGE),
+        (Err(Errno::EINVAL), u64::MAX)
+    );
     // Nothing there: success, 0.
     assert_eq!(s.unmap(0, 0x20_0000, PAGE), (Ok(0), 0));
     assert_eq!(s.unmap(0, 0x0f_0000, 0x2_0000), (Ok(0), 8 * PAGE));
     // ALL needs iova and size 0, and takes everything.
     s.map_rw(buf.addr(), 0x10_0000, 4 * PAGE).unwrap();
-    assert_eq!(s.unmap(VFIO_DMA_UNMAP_FLAG_ALL, 0, PAGE).0, Err(Errno::EINVAL));
+    assert_eq!(
+        s.unmap(VFIO_DMA_UNMAP_FLAG_ALL, 0, PAGE).0,
+        Err(Errno::EINVAL)
+    );
     assert_eq!(s.unmap(VFIO_DMA_UNMAP_FLAG_ALL, 0, 0), (Ok(0), 4 * PAGE));
     // Unknown flags, and GET_DIRTY_BITMAP with ALL.
     assert_eq!(s.unmap(1 << 3, 0, PAGE).0, Err(Errno::EINVAL));
@@ -292,7 +345,10 @@ fn vaddr_is_invalidated_and_updated_in_place() {
     let vaddr = VFIO_DMA_UNMAP_FLAG_VADDR;
     let set = VFIO_DMA_MAP_FLAG_VADDR;
     // Nothing invalid yet.
-    assert_eq!(s.map(set, buf.addr(), 0x10_0000, 4 * PAGE), Err(Errno::EINVAL));
+    assert_eq!(
+        s.map(set, buf.addr(), 0x10_0000, 4 * PAGE),
+        Err(Errno::EINVAL)
+    );
     assert_eq!(s.unmap(vaddr, 0x10_0000, 4 * PAGE), (Ok(0), 4 * PAGE));
     // Twice is EINVAL; the mapping stays, and its slot.
     assert_eq!(s.unmap(vaddr, 0x10_0000, 4 * PAGE).0, Err(Errno::EINVAL));
@@ -373,5 +429,8 @@ fn dirty_logging_reports_every_mapped_page() {
     assert_eq!(bits, 0b1111);
     // Two flags at once.
     start.flags |= VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP;
-    assert_eq!(s.call(VFIO_IOMMU_DIRTY_PAGES, &mut start), Err(Errno::EINVAL));
+    assert_eq!(
+        s.call(VFIO_IOMMU_DIRTY_PAGES, &mut start),
+        Err(Errno::EINVAL)
+    );
 }

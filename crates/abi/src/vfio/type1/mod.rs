@@ -30,7 +30,7 @@ use uiommu_uapi::Errno;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::ioctl::ioc_nr;
 use uiommu_uapi::vfio::{
-    VFIO_API_VERSION, VFIO_BASE, VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION,
+    VFIO_API_VERSION, VFIO_BASE, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_GET_API_VERSION,
     VFIO_IOMMU_DIRTY_PAGES, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,
     VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR,
 };
@@ -87,9 +87,11 @@ fn backend_check_extension(backend: Option<&Type1Iommu>, arg: u64) -> i64 {
     } else if ext == VFIO_UPDATE_VADDR {
         // No emulated (mdev) group ever joins: updating vaddrs is allowed with a backend.
         i64::from(backend.is_some())
+    } else if ext == VFIO_DMA_CC_IOMMU {
+        // Every domain must enforce cache coherency, and none of this build does (see the
+        // compatibility container's): 1 only while the backend has no domain.
+        backend.map_or(0, |b| i64::from(!b.iommu_mapped()))
     } else {
-        // VFIO_DMA_CC_IOMMU: no domain of this build enforces cache coherency (see the
-        // compatibility container's); everything else is unknown to type1.
         0
     }
 }
