@@ -109,7 +109,7 @@ impl Setup {
         assert_eq!(self.group(VFIO_GROUP_SET_CONTAINER, addr(&mut fd)), Ok(0));
     }
     fn open_device(&self) -> Result<i64, Errno> {
-        self.group(VFIO_GROUP_GET_DEVICE_FD, b"0000:00:10.0\0".as_ptr() as u64)
+        self.group(VFIO_GROUP_GET_DEVICE_FD, c"0000:00:10.0".as_ptr() as u64)
     }
     /// Joined, `ty` set, the device open (its domain attached).
     fn ready(ty: u32) -> Setup {
