@@ -202,3 +202,21 @@ fn shell_tools_see_the_emulated_device_in_sysfs() {
     );
     assert_eq!(stderr(&o), "");
 }
+
+#[test]
+fn the_vfio_container_kind_reaches_the_program() {
+    let show = ["--", "sh", "-c", "echo \"$UIOMMU_VFIO_CONTAINER\""];
+    for (args, want) in [
+        (&[][..], "iommufd"),
+        (&["--vfio-container", "type1"][..], "type1"),
+        (&["--vfio-container", "iommufd"][..], "iommufd"),
+    ] {
+        let all: Vec<&str> = ["exec"].iter().chain(args).chain(&show).copied().collect();
+        let o = uiommu(&all);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), want);
+    }
+    let o = uiommu(&["exec", "--vfio-container", "spapr", "--", "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("type1"), "{}", stderr(&o));
+}
