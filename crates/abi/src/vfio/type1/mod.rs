@@ -15,6 +15,18 @@
 //! A device BAR mapped by the caller (`VM_PFNMAP`) can be mapped for DMA, as type1 does with
 //! `follow_fault_pfn`: the range becomes an area over the BAR's addresses, with no pages to
 //! pin (iommufd refuses it).
+//!
+//! Where this differs from the kernel:
+//! - type1 attaches a group's devices to its domain at `VFIO_SET_IOMMU`; here each device is
+//!   attached when its file first opens (no DMA can happen before), so until then the page
+//!   sizes and usable IOVA ranges are those of no domain;
+//! - a mapping must lie wholly inside one BAR mapping or wholly in memory that can be pinned
+//!   (type1 also takes a range that runs from one into the other); a device's DMA to a BAR
+//!   (peer to peer) reaches no other device: the BAR's pages are not memory here;
+//! - the container stays with the process that opened it: a forked child's calls on it are
+//!   `EBADF`, and it does not survive `execve`;
+//! - a group file closed while device files it handed out are open leaves the container at
+//!   once (the kernel's device files keep the group open).
 
 mod dirty;
 mod dma;
