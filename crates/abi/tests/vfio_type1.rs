@@ -94,3 +94,26 @@ fn leaving_the_container_needs_closed_devices_and_releases_the_backend() {
     assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)), Ok(0));
     assert_eq!(s.map_rw(buf.addr(), 0x10_0000, PAGE), Ok(0));
 }
+
+#[test]
+fn a_group_joins_one_container_and_reports_it() {
+    let s = setup();
+    let status = || {
+        let mut st = VfioGroupStatus { argsz: 8, flags: 0 };
+        s.group(VFIO_GROUP_GET_STATUS, addr(&mut st)).unwrap();
+        st.flags
+    };
+    assert_eq!(status(), VFIO_GROUP_FLAGS_VIABLE);
+    s.join();
+    let both = VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET;
+    assert_eq!(status(), both);
+    let mut fd = CONTAINER;
+    assert_eq!(
+        s.group(VFIO_GROUP_SET_CONTAINER, addr(&mut fd)),
+        Err(Errno::EINVAL)
+    );
+    // Without a device open the group leaves at once, taking the (unset) backend along.
+    assert_eq!(s.group(VFIO_GROUP_UNSET_CONTAINER, 0), Ok(0));
+    assert_eq!(s.group(VFIO_GROUP_UNSET_CONTAINER, 0), Err(Errno::EINVAL));
+    assert_eq!(status(), VFIO_GROUP_FLAGS_VIABLE);
+}

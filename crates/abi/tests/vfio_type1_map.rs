@@ -8,7 +8,7 @@ mod common;
 #[path = "common/type1.rs"]
 mod type1;
 
-use common::Buffer;
+use common::{Buffer, sz};
 use type1::*;
 use uiommu_uapi::Errno;
 use uiommu_uapi::vfio::*;
@@ -195,4 +195,52 @@ fn dirty_logging_reports_every_mapped_page() {
         s.call(VFIO_IOMMU_DIRTY_PAGES, &mut start),
         Err(Errno::EINVAL)
     );
+}
+
+#[test]
+fn unmap_reports_the_dirty_bitmap_of_what_it_removes() {
+    let s = Setup::ready(VFIO_TYPE1v2_IOMMU);
+    let buf = Buffer::new(4 * PAGE as usize);
+    s.map_rw(buf.addr(), 0x10_2000, 2 * PAGE).unwrap();
+    #[repr(C)]
+    struct Unmap {
+        head: VfioIommuType1DmaUnmap,
+        bitmap: VfioBitmap,
+    }
+    let mut bits = u64::MAX;
+    let mut u = Unmap {
+        head: VfioIommuType1DmaUnmap {
+            argsz: size_of::<Unmap>() as u32,
+            flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+            iova: 0x10_0000,
+            size: 8 * PAGE,
+        },
+        bitmap: VfioBitmap {
+            pgsize: PAGE,
+            size: 8,
+            data: addr(&mut bits),
+        },
+    };
+    // Not logging: EINVAL, nothing unmapped.
+    assert_eq!(s.at(VFIO_IOMMU_UNMAP_DMA, addr(&mut u)), Err(Errno::EINVAL));
+    let mut start = VfioIommuType1DirtyBitmap {
+        argsz: 8,
+        flags: VFIO_IOMMU_DIRTY_PAGES_FLAG_START,
+    };
+    s.call(VFIO_IOMMU_DIRTY_PAGES, &mut start).unwrap();
+    // A bitmap of another page size, or too small for the range.
+    u.bitmap.pgsize = 2 * PAGE;
+    assert_eq!(s.at(VFIO_IOMMU_UNMAP_DMA, addr(&mut u)), Err(Errno::EINVAL));
+    u.bitmap.pgsize = PAGE;
+    u.bitmap.size = 0;
+    assert_eq!(s.at(VFIO_IOMMU_UNMAP_DMA, addr(&mut u)), Err(Errno::EINVAL));
+    u.bitmap.size = 8;
+    // argsz without the bitmap.
+    u.head.argsz = sz::<VfioIommuType1DmaUnmap>();
+    assert_eq!(s.at(VFIO_IOMMU_UNMAP_DMA, addr(&mut u)), Err(Errno::EINVAL));
+    u.head.argsz = size_of::<Unmap>() as u32;
+    assert_eq!(s.at(VFIO_IOMMU_UNMAP_DMA, addr(&mut u)), Ok(0));
+    assert_eq!(u.head.size, 2 * PAGE);
+    // Bits 2 and 3; the words written are the entry's, cleared past it, kept before it.
+    assert_eq!(bits, 0b1111);
 }
