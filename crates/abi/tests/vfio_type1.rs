@@ -117,3 +117,20 @@ fn a_group_joins_one_container_and_reports_it() {
     assert_eq!(s.group(VFIO_GROUP_UNSET_CONTAINER, 0), Err(Errno::EINVAL));
     assert_eq!(status(), VFIO_GROUP_FLAGS_VIABLE);
 }
+
+#[test]
+fn open_device_files_hold_a_closed_group_file_in_the_container() {
+    let mut s = Setup::ready(VFIO_TYPE1v2_IOMMU);
+    let buf = Buffer::new(PAGE as usize);
+    let mem = || std::sync::Arc::new(uiommu_abi::ProcessVm::current());
+    s.file = None;
+    // Still open, still in the container, whose backend still maps.
+    assert_eq!(s.group.open(mem()).err(), Some(Errno::EBUSY));
+    assert_eq!(s.map_rw(buf.addr(), 0x10_0000, PAGE), Ok(0));
+    // The last device file releases the group file: the container loses its only group.
+    s.host.devices.lock().unwrap().clear();
+    assert_eq!(s.map_rw(buf.addr(), 0x20_0000, PAGE), Err(Errno::EINVAL));
+    s.file = Some(s.group.open(mem()).unwrap());
+    s.join();
+    assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1_IOMMU)), Ok(0));
+}

@@ -58,7 +58,8 @@ impl FdHost for Host {
 
 pub struct Setup {
     pub host: Host,
-    pub file: GroupFile,
+    pub group: Arc<VfioGroup>,
+    pub file: Option<GroupFile>,
 }
 
 pub fn setup() -> Setup {
@@ -79,7 +80,11 @@ pub fn setup() -> Setup {
         container: Type1Container::new(process(1 << 30), driver),
         devices: Mutex::default(),
     };
-    Setup { host, file }
+    Setup {
+        host,
+        group,
+        file: Some(file),
+    }
 }
 
 pub fn addr<T>(v: &mut T) -> u64 {
@@ -98,7 +103,7 @@ impl Setup {
         self.at(cmd, addr(arg))
     }
     pub fn group(&self, cmd: u32, arg: u64) -> Result<i64, Errno> {
-        self.caller_do(|c| self.file.ioctl(c, cmd, arg))
+        self.caller_do(|c| self.file.as_ref().expect("open").ioctl(c, cmd, arg))
     }
     pub fn join(&self) {
         let mut fd = CONTAINER;

@@ -11,7 +11,8 @@ use uiommu_uapi::errno::Result;
 /// A device file a group handed out: the member's [`VfioDeviceFile`], shared by every file
 /// the group opened of it while any is open (vfio-pci's device state is per device).
 /// Dropping it is the file's release (`vfio_df_group_close`): the last one releases the
-/// device file (interrupts off, reset, unbound).
+/// device file (interrupts off, reset, unbound), and the group file if it was closed first
+/// in a legacy container.
 pub struct GroupDevice {
     group: Arc<VfioGroup>,
     member: usize,
@@ -44,6 +45,10 @@ impl Drop for GroupDevice {
                 file.release();
                 *slot = None;
             }
+        }
+        // The last device file of a closed group file: the group file's release.
+        if state.release_deferred && state.open.iter().all(Option::is_none) {
+            self.group.release(&mut state);
         }
     }
 }

@@ -71,6 +71,10 @@ enum Container {
 struct GroupState {
     /// `group->opened_file` is set.
     opened: bool,
+    /// The group's file was closed while device files it handed out from a legacy container
+    /// are open: they hold the file (`vfio_group_use_container` takes a reference on it), so
+    /// its release waits for the last of them.
+    release_deferred: bool,
     /// `group->cdev_device_open_cnt`: cdev files of members bound.
     cdev_binds: usize,
     /// The container: `group->iommufd` or `group->container`.
@@ -158,7 +162,8 @@ impl Drop for Block<'_> {
 
 /// An open group file. Dropping it is its release (`vfio_group_fops_release`): the
 /// container is left and the group can be opened again; device files it handed out stay
-/// bound.
+/// bound. In a legacy container the device files it handed out hold it: the release happens
+/// when the last of them is closed.
 pub struct GroupFile {
     group: Arc<VfioGroup>,
     memory: ProcessMemory,
@@ -191,9 +196,22 @@ impl GroupFile {
 impl Drop for GroupFile {
     fn drop(&mut self) {
         let mut state = self.group.lock();
+        let legacy = matches!(state.container, Some(Container::Type1(_)));
+        if legacy && state.open.iter().any(Option::is_some) {
+            state.release_deferred = true;
+            return;
+        }
+        self.group.release(&mut state);
+    }
+}
+
+impl VfioGroup {
+    /// `vfio_group_fops_release`: the group leaves its container and can be opened again.
+    fn release(&self, state: &mut GroupState) {
         if let Some(Container::Type1(c)) = state.container.take() {
-            c.detach_group(self.group.id());
+            c.detach_group(self.id());
         }
         state.opened = false;
+        state.release_deferred = false;
     }
 }

@@ -24,9 +24,7 @@
 //!   (type1 also takes a range that runs from one into the other); a device's DMA to a BAR
 //!   (peer to peer) reaches no other device: the BAR's pages are not memory here;
 //! - the container stays with the process that opened it: a forked child's calls on it are
-//!   `EBADF`, and it does not survive `execve`;
-//! - a group file closed while device files it handed out are open leaves the container at
-//!   once (the kernel's device files keep the group open).
+//!   `EBADF`, and it does not survive `execve`.
 
 mod dirty;
 mod dma;
