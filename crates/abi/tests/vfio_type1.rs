@@ -47,9 +47,17 @@ fn the_container_before_a_group_and_set_iommu() {
     assert_eq!(s.at(VFIO_IOMMU_GET_INFO + 40, 0), Err(Errno::EINVAL));
     s.join();
     // A type no backend offers is ENODEV (iommufd's is EINVAL).
-    for ty in [VFIO_SPAPR_TCE_IOMMU, VFIO_NOIOMMU_IOMMU, 6] {
+    for ty in [
+        VFIO_SPAPR_TCE_IOMMU,
+        VFIO_NOIOMMU_IOMMU,
+        6,
+        VFIO_UPDATE_VADDR,
+    ] {
         assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(ty)), Err(Errno::ENODEV));
     }
+    // An extension type1 reports, but no IOMMU type: its open refuses it.
+    let unmap_all = u64::from(VFIO_UNMAP_ALL);
+    assert_eq!(s.at(VFIO_SET_IOMMU, unmap_all), Err(Errno::EINVAL));
     // The device needs the backend first.
     assert_eq!(s.open_device(), Err(Errno::EINVAL));
     assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1_IOMMU)), Ok(0));

@@ -144,19 +144,24 @@ impl Type1Container {
     }
 
     /// `vfio_ioctl_set_iommu`: `EINVAL` without a group or with a backend set; `ENODEV` for
-    /// a type type1 does not offer (NOIOMMU and the SPAPR types included); type1 opens v1 for
-    /// `VFIO_TYPE1_IOMMU` and v2 for `VFIO_TYPE1v2_IOMMU` and takes every group.
+    /// a number type1's `VFIO_CHECK_EXTENSION` does not answer positively (NOIOMMU and the
+    /// SPAPR types included); then type1's open: v1 for `VFIO_TYPE1_IOMMU`, v2 for
+    /// `VFIO_TYPE1v2_IOMMU`, `EINVAL` for the other extension it reports (`VFIO_UNMAP_ALL`).
+    /// The backend takes every group.
     fn set_iommu(&self, arg: u64) -> Result<()> {
         let mut s = self.lock();
         if s.groups.is_empty() || s.backend.is_some() {
             return Err(Errno::EINVAL);
+        }
+        if backend_check_extension(None, arg) <= 0 {
+            return Err(Errno::ENODEV);
         }
         let v2 = if arg == u64::from(VFIO_TYPE1_IOMMU) {
             false
         } else if arg == u64::from(VFIO_TYPE1v2_IOMMU) {
             true
         } else {
-            return Err(Errno::ENODEV);
+            return Err(Errno::EINVAL);
         };
         let ctx = Context::new(
             self.process.clone(),
