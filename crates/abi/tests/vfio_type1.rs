@@ -142,3 +142,18 @@ fn open_device_files_hold_a_closed_group_file_in_the_container() {
     s.join();
     assert_eq!(s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1_IOMMU)), Ok(0));
 }
+
+#[test]
+fn a_member_bound_to_an_iommufd_keeps_the_group_out_of_a_legacy_container() {
+    let s = setup();
+    let mut fd = IOMMUFD;
+    assert_eq!(s.group(VFIO_GROUP_SET_CONTAINER, addr(&mut fd)), Ok(0));
+    s.open_device().unwrap();
+    // The device file stays bound to the iommufd after its group leaves it.
+    assert_eq!(s.group(VFIO_GROUP_UNSET_CONTAINER, 0), Ok(0));
+    let mut fd = CONTAINER;
+    let r = s.group(VFIO_GROUP_SET_CONTAINER, addr(&mut fd));
+    assert_eq!(r, Err(Errno::EBUSY));
+    s.host.devices.lock().unwrap().clear();
+    assert_eq!(s.group(VFIO_GROUP_SET_CONTAINER, addr(&mut fd)), Ok(0));
+}

@@ -17,12 +17,16 @@ use zerocopy::{FromBytes, IntoBytes};
 
 /// The container's fd.
 pub const CONTAINER: i32 = 100;
+/// An iommufd's fd.
+pub const IOMMUFD: i32 = 200;
 /// A range the caller "mapped from a device file": no memory is there.
 pub const BAR: (u64, u64) = (0x7e00_0000_0000, 0x10_0000);
 pub const PAGE: u64 = 4096;
 
 pub struct Host {
     pub container: Arc<Type1Container>,
+    /// An iommufd context at [`IOMMUFD`].
+    pub ctx: Arc<uiommu_core::context::Context>,
     pub devices: Mutex<BTreeMap<i32, GroupDevice>>,
 }
 
@@ -37,7 +41,14 @@ impl FdHost for Host {
         Ok(fd)
     }
     fn is_open(&self, fd: i32) -> bool {
-        fd == CONTAINER
+        fd == CONTAINER || fd == IOMMUFD
+    }
+    fn iommufd(&self, fd: i32) -> Result<Arc<uiommu_core::context::Context>, Errno> {
+        match fd {
+            IOMMUFD => Ok(Arc::clone(&self.ctx)),
+            CONTAINER => Err(Errno::EBADFD),
+            _ => Err(Errno::EBADF),
+        }
     }
     fn get(&self, _fd: i32) -> Option<File> {
         None
@@ -77,6 +88,7 @@ pub fn setup() -> Setup {
     }]);
     let file = group.open(Arc::new(ProcessVm::current())).unwrap();
     let host = Host {
+        ctx: crate::common::ctx_behind(Arc::clone(&driver)),
         container: Type1Container::new(process(1 << 30), driver),
         devices: Mutex::default(),
     };

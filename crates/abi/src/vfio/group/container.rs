@@ -40,7 +40,7 @@ fn dma_owned(group: &VfioGroup) -> bool {
 
 /// `VFIO_GROUP_SET_CONTAINER`: `EFAULT` reading the fd, `EBADF` if it is not open, `EINVAL`
 /// if the group has a container. A legacy container takes the group
-/// (`vfio_container_attach_group`); otherwise `EBADFD` if the fd is no iommufd context, and
+/// (`vfio_container_attach_group`; `EBUSY` while a member is bound to an iommufd); otherwise `EBADFD` if the fd is no iommufd context, and
 /// the context's compatibility IOAS is made (`iommufd_vfio_compat_ioas_create`, its errors).
 pub(super) fn set_container(group: &VfioGroup, caller: &Caller<'_>, arg: u64) -> Result<()> {
     let mut word = [0u8; 4];
@@ -54,6 +54,11 @@ pub(super) fn set_container(group: &VfioGroup, caller: &Caller<'_>, arg: u64) ->
         return Err(Errno::EINVAL);
     }
     if let Some(c) = caller.fds.vfio_container(fd) {
+        // `iommu_group_claim_dma_owner`: a member still bound to an iommufd context (a device
+        // file kept from an earlier container) owns the group's DMA.
+        if dma_owned(group) {
+            return Err(Errno::EBUSY);
+        }
         c.attach_group(group.id());
         state.container = Some(Container::Type1(c));
         return Ok(());
