@@ -167,10 +167,10 @@ pub trait FdHost {
         None
     }
 
-    /// The caller's mapping of a device file's BAR (a `VM_PFNMAP | VM_IO` area) that holds
-    /// `vaddr`, as `(start, length)`; `None` where `vaddr` is no such mapping.
-    fn pfnmap(&self, _vaddr: u64) -> Option<(u64, u64)> {
-        None
+    /// The parts of `vaddr..vaddr + len` that are the caller's mappings of a device file's BAR
+    /// (`VM_PFNMAP | VM_IO` areas), as `(start, length)`, ascending; none by default.
+    fn pfnmaps(&self, _vaddr: u64, _len: u64) -> Vec<(u64, u64)> {
+        Vec::new()
     }
 
     /// `eventfd_ctx_fdget(fd)`: a trigger that signals the eventfd behind the caller's `fd`

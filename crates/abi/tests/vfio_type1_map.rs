@@ -244,3 +244,32 @@ fn unmap_reports_the_dirty_bitmap_of_what_it_removes() {
     // Bits 2 and 3; the words written are the entry's, cleared past it, kept before it.
     assert_eq!(bits, 0b1111);
 }
+
+#[test]
+fn a_range_from_memory_into_a_bar_maps_both_as_one_entry() {
+    let s = Setup::ready(VFIO_TYPE1v2_IOMMU);
+    // Pinned memory right below the BAR is not there either: EFAULT, nothing left mapped.
+    assert_eq!(
+        s.map_rw(BAR.0 - PAGE, 0x10_0000, 2 * PAGE),
+        Err(Errno::EFAULT)
+    );
+    assert_eq!(s.unmap(0, 0, 1 << 40), (Ok(0), 0));
+    // A BAR, then memory past it that is not there: the BAR's part is unmapped again.
+    let r = s.map_rw(BAR.0 + BAR.1 - PAGE, 0x10_0000, 2 * PAGE);
+    assert_eq!(r, Err(Errno::EFAULT));
+    assert_eq!(s.unmap(0, 0, 1 << 40), (Ok(0), 0));
+    assert_eq!(s.dma_avail(), u32::from(u16::MAX));
+}
+
+#[test]
+fn memory_then_a_bar_is_one_entry() {
+    let s = Setup::ready(VFIO_TYPE1v2_IOMMU);
+    let buf = Buffer::new(4 * PAGE as usize);
+    // The buffer's upper half stands for a BAR mapping: only the lower half is pinned.
+    *s.host.bar.lock().unwrap() = (buf.addr() + 2 * PAGE, 2 * PAGE);
+    assert_eq!(s.map_rw(buf.addr(), 0x10_0000, 4 * PAGE), Ok(0));
+    assert_eq!(s.dma_avail(), u32::from(u16::MAX) - 1);
+    // One entry: v2 refuses to cut it where the pieces meet.
+    assert_eq!(s.unmap(0, 0x10_0000, 2 * PAGE).0, Err(Errno::EINVAL));
+    assert_eq!(s.unmap(0, 0x10_0000, 4 * PAGE), (Ok(0), 4 * PAGE));
+}

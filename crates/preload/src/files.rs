@@ -124,11 +124,16 @@ impl FdHost for Fds {
         }
     }
 
-    /// A BAR this process mapped (`mmap` of a device file), from `vaddr` to its end.
+    /// The parts of the range that are BARs this process mapped (`mmap` of a device file).
     #[cfg(target_arch = "x86_64")]
-    fn pfnmap(&self, vaddr: u64) -> Option<(u64, u64)> {
-        let r = crate::mmio::ranges::at(usize::try_from(vaddr).ok()?)?;
-        Some((r.start as u64, r.len as u64))
+    fn pfnmaps(&self, vaddr: u64, len: u64) -> Vec<(u64, u64)> {
+        let (Ok(addr), Ok(len)) = (usize::try_from(vaddr), usize::try_from(len)) else {
+            return Vec::new();
+        };
+        crate::mmio::ranges::pieces(addr, len)
+            .into_iter()
+            .map(|(s, l)| (s as u64, l as u64))
+            .collect()
     }
 
     /// A new fd for a device file a group handed out; `ENOMEM` if there is none, as

@@ -19,12 +19,14 @@ use zerocopy::{FromBytes, IntoBytes};
 pub const CONTAINER: i32 = 100;
 /// An iommufd's fd.
 pub const IOMMUFD: i32 = 200;
-/// A range the caller "mapped from a device file": no memory is there.
+/// A range the caller "mapped from a device file" by default: no memory is there.
 pub const BAR: (u64, u64) = (0x7e00_0000_0000, 0x10_0000);
 pub const PAGE: u64 = 4096;
 
 pub struct Host {
     pub container: Arc<Type1Container>,
+    /// Where the caller "mapped a BAR": [`BAR`] unless a test moves it.
+    pub bar: Mutex<(u64, u64)>,
     /// An iommufd context at [`IOMMUFD`].
     pub ctx: Arc<uiommu_core::context::Context>,
     pub devices: Mutex<BTreeMap<i32, GroupDevice>>,
@@ -60,10 +62,14 @@ impl FdHost for Host {
     fn vfio_container(&self, fd: i32) -> Option<Arc<Type1Container>> {
         (fd == CONTAINER).then(|| Arc::clone(&self.container))
     }
-    fn pfnmap(&self, vaddr: u64) -> Option<(u64, u64)> {
-        (BAR.0..BAR.0 + BAR.1)
-            .contains(&vaddr)
-            .then(|| (vaddr, BAR.0 + BAR.1 - vaddr))
+    fn pfnmaps(&self, vaddr: u64, len: u64) -> Vec<(u64, u64)> {
+        let bar = *self.bar.lock().unwrap();
+        let (from, to) = (vaddr.max(bar.0), (vaddr + len).min(bar.0 + bar.1));
+        if from < to {
+            vec![(from, to - from)]
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -88,6 +94,7 @@ pub fn setup() -> Setup {
     }]);
     let file = group.open(Arc::new(ProcessVm::current())).unwrap();
     let host = Host {
+        bar: Mutex::new(BAR),
         ctx: crate::common::ctx_behind(Arc::clone(&driver)),
         container: Type1Container::new(process(1 << 30), driver),
         devices: Mutex::default(),

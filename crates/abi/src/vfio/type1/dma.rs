@@ -136,7 +136,7 @@ impl Type1Iommu {
     /// without an overlapping entry, `EINVAL` if it is not exactly that range or has an
     /// address). Otherwise `EEXIST` over an entry, `ENOSPC` past the entry limit, `EINVAL`
     /// outside the usable IOVA ranges, then pinning and mapping errors (`EFAULT`, `ENOMEM`).
-    /// A range inside a BAR mapping is mapped without pinning (`VM_PFNMAP`).
+    /// The parts of the range in a BAR mapping are mapped without pinning (`VM_PFNMAP`).
     pub(super) fn map_dma(&mut self, caller: &Caller<'_>, arg: u64) -> Result<()> {
         let mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
         let map: VfioIommuType1DmaMap = read_vfio(&caller.mem, arg, MAP_MINSZ, mask)?;
@@ -183,17 +183,7 @@ impl Type1Iommu {
         if !self.iova_valid(iova, iova + (size - 1)) {
             return Err(Errno::EINVAL);
         }
-        let owner = caller.pin_owner(&self.ctx);
-        let iopt = &self.ioas.iopt;
-        match caller.fds.pfnmap(vaddr) {
-            Some((start, len)) if vaddr - start + size <= len => {
-                let buf: Arc<dyn DmaBuf> = Arc::new(PfnMap { start, len });
-                iopt.map_dmabuf(Iova::Fixed(iova), buf, vaddr - start, size, prot, &owner)?;
-            }
-            _ => {
-                iopt.map_user(Iova::Fixed(iova), vaddr, size, prot, &owner)?;
-            }
-        }
+        self.map_pieces(caller, iova, vaddr, size, prot)?;
         self.dma_avail -= 1;
         self.dmas.insert(
             iova,
@@ -203,6 +193,56 @@ impl Type1Iommu {
                 vaddr_invalid: false,
             },
         );
+        Ok(())
+    }
+
+    /// `vfio_pin_map_dma`: the range mapped piece by piece, as type1 pins and maps runs of
+    /// pages: the parts that are BAR mappings (`VM_PFNMAP`, `follow_fault_pfn`) over the BAR's
+    /// addresses with nothing pinned, the rest pinned user memory. On an error every piece
+    /// mapped is unmapped again.
+    fn map_pieces(
+        &self,
+        caller: &Caller<'_>,
+        iova: u64,
+        vaddr: u64,
+        size: u64,
+        prot: Prot,
+    ) -> Result<()> {
+        let owner = caller.pin_owner(&self.ctx);
+        let iopt = &self.ioas.iopt;
+        // In u128: `vaddr + size` may be 2^64.
+        let end = u128::from(vaddr) + u128::from(size);
+        let mut pieces: Vec<(u64, u64, bool)> = Vec::new();
+        let mut at = u128::from(vaddr);
+        for (start, len) in caller.fds.pfnmaps(vaddr, size) {
+            let (s, e) = (u128::from(start), u128::from(start) + u128::from(len));
+            if s < at || e > end || len == 0 {
+                continue;
+            }
+            if s > at {
+                pieces.push((at as u64, (s - at) as u64, false));
+            }
+            pieces.push((start, len, true));
+            at = e;
+        }
+        if at < end {
+            pieces.push((at as u64, (end - at) as u64, false));
+        }
+        for &(start, len, bar) in &pieces {
+            let at_iova = Iova::Fixed(iova + (start - vaddr));
+            let r = if bar {
+                let buf: Arc<dyn DmaBuf> = Arc::new(PfnMap { start, len });
+                iopt.map_dmabuf(at_iova, buf, 0, len, prot, &owner)
+            } else {
+                iopt.map_user(at_iova, start, len, prot, &owner)
+            };
+            if let Err(e) = r {
+                if start > vaddr {
+                    let _ = iopt.unmap_iova(iova, start - vaddr);
+                }
+                return Err(e);
+            }
+        }
         Ok(())
     }
 

@@ -13,16 +13,15 @@
 //! with the compatibility container.
 //!
 //! A device BAR mapped by the caller (`VM_PFNMAP`) can be mapped for DMA, as type1 does with
-//! `follow_fault_pfn`: the range becomes an area over the BAR's addresses, with no pages to
-//! pin (iommufd refuses it).
+//! `follow_fault_pfn`: that part of the range becomes an area over the BAR's addresses, with no
+//! pages to pin (iommufd refuses it); one entry may run from memory into a BAR.
 //!
 //! Where this differs from the kernel:
 //! - type1 attaches a group's devices to its domain at `VFIO_SET_IOMMU`; here each device is
 //!   attached when its file first opens (no DMA can happen before), so until then the page
 //!   sizes and usable IOVA ranges are those of no domain;
-//! - a mapping must lie wholly inside one BAR mapping or wholly in memory that can be pinned
-//!   (type1 also takes a range that runs from one into the other); a device's DMA to a BAR
-//!   (peer to peer) reaches no other device: the BAR's pages are not memory here;
+//! - a device's DMA to a BAR (peer to peer) reaches no other device: the BAR's pages are not
+//!   memory here, so such a request fails as one to memory that is not there;
 //! - the container stays with the process that opened it: a forked child's calls on it are
 //!   `EBADF`, and it does not survive `execve`.
 
