@@ -151,7 +151,7 @@ pub fn pieces(addr: usize, len: usize) -> Vec<(usize, usize)> {
             let s = slot.start.load(SeqCst);
             let e = s.saturating_add(slot.len.load(SeqCst));
             let (from, to) = (s.max(addr), e.min(end));
-            (s != 0 && from < to).then_some((from, to - from))
+            (s != 0 && from < to).then(|| (from, to - from))
         })
         .collect();
     out.sort_unstable();
