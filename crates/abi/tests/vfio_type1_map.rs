@@ -273,3 +273,27 @@ fn memory_then_a_bar_is_one_entry() {
     assert_eq!(s.unmap(0, 0x10_0000, 2 * PAGE).0, Err(Errno::EINVAL));
     assert_eq!(s.unmap(0, 0x10_0000, 4 * PAGE), (Ok(0), 4 * PAGE));
 }
+
+#[test]
+fn an_entry_too_large_for_a_bitmap_cannot_be_logged() {
+    // No device: nothing is pinned, so a huge entry maps.
+    let s = setup();
+    s.join();
+    s.at(VFIO_SET_IOMMU, u64::from(VFIO_TYPE1v2_IOMMU)).unwrap();
+    let huge = (1u64 << 31) * PAGE;
+    assert_eq!(s.map_rw(0x1000_0000, 0, huge), Ok(0));
+    let mut start = VfioIommuType1DirtyBitmap {
+        argsz: 8,
+        flags: VFIO_IOMMU_DIRTY_PAGES_FLAG_START,
+    };
+    assert_eq!(
+        s.call(VFIO_IOMMU_DIRTY_PAGES, &mut start),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(s.unmap(VFIO_DMA_UNMAP_FLAG_ALL, 0, 0), (Ok(0), huge));
+    assert_eq!(s.call(VFIO_IOMMU_DIRTY_PAGES, &mut start), Ok(0));
+    // While logging, it maps and goes again.
+    assert_eq!(s.map_rw(0x1000_0000, 0, huge), Err(Errno::EINVAL));
+    assert_eq!(s.map_rw(0x1000_0000, 0, huge - PAGE), Ok(0));
+    assert_eq!(s.dma_avail(), u32::from(u16::MAX) - 1);
+}

@@ -49,6 +49,15 @@ fn verify_size(npages: u64, size: u64) -> Result<()> {
     Ok(())
 }
 
+/// `vfio_dma_bitmap_alloc`: an entry of `size` bytes can be logged at `pgsize` (`EINVAL` for
+/// more than `DIRTY_BITMAP_PAGES_MAX` pages).
+pub(super) fn check_loggable(size: u64, pgsize: u64) -> Result<()> {
+    if size / pgsize.max(1) > PAGES_MAX {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
 /// A caller's bitmap (`struct vfio_bitmap`), checked.
 pub(super) struct Bitmap {
     pub(super) pgsize: u64,
@@ -120,7 +129,8 @@ pub(super) fn write_bits(
 impl Type1Iommu {
     /// `VFIO_IOMMU_DIRTY_PAGES` (`vfio_iommu_type1_dirty_pages`): `EACCES` for a v1 backend;
     /// `EFAULT`, then `EINVAL` for a short `argsz`, an unknown flag, or not exactly one flag.
-    /// `START` and `STOP` turn logging on and off. `GET_BITMAP` reads the request after the
+    /// `START` and `STOP` turn logging on and off (`START` is `EINVAL` if an entry has too many
+    /// pages for a bitmap). `GET_BITMAP` reads the request after the
     /// struct (`EINVAL` if `argsz` lacks it, `EFAULT`; `EINVAL` for a zero size, `EOVERFLOW`
     /// if the range wraps, `EINVAL` for a bad bitmap), then `EINVAL` unless the bitmap's
     /// page size is the smallest, the range is aligned to it, logging is on, and no entry
@@ -138,6 +148,13 @@ impl Type1Iommu {
             return Err(Errno::EINVAL);
         }
         if dirty.flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START != 0 {
+            // `vfio_dma_bitmap_alloc_all`: every entry needs its bitmap.
+            if !self.dirty_tracking {
+                let pgsize = self.min_pgsize();
+                for d in self.dmas.values() {
+                    check_loggable(d.size, pgsize)?;
+                }
+            }
             self.dirty_tracking = true;
             return Ok(());
         }

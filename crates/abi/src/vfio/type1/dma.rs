@@ -6,7 +6,7 @@
 //! (pinned and mapped in its domains as soon as a device is attached). Entries are never
 //! merged or split: unmapping removes whole entries, by v1's or v2's rule.
 
-use super::dirty::{Bitmap, write_bits};
+use super::dirty::{Bitmap, check_loggable, write_bits};
 use crate::Caller;
 use crate::vfio::{MAP_MINSZ, UNMAP_MINSZ, compat_ioas, compat_ioas_create};
 use std::collections::BTreeMap;
@@ -135,7 +135,8 @@ impl Type1Iommu {
     /// size. With `VADDR` the entry at exactly that range gets its address back (`ENOENT`
     /// without an overlapping entry, `EINVAL` if it is not exactly that range or has an
     /// address). Otherwise `EEXIST` over an entry, `ENOSPC` past the entry limit, `EINVAL`
-    /// outside the usable IOVA ranges, then pinning and mapping errors (`EFAULT`, `ENOMEM`).
+    /// outside the usable IOVA ranges, then pinning and mapping errors (`EFAULT`, `ENOMEM`), and
+    /// while logging dirty pages `EINVAL` (unmapped again) for an entry too large for a bitmap.
     /// The parts of the range in a BAR mapping are mapped without pinning (`VM_PFNMAP`).
     pub(super) fn map_dma(&mut self, caller: &Caller<'_>, arg: u64) -> Result<()> {
         let mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
@@ -184,6 +185,13 @@ impl Type1Iommu {
             return Err(Errno::EINVAL);
         }
         self.map_pieces(caller, iova, vaddr, size, prot)?;
+        // `vfio_dma_bitmap_alloc` while logging: an entry too large for a bitmap goes again.
+        if self.dirty_tracking
+            && let Err(e) = check_loggable(size, pgsize)
+        {
+            let _ = self.ioas.iopt.unmap_iova(iova, size);
+            return Err(e);
+        }
         self.dma_avail -= 1;
         self.dmas.insert(
             iova,
