@@ -10,9 +10,8 @@ use super::dirty::{Bitmap, check_loggable, write_bits};
 use crate::Caller;
 use crate::vfio::{MAP_MINSZ, UNMAP_MINSZ, compat_ioas, compat_ioas_create};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use uiommu_core::context::{Context, Handle};
-use uiommu_core::ioas::{DmaBuf, DmaBufImporter, Iova};
 use uiommu_core::iommu::Prot;
 use uiommu_core::object::Ioas;
 use uiommu_uapi::copy::read_vfio;
@@ -42,7 +41,7 @@ pub(super) struct Dma {
 pub(crate) struct Type1Iommu {
     /// `VFIO_TYPE1v2_IOMMU` was set.
     pub(super) v2: bool,
-    ctx: Arc<Context>,
+    pub(super) ctx: Arc<Context>,
     pub(super) ioas: Handle<Ioas>,
     /// `dma_list`, by IOVA.
     pub(super) dmas: BTreeMap<u64, Dma>,
@@ -50,24 +49,6 @@ pub(crate) struct Type1Iommu {
     pub(super) dma_avail: u32,
     /// `dirty_page_tracking`.
     pub(super) dirty_tracking: bool,
-}
-
-/// A BAR the caller mapped (`VM_PFNMAP`), as the IOAS imports it: one physical range at the
-/// mapping's address.
-struct PfnMap {
-    start: u64,
-    len: u64,
-}
-
-impl DmaBuf for PfnMap {
-    fn size(&self) -> u64 {
-        self.len
-    }
-
-    /// Nothing revokes the range: type1 keeps the PFNs mapped until they are unmapped.
-    fn attach(&self, _importer: Weak<dyn DmaBufImporter>) -> Result<u64> {
-        Ok(self.start)
-    }
 }
 
 impl Type1Iommu {
@@ -201,56 +182,6 @@ impl Type1Iommu {
                 vaddr_invalid: false,
             },
         );
-        Ok(())
-    }
-
-    /// `vfio_pin_map_dma`: the range mapped piece by piece, as type1 pins and maps runs of
-    /// pages: the parts that are BAR mappings (`VM_PFNMAP`, `follow_fault_pfn`) over the BAR's
-    /// addresses with nothing pinned, the rest pinned user memory. On an error every piece
-    /// mapped is unmapped again.
-    fn map_pieces(
-        &self,
-        caller: &Caller<'_>,
-        iova: u64,
-        vaddr: u64,
-        size: u64,
-        prot: Prot,
-    ) -> Result<()> {
-        let owner = caller.pin_owner(&self.ctx);
-        let iopt = &self.ioas.iopt;
-        // In u128: `vaddr + size` may be 2^64.
-        let end = u128::from(vaddr) + u128::from(size);
-        let mut pieces: Vec<(u64, u64, bool)> = Vec::new();
-        let mut at = u128::from(vaddr);
-        for (start, len) in caller.fds.pfnmaps(vaddr, size) {
-            let (s, e) = (u128::from(start), u128::from(start) + u128::from(len));
-            if s < at || e > end || len == 0 {
-                continue;
-            }
-            if s > at {
-                pieces.push((at as u64, (s - at) as u64, false));
-            }
-            pieces.push((start, len, true));
-            at = e;
-        }
-        if at < end {
-            pieces.push((at as u64, (end - at) as u64, false));
-        }
-        for &(start, len, bar) in &pieces {
-            let at_iova = Iova::Fixed(iova + (start - vaddr));
-            let r = if bar {
-                let buf: Arc<dyn DmaBuf> = Arc::new(PfnMap { start, len });
-                iopt.map_dmabuf(at_iova, buf, 0, len, prot, &owner)
-            } else {
-                iopt.map_user(at_iova, start, len, prot, &owner)
-            };
-            if let Err(e) = r {
-                if start > vaddr {
-                    let _ = iopt.unmap_iova(iova, start - vaddr);
-                }
-                return Err(e);
-            }
-        }
         Ok(())
     }
 

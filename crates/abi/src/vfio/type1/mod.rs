@@ -28,6 +28,7 @@
 mod dirty;
 mod dma;
 mod info;
+mod pin;
 
 use crate::Caller;
 use crate::cmd_table::CmdTable;
