@@ -7,15 +7,11 @@
 # The package comes from trixie-backports, which is added to apt sources at priority 1 so that
 # nothing is ever installed from it: we only `apt-get download` the source tarball.
 set -euo pipefail
+# shellcheck source=lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 PKG=linux-source-7.3
-if [ -z "${UIOMMU_CACHE:-}" ]; then
-	if mkdir -p /var/cache/uiommu 2>/dev/null && [ -w /var/cache/uiommu ]; then
-		UIOMMU_CACHE=/var/cache/uiommu
-	else
-		UIOMMU_CACHE=$HOME/.cache/uiommu
-	fi
-fi
-mkdir -p "$UIOMMU_CACHE"
+# shellcheck source=lib/cache.sh
+. "$(dirname "$0")/lib/cache.sh"
 cd "$UIOMMU_CACHE"
 log() { echo "kernel-source: $*" >&2; }
 
@@ -23,13 +19,7 @@ add_backports() {
 	local list=/etc/apt/sources.list.d/uiommu-trixie-backports.sources
 	if ! grep -rqs 'trixie-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
 		[ "$(id -u)" = 0 ] || { log "need root to add trixie-backports to apt sources"; exit 1; }
-		cat > "$list" <<SRC
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: trixie-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+		write_suite_sources "$list" trixie-backports
 		# Download only: never let an install pull anything from this suite.
 		printf 'Package: *\nPin: release n=trixie-backports\nPin-Priority: 1\n' \
 			> /etc/apt/preferences.d/uiommu-trixie-backports

@@ -9,13 +9,10 @@
 # Needs root. The root is complete when its marker file exists; an interrupted build is
 # started over.
 set -euo pipefail
-if [ -z "${UIOMMU_CACHE:-}" ]; then
-	if mkdir -p /var/cache/uiommu 2>/dev/null && [ -w /var/cache/uiommu ]; then
-		UIOMMU_CACHE=/var/cache/uiommu
-	else
-		UIOMMU_CACHE=$HOME/.cache/uiommu
-	fi
-fi
+# shellcheck source=lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
+# shellcheck source=lib/cache.sh
+. "$(dirname "$0")/lib/cache.sh"
 ROOT=$UIOMMU_CACHE/trixie-root
 MARKER=$ROOT/.uiommu-qemu11-ready
 MIRROR=http://deb.debian.org/debian
@@ -45,13 +42,7 @@ rm -rf "$ROOT"
 mkdir -p "$ROOT"
 debootstrap --variant=minbase trixie "$ROOT" "$MIRROR" >"$UIOMMU_CACHE/trixie-root.log" 2>&1 ||
 	{ tail -30 "$UIOMMU_CACHE/trixie-root.log"; exit 1; }
-cat >"$ROOT/etc/apt/sources.list.d/trixie-backports.sources" <<SRC
-Types: deb
-URIs: $MIRROR
-Suites: trixie-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+write_suite_sources "$ROOT/etc/apt/sources.list.d/trixie-backports.sources" trixie-backports "$MIRROR"
 mount -t proc proc "$ROOT/proc" && mounted+=("$ROOT/proc")
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 log "installing qemu-system-x86 from trixie-backports inside the root"

@@ -63,6 +63,10 @@ pub fn run(
             return ExitCode::from(125);
         }
     };
+    if let Err(msg) = crate::host_check::cross_memory_attach() {
+        eprintln!("uiommu: {msg}");
+        return ExitCode::from(125);
+    }
     let Some((prog, args)) = program.split_first() else {
         eprintln!("uiommu: no program to run");
         return ExitCode::from(125);

@@ -9,6 +9,7 @@
 
 mod devices;
 mod exec;
+mod host_check;
 mod library;
 mod status;
 

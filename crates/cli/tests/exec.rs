@@ -152,7 +152,7 @@ fn device_options_reach_the_program_resolved() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
-        "edu,bdf=0000:00:10.0,group=9999;edu,bdf=0000:00:11.0,group=5000"
+        "edu,bdf=0000:00:10.0,group=9999,cdev=0;edu,bdf=0000:00:11.0,group=5000,cdev=1"
     );
 }
 

@@ -3,8 +3,8 @@
 //! ([`crate::config::legacy_container`]).
 //!
 //! Opening the node makes a backing fd (a memfd named `uiommu:vfio-container`, see
-//! [`crate::backing`]; not `uiommu:vfio`, so that a new image never adopts it as an iommufd
-//! context) mapped to a [`Type1Container`]. Its ioctls are [`Type1Container::ioctl`]'s; group
+//! [`crate::backing`]; not `uiommu:vfio`, so that a new image adopts it as a container, not as
+//! an iommufd context) mapped to a [`Type1Container`]. Its ioctls are [`Type1Container::ioctl`]'s; group
 //! files join it with `VFIO_GROUP_SET_CONTAINER` (see [`crate::files`]). It stays with the
 //! process that opened it ([`crate::owned`]), as group and device files do: its pages are
 //! pinned in that process.
@@ -42,12 +42,25 @@ impl Release for Arc<Type1Container> {
 
 /// `open` of `/dev/vfio/vfio` with `flags` and `mode` (`vfio_fops_open`).
 pub fn open(iommu: Arc<dyn IommuDriver>, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
-    backing::open_node(NAME, flags, mode, || {
-        let container = Type1Container::new(process::current(), iommu);
-        Ok(Object::Container(Arc::new(OpenContainer {
-            container: Owned::new(container),
-        })))
-    })
+    backing::open_node(NAME, flags, mode, || Ok(fresh(iommu)))
+}
+
+/// A new, empty container of this process, whose backend's domains are `iommu`'s.
+pub fn fresh(iommu: Arc<dyn IommuDriver>) -> Object {
+    let container = Type1Container::new(process::current(), iommu);
+    Object::Container(Arc::new(OpenContainer {
+        container: Owned::new(container),
+    }))
+}
+
+/// Whether a `/proc/self/fd` link target is a container's backing memfd: an fd kept across
+/// `execve`, which the new image adopts as a fresh, empty container (the old image's groups
+/// and mappings are gone with it), as it adopts iommufd contexts.
+pub fn is_backing_link(target: &[u8]) -> bool {
+    let mut want = b"/memfd:".to_vec();
+    want.extend_from_slice(NAME.to_bytes());
+    want.extend_from_slice(b" (deleted)");
+    target == want.as_slice()
 }
 
 /// `ioctl(fd, request, arg)` on the container (`vfio_fops_unl_ioctl`).

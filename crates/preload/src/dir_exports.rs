@@ -68,7 +68,7 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
 pub extern "C" fn fdopendir(fd: c_int) -> *mut libc::DIR {
     guard(std::ptr::null_mut(), || {
         let d = sys::next_fdopendir(fd);
-        if d.is_null() || !emulated::configured() {
+        if d.is_null() || emulated::tree().is_none() {
             return d;
         }
         let e = sys::errno();

@@ -174,16 +174,10 @@ thread_local! {
     static CREATING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the launcher configured any device (cheap: no device is created).
-pub fn configured() -> bool {
-    static ANY: OnceLock<bool> = OnceLock::new();
-    *ANY.get_or_init(|| std::env::var_os(DEVICES_ENV).is_some_and(|v| !v.is_empty()))
-}
-
 /// The process's devices, created at the first call (`None` if none is configured).
 pub fn registry() -> Option<&'static Registry> {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    if !configured() || CREATING.get() {
+    if CREATING.get() {
         return None;
     }
     Some(REGISTRY.get_or_init(|| {
@@ -200,7 +194,8 @@ pub fn registry() -> Option<&'static Registry> {
     }))
 }
 
-/// The process's sysfs and `/dev` entries, if it has any device.
+/// The process's sysfs and `/dev` entries: `/dev/iommu` and `/dev/vfio/vfio` always, and
+/// those of its devices.
 pub fn tree() -> Option<&'static Tree> {
     registry().map(Registry::tree).filter(|t| !t.is_empty())
 }
@@ -237,6 +232,7 @@ mod tests {
     fn a_bad_list_gives_no_device() {
         let r = Registry::from_list("edu,bdf=nope");
         assert!(r.devices().is_empty());
-        assert!(r.tree().is_empty());
+        assert!(r.tree().get("/sys/bus/pci/devices").is_none());
+        assert!(r.tree().get("/dev/iommu").is_some());
     }
 }

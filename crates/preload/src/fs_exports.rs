@@ -306,6 +306,12 @@ pub unsafe extern "C" fn readlinkat(
     let ours = |_: &str, node: &Node| copy_link(vfs::readlink(node)?, buf, size);
     guard(-1, || {
         // SAFETY: our caller's contract.
+        let fd_link =
+            unsafe { sys::c_str(path) }.and_then(|p| crate::fd_stat::proc_fd_link(p.to_bytes()));
+        if let Some(node) = fd_link {
+            return ret(copy_link(node.as_bytes(), buf, size), -1);
+        }
+        // SAFETY: our caller's contract.
         unsafe {
             on_path(dirfd, path, false, -1, ours, |p| {
                 if dirfd == libc::AT_FDCWD {

@@ -518,7 +518,8 @@ pub fn duplicate(old: c_int, real: impl FnOnce() -> c_int) -> c_int {
     rc
 }
 
-/// At load: fds inherited across `execve` that name one of our nodes become fresh contexts.
+/// At load: fds inherited across `execve` that name one of our nodes become fresh contexts
+/// (a legacy VFIO container's, a fresh container).
 ///
 /// The kernel keeps the context (and its mappings of the old address space) across exec; in
 /// process the old image's objects are gone, so the new image gets an empty context on the
@@ -536,14 +537,22 @@ pub fn adopt_inherited() {
         else {
             continue;
         };
-        let Ok(target) = std::fs::read_link(ent.path()) else {
+        // The system call itself: the exported `readlink` shows a virtual fd's node instead.
+        let Some(target) = std::ffi::CString::new(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .and_then(|p| sys::readlink(&p))
+        else {
             continue;
         };
-        if let Some(node) = backing::node_of_link(target.as_os_str().as_encoded_bytes())
+        if let Some(node) = backing::node_of_link(&target)
             && let Some(iommu) = config::iommu()
         {
             let ctx = Context::new(process::current(), node, iommu);
             let _ = TABLE.register(fd, Object::Context(ctx));
+        } else if container::is_backing_link(&target)
+            && let Some(iommu) = config::iommu()
+        {
+            let _ = TABLE.register(fd, container::fresh(iommu));
         }
     }
 }

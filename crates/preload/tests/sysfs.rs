@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -173,11 +174,36 @@ fn two_devices() {
 }
 
 #[test]
-fn without_devices_nothing_is_added() {
+fn without_devices_only_the_misc_nodes_are_added() {
     common::run(SCENARIO_ENV, "no_devices");
 }
 
+/// No sysfs entry; `/dev/iommu` and `/dev/vfio/vfio` are there as the misc character devices
+/// they are on Linux, and an fd opened from one is that node to `fstat` and to `readlink` of
+/// `/proc/self/fd/N`.
 fn no_devices() {
     assert!(!Path::new("/sys/bus/pci/devices/0000:00:10.0").exists());
     assert!(!names("/sys/bus/pci/devices").contains("0000:00:10.0"));
+    assert!(!Path::new("/dev/vfio/devices").exists());
+    for (path, rdev) in [("/dev/iommu", (10, 256)), ("/dev/vfio/vfio", (10, 196))] {
+        let node = std::fs::metadata(path).unwrap();
+        assert!(node.file_type().is_char_device(), "{path}");
+        let dev = node.rdev();
+        assert_eq!((libc::major(dev), libc::minor(dev)), rdev, "{path}");
+        let file = std::fs::File::open(path).unwrap();
+        let open = file.metadata().unwrap();
+        assert!(open.file_type().is_char_device(), "{path} opened");
+        assert_eq!(
+            (open.rdev(), open.ino()),
+            (dev, node.ino()),
+            "{path} opened"
+        );
+        let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new(path),
+            "{link}"
+        );
+    }
+    assert!(names("/dev/vfio").contains("vfio"));
 }

@@ -120,13 +120,12 @@ impl Tree {
                 Node::CharDev(VFIO_GROUP_MAJOR, minor),
             );
         }
-        if !devices.is_empty() {
-            let (major, minor) = VFIO_CONTAINER_RDEV;
-            t.add("/dev/vfio/vfio".into(), Node::CharDev(major, minor));
-            // Opened as iommufd whatever the host has; QEMU checks that it exists first.
-            let (major, minor) = IOMMUFD_RDEV;
-            t.add("/dev/iommu".into(), Node::CharDev(major, minor));
-        }
+        // Both open as uiommu's whatever the host has, with or without devices; programs
+        // (QEMU among them) check that they exist first.
+        let (major, minor) = VFIO_CONTAINER_RDEV;
+        t.add("/dev/vfio/vfio".into(), Node::CharDev(major, minor));
+        let (major, minor) = IOMMUFD_RDEV;
+        t.add("/dev/iommu".into(), Node::CharDev(major, minor));
         t
     }
 

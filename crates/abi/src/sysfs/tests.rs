@@ -77,7 +77,17 @@ fn directories_list_their_direct_entries() {
     assert!(matches!(t.get("/sys/devices/pci0000:00"), Some(Node::Dir)));
     assert!(matches!(t.get("/sys"), Some(Node::Dir)));
     assert!(names("/sys/devices/pci0000:00/0000:00:10.0").contains(&"vfio-dev".to_string()));
-    assert!(tree(&[]).is_empty());
+    // Without devices: the two misc nodes only.
+    let bare = tree(&[]);
+    assert!(matches!(
+        bare.get("/dev/iommu"),
+        Some(Node::CharDev(10, 256))
+    ));
+    assert!(matches!(
+        bare.get("/dev/vfio/vfio"),
+        Some(Node::CharDev(10, 196))
+    ));
+    assert!(bare.get("/sys/bus/pci/devices").is_none());
 }
 
 #[test]

@@ -23,7 +23,7 @@
 //! - a device's DMA to a BAR (peer to peer) reaches no other device: the BAR's pages are not
 //!   memory here, so such a request fails as one to memory that is not there;
 //! - the container stays with the process that opened it: a forked child's calls on it are
-//!   `EBADF`, and it does not survive `execve`.
+//!   `EBADF`, and after `execve` the new image finds a fresh, empty container on the fd.
 
 mod dirty;
 mod dma;
