@@ -220,3 +220,19 @@ fn the_vfio_container_kind_reaches_the_program() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("type1"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_legacy_container_is_the_vfio_node_across_exec() {
+    // `readlink` is a new image: it finds the inherited fd adopted as a container.
+    let o = uiommu(&[
+        "exec",
+        "--vfio-container",
+        "type1",
+        "--",
+        "sh",
+        "-c",
+        "exec 5<>/dev/vfio/vfio && readlink /proc/self/fd/5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "/dev/vfio/vfio");
+}
