@@ -75,7 +75,7 @@ pub fn run(
     cmd.args(args)
         .env(
             "LD_PRELOAD",
-            preload_list(lib.as_os_str(), std::env::var_os("LD_PRELOAD")),
+            preload_list(lib.path.as_os_str(), std::env::var_os("LD_PRELOAD")),
         )
         .env(DRIVER_ENV, driver)
         .env(DEVICES_ENV, placement::format_list(devices))

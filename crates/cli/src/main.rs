@@ -6,10 +6,15 @@
 //! `uiommu drivers` lists the IOMMU models `--driver` accepts. Each
 //! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N]` adds an emulated PCI device the program finds
 //! in sysfs and `/dev/vfio` as vfio-pci shows one; `uiommu devices` lists the models.
+//! `uiommu info [--device BDF] [--json] [--driver NAME]` shows the host's IOMMU units, groups
+//! and devices and decodes `IOMMU_GET_HW_INFO` of each device named (uiommu's model with
+//! `--driver`, or under `exec`).
 
 mod devices;
+mod embedded;
 mod exec;
 mod host_check;
+mod info;
 mod library;
 mod status;
 
@@ -65,6 +70,9 @@ enum Command {
     Drivers,
     /// List the device models `exec --device` accepts.
     Devices,
+    /// Show the host's IOMMU units, groups and devices, and decode IOMMU_GET_HW_INFO of
+    /// each --device (a real host's, or uiommu's under `exec` or with --driver).
+    Info(info::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,5 +105,6 @@ fn main() -> ExitCode {
             devices::list();
             ExitCode::SUCCESS
         }
+        Command::Info(args) => info::run(args),
     }
 }

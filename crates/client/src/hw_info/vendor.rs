@@ -13,9 +13,19 @@ const fn bits(v: u64, lo: u32, hi: u32) -> u64 {
 pub struct VtdInfo(pub IommuHwInfoVtd);
 
 impl VtdInfo {
+    /// `flags` has `IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17`: the erratum of Sapphire Rapids
+    /// that makes a VMM flush after making a read-only entry writable.
+    pub fn errata_772415_spr17(&self) -> bool {
+        self.0.flags & IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 != 0
+    }
     /// CAP_REG.ND (2:0): number of domain IDs, `2^(4 + 2*ND)`.
     pub fn domain_ids(&self) -> u64 {
         1 << (4 + 2 * bits(self.0.cap_reg, 0, 2))
+    }
+    /// CAP_REG.CM (7): caching mode; not-present and invalid entries may be cached, so
+    /// software invalidates after making entries present (what a shadowing vIOMMU sets).
+    pub fn caching_mode(&self) -> bool {
+        bits(self.0.cap_reg, 7, 7) != 0
     }
     /// CAP_REG.SAGAW (12:8): supported second-stage page-table levels (bit 1: 3-level,
     /// bit 2: 4-level, bit 3: 5-level).
@@ -30,6 +40,14 @@ impl VtdInfo {
     pub fn second_stage_large_pages(&self) -> u8 {
         bits(self.0.cap_reg, 34, 37) as u8
     }
+    /// CAP_REG.PSI (39): page-selective IOTLB invalidation.
+    pub fn page_selective_invalidation(&self) -> bool {
+        bits(self.0.cap_reg, 39, 39) != 0
+    }
+    /// CAP_REG.NFR (47:40) + 1: number of fault recording registers.
+    pub fn fault_records(&self) -> u16 {
+        bits(self.0.cap_reg, 40, 47) as u16 + 1
+    }
     /// CAP_REG.FS1GP (56): first-stage 1 GiB pages.
     pub fn first_stage_1g(&self) -> bool {
         bits(self.0.cap_reg, 56, 56) != 0
@@ -42,6 +60,26 @@ impl VtdInfo {
     pub fn coherent(&self) -> bool {
         bits(self.0.ecap_reg, 0, 0) != 0
     }
+    /// ECAP_REG.QI (1): queued invalidation.
+    pub fn queued_invalidation(&self) -> bool {
+        bits(self.0.ecap_reg, 1, 1) != 0
+    }
+    /// ECAP_REG.DT (2): device TLBs (ATS).
+    pub fn device_tlb(&self) -> bool {
+        bits(self.0.ecap_reg, 2, 2) != 0
+    }
+    /// ECAP_REG.IR (3): interrupt remapping.
+    pub fn interrupt_remapping(&self) -> bool {
+        bits(self.0.ecap_reg, 3, 3) != 0
+    }
+    /// ECAP_REG.PT (6): pass-through.
+    pub fn pass_through(&self) -> bool {
+        bits(self.0.ecap_reg, 6, 6) != 0
+    }
+    /// ECAP_REG.SC (7): snoop control.
+    pub fn snoop_control(&self) -> bool {
+        bits(self.0.ecap_reg, 7, 7) != 0
+    }
     /// ECAP_REG.NEST (26): nested translation.
     pub fn nest(&self) -> bool {
         bits(self.0.ecap_reg, 26, 26) != 0
@@ -49,6 +87,10 @@ impl VtdInfo {
     /// ECAP_REG.PRS (29): page requests.
     pub fn page_requests(&self) -> bool {
         bits(self.0.ecap_reg, 29, 29) != 0
+    }
+    /// ECAP_REG.SRS (31): supervisor requests.
+    pub fn supervisor_requests(&self) -> bool {
+        bits(self.0.ecap_reg, 31, 31) != 0
     }
     /// ECAP_REG.PSS (39:35) + 1: PASID width in bits.
     pub fn pasid_bits(&self) -> u8 {
@@ -97,6 +139,10 @@ impl Smmuv3Info {
     pub fn ttf(&self) -> u8 {
         bits(self.idr(0), 2, 3) as u8
     }
+    /// IDR0.COHACC (4): coherent accesses to tables and queues.
+    pub fn coherent(&self) -> bool {
+        bits(self.idr(0), 4, 4) != 0
+    }
     /// IDR0.HTTU (7:6): hardware access/dirty flag updates (2: access and dirty).
     pub fn httu(&self) -> u8 {
         bits(self.idr(0), 6, 7) as u8
@@ -108,6 +154,22 @@ impl Smmuv3Info {
     /// IDR0.ASID16 (12): 16-bit ASIDs.
     pub fn asid16(&self) -> bool {
         bits(self.idr(0), 12, 12) != 0
+    }
+    /// IDR0.MSI (13): MSIs for the queues.
+    pub fn msi(&self) -> bool {
+        bits(self.idr(0), 13, 13) != 0
+    }
+    /// IDR0.PRI (16): PCIe page request interface.
+    pub fn pri(&self) -> bool {
+        bits(self.idr(0), 16, 16) != 0
+    }
+    /// IDR0.VMID16 (18): 16-bit VMIDs.
+    pub fn vmid16(&self) -> bool {
+        bits(self.idr(0), 18, 18) != 0
+    }
+    /// IDR0.CD2L (19): two-level context descriptor tables.
+    pub fn cd2l(&self) -> bool {
+        bits(self.idr(0), 19, 19) != 0
     }
     /// IDR0.STALL_MODEL (25:24).
     pub fn stall_model(&self) -> u8 {
@@ -125,6 +187,10 @@ impl Smmuv3Info {
     pub fn sid_bits(&self) -> u8 {
         bits(self.idr(1), 0, 5) as u8
     }
+    /// IDR3.FWB (8): stage 2 forced write-back.
+    pub fn fwb(&self) -> bool {
+        bits(self.idr(3), 8, 8) != 0
+    }
     /// IDR3.RIL (10): range invalidation.
     pub fn range_invalidation(&self) -> bool {
         bits(self.idr(3), 10, 10) != 0
@@ -137,6 +203,15 @@ impl Smmuv3Info {
     pub fn granules(&self) -> u8 {
         bits(self.idr(5), 4, 6) as u8
     }
+    /// IDR5.VAX (11:10): virtual address size (0: 48 bits, 1: 52 bits).
+    pub fn vax(&self) -> u8 {
+        bits(self.idr(5), 10, 11) as u8
+    }
+    /// AIDR.ArchMajorRev (7:4) and ArchMinorRev (3:0): SMMUv3.<minor> is `(0, minor)`.
+    pub fn arch_revision(&self) -> (u8, u8) {
+        let aidr = u64::from(self.0.aidr);
+        (bits(aidr, 4, 7) as u8, bits(aidr, 0, 3) as u8)
+    }
 }
 
 /// `struct iommu_hw_info_amd`, with the Extended Feature Register fields (AMD IOMMU spec
@@ -148,6 +223,14 @@ impl AmdInfo {
     /// EFR.PPRSup (1): peripheral page requests.
     pub fn ppr(&self) -> bool {
         bits(self.0.efr, 1, 1) != 0
+    }
+    /// EFR.XTSup (2): x2APIC.
+    pub fn x2apic(&self) -> bool {
+        bits(self.0.efr, 2, 2) != 0
+    }
+    /// EFR.NXSup (3): no-execute protection.
+    pub fn no_execute(&self) -> bool {
+        bits(self.0.efr, 3, 3) != 0
     }
     /// EFR.GTSup (4): guest translation (v2 tables).
     pub fn guest_translation(&self) -> bool {
@@ -169,9 +252,21 @@ impl AmdInfo {
     pub fn pasid_max(&self) -> u8 {
         bits(self.0.efr, 32, 36) as u8
     }
+    /// EFR.GIoSup (48): guest I/O protection (v2 tables for DMA without PASID).
+    pub fn guest_io(&self) -> bool {
+        bits(self.0.efr, 48, 48) != 0
+    }
+    /// EFR.HASup (49): host access (accessed bit) updates.
+    pub fn host_access(&self) -> bool {
+        bits(self.0.efr, 49, 49) != 0
+    }
     /// EFR.HDSup (52): host dirty tracking.
     pub fn host_dirty(&self) -> bool {
         bits(self.0.efr, 52, 52) != 0
+    }
+    /// EFR2.GCR3TRPMode (3): GCR3 table root pointers are GPAs (nested v2 guest tables).
+    pub fn gcr3_trp_mode(&self) -> bool {
+        bits(self.0.efr2, 3, 3) != 0
     }
 }
 
@@ -203,6 +298,8 @@ mod tests {
         assert!(v.nest() && v.pasid() && v.scalable_mode() && v.second_stage() && v.first_stage());
         assert_eq!(v.pasid_bits(), 20);
         assert!(!v.second_stage_dirty());
+        assert!(!v.caching_mode() && !v.errata_772415_spr17());
+        assert_eq!(v.fault_records(), 1);
     }
 
     #[test]
