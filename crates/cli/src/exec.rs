@@ -53,6 +53,16 @@ pub fn run(
     driver: &str,
     devices: &[Placement],
     fault_injection: bool,
+    program: &[OsString],
+) -> ExitCode {
+    run_with_container(driver, devices, fault_injection, "iommufd", program)
+}
+
+/// [`run`] with `/dev/vfio/vfio` the `vfio_container` kind (`iommufd` or `type1`).
+pub fn run_with_container(
+    driver: &str,
+    devices: &[Placement],
+    fault_injection: bool,
     vfio_container: &str,
     program: &[OsString],
 ) -> ExitCode {

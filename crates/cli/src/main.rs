@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             vfio_container,
             program,
         } => match devices::resolve(&devices) {
-            Ok(devices) => exec::run(
+            Ok(devices) => exec::run_with_container(
                 &driver,
                 &devices,
                 fault_injection,
