@@ -2,9 +2,10 @@
 //! `vfio_dma_do_map`, `vfio_dma_do_unmap`, `vfio_iommu_type1_map_dma`,
 //! `vfio_iommu_type1_unmap_dma`).
 //!
-//! Each `VFIO_IOMMU_MAP_DMA` is one entry, kept by IOVA, and one area of the backend's IOAS
-//! (pinned and mapped in its domains as soon as a device is attached). Entries are never
-//! merged or split: unmapping removes whole entries, by v1's or v2's rule.
+//! Each `VFIO_IOMMU_MAP_DMA` is one entry, kept by IOVA, over one area of the backend's IOAS
+//! (one per piece when it runs from memory into a BAR, [`super::pin`]), pinned and mapped in
+//! its domains as soon as a device is attached. Entries are never merged or split: unmapping
+//! removes whole entries, by v1's or v2's rule.
 
 use super::dirty::{Bitmap, check_loggable, write_bits};
 use crate::Caller;
