@@ -6,7 +6,10 @@
 #   vfio     tools/testing/selftests/vfio: the 7 VFIO binaries, once behind every IOMMU model
 #            `uiommu drivers` lists against each emulated device of VFIO_DEVICES: edu (a case
 #            is named MODEL/FIXTURE.variant.test) and the IOAT DMA engine whose selftest
-#            driver vfio_pci_driver_test runs (MODEL/ioat/FIXTURE.variant.test)
+#            driver vfio_pci_driver_test runs (MODEL/ioat/FIXTURE.variant.test); then again
+#            behind the models of VFIO_TYPE1_MODELS with `--vfio-container type1`, the legacy
+#            VFIO container of a CONFIG_VFIO_CONTAINER kernel as /dev/vfio/vfio
+#            (MODEL/type1/FIXTURE.variant.test, MODEL/type1/ioat/FIXTURE.variant.test)
 #
 #   scripts/selftests.sh [--suite iommufd|vfio] [--debug] [--no-build] [--update] [--keep DIR]
 #                        [--hugepages N]
@@ -156,17 +159,33 @@ run_iommufd() {
 # format). edu's cases keep the names they were first listed under.
 VFIO_DEVICES="edu ioat"
 VFIO_BDF=0000:00:10.0
-run_vfio() {
-	local model dev prefix t
-	for model in $("$UIOMMU" drivers | cut -d' ' -f1); do
-		for dev in $VFIO_DEVICES; do
-			prefix=$model/
-			[ "$dev" = edu ] || prefix=$model/$dev/
-			for t in $(cat "$OUT/binaries"); do
-				run_one "$LOGS/$model-$dev-$t.log" "$prefix" "$OUT/$t" --driver "$model" \
-					--device "$dev,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
-			done
+# The models run a second time with the legacy type1 container as /dev/vfio/vfio (beside
+# /dev/iommu, as a CONFIG_VFIO_CONTAINER kernel has both): every mode of a binary then meets
+# the container it would on such a kernel.
+VFIO_TYPE1_MODELS="vtd"
+# run_vfio_model MODEL CONTAINER: every binary against every device behind MODEL, with
+# /dev/vfio/vfio the CONTAINER kind (`uiommu exec --vfio-container`).
+run_vfio_model() {
+	local model=$1 container=$2 dev prefix base t
+	base=$model/
+	[ "$container" = iommufd ] || base=$model/$container/
+	for dev in $VFIO_DEVICES; do
+		prefix=$base
+		[ "$dev" = edu ] || prefix=$base$dev/
+		for t in $(cat "$OUT/binaries"); do
+			run_one "$LOGS/$model-$container-$dev-$t.log" "$prefix" "$OUT/$t" \
+				--driver "$model" --vfio-container "$container" \
+				--device "$dev,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
 		done
+	done
+}
+run_vfio() {
+	local model
+	for model in $("$UIOMMU" drivers | cut -d' ' -f1); do
+		run_vfio_model "$model" iommufd
+	done
+	for model in $VFIO_TYPE1_MODELS; do
+		run_vfio_model "$model" type1
 	done
 }
 

@@ -6,6 +6,7 @@
 //! file, as for the context itself.
 
 use crate::vfio::group::GroupDevice;
+use crate::vfio::type1::Type1Container;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -158,6 +159,18 @@ pub trait FdHost {
         } else {
             Errno::EBADF
         })
+    }
+
+    /// `vfio_container_from_file(fd)`: the legacy VFIO container behind the caller's `fd`, if
+    /// it is one (`None` for any other fd, open or not).
+    fn vfio_container(&self, _fd: i32) -> Option<Arc<Type1Container>> {
+        None
+    }
+
+    /// The parts of `vaddr..vaddr + len` that are the caller's mappings of a device file's BAR
+    /// (`VM_PFNMAP | VM_IO` areas), as `(start, length)`, ascending; none by default.
+    fn pfnmaps(&self, _vaddr: u64, _len: u64) -> Vec<(u64, u64)> {
+        Vec::new()
     }
 
     /// `eventfd_ctx_fdget(fd)`: a trigger that signals the eventfd behind the caller's `fd`

@@ -24,6 +24,7 @@ pub use uiommu_uapi::UserMemory;
 pub use vfio::device::{BarMapping, PciAddress, REGION_SHIFT, UserBuffer, VfioDeviceFile};
 pub use vfio::group::{GroupDevice, GroupFile, GroupMember, VfioGroup};
 pub use vfio::spapr::SpaprContainer;
+pub use vfio::type1::Type1Container;
 
 use uiommu_core::context::Context;
 use uiommu_uapi::errno::Result;

@@ -41,6 +41,9 @@ pub fn default_driver() -> &'static str {
 /// Tells the preload library which model to emulate.
 const DRIVER_ENV: &str = "UIOMMU_DRIVER";
 
+/// What the preload library serves as `/dev/vfio/vfio`: `iommufd` or `type1`.
+const VFIO_CONTAINER_ENV: &str = "UIOMMU_VFIO_CONTAINER";
+
 /// Turns on the preload library's fault injection.
 const FAULT_INJECTION_ENV: &str = "UIOMMU_FAULT_INJECTION";
 
@@ -54,6 +57,9 @@ pub struct Options<'a> {
     pub fault_injection: bool,
     /// Where the trace of calls goes (`-`: stderr), if one is asked for.
     pub trace: Option<&'a OsStr>,
+    /// What `/dev/vfio/vfio` is: `iommufd` (its compatibility container) or `type1` (VFIO's
+    /// legacy container).
+    pub vfio_container: &'a str,
 }
 
 /// Tells the preload library where its trace goes.
@@ -67,6 +73,7 @@ pub fn run(options: &Options<'_>, program: &[OsString]) -> ExitCode {
         devices,
         fault_injection,
         trace,
+        vfio_container,
     } = *options;
     let lib = match library::find() {
         Ok(lib) => lib,
@@ -90,7 +97,8 @@ pub fn run(options: &Options<'_>, program: &[OsString]) -> ExitCode {
             preload_list(lib.path.as_os_str(), std::env::var_os("LD_PRELOAD")),
         )
         .env(DRIVER_ENV, driver)
-        .env(DEVICES_ENV, placement::format_list(devices));
+        .env(DEVICES_ENV, placement::format_list(devices))
+        .env(VFIO_CONTAINER_ENV, vfio_container);
     // The directory the program sees as debugfs; the preload library fills it.
     let debugfs = fault_injection
         .then(|| std::env::temp_dir().join(format!("uiommu-debugfs-{}", std::process::id())));

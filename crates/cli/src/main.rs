@@ -1,7 +1,8 @@
 //! `uiommu`: run programs against the user-space IOMMU.
 //!
-//! `uiommu exec [--driver NAME] [--fault-injection] -- PROGRAM [ARGS…]` runs PROGRAM with the preload library, so
-//! that its `/dev/iommu` and `/dev/vfio/vfio` are served by uiommu, and exits as PROGRAM did.
+//! `uiommu exec [--driver NAME] [--fault-injection] [--vfio-container iommufd|type1] -- PROGRAM
+//! [ARGS…]` runs PROGRAM with the preload library, so that its `/dev/iommu` and `/dev/vfio/vfio`
+//! are served by uiommu, and exits as PROGRAM did.
 //! `uiommu drivers` lists the IOMMU models `--driver` accepts. Each
 //! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N]` adds an emulated PCI device the program finds
 //! in sysfs and `/dev/vfio` as vfio-pci shows one; `uiommu devices` lists the models.
@@ -54,6 +55,12 @@ enum Command {
         /// results, errnos by name, times) to FILE, or to stderr without one.
         #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
         trace: Option<OsString>,
+        /// What /dev/vfio/vfio is: iommufd's compatibility container (a kernel built with
+        /// CONFIG_IOMMUFD_VFIO_CONTAINER), or VFIO's legacy container with the type1 backend
+        /// (CONFIG_VFIO_CONTAINER), beside /dev/iommu as such a kernel has both.
+        #[arg(long, value_name = "KIND", default_value = "iommufd",
+              value_parser = ["iommufd", "type1"])]
+        vfio_container: String,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -80,6 +87,7 @@ fn main() -> ExitCode {
             devices,
             fault_injection,
             trace,
+            vfio_container,
             program,
         } => match devices::resolve(&devices) {
             Ok(devices) => {
@@ -88,6 +96,7 @@ fn main() -> ExitCode {
                     devices: &devices,
                     fault_injection,
                     trace: trace.as_deref(),
+                    vfio_container: &vfio_container,
                 };
                 exec::run(&options, &program)
             }

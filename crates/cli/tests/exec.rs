@@ -219,3 +219,37 @@ fn trace_names_its_file_for_the_library() {
     let o = uiommu(&["exec", "--", "sh", "-c", show]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "");
 }
+
+#[test]
+fn the_vfio_container_kind_reaches_the_program() {
+    let show = ["--", "sh", "-c", "echo \"$UIOMMU_VFIO_CONTAINER\""];
+    for (args, want) in [
+        (&[][..], "iommufd"),
+        (&["--vfio-container", "type1"][..], "type1"),
+        (&["--vfio-container", "iommufd"][..], "iommufd"),
+    ] {
+        let all: Vec<&str> = ["exec"].iter().chain(args).chain(&show).copied().collect();
+        let o = uiommu(&all);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), want);
+    }
+    let o = uiommu(&["exec", "--vfio-container", "spapr", "--", "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("type1"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_legacy_container_is_the_vfio_node_across_exec() {
+    // `readlink` is a new image: it finds the inherited fd adopted as a container.
+    let o = uiommu(&[
+        "exec",
+        "--vfio-container",
+        "type1",
+        "--",
+        "sh",
+        "-c",
+        "exec 5<>/dev/vfio/vfio && readlink /proc/self/fd/5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "/dev/vfio/vfio");
+}

@@ -14,6 +14,29 @@ pub const LOG_FAULTS_ENV: &str = "UIOMMU_LOG_FAULTS";
 /// its arguments and uiommu's answer ([`crate::hwpt_log`]).
 pub const LOG_HWPT_ENV: &str = "UIOMMU_LOG_HWPT";
 
+/// The environment variable choosing what `/dev/vfio/vfio` is: `type1`, the legacy container
+/// of a kernel built with `CONFIG_VFIO_CONTAINER` (`drivers/vfio/container.c` with the type1
+/// backend); unset or `iommufd`, iommufd's compatibility container
+/// (`CONFIG_IOMMUFD_VFIO_CONTAINER`). `/dev/iommu` is iommufd either way.
+pub const VFIO_CONTAINER_ENV: &str = "UIOMMU_VFIO_CONTAINER";
+
+/// Whether [`VFIO_CONTAINER_ENV`] asks for the legacy type1 container (read once). Another
+/// value than `type1` or `iommufd` is reported once on stderr and leaves the default.
+pub fn legacy_container() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| match std::env::var(VFIO_CONTAINER_ENV) {
+        Ok(v) if v == "type1" => true,
+        Ok(v) if v == "iommufd" || v.is_empty() => false,
+        Err(_) => false,
+        Ok(v) => {
+            eprintln!(
+                "uiommu: unknown VFIO container {v:?} in {VFIO_CONTAINER_ENV} (known: iommufd, type1)"
+            );
+            false
+        }
+    })
+}
+
 /// Whether [`LOG_HWPT_ENV`] asks for the HWPT calls on stderr (read once: every ioctl asks).
 pub fn log_hwpt() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();

@@ -5,7 +5,8 @@
 //! vfio-pci compares `S_ISCHR` and `st_rdev` after opening `/dev/vfio/devices/vfioN`).
 //!
 //! An iommufd context shows the node it was opened through (`/dev/iommu`, `/dev/vfio/vfio`,
-//! misc character devices), which its backing memfd's name records. Other fds (a device file
+//! misc character devices), which its backing memfd's name records; a legacy VFIO container
+//! shows `/dev/vfio/vfio`. Other fds (a device file
 //! a group handed out, files commands create) show their backing memfd, a regular file; on
 //! Linux they are anonymous inodes.
 
@@ -57,6 +58,8 @@ fn node_path(fd: c_int) -> Option<String> {
                 Node::VfioContainer => "/dev/vfio/vfio".to_string(),
             }
         }
+        // The legacy container is the same misc device.
+        Object::Container(_) => "/dev/vfio/vfio".to_string(),
         _ => return None,
     })
 }

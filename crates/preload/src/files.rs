@@ -110,9 +110,30 @@ impl FdHost for Fds {
             Object::Context(_)
             | Object::Device(_)
             | Object::Group(_)
+            | Object::Container(_)
             | Object::FailNth(_)
             | Object::Remote(_) => None,
         }
+    }
+
+    /// The legacy container behind `fd`, for the process that opened it.
+    fn vfio_container(&self, fd: i32) -> Option<Arc<uiommu_abi::Type1Container>> {
+        match ops::entry(fd)?.object {
+            Object::Container(c) => c.serve().ok().cloned(),
+            _ => None,
+        }
+    }
+
+    /// The parts of the range that are BARs this process mapped (`mmap` of a device file).
+    #[cfg(target_arch = "x86_64")]
+    fn pfnmaps(&self, vaddr: u64, len: u64) -> Vec<(u64, u64)> {
+        let (Ok(addr), Ok(len)) = (usize::try_from(vaddr), usize::try_from(len)) else {
+            return Vec::new();
+        };
+        crate::mmio::ranges::pieces(addr, len)
+            .into_iter()
+            .map(|(s, l)| (s as u64, l as u64))
+            .collect()
     }
 
     /// A new fd for a device file a group handed out; `ENOMEM` if there is none, as

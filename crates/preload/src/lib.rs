@@ -18,7 +18,9 @@
 //! BAR is served as MMIO by trapping each access ([`mmio`]). Opening an emulated device's
 //! group node, `/dev/vfio/N`, gives a group file ([`group`]) whose
 //! `VFIO_GROUP_GET_DEVICE_FD` hands out such device files, bound to the group's container (a
-//! `/dev/vfio/vfio` or `/dev/iommu` context).
+//! `/dev/vfio/vfio` or `/dev/iommu` context). With `UIOMMU_VFIO_CONTAINER=type1`,
+//! `/dev/vfio/vfio` is the legacy type1 container instead ([`container`]), while `/dev/iommu`
+//! stays iommufd, as on a kernel built with `CONFIG_VFIO_CONTAINER`.
 //!
 //! # Threads
 //! The table is behind a read-write lock held only to look up or change an entry (and across
@@ -44,6 +46,7 @@ pub mod backing;
 #[allow(unsafe_code)]
 mod blocked;
 pub mod config;
+pub mod container;
 pub mod device;
 mod device_io;
 #[allow(unsafe_code)]

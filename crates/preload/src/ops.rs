@@ -14,7 +14,8 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::vpath::Target;
 use crate::{
-    backing, config, device, device_io, failnth, fork, group, path, process, vdir, vfs, vpath,
+    backing, config, container, device, device_io, failnth, fork, group, path, process, vdir, vfs,
+    vpath,
 };
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
@@ -58,6 +59,9 @@ fn open_fail_nth(tid: c_int, flags: c_int) -> Result<c_int, Errno> {
 
 fn open_node(node: Node, flags: c_int, mode: c_uint) -> Result<c_int, Errno> {
     let iommu = config::iommu().ok_or(libc::ENODEV)?;
+    if node == Node::VfioContainer && config::legacy_container() {
+        return container::open(iommu, flags, mode);
+    }
     // The context's allocation (`iommufd_fops_open`).
     uiommu_abi::host::fail_nth::alloc().map_err(|e| e.0)?;
     backing::open_node(backing::name(node), flags, mode, || {
@@ -214,6 +218,11 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
             Object::Group(g) => {
                 return Some(traced(FileKind::Group, &mut || group::ioctl(g, cmd, arg)));
             }
+            Object::Container(c) => {
+                return Some(traced(FileKind::Container, &mut || {
+                    container::ioctl(c, cmd, arg)
+                }));
+            }
             Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
         };
         let r = traced(FileKind::Iommufd, &mut || {
@@ -272,7 +281,9 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                     return Ok(isize::try_from(n).unwrap_or(isize::MAX));
                 }
                 // Neither has a read or write method.
-                Object::Context(_) | Object::Group(_) => return Err(libc::EINVAL),
+                Object::Context(_) | Object::Group(_) | Object::Container(_) => {
+                    return Err(libc::EINVAL);
+                }
                 Object::Device(d) => {
                     let n = device_io::read_write(d, write, buf, count)?;
                     return Ok(isize::try_from(n).unwrap_or(isize::MAX));
@@ -328,7 +339,7 @@ pub fn pread_pwrite(
             _ if pos < 0 => Err(libc::EINVAL),
             Object::File(_) => Err(libc::ESPIPE),
             Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
-            Object::Context(_) | Object::Group(_) | Object::Remote(_) => {
+            Object::Context(_) | Object::Group(_) | Object::Container(_) | Object::Remote(_) => {
                 check_access_mode(&entry, write).and(Err(libc::EINVAL))
             }
             Object::FailNth(tid) => check_access_mode(&entry, write)
@@ -375,11 +386,11 @@ pub fn vectored(
     })
 }
 
-/// `lseek` of a device or group file: `ESPIPE` (neither has `llseek`); other fds are the
-/// kernel's.
+/// `lseek` of a device or group file or a legacy container: `ESPIPE` (none has `llseek`);
+/// other fds are the kernel's.
 pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
     answer(fd, |entry| match entry.object {
-        Object::Device(_) | Object::Group(_) => Some(Err(libc::ESPIPE)),
+        Object::Device(_) | Object::Group(_) | Object::Container(_) => Some(Err(libc::ESPIPE)),
         _ => None,
     })
 }
@@ -429,7 +440,7 @@ pub fn mmap(
                 let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
                 Ok(crate::regions::insert(m) as usize)
             }),
-            Object::FailNth(_) | Object::Group(_) => {
+            Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
                 mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
             }
             // `vfio_device_fops_mmap`: a BAR served as MMIO.
@@ -529,7 +540,8 @@ pub fn duplicate(old: c_int, real: impl FnOnce() -> c_int) -> c_int {
     rc
 }
 
-/// At load: fds inherited across `execve` that name one of our nodes become fresh contexts.
+/// At load: fds inherited across `execve` that name one of our nodes become fresh contexts
+/// (a legacy VFIO container's, a fresh container).
 ///
 /// The kernel keeps the context (and its mappings of the old address space) across exec; in
 /// process the old image's objects are gone, so the new image gets an empty context on the
@@ -559,6 +571,10 @@ pub fn adopt_inherited() {
         {
             let ctx = Context::new(process::current(), node, iommu);
             let _ = TABLE.register(fd, Object::Context(ctx));
+        } else if container::is_backing_link(&target)
+            && let Some(iommu) = config::iommu()
+        {
+            let _ = TABLE.register(fd, container::fresh(iommu));
         }
     }
 }

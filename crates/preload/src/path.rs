@@ -1,7 +1,7 @@
 //! Which paths name the device nodes we serve.
 //!
 //! `/dev/iommu` is iommufd; `/dev/vfio/vfio` is the VFIO container, which iommufd provides in
-//! compatibility mode. A path is compared after lexical normalisation (repeated slashes, `.`,
+//! compatibility mode (or VFIO's legacy type1 container, see [`crate::container`]). A path is compared after lexical normalisation (repeated slashes, `.`,
 //! `..`), and a relative path is resolved against the cwd or the `openat` directory fd.
 //! Symbolic links other than those are not followed.
 

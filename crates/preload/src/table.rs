@@ -59,6 +59,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uiommu_abi::host::Context;
 
+use crate::container::OpenContainer;
 use crate::device::OpenDevice;
 use crate::files::OpenFile;
 use crate::group::OpenGroup;
@@ -75,6 +76,8 @@ pub enum Object {
     Device(Arc<OpenDevice>),
     /// A VFIO group file (shared by all fds duplicated from one open).
     Group(Arc<OpenGroup>),
+    /// A legacy VFIO container (shared by all fds duplicated from one open).
+    Container(Arc<OpenContainer>),
     /// A thread's `fail-nth` file (see [`crate::failnth`]), by thread ID.
     FailNth(Arc<i32>),
     /// A context or file of another process, shared since a `fork` (see [`crate::share`]).
@@ -101,6 +104,7 @@ impl Entry {
             (Object::File(a), Object::File(b)) => Arc::ptr_eq(a, b),
             (Object::Device(a), Object::Device(b)) => Arc::ptr_eq(a, b),
             (Object::Group(a), Object::Group(b)) => Arc::ptr_eq(a, b),
+            (Object::Container(a), Object::Container(b)) => Arc::ptr_eq(a, b),
             (Object::FailNth(a), Object::FailNth(b)) => Arc::ptr_eq(a, b),
             (Object::Remote(a), Object::Remote(b)) => Arc::ptr_eq(a, b),
             _ => false,
@@ -115,6 +119,7 @@ impl Entry {
             Object::File(_)
             | Object::Device(_)
             | Object::Group(_)
+            | Object::Container(_)
             | Object::FailNth(_)
             | Object::Remote(_) => None,
         }

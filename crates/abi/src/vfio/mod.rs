@@ -9,6 +9,8 @@
 //!   container is such a context.
 //! - [`spapr`]: not iommufd's: the legacy container of a POWER platform with the SPAPR TCE
 //!   backend, which the front end opens instead on that platform.
+//! - [`type1`]: not iommufd's either: the legacy container with the type1 backend
+//!   (`CONFIG_VFIO_CONTAINER`), which the front end opens for `/dev/vfio/vfio` when asked to.
 //!
 //! uiommu is built like a kernel without `CONFIG_VFIO_NOIOMMU` (as the reference kernel
 //! configuration in `real-kernel/iommu.config`): no no-IOMMU device can put a context in
@@ -20,6 +22,7 @@ pub mod group;
 mod info;
 mod map;
 pub mod spapr;
+pub mod type1;
 
 use crate::Caller;
 use crate::cmd_table::CmdTable;

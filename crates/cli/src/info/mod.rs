@@ -127,6 +127,7 @@ fn under_exec(driver: &str, addresses: &[String], json: bool) -> ExitCode {
         devices: &placed,
         fault_injection: false,
         trace: None,
+        vfio_container: "iommufd",
     };
     exec::run(&options, &program)
 }

@@ -141,6 +141,23 @@ pub fn at(addr: usize) -> Option<Record> {
     })
 }
 
+/// The parts of `addr..addr + len` that records hold, as `(start, len)`, ascending.
+pub fn pieces(addr: usize, len: usize) -> Vec<(usize, usize)> {
+    let _w = WRITER.lock().unwrap_or_else(PoisonError::into_inner);
+    let end = addr.saturating_add(len);
+    let mut out: Vec<(usize, usize)> = TABLE
+        .iter()
+        .filter_map(|slot| {
+            let s = slot.start.load(SeqCst);
+            let e = s.saturating_add(slot.len.load(SeqCst));
+            let (from, to) = (s.max(addr), e.min(end));
+            (s != 0 && from < to).then(|| (from, to - from))
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// True if `addr..addr + len` overlaps a record.
 pub fn overlaps(addr: usize, len: usize) -> bool {
     let end = addr.saturating_add(len);

@@ -70,8 +70,12 @@ fn object_key(object: &Object) -> Option<usize> {
     match object {
         Object::Context(c) => Some(Arc::as_ptr(c) as usize),
         Object::File(f) => Some(Arc::as_ptr(f) as usize),
-        // A device or group file stays with its opener (see `owned`).
-        Object::Device(_) | Object::Group(_) | Object::Remote(_) | Object::FailNth(_) => None,
+        // A device or group file, or a legacy container, stays with its opener (see `owned`).
+        Object::Device(_)
+        | Object::Group(_)
+        | Object::Container(_)
+        | Object::Remote(_)
+        | Object::FailNth(_) => None,
     }
 }
 

@@ -2,9 +2,11 @@
 //! per IOMMU group of emulated functions, opened by one file at a time ([`GroupFile`]).
 //!
 //! The container a group joins is an iommufd context, `/dev/vfio/vfio` or `/dev/iommu`
-//! (`CONFIG_IOMMUFD_VFIO_CONTAINER`: the legacy container of `drivers/vfio/container.c` is not
-//! built), so a device fd the group hands out is bound to that context and attached to its
-//! compatibility IOAS, where type1's `VFIO_IOMMU_MAP_DMA` maps.
+//! (`CONFIG_IOMMUFD_VFIO_CONTAINER`), so a device fd the group hands out is bound to that
+//! context and attached to its compatibility IOAS, where type1's `VFIO_IOMMU_MAP_DMA` maps;
+//! or, where the front end serves `/dev/vfio/vfio` as the legacy container of
+//! `drivers/vfio/container.c` (`CONFIG_VFIO_CONTAINER`), a [`Type1Container`], whose backend's
+//! context the device is bound to instead.
 //!
 //! - [`container`]: `VFIO_GROUP_GET_STATUS`, `SET_CONTAINER`, `UNSET_CONTAINER`.
 //! - [`device`]: `VFIO_GROUP_GET_DEVICE_FD` and the device files it opens ([`GroupDevice`]).
@@ -15,6 +17,7 @@ mod device;
 mod name;
 
 use super::device::{PciAddress, VfioDeviceFile};
+use super::type1::Type1Container;
 use crate::Caller;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_core::context::Context;
@@ -55,14 +58,27 @@ impl std::fmt::Debug for VfioGroup {
     }
 }
 
+/// What a group's `VFIO_GROUP_SET_CONTAINER` joined.
+#[derive(Clone)]
+enum Container {
+    /// An iommufd context (`group->iommufd`).
+    Iommufd(Arc<Context>),
+    /// A legacy container (`group->container`).
+    Type1(Arc<Type1Container>),
+}
+
 #[derive(Default)]
 struct GroupState {
     /// `group->opened_file` is set.
     opened: bool,
+    /// The group's file was closed while device files it handed out from a legacy container
+    /// are open: they hold the file (`vfio_group_use_container` takes a reference on it), so
+    /// its release waits for the last of them.
+    release_deferred: bool,
     /// `group->cdev_device_open_cnt`: cdev files of members bound.
     cdev_binds: usize,
-    /// `group->iommufd`: the container's context.
-    iommufd: Option<Arc<Context>>,
+    /// The container: `group->iommufd` or `group->container`.
+    container: Option<Container>,
     /// Per member, its device file while any fd the group handed out holds it, and how
     /// many (`device->open_count`).
     open: Vec<Option<(Arc<VfioDeviceFile>, usize)>>,
@@ -105,6 +121,11 @@ impl VfioGroup {
     fn lock(&self) -> MutexGuard<'_, GroupState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The group as a legacy container knows it.
+    fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
 }
 
 /// A member's cdev file binding (`vfio_device_block_group`): the group cannot be opened
@@ -141,7 +162,8 @@ impl Drop for Block<'_> {
 
 /// An open group file. Dropping it is its release (`vfio_group_fops_release`): the
 /// container is left and the group can be opened again; device files it handed out stay
-/// bound.
+/// bound. In a legacy container the device files it handed out hold it: the release happens
+/// when the last of them is closed.
 pub struct GroupFile {
     group: Arc<VfioGroup>,
     memory: ProcessMemory,
@@ -174,7 +196,22 @@ impl GroupFile {
 impl Drop for GroupFile {
     fn drop(&mut self) {
         let mut state = self.group.lock();
-        state.iommufd = None;
+        let legacy = matches!(state.container, Some(Container::Type1(_)));
+        if legacy && state.open.iter().any(Option::is_some) {
+            state.release_deferred = true;
+            return;
+        }
+        self.group.release(&mut state);
+    }
+}
+
+impl VfioGroup {
+    /// `vfio_group_fops_release`: the group leaves its container and can be opened again.
+    fn release(&self, state: &mut GroupState) {
+        if let Some(Container::Type1(c)) = state.container.take() {
+            c.detach_group(self.id());
+        }
         state.opened = false;
+        state.release_deferred = false;
     }
 }

@@ -2,7 +2,8 @@
 //! TCE backend, `drivers/vfio/vfio_iommu_spapr_tce.c`).
 //!
 //! uiommu's `/dev/vfio/vfio` is otherwise iommufd's compatibility container, type1 only, as
-//! on a 7.3 kernel built with `CONFIG_IOMMUFD_VFIO_CONTAINER`: there `VFIO_CHECK_EXTENSION`
+//! on a 7.3 kernel built with `CONFIG_IOMMUFD_VFIO_CONTAINER` (or, when asked,
+//! [`super::type1`]'s legacy container with only the type1 backend): there `VFIO_CHECK_EXTENSION`
 //! reports no SPAPR type and `VFIO_SET_IOMMU` refuses them. On a POWER platform model the
 //! front end opens a [`SpaprContainer`] for `/dev/vfio/vfio` instead: the container of
 //! `container.c`, whose only registered backend is the SPAPR TCE one
