@@ -272,6 +272,7 @@ bench_report() { # LOG
 	tr -d '\r' <"$log" | awk '
 		/^BENCH (kernel|uiommu): / {
 			side = $2; sub(/:$/, "", side); line = substr($0, length("BENCH kernel: ") + 1)
+			if (line ~ /^exit [0-9]+$/) next
 			name = substr(line, 1, 36); sub(/ +$/, "", name); rest = substr(line, 37)
 			if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 			fig[side, name] = rest
