@@ -77,6 +77,7 @@ pub fn ioctl(
     let changed = readable && read(&mut after[..size]);
     let mut line = format!("[pid {}] ioctl({fd}, ", crate::process::pid());
     let fields = layout.map(|l| fields(cmd, l.fields, &before[..size]));
+    let ioctl_name = def.map(|d| d.name);
     match def {
         Some(d) if cmd == IOMMU_TEST_CMD => {
             let op = u32::from_ne_bytes(before[4..8].try_into().unwrap_or_default());
@@ -90,7 +91,7 @@ pub fn ioctl(
     }
     let all = fields.as_deref().unwrap_or_default();
     if readable {
-        let _ = write!(line, ", {{{}}})", show(all, &before, |_| true));
+        let _ = write!(line, ", {{{}}})", show(ioctl_name, all, &before, |_| true));
     } else {
         let _ = write!(line, ", {arg:#x})");
     }
@@ -105,7 +106,9 @@ pub fn ioctl(
         }
     }
     if changed {
-        let diff = show(all, &after, |f| bytes(&before, f) != bytes(&after, f));
+        let diff = show(ioctl_name, all, &after, |f| {
+            bytes(&before, f) != bytes(&after, f)
+        });
         if !diff.is_empty() {
             let _ = write!(line, " => {{{diff}}}");
         }
@@ -203,10 +206,16 @@ fn bytes<'a>(s: &'a [u8], f: &FieldLayout) -> &'a [u8] {
     s.get(f.offset..f.offset + f.size).unwrap_or_default()
 }
 
-/// `name=value` for each field `keep` admits: 1 to 8 bytes as a number (decimal below 1024,
-/// as sizes, IDs and counts are; hex above, as addresses and lengths are), longer ones as
-/// hex bytes.
-fn show(fields: &[FieldLayout], s: &[u8], keep: impl Fn(&FieldLayout) -> bool) -> String {
+/// `name=value` for each field `keep` admits: flags of ioctl `ioctl` by the names of their
+/// bits where the uAPI names them ([`catalog::flag_names`]); other fields of 1 to 8 bytes as a
+/// number (decimal below 1024, as sizes, IDs and counts are; hex above, as addresses and
+/// lengths are); longer ones as hex bytes.
+fn show(
+    ioctl: Option<&str>,
+    fields: &[FieldLayout],
+    s: &[u8],
+    keep: impl Fn(&FieldLayout) -> bool,
+) -> String {
     let mut out = String::new();
     for f in fields.iter().filter(|f| keep(f)) {
         let b = bytes(s, f);
@@ -221,6 +230,10 @@ fn show(fields: &[FieldLayout], s: &[u8], keep: impl Fn(&FieldLayout) -> bool) -
             let mut w = [0u8; 8];
             w[..b.len()].copy_from_slice(b);
             let v = u64::from_ne_bytes(w);
+            if let Some(bits) = ioctl.and_then(|i| catalog::flag_names(i, f.c_path, v)) {
+                let _ = write!(out, "{name}={bits}");
+                continue;
+            }
             let _ = if v < 1024 {
                 write!(out, "{name}={v}")
             } else {
@@ -265,13 +278,21 @@ mod tests {
         s[4..8].copy_from_slice(&7u32.to_ne_bytes());
         s[32..40].copy_from_slice(&0x100_0000u64.to_ne_bytes());
         let f = fields(IOMMU_IOAS_MAP, l.fields, &s);
-        let text = show(&f, &s, |_| true);
+        let text = show(None, &f, &s, |_| true);
         assert!(text.starts_with("size=40, flags=7, ioas_id=0"), "{text}");
+        let named = show(Some("IOMMU_IOAS_MAP"), &f, &s, |_| true);
+        assert!(
+            named.starts_with(
+                "size=40, flags=IOMMU_IOAS_MAP_FIXED_IOVA|IOMMU_IOAS_MAP_WRITEABLE|\
+                 IOMMU_IOAS_MAP_READABLE, ioas_id=0"
+            ),
+            "{named}"
+        );
         assert!(text.ends_with("iova=0x1000000"), "{text}");
         let mut t = s;
         t[32..40].copy_from_slice(&0x200_0000u64.to_ne_bytes());
         assert_eq!(
-            show(&f, &t, |x| bytes(&s, x) != bytes(&t, x)),
+            show(None, &f, &t, |x| bytes(&s, x) != bytes(&t, x)),
             "iova=0x2000000"
         );
     }

@@ -133,6 +133,58 @@ pub fn layout(c_name: &str) -> Option<&'static StructLayout> {
         .find(|l| l.c_name == c_name)
 }
 
+/// The prefix of the constants that name the bits of field `field` (its C path) of ioctl
+/// `ioctl`'s struct, where the uAPI names them.
+fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
+    Some(match (ioctl, field) {
+        ("IOMMU_IOAS_MAP" | "IOMMU_IOAS_MAP_FILE" | "IOMMU_IOAS_COPY", "flags") => {
+            "IOMMU_IOAS_MAP_"
+        }
+        ("IOMMU_HWPT_ALLOC", "flags") => "IOMMU_HWPT_ALLOC_",
+        ("IOMMU_HWPT_SET_DIRTY_TRACKING", "flags") => "IOMMU_HWPT_DIRTY_TRACKING_",
+        ("IOMMU_HWPT_GET_DIRTY_BITMAP", "flags") => "IOMMU_HWPT_GET_DIRTY_BITMAP_",
+        ("IOMMU_GET_HW_INFO", "out_capabilities") => "IOMMU_HW_CAP_",
+        ("VFIO_IOMMU_MAP_DMA", "flags") => "VFIO_DMA_MAP_FLAG_",
+        ("VFIO_IOMMU_UNMAP_DMA", "flags") => "VFIO_DMA_UNMAP_FLAG_",
+        ("VFIO_DEVICE_GET_INFO", "flags") => "VFIO_DEVICE_FLAGS_",
+        ("VFIO_DEVICE_GET_REGION_INFO", "flags") => "VFIO_REGION_INFO_FLAG_",
+        ("VFIO_DEVICE_GET_IRQ_INFO", "flags") => "VFIO_IRQ_INFO_",
+        ("VFIO_DEVICE_SET_IRQS", "flags") => "VFIO_IRQ_SET_",
+        ("VFIO_DEVICE_BIND_IOMMUFD", "flags") => "VFIO_DEVICE_BIND_FLAG_",
+        ("VFIO_DEVICE_ATTACH_IOMMUFD_PT", "flags") => "VFIO_DEVICE_ATTACH_",
+        ("VFIO_DEVICE_DETACH_IOMMUFD_PT", "flags") => "VFIO_DEVICE_DETACH_",
+        _ => return None,
+    })
+}
+
+/// `value` of field `field` (its C path) of ioctl `ioctl`'s struct as the names of its bits
+/// (`IOMMU_IOAS_MAP_WRITEABLE|IOMMU_IOAS_MAP_READABLE`, unnamed bits in hex after them), if
+/// the uAPI names that field's bits; `None` otherwise.
+pub fn flag_names(ioctl: &str, field: &str, value: u64) -> Option<String> {
+    let prefix = bit_prefix(ioctl, field)?;
+    if value == 0 {
+        return Some("0".into());
+    }
+    let bits = crate::iommufd::CONST_TABLES
+        .iter()
+        .chain(crate::vfio::CONST_TABLES)
+        .flat_map(|t| t.iter())
+        .filter(|c| c.c_name.starts_with(prefix) && c.value.is_power_of_two());
+    let mut names: Vec<(u64, &str)> = Vec::new();
+    for c in bits {
+        if value & c.value != 0 && !names.iter().any(|(v, _)| *v == c.value) {
+            names.push((c.value, c.c_name));
+        }
+    }
+    names.sort_unstable();
+    let mut out: Vec<String> = names.iter().map(|(_, n)| n.to_string()).collect();
+    let rest = names.iter().fold(value, |v, (bit, _)| v & !bit);
+    if rest != 0 {
+        out.push(format!("{rest:#x}"));
+    }
+    Some(out.join("|"))
+}
+
 macro_rules! members {
     ($($ty:ty),* $(,)?) => {
         &[$((<$ty as TestCmdMember>::OP, <$ty as TestCmdMember>::FIELDS)),*]
@@ -235,6 +287,28 @@ mod tests {
             cmds.dedup();
             assert_eq!(cmds.len(), n, "two ioctls share a number on {file:?}");
         }
+    }
+
+    #[test]
+    fn flags_read_as_their_bits_names() {
+        let map = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
+        assert_eq!(
+            flag_names("IOMMU_IOAS_MAP", "flags", map.into()).as_deref(),
+            Some("IOMMU_IOAS_MAP_FIXED_IOVA|IOMMU_IOAS_MAP_WRITEABLE|IOMMU_IOAS_MAP_READABLE")
+        );
+        assert_eq!(
+            flag_names("VFIO_DEVICE_SET_IRQS", "flags", 0x24).as_deref(),
+            Some("VFIO_IRQ_SET_DATA_EVENTFD|VFIO_IRQ_SET_ACTION_TRIGGER")
+        );
+        assert_eq!(
+            flag_names("VFIO_IOMMU_MAP_DMA", "flags", 0x1003).as_deref(),
+            Some("VFIO_DMA_MAP_FLAG_READ|VFIO_DMA_MAP_FLAG_WRITE|0x1000")
+        );
+        assert_eq!(
+            flag_names("IOMMU_HWPT_ALLOC", "flags", 0).as_deref(),
+            Some("0")
+        );
+        assert_eq!(flag_names("IOMMU_DESTROY", "id", 1), None);
     }
 
     #[test]
