@@ -35,13 +35,17 @@ pub fn open(
         return Some(open_fail_nth(tid, flags));
     }
     if let Some(node) = path::classify(dirfd, path) {
-        return Some(open_node(node, flags, mode));
+        return Some(crate::trace::open(path, flags, || {
+            open_node(node, flags, mode)
+        }));
     }
     let r = match vpath::resolve(dirfd, path, flags & libc::O_NOFOLLOW == 0)? {
         Err(e) => Err(e),
         // The device file's fd is in the table already.
         Ok(Target::Virtual(p, node @ uiommu_abi::sysfs::Node::CharDev(..))) => {
-            return Some(vfs::open(&p, node, flags));
+            return Some(crate::trace::open(path, flags, || {
+                vfs::open(&p, node, flags)
+            }));
         }
         Ok(Target::Real(p)) => sys::open_raw(&p, flags, mode),
         Ok(Target::Virtual(p, node)) => vfs::open(&p, node, flags),

@@ -9,7 +9,8 @@
 //! [pid 4242] ioctl(3, IOMMU_TEST_CMD(IOMMU_TEST_OP_ACCESS_RW), {…}) = -1 ENOENT (No such file or directory) <0.000002>
 //! ```
 //!
-//! A device file's `pread`/`pwrite` is a line too: the region by name, the offset in it, and
+//! Opening one of uiommu's nodes is a line (`openat(AT_FDCWD, "/dev/iommu", O_RDWR) = 3`),
+//! and so is a device file's `pread`/`pwrite`: the region by name, the offset in it, and
 //! the value of a register-sized access (`pwrite64(5, BAR0+0x98, 8, [0x3]) = 8`).
 //!
 //! The variable names a file the lines are appended to (`-` for stderr). The file is opened
@@ -95,16 +96,7 @@ pub fn ioctl(
     } else {
         let _ = write!(line, ", {arg:#x})");
     }
-    match r {
-        Ok(v) => {
-            let _ = write!(line, " = {v}");
-        }
-        Err(e) => {
-            let name = uiommu_uapi::Errno(e).name();
-            let text = std::io::Error::from_raw_os_error(e);
-            let _ = write!(line, " = -1 {name} ({})", strip_code(&text.to_string()));
-        }
-    }
+    outcome(&mut line, r.map(i64::from));
     if changed {
         let diff = show(ioctl_name, all, &after, |f| {
             bytes(&before, f) != bytes(&after, f)
@@ -160,24 +152,83 @@ pub fn region(
         let _ = write!(line, ", [{v:#x}]");
     }
     line += ")";
-    match r {
-        Ok(n) => {
-            let _ = write!(line, " = {n}");
-            if !write {
-                if let Some(v) = usize::try_from(n).ok().and_then(value) {
-                    let _ = write!(line, " => [{v:#x}]");
-                }
-            }
-        }
-        Err(e) => {
-            let text = std::io::Error::from_raw_os_error(e);
-            let name = uiommu_uapi::Errno(e).name();
-            let _ = write!(line, " = -1 {name} ({})", strip_code(&text.to_string()));
+    outcome(&mut line, r.map(|n| n as i64));
+    if let (Ok(n), false) = (r, write) {
+        if let Some(v) = usize::try_from(n).ok().and_then(value) {
+            let _ = write!(line, " => [{v:#x}]");
         }
     }
     let _ = writeln!(line, " <{took:.6}>");
     emit(out, line.as_bytes());
     r
+}
+
+/// Runs `call`, an open of one of uiommu's nodes (`/dev/iommu`, `/dev/vfio/vfio`, a group
+/// or a device cdev) at `path` with `flags`, and traces it if tracing is on.
+pub fn open(
+    path: &[u8],
+    flags: c_int,
+    call: impl FnOnce() -> Result<c_int, sys::Errno>,
+) -> Result<c_int, sys::Errno> {
+    let Some(out) = sink() else {
+        return call();
+    };
+    let start = Instant::now();
+    let r = call();
+    let took = start.elapsed().as_secs_f64();
+    let mut line = format!(
+        "[pid {}] openat(AT_FDCWD, {:?}, {})",
+        crate::process::pid(),
+        String::from_utf8_lossy(path),
+        open_flags(flags)
+    );
+    outcome(&mut line, r.map(i64::from));
+    let _ = writeln!(line, " <{took:.6}>");
+    emit(out, line.as_bytes());
+    r
+}
+
+/// `open` flags as strace shows them: the access mode, then the other bits by name.
+fn open_flags(flags: c_int) -> String {
+    let mut out = vec![
+        match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => "O_RDONLY",
+            libc::O_WRONLY => "O_WRONLY",
+            _ => "O_RDWR",
+        }
+        .to_string(),
+    ];
+    let mut rest = flags & !libc::O_ACCMODE;
+    for (bit, name) in [
+        (libc::O_CLOEXEC, "O_CLOEXEC"),
+        (libc::O_NONBLOCK, "O_NONBLOCK"),
+        (libc::O_NOCTTY, "O_NOCTTY"),
+        (libc::O_PATH, "O_PATH"),
+        (libc::O_LARGEFILE, "O_LARGEFILE"),
+    ] {
+        if bit != 0 && rest & bit == bit {
+            out.push(name.into());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        out.push(format!("{rest:#x}"));
+    }
+    out.join("|")
+}
+
+/// ` = VALUE`, or ` = -1 ENAME (text)`.
+fn outcome(line: &mut String, r: Result<i64, sys::Errno>) {
+    match r {
+        Ok(v) => {
+            let _ = write!(line, " = {v}");
+        }
+        Err(e) => {
+            let name = uiommu_uapi::Errno(e).name();
+            let text = std::io::Error::from_raw_os_error(e);
+            let _ = write!(line, " = -1 {name} ({})", strip_code(&text.to_string()));
+        }
+    }
 }
 
 /// The fields of the struct `cmd` takes; for `IOMMU_TEST_CMD`, the header's and those of
