@@ -27,7 +27,7 @@ use crate::sysfs::SysfsError;
 pub enum Error {
     /// A system call failed: `op` names the ioctl (`"IOMMU_IOAS_MAP"`), the selftest
     /// operation (`"IOMMU_TEST_OP_ACCESS_RW"`) or the call (`"read fault queue"`).
-    #[error("{op}: {}", describe(*errno))]
+    #[error("{op}: {}", errno.describe())]
     Os {
         /// The operation.
         op: &'static str,
@@ -35,7 +35,7 @@ pub enum Error {
         errno: Errno,
     },
     /// Opening a device node failed (`open /dev/iommu: ENOENT (No such file or directory)`).
-    #[error("open {}: {}", path.display(), describe(*errno))]
+    #[error("open {}: {}", path.display(), errno.describe())]
     Open {
         /// The path opened.
         path: PathBuf,
@@ -80,20 +80,6 @@ pub enum Error {
         /// What is wrong with it.
         what: SysfsError,
     },
-}
-
-/// `ENOENT (No such file or directory)`: the errno's name and the C library's text for it.
-pub(crate) fn describe(errno: Errno) -> String {
-    format!("{} ({})", errno.name(), strerror(errno))
-}
-
-/// The C library's message for `errno` (`strerror`), without std's `(os error N)` suffix.
-pub(crate) fn strerror(errno: Errno) -> String {
-    let text = std::io::Error::from_raw_os_error(errno.0).to_string();
-    match text.rfind(" (os error ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
 }
 
 impl Error {

@@ -224,9 +224,7 @@ fn outcome(line: &mut String, r: Result<i64, sys::Errno>) {
             let _ = write!(line, " = {v}");
         }
         Err(e) => {
-            let name = uiommu_uapi::Errno(e).name();
-            let text = std::io::Error::from_raw_os_error(e);
-            let _ = write!(line, " = -1 {name} ({})", strip_code(&text.to_string()));
+            let _ = write!(line, " = -1 {}", uiommu_uapi::Errno(e).describe());
         }
     }
 }
@@ -296,11 +294,6 @@ fn show(
         }
     }
     out
-}
-
-/// `"No such file or directory (os error 2)"` without the code.
-fn strip_code(s: &str) -> &str {
-    s.split(" (os error").next().unwrap_or(s)
 }
 
 /// One `write` of the whole line (retried only if interrupted).

@@ -10,6 +10,24 @@ use core::fmt;
 #[error("{} ({})", self.name(), self.0)]
 pub struct Errno(pub i32);
 
+impl Errno {
+    /// The C library's message for the errno (`strerror`), e.g. `"No such file or
+    /// directory"`.
+    pub fn message(self) -> String {
+        let text = std::io::Error::from_raw_os_error(self.0).to_string();
+        match text.rfind(" (os error ") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        }
+    }
+
+    /// The name and the message, as strace shows an errno: `ENOENT (No such file or
+    /// directory)`.
+    pub fn describe(self) -> String {
+        format!("{} ({})", self.name(), self.message())
+    }
+}
+
 macro_rules! errnos {
     ($($(#[$m:meta])* $name:ident = $v:expr,)*) => {
         impl Errno {
@@ -110,5 +128,9 @@ mod tests {
         assert_eq!(Errno::E2BIG.name(), "E2BIG");
         assert_eq!(format!("{}", Errno::EFAULT), "EFAULT (14)");
         assert_eq!(Errno(4095).name(), "E?");
+        assert_eq!(
+            Errno::ENOENT.describe(),
+            "ENOENT (No such file or directory)"
+        );
     }
 }

@@ -34,7 +34,7 @@ pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub enum SysfsError {
     /// Reading the file, link or directory failed with this errno (`ENOENT`: no such
     /// device or attribute).
-    #[error("{}", crate::error::describe(*.0))]
+    #[error("{}", .0.describe())]
     Io(Errno),
     /// The content is not what the ABI document defines.
     #[error("malformed: {0:?}")]
