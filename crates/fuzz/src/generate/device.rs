@@ -9,17 +9,28 @@ use crate::spec::{self, Command, DEVICE_PWRITE, REGION_ACCESS};
 use crate::world::{EVENTFD_BASE, EVENTFDS, IOMMUFD_FD, PAGE};
 use rand::Rng;
 use uiommu_abi::REGION_SHIFT;
+use uiommu_devices::config::spec::{COMMAND, COMMAND_MASTER, COMMAND_MEMORY};
+use uiommu_devices::edu::regs::*;
 use uiommu_uapi::layout::FieldLayout;
 use uiommu_uapi::vfio::*;
 
 /// edu's BAR 0 registers (`docs/specs/edu.rst`): ID, liveness, factorial, status, interrupt
-/// status, raise and acknowledge, then the DMA engine's source, destination, count and
-/// command.
+/// status, raise and acknowledge, the DMA engine's source, destination, count and command,
+/// and its buffer.
 const EDU_REGISTERS: [u64; 12] = [
-    0x00, 0x04, 0x08, 0x20, 0x24, 0x60, 0x64, 0x80, 0x88, 0x90, 0x98, 0x40000,
+    IDENTIFICATION,
+    LIVENESS,
+    FACTORIAL,
+    STATUS,
+    INTERRUPT_STATUS,
+    INTERRUPT_RAISE,
+    INTERRUPT_ACK,
+    DMA_SOURCE,
+    DMA_DESTINATION,
+    DMA_COUNT,
+    DMA_COMMAND,
+    BUFFER_ADDRESS,
 ];
-/// edu's DMA buffer in its own address space (`DMA_SOURCE`/`DMA_DESTINATION` values).
-const EDU_BUFFER: u64 = 0x40000;
 
 impl Gen {
     /// The value of field `f` of device command `c`, where the generic rules by name would
@@ -167,13 +178,16 @@ impl Gen {
             _ => self.rng.random_range(0..(4 * PAGE)),
         };
         let data = match (write, register) {
-            (true, 0x80 | 0x88) if self.one_in(3) => {
-                Val::Lit(EDU_BUFFER + 8 * u64::from(self.small(8)))
+            (true, DMA_SOURCE | DMA_DESTINATION) if self.one_in(3) => {
+                Val::Lit(BUFFER_ADDRESS + 8 * u64::from(self.small(8)))
             }
-            (true, 0x80 | 0x88) => self.iova(),
-            (true, 0x90) => self.len(),
-            (true, 0x98) => Val::Lit(u64::from(self.rng.random_range(0..8u8))),
-            (true, 0x60 | 0x64) => Val::Lit([1, 0x100, 0x101, 0][self.small(4) as usize]),
+            (true, DMA_SOURCE | DMA_DESTINATION) => self.iova(),
+            (true, DMA_COUNT) => self.len(),
+            (true, DMA_COMMAND) => Val::Lit(u64::from(self.rng.random_range(0..8u8))),
+            (true, INTERRUPT_RAISE | INTERRUPT_ACK) => {
+                let irqs = [IRQ_FACTORIAL, IRQ_DMA, IRQ_FACTORIAL | IRQ_DMA, 0];
+                Val::Lit(irqs[self.small(4) as usize].into())
+            }
             _ => Val::Lit(self.rng.random()),
         };
         // The data word itself (buf 0) for register-sized accesses; else a buffer.
@@ -239,13 +253,13 @@ impl Gen {
         calls.push(attach);
         calls.push(self.call_of(cmd("IOMMU_IOAS_MAP"), None));
         let (config, bar0) = (VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_BAR0_REGION_INDEX);
-        // PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER
-        calls.push(self.region_write(config, 0x04, 2, Val::Lit(0x6)));
-        calls.push(self.region_write(bar0, 0x80, 8, Val::Lit(EDU_BUFFER)));
-        calls.push(self.region_write(bar0, 0x88, 8, Val::AreaIova(0, 0)));
-        calls.push(self.region_write(bar0, 0x90, 8, Val::Lit(PAGE)));
-        // DMA_CMD_RUN | DMA_CMD_TO_RAM
-        calls.push(self.region_write(bar0, 0x98, 8, Val::Lit(0x3)));
+        let command = COMMAND_MEMORY | COMMAND_MASTER;
+        calls.push(self.region_write(config, COMMAND.into(), 2, Val::Lit(command.into())));
+        calls.push(self.region_write(bar0, DMA_SOURCE, 8, Val::Lit(BUFFER_ADDRESS)));
+        calls.push(self.region_write(bar0, DMA_DESTINATION, 8, Val::AreaIova(0, 0)));
+        calls.push(self.region_write(bar0, DMA_COUNT, 8, Val::Lit(PAGE)));
+        let run = DMA_CMD_RUN | DMA_CMD_TO_RAM;
+        calls.push(self.region_write(bar0, DMA_COMMAND, 8, Val::Lit(run)));
         calls
     }
 }
