@@ -23,6 +23,32 @@ fn map(pages: usize, prot: libc::c_int) -> usize {
     p as usize
 }
 
+/// `pages` fresh read-write pages far below where the kernel places mappings (top down from
+/// under the stack), each call at an address of its own: a page unmapped there stays a hole.
+/// The tests of this binary run on parallel threads, and a hole left among the others'
+/// mappings may be handed to another thread's `mmap` at once (the kernel fills the highest
+/// gap that fits), which would make an access there succeed.
+fn map_apart(pages: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let slot = NEXT.fetch_add(1, SeqCst);
+    let at = 0x5000_0000_0000 + slot * 64 * PAGE;
+    assert!(pages <= 64);
+    // SAFETY: a new private anonymous mapping at an address nothing in this process uses;
+    // MAP_FIXED_NOREPLACE fails rather than replace anything there.
+    let p = unsafe {
+        libc::mmap(
+            at as *mut c_void,
+            pages * PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    assert_eq!(p as usize, at, "{}", std::io::Error::last_os_error());
+    at
+}
+
 fn unmap(addr: usize, pages: usize) {
     // SAFETY: unmaps pages this test mapped and no longer references.
     let rc = unsafe { libc::munmap(addr as *mut c_void, pages * PAGE) };
@@ -52,7 +78,7 @@ fn null_unmapped_and_wrapping_are_efault() {
     assert_eq!(OwnMemory.read(u64::MAX - 3, &mut buf), Err(Errno::EFAULT));
     // Not canonical: a general-protection fault, not a page fault.
     assert_eq!(OwnMemory.read(1 << 63, &mut buf), Err(Errno::EFAULT));
-    let gone = map(1, libc::PROT_READ | libc::PROT_WRITE);
+    let gone = map_apart(1);
     unmap(gone, 1);
     assert_eq!(OwnMemory.read(gone as u64, &mut buf), Err(Errno::EFAULT));
     assert_eq!(OwnMemory.write(gone as u64, &buf), Err(Errno::EFAULT));
@@ -60,7 +86,7 @@ fn null_unmapped_and_wrapping_are_efault() {
 
 #[test]
 fn a_struct_straddling_into_an_unmapped_page_is_efault() {
-    let base = map(2, libc::PROT_READ | libc::PROT_WRITE);
+    let base = map_apart(2);
     unmap(base + PAGE, 1);
     let edge = (base + PAGE) as u64;
     let mut buf = [0u8; 16];
