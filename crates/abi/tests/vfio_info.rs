@@ -309,19 +309,22 @@ fn everything_reserved_gives_an_empty_range_list() {
 #[allow(unsafe_code)]
 fn a_fault_partway_keeps_earlier_writes() {
     let page = 4096usize;
-    // SAFETY: an anonymous private mapping at an address the kernel chooses; no existing
-    // memory is affected.
+    // Far below where the kernel places mappings: the page unmapped below stays a hole,
+    // where among the other test threads' mappings their next `mmap` could be given it.
+    let at = 0x5200_0000_0000usize as *mut libc::c_void;
+    // SAFETY: an anonymous private mapping at an address nothing in this process uses;
+    // MAP_FIXED_NOREPLACE fails rather than replace anything there.
     let base = unsafe {
         libc::mmap(
-            std::ptr::null_mut(),
+            at,
             2 * page,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
             -1,
             0,
         )
     };
-    assert_ne!(base, libc::MAP_FAILED);
+    assert_eq!(base, at, "{}", std::io::Error::last_os_error());
     let second = base as u64 + page as u64;
     // SAFETY: unmaps the second page of the mapping made above, which nothing references.
     let rc = unsafe { libc::munmap(second as *mut libc::c_void, page) };
