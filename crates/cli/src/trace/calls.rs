@@ -61,8 +61,13 @@ enum Call {
         hex: bool,
     },
     /// A dup of `from` (`None`: not a traced file) to the result.
-    Dup { from: Option<Node> },
-    CloseRange { first: i32, last: i32 },
+    Dup {
+        from: Option<Node>,
+    },
+    CloseRange {
+        first: i32,
+        last: i32,
+    },
 }
 
 /// The call `nr` with `args` at its entry, if its exit matters.
@@ -137,7 +142,11 @@ pub fn entry(ctx: &Ctx<'_>, nr: u64, args: [u64; 6]) -> Option<Pending> {
         }
         arch::CLOSE_RANGE => {
             let (first, last) = (fd(0), args[1].min(i32::MAX as u64) as i32);
-            let any = ctx.table.borrow().keys().any(|k| (first..=last).contains(k));
+            let any = ctx
+                .table
+                .borrow()
+                .keys()
+                .any(|k| (first..=last).contains(k));
             if !any || args[2] & CLOSE_RANGE_CLOEXEC != 0 {
                 return None;
             }
@@ -193,7 +202,11 @@ fn open(ctx: &Ctx<'_>, dirfd: i32, path: u64, flags: i32) -> Option<Call> {
 
 fn ioctl(ctx: &Ctx<'_>, node: Node, fd: i32, cmd: u32, arg: u64) -> Option<Call> {
     let Node::File(file) = node else {
-        return Some(other(arch::IOCTL, format!("{fd}, {cmd:#x}, {arg:#x}"), false));
+        return Some(other(
+            arch::IOCTL,
+            format!("{fd}, {cmd:#x}, {arg:#x}"),
+            false,
+        ));
     };
     // `do_vfs_ioctl` answers these for every file; the node's driver never sees them.
     let generic = [libc::FIOCLEX, libc::FIONCLEX, libc::FIONBIO, libc::FIOASYNC];
@@ -214,7 +227,12 @@ fn ioctl(ctx: &Ctx<'_>, node: Node, fd: i32, cmd: u32, arg: u64) -> Option<Call>
 
 /// The call's exit with `result`: the table updated, and its line if it makes one (with
 /// `pid` as the prefix).
-pub fn exit(ctx: &Ctx<'_>, p: Pending, result: Result<i64, i32>, pid: Option<u32>) -> Option<String> {
+pub fn exit(
+    ctx: &Ctx<'_>,
+    p: Pending,
+    result: Result<i64, i32>,
+    pid: Option<u32>,
+) -> Option<String> {
     let done = Done {
         pid,
         result,
@@ -240,8 +258,14 @@ pub fn exit(ctx: &Ctx<'_>, p: Pending, result: Result<i64, i32>, pid: Option<u32
             if let Ok(fd) = result {
                 new_fd(fd, node);
             }
-            (named || node.is_some())
-                .then(|| trace::Open { dirfd, path: &path, flags }.line(&done))
+            (named || node.is_some()).then(|| {
+                trace::Open {
+                    dirfd,
+                    path: &path,
+                    flags,
+                }
+                .line(&done)
+            })
         }
         Call::Ioctl {
             fd,
@@ -300,7 +324,12 @@ pub fn exit(ctx: &Ctx<'_>, p: Pending, result: Result<i64, i32>, pid: Option<u32
 /// The descriptors a successful ioctl handed out: `VFIO_GROUP_GET_DEVICE_FD`'s result, and
 /// the `out_*_fd` fields of its struct (`IOMMU_FAULT_QUEUE_ALLOC`'s `out_fault_fd`,
 /// `IOMMU_VEVENTQ_ALLOC`'s `out_veventq_fd`).
-fn handed_out(file: FileKind, cmd: u32, result: Result<i64, i32>, after: Option<&[u8]>) -> Vec<i64> {
+fn handed_out(
+    file: FileKind,
+    cmd: u32,
+    result: Result<i64, i32>,
+    after: Option<&[u8]>,
+) -> Vec<i64> {
     let mut out = Vec::new();
     if let (FileKind::Group, VFIO_GROUP_GET_DEVICE_FD, Ok(fd)) = (file, cmd, result) {
         out.push(fd);
@@ -331,7 +360,11 @@ mod tests {
     fn fd_returning_ioctls_name_their_descriptors() {
         let l = catalog::layout("iommu_fault_alloc").unwrap();
         let mut s = vec![0u8; l.size];
-        let f = l.fields.iter().find(|f| f.c_path == "out_fault_fd").unwrap();
+        let f = l
+            .fields
+            .iter()
+            .find(|f| f.c_path == "out_fault_fd")
+            .unwrap();
         s[f.offset..f.offset + 4].copy_from_slice(&9i32.to_ne_bytes());
         assert_eq!(
             handed_out(FileKind::Iommufd, IOMMU_FAULT_QUEUE_ALLOC, Ok(0), Some(&s)),

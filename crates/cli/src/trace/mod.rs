@@ -52,7 +52,9 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     let mut classifier = fds::Classifier::default();
     for spec in &args.test_nodes {
-        let kind = spec.rsplit_once('=').and_then(|(p, k)| Some((p, fds::parse_kind(k)?)));
+        let kind = spec
+            .rsplit_once('=')
+            .and_then(|(p, k)| Some((p, fds::parse_kind(k)?)));
         let Some((path, kind)) = kind else {
             eprintln!("uiommu: --test-node {spec}: not PATH=iommufd|container|group|device");
             return ExitCode::from(2);
@@ -85,5 +87,10 @@ pub fn run(args: Args) -> ExitCode {
     };
     // Ctrl-C is the program's to handle; the tracer reports how it ended.
     crate::exec::sys::ignore_interrupts();
-    ExitCode::from(tasks::Tracer::new(pid, classifier, out).run())
+    let (code, execed) = tasks::Tracer::new(pid, classifier, out).run();
+    if !execed {
+        let p = args.program[0].to_string_lossy();
+        eprintln!("uiommu: {p}: cannot run (exit status {code})");
+    }
+    ExitCode::from(code)
 }

@@ -86,25 +86,16 @@ pub fn syscall_info(pid: i32) -> io::Result<SyscallInfo> {
     let mut b = [0u8; 88];
     // SAFETY: the kernel writes at most `b.len()` bytes (the size passed as `addr`) to `b`,
     // which lives across the call.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GET_SYSCALL_INFO,
-            pid,
-            b.len(),
-            b.as_mut_ptr(),
-        )
-    };
+    let r = unsafe { libc::ptrace(libc::PTRACE_GET_SYSCALL_INFO, pid, b.len(), b.as_mut_ptr()) };
     check(r)?;
     let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().unwrap_or_default());
     let arch = u32::from_ne_bytes(b[4..8].try_into().unwrap_or_default());
     Ok(match b[0] {
-        libc::PTRACE_SYSCALL_INFO_ENTRY | libc::PTRACE_SYSCALL_INFO_SECCOMP => {
-            SyscallInfo::Entry {
-                arch,
-                nr: u64_at(24),
-                args: std::array::from_fn(|i| u64_at(32 + 8 * i)),
-            }
-        }
+        libc::PTRACE_SYSCALL_INFO_ENTRY | libc::PTRACE_SYSCALL_INFO_SECCOMP => SyscallInfo::Entry {
+            arch,
+            nr: u64_at(24),
+            args: std::array::from_fn(|i| u64_at(32 + 8 * i)),
+        },
         libc::PTRACE_SYSCALL_INFO_EXIT => {
             let v = u64_at(24) as i64;
             SyscallInfo::Exit(if b[32] != 0 { Err(-v as i32) } else { Ok(v) })

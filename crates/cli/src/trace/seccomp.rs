@@ -84,7 +84,10 @@ mod tests {
     fn watched_calls_are_traced_and_the_others_allowed() {
         let f = filter();
         for &nr in arch::WATCHED {
-            assert_eq!(run(&f, arch::AUDIT_ARCH, nr as u32), libc::SECCOMP_RET_TRACE);
+            assert_eq!(
+                run(&f, arch::AUDIT_ARCH, nr as u32),
+                libc::SECCOMP_RET_TRACE
+            );
             assert_eq!(
                 run(&f, arch::AUDIT_ARCH, nr as u32 | arch::X32_BIT),
                 libc::SECCOMP_RET_ALLOW

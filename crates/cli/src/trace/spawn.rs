@@ -31,7 +31,9 @@ impl Prepared {
     /// The program (found on `PATH` when its name has no slash, as `execvp(3)` does) and its
     /// arguments.
     pub fn new(program: &[OsString]) -> Result<Self, Refusal> {
-        let (prog, _) = program.split_first().ok_or(("no program to run".into(), 125))?;
+        let (prog, _) = program
+            .split_first()
+            .ok_or(("no program to run".into(), 125))?;
         let shown = prog.to_string_lossy().into_owned();
         let path = find(prog).ok_or((format!("{shown}: program not found"), 127))?;
         let c = |s: &[u8]| CString::new(s).map_err(|_| (format!("{shown}: NUL in argument"), 125));
@@ -134,12 +136,14 @@ fn child(
 fn find(prog: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if prog.as_bytes().contains(&b'/') {
-        return Some(prog.into());
+        return std::path::Path::new(prog).exists().then(|| prog.into());
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Whether process `pid` runs under more seccomp filters than this one: whether the child

@@ -68,8 +68,9 @@ impl Tracer {
     }
 
     /// Follows every tracee until none is left; the program's exit code as a shell gives it
-    /// (its exit status, or 128 + the signal that killed it).
-    pub fn run(mut self) -> u8 {
+    /// (its exit status, or 128 + the signal that killed it), and whether it was executed
+    /// (if not, the child's 126 or 127 says why it could not be).
+    pub fn run(mut self) -> (u8, bool) {
         loop {
             let (pid, status) = match ptrace::wait_any() {
                 Ok(s) => s,
@@ -115,7 +116,7 @@ impl Tracer {
             }
         }
         let _ = self.out.flush();
-        self.status.unwrap_or(1)
+        (self.status.unwrap_or(1), self.execed)
     }
 
     /// The task `pid`, traced by auto-attach, made known: its thread group's table if one of

@@ -92,7 +92,10 @@ fn an_ioctl_line_has_the_struct_before_and_its_changes_after() {
 
 #[test]
 fn value_arguments_and_unknown_commands_show_as_numbers() {
-    assert_eq!(Ioctl::struct_size(FileKind::Container, VFIO_CHECK_EXTENSION), 0);
+    assert_eq!(
+        Ioctl::struct_size(FileKind::Container, VFIO_CHECK_EXTENSION),
+        0
+    );
     let call = Ioctl {
         fd: 4,
         file: FileKind::Container,
@@ -109,8 +112,15 @@ fn value_arguments_and_unknown_commands_show_as_numbers() {
         call.line(&one)
             .starts_with("[pid 7] ioctl(4, VFIO_CHECK_EXTENSION, 0x1) = 1 <")
     );
-    let unknown = Ioctl { cmd: 0x5401, ..call };
-    assert!(unknown.line(&one).starts_with("[pid 7] ioctl(4, 0x5401, 0x1) = 1 <"));
+    let unknown = Ioctl {
+        cmd: 0x5401,
+        ..call
+    };
+    assert!(
+        unknown
+            .line(&one)
+            .starts_with("[pid 7] ioctl(4, 0x5401, 0x1) = 1 <")
+    );
 }
 
 #[test]

@@ -1,0 +1,178 @@
+//! `uiommu trace` on this host: a program's IOMMU calls by raw system calls (built dynamic
+//! and static from `programs/trace_raw.c`), with `/dev/null` taken for `/dev/iommu` through
+//! the hidden `--test-node` test aid so that the real kernel answers them (`ENOTTY`); its
+//! forked child and thread followed; exit statuses, signals and job control passed through.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn uiommu() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_uiommu"))
+}
+
+/// `programs/trace_raw.c` built with `cc` and `flags`, or `None` without a C compiler (or a
+/// static libc for `-static`).
+fn program(flags: &[&str]) -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("uiommu-trace-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(format!("trace_raw{}", flags.concat()));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/trace_raw.c");
+    let ok = Command::new("cc")
+        .args(flags)
+        .args(["-O2", "-o"])
+        .arg(&exe)
+        .arg(src)
+        .arg("-lpthread")
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(exe)
+}
+
+/// The lines of `text` with each `<time>` and `[pid N]` masked.
+fn masked(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            let l = match l.rfind(" <") {
+                Some(i) if l.ends_with('>') => format!("{} <T>", &l[..i]),
+                _ => l.to_string(),
+            };
+            match l.strip_prefix("[pid ").and_then(|r| r.split_once("] ")) {
+                Some((_, rest)) => format!("[pid N] {rest}"),
+                None => l,
+            }
+        })
+        .collect()
+}
+
+fn trace(exe: &Path, file: &Path) -> Output {
+    uiommu()
+        .args(["trace", "--test-node", "/dev/null=iommufd", "-o"])
+        .arg(file)
+        .arg("--")
+        .arg(exe)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn raw_calls_are_decoded_in_the_process_its_child_and_its_thread() {
+    let enotty = "-1 ENOTTY (Inappropriate ioctl for device) <T>";
+    let want = [
+        "openat(AT_FDCWD, \"/dev/iommu\", O_RDWR) = -1 ENOENT (No such file or directory) <T>"
+            .to_string(),
+        "openat(AT_FDCWD, \"/dev/null\", O_RDWR) = 3 <T>".into(),
+        format!("ioctl(3, IOMMU_IOAS_ALLOC, {{size=12, flags=0, out_ioas_id=0}}) = {enotty}"),
+        format!(
+            "ioctl(3, IOMMU_OPTION, {{size=24, option_id=0, op=1, __reserved=0, object_id=0, \
+             val64=0}}) = {enotty}"
+        ),
+        // The forked child's, while two processes are traced.
+        format!("[pid N] ioctl(4, IOMMU_DESTROY, {{size=8, id=7}}) = {enotty}"),
+        // The thread's, on the descriptor its process dup'ed.
+        format!("ioctl(4, IOMMU_DESTROY, {{size=8, id=42}}) = {enotty}"),
+    ];
+    for flags in [&[][..], &["-static"][..]] {
+        let Some(exe) = program(flags) else {
+            eprintln!("skipped: no C compiler for {flags:?}");
+            continue;
+        };
+        let file = exe.with_extension("trace");
+        let o = trace(&exe, &file);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(masked(&text), want, "{flags:?}:\n{text}");
+        assert!(
+            o.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_killed_program_s_status_is_128_plus_the_signal() {
+    let Some(exe) = program(&[]) else {
+        return;
+    };
+    let o = uiommu()
+        .arg("trace")
+        .arg("--")
+        .arg(&exe)
+        .arg("term")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(128 + 15));
+    let o = uiommu()
+        .args(["trace", "--", "sh", "-c", "exit 42"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(42));
+}
+
+#[test]
+fn signals_reach_the_program_s_handlers() {
+    let o = uiommu()
+        .args([
+            "trace",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got USR1' USR1; kill -USR1 $$; exit 6",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(6));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "got USR1\n");
+}
+
+#[test]
+fn a_stopped_program_stays_stopped_until_sigcont() {
+    let mut child = uiommu()
+        .args(["trace", "--", "sh", "-c", "kill -STOP $$; echo resumed"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let start = Instant::now();
+    // The program's pid, once it is in its group-stop (state T or t).
+    let stopped = loop {
+        assert!(start.elapsed() < Duration::from_secs(20), "never stopped");
+        let pid = std::fs::read_to_string(&children).unwrap_or_default();
+        let pid = pid.split_whitespace().next().map(str::to_string);
+        if let Some(pid) = pid {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next());
+            if matches!(state, Some(Some('T' | 't'))) {
+                break pid;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Still stopped a while later: the tracer did not resume it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(child.try_wait().unwrap(), None);
+    let cont = Command::new("kill")
+        .args(["-CONT", &stopped])
+        .status()
+        .unwrap();
+    assert!(cont.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "resumed\n");
+}
+
+#[test]
+fn a_missing_program_is_127() {
+    let o = uiommu()
+        .args(["trace", "--", "/nonexistent/x"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not found"));
+}
