@@ -14,7 +14,8 @@
 //! the value of a register-sized access (`pwrite64(5, BAR0+0x98, 8, [0x3]) = 8`).
 //!
 //! The lines are [`uiommu_uapi::trace`]'s, which `uiommu trace` prints too for a program on
-//! a real kernel. The variable names a file the lines are appended to (`-` for stderr). The file is opened
+//! a real kernel; this module reads the caller's memory, times the call and writes the line.
+//! The variable names a file the lines are appended to (`-` for stderr). The file is opened
 //! once per process, above the numbers programs use, and each line is one `write`.
 
 use crate::sys;
@@ -48,8 +49,9 @@ pub fn enabled() -> bool {
     sink().is_some()
 }
 
-/// The `[pid N] ` every line of this trace starts with: each process traces its own calls,
-/// so the pid tells the lines of a program's processes apart.
+/// How a call ended, for its line: with this process's pid as the `[pid N] ` prefix every
+/// line of this trace has (each process traces its own calls, so the pid tells the lines of
+/// a program's processes apart), its result, and the time since `start`.
 fn done(result: Result<i64, sys::Errno>, start: Instant) -> Done {
     Done {
         pid: Some(crate::process::pid()),
