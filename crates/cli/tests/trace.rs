@@ -1,7 +1,8 @@
 //! `uiommu trace` on this host: a program's IOMMU calls by raw system calls (built dynamic
 //! and static from `programs/trace_raw.c`), with `/dev/null` taken for `/dev/iommu` through
 //! the hidden `--test-node` test aid so that the real kernel answers them (`ENOTTY`); its
-//! forked child and thread followed; exit statuses, signals and job control passed through.
+//! forked child and thread followed; exit statuses, signals and job control passed through;
+//! the same lines with and without the seccomp filter.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -45,14 +46,31 @@ fn masked(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn trace(exe: &Path, file: &Path) -> Output {
-    uiommu()
+/// `uiommu trace` of `exe` into `file`; with `filter` false, under `setpriv` without
+/// `CAP_SYS_ADMIN` in its bounding set, so that the seccomp filter cannot be installed and
+/// every call stops instead (`None` if that cannot be arranged here: not root, no setpriv).
+fn trace(exe: &Path, file: &Path, filter: bool) -> Option<Output> {
+    let mut cmd = if filter {
+        uiommu()
+    } else {
+        let probe = Command::new("setpriv")
+            .args(["--bounding-set", "-sys_admin", "true"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            return None;
+        }
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set", "-sys_admin", env!("CARGO_BIN_EXE_uiommu")]);
+        c
+    };
+    let o = cmd
         .args(["trace", "--test-node", "/dev/null=iommufd", "-o"])
         .arg(file)
         .arg("--")
         .arg(exe)
         .output()
-        .unwrap()
+        .unwrap();
+    Some(o)
 }
 
 #[test]
@@ -77,21 +95,18 @@ fn raw_calls_are_decoded_in_the_process_its_child_and_its_thread() {
             eprintln!("skipped: no C compiler for {flags:?}");
             continue;
         };
-        let file = exe.with_extension("trace");
-        let o = trace(&exe, &file);
-        assert_eq!(
-            o.status.code(),
-            Some(3),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(masked(&text), want, "{flags:?}:\n{text}");
-        assert!(
-            o.stderr.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        for filter in [true, false] {
+            let file = exe.with_extension("trace");
+            let Some(o) = trace(&exe, &file, filter) else {
+                eprintln!("skipped: cannot drop CAP_SYS_ADMIN here");
+                continue;
+            };
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(3), "{err}");
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert_eq!(masked(&text), want, "{flags:?}, filter {filter}:\n{text}");
+            assert!(o.stderr.is_empty(), "{err}");
+        }
     }
 }
 
