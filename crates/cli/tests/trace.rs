@@ -1,8 +1,9 @@
 //! `uiommu trace` on this host: a program's IOMMU calls by raw system calls (built dynamic
 //! and static from `programs/trace_raw.c`), with `/dev/null` taken for `/dev/iommu` through
 //! the hidden `--test-node` test aid so that the real kernel answers them (`ENOTTY`); its
-//! forked child and thread followed; exit statuses, signals and job control passed through;
-//! the same lines with and without the seccomp filter.
+//! forked child and thread followed, and its descriptors across exec; exit statuses, signals
+//! and job control passed through, and a program killed inside a traced call; the same lines
+//! with and without the seccomp filter.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -18,6 +19,13 @@ fn program(flags: &[&str]) -> Option<PathBuf> {
     let dir = std::env::temp_dir().join(format!("uiommu-trace-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join(format!("trace_raw{}", flags.concat()));
+    // Built once per test process: the tests run in parallel, and one must not run the
+    // file while another writes it.
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _built = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if exe.is_file() {
+        return Some(exe);
+    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/trace_raw.c");
     let ok = Command::new("cc")
         .args(flags)
@@ -190,4 +198,89 @@ fn a_missing_program_is_127() {
         .unwrap();
     assert_eq!(o.status.code(), Some(127));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not found"));
+}
+
+#[test]
+fn descriptors_survive_exec_and_are_traced_in_the_new_program() {
+    let Some(exe) = program(&[]) else {
+        return;
+    };
+    // The shell opens the node as fd 5 (no O_CLOEXEC), then executes the program on it.
+    let script = format!("exec 5<>/dev/null; exec {} ioctl 5", exe.display());
+    let o = uiommu()
+        .args([
+            "trace",
+            "--test-node",
+            "/dev/null=iommufd",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stderr);
+    let ioctls: Vec<String> = masked(&text)
+        .into_iter()
+        .filter(|l| l.starts_with("ioctl("))
+        .collect();
+    assert_eq!(
+        ioctls,
+        [
+            "ioctl(5, IOMMU_DESTROY, {size=8, id=5}) = -1 ENOTTY (Inappropriate ioctl for device) <T>"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn a_program_killed_inside_a_traced_call_does_not_hang_the_tracer() {
+    let Some(exe) = program(&[]) else {
+        return;
+    };
+    let fifo = exe.with_extension("fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let node = format!("{}=iommufd", fifo.display());
+    let child = uiommu()
+        .args(["trace", "--test-node", &node, "--"])
+        .arg(&exe)
+        .arg("block")
+        .arg(&fifo)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let start = Instant::now();
+    // The program's pid, once it sleeps in its read of the FIFO.
+    let pid = loop {
+        assert!(start.elapsed() < Duration::from_secs(20), "never blocked");
+        let pid = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = pid.split_whitespace().next() {
+            let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+            if wchan.contains("pipe") {
+                break pid.to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&fifo);
+    assert_eq!(o.status.code(), Some(128 + 9));
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(masked(&text)[0].ends_with(", O_RDWR) = 3 <T>"), "{text}");
 }

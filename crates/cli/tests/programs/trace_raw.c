@@ -3,12 +3,15 @@
  * /dev/null=iommufd` takes /dev/null for /dev/iommu, so the kernel answers each ioctl
  * ENOTTY and the trace decodes it.
  *
- *   trace_raw          the calls, then exit 3
- *   trace_raw term     killed by SIGTERM
+ *   trace_raw             the calls, then exit 3
+ *   trace_raw term        killed by SIGTERM
+ *   trace_raw ioctl FD    one IOMMU_DESTROY on FD (inherited across exec), then exit 0
+ *   trace_raw block PATH  opens PATH and blocks reading it
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,6 +49,17 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "term"))
 		raw(SYS_kill, raw(SYS_getpid, 0, 0, 0), SIGTERM, 0);
+	if (argc > 2 && !strcmp(argv[1], "ioctl")) {
+		struct destroy d = { sizeof(d), 5 };
+		raw(SYS_ioctl, atoi(argv[2]), IOMMU_DESTROY, (long)&d);
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[1], "block")) {
+		char c;
+		int fd = raw(SYS_open, (long)argv[2], 2, 0);
+		raw(SYS_read, fd, (long)&c, 1);
+		return 0;
+	}
 	raw(SYS_openat, -100, (long)"/dev/iommu", 2);
 	int fd = raw(SYS_open, (long)"/dev/null", 2, 0);
 	struct ioas_alloc a = { sizeof(a), 0, 0 };
