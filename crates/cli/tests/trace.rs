@@ -284,3 +284,25 @@ fn a_program_killed_inside_a_traced_call_does_not_hang_the_tracer() {
     let text = String::from_utf8_lossy(&o.stderr);
     assert!(masked(&text)[0].ends_with(", O_RDWR) = 3 <T>"), "{text}");
 }
+
+#[test]
+fn the_program_s_signal_dispositions_and_mask_are_as_without_the_tracer() {
+    let status = |o: Output| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines()
+            .filter(|l| l.starts_with("SigIgn:") || l.starts_with("SigBlk:"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let args = ["-E", "^Sig(Ign|Blk):", "/proc/self/status"];
+    let direct = status(Command::new("grep").args(args).output().unwrap());
+    let traced = status(
+        uiommu()
+            .args(["trace", "--", "grep"])
+            .args(args)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(direct.len(), 2);
+    assert_eq!(traced, direct);
+}

@@ -61,8 +61,8 @@ impl Prepared {
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: the child only makes system calls (close, read, seccomp, execv, _exit) on
-        // memory made before the fork, which async-signal safety allows.
+        // SAFETY: the child only makes system calls (close, read, signal, seccomp, execv,
+        // _exit) on memory made before the fork, which async-signal safety allows.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
             child(fds, &self.path, &argv, &prog);
@@ -110,6 +110,10 @@ fn child(
         // SAFETY: _exit ends this process without running the parent's atexit handlers.
         unsafe { libc::_exit(125) };
     }
+    // Rust's runtime ignores SIGPIPE in uiommu, and an ignored signal stays ignored across
+    // execve (signal(7)); the program gets the default back, as std's Command gives it.
+    // SAFETY: SIG_DFL installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // Without CAP_SYS_ADMIN this fails (EACCES) and the tracer stops at every call instead;
     // no_new_privs is left alone.
     // SAFETY: `prog` points at the filter, alive until execv replaces this image.
