@@ -322,6 +322,38 @@ trace_check() { # LOG
 		return 1
 	fi
 	log "uiommu trace on the kernel: $(wc -l <"$got") lines, each as trace.expected has it"
+	trace_edu_check "$1"
+}
+
+# The edu scenarios under `uiommu trace` (the same boot): the cdev's and the group's opens, and
+# the device files' ioctls, config-space reads and BAR mmap decoded on the real kernel, the
+# group's device file (an anonymous `[vfio-device]` inode) found by its VFIO_GROUP_GET_DEVICE_FD.
+trace_edu_check() { # LOG
+	local log=$WORK/$1 got=$WORK/$1.trace-edu status ok=0 fd want
+	tr -d '\r' <"$log" | sed -n 's/^TRACE-EDU: //p' >"$got"
+	status=$(tr -d '\r' <"$log" | sed -n 's/^TRACE-EDU-STATUS: //p')
+	if [ "$status" != 0 ]; then
+		log "FAIL: the edu scenarios under uiommu trace exited ${status:-?} (log: $got)"
+		return 1
+	fi
+	fd=$(sed -n 's/^ioctl([0-9]*, VFIO_GROUP_GET_DEVICE_FD, 0x[0-9a-f]*) = \([0-9]*\) <.*/\1/p' "$got")
+	for want in '^openat(AT_FDCWD, "/dev/vfio/devices/vfio[0-9]*", O_RDWR|O_CLOEXEC) = [0-9]* <' \
+		'^ioctl([0-9]*, VFIO_DEVICE_BIND_IOMMUFD, {argsz=24, .*}) = 0 => {out_devid=[0-9]*} <' \
+		'^openat(AT_FDCWD, "/dev/vfio/[0-9]*", O_RDWR|O_CLOEXEC) = [0-9]* <' \
+		'^ioctl([0-9]*, VFIO_IOMMU_MAP_DMA, {argsz=32, flags=VFIO_DMA_MAP_FLAG_READ|VFIO_DMA_MAP_FLAG_WRITE, .*}) = 0 <' \
+		"^ioctl(${fd:-?}, VFIO_DEVICE_GET_INFO, {argsz=24, .*}) = 0 => {flags=VFIO_DEVICE_FLAGS_PCI" \
+		"^pread64(${fd:-?}, CONFIG+0x0, 4) = 4 => \[0x11e81234\] <" \
+		"^mmap(.*, 0x100000, .*, ${fd:-?}, 0x0) = 0x[0-9a-f]* <"; do
+		grep -q -- "$want" "$got" || { log "uiommu trace of the edu scenarios lacks /$want/"; ok=1; }
+	done
+	grep -E 'VFIO_GROUP_GET_DEVICE_FD|VFIO_DEVICE_GET_INFO|CONFIG\+0x0|^mmap' "$got" |
+		sed 's/^/real-kernel:   /' >&2
+	if [ "$ok" = 0 ]; then
+		log "uiommu trace of the edu scenarios: the cdev, the group and its device file decoded"
+	else
+		log "FAIL: uiommu trace of the edu scenarios (log: $got)"
+	fi
+	return $ok
 }
 
 # The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
