@@ -14,7 +14,7 @@ fn uiommu() -> Command {
 }
 
 /// `programs/trace_raw.c` built with `cc` and `flags`, or `None` without a C compiler (or a
-/// static libc for `-static`).
+/// static libc for `-static`); any other build failure fails the test.
 fn program(flags: &[&str]) -> Option<PathBuf> {
     let dir = std::env::temp_dir().join(format!("uiommu-trace-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -27,15 +27,21 @@ fn program(flags: &[&str]) -> Option<PathBuf> {
         return Some(exe);
     }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/trace_raw.c");
-    let ok = Command::new("cc")
+    let out = Command::new("cc")
         .args(flags)
         .args(["-O2", "-o"])
         .arg(&exe)
         .arg(src)
         .arg("-lpthread")
-        .status()
-        .is_ok_and(|s| s.success());
-    ok.then_some(exe)
+        .output()
+        .ok()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    // A static build fails without a static libc, which the host need not have.
+    assert!(
+        out.status.success() || flags.contains(&"-static"),
+        "cc {flags:?}: {err}"
+    );
+    out.status.success().then_some(exe)
 }
 
 /// The lines of `text` with each `<time>` and `[pid N]` masked.
@@ -305,4 +311,32 @@ fn the_program_s_signal_dispositions_and_mask_are_as_without_the_tracer() {
     );
     assert_eq!(direct.len(), 2);
     assert_eq!(traced, direct);
+}
+
+#[test]
+fn a_vforked_child_s_exec_and_a_thread_s_exec_are_followed() {
+    let Some(exe) = program(&[]) else {
+        return;
+    };
+    let o = uiommu()
+        .args(["trace", "--test-node", "/dev/null=iommufd", "--"])
+        .arg(&exe)
+        .arg("execs")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    let destroy =
+        "ioctl(3, IOMMU_DESTROY, {size=8, id=5}) = -1 ENOTTY (Inappropriate ioctl for device) <T>";
+    assert_eq!(
+        masked(&text),
+        [
+            "openat(AT_FDCWD, \"/dev/null\", O_RDWR) = 3 <T>".to_string(),
+            // The vfork'ed child's new program, while two processes are traced.
+            format!("[pid N] {destroy}"),
+            // The thread's new program, which took the process over.
+            destroy.to_string(),
+        ],
+        "{text}"
+    );
 }

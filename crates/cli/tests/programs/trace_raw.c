@@ -7,6 +7,9 @@
  *   trace_raw term        killed by SIGTERM
  *   trace_raw ioctl FD    one IOMMU_DESTROY on FD (inherited across exec), then exit 0
  *   trace_raw block PATH  opens PATH and blocks reading it
+ *   trace_raw execs       opens /dev/null, then a vfork'ed child and a thread each run
+ *                         "trace_raw ioctl 3" by execve (the thread's exec takes the
+ *                         process over)
  */
 #include <pthread.h>
 #include <signal.h>
@@ -45,14 +48,40 @@ static void *thread(void *arg)
 	return 0;
 }
 
+extern char **environ;
+static char *self;
+
+static void *exec_thread(void *arg)
+{
+	char *args[] = { self, "ioctl", "3", 0 };
+	(void)arg;
+	raw(SYS_execve, (long)self, (long)args, (long)environ);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	self = argv[0];
 	if (argc > 1 && !strcmp(argv[1], "term"))
 		raw(SYS_kill, raw(SYS_getpid, 0, 0, 0), SIGTERM, 0);
 	if (argc > 2 && !strcmp(argv[1], "ioctl")) {
 		struct destroy d = { sizeof(d), 5 };
 		raw(SYS_ioctl, atoi(argv[2]), IOMMU_DESTROY, (long)&d);
 		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "execs")) {
+		char *args[] = { self, "ioctl", "3", 0 };
+		pthread_t t;
+		raw(SYS_open, (long)"/dev/null", 2, 0);
+		pid_t child = vfork();
+		if (child == 0) {
+			raw(SYS_execve, (long)self, (long)args, (long)environ);
+			_exit(127);
+		}
+		waitpid(child, 0, 0);
+		pthread_create(&t, 0, exec_thread, 0);
+		pthread_join(t, 0);
+		return 1; /* not reached: the thread's exec replaces the process */
 	}
 	if (argc > 2 && !strcmp(argv[1], "block")) {
 		char c;
