@@ -316,6 +316,11 @@ trace_check() { # LOG
 		log "FAIL: the scenario under uiommu trace exited ${status:-?}"
 		return 1
 	fi
+	# The traced program runs under the tracer's seccomp filter (Seccomp: 2 in its status).
+	if ! tr -d '\r' <"$log" | grep -Eq '^TRACE-SECCOMP: Seccomp:[[:space:]]+2$'; then
+		log "FAIL: the traced program had no seccomp filter: $(grep -a '^TRACE-SECCOMP' "$log")"
+		return 1
+	fi
 	if ! sed -E 's/ <[0-9.]+>$//; s/user_va=0x[0-9a-f]+/user_va=ADDR/g' "$got" |
 		diff -u "$HERE/trace.expected" - >&2; then
 		log "FAIL: uiommu trace on the kernel differs from trace.expected (log: $got)"
