@@ -65,7 +65,7 @@ kernel() { # builds $KOUT/arch/x86/boot/bzImage; the config follows iommu.config
 		make -s -C "$KS" O="$KOUT" tinyconfig >/dev/null
 		"$KS/scripts/kconfig/merge_config.sh" -O "$KOUT" -m "$KOUT/.config" "$HERE/iommu.config" >/dev/null
 		make -s -C "$KS" O="$KOUT" olddefconfig >/dev/null
-		for opt in IOMMUFD IOMMUFD_TEST MEMFD_CREATE X86_IOPL_IOPERM CROSS_MEMORY_ATTACH; do
+		for opt in IOMMUFD IOMMUFD_TEST MEMFD_CREATE X86_IOPL_IOPERM CROSS_MEMORY_ATTACH SECCOMP_FILTER; do
 			grep -q "^CONFIG_$opt=y" "$KOUT/.config" || { log "CONFIG_$opt did not stick"; exit 1; }
 		done
 		echo "$sum" > "$KOUT/.fragment.sha256"
