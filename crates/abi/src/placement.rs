@@ -329,8 +329,9 @@ pub fn parse_on_host<'a>(
 /// PF's slot.
 fn vf_address(pf: &Placement, i: u16) -> Result<Bdf, String> {
     let decl = pf.model.sriov(pf.vfs)?;
-    let function =
-        u32::from(pf.bdf.function) + u32::from(decl.first_vf_offset) + u32::from(i) * u32::from(decl.vf_stride);
+    let function = u32::from(pf.bdf.function)
+        + u32::from(decl.first_vf_offset)
+        + u32::from(i) * u32::from(decl.vf_stride);
     if function >= 8 {
         return Err(format!(
             "the VFs of the SR-IOV device at {} do not fit in its slot (vfs={} at most {})",
@@ -439,5 +440,52 @@ mod tests {
         let dup = parse(["edu,bdf=00:10.0", "edu,bdf=0000:00:10.0"]).unwrap_err();
         assert!(dup.contains("two devices"), "{dup}");
         assert!(parse_list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_sriov_device_places_its_vfs_in_its_slot() {
+        let d = parse(["ioat,vfs=2", "edu"]).unwrap();
+        let got: Vec<_> = d.iter().map(Placement::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "ioat,bdf=0000:00:10.0,group=9999,cdev=0,vfs=2",
+                "ioat,bdf=0000:00:10.1,group=9998,cdev=1,physfn=0000:00:10.0",
+                "ioat,bdf=0000:00:10.2,group=9997,cdev=2,physfn=0000:00:10.0",
+                "edu,bdf=0000:00:11.0,group=9996,cdev=3",
+            ]
+        );
+        let back = parse_list(&format_list(&d)).unwrap();
+        assert_eq!(format_list(&back), format_list(&d));
+        // A VF named as an item keeps its group and cdev.
+        let named = parse([
+            "ioat,vfs=1",
+            "ioat,bdf=00:10.1,physfn=00:10.0,group=5,cdev=9",
+        ])
+        .unwrap();
+        assert_eq!((named[1].group, named[1].cdev), (5, 9));
+        assert_eq!(named.len(), 2);
+    }
+
+    #[test]
+    fn bad_sriov_input_is_an_error_that_says_what() {
+        let e = parse(["edu,vfs=1"]).unwrap_err();
+        assert!(e.contains("conventional PCI"), "{e}");
+        assert!(parse(["ioat,vfs=0"]).is_err());
+        assert!(
+            parse(["ioat,vfs=x"])
+                .unwrap_err()
+                .contains("malformed VF count")
+        );
+        let e = parse(["ioat,vfs=8"]).unwrap_err();
+        assert!(e.contains("do not fit in its slot"), "{e}");
+        assert!(parse(["ioat,bdf=00:10.1,vfs=7"]).is_err());
+        let e = parse(["ioat,vfs=1", "edu,bdf=00:10.1"]).unwrap_err();
+        assert!(e.contains("two devices at PCI address 0000:00:10.1"), "{e}");
+        let e = parse(["ioat,vfs=1", "ioat,bdf=00:10.2,physfn=00:10.0"]).unwrap_err();
+        assert!(e.contains("not a VF address"), "{e}");
+        assert!(parse(["ioat,physfn=00:10.0"]).is_err());
+        let e = parse(["ioat,vfs=1", "edu,bdf=00:10.1,physfn=00:10.0"]).unwrap_err();
+        assert!(e.contains("not of its PF's model"), "{e}");
     }
 }

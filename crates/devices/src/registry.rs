@@ -67,13 +67,25 @@ pub const DEVICE_MODELS: &[DeviceModel] = &[
         name: "edu",
         summary: "QEMU's educational device (1234:11e8): factorial, interrupts, a DMA engine",
         describe: crate::edu::description,
-        create: |d, phys| Arc::new(Mutex::new(Function::new(d, crate::edu::Edu::default(), phys))),
+        create: |d, phys| {
+            Arc::new(Mutex::new(Function::new(
+                d,
+                crate::edu::Edu::default(),
+                phys,
+            )))
+        },
     },
     DeviceModel {
         name: "ioat",
         summary: "Intel I/OAT DMA engine v3.3 (8086:2021): one memcpy channel, MSI-X",
         describe: crate::ioat::description,
-        create: |d, phys| Arc::new(Mutex::new(Function::new(d, crate::ioat::Ioat::default(), phys))),
+        create: |d, phys| {
+            Arc::new(Mutex::new(Function::new(
+                d,
+                crate::ioat::Ioat::default(),
+                phys,
+            )))
+        },
     },
 ];
 
@@ -112,7 +124,10 @@ mod tests {
         let ioat = device_model("ioat").unwrap();
         assert!(ioat.sriov(0).is_err());
         let decl = ioat.sriov(2).unwrap();
-        assert_eq!((decl.total_vfs, decl.first_vf_offset, decl.vf_stride), (2, 1, 1));
+        assert_eq!(
+            (decl.total_vfs, decl.first_vf_offset, decl.vf_stride),
+            (2, 1, 1)
+        );
         let iommu = uiommu_core::driver::default_model().create();
         let phys = Arc::new(iommu.probe_device(DeviceSpec::default()).unwrap());
         let f = ioat.create_pf(phys, decl);

@@ -118,7 +118,8 @@ mod tests {
         cfg.write(at + SRIOV_NUM_VF, &2u16.to_le_bytes()).unwrap();
         assert_eq!(word(&mut cfg, at + SRIOV_NUM_VF), 2);
         // VF Migration Enable (bit 1) is not writable; VF Enable and MSE are.
-        cfg.write(at + SRIOV_CTRL, &0xffffu16.to_le_bytes()).unwrap();
+        cfg.write(at + SRIOV_CTRL, &0xffffu16.to_le_bytes())
+            .unwrap();
         assert_eq!(word(&mut cfg, at + SRIOV_CTRL), 0x19);
         // VF BAR 0 sizes as the PF's BAR 0 (64-bit memory).
         cfg.write(at + SRIOV_BAR, &[0xff; 4]).unwrap();
