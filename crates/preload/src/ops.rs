@@ -14,8 +14,8 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::vpath::Target;
 use crate::{
-    backing, config, container, device, device_io, failnth, fork, group, path, process, vdir, vfs,
-    vpath,
+    attr, backing, config, container, device, device_io, failnth, fork, group, path, process, vdir,
+    vfs, vpath,
 };
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
@@ -46,6 +46,12 @@ pub fn open(
             return Some(crate::trace::open(path, flags, || {
                 vfs::open(&p, node, flags)
             }));
+        }
+        // So is a writable attribute's opened for writing.
+        Ok(Target::Virtual(p, node))
+            if node.writable() && flags & libc::O_ACCMODE != libc::O_RDONLY =>
+        {
+            return Some(vfs::open(&p, node, flags));
         }
         Ok(Target::Real(p)) => sys::open_raw(&p, flags, mode),
         Ok(Target::Virtual(p, node)) => vfs::open(&p, node, flags),
@@ -227,7 +233,9 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
                     container::ioctl(c, cmd, arg)
                 }));
             }
-            Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
+            Object::File(_) | Object::FailNth(_) | Object::Attr(_) | Object::Remote(_) => {
+                return file_ioctl(request);
+            }
         };
         let r = traced(FileKind::Iommufd, &mut || {
             command(|caller| dispatch(ctx, caller, cmd, arg))
@@ -282,6 +290,12 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                     if !write {
                         sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
                     }
+                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
+                }
+                Object::Attr(node) => {
+                    let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
+                    let n = attr::io(node, write, buf, count, pos)?;
+                    sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
                     return Ok(isize::try_from(n).unwrap_or(isize::MAX));
                 }
                 // Neither has a read or write method.
@@ -348,6 +362,9 @@ pub fn pread_pwrite(
             }
             Object::FailNth(tid) => check_access_mode(&entry, write)
                 .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
+                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+            Object::Attr(node) => check_access_mode(&entry, write)
+                .and_then(|()| attr::io(node, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
             Object::Device(d) => {
                 let mem = caller_memory();
@@ -444,7 +461,7 @@ pub fn mmap(
                 let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
                 Ok(crate::regions::insert(m) as usize)
             }),
-            Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
+            Object::FailNth(_) | Object::Attr(_) | Object::Group(_) | Object::Container(_) => {
                 mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
             }
             // `vfio_device_fops_mmap`: a BAR served as MMIO.

@@ -110,6 +110,25 @@ impl Node {
 /// A device of the tree: where it sits, its function, and what it is to SR-IOV.
 pub type Member = (Placement, SharedFunction, Option<SriovRole>);
 
+impl Node {
+    /// Whether the file can be written (`S_IWUSR`): a PF's `sriov_numvfs`.
+    pub fn writable(&self) -> bool {
+        matches!(self, Node::NumVfs(_))
+    }
+
+    /// A write of `buf` to the file (`sysfs_kf_write`: an empty write stores nothing and
+    /// answers 0; else the attribute's store): the bytes consumed, or the store's errno;
+    /// `EACCES` for a file that cannot be written.
+    pub fn store(&self, buf: &[u8]) -> uiommu_uapi::errno::Result<usize> {
+        match self {
+            _ if !self.writable() => Err(uiommu_uapi::Errno::EACCES),
+            _ if buf.is_empty() => Ok(0),
+            Node::NumVfs(pf) => pf.store_num_vfs(buf),
+            _ => Err(uiommu_uapi::Errno::EACCES),
+        }
+    }
+}
+
 /// The entries, by absolute path (no trailing slash), each with the VF it belongs to, if
 /// any: an entry of a VF exists while the VF does ([`SriovRole::present`]).
 #[derive(Debug, Default)]

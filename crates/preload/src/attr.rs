@@ -1,0 +1,64 @@
+//! The writable sysfs attributes of the emulated devices (a PF's `sriov_numvfs`), in safe
+//! code: an open for writing is a virtual fd over the attribute ([`Object::Attr`]) whose
+//! `write` reaches the attribute's store as `kernfs_fop_write_iter` passes it (the buffer, at
+//! most a page, whatever the position), and whose `read` shows the attribute's value at the
+//! time of the read from the fd's position (`sysfs_kf_seq_show`). An open for reading only
+//! is an ordinary attribute's (a file holding the value, see [`crate::vfs`]).
+//!
+//! The fd is backed by a memfd reopened with the access mode asked for, so that the kernel's
+//! own `fstat`, `lseek` and `close` answer for it and `EBADF` guards the direction.
+
+use crate::sys::{self, Errno};
+use crate::table::{Object, TABLE};
+use libc::c_int;
+use std::ffi::CString;
+use std::sync::Arc;
+use uiommu_abi::sysfs::Node;
+
+/// `PAGE_SIZE`: kernfs copies at most this much of one write, less its NUL.
+const MAX_WRITE: usize = 4095;
+
+/// `open(path, flags)` of the writable attribute `node`, not read-only.
+pub fn open(node: &Node, flags: c_int) -> Result<c_int, Errno> {
+    let object = Object::Attr(Arc::new(node.clone()));
+    TABLE.create(object, || {
+        let memfd = sys::memfd(c"uiommu-sysfs")?;
+        let own = CString::new(format!("/proc/self/fd/{memfd}")).map_err(|_| libc::EINVAL);
+        let mode = flags & (libc::O_ACCMODE | libc::O_CLOEXEC);
+        let fd = own.and_then(|p| sys::open_raw(&p, mode, 0));
+        sys::close_raw(memfd);
+        fd
+    })
+}
+
+/// `read` (at `pos`) or `write` of `count` bytes at the caller's `buf`: the bytes done.
+pub fn io(node: &Node, write: bool, buf: u64, count: usize, pos: u64) -> Result<usize, Errno> {
+    use uiommu_uapi::UserMemory;
+    let mem = crate::caller_memory();
+    if write {
+        let mut bytes = vec![0u8; count.min(MAX_WRITE)];
+        mem.read(buf, &mut bytes).map_err(|e| e.0)?;
+        return self::write(node, &bytes);
+    }
+    let mut bytes = vec![0u8; count.min(MAX_WRITE + 1)];
+    let n = read(node, pos, &mut bytes);
+    mem.write(buf, &bytes[..n]).map_err(|e| e.0)?;
+    Ok(n)
+}
+
+/// `pread` of the attribute at `pos`.
+fn read(node: &Node, pos: u64, buf: &mut [u8]) -> usize {
+    let bytes = node.contents();
+    let start = usize::try_from(pos).unwrap_or(usize::MAX).min(bytes.len());
+    let n = buf.len().min(bytes.len() - start);
+    buf[..n].copy_from_slice(&bytes[start..start + n]);
+    n
+}
+
+/// `write` of `data` (its first page at most) to the attribute: the store's answer.
+fn write(node: &Node, data: &[u8]) -> Result<usize, Errno> {
+    let data = &data[..data.len().min(MAX_WRITE)];
+    // A command of the process: a fork waits for it (see `crate::fork`).
+    let _gate = crate::fork::command_guard();
+    node.store(data).map_err(|e| e.0)
+}
