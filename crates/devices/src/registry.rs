@@ -53,6 +53,16 @@ impl DeviceModel {
         })
     }
 
+    /// A virtual function of a PF of this model that declares `sriov`: the model's function
+    /// with the VF Device ID and no INTx (a VF's Interrupt Pin is 0, PCIe r6.0 §9.3.4.1.12;
+    /// vfio-pci then offers it no INTx either, `vfio_pci_get_irq_count`).
+    pub fn create_vf(&self, phys: Arc<PhysDevice>, sriov: SriovDecl) -> SharedFunction {
+        let mut desc = (self.describe)();
+        desc.device_id = sriov.vf_device_id;
+        desc.interrupt_pin = 0;
+        (self.create)(desc, phys)
+    }
+
     /// [`Self::create`], a physical function with the SR-IOV capability `sriov`.
     pub fn create_pf(&self, phys: Arc<PhysDevice>, sriov: SriovDecl) -> SharedFunction {
         let mut desc = (self.describe)();
@@ -130,6 +140,9 @@ mod tests {
         );
         let iommu = uiommu_core::driver::default_model().create();
         let phys = Arc::new(iommu.probe_device(DeviceSpec::default()).unwrap());
+        let vf = ioat.create_vf(phys.clone(), decl);
+        assert_eq!(vf.lock().unwrap().description().interrupt_pin, 0, "no INTx");
+        assert!(vf.lock().unwrap().description().sriov().is_none());
         let f = ioat.create_pf(phys, decl);
         let f = f.lock().unwrap();
         let mut total = [0u8; 2];

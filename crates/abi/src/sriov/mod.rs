@@ -199,7 +199,7 @@ impl Functions {
                 .wrapping_sub(d.first_vf_offset);
             let index = step / d.vf_stride.max(1);
             let role = SriovRole::Vf(Arc::clone(pf), index);
-            return Ok((p.model.create(phys), Some(role)));
+            return Ok((p.model.create_vf(phys, d), Some(role)));
         }
         if p.vfs == 0 {
             return Ok((p.model.create(phys), None));
