@@ -41,7 +41,7 @@
 //! context when this library loads again.
 
 pub mod addr_space;
-mod attr;
+pub mod attr;
 pub mod backing;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]

@@ -96,6 +96,7 @@ pub fn forget(fd: c_int) {
 pub fn close(fd: c_int, real: impl FnOnce() -> c_int) -> c_int {
     vdir::forget_fd(fd);
     let marked = TABLE.begin_close(fd, fd);
+    attr_before_close(&marked);
     let rc = real();
     let e = sys::errno();
     // Linux releases the fd whatever `close` answers.
@@ -121,11 +122,21 @@ pub fn close_range(
         true => TABLE.begin_close(first, last),
         false => Vec::new(),
     };
+    attr_before_close(&marked);
     let rc = real();
     let e = sys::errno();
     drop(TABLE.finish_close(marked, rc == 0));
     sys::set_errno(e);
     rc
+}
+
+/// [`attr::before_close`] of the writable attributes among the fds about to be closed.
+fn attr_before_close(marked: &[(c_int, Entry)]) {
+    for (fd, entry) in marked {
+        if let Object::Attr(file) = &entry.object {
+            attr::before_close(*fd, file);
+        }
+    }
 }
 
 /// The entry of `fd` if it is virtual: `None` if it is not ours, `EBADF` if it is being closed.
@@ -539,8 +550,16 @@ fn mmap_checks(len: usize, prot: c_int, flags: c_int, fd: c_int, off: i64) -> Re
 
 /// Runs `real`, a `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD*)` of `old` that returns the new fd,
 /// with the table locked: no other thread sees the new number half-mapped, and `old`'s entry
-/// (closing or not: the real call found it open) cannot leave before it is copied.
-pub fn duplicate(old: c_int, real: impl FnOnce() -> c_int) -> c_int {
+/// (closing or not: the real call found it open) cannot leave before it is copied. `onto` is
+/// the number `dup2`/`dup3` close first if open: a writable attribute's there is flushed
+/// as its `close` would be ([`attr::before_close`]).
+pub fn duplicate(old: c_int, onto: Option<c_int>, real: impl FnOnce() -> c_int) -> c_int {
+    if let Some(new) = onto.filter(|&n| n != old)
+        && let Some(Ok(entry)) = TABLE.get(new)
+        && let Object::Attr(file) = &entry.object
+    {
+        attr::before_close(new, file);
+    }
     let mut t = (!TABLE.is_empty()).then(|| TABLE.write_new());
     let rc = real();
     let e = sys::errno();

@@ -570,6 +570,16 @@ pub fn lift(fd: c_int) -> c_int {
     }
 }
 
+/// `ftruncate(fd, len)` as a raw system call.
+pub fn ftruncate_raw(fd: c_int, len: u64) -> Result<(), Errno> {
+    let len = c_long::try_from(len).map_err(|_| libc::EINVAL)?;
+    sys_result(next_syscall(
+        libc::SYS_ftruncate,
+        [fd as c_long, len, 0, 0, 0, 0],
+    ))
+    .map(|_| ())
+}
+
 /// `close(fd)` as a raw system call, for the library's own temporary fds.
 pub fn close_raw(fd: c_int) {
     next_syscall(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]);

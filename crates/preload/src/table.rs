@@ -82,7 +82,7 @@ pub enum Object {
     FailNth(Arc<i32>),
     /// A writable sysfs attribute of an emulated device, open for writing (see
     /// [`crate::attr`]).
-    Attr(Arc<uiommu_abi::sysfs::Node>),
+    Attr(Arc<crate::attr::AttrFile>),
     /// A context or file of another process, shared since a `fork` (see [`crate::share`]).
     Remote(Arc<Remote>),
 }

@@ -1,5 +1,7 @@
 /* The VF test's setup as vfio_pci_sriov_uapi_test does it: write 1 to the PF's sriov_numvfs
- * with write(2), fork, and read virtfn0 in the child; the parent then writes 0 back. */
+ * with write(2), fork, and read virtfn0 in the child; the parent then writes 0 back with
+ * dprintf, whose write is libc's own (as a shell's echo makes): it reaches the attribute at
+ * close. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +36,8 @@ int main(void)
 	int status;
 	if (waitpid(pid, &status, 0) != pid || status != 0)
 		return 4;
-	if (store("0"))
+	int fd = open(PF "/sriov_numvfs", O_WRONLY);
+	if (fd < 0 || dprintf(fd, "0\n") != 2 || close(fd))
 		return 5;
 	char buf[64] = {0};
 	printf("parent %d\n", (int)readlink(PF "/virtfn0", buf, sizeof(buf) - 1) < 0 ? 0 : 1);
