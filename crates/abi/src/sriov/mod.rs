@@ -18,9 +18,12 @@
 //! - writing 0 while a VF is open is `EBUSY`: Linux's `pci_disable_sriov` removes the VF,
 //!   and vfio's unregister waits, the writer blocked, until its user closes it (signalling
 //!   the request eventfd), which a single-threaded program would never do;
-//! - the state is the process's: a forked child starts from its parent's (the selftest
-//!   writes `sriov_numvfs` before its harness forks), and what either changes later the
-//!   other does not see.
+//! - the state is the process's, as every object of the front end is: a forked child starts
+//!   from its parent's (the selftest writes `sriov_numvfs` before its harness forks), what
+//!   either changes later the other does not see, and a program started by `execve` starts
+//!   with no VF enabled;
+//! - `sriov_drivers_autoprobe` reads 1 and cannot be written: every VF is bound to vfio-pci
+//!   (and no device shows `driver_override`).
 
 pub mod token;
 
