@@ -178,3 +178,23 @@ fn the_vf_token_feature_sets_the_pfs_token() {
     assert_eq!(s.bind(VF, B.as_ptr() as u64), Ok(0));
     assert_eq!(s.feature(VF, token | set, 24, &A), Err(Errno::ENOTTY));
 }
+
+#[test]
+fn a_reset_of_the_pf_keeps_its_vfs_enabled() {
+    use uiommu_devices::config::sriov::{EXTENDED_START, SRIOV_CTRL, SRIOV_NUM_VF};
+    let s = setup();
+    let word = |at: u16| {
+        let mut w = [0u8; 2];
+        let f = s.files[PF].function().lock().unwrap();
+        f.config_read(EXTENDED_START + at, &mut w).unwrap();
+        u16::from_le_bytes(w)
+    };
+    assert_eq!((word(SRIOV_NUM_VF), word(SRIOV_CTRL)), (1, 0x9));
+    assert_eq!(s.bind(PF, 0), Ok(0));
+    assert_eq!(s.ioctl_at(PF, VFIO_DEVICE_RESET, 0), Ok(0));
+    assert_eq!((word(SRIOV_NUM_VF), word(SRIOV_CTRL)), (1, 0x9));
+    // The release resets the function too (`vfio_pci_core_disable`).
+    s.files[PF].release();
+    assert_eq!((word(SRIOV_NUM_VF), word(SRIOV_CTRL)), (1, 0x9));
+    assert_eq!(s.pf.num_vfs(), 1);
+}

@@ -242,7 +242,7 @@ impl VfioDeviceFile {
         {
             let mut f = lock(&self.function);
             irqs::disable_all(&mut state, &mut *f);
-            f.reset();
+            reset::reset_keeping_iov(&mut *f);
         }
         bind::unbind(self, &mut state);
     }
