@@ -98,7 +98,7 @@ mod tests {
         );
         let bad = format!("0000:00:10.0 vf_token={}", UUID.replace('-', "x"));
         assert_eq!(matches(n, bad.as_bytes()), Err(Errno::EINVAL));
-        // A valid token is parsed, in string order.
+        // A valid token is parsed, in string order (then checked by the member's role).
         let ok = format!("0000:00:10.0 vf_token={UUID}");
         let bytes = [
             0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
@@ -107,5 +107,56 @@ mod tests {
         assert_eq!(matches(n, ok.as_bytes()), Ok(Some(Some(bytes))));
         let twice = format!("{ok} vf_token={UUID}");
         assert_eq!(matches(n, twice.as_bytes()), Err(Errno::EINVAL));
+    }
+
+    /// An SR-IOV IOAT with 1 VF possible, as group members.
+    fn sriov_members() -> (Vec<GroupMember>, std::sync::Arc<crate::sriov::SriovPf>) {
+        use crate::sriov::{Functions, SriovRole};
+        use std::sync::Arc;
+        let iommu = uiommu_core::driver::default_model().create();
+        let mut functions = Functions::default();
+        let mut pf = None;
+        let members = crate::placement::parse(["ioat,vfs=1"])
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let spec = uiommu_core::iommu::DeviceSpec::default();
+                let phys = Arc::new(iommu.clone().probe_device(spec).unwrap());
+                let (function, role) = functions.create(p, phys).unwrap();
+                if let Some(SriovRole::Pf(p)) = &role {
+                    pf = Some(Arc::clone(p));
+                }
+                GroupMember {
+                    name: p.bdf.to_string(),
+                    function,
+                    address: Default::default(),
+                    sriov: role,
+                }
+            })
+            .collect();
+        (members, pf.unwrap())
+    }
+
+    #[test]
+    fn a_vf_is_found_while_enabled_and_with_its_pfs_token() {
+        let (members, pf) = sriov_members();
+        let vf = |t: &str| {
+            let name = if t.is_empty() {
+                "0000:00:10.1".to_string()
+            } else {
+                format!("0000:00:10.1 vf_token={t}")
+            };
+            find(&members, name.as_bytes())
+        };
+        assert_eq!(vf(""), Err(Errno::ENODEV), "no VF enabled");
+        pf.store_num_vfs(b"1").unwrap();
+        assert_eq!(vf(""), Err(Errno::EACCES));
+        let other = "00000000-0000-0000-0000-000000000000";
+        assert_eq!(vf(other), Err(Errno::EACCES));
+        // The PF takes the token it is opened with while no VF is in use.
+        let named = format!("0000:00:10.0 vf_token={UUID}");
+        assert_eq!(find(&members, named.as_bytes()), Ok(0));
+        assert_eq!(vf(UUID), Ok(1));
+        assert_eq!(find(&members, b"0000:00:10.0"), Ok(0));
     }
 }
