@@ -11,8 +11,8 @@
 //! `echo 1 > sriov_numvfs` makes) lands in the memfd: what it holds is stored when an fd of
 //! the open file is closed (`close`, `close_range`, or the number reused by `dup2`/`dup3`), and
 //! the memfd emptied. That store's error cannot be reported (the write it belongs to has
-//! returned). A `FILE` from `fopen` closes with libc's own `close`, which is not seen: its
-//! writes are not stored.
+//! returned). A `FILE` from `fopen` for writing goes through this library's calls instead
+//! ([`crate::attr_stream`]), so its writes and its close report the store's error.
 
 use crate::sys::{self, Errno};
 use crate::table::{Object, TABLE};

@@ -42,6 +42,8 @@
 
 pub mod addr_space;
 pub mod attr;
+#[allow(unsafe_code)]
+mod attr_stream;
 pub mod backing;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]

@@ -2,6 +2,7 @@
  * with write(2), fork, and read virtfn0 in the child; the parent then writes 0 back with
  * dprintf, whose write is libc's own (as a shell's echo makes): it reaches the attribute at
  * close. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,5 +42,18 @@ int main(void)
 		return 5;
 	char buf[64] = {0};
 	printf("parent %d\n", (int)readlink(PF "/virtfn0", buf, sizeof(buf) - 1) < 0 ? 0 : 1);
+	/* A stream: fprintf's write and fclose's error are the attribute's. */
+	FILE *f = fopen(PF "/sriov_numvfs", "w");
+	if (!f || fprintf(f, "1\n") != 2 || fclose(f))
+		return 6;
+	f = fopen(PF "/sriov_numvfs", "w");
+	if (!f)
+		return 7;
+	fprintf(f, "5\n");
+	if (fclose(f) != EOF || errno != ERANGE)
+		return 8;
+	fflush(stdout);
+	if (readlink(PF "/virtfn0", buf, sizeof(buf) - 1) < 0)
+		return 9;
 	return 0;
 }
