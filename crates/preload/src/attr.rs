@@ -12,7 +12,7 @@
 //! the open file is closed (`close`, `close_range`, or the number reused by `dup2`/`dup3`), and
 //! the memfd emptied. That store's error cannot be reported (the write it belongs to has
 //! returned). A `FILE` from `fopen` for writing goes through this library's calls instead
-//! ([`crate::attr_stream`]), so its writes and its close report the store's error.
+//! (`attr_stream`), so its writes and its close report the store's error.
 
 use crate::sys::{self, Errno};
 use crate::table::{Object, TABLE};

@@ -18,7 +18,7 @@
 //!                             (IommuDriver::debugfs), read when opened
 //! ```
 //!
-//! An SR-IOV function has more ([`sriov`]); a VF's entries exist while NumVFs covers it.
+//! An SR-IOV function has more (see `sriov.rs`); a VF's entries exist while NumVFs covers it.
 //!
 //! A [`Tree`] holds these entries by absolute path, with every directory above them; a front
 //! end shows the host's own entries around them (a directory that exists on the host lists its
