@@ -87,7 +87,7 @@ pub const DEVICE_MODELS: &[DeviceModel] = &[
     },
     DeviceModel {
         name: "ioat",
-        summary: "Intel I/OAT DMA engine v3.3 (8086:2021): one memcpy channel, MSI-X",
+        summary: "Intel I/OAT DMA engine v3.3 (8086:2021): one memcpy channel, MSI-X; PCIe, so an SR-IOV PF with vfs=N",
         describe: crate::ioat::description,
         create: |d, phys| {
             Arc::new(Mutex::new(Function::new(
