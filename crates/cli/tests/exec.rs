@@ -169,6 +169,24 @@ fn an_sriov_device_reaches_the_program_with_its_vfs_placed() {
 }
 
 #[test]
+fn the_programs_a_shell_runs_see_the_vfs_it_enabled() {
+    let script = "p=/sys/bus/pci/devices/0000:00:10.0; \
+        echo 1 > $p/sriov_numvfs; \
+        cat $p/sriov_numvfs; \
+        readlink $p/virtfn0; \
+        readlink /sys/bus/pci/devices/0000:00:10.1/physfn; \
+        ls /dev/vfio/devices; \
+        echo 0 > $p/sriov_numvfs; \
+        ls /dev/vfio/devices";
+    let o = uiommu(&["exec", "--device", "ioat,vfs=1", "--", "sh", "-c", script]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1\n../0000:00:10.1\n../0000:00:10.0\nvfio0\nvfio1\nvfio0\n"
+    );
+}
+
+#[test]
 fn bad_devices_are_refused_before_the_program_runs() {
     for (spec, msg) in [
         ("nope", "unknown device model \"nope\" (known: edu"),

@@ -84,7 +84,7 @@ impl Registry {
             eprintln!("uiommu: {DEVICES_ENV}: {e}; no device is emulated");
             Vec::new()
         });
-        let mut functions = Functions::default();
+        let mut functions = Functions::with_cells(crate::sriov_state::cell);
         let devices: Vec<Emulated> = placements
             .into_iter()
             .filter_map(|p| create(p, &mut functions))

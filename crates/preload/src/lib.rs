@@ -87,6 +87,7 @@ pub mod regions;
 #[allow(unsafe_code)]
 mod seqpacket;
 pub mod share;
+pub mod sriov_state;
 #[allow(unsafe_code)]
 mod sys;
 #[cfg(target_arch = "x86_64")]

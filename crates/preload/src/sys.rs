@@ -729,6 +729,15 @@ pub fn mmap_raw(len: usize, prot: c_int, flags: c_int, fd: c_int) -> Result<u64,
     sys_result(rc).map(|v| v as u64)
 }
 
+/// The `len` 16-bit atomics at `addr`: a shared mapping of at least `2 * len` bytes this
+/// library made with [`mmap_raw`] and never unmaps.
+pub fn atomics_at(addr: u64, len: usize) -> &'static [std::sync::atomic::AtomicU16] {
+    // SAFETY: the caller's mapping is readable and writable, aligned (page-aligned), at least
+    // `2 * len` bytes long and lives as long as the process; atomics are valid for any bit
+    // pattern and only ever accessed atomically, by this and other processes alike.
+    unsafe { std::slice::from_raw_parts(addr as *const std::sync::atomic::AtomicU16, len) }
+}
+
 /// `munmap(addr, len)` of a mapping this library made with [`mmap_raw`].
 pub fn munmap_raw(addr: u64, len: usize) {
     // SAFETY: `addr..addr + len` is a mapping this library created and owns; nothing else

@@ -18,16 +18,19 @@
 //! - writing 0 while a VF is open is `EBUSY`: Linux's `pci_disable_sriov` removes the VF,
 //!   and vfio's unregister waits, the writer blocked, until its user closes it (signalling
 //!   the request eventfd), which a single-threaded program would never do;
-//! - the state is the process's, as every object of the front end is: a forked child starts
-//!   from its parent's (the selftest writes `sriov_numvfs` before its harness forks), what
-//!   either changes later the other does not see, and a program started by `execve` starts
-//!   with no VF enabled;
+//! - NumVFs is shared by the processes of a run only where the front end shares it
+//!   ([`shared`]); the VF token and its users are each process's, as every object of the
+//!   front end is (a forked child starts from its parent's): writing 0 in one process while
+//!   another has a VF open is not refused;
 //! - `sriov_drivers_autoprobe` reads 1 and cannot be written: every VF is bound to vfio-pci
 //!   (and no device shows `driver_override`).
 
+pub mod shared;
 pub mod token;
 
 use crate::placement::{Bdf, Placement};
+use shared::NumVfsCell;
+use std::sync::atomic::AtomicU16;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use uiommu_core::iommu::PhysDevice;
 use uiommu_devices::SharedFunction;
@@ -43,6 +46,8 @@ use uiommu_uapi::errno::Result;
 pub struct SriovPf {
     decl: SriovDecl,
     function: SharedFunction,
+    /// `pdev->sriov->num_VFs`.
+    num_vfs: Arc<dyn NumVfsCell>,
     state: Mutex<PfState>,
 }
 
@@ -56,8 +61,8 @@ impl std::fmt::Debug for SriovPf {
 
 #[derive(Debug)]
 struct PfState {
-    /// `pdev->sriov->num_VFs`.
-    num_vfs: u16,
+    /// The NumVFs this process last programmed in the PF's config space.
+    programmed: u16,
     /// `vf_token->uuid`.
     token: [u8; 16],
     /// `vf_token->users`: VFs open (`vfio_pci_core_finish_enable`, `..._close_device`).
@@ -84,18 +89,25 @@ impl SriovRole {
 }
 
 impl SriovPf {
-    /// The PF `function`, which declares `decl`, with no VF enabled and a random token
-    /// (`uuid_gen`).
-    pub fn new(function: SharedFunction, decl: SriovDecl) -> Arc<Self> {
-        Arc::new(SriovPf {
+    /// The PF `function`, which declares `decl`, with its NumVFs in `num_vfs` (none: a cell
+    /// of its own, no VF enabled) and a random token (`uuid_gen`).
+    pub fn new(
+        function: SharedFunction,
+        decl: SriovDecl,
+        num_vfs: Option<Arc<dyn NumVfsCell>>,
+    ) -> Arc<Self> {
+        let pf = Arc::new(SriovPf {
             decl,
             function,
+            num_vfs: num_vfs.unwrap_or_else(|| Arc::new(AtomicU16::new(0))),
             state: Mutex::new(PfState {
-                num_vfs: 0,
+                programmed: 0,
                 token: token::generate(),
                 users: 0,
             }),
-        })
+        });
+        pf.sync();
+        pf
     }
 
     /// Its SR-IOV capability.
@@ -103,9 +115,21 @@ impl SriovPf {
         self.decl
     }
 
-    /// NumVFs (`sriov_numvfs`).
+    /// NumVFs (`sriov_numvfs`), the PF's config space synced with it.
     pub fn num_vfs(&self) -> u16 {
-        self.lock().num_vfs
+        self.sync();
+        self.num_vfs.load()
+    }
+
+    /// The PF's config space programmed for NumVFs, if another process changed it
+    /// ([`shared`]).
+    pub fn sync(&self) {
+        let mut state = self.lock();
+        let n = self.num_vfs.load();
+        if state.programmed != n {
+            self.program(n);
+            state.programmed = n;
+        }
     }
 
     /// `sriov_numvfs_store` of `buf` on a PF bound to vfio-pci: `EINVAL` for what
@@ -120,18 +144,23 @@ impl SriovPf {
             return Err(Errno::ERANGE);
         }
         let mut state = self.lock();
-        if n == state.num_vfs {
+        let current = self.num_vfs.load();
+        if n == current {
             return Ok(buf.len());
         }
         if n == 0 {
             if state.users > 0 {
                 return Err(Errno::EBUSY);
             }
-        } else if state.num_vfs != 0 {
+        } else if current != 0 {
+            return Err(Errno::EBUSY);
+        }
+        // Another process changed it meanwhile: as if it had been first.
+        if !self.num_vfs.exchange(current, n) {
             return Err(Errno::EBUSY);
         }
         self.program(n);
-        state.num_vfs = n;
+        state.programmed = n;
         Ok(buf.len())
     }
 
@@ -175,12 +204,34 @@ fn parse_u16(buf: &[u8]) -> Option<u16> {
 
 /// Creates the functions of a process's placements, in their order (a PF before its VFs:
 /// [`crate::placement::parse`] lists them so), each with its role.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Functions {
     pfs: Vec<(Bdf, Arc<SriovPf>)>,
+    /// The NumVFs of the PF of each index (in the list's order), if shared ([`shared`]).
+    cells: Option<Box<Cells>>,
+}
+
+/// The NumVFs cell of the PF of an index, if shared.
+type Cells = dyn Fn(usize) -> Option<Arc<dyn NumVfsCell>>;
+
+impl std::fmt::Debug for Functions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Functions")
+            .field("pfs", &self.pfs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Functions {
+    /// Functions whose PFs keep NumVFs in the cells `cells` gives for their index among the
+    /// PFs (none: in a cell of their own).
+    pub fn with_cells(cells: impl Fn(usize) -> Option<Arc<dyn NumVfsCell>> + 'static) -> Self {
+        Functions {
+            pfs: Vec::new(),
+            cells: Some(Box::new(cells)),
+        }
+    }
+
     /// The function `p` places, behind the IOMMU of `phys`: an SR-IOV PF for `vfs=N`, a VF of
     /// the PF created before for `physfn=`; an error for a VF whose PF was not created.
     pub fn create(
@@ -209,7 +260,8 @@ impl Functions {
         }
         let decl = p.model.sriov(p.vfs)?;
         let function = p.model.create_pf(phys, decl);
-        let pf = SriovPf::new(function.clone(), decl);
+        let cell = self.cells.as_ref().and_then(|c| c(self.pfs.len()));
+        let pf = SriovPf::new(function.clone(), decl, cell);
         self.pfs.push((p.bdf, Arc::clone(&pf)));
         Ok((function, Some(SriovRole::Pf(pf))))
     }

@@ -143,3 +143,38 @@ fn uuids_parse_in_string_order() {
     assert_ne!(a, b, "random");
     assert_eq!(a[6] >> 4, 4, "version 4");
 }
+
+#[test]
+fn a_shared_count_is_seen_and_programmed_by_every_pf_over_it() {
+    use std::sync::atomic::AtomicU16;
+    // Two processes' views of one PF: their own functions, one count.
+    static COUNT: AtomicU16 = AtomicU16::new(0);
+    let cell = || Some(Arc::new(&COUNT) as Arc<dyn shared::NumVfsCell>);
+    let views: Vec<_> = (0..2)
+        .map(|_| {
+            let iommu = uiommu_core::driver::default_model().create();
+            let mut functions = Functions::with_cells(move |i| (i == 0).then(cell).flatten());
+            let p = placement::parse(["ioat,vfs=2"]).unwrap()[0];
+            let phys = Arc::new(iommu.probe_device(DeviceSpec::default()).unwrap());
+            let (f, role) = functions.create(&p, phys).unwrap();
+            let Some(SriovRole::Pf(pf)) = role else {
+                panic!("no PF")
+            };
+            (pf, f)
+        })
+        .collect();
+    let num_vf = |f: &SharedFunction| {
+        let mut w = [0u8; 2];
+        let at = EXTENDED_START + SRIOV_NUM_VF;
+        f.lock().unwrap().config_read(at, &mut w).unwrap();
+        u16::from_le_bytes(w)
+    };
+    assert_eq!(views[0].0.store_num_vfs(b"2"), Ok(1));
+    assert_eq!(num_vf(&views[1].1), 0, "not looked at yet");
+    assert_eq!(views[1].0.num_vfs(), 2);
+    assert_eq!(num_vf(&views[1].1), 2, "synced when looked at");
+    assert_eq!(views[1].0.store_num_vfs(b"1"), Err(Errno::EBUSY));
+    assert_eq!(views[1].0.store_num_vfs(b"0"), Ok(1));
+    assert_eq!(views[0].0.num_vfs(), 0);
+    assert_eq!(num_vf(&views[0].1), 0);
+}

@@ -214,6 +214,9 @@ impl VfioDeviceFile {
         buf: UserBuffer,
         write: bool,
     ) -> Result<usize> {
+        if let Some(SriovRole::Pf(pf)) = &self.sriov {
+            pf.sync();
+        }
         let mut state = self.lock_state();
         if state.bound.is_none() {
             return Err(Errno::EINVAL);
