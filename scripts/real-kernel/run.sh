@@ -19,6 +19,8 @@
 #
 # Env: UIOMMU_CACHE      cache root (see scripts/kernel-source.sh)
 #      CARGO_TARGET_DIR  cargo's target dir (default: <repo>/target)
+#      BOOTS             all (default), or first: only the boot on QEMU's edu (the scenarios,
+#                        the VFIO selftests, uiommu info, uiommu trace and the bench)
 #      TEST_ARGS         extra arguments for the test executable (e.g. a name filter); the
 #                        default, --include-ignored, also runs the scenarios marked
 #                        `#[ignore = "uiommu differs: ..."]`: the kernel must pass them
@@ -301,6 +303,64 @@ info_check() { # LOG
 	return $ok
 }
 
+# `uiommu trace` on the guest's kernel (boot_qemu_edu runs it): one IOAS scenario
+# (crates/client/tests/uapi/ioas.rs, ioas_map_fixed_unmap) on the real /dev/iommu, followed by
+# ptrace. Each line must be trace.expected's once its time and the buffer's address (user_va)
+# are masked: the same lines `uiommu exec --trace` prints for the scenario on uiommu.
+trace_check() { # LOG
+	local log=$WORK/$1 got=$WORK/$1.trace status
+	tr -d '\r' <"$log" | sed -n 's/^TRACE: //p' >"$got"
+	status=$(tr -d '\r' <"$log" | sed -n 's/^TRACE-STATUS: //p')
+	sed 's/^/real-kernel:   /' "$got" >&2
+	if [ "$status" != 0 ]; then
+		log "FAIL: the scenario under uiommu trace exited ${status:-?}"
+		return 1
+	fi
+	# The traced program runs under the tracer's seccomp filter (Seccomp: 2 in its status).
+	if ! tr -d '\r' <"$log" | grep -Eq '^TRACE-SECCOMP: Seccomp:[[:space:]]+2$'; then
+		log "FAIL: the traced program had no seccomp filter: $(grep -a '^TRACE-SECCOMP' "$log")"
+		return 1
+	fi
+	if ! sed -E 's/ <[0-9.]+>$//; s/user_va=0x[0-9a-f]+/user_va=ADDR/g' "$got" |
+		diff -u "$HERE/trace.expected" - >&2; then
+		log "FAIL: uiommu trace on the kernel differs from trace.expected (log: $got)"
+		return 1
+	fi
+	log "uiommu trace on the kernel: $(wc -l <"$got") lines, each as trace.expected has it"
+	trace_edu_check "$1"
+}
+
+# The edu scenarios under `uiommu trace` (the same boot): the cdev's and the group's opens, and
+# the device files' ioctls, config-space reads and BAR mmap decoded on the real kernel, the
+# group's device file (an anonymous `[vfio-device]` inode) found by its VFIO_GROUP_GET_DEVICE_FD.
+trace_edu_check() { # LOG
+	local log=$WORK/$1 got=$WORK/$1.trace-edu status ok=0 fd want
+	tr -d '\r' <"$log" | sed -n 's/^TRACE-EDU: //p' >"$got"
+	status=$(tr -d '\r' <"$log" | sed -n 's/^TRACE-EDU-STATUS: //p')
+	if [ "$status" != 0 ]; then
+		log "FAIL: the edu scenarios under uiommu trace exited ${status:-?} (log: $got)"
+		return 1
+	fi
+	fd=$(sed -n 's/^ioctl([0-9]*, VFIO_GROUP_GET_DEVICE_FD, 0x[0-9a-f]*) = \([0-9]*\) <.*/\1/p' "$got")
+	for want in '^openat(AT_FDCWD, "/dev/vfio/devices/vfio[0-9]*", O_RDWR|O_CLOEXEC) = [0-9]* <' \
+		'^ioctl([0-9]*, VFIO_DEVICE_BIND_IOMMUFD, {argsz=24, .*}) = 0 => {out_devid=[0-9]*} <' \
+		'^openat(AT_FDCWD, "/dev/vfio/[0-9]*", O_RDWR|O_CLOEXEC) = [0-9]* <' \
+		'^ioctl([0-9]*, VFIO_IOMMU_MAP_DMA, {argsz=32, flags=VFIO_DMA_MAP_FLAG_READ|VFIO_DMA_MAP_FLAG_WRITE, .*}) = 0 <' \
+		"^ioctl(${fd:-?}, VFIO_DEVICE_GET_INFO, {argsz=24, .*}) = 0 => {flags=VFIO_DEVICE_FLAGS_PCI" \
+		"^pread64(${fd:-?}, CONFIG+0x0, 4) = 4 => \[0x11e81234\] <" \
+		"^mmap(.*, 0x100000, .*, ${fd:-?}, 0x0) = 0x[0-9a-f]* <"; do
+		grep -q -- "$want" "$got" || { log "uiommu trace of the edu scenarios lacks /$want/"; ok=1; }
+	done
+	grep -E 'VFIO_GROUP_GET_DEVICE_FD|VFIO_DEVICE_GET_INFO|CONFIG\+0x0|^mmap' "$got" |
+		sed 's/^/real-kernel:   /' >&2
+	if [ "$ok" = 0 ]; then
+		log "uiommu trace of the edu scenarios: the cdev, the group and its device file decoded"
+	else
+		log "FAIL: uiommu trace of the edu scenarios (log: $got)"
+	fi
+	return $ok
+}
+
 # The guest printed each VFIO selftest's TAP output with the prefix "KSFT BINARY: ". Every case
 # uiommu must pass behind its VT-d model (tests/selftests/vfio/must-pass*.txt, vtd/... and
 # vtd/type1/...) must pass
@@ -359,15 +419,18 @@ ok=0
 timed boot boot_qemu_edu || ok=1
 vfio_selftests_compare guest.log || ok=1
 info_check guest.log || ok=1
+trace_check guest.log || ok=1
 bench_report guest.log
-timed boot-uiommu boot_uiommu_edu || ok=1
-vfio_selftests_compare guest-uiommu.log || ok=1
-timed boot-legacy boot_uiommu_legacy || ok=1
-vfio_selftests_compare guest-legacy.log || ok=1
-timed boot-virtio boot_uiommu_virtio || ok=1
-vfio_selftests_compare guest-virtio.log || ok=1
-timed boot-nested boot_uiommu_nested || ok=1
-vfio_selftests_compare guest-nested.log || ok=1
+if [ "${BOOTS:-all}" = all ]; then
+	timed boot-uiommu boot_uiommu_edu || ok=1
+	vfio_selftests_compare guest-uiommu.log || ok=1
+	timed boot-legacy boot_uiommu_legacy || ok=1
+	vfio_selftests_compare guest-legacy.log || ok=1
+	timed boot-virtio boot_uiommu_virtio || ok=1
+	vfio_selftests_compare guest-virtio.log || ok=1
+	timed boot-nested boot_uiommu_nested || ok=1
+	vfio_selftests_compare guest-nested.log || ok=1
+fi
 printf 'TIMING %-14s %6.1fs\n' total "$(echo "$(ts) - $START" | bc)" >&2
 if [ "$ok" = 0 ]; then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
 exit $ok

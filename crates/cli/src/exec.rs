@@ -183,7 +183,7 @@ fn preload_list(lib: &OsStr, existing: Option<OsString>) -> OsString {
 }
 
 #[allow(unsafe_code)]
-mod sys {
+pub(crate) mod sys {
     /// Ignores SIGINT and SIGQUIT in this process. Called after the child is spawned, so the
     /// child keeps the default dispositions (ignored ones would be inherited across exec): a
     /// terminal's Ctrl-C reaches the whole foreground group, and the child decides.

@@ -8,6 +8,8 @@
 //! program finds in sysfs and `/dev/vfio` as vfio-pci shows one (with `vfs=N`, an SR-IOV
 //! physical function whose `sriov_numvfs` creates up to N VFs); `uiommu devices` lists the
 //! models.
+//! `uiommu trace [-o FILE] -- PROGRAM [ARGS…]` runs PROGRAM on the real kernel and prints its
+//! calls on `/dev/iommu` and `/dev/vfio/*`, decoded as `exec --trace` prints them, by ptrace.
 //! `uiommu info [--device BDF] [--json] [--driver NAME]` shows the host's IOMMU units, groups
 //! and devices and decodes `IOMMU_GET_HW_INFO` of each device named (uiommu's model with
 //! `--driver`, or under `exec`).
@@ -19,6 +21,7 @@ mod host_check;
 mod info;
 mod library;
 mod status;
+mod trace;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -84,6 +87,9 @@ enum Command {
     /// Show the host's IOMMU units, groups and devices, and decode IOMMU_GET_HW_INFO of
     /// each --device (a real host's, or uiommu's under `exec` or with --driver).
     Info(info::Args),
+    /// Run PROGRAM on the real kernel and print each call it makes on /dev/iommu,
+    /// /dev/vfio/* and the files they hand out, decoded as `exec --trace` does, by ptrace.
+    Trace(trace::Args),
 }
 
 fn main() -> ExitCode {
@@ -121,5 +127,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Info(args) => info::run(args),
+        Command::Trace(args) => trace::run(args),
     }
 }

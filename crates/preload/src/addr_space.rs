@@ -6,7 +6,9 @@
 //! exported `mmap`, `munmap`, `mprotect`, `mremap`, `madvise`, `brk` and `sbrk` call
 //! [`changed`] after the real call, which makes the next question read the file again; a
 //! snapshot is tagged with the count of changes seen before its file was read, so a change
-//! that races a read is never missed.
+//! that races a read is never missed. A forked child's mappings are kept the same way by the
+//! process that serves its calls ([`Kept`], keyed by the count the child sends with each
+//! request, see [`crate::share`]).
 //!
 //! Not every change goes through an exported symbol: libc's own calls (`malloc` growing or
 //! trimming its heap, thread stacks) and raw system calls bypass them. So a snapshot is only
@@ -23,9 +25,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// Counts the intercepted calls that may have changed the mappings.
 static CHANGES: AtomicU64 = AtomicU64::new(0);
 
-/// The last snapshot, with the count of changes before its file was read. Only commands take
-/// the lock (under the fork gate), so a `fork` never copies it held.
-static LAST: Mutex<Option<(u64, Arc<Snapshot>)>> = Mutex::new(None);
+/// This process's last snapshot. Only commands take its lock (under the fork gate), so a
+/// `fork` never copies it held.
+static LAST: Kept = Kept::new();
 
 /// The mappings as one read of the maps file listed them, by address.
 #[derive(Debug, Default)]
@@ -57,27 +59,63 @@ impl Snapshot {
     }
 }
 
+/// A snapshot kept with the count of changes before its file was read, reused while the
+/// count stays there: this process's (with [`CHANGES`]), or a forked child's (with the count
+/// the child sends with each request, see [`crate::share`]).
+#[derive(Default)]
+pub struct Kept(Mutex<Option<(u64, Arc<Snapshot>)>>);
+
+impl Kept {
+    pub const fn new() -> Self {
+        Kept(Mutex::new(None))
+    }
+
+    /// The snapshot read at `seen` changes, or one `read` now.
+    pub fn at(
+        &self,
+        seen: u64,
+        read: impl FnOnce() -> std::io::Result<String>,
+    ) -> std::io::Result<Arc<Snapshot>> {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*last {
+            Some((at, snap)) if *at == seen => Ok(snap.clone()),
+            _ => {
+                let snap = Arc::new(Snapshot::parse(&read()?));
+                *last = Some((seen, snap.clone()));
+                Ok(snap)
+            }
+        }
+    }
+
+    /// A snapshot `read` now, kept for `seen` changes (a kept one said no).
+    pub fn fresh(
+        &self,
+        seen: u64,
+        read: impl FnOnce() -> std::io::Result<String>,
+    ) -> std::io::Result<Arc<Snapshot>> {
+        let snap = Arc::new(Snapshot::parse(&read()?));
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((seen, snap.clone()));
+        Ok(snap)
+    }
+}
+
 /// After a call that may have changed the mappings: the next question reads them again.
 pub fn changed() {
     CHANGES.fetch_add(1, Ordering::AcqRel);
 }
 
-/// The mappings, from the last snapshot if nothing changed since, else read now.
-pub fn current() -> std::io::Result<Arc<Snapshot>> {
+/// The count of calls so far that may have changed the mappings.
+pub fn changes() -> u64 {
     // `mprotect` and `mremap` are only intercepted where BAR mappings are served.
     if cfg!(not(target_arch = "x86_64")) {
         changed();
     }
-    let seen = CHANGES.load(Ordering::Acquire);
-    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
-    match &*last {
-        Some((at, snap)) if *at == seen => Ok(snap.clone()),
-        _ => {
-            let snap = Arc::new(Snapshot::parse(&read()?));
-            *last = Some((seen, snap.clone()));
-            Ok(snap)
-        }
-    }
+    CHANGES.load(Ordering::Acquire)
+}
+
+/// The mappings, from the last snapshot if nothing changed since, else read now.
+pub fn current() -> std::io::Result<Arc<Snapshot>> {
+    LAST.at(changes(), read)
 }
 
 /// The mappings read now (a snapshot said no; libc may have mapped memory behind our back).

@@ -11,14 +11,17 @@
 //! Not modelled: a shared writable file mapping on a filesystem with writeback (the kernel
 //! refuses long-term write pins there) and file pages beyond the end of the file (`SIGBUS`).
 //!
-//! This process's maps are read through [`crate::addr_space`], which keeps them until a call
-//! changes them; a "no" from a kept snapshot is asked again of a fresh read.
+//! The maps are read through [`crate::addr_space`], which keeps them until a call changes
+//! them: this process's own calls, or for a forked child the count of its calls it sends with
+//! each request ([`MapsMemory::saw_changes`]). A "no" from a kept snapshot is asked again of a
+//! fresh read.
 //!
 //! The page size a mapping is pinned in (`PinMemory::contiguity`) is its `KernelPageSize` in
 //! `/proc/self/smaps`: the huge page size for hugetlb mappings, else `PAGE_SIZE`.
 
-use crate::addr_space;
+use crate::addr_space::{self, Kept, Snapshot};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use uiommu_abi::host::{PAGE_SIZE, PinMemory};
 use uiommu_uapi::{Errno, errno::Result};
 
@@ -30,10 +33,21 @@ pub struct MapsMemory {
 }
 
 /// Another process, held by a pidfd so that a reused pid is never mistaken for it.
-#[derive(Debug)]
 struct OtherProcess {
     pid: u32,
     pidfd: libc::c_int,
+    /// The process's count of calls that may have changed its mappings, as of its request
+    /// being served: the key of `kept`.
+    seen: AtomicU64,
+    kept: Kept,
+}
+
+impl std::fmt::Debug for OtherProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtherProcess")
+            .field("pid", &self.pid)
+            .finish()
+    }
 }
 
 impl Drop for OtherProcess {
@@ -52,8 +66,49 @@ impl MapsMemory {
     pub fn of_pid(pid: u32) -> std::result::Result<Self, crate::sys::Errno> {
         let pidfd = crate::seqpacket::pidfd_open(pid)?;
         Ok(MapsMemory {
-            other: Some(Arc::new(OtherProcess { pid, pidfd })),
+            other: Some(Arc::new(OtherProcess {
+                pid,
+                pidfd,
+                seen: AtomicU64::new(0),
+                kept: Kept::new(),
+            })),
         })
+    }
+
+    /// The count of calls that may have changed the process's mappings, which it sent with
+    /// the request now served ([`crate::addr_space::changes`] in that process): a snapshot
+    /// read at the same count is still good. Nothing for this process, which counts its own.
+    pub fn saw_changes(&self, count: u64) {
+        if let Some(p) = &self.other {
+            p.seen.store(count, Ordering::Release);
+        }
+    }
+
+    /// The mappings, from the snapshot kept since the process's last change if there is one.
+    fn snapshot(&self) -> std::io::Result<Arc<Snapshot>> {
+        match &self.other {
+            None => addr_space::current(),
+            Some(p) => p
+                .kept
+                .at(p.seen.load(Ordering::Acquire), || self.read("maps")),
+        }
+    }
+
+    /// The mappings read now (a kept snapshot said no).
+    fn fresh_snapshot(&self) -> std::io::Result<Arc<Snapshot>> {
+        match &self.other {
+            None => addr_space::fresh(),
+            Some(p) => p
+                .kept
+                .fresh(p.seen.load(Ordering::Acquire), || self.read("maps")),
+        }
+    }
+
+    /// Whether the process has exited (then none of its pages can be pinned).
+    fn exited(&self) -> bool {
+        self.other
+            .as_ref()
+            .is_some_and(|p| crate::seqpacket::pidfd_exited(p.pidfd))
     }
 
     /// `/proc/PID/<file>` of the process, unless it has exited.
@@ -146,35 +201,6 @@ fn check_mappings(
     }
 }
 
-/// True if the maps line describes a mapping holding `uva`.
-fn holds(line: &str, uva: u64) -> bool {
-    parse_line(line).is_some_and(|m| m.start <= uva && uva < m.end)
-}
-
-/// This process's `KernelPageSize` at `uva` from the snapshot, smaps read once per named
-/// mapping and snapshot.
-fn own_contiguity(uva: u64) -> u64 {
-    let Ok(snap) = addr_space::current() else {
-        return PAGE_SIZE;
-    };
-    let Some(m) = snap.holding(uva).copied() else {
-        return PAGE_SIZE;
-    };
-    if !m.named {
-        return PAGE_SIZE;
-    }
-    let mut known = snap
-        .page_sizes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(&(_, size)) = known.iter().find(|(start, _)| *start == m.start) {
-        return size;
-    }
-    let size = MapsMemory::SELF.smaps_page_size(uva);
-    known.push((m.start, size));
-    size
-}
-
 /// `KernelPageSize` of the mapping holding `uva` in the text of a smaps file, read line by
 /// line (the kernel generates the records as they are read, so reading stops early).
 fn kernel_page_size(smaps: impl Iterator<Item = String>, uva: u64) -> Option<u64> {
@@ -210,20 +236,25 @@ impl PinMemory for MapsMemory {
     /// an anonymous mapping (no name, or `[heap]`, `[stack]`) has no huge pages to report, and
     /// only a named one (`/anon_hugepage`, a hugetlbfs or other file) costs a read of smaps.
     fn contiguity(&self, uva: u64) -> u64 {
-        if self.other.is_none() {
-            return own_contiguity(uva);
-        }
-        let Ok(maps) = self.read("maps") else {
+        let Ok(snap) = self.snapshot() else {
             return PAGE_SIZE;
         };
-        let Some(line) = maps.lines().find(|l| holds(l, uva)) else {
+        let Some(m) = snap.holding(uva).copied() else {
             return PAGE_SIZE;
         };
-        let name = name_of(line);
-        if name.is_empty() || name.starts_with('[') {
+        if !m.named {
             return PAGE_SIZE;
         }
-        self.smaps_page_size(uva)
+        let mut known = snap
+            .page_sizes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&(_, size)) = known.iter().find(|(start, _)| *start == m.start) {
+            return size;
+        }
+        let size = self.smaps_page_size(uva);
+        known.push((m.start, size));
+        size
     }
 
     fn check_pinnable(&self, uva: u64, npages: u64, write: bool) -> Result<()> {
@@ -234,17 +265,17 @@ impl PinMemory for MapsMemory {
             .checked_mul(PAGE_SIZE)
             .and_then(|len| uva.checked_add(len))
             .ok_or(Errno::EFAULT)?;
-        if self.other.is_none() {
-            let efault = |_| Errno::EFAULT;
-            let snap = addr_space::current().map_err(efault)?;
-            if check_mappings(snap.from(uva).iter().copied(), uva, end, write).is_ok() {
-                return Ok(());
-            }
-            let snap = addr_space::fresh().map_err(efault)?;
-            return check_mappings(snap.from(uva).iter().copied(), uva, end, write);
+        // A child that has exited keeps no pages, whatever a kept snapshot says.
+        if self.exited() {
+            return Err(Errno::EFAULT);
         }
-        let maps = self.read("maps").map_err(|_| Errno::EFAULT)?;
-        check_mappings(maps.lines().filter_map(parse_line), uva, end, write)
+        let efault = |_| Errno::EFAULT;
+        let snap = self.snapshot().map_err(efault)?;
+        if check_mappings(snap.from(uva).iter().copied(), uva, end, write).is_ok() {
+            return Ok(());
+        }
+        let snap = self.fresh_snapshot().map_err(efault)?;
+        check_mappings(snap.from(uva).iter().copied(), uva, end, write)
     }
 }
 

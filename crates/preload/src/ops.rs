@@ -35,7 +35,7 @@ pub fn open(
         return Some(open_fail_nth(tid, flags));
     }
     if let Some(node) = path::classify(dirfd, path) {
-        return Some(crate::trace::open(path, flags, || {
+        return Some(crate::trace::open(dirfd, path, flags, || {
             open_node(node, flags, mode)
         }));
     }
@@ -43,7 +43,7 @@ pub fn open(
         Err(e) => Err(e),
         // The device file's fd is in the table already.
         Ok(Target::Virtual(p, node @ uiommu_abi::sysfs::Node::CharDev(..))) => {
-            return Some(crate::trace::open(path, flags, || {
+            return Some(crate::trace::open(dirfd, path, flags, || {
                 vfs::open(&p, node, flags)
             }));
         }

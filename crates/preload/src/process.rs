@@ -56,17 +56,17 @@ pub fn current() -> Process {
 /// A child sharing this process's contexts since a `fork`, as the pages it maps see it: its
 /// own address space, pin counts and `mm_struct::locked_vm`, and the same user (the per-user
 /// counter is this process's, as both are one `user_struct`). Its capabilities are read now.
-pub fn of_child(pid: u32) -> Result<Process, sys::Errno> {
+pub fn of_child(pid: u32, memory: Arc<MapsMemory>) -> Process {
     let s = shared();
     let caps = sys::effective_caps_of(pid as libc::c_int);
-    Ok(Process {
-        memory: Arc::new(MapsMemory::of_pid(pid)?),
+    Process {
+        memory,
         registry: Arc::new(PinRegistry::new()),
         user_locked: s.user_locked.clone(),
         mm_locked: Arc::new(LockedVm::new(limit_pages())),
         cap_ipc_lock: caps & (1 << CAP_IPC_LOCK) != 0,
         cap_sys_resource: caps & (1 << CAP_SYS_RESOURCE) != 0,
-    })
+    }
 }
 
 /// This process's ID once asked of the kernel (0: not yet, or forgotten by a fork).

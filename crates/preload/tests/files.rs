@@ -35,6 +35,7 @@ fn scenario_entry() {
         "access_dup" => access_dup(),
         "access_fork" => access_fork(),
         "fork_shares" => fork_shares(),
+        "fork_pins_follow_the_child" => fork_pins_follow_the_child(),
         "map_file" => map_file(),
         "map_file_errors" => map_file_errors(),
         "fault_poll" => fault_poll(),
@@ -516,6 +517,78 @@ fn fork_shares() {
     close(fd).unwrap();
 }
 
+/// A child's maps behind a domain are pinned against its address space as it is at each
+/// call: the owner keeps what it read of the child's mappings only while the child reports no
+/// change, so an unmapped or read-only page is refused at once, and becomes pinnable again
+/// once mapped writable.
+fn fork_pins_follow_the_child() {
+    let fd = open(DEV_IOMMU, libc::O_RDWR);
+    let ioas = ioas_alloc(fd);
+    mock_domain(fd, ioas).unwrap();
+    let status = in_child(|| {
+        let map = |va: u64, writeable: bool| {
+            let mut m = IommuIoasMap {
+                size: size_of::<IommuIoasMap>() as u32,
+                flags: IOMMU_IOAS_MAP_FIXED_IOVA
+                    | IOMMU_IOAS_MAP_READABLE
+                    | if writeable {
+                        IOMMU_IOAS_MAP_WRITEABLE
+                    } else {
+                        0
+                    },
+                ioas_id: ioas,
+                user_va: va,
+                length: PAGE as u64,
+                iova: MOCK_APERTURE_START,
+                ..Default::default()
+            };
+            let r = ioctl(fd, IOMMU_IOAS_MAP, &mut m).map(|_| ());
+            if r.is_ok() {
+                ioas_unmap(fd, ioas, MOCK_APERTURE_START, PAGE as u64);
+            }
+            r
+        };
+        let prot_rw = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: a new private anonymous page; no other code uses it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                prot_rw,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return 20;
+        }
+        let va = p as u64;
+        // Twice: the second answer comes from what the owner kept.
+        if map(va, true).is_err() || map(va, true).is_err() {
+            return 21;
+        }
+        // SAFETY: the page mapped above, made read-only.
+        if unsafe { libc::mprotect(p, PAGE, libc::PROT_READ) } != 0 {
+            return 22;
+        }
+        if map(va, true) != Err(libc::EFAULT) || map(va, false).is_err() {
+            return 23;
+        }
+        // SAFETY: the page mapped above, writable again.
+        if unsafe { libc::mprotect(p, PAGE, prot_rw) } != 0 || map(va, true).is_err() {
+            return 24;
+        }
+        // SAFETY: the page mapped above, gone.
+        if unsafe { libc::munmap(p, PAGE) } != 0 || map(va, false) != Err(libc::EFAULT) {
+            return 25;
+        }
+        0
+    });
+    assert_eq!(status, 0, "child failed ({status})");
+    close(fd).unwrap();
+}
+
 /// MAP_FILE of a memfd into an IOAS with a mock domain: the domain maps the program's pages
 /// of the file, pinned once while mapped.
 fn map_file() {
@@ -691,6 +764,11 @@ fn fork_child_shares_the_parents_access() {
 #[test]
 fn fork_children_share_the_context() {
     common::run(SCENARIO_ENV, "fork_shares");
+}
+
+#[test]
+fn a_forked_childs_pins_follow_its_mappings() {
+    common::run(SCENARIO_ENV, "fork_pins_follow_the_child");
 }
 
 #[test]

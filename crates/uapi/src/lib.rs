@@ -6,6 +6,7 @@
 //! - [`selftest`]: `IOMMU_TEST_CMD` from `drivers/iommu/iommufd/iommufd_test.h`, the mock
 //!   driver's interface.
 //! - [`copy`]: the extensible-struct copy rules every ioctl applies.
+//! - [`catalog`] and [`trace`]: every ioctl by name and the strace-shaped line of a call.
 //!
 //! Structs are `#[repr(C)]` and derive `zerocopy` traits; each records its C layout
 //! ([`layout::CLayout`]) so that a test can compare it with the real headers.
@@ -23,6 +24,7 @@ pub mod errno;
 pub mod ioctl;
 pub mod iommufd;
 pub mod selftest;
+pub mod trace;
 pub mod user;
 pub mod vfio;
 

@@ -88,7 +88,8 @@ impl Connection {
 
     /// Sends `msg` and waits for its reply, answering the owner's callbacks meanwhile: the
     /// reply's value and attached fd.
-    pub fn call(self: &Arc<Self>, msg: Msg) -> Result<(i64, Option<c_int>), Errno> {
+    pub fn call(self: &Arc<Self>, mut msg: Msg) -> Result<(i64, Option<c_int>), Errno> {
+        msg.maps_changes = crate::addr_space::changes();
         if self.defunct.load(Ordering::Acquire) {
             return Err(OWNER_GONE);
         }

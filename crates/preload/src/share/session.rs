@@ -10,6 +10,7 @@ use super::remote::Kind;
 use super::wire::{Msg, Op};
 use super::{SESSION_FDS, lock, seqpacket_pair};
 use crate::files::{self, OpenFile};
+use crate::maps::MapsMemory;
 use crate::sys::{self, Errno};
 use crate::table::Object;
 use crate::{fork, process};
@@ -45,6 +46,8 @@ fn end(sock: c_int) {
 struct Child {
     sock: c_int,
     mem: ProcessVm,
+    /// The child's address space as pinning sees it (shared with `process`).
+    maps: Arc<MapsMemory>,
     process: Process,
     handles: RefCell<Handles>,
 }
@@ -53,11 +56,15 @@ fn serve(sock: c_int, handles: Handles) {
     let child = match Msg::recv(sock) {
         Ok((m, None)) if m.op == Op::Hello => {
             let pid = m.a as u32;
-            process::of_child(pid).ok().map(|process| Child {
-                sock,
-                mem: ProcessVm::of_pid(pid),
-                process,
-                handles: RefCell::new(handles),
+            MapsMemory::of_pid(pid).ok().map(|maps| {
+                let maps = Arc::new(maps);
+                Child {
+                    sock,
+                    mem: ProcessVm::of_pid(pid),
+                    process: process::of_child(pid, maps.clone()),
+                    maps,
+                    handles: RefCell::new(handles),
+                }
             })
         }
         _ => None,
@@ -81,6 +88,7 @@ fn serve(sock: c_int, handles: Handles) {
 impl Child {
     /// Serves one request; false ends the session.
     fn request(&self, m: Msg) -> bool {
+        self.maps.saw_changes(m.maps_changes);
         let reply = match m.op {
             Op::Ioctl => self.ioctl(m.handle, m.a as u32, m.b),
             Op::Read | Op::Write => self.read_write(m.handle, m.op == Op::Write, m.a, m.b),

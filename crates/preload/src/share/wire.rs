@@ -61,14 +61,24 @@ pub struct Msg {
     pub handle: u32,
     pub a: u64,
     pub b: u64,
+    /// On a request: the sender's count of calls that may have changed its mappings
+    /// ([`crate::addr_space::changes`]), so that the owner pins its pages against the
+    /// mappings it read at that count without reading them again.
+    pub maps_changes: u64,
 }
 
 impl Msg {
     /// Bytes on the wire.
-    pub const SIZE: usize = 24;
+    pub const SIZE: usize = 32;
 
     pub fn new(op: Op, handle: u32, a: u64, b: u64) -> Self {
-        Msg { op, handle, a, b }
+        Msg {
+            op,
+            handle,
+            a,
+            b,
+            maps_changes: 0,
+        }
     }
 
     /// A reply or answer carrying `r`.
@@ -93,6 +103,7 @@ impl Msg {
         out[4..8].copy_from_slice(&self.handle.to_ne_bytes());
         out[8..16].copy_from_slice(&self.a.to_ne_bytes());
         out[16..24].copy_from_slice(&self.b.to_ne_bytes());
+        out[24..32].copy_from_slice(&self.maps_changes.to_ne_bytes());
         out
     }
 
@@ -104,6 +115,7 @@ impl Msg {
             handle: u32_at(4)?,
             a: u64_at(8)?,
             b: u64_at(16)?,
+            maps_changes: u64_at(24)?,
         })
     }
 
@@ -139,7 +151,10 @@ mod tests {
     #[test]
     fn round_trip_with_and_without_an_fd() {
         let (a, b) = seqpacket::pair().unwrap();
-        let m = Msg::new(Op::Ioctl, 7, 0x3b80, u64::MAX - 1);
+        let m = Msg {
+            maps_changes: 41,
+            ..Msg::new(Op::Ioctl, 7, 0x3b80, u64::MAX - 1)
+        };
         m.send(a, None).unwrap();
         let (got, fd) = Msg::recv(b).unwrap();
         assert_eq!(got, m);

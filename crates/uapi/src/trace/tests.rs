@@ -1,0 +1,165 @@
+use super::*;
+use crate::iommufd::{IOMMU_DESTROY, IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP};
+use crate::vfio::VFIO_CHECK_EXTENSION;
+
+const DONE: Done = Done {
+    pid: Some(7),
+    result: Ok(0),
+    took: Duration::from_micros(11),
+};
+
+#[test]
+fn fields_show_as_numbers_and_only_the_changed_ones_after() {
+    let l = catalog::layout("iommu_ioas_map").unwrap();
+    let mut s = [0u8; 40];
+    s[0..4].copy_from_slice(&40u32.to_ne_bytes());
+    s[4..8].copy_from_slice(&7u32.to_ne_bytes());
+    s[32..40].copy_from_slice(&0x100_0000u64.to_ne_bytes());
+    let f = fields(IOMMU_IOAS_MAP, l.fields, &s);
+    let text = show(None, &f, &s, |_| true);
+    assert!(text.starts_with("size=40, flags=7, ioas_id=0"), "{text}");
+    let named = show(Some("IOMMU_IOAS_MAP"), &f, &s, |_| true);
+    assert!(
+        named.starts_with(
+            "size=40, flags=IOMMU_IOAS_MAP_FIXED_IOVA|IOMMU_IOAS_MAP_WRITEABLE|\
+             IOMMU_IOAS_MAP_READABLE, ioas_id=0"
+        ),
+        "{named}"
+    );
+    assert!(text.ends_with("iova=0x1000000"), "{text}");
+    let mut t = s;
+    t[32..40].copy_from_slice(&0x200_0000u64.to_ne_bytes());
+    assert_eq!(
+        show(None, &f, &t, |x| bytes(&s, x) != bytes(&t, x)),
+        "iova=0x2000000"
+    );
+}
+
+#[test]
+fn a_test_command_shows_its_operation_s_member() {
+    use crate::selftest::IOMMU_TEST_OP_ACCESS_RW;
+    let l = catalog::layout("iommu_test_cmd").unwrap();
+    let mut s = vec![0u8; l.size];
+    s[4..8].copy_from_slice(&IOMMU_TEST_OP_ACCESS_RW.to_ne_bytes());
+    let names: Vec<_> = fields(IOMMU_TEST_CMD, l.fields, &s)
+        .iter()
+        .map(|f| f.c_path)
+        .collect();
+    assert!(names.contains(&"op"), "{names:?}");
+    assert!(names.contains(&"access_rw.uptr"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("mock_domain")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn an_ioctl_line_has_the_struct_before_and_its_changes_after() {
+    let mut before = [0u8; 12];
+    before[0..4].copy_from_slice(&12u32.to_ne_bytes());
+    let mut after = before;
+    after[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    assert_eq!(Ioctl::struct_size(FileKind::Iommufd, IOMMU_IOAS_ALLOC), 12);
+    let call = Ioctl {
+        fd: 3,
+        file: FileKind::Iommufd,
+        cmd: IOMMU_IOAS_ALLOC,
+        arg: 0x1000,
+        before: Some(&before),
+        after: Some(&after),
+    };
+    assert_eq!(
+        call.line(&DONE),
+        "[pid 7] ioctl(3, IOMMU_IOAS_ALLOC, {size=12, flags=0, out_ioas_id=0}) = 0 \
+         => {out_ioas_id=1} <0.000011>\n"
+    );
+    let failed = Done {
+        pid: None,
+        result: Err(2),
+        ..DONE
+    };
+    let unread = Ioctl {
+        cmd: IOMMU_DESTROY,
+        before: None,
+        after: None,
+        ..call
+    };
+    assert_eq!(
+        unread.line(&failed),
+        "ioctl(3, IOMMU_DESTROY, 0x1000) = -1 ENOENT (No such file or directory) <0.000011>\n"
+    );
+}
+
+#[test]
+fn value_arguments_and_unknown_commands_show_as_numbers() {
+    assert_eq!(
+        Ioctl::struct_size(FileKind::Container, VFIO_CHECK_EXTENSION),
+        0
+    );
+    let call = Ioctl {
+        fd: 4,
+        file: FileKind::Container,
+        cmd: VFIO_CHECK_EXTENSION,
+        arg: 1,
+        before: None,
+        after: None,
+    };
+    let one = Done {
+        result: Ok(1),
+        ..DONE
+    };
+    assert!(
+        call.line(&one)
+            .starts_with("[pid 7] ioctl(4, VFIO_CHECK_EXTENSION, 0x1) = 1 <")
+    );
+    let unknown = Ioctl {
+        cmd: 0x5401,
+        ..call
+    };
+    assert!(
+        unknown
+            .line(&one)
+            .starts_with("[pid 7] ioctl(4, 0x5401, 0x1) = 1 <")
+    );
+}
+
+#[test]
+fn opens_regions_and_other_calls() {
+    let open = Open {
+        dirfd: AT_FDCWD,
+        path: b"/dev/iommu",
+        flags: 0o2000002,
+    };
+    let enoent = Done {
+        result: Err(2),
+        ..DONE
+    };
+    assert_eq!(
+        open.line(&enoent),
+        "[pid 7] openat(AT_FDCWD, \"/dev/iommu\", O_RDWR|O_CLOEXEC) = -1 ENOENT \
+         (No such file or directory) <0.000011>\n"
+    );
+    assert_eq!(open_flags(0o100000 | 0x40), "O_RDONLY|O_LARGEFILE|0x40");
+    let io = RegionIo {
+        fd: 5,
+        write: false,
+        pos: (7 << VFIO_PCI_OFFSET_SHIFT) | 4,
+        count: 2,
+        written: None,
+        read: RegionIo::value(&[0x07, 0x01], 2),
+    };
+    let two = Done {
+        result: Ok(2),
+        ..DONE
+    };
+    assert_eq!(
+        io.line(&two),
+        "[pid 7] pread64(5, CONFIG+0x4, 2) = 2 => [0x107] <0.000011>\n"
+    );
+    assert_eq!(RegionIo::value(&[0; 16], 16), None);
+    assert_eq!(
+        other("read", "6, 0x1000, 64", false, &two),
+        "[pid 7] read(6, 0x1000, 64) = 2 <0.000011>\n"
+    );
+    assert!(other("mmap", "0, 0x1000", true, &two).contains(") = 0x2 <"));
+}
