@@ -6,10 +6,12 @@
 #   vfio     tools/testing/selftests/vfio: the 7 VFIO binaries, once behind every IOMMU model
 #            `uiommu drivers` lists against each emulated device of VFIO_DEVICES: edu (a case
 #            is named MODEL/FIXTURE.variant.test) and the IOAT DMA engine whose selftest
-#            driver vfio_pci_driver_test runs (MODEL/ioat/FIXTURE.variant.test); then again
-#            behind the models of VFIO_TYPE1_MODELS with `--vfio-container type1`, the legacy
-#            VFIO container of a CONFIG_VFIO_CONTAINER kernel as /dev/vfio/vfio
-#            (MODEL/type1/FIXTURE.variant.test, MODEL/type1/ioat/FIXTURE.variant.test)
+#            driver vfio_pci_driver_test runs (MODEL/ioat/FIXTURE.variant.test); and
+#            vfio_pci_sriov_uapi_test alone against VFIO_SRIOV_DEVICE, an SR-IOV physical
+#            function (MODEL/ioat-sriov/FIXTURE.variant.test); then again behind the models
+#            of VFIO_TYPE1_MODELS with `--vfio-container type1`, the legacy VFIO container
+#            of a CONFIG_VFIO_CONTAINER kernel as /dev/vfio/vfio
+#            (MODEL/type1/FIXTURE.variant.test, MODEL/type1/ioat/FIXTURE.variant.test, …)
 #
 #   scripts/selftests.sh [--suite iommufd|vfio] [--debug] [--no-build] [--update] [--keep DIR]
 #                        [--hugepages N]
@@ -52,7 +54,7 @@ while [ $# -gt 0 ]; do
 	--update) update=1 ;;
 	--keep) keep=$2; shift ;;
 	--hugepages) hugepages=$2; shift ;;
-	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "selftests: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -159,6 +161,12 @@ run_iommufd() {
 # format). edu's cases keep the names they were first listed under.
 VFIO_DEVICES="edu ioat"
 VFIO_BDF=0000:00:10.0
+# The SR-IOV physical function vfio_pci_sriov_uapi_test needs (the other devices have no
+# sriov_totalvfs, and the binary skips as a whole on them, as on Linux): its cases are named
+# MODEL/NAME/…, with NAME the `--device` model and `-sriov`. The other binaries run on the
+# IOAT engine already.
+VFIO_SRIOV_DEVICE=ioat,vfs=1
+VFIO_SRIOV_BINARY=vfio_pci_sriov_uapi_test
 # The models run a second time with the legacy type1 container as /dev/vfio/vfio (beside
 # /dev/iommu, as a CONFIG_VFIO_CONTAINER kernel has both): every mode of a binary then meets
 # the container it would on such a kernel.
@@ -178,6 +186,12 @@ run_vfio_model() {
 				--device "$dev,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
 		done
 	done
+	dev=${VFIO_SRIOV_DEVICE%%,*}-sriov
+	t=$VFIO_SRIOV_BINARY
+	grep -qw "$t" "$OUT/binaries" || return 0
+	run_one "$LOGS/$model-$container-$dev-$t.log" "$base$dev/" "$OUT/$t" \
+		--driver "$model" --vfio-container "$container" \
+		--device "$VFIO_SRIOV_DEVICE,bdf=$VFIO_BDF" -- "$OUT/$t" "$VFIO_BDF"
 }
 run_vfio() {
 	local model

@@ -13,6 +13,7 @@ mod iommufd;
 mod mmap;
 pub mod placement;
 pub mod process_vm;
+pub mod sriov;
 pub mod sysfs;
 mod vfio;
 

@@ -3,8 +3,20 @@
 //! preload library in [`DEVICES_ENV`]; both parse them here.
 //!
 //! # Grammar
-//! One device is `MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N]` (hexadecimal address, the
-//! domain may be left out; decimal group and cdev index). [`DEVICES_ENV`] holds the devices separated by `;`, in order.
+//! One device is `MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N][,vfs=N]` (hexadecimal address,
+//! the domain may be left out; decimal group, cdev index and VF count). [`DEVICES_ENV`] holds
+//! the devices separated by `;`, in order.
+//!
+//! # SR-IOV
+//! `vfs=N` makes the device an SR-IOV physical function with TotalVFs `N`
+//! ([`DeviceModel::sriov`]: a PCI Express model only). Its `N` virtual functions are
+//! placed now, each with its own group and cdev (the defaults below), and exist while
+//! `sriov_numvfs` covers them: VF `i` sits at the PF's Routing ID + First VF Offset +
+//! `i` × VF Stride (PCIe r6.0 §9.3.3.9–10), which must stay in the PF's slot (at most
+//! `7 - F` VFs for a PF at function `F`), so that the default slots stay free. A VF may be
+//! written as an item of its own to name its group or cdev:
+//! `MODEL,bdf=VF_ADDRESS,physfn=PF_ADDRESS[,group=N][,cdev=N]` (the list [`format_list`]
+//! makes writes every VF so).
 //!
 //! # Defaults
 //! - address: `0000:00:SS.0` for the first slot `SS` from [`DEFAULT_SLOT`] (0x10) up that no
@@ -32,7 +44,7 @@ pub const DEFAULT_SLOT: u8 = 0x10;
 pub const DEFAULT_GROUP_TOP: u32 = 9999;
 
 /// A PCI function's address: domain, bus, device (slot) and function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Bdf {
     /// PCI domain (segment).
     pub domain: u16,
@@ -100,6 +112,10 @@ pub struct Placement {
     pub group: u32,
     /// Its VFIO cdev index (`/dev/vfio/devices/vfioN`).
     pub cdev: u32,
+    /// For an SR-IOV physical function, its TotalVFs; 0 for any other function.
+    pub vfs: u16,
+    /// For a virtual function, the address of its physical function.
+    pub physfn: Option<Bdf>,
 }
 
 impl fmt::Display for Placement {
@@ -109,7 +125,14 @@ impl fmt::Display for Placement {
             f,
             "{},bdf={},group={},cdev={}",
             self.model.name, self.bdf, self.group, self.cdev
-        )
+        )?;
+        if self.vfs > 0 {
+            write!(f, ",vfs={}", self.vfs)?;
+        }
+        if let Some(pf) = self.physfn {
+            write!(f, ",physfn={pf}")?;
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +142,8 @@ struct Request {
     bdf: Option<Bdf>,
     group: Option<u32>,
     cdev: Option<u32>,
+    vfs: u16,
+    physfn: Option<Bdf>,
 }
 
 fn parse_one(spec: &str) -> Result<Request, String> {
@@ -136,6 +161,8 @@ fn parse_one(spec: &str) -> Result<Request, String> {
         bdf: None,
         group: None,
         cdev: None,
+        vfs: 0,
+        physfn: None,
     };
     for field in fields {
         match field.split_once('=') {
@@ -156,12 +183,25 @@ fn parse_one(spec: &str) -> Result<Request, String> {
                     .ok_or_else(|| format!("malformed VFIO cdev index {v:?} (a number 0..2^31)"))?;
                 req.cdev = Some(n);
             }
+            Some(("vfs", v)) => {
+                let n = v
+                    .parse::<u16>()
+                    .map_err(|_| format!("malformed VF count {v:?} (a number 1..7)"))?;
+                model.sriov(n)?;
+                req.vfs = n;
+            }
+            Some(("physfn", v)) => req.physfn = Some(v.parse()?),
             _ => {
                 return Err(format!(
-                    "unknown device option {field:?} in {spec:?} (expected bdf=DDDD:BB:DD.F, group=N or cdev=N)"
+                    "unknown device option {field:?} in {spec:?} (expected bdf=DDDD:BB:DD.F, group=N, cdev=N, vfs=N or physfn=DDDD:BB:DD.F)"
                 ));
             }
         }
+    }
+    if req.physfn.is_some() && (req.bdf.is_none() || req.vfs > 0) {
+        return Err(format!(
+            "a VF item names its own address (bdf=) and has no VFs: {spec:?}"
+        ));
     }
     Ok(req)
 }
@@ -205,9 +245,8 @@ pub fn parse_on_host<'a>(
         function: 0,
     });
     let mut free_groups = (0..=DEFAULT_GROUP_TOP).rev();
-    let mut out = Vec::with_capacity(reqs.len());
-    for r in reqs {
-        let bdf = match r.bdf {
+    let mut defaults = |r: &Request, bdf: Option<Bdf>| -> Result<Placement, String> {
+        let bdf = match bdf {
             Some(b) => b,
             None => free_slots
                 .by_ref()
@@ -227,14 +266,84 @@ pub fn parse_on_host<'a>(
                 .next()
                 .ok_or("no free VFIO cdev index left; give cdev=")?,
         };
-        out.push(Placement {
+        Ok(Placement {
             model: r.model,
             bdf,
             group,
             cdev,
-        });
+            vfs: r.vfs,
+            physfn: r.physfn,
+        })
+    };
+    let (vf_items, reqs): (Vec<Request>, Vec<Request>) =
+        reqs.into_iter().partition(|r| r.physfn.is_some());
+    let mut used_vf_items = vec![false; vf_items.len()];
+    let mut out = Vec::with_capacity(reqs.len());
+    for r in &reqs {
+        let pf = defaults(r, r.bdf)?;
+        out.push(pf);
+        for i in 0..pf.vfs {
+            let bdf = vf_address(&pf, i)?;
+            let item = vf_items
+                .iter()
+                .position(|v| v.bdf == Some(bdf) && v.physfn == Some(pf.bdf));
+            let vf = match item {
+                Some(k) => {
+                    used_vf_items[k] = true;
+                    if vf_items[k].model.name != pf.model.name {
+                        return Err(format!("VF {bdf} is not of its PF's model"));
+                    }
+                    defaults(&vf_items[k], Some(bdf))?
+                }
+                None => {
+                    if named_bdfs.contains(&bdf) {
+                        return Err(format!("two devices at PCI address {bdf}"));
+                    }
+                    let vf = Request {
+                        model: r.model,
+                        bdf: Some(bdf),
+                        group: None,
+                        cdev: None,
+                        vfs: 0,
+                        physfn: Some(pf.bdf),
+                    };
+                    defaults(&vf, Some(bdf))?
+                }
+            };
+            out.push(vf);
+        }
+    }
+    if let Some(k) = used_vf_items.iter().position(|used| !used) {
+        let v = &vf_items[k];
+        return Err(format!(
+            "{} is not a VF address of an SR-IOV device at {}",
+            v.bdf.unwrap_or(Bdf::default()),
+            v.physfn.unwrap_or(Bdf::default())
+        ));
     }
     Ok(out)
+}
+
+/// The address of VF `i` of the SR-IOV function `pf`: the PF's Routing ID + First VF Offset +
+/// `i` × VF Stride (PCIe r6.0 §9.3.3.9–10; `pci_iov_virtfn_devfn`), which must stay in the
+/// PF's slot.
+fn vf_address(pf: &Placement, i: u16) -> Result<Bdf, String> {
+    let decl = pf.model.sriov(pf.vfs)?;
+    let function = u32::from(pf.bdf.function)
+        + u32::from(decl.first_vf_offset)
+        + u32::from(i) * u32::from(decl.vf_stride);
+    if function >= 8 {
+        return Err(format!(
+            "the VFs of the SR-IOV device at {} do not fit in its slot (vfs={} at most {})",
+            pf.bdf,
+            pf.vfs,
+            7 - pf.bdf.function
+        ));
+    }
+    Ok(Bdf {
+        function: function as u8,
+        ..pf.bdf
+    })
 }
 
 /// The devices of a [`DEVICES_ENV`] value.
@@ -249,87 +358,4 @@ pub fn format_list(devices: &[Placement]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_parse_and_print_as_the_kernel_names_them() {
-        let b: Bdf = "0000:00:1f.7".parse().unwrap();
-        assert_eq!(b.to_string(), "0000:00:1f.7");
-        assert_eq!("3:0a.1".parse::<Bdf>().unwrap().to_string(), "0000:03:0a.1");
-        for bad in [
-            "",
-            "0000:00:20.0",
-            "00:00.8",
-            "0000:00:00",
-            "x:00:00.0",
-            "1:2:3:4.0",
-        ] {
-            assert!(bad.parse::<Bdf>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn defaults_count_slots_up_and_groups_down() {
-        let d = parse(["edu", "edu,bdf=0000:00:10.0,group=9998", "edu"]).unwrap();
-        let got: Vec<_> = d
-            .iter()
-            .map(|p| (p.bdf.to_string(), p.group, p.cdev))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("0000:00:11.0".to_string(), 9999, 0),
-                ("0000:00:10.0".to_string(), 9998, 1),
-                ("0000:00:12.0".to_string(), 9997, 2),
-            ]
-        );
-        assert_eq!(
-            format_list(&d[..1]),
-            "edu,bdf=0000:00:11.0,group=9999,cdev=0"
-        );
-        let back = parse_list(&format_list(&d)).unwrap();
-        assert_eq!(format_list(&back), format_list(&d));
-    }
-
-    #[test]
-    fn default_cdevs_skip_the_named_and_the_hosts() {
-        let d = parse_on_host(["edu", "edu,cdev=1", "edu"], &|n| n == 0 || n == 2).unwrap();
-        let cdevs: Vec<u32> = d.iter().map(|p| p.cdev).collect();
-        assert_eq!(cdevs, [3, 1, 4]);
-        let back = parse_list(&format_list(&d)).unwrap();
-        assert_eq!(back.iter().map(|p| p.cdev).collect::<Vec<_>>(), cdevs);
-        let dup = parse(["edu,cdev=2", "edu,cdev=2"]).unwrap_err();
-        assert!(dup.contains("two devices with VFIO cdev index 2"), "{dup}");
-        assert!(
-            parse(["edu,cdev=x"])
-                .unwrap_err()
-                .contains("malformed VFIO cdev")
-        );
-    }
-
-    #[test]
-    fn bad_input_is_an_error_that_says_what() {
-        let e = parse(["nope"]).unwrap_err();
-        assert!(e.contains("edu") && e.contains("uiommu devices"), "{e}");
-        assert!(
-            parse(["edu,bdf=zz"])
-                .unwrap_err()
-                .contains("malformed PCI address")
-        );
-        assert!(
-            parse(["edu,group=-1"])
-                .unwrap_err()
-                .contains("malformed IOMMU group")
-        );
-        assert!(parse(["edu,group=4294967295"]).is_err());
-        assert!(
-            parse(["edu,color=red"])
-                .unwrap_err()
-                .contains("unknown device option")
-        );
-        let dup = parse(["edu,bdf=00:10.0", "edu,bdf=0000:00:10.0"]).unwrap_err();
-        assert!(dup.contains("two devices"), "{dup}");
-        assert!(parse_list("").unwrap().is_empty());
-    }
-}
+mod tests;

@@ -89,6 +89,7 @@ fn setup(iommu: &str) -> Setup {
         name: "0000:00:10.0".into(),
         function: function.clone(),
         address: PciAddress::default(),
+        sriov: None,
     }]);
     let file = group.open(Arc::new(ProcessVm::current())).unwrap();
     let host = Host {

@@ -6,6 +6,7 @@ use std::io::ErrorKind;
 use std::process::{Command, ExitCode};
 use uiommu_abi::host;
 use uiommu_abi::placement::{self, DEVICES_ENV, Placement};
+use uiommu_abi::sriov::shared;
 
 /// The IOMMU models the preload library provides (its `UIOMMU_DRIVER` values), each with its
 /// summary: the IOMMU the devices (the selftest's `IOMMU_TEST_OP_MOCK_DOMAIN`) sit behind.
@@ -113,9 +114,28 @@ pub fn run(options: &Options<'_>, program: &[OsString]) -> ExitCode {
         };
         cmd.env(TRACE_ENV, file);
     }
+    // The NumVFs every process of the run shares (`uiommu_abi::sriov::shared`).
+    let sriov = devices
+        .iter()
+        .any(|d| d.vfs > 0)
+        .then(|| std::env::temp_dir().join(format!("uiommu-sriov-{}", std::process::id())));
+    if let Some(file) = &sriov {
+        match std::fs::write(file, [0u8; shared::STATE_SIZE]) {
+            Ok(()) => {
+                cmd.env(shared::STATE_ENV, file);
+            }
+            Err(e) => eprintln!(
+                "uiommu: {}: {e}; SR-IOV state is per process",
+                file.display()
+            ),
+        }
+    }
     let code = spawn_and_wait(cmd, prog);
     if let Some(dir) = &debugfs {
         let _ = std::fs::remove_dir_all(dir);
+    }
+    if let Some(file) = &sriov {
+        let _ = std::fs::remove_file(file);
     }
     code
 }

@@ -4,8 +4,10 @@
 //! [ARGS…]` runs PROGRAM with the preload library, so that its `/dev/iommu` and `/dev/vfio/vfio`
 //! are served by uiommu, and exits as PROGRAM did.
 //! `uiommu drivers` lists the IOMMU models `--driver` accepts. Each
-//! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N]` adds an emulated PCI device the program finds
-//! in sysfs and `/dev/vfio` as vfio-pci shows one; `uiommu devices` lists the models.
+//! `--device MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N][,vfs=N]` adds an emulated PCI device the
+//! program finds in sysfs and `/dev/vfio` as vfio-pci shows one (with `vfs=N`, an SR-IOV
+//! physical function whose `sriov_numvfs` creates up to N VFs); `uiommu devices` lists the
+//! models.
 //! `uiommu trace [-o FILE] -- PROGRAM [ARGS…]` runs PROGRAM on the real kernel and prints its
 //! calls on `/dev/iommu` and `/dev/vfio/*`, decoded as `exec --trace` prints them, by ptrace.
 //! `uiommu info [--device BDF] [--json] [--driver NAME]` shows the host's IOMMU units, groups
@@ -43,11 +45,16 @@ enum Command {
         /// IOMMU model the devices (the selftest's IOMMU_TEST_OP_MOCK_DOMAIN) sit behind.
         #[arg(long, default_value = exec::default_driver(), value_parser = exec::drivers())]
         driver: String,
-        /// An emulated PCI device: MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N] (repeatable).
-        /// Defaults: addresses 0000:00:10.0 up, one IOMMU group each from 9999 down,
-        /// /dev/vfio/devices/vfioN from 0 up past the host's own. `uiommu devices` lists the
-        /// models.
-        #[arg(long = "device", value_name = "MODEL[,bdf=..][,group=N][,cdev=N]")]
+        /// An emulated PCI device: MODEL[,bdf=DDDD:BB:DD.F][,group=N][,cdev=N][,vfs=N]
+        /// (repeatable). Defaults: addresses 0000:00:10.0 up, one IOMMU group each from 9999
+        /// down, /dev/vfio/devices/vfioN from 0 up past the host's own. vfs=N (a PCI Express
+        /// model, N at most 7) makes it an SR-IOV physical function: writing K to its
+        /// sriov_numvfs creates its first K VFs (functions .1, .2, … of its slot, each with
+        /// its own group and cdev). `uiommu devices` lists the models.
+        #[arg(
+            long = "device",
+            value_name = "MODEL[,bdf=..][,group=N][,cdev=N][,vfs=N]"
+        )]
         devices: Vec<String>,
         /// Emulate the kernel's fault injection: each thread's
         /// /proc/self/task/TID/fail-nth fails the Nth allocation uiommu makes for it, and

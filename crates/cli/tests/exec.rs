@@ -157,12 +157,44 @@ fn device_options_reach_the_program_resolved() {
 }
 
 #[test]
+fn an_sriov_device_reaches_the_program_with_its_vfs_placed() {
+    let echo = "echo \"$UIOMMU_DEVICES\"";
+    let o = uiommu(&["exec", "--device", "ioat,vfs=1", "--", "sh", "-c", echo]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "ioat,bdf=0000:00:10.0,group=9999,cdev=0,vfs=1;\
+         ioat,bdf=0000:00:10.1,group=9998,cdev=1,physfn=0000:00:10.0"
+    );
+}
+
+#[test]
+fn the_programs_a_shell_runs_see_the_vfs_it_enabled() {
+    let script = "p=/sys/bus/pci/devices/0000:00:10.0; \
+        echo 1 > $p/sriov_numvfs; \
+        cat $p/sriov_numvfs; \
+        readlink $p/virtfn0; \
+        readlink /sys/bus/pci/devices/0000:00:10.1/physfn; \
+        ls /dev/vfio/devices; \
+        echo 0 > $p/sriov_numvfs; \
+        ls /dev/vfio/devices";
+    let o = uiommu(&["exec", "--device", "ioat,vfs=1", "--", "sh", "-c", script]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1\n../0000:00:10.1\n../0000:00:10.0\nvfio0\nvfio1\nvfio0\n"
+    );
+}
+
+#[test]
 fn bad_devices_are_refused_before_the_program_runs() {
     for (spec, msg) in [
         ("nope", "unknown device model \"nope\" (known: edu"),
         ("edu,bdf=0000:00:99.0", "out of range"),
         ("edu,bdf=0:0:1", "malformed PCI address"),
         ("edu,group=x", "malformed IOMMU group"),
+        ("edu,vfs=1", "conventional PCI: no extended config space"),
+        ("ioat,vfs=8", "do not fit in its slot"),
     ] {
         let o = uiommu(&["exec", "--device", spec, "--", "echo", "ran"]);
         assert_eq!(o.status.code(), Some(2), "{spec}");

@@ -80,6 +80,23 @@ pub enum Capability {
     Msix(MsixDecl),
     /// PCI Express; the function gets 4 KiB of config space.
     Express(ExpressDecl),
+    /// Single Root I/O Virtualization: an extended capability (PCIe r6.0 §9.3.3), placed
+    /// after the list in extended config space; only a PCI Express function has it.
+    Sriov(SriovDecl),
+}
+
+/// The SR-IOV capability of a physical function (PCIe r6.0 §9.3.3). Its VFs are functions
+/// of the same model: their BARs are the PF's (the VF BARs declare them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SriovDecl {
+    /// TotalVFs and InitialVFs (§9.3.3.5, §9.3.3.6).
+    pub total_vfs: u16,
+    /// First VF Offset (§9.3.3.9): VF 0's Routing ID is the PF's plus this.
+    pub first_vf_offset: u16,
+    /// VF Stride (§9.3.3.10): the Routing ID distance between consecutive VFs.
+    pub vf_stride: u16,
+    /// VF Device ID (§9.3.3.11).
+    pub vf_device_id: u16,
 }
 
 /// A function's identity and layout.
@@ -156,6 +173,14 @@ impl Description {
     pub fn msix(&self) -> Option<MsixDecl> {
         self.capabilities.iter().find_map(|c| match c {
             Capability::Msix(m) => Some(*m),
+            _ => None,
+        })
+    }
+
+    /// The SR-IOV capability, if declared.
+    pub fn sriov(&self) -> Option<SriovDecl> {
+        self.capabilities.iter().find_map(|c| match c {
+            Capability::Sriov(s) => Some(*s),
             _ => None,
         })
     }

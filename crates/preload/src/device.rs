@@ -85,7 +85,8 @@ pub fn open(major: u32, minor: u32, flags: c_int) -> Result<c_int, Errno> {
 /// A new file of `device`, a member of `group`.
 fn file_of(device: &Emulated, group: Option<&Arc<VfioGroup>>) -> Served {
     let memory: Arc<dyn UserMemory + Send + Sync> = Arc::new(crate::caller_memory());
-    let mut file = VfioDeviceFile::open(device.function.clone(), memory, device.address());
+    let mut file = VfioDeviceFile::open(device.function.clone(), memory, device.address())
+        .with_sriov(device.sriov.clone());
     if let Some(g) = group {
         file = file.in_group(Arc::clone(g));
     }

@@ -49,7 +49,11 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
             }
             Some(Ok(Target::Virtual(
                 _,
-                Node::CharDev(..) | Node::Text(_) | Node::Config(..) | Node::Debugfs { .. },
+                Node::CharDev(..)
+                | Node::Text(_)
+                | Node::Config(..)
+                | Node::Debugfs { .. }
+                | Node::NumVfs(_),
             ))) => {
                 set_errno(libc::ENOTDIR);
                 null

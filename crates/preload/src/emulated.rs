@@ -1,6 +1,8 @@
 //! The process's emulated PCI devices, created at first need from the list the launcher put in
 //! [`DEVICES_ENV`]: each one probed on the process's IOMMU ([`config::iommu`]) and created by
 //! its model, with where it sits (address, group, cdev) and its sysfs entries ([`tree`]).
+//! An SR-IOV function's VFs are created with it and exist while its NumVFs covers them
+//! ([`uiommu_abi::sriov`]): a VF's cdev, group node and group membership come and go with it.
 //!
 //! A list that does not parse, or a device that cannot be created, is reported once on stderr
 //! and the process has no (or fewer) devices; the program itself runs on. With
@@ -11,6 +13,7 @@ use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 use uiommu_abi::host::{DeviceSpec, FaultLog, PhysDevice, SharedFunction, describe_fault};
 use uiommu_abi::placement::{self, DEVICES_ENV, Placement};
+use uiommu_abi::sriov::{Functions, SriovRole};
 use uiommu_abi::sysfs::{self, Tree, VFIO_CDEV_MAJOR, VFIO_GROUP_MAJOR};
 use uiommu_abi::{GroupMember, PciAddress, VfioGroup};
 
@@ -22,6 +25,8 @@ pub struct Emulated {
     pub phys: Arc<PhysDevice>,
     /// The function, shared with every view of it.
     pub function: SharedFunction,
+    /// What it is to SR-IOV.
+    pub sriov: Option<SriovRole>,
 }
 
 impl Emulated {
@@ -46,7 +51,13 @@ impl Emulated {
             name: self.placement.bdf.to_string(),
             function: self.function.clone(),
             address: self.address(),
+            sriov: self.sriov.clone(),
         }
+    }
+
+    /// Whether it exists now (a VF while its PF's NumVFs covers it).
+    pub fn present(&self) -> bool {
+        self.sriov.as_ref().is_none_or(SriovRole::present)
     }
 }
 
@@ -73,10 +84,14 @@ impl Registry {
             eprintln!("uiommu: {DEVICES_ENV}: {e}; no device is emulated");
             Vec::new()
         });
-        let devices: Vec<Emulated> = placements.into_iter().filter_map(create).collect();
-        let pairs: Vec<_> = devices
+        let mut functions = Functions::with_cells(crate::sriov_state::cell);
+        let devices: Vec<Emulated> = placements
+            .into_iter()
+            .filter_map(|p| create(p, &mut functions))
+            .collect();
+        let members: Vec<_> = devices
             .iter()
-            .map(|d| (d.placement, d.function.clone()))
+            .map(|d| (d.placement, d.function.clone(), d.sriov.clone()))
             .collect();
         let groups = sysfs::groups(devices.iter().map(|d| &d.placement))
             .into_iter()
@@ -85,7 +100,7 @@ impl Registry {
                 (g, VfioGroup::new(members.map(Emulated::member).collect()))
             })
             .collect();
-        let mut tree = Tree::new(&pairs);
+        let mut tree = Tree::new(&members);
         for d in &devices {
             tree.add_debugfs(&d.phys, &d.placement.bdf.to_string());
         }
@@ -101,9 +116,12 @@ impl Registry {
         &self.devices
     }
 
-    /// The device of cdev `/dev/vfio/devices/vfio{index}`.
+    /// The device of cdev `/dev/vfio/devices/vfio{index}`, if it exists now.
     pub fn by_cdev(&self, index: u32) -> Option<&Emulated> {
-        self.devices.iter().find(|d| d.placement.cdev == index)
+        self.devices
+            .iter()
+            .find(|d| d.placement.cdev == index)
+            .filter(|d| d.present())
     }
 
     /// The devices of IOMMU group `group` (`/dev/vfio/{group}`).
@@ -141,7 +159,7 @@ impl Registry {
     }
 }
 
-fn create(placement: Placement) -> Option<Emulated> {
+fn create(placement: Placement, functions: &mut Functions) -> Option<Emulated> {
     let fail = |why: String| {
         eprintln!("uiommu: device {placement} not created: {why}");
         None
@@ -153,7 +171,10 @@ fn create(placement: Placement) -> Option<Emulated> {
         Ok(p) => Arc::new(p),
         Err(e) => return fail(format!("probe_device: errno {}", e.0)),
     };
-    let function = placement.model.create(phys.clone());
+    let (function, sriov) = match functions.create(&placement, phys.clone()) {
+        Ok(made) => made,
+        Err(e) => return fail(e),
+    };
     if config::log_faults() {
         let at = placement.bdf.to_string();
         let log: FaultLog = Arc::new(move |f| {
@@ -165,6 +186,7 @@ fn create(placement: Placement) -> Option<Emulated> {
         placement,
         phys,
         function,
+        sriov,
     })
 }
 

@@ -456,26 +456,28 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
 /// `dup(fd)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup(fd: c_int) -> c_int {
-    guard(-1, || ops::duplicate(fd, || sys::next_dup(fd)))
+    guard(-1, || ops::duplicate(fd, None, || sys::next_dup(fd)))
 }
 
 /// `dup2(old, new)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    guard(-1, || ops::duplicate(old, || sys::next_dup2(old, new)))
+    guard(-1, || {
+        ops::duplicate(old, Some(new), || sys::next_dup2(old, new))
+    })
 }
 
 /// `dup3(old, new, flags)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     guard(-1, || {
-        ops::duplicate(old, || sys::next_dup3(old, new, flags))
+        ops::duplicate(old, Some(new), || sys::next_dup3(old, new, flags))
     })
 }
 
 fn fcntl_common(fd: c_int, cmd: c_int, next: impl FnOnce() -> c_int) -> c_int {
     guard(-1, || match cmd {
-        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => ops::duplicate(fd, next),
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => ops::duplicate(fd, None, next),
         _ => next(),
     })
 }

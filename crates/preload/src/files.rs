@@ -112,6 +112,7 @@ impl FdHost for Fds {
             | Object::Group(_)
             | Object::Container(_)
             | Object::FailNth(_)
+            | Object::Attr(_)
             | Object::Remote(_) => None,
         }
     }

@@ -461,8 +461,13 @@ unsafe fn fopen_common(
         return host(path);
     };
     let ours = |p: &str, node: &Node| {
-        let fd = vfs::open(p, node, vfs::fopen_flags(m.to_bytes()))?;
-        let f = sys::fdopen(fd, m);
+        let flags = vfs::fopen_flags(m.to_bytes());
+        let fd = vfs::open(p, node, flags)?;
+        let f = if node.writable() && flags & libc::O_ACCMODE != libc::O_RDONLY {
+            crate::attr_stream::open(fd, m)
+        } else {
+            sys::fdopen(fd, m)
+        };
         if f.is_null() {
             let e = sys::errno();
             sys::close_raw(fd);

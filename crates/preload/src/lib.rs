@@ -41,6 +41,9 @@
 //! context when this library loads again.
 
 pub mod addr_space;
+pub mod attr;
+#[allow(unsafe_code)]
+mod attr_stream;
 pub mod backing;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
@@ -84,6 +87,7 @@ pub mod regions;
 #[allow(unsafe_code)]
 mod seqpacket;
 pub mod share;
+pub mod sriov_state;
 #[allow(unsafe_code)]
 mod sys;
 #[cfg(target_arch = "x86_64")]

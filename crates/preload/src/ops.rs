@@ -14,8 +14,8 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::vpath::Target;
 use crate::{
-    backing, config, container, device, device_io, failnth, fork, group, path, process, vdir, vfs,
-    vpath,
+    attr, backing, config, container, device, device_io, failnth, fork, group, path, process, vdir,
+    vfs, vpath,
 };
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
@@ -46,6 +46,12 @@ pub fn open(
             return Some(crate::trace::open(dirfd, path, flags, || {
                 vfs::open(&p, node, flags)
             }));
+        }
+        // So is a writable attribute's opened for writing.
+        Ok(Target::Virtual(p, node))
+            if node.writable() && flags & libc::O_ACCMODE != libc::O_RDONLY =>
+        {
+            return Some(vfs::open(&p, node, flags));
         }
         Ok(Target::Real(p)) => sys::open_raw(&p, flags, mode),
         Ok(Target::Virtual(p, node)) => vfs::open(&p, node, flags),
@@ -90,6 +96,7 @@ pub fn forget(fd: c_int) {
 pub fn close(fd: c_int, real: impl FnOnce() -> c_int) -> c_int {
     vdir::forget_fd(fd);
     let marked = TABLE.begin_close(fd, fd);
+    attr_before_close(&marked);
     let rc = real();
     let e = sys::errno();
     // Linux releases the fd whatever `close` answers.
@@ -115,11 +122,21 @@ pub fn close_range(
         true => TABLE.begin_close(first, last),
         false => Vec::new(),
     };
+    attr_before_close(&marked);
     let rc = real();
     let e = sys::errno();
     drop(TABLE.finish_close(marked, rc == 0));
     sys::set_errno(e);
     rc
+}
+
+/// [`attr::before_close`] of the writable attributes among the fds about to be closed.
+fn attr_before_close(marked: &[(c_int, Entry)]) {
+    for (fd, entry) in marked {
+        if let Object::Attr(file) = &entry.object {
+            attr::before_close(*fd, file);
+        }
+    }
 }
 
 /// The entry of `fd` if it is virtual: `None` if it is not ours, `EBADF` if it is being closed.
@@ -227,7 +244,9 @@ pub fn ioctl(fd: c_int, request: c_ulong, arg: c_ulong) -> Option<Result<c_int, 
                     container::ioctl(c, cmd, arg)
                 }));
             }
-            Object::File(_) | Object::FailNth(_) | Object::Remote(_) => return file_ioctl(request),
+            Object::File(_) | Object::FailNth(_) | Object::Attr(_) | Object::Remote(_) => {
+                return file_ioctl(request);
+            }
         };
         let r = traced(FileKind::Iommufd, &mut || {
             command(|caller| dispatch(ctx, caller, cmd, arg))
@@ -282,6 +301,12 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
                     if !write {
                         sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
                     }
+                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
+                }
+                Object::Attr(node) => {
+                    let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
+                    let n = attr::io(node, write, buf, count, pos)?;
+                    sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
                     return Ok(isize::try_from(n).unwrap_or(isize::MAX));
                 }
                 // Neither has a read or write method.
@@ -348,6 +373,9 @@ pub fn pread_pwrite(
             }
             Object::FailNth(tid) => check_access_mode(&entry, write)
                 .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
+                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
+            Object::Attr(node) => check_access_mode(&entry, write)
+                .and_then(|()| attr::io(node, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
             Object::Device(d) => {
                 let mem = caller_memory();
@@ -444,7 +472,7 @@ pub fn mmap(
                 let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
                 Ok(crate::regions::insert(m) as usize)
             }),
-            Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
+            Object::FailNth(_) | Object::Attr(_) | Object::Group(_) | Object::Container(_) => {
                 mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
             }
             // `vfio_device_fops_mmap`: a BAR served as MMIO.
@@ -522,8 +550,16 @@ fn mmap_checks(len: usize, prot: c_int, flags: c_int, fd: c_int, off: i64) -> Re
 
 /// Runs `real`, a `dup`, `dup2`, `dup3` or `fcntl(F_DUPFD*)` of `old` that returns the new fd,
 /// with the table locked: no other thread sees the new number half-mapped, and `old`'s entry
-/// (closing or not: the real call found it open) cannot leave before it is copied.
-pub fn duplicate(old: c_int, real: impl FnOnce() -> c_int) -> c_int {
+/// (closing or not: the real call found it open) cannot leave before it is copied. `onto` is
+/// the number `dup2`/`dup3` close first if open: a writable attribute's there is flushed
+/// as its `close` would be ([`attr::before_close`]).
+pub fn duplicate(old: c_int, onto: Option<c_int>, real: impl FnOnce() -> c_int) -> c_int {
+    if let Some(new) = onto.filter(|&n| n != old)
+        && let Some(Ok(entry)) = TABLE.get(new)
+        && let Object::Attr(file) = &entry.object
+    {
+        attr::before_close(new, file);
+    }
     let mut t = (!TABLE.is_empty()).then(|| TABLE.write_new());
     let rc = real();
     let e = sys::errno();

@@ -570,6 +570,16 @@ pub fn lift(fd: c_int) -> c_int {
     }
 }
 
+/// `ftruncate(fd, len)` as a raw system call.
+pub fn ftruncate_raw(fd: c_int, len: u64) -> Result<(), Errno> {
+    let len = c_long::try_from(len).map_err(|_| libc::EINVAL)?;
+    sys_result(next_syscall(
+        libc::SYS_ftruncate,
+        [fd as c_long, len, 0, 0, 0, 0],
+    ))
+    .map(|_| ())
+}
+
 /// `close(fd)` as a raw system call, for the library's own temporary fds.
 pub fn close_raw(fd: c_int) {
     next_syscall(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]);
@@ -717,6 +727,15 @@ pub fn mmap_raw(len: usize, prot: c_int, flags: c_int, fd: c_int) -> Result<u64,
     // memory is affected.
     let rc = unsafe { libc::syscall(libc::SYS_mmap, 0usize, len, prot, flags, fd, 0usize) };
     sys_result(rc).map(|v| v as u64)
+}
+
+/// The `len` 16-bit atomics at `addr`: a shared mapping of at least `2 * len` bytes this
+/// library made with [`mmap_raw`] and never unmaps.
+pub fn atomics_at(addr: u64, len: usize) -> &'static [std::sync::atomic::AtomicU16] {
+    // SAFETY: the caller's mapping is readable and writable, aligned (page-aligned), at least
+    // `2 * len` bytes long and lives as long as the process; atomics are valid for any bit
+    // pattern and only ever accessed atomically, by this and other processes alike.
+    unsafe { std::slice::from_raw_parts(addr as *const std::sync::atomic::AtomicU16, len) }
 }
 
 /// `munmap(addr, len)` of a mapping this library made with [`mmap_raw`].

@@ -37,7 +37,7 @@ pub unsafe extern "C" fn syscall(
                 c_long::from(ops::close_range(first, last, int(a3), || int(next())))
             }
             libc::SYS_dup2 | libc::SYS_dup3 => {
-                c_long::from(ops::duplicate(int(a1), || int(next())))
+                c_long::from(ops::duplicate(int(a1), Some(int(a2)), || int(next())))
             }
             libc::SYS_mmap
             | libc::SYS_munmap

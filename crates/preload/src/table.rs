@@ -80,6 +80,9 @@ pub enum Object {
     Container(Arc<OpenContainer>),
     /// A thread's `fail-nth` file (see [`crate::failnth`]), by thread ID.
     FailNth(Arc<i32>),
+    /// A writable sysfs attribute of an emulated device, open for writing (see
+    /// [`crate::attr`]).
+    Attr(Arc<crate::attr::AttrFile>),
     /// A context or file of another process, shared since a `fork` (see [`crate::share`]).
     Remote(Arc<Remote>),
 }
@@ -106,6 +109,7 @@ impl Entry {
             (Object::Group(a), Object::Group(b)) => Arc::ptr_eq(a, b),
             (Object::Container(a), Object::Container(b)) => Arc::ptr_eq(a, b),
             (Object::FailNth(a), Object::FailNth(b)) => Arc::ptr_eq(a, b),
+            (Object::Attr(a), Object::Attr(b)) => Arc::ptr_eq(a, b),
             (Object::Remote(a), Object::Remote(b)) => Arc::ptr_eq(a, b),
             _ => false,
         };
@@ -121,6 +125,7 @@ impl Entry {
             | Object::Group(_)
             | Object::Container(_)
             | Object::FailNth(_)
+            | Object::Attr(_)
             | Object::Remote(_) => None,
         }
     }

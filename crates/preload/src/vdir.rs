@@ -80,7 +80,7 @@ fn d_type(node: &Node) -> u8 {
         Node::Dir => libc::DT_DIR,
         Node::Link(_) => libc::DT_LNK,
         Node::CharDev(..) => libc::DT_CHR,
-        Node::Text(_) | Node::Config(..) | Node::Debugfs { .. } => libc::DT_REG,
+        Node::Text(_) | Node::Config(..) | Node::Debugfs { .. } | Node::NumVfs(_) => libc::DT_REG,
     }
 }
 

@@ -35,6 +35,7 @@ pub fn meta(path: &str, node: &Node) -> Meta {
     let (mode, size, rdev) = match node {
         Node::Dir => (libc::S_IFDIR | 0o755, 0, (0, 0)),
         Node::Text(_) => (libc::S_IFREG | 0o444, ATTRIBUTE_SIZE, (0, 0)),
+        Node::NumVfs(_) => (libc::S_IFREG | 0o644, ATTRIBUTE_SIZE, (0, 0)),
         // A debugfs seq_file shows size 0.
         Node::Debugfs { .. } => (libc::S_IFREG | 0o444, 0, (0, 0)),
         Node::Config(_, size) => (libc::S_IFREG | 0o644, *size as u64, (0, 0)),
@@ -67,9 +68,12 @@ pub fn open(path: &str, node: &Node, flags: c_int) -> Result<c_int, Errno> {
         // Only reached with O_NOFOLLOW.
         Node::Link(_) => Err(libc::ELOOP),
         Node::CharDev(major, minor) => crate::device::open(*major, *minor, flags),
-        Node::Text(_) | Node::Config(..) | Node::Debugfs { .. } => {
+        Node::Text(_) | Node::Config(..) | Node::Debugfs { .. } | Node::NumVfs(_) => {
             if flags & libc::O_DIRECTORY != 0 {
                 return Err(libc::ENOTDIR);
+            }
+            if !read_only && node.writable() {
+                return crate::attr::open(node, flags);
             }
             if !read_only {
                 return Err(libc::EACCES);
@@ -96,6 +100,7 @@ pub fn access(node: &Node, mode: c_int) -> Result<(), Errno> {
     let allowed = match node {
         Node::Dir => libc::R_OK | libc::X_OK,
         Node::Text(_) | Node::Config(..) | Node::Link(_) | Node::Debugfs { .. } => libc::R_OK,
+        Node::NumVfs(_) => libc::R_OK | libc::W_OK,
         Node::CharDev(..) => libc::R_OK | libc::W_OK,
     };
     if mode & !allowed != 0 {

@@ -18,13 +18,17 @@
 //!                             (IommuDriver::debugfs), read when opened
 //! ```
 //!
+//! An SR-IOV function has more (see `sriov.rs`); a VF's entries exist while NumVFs covers it.
+//!
 //! A [`Tree`] holds these entries by absolute path, with every directory above them; a front
 //! end shows the host's own entries around them (a directory that exists on the host lists its
 //! real entries and these).
 
 mod attrs;
+mod sriov;
 
 use crate::placement::Placement;
+use crate::sriov::{SriovPf, SriovRole};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uiommu_core::iommu::PhysDevice;
@@ -59,6 +63,9 @@ pub enum Node {
     Config(SharedFunction, usize),
     /// A symbolic link to this target.
     Link(String),
+    /// A PF's `sriov_numvfs`: NumVFs when read, `sriov_numvfs_store` when written
+    /// ([`SriovPf::store_num_vfs`]).
+    NumVfs(Arc<SriovPf>),
     /// A character device node: `(major, minor)`.
     CharDev(u32, u32),
     /// A debugfs file of the IOMMU driver for a device: what the driver shows at `path`
@@ -79,6 +86,7 @@ impl Node {
     pub fn contents(&self) -> Vec<u8> {
         match self {
             Node::Text(t) => t.clone().into_bytes(),
+            Node::NumVfs(pf) => format!("{}\n", pf.num_vfs()).into_bytes(),
             Node::Config(f, size) => {
                 let f = f.lock().unwrap_or_else(|e| e.into_inner());
                 let mut bytes = vec![0xffu8; *size];
@@ -99,27 +107,62 @@ impl Node {
     }
 }
 
-/// The entries, by absolute path (no trailing slash).
+/// A device of the tree: where it sits, its function, and what it is to SR-IOV.
+pub type Member = (Placement, SharedFunction, Option<SriovRole>);
+
+impl Node {
+    /// Whether the file can be written (`S_IWUSR`): a PF's `sriov_numvfs`.
+    pub fn writable(&self) -> bool {
+        matches!(self, Node::NumVfs(_))
+    }
+
+    /// A write of `buf` to the file (`sysfs_kf_write`: an empty write stores nothing and
+    /// answers 0; else the attribute's store): the bytes consumed, or the store's errno;
+    /// `EACCES` for a file that cannot be written.
+    pub fn store(&self, buf: &[u8]) -> uiommu_uapi::errno::Result<usize> {
+        match self {
+            _ if !self.writable() => Err(uiommu_uapi::Errno::EACCES),
+            _ if buf.is_empty() => Ok(0),
+            Node::NumVfs(pf) => pf.store_num_vfs(buf),
+            _ => Err(uiommu_uapi::Errno::EACCES),
+        }
+    }
+}
+
+/// The entries, by absolute path (no trailing slash), each with the VF it belongs to, if
+/// any: an entry of a VF exists while the VF does ([`SriovRole::present`]).
 #[derive(Debug, Default)]
 pub struct Tree {
-    nodes: BTreeMap<String, Node>,
+    nodes: BTreeMap<String, (Node, Option<SriovRole>)>,
+    /// The VF whose entries are being added.
+    adding_for: Option<SriovRole>,
 }
 
 impl Tree {
-    /// The entries of `devices` (each with its function).
-    pub fn new(devices: &[(Placement, SharedFunction)]) -> Tree {
+    /// The entries of `devices`.
+    pub fn new(devices: &[Member]) -> Tree {
         let mut t = Tree::default();
-        for (p, f) in devices {
+        for (p, f, role) in devices {
+            t.adding_for = role.clone().filter(|r| matches!(r, SriovRole::Vf(..)));
             t.add_device(p, f);
+            t.add_sriov(p, role.as_ref(), devices);
         }
-        let groups = groups(devices.iter().map(|(p, _)| p));
+        let groups = groups(devices.iter().map(|(p, _, _)| p));
         for (minor, g) in (0u32..).zip(&groups) {
+            // A group of VFs only exists with them (its first VF's).
+            let mut members = devices.iter().filter(|(p, _, _)| p.group == *g);
+            t.adding_for = members
+                .clone()
+                .all(|(p, _, _)| p.physfn.is_some())
+                .then(|| members.next().and_then(|(_, _, r)| r.clone()))
+                .flatten();
             t.add(format!("/sys/kernel/iommu_groups/{g}/type"), text("DMA\n"));
             t.add(
                 format!("/dev/vfio/{g}"),
                 Node::CharDev(VFIO_GROUP_MAJOR, minor),
             );
         }
+        t.adding_for = None;
         // Both open as uiommu's whatever the host has, with or without devices; programs
         // (QEMU among them) check that they exist first.
         let (major, minor) = VFIO_CONTAINER_RDEV;
@@ -132,7 +175,7 @@ impl Tree {
     fn add_device(&mut self, p: &Placement, f: &SharedFunction) {
         let bdf = p.bdf.to_string();
         let host = format!("pci{:04x}:{:02x}", p.bdf.domain, p.bdf.bus);
-        let dir = format!("/sys/devices/{host}/{bdf}");
+        let dir = sriov::device_dir(p);
         let desc = f
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -187,28 +230,41 @@ impl Tree {
         }
     }
 
-    /// Adds `node` at `path` and a directory at each of its ancestors but `/`.
+    /// Adds `node` at `path` and a directory at each of its ancestors but `/`, all of the VF
+    /// being added for (a directory another device also has is not the VF's).
     fn add(&mut self, path: String, node: Node) {
         let mut end = path.len();
+        let gate = self.adding_for.clone();
         while let Some(i) = path[..end].rfind('/').filter(|&i| i > 0) {
-            self.nodes.entry(path[..i].to_string()).or_insert(Node::Dir);
+            self.nodes
+                .entry(path[..i].to_string())
+                .and_modify(|(_, g)| {
+                    if gate.is_none() {
+                        *g = None;
+                    }
+                })
+                .or_insert_with(|| (Node::Dir, gate.clone()));
             end = i;
         }
-        self.nodes.insert(path, node);
+        self.nodes.insert(path, (node, gate));
     }
 
-    /// The entry at `path` (absolute, normalised, no trailing slash).
+    /// The entry at `path` (absolute, normalised, no trailing slash), if it exists now.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes
+            .get(path)
+            .filter(|(_, g)| exists(g))
+            .map(|(n, _)| n)
     }
 
-    /// The entries directly in directory `dir`, by name.
+    /// The entries directly in directory `dir` that exist now, by name.
     pub fn children(&self, dir: &str) -> Vec<(&str, &Node)> {
         let prefix = format!("{dir}/");
         self.nodes
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, n)| (&k[prefix.len()..], n))
+            .filter(|(_, (_, g))| exists(g))
+            .map(|(k, (n, _))| (&k[prefix.len()..], n))
             .filter(|(name, _)| !name.contains('/'))
             .collect()
     }
@@ -229,6 +285,11 @@ pub fn groups<'a>(devices: impl IntoIterator<Item = &'a Placement>) -> Vec<u32> 
         }
     }
     groups
+}
+
+/// Whether an entry of the VF `gate` (none: of no VF) exists now.
+fn exists(gate: &Option<SriovRole>) -> bool {
+    gate.as_ref().is_none_or(SriovRole::present)
 }
 
 fn text(s: &str) -> Node {

@@ -3,17 +3,22 @@ use crate::placement;
 use std::sync::Arc;
 use uiommu_core::iommu::DeviceSpec;
 
-fn tree(specs: &[&str]) -> Tree {
+fn members(specs: &[&str]) -> Vec<Member> {
     let iommu = uiommu_core::driver::default_model().create();
-    let devices: Vec<_> = placement::parse(specs.iter().copied())
+    let mut functions = crate::sriov::Functions::default();
+    placement::parse(specs.iter().copied())
         .unwrap()
         .into_iter()
         .map(|p| {
             let phys = Arc::new(iommu.clone().probe_device(DeviceSpec::default()).unwrap());
-            (p, p.model.create(phys))
+            let (f, role) = functions.create(&p, phys).unwrap();
+            (p, f, role)
         })
-        .collect();
-    Tree::new(&devices)
+        .collect()
+}
+
+fn tree(specs: &[&str]) -> Tree {
+    Tree::new(&members(specs))
 }
 
 #[test]
@@ -135,4 +140,63 @@ fn the_iommu_driver_s_debugfs_files_are_read_when_opened() {
         "x",
     );
     assert!(t.is_empty());
+}
+
+#[test]
+fn an_sriov_pf_shows_its_vfs_while_numvfs_covers_them() {
+    let m = members(&["ioat,vfs=2"]);
+    let t = Tree::new(&m);
+    let Some(crate::sriov::SriovRole::Pf(pf)) = m[0].2.clone() else {
+        panic!("no PF")
+    };
+    let pf_dir = "/sys/devices/pci0000:00/0000:00:10.0";
+    let vf_dir = "/sys/devices/pci0000:00/0000:00:10.1";
+    let read = |p: &str| String::from_utf8(t.get(p).unwrap().contents()).unwrap();
+    assert_eq!(read(&format!("{pf_dir}/sriov_totalvfs")), "2\n");
+    assert_eq!(read(&format!("{pf_dir}/sriov_offset")), "1\n");
+    assert_eq!(read(&format!("{pf_dir}/sriov_stride")), "1\n");
+    assert_eq!(read(&format!("{pf_dir}/sriov_vf_device")), "2021\n");
+    assert_eq!(read(&format!("{pf_dir}/sriov_numvfs")), "0\n");
+    assert_eq!(read("/sys/module/vfio_pci/parameters/enable_sriov"), "Y\n");
+    // No VF yet: none of its entries, nor its group and cdev nodes.
+    assert!(t.get(vf_dir).is_none());
+    assert!(t.get(&format!("{pf_dir}/virtfn0")).is_none());
+    assert!(t.get("/sys/bus/pci/devices/0000:00:10.1").is_none());
+    assert!(t.get("/dev/vfio/9998").is_none());
+    assert!(t.get("/dev/vfio/devices/vfio1").is_none());
+    let names =
+        |d: &str| -> Vec<String> { t.children(d).iter().map(|(n, _)| n.to_string()).collect() };
+    assert_eq!(names("/sys/bus/pci/devices"), ["0000:00:10.0"]);
+    pf.store_num_vfs(b"1").unwrap();
+    assert_eq!(read(&format!("{pf_dir}/sriov_numvfs")), "1\n");
+    let link = |p: &str| match t.get(p) {
+        Some(Node::Link(l)) => l.clone(),
+        other => panic!("{p}: {other:?}"),
+    };
+    assert_eq!(link(&format!("{pf_dir}/virtfn0")), "../0000:00:10.1");
+    assert!(t.get(&format!("{pf_dir}/virtfn1")).is_none());
+    assert_eq!(link(&format!("{vf_dir}/physfn")), "../0000:00:10.0");
+    assert_eq!(
+        link(&format!("{vf_dir}/driver")),
+        "../../../bus/pci/drivers/vfio-pci"
+    );
+    assert_eq!(
+        link(&format!("{vf_dir}/iommu_group")),
+        "../../../kernel/iommu_groups/9998"
+    );
+    assert!(matches!(
+        t.get("/dev/vfio/devices/vfio1"),
+        Some(Node::CharDev(511, 1))
+    ));
+    assert!(matches!(
+        t.get("/dev/vfio/9998"),
+        Some(Node::CharDev(510, 1))
+    ));
+    assert_eq!(read(&format!("{vf_dir}/vfio-dev/vfio1/dev")), "511:1\n");
+    assert_eq!(
+        names("/sys/bus/pci/devices"),
+        ["0000:00:10.0", "0000:00:10.1"]
+    );
+    pf.store_num_vfs(b"0").unwrap();
+    assert!(t.get(vf_dir).is_none());
 }

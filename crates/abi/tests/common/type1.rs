@@ -91,6 +91,7 @@ pub fn setup() -> Setup {
         name: "0000:00:10.0".into(),
         function,
         address: PciAddress::default(),
+        sriov: None,
     }]);
     let file = group.open(Arc::new(ProcessVm::current())).unwrap();
     let host = Host {

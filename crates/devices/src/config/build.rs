@@ -17,17 +17,19 @@ pub struct CapLayout {
     pub msix: Option<(u16, MsixDecl)>,
     /// Offset of the PCI Express capability.
     pub express: Option<u16>,
+    /// Offset of the SR-IOV extended capability.
+    pub sriov: Option<u16>,
 }
 
 /// Power-on bytes and masks under construction.
-struct Builder {
+pub(super) struct Builder {
     bytes: Vec<u8>,
     masks: Masks,
 }
 
 impl Builder {
     /// A register of `len` bytes at `at`: power-on value, RW bits, RW1C bits.
-    fn reg(&mut self, at: u16, len: usize, value: u32, writable: u32, rw1c: u32) {
+    pub(super) fn reg(&mut self, at: u16, len: usize, value: u32, writable: u32, rw1c: u32) {
         let at = usize::from(at);
         for i in 0..len {
             let shift = 8 * i;
@@ -38,7 +40,7 @@ impl Builder {
     }
 
     /// A read-only register.
-    fn ro(&mut self, at: u16, len: usize, value: u32) {
+    pub(super) fn ro(&mut self, at: u16, len: usize, value: u32) {
         self.reg(at, len, value, 0, 0);
     }
 }
@@ -60,7 +62,8 @@ pub fn build(desc: &Description) -> (ConfigSpace, CapLayout) {
         masks: Masks::new(size),
     };
     header(&mut b, desc);
-    let layout = capabilities(&mut b, desc);
+    let mut layout = capabilities(&mut b, desc);
+    layout.sriov = super::sriov::extended(&mut b, desc);
     (ConfigSpace::new(b.bytes, b.masks), layout)
 }
 
@@ -92,7 +95,7 @@ fn header(b: &mut Builder, desc: &Description) {
     };
     b.reg(STATUS, 2, status.into(), 0, STATUS_RW1C.into());
     b.reg(CACHE_LINE_SIZE, 1, 0, 0xff, 0);
-    bar_registers(b, &desc.bars);
+    bar_registers(b, BASE_ADDRESS_0, &desc.bars);
     if let Some(rom) = desc.rom_size {
         assert!(rom.is_power_of_two() && rom >= 2048, "ROM size {rom:#x}");
         let writable = (ROM_ADDRESS_MASK & !(rom - 1)) | ROM_ENABLE;
@@ -103,13 +106,14 @@ fn header(b: &mut Builder, desc: &Description) {
     b.ro(INTERRUPT_PIN, 1, desc.interrupt_pin.into());
 }
 
-/// BARs whose address bits below the size are read-only zeros (§6.2.5.1), so that writing all
-/// ones reads back the size mask with the type bits.
-fn bar_registers(b: &mut Builder, bars: &[Option<Bar>; BAR_COUNT]) {
+/// BARs from `base` on whose address bits below the size are read-only zeros (§6.2.5.1), so
+/// that writing all ones reads back the size mask with the type bits (the header's, and the
+/// SR-IOV capability's VF BARs, PCIe r6.0 §9.3.3.14).
+pub(super) fn bar_registers(b: &mut Builder, base: u16, bars: &[Option<Bar>; BAR_COUNT]) {
     for (i, bar) in bars.iter().enumerate() {
         let Some(bar) = bar else { continue };
         assert!(bar.size.is_power_of_two(), "BAR {i} size {:#x}", bar.size);
-        let at = BASE_ADDRESS_0 + 4 * i as u16;
+        let at = base + 4 * i as u16;
         let size_mask = !(bar.size - 1);
         match bar.kind {
             BarKind::Io => {
@@ -161,6 +165,8 @@ fn capabilities(b: &mut Builder, desc: &Description) -> CapLayout {
                 layout.express = Some(at);
                 (CAP_ID_EXP, EXP_SIZEOF)
             }
+            // An extended capability: placed after the list (`super::sriov`).
+            Capability::Sriov(_) => continue,
         };
         b.ro(at, 1, id.into());
         b.ro(next_ptr, 1, at.into());

@@ -13,6 +13,7 @@
 
 pub mod build;
 pub mod spec;
+pub mod sriov;
 
 #[cfg(test)]
 mod tests;

@@ -75,7 +75,8 @@ fn object_key(object: &Object) -> Option<usize> {
         | Object::Group(_)
         | Object::Container(_)
         | Object::Remote(_)
-        | Object::FailNth(_) => None,
+        | Object::FailNth(_)
+        | Object::Attr(_) => None,
     }
 }
 

@@ -5,6 +5,7 @@
 use super::config::read_word;
 use super::{State, VfioDeviceFile};
 use crate::Caller;
+use crate::sriov::token;
 use crate::vfio::group::Block;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,9 +35,8 @@ pub(super) struct Binding {
 /// `EINVAL` below `out_devid`'s end, the extensible copy (`E2BIG`, `EFAULT`), `EINVAL` for a
 /// negative fd or an unknown flag, `EINVAL` for a file a group opened, `EBUSY` while the
 /// device's group is open, `EINVAL` if already bound; with
-/// `VFIO_DEVICE_BIND_FLAG_TOKEN`, `EFAULT` reading the UUID, then `EINVAL` (vfio-pci takes a
-/// token only for an SR-IOV function, which this function is not:
-/// `vfio_pci_core_match_token_uuid`); then the fd (`EBADF`, `EBADFD`),
+/// `VFIO_DEVICE_BIND_FLAG_TOKEN`, `EFAULT` reading the UUID; then the VF token's check with
+/// or without it (`vfio_pci_core_match_token_uuid`: [`token::check`]); then the fd (`EBADF`, `EBADFD`),
 /// `EINVAL` if the device is open through another file, the bind of the device to the context,
 /// and `EFAULT` writing `out_devid` (undone).
 pub(super) fn bind_iommufd(
@@ -66,13 +66,15 @@ pub(super) fn bind_iommufd(
     if state.bound.is_some() {
         return Err(Errno::EINVAL);
     }
-    if bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
-        // `vfio_df_check_token`: the UUID is read, then refused by a function that is
-        // neither a VF nor a PF with VFs.
+    // `vfio_df_check_token`: the UUID read if the flag says so, then vfio-pci's match.
+    let uuid = if bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN != 0 {
         let mut uuid = [0u8; 16];
         caller.mem.read(bind.token_uuid_ptr, &mut uuid)?;
-        return Err(Errno::EINVAL);
-    }
+        Some(uuid)
+    } else {
+        None
+    };
+    token::check(file.sriov.as_ref(), uuid.as_ref())?;
     let ctx = caller.fds.iommufd(bind.iommufd)?;
     // `vfio_df_open`: a device open already (through another file) is not opened by a cdev.
     if file.function_mut().dma().device().is_some() {
@@ -128,6 +130,7 @@ fn connect(file: &VfioDeviceFile, ctx: Arc<Context>, dev: Handle<Device>) -> Res
         return Err(Errno::EINVAL);
     }
     enable_device(&mut *file.function_mut());
+    token::opened(file.sriov.as_ref());
     Ok(Binding {
         ctx,
         dev,
@@ -164,6 +167,7 @@ pub(super) fn unbind(file: &VfioDeviceFile, state: &mut State) {
 /// [`unbind`] of the binding in `bound`, if any.
 fn unbind_binding(file: &VfioDeviceFile, bound: &mut Option<Binding>) {
     let Some(b) = bound.take() else { return };
+    token::closed(file.sriov.as_ref());
     file.function_mut().dma().unbind();
     for &pasid in &b.pasids {
         device::detach(&b.ctx, &b.dev, pasid);

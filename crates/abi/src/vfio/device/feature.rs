@@ -4,12 +4,13 @@
 //!
 //! Of the features 7.3's vfio-pci has, a function here offers the low power ones. It has no
 //! migration or DMA logging driver (`ENOTTY`, or `EINVAL` for PRECOPY_INFOv2 without
-//! PRE_COPY), no VF token (it is no SR-IOV physical function: `ENOTTY`), no zPCI (the non-s390
+//! PRE_COPY), a VF token only on an SR-IOV physical function (`ENOTTY` on any other), no zPCI (the non-s390
 //! stub's `ENOTTY`), and no dma-buf export (a kernel without `CONFIG_VFIO_PCI_DMABUF`:
 //! `ENOTTY`).
 
 use super::{State, VfioDeviceFile};
 use crate::Caller;
+use crate::sriov::SriovRole;
 use std::sync::Arc;
 use uiommu_devices::Trigger;
 use uiommu_uapi::copy::read_vfio;
@@ -41,7 +42,7 @@ impl LowPower {
 /// `EINVAL` for a short `argsz`, an unknown flag, or GET with SET without PROBE; then the
 /// feature's handler.
 pub(super) fn device_feature(
-    _: &VfioDeviceFile,
+    file: &VfioDeviceFile,
     state: &mut State,
     caller: &Caller<'_>,
     arg: u64,
@@ -82,6 +83,7 @@ pub(super) fn device_feature(
             pm_entry(pm, Some(wakeup))?;
             Ok(0)
         }
+        VFIO_DEVICE_FEATURE_PCI_VF_TOKEN => vf_token(file, flags, argsz, caller, data),
         VFIO_DEVICE_FEATURE_LOW_POWER_EXIT => {
             if check(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0)? {
                 *pm = LowPower::default();
@@ -107,6 +109,27 @@ fn check(flags: u32, argsz: usize, supported: u32, minsz: usize) -> Result<bool>
         return Err(Errno::EINVAL);
     }
     Ok(true)
+}
+
+/// `vfio_pci_core_feature_token`: `ENOTTY` but on a PF; SET only, of a 16-byte UUID
+/// (`vfio_check_feature`'s errors; PROBE answers 0); `EFAULT` reading it; then it is the PF's
+/// VF token.
+fn vf_token(
+    file: &VfioDeviceFile,
+    flags: u32,
+    argsz: usize,
+    caller: &Caller<'_>,
+    data: u64,
+) -> Result<i64> {
+    let Some(SriovRole::Pf(pf)) = &file.sriov else {
+        return Err(Errno::ENOTTY);
+    };
+    let mut uuid = [0u8; 16];
+    if check(flags, argsz, VFIO_DEVICE_FEATURE_SET, uuid.len())? {
+        caller.mem.read(data, &mut uuid)?;
+        pf.set_token(uuid);
+    }
+    Ok(0)
 }
 
 /// `vfio_pci_runtime_pm_entry`: `EINVAL` if already engaged.

@@ -25,6 +25,7 @@ mod reset;
 
 use crate::Caller;
 use crate::cmd_table::CmdTable;
+use crate::sriov::SriovRole;
 use bind::Binding;
 use config::VirtualConfig;
 use irqs::IrqState;
@@ -62,6 +63,8 @@ pub struct VfioDeviceFile {
     /// A cdev's file: the device's group, which the file keeps from being opened while
     /// bound (`vfio_device_block_group`).
     cdev_group: Option<std::sync::Arc<crate::vfio::group::VfioGroup>>,
+    /// What the function is to SR-IOV (`pdev->is_physfn`, `pdev->is_virtfn`).
+    sriov: Option<SriovRole>,
     state: Mutex<State>,
 }
 
@@ -120,6 +123,13 @@ impl VfioDeviceFile {
         self
     }
 
+    /// The file of a function that is `role` to SR-IOV: a PF's or VF's open checks the VF
+    /// token ([`crate::sriov::token`]), a VF's open counts as a user of its PF's.
+    pub fn with_sriov(mut self, role: Option<SriovRole>) -> Self {
+        self.sriov = role;
+        self
+    }
+
     /// `vfio_device_open_file` for `VFIO_GROUP_GET_DEVICE_FD`: a file already bound to `ctx`,
     /// the context of the group's container, with its RID attached to that context's
     /// compatibility IOAS (`vfio_df_group_open`). The cdev commands are not its own:
@@ -129,8 +139,9 @@ impl VfioDeviceFile {
         memory: ProcessMemory,
         address: PciAddress,
         ctx: std::sync::Arc<uiommu_core::context::Context>,
+        sriov: Option<SriovRole>,
     ) -> Result<Self> {
-        let file = Self::new(function, memory, address, true);
+        let file = Self::new(function, memory, address, true).with_sriov(sriov);
         let binding = bind::bind_compat(&file, ctx)?;
         file.lock_state().bound = Some(binding);
         Ok(file)
@@ -149,6 +160,7 @@ impl VfioDeviceFile {
             address,
             group,
             cdev_group: None,
+            sriov: None,
             state: Mutex::new(State {
                 bound: None,
                 irqs: IrqState::default(),
@@ -202,6 +214,9 @@ impl VfioDeviceFile {
         buf: UserBuffer,
         write: bool,
     ) -> Result<usize> {
+        if let Some(SriovRole::Pf(pf)) = &self.sriov {
+            pf.sync();
+        }
         let mut state = self.lock_state();
         if state.bound.is_none() {
             return Err(Errno::EINVAL);
@@ -230,7 +245,7 @@ impl VfioDeviceFile {
         {
             let mut f = lock(&self.function);
             irqs::disable_all(&mut state, &mut *f);
-            f.reset();
+            reset::reset_keeping_iov(&mut *f);
         }
         bind::unbind(self, &mut state);
     }

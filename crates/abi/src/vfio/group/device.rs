@@ -88,6 +88,7 @@ fn open(group: &GroupFile, member: usize) -> Result<GroupDevice> {
                 Arc::clone(&group.memory),
                 m.address,
                 ctx,
+                m.sriov.clone(),
             )?);
             *slot = Some((Arc::clone(&file), 1));
             file

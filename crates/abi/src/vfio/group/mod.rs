@@ -40,6 +40,9 @@ pub struct GroupMember {
     pub function: SharedFunction,
     /// Where it sits.
     pub address: PciAddress,
+    /// What it is to SR-IOV: a VF is a member while NumVFs covers it, and a PF's or VF's
+    /// name may carry the VF token (`vfio_pci_core_match`).
+    pub sriov: Option<crate::sriov::SriovRole>,
 }
 
 /// An IOMMU group's VFIO side (`struct vfio_group`): its functions and, under one lock

@@ -3,6 +3,7 @@
 //! the PCI name, then optionally spaces and one `vf_token=UUID`.
 
 use super::GroupMember;
+use crate::sriov::token::{self, Token};
 use uiommu_core::ioas::PAGE_SIZE;
 use uiommu_uapi::errno::Result;
 use uiommu_uapi::{Errno, UserMemory};
@@ -33,55 +34,47 @@ pub(super) fn read(mem: &dyn UserMemory, arg: u64) -> Result<Vec<u8>> {
     Err(Errno::EINVAL)
 }
 
-/// `vfio_device_get_from_name`: the first member whose match is positive; a negative match
-/// ends the search with its error; `ENODEV` if none matches.
+/// `vfio_device_get_from_name`: the first member (of those registered: a VF while NumVFs
+/// covers it) whose match is positive; a negative match ends the search with its error;
+/// `ENODEV` if none matches.
 pub(super) fn find(members: &[GroupMember], wanted: &[u8]) -> Result<usize> {
-    for (i, m) in members.iter().enumerate() {
-        if matches(m.name.as_bytes(), wanted)? {
+    let present = |m: &GroupMember| m.sriov.as_ref().is_none_or(|r| r.present());
+    for (i, m) in members.iter().enumerate().filter(|(_, m)| present(m)) {
+        if let Some(uuid) = matches(m.name.as_bytes(), wanted)? {
+            token::check(m.sriov.as_ref(), uuid.as_ref())?;
             return Ok(i);
         }
     }
     Err(Errno::ENODEV)
 }
 
-/// `vfio_pci_core_match`: no match unless `buf` starts with `name` and goes on, if at all,
-/// with a space; then spaces and at most one `vf_token=` followed by a valid UUID (`EINVAL`
-/// for a short or invalid one, or for anything else). A token is then refused (`EINVAL`):
-/// no member is an SR-IOV function (`vfio_pci_core_match_token_uuid`).
-fn matches(name: &[u8], buf: &[u8]) -> Result<bool> {
+/// `vfio_pci_core_match`'s parse: no match (`None`) unless `buf` starts with `name` and goes
+/// on, if at all, with a space; then spaces and at most one `vf_token=` followed by a valid
+/// UUID (`EINVAL` for a short or invalid one, or for anything else). A match gives the token,
+/// if any, for `vfio_pci_core_match_token_uuid` ([`token::check`]).
+fn matches(name: &[u8], buf: &[u8]) -> Result<Option<Option<Token>>> {
     let Some(mut rest) = buf.strip_prefix(name) else {
-        return Ok(false);
+        return Ok(None);
     };
     if rest.first().is_some_and(|&b| b != b' ') {
-        return Ok(false);
+        return Ok(None);
     }
-    let mut token = false;
+    let mut token = None;
     while let Some((&first, tail)) = rest.split_first() {
         if first == b' ' {
             rest = tail;
-        } else if !token && rest.starts_with(VF_TOKEN) {
+        } else if token.is_none() && rest.starts_with(VF_TOKEN) {
             let uuid = &rest[VF_TOKEN.len()..];
-            if uuid.len() < UUID_LEN || !uuid_is_valid(&uuid[..UUID_LEN]) {
+            if uuid.len() < UUID_LEN {
                 return Err(Errno::EINVAL);
             }
-            token = true;
+            token = Some(token::parse(&uuid[..UUID_LEN])?);
             rest = &uuid[UUID_LEN..];
         } else {
             return Err(Errno::EINVAL);
         }
     }
-    if token {
-        return Err(Errno::EINVAL);
-    }
-    Ok(true)
-}
-
-/// `uuid_is_valid`: `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex digits.
-fn uuid_is_valid(s: &[u8]) -> bool {
-    s.iter().enumerate().all(|(i, &c)| match i {
-        8 | 13 | 18 | 23 => c == b'-',
-        _ => c.is_ascii_hexdigit(),
-    })
+    Ok(Some(token))
 }
 
 #[cfg(test)]
@@ -93,11 +86,11 @@ mod tests {
     #[test]
     fn names_match_as_vfio_pci_matches_them() {
         let n = b"0000:00:10.0".as_slice();
-        assert_eq!(matches(n, b"0000:00:10.0"), Ok(true));
-        assert_eq!(matches(n, b"0000:00:10.0   "), Ok(true));
-        assert_eq!(matches(n, b"0000:00:10.1"), Ok(false));
-        assert_eq!(matches(n, b"0000:00:10.00"), Ok(false));
-        assert_eq!(matches(n, b"0000:00:10"), Ok(false));
+        assert_eq!(matches(n, b"0000:00:10.0"), Ok(Some(None)));
+        assert_eq!(matches(n, b"0000:00:10.0   "), Ok(Some(None)));
+        assert_eq!(matches(n, b"0000:00:10.1"), Ok(None));
+        assert_eq!(matches(n, b"0000:00:10.00"), Ok(None));
+        assert_eq!(matches(n, b"0000:00:10"), Ok(None));
         assert_eq!(matches(n, b"0000:00:10.0 bogus"), Err(Errno::EINVAL));
         assert_eq!(
             matches(n, b"0000:00:10.0 vf_token=0123"),
@@ -105,10 +98,65 @@ mod tests {
         );
         let bad = format!("0000:00:10.0 vf_token={}", UUID.replace('-', "x"));
         assert_eq!(matches(n, bad.as_bytes()), Err(Errno::EINVAL));
-        // A valid token is parsed, then refused: the function is no SR-IOV function.
+        // A valid token is parsed, in string order (then checked by the member's role).
         let ok = format!("0000:00:10.0 vf_token={UUID}");
-        assert_eq!(matches(n, ok.as_bytes()), Err(Errno::EINVAL));
+        let bytes = [
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+            0xcd, 0xef,
+        ];
+        assert_eq!(matches(n, ok.as_bytes()), Ok(Some(Some(bytes))));
         let twice = format!("{ok} vf_token={UUID}");
         assert_eq!(matches(n, twice.as_bytes()), Err(Errno::EINVAL));
+    }
+
+    /// An SR-IOV IOAT with 1 VF possible, as group members.
+    fn sriov_members() -> (Vec<GroupMember>, std::sync::Arc<crate::sriov::SriovPf>) {
+        use crate::sriov::{Functions, SriovRole};
+        use std::sync::Arc;
+        let iommu = uiommu_core::driver::default_model().create();
+        let mut functions = Functions::default();
+        let mut pf = None;
+        let members = crate::placement::parse(["ioat,vfs=1"])
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let spec = uiommu_core::iommu::DeviceSpec::default();
+                let phys = Arc::new(iommu.clone().probe_device(spec).unwrap());
+                let (function, role) = functions.create(p, phys).unwrap();
+                if let Some(SriovRole::Pf(p)) = &role {
+                    pf = Some(Arc::clone(p));
+                }
+                GroupMember {
+                    name: p.bdf.to_string(),
+                    function,
+                    address: Default::default(),
+                    sriov: role,
+                }
+            })
+            .collect();
+        (members, pf.unwrap())
+    }
+
+    #[test]
+    fn a_vf_is_found_while_enabled_and_with_its_pfs_token() {
+        let (members, pf) = sriov_members();
+        let vf = |t: &str| {
+            let name = if t.is_empty() {
+                "0000:00:10.1".to_string()
+            } else {
+                format!("0000:00:10.1 vf_token={t}")
+            };
+            find(&members, name.as_bytes())
+        };
+        assert_eq!(vf(""), Err(Errno::ENODEV), "no VF enabled");
+        pf.store_num_vfs(b"1").unwrap();
+        assert_eq!(vf(""), Err(Errno::EACCES));
+        let other = "00000000-0000-0000-0000-000000000000";
+        assert_eq!(vf(other), Err(Errno::EACCES));
+        // The PF takes the token it is opened with while no VF is in use.
+        let named = format!("0000:00:10.0 vf_token={UUID}");
+        assert_eq!(find(&members, named.as_bytes()), Ok(0));
+        assert_eq!(vf(UUID), Ok(1));
+        assert_eq!(find(&members, b"0000:00:10.0"), Ok(0));
     }
 }
