@@ -134,7 +134,8 @@ pub fn layout(c_name: &str) -> Option<&'static StructLayout> {
 }
 
 /// The prefix of the constants that name the bits of field `field` (its C path) of ioctl
-/// `ioctl`'s struct, where the uAPI names them.
+/// `ioctl`'s struct (or of a queue's record, `ioctl` then the record's struct name), where
+/// the uAPI names them.
 fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
     Some(match (ioctl, field) {
         ("IOMMU_IOAS_MAP" | "IOMMU_IOAS_MAP_FILE" | "IOMMU_IOAS_COPY", "flags") => {
@@ -153,6 +154,10 @@ fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
         ("VFIO_DEVICE_BIND_IOMMUFD", "flags") => "VFIO_DEVICE_BIND_FLAG_",
         ("VFIO_DEVICE_ATTACH_IOMMUFD_PT", "flags") => "VFIO_DEVICE_ATTACH_",
         ("VFIO_DEVICE_DETACH_IOMMUFD_PT", "flags") => "VFIO_DEVICE_DETACH_",
+        // The records of the queues' files, by their structs' names.
+        ("iommu_hwpt_pgfault", "flags") => "IOMMU_PGFAULT_FLAGS_",
+        ("iommu_hwpt_pgfault", "perm") => "IOMMU_PGFAULT_PERM_",
+        ("iommufd_vevent_header", "flags") => "IOMMU_VEVENTQ_FLAG_",
         _ => return None,
     })
 }
@@ -221,6 +226,17 @@ pub const TEST_OPS: &[(u32, &[crate::layout::FieldLayout])] = members![
 /// The fields of the union member selftest operation `op` uses (offsets in the member).
 pub fn test_op_fields(op: u32) -> Option<&'static [crate::layout::FieldLayout]> {
     TEST_OPS.iter().find(|(o, _)| *o == op).map(|(_, f)| *f)
+}
+
+/// The struct of the data that follows each `struct iommufd_vevent_header` read from a
+/// vEVENTQ of `veventq_type` (`IOMMU_VEVENTQ_TYPE_*`), if the uAPI declares one.
+pub fn vevent_struct(veventq_type: u32) -> Option<&'static str> {
+    match veventq_type {
+        IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 => Some("iommu_vevent_arm_smmuv3"),
+        IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV => Some("iommu_vevent_tegra241_cmdqv"),
+        IOMMU_VEVENTQ_TYPE_SELFTEST => Some("iommu_viommu_event_selftest"),
+        _ => None,
+    }
 }
 
 /// The name of selftest operation `op` (`IOMMU_TEST_OP_*`).

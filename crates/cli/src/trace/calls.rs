@@ -94,6 +94,7 @@ pub fn entry(ctx: &Ctx<'_>, nr: u64, args: [u64; 6]) -> Option<Pending> {
             let io = trace::RegionIo {
                 fd: fd(0),
                 write,
+                positioned: true,
                 pos: args[3],
                 count,
                 written,
