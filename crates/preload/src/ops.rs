@@ -21,6 +21,7 @@ use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
 use uiommu_abi::{Caller, dispatch};
 use uiommu_uapi::catalog::FileKind;
+use uiommu_uapi::trace::Payload;
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
 pub fn open(
@@ -272,45 +273,82 @@ fn file_ioctl(request: c_ulong) -> Option<Result<c_int, Errno>> {
 /// [`uiommu_abi::File::write`] (`EINVAL` for one without the method).
 pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
     answer(fd, |entry| {
-        Some(check_access_mode(&entry, write).and_then(|()| {
-            let f = match &entry.object {
-                Object::File(f) => f,
-                Object::FailNth(tid) => {
-                    // Through the fd's own position, as `vfs_read` passes `f_pos`.
-                    let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
-                    let n = fail_nth_io(**tid, write, buf, count, pos)?;
-                    if !write {
-                        sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
+        let mem = caller_memory();
+        if let Object::Device(d) = &entry.object {
+            let pos = || device_io::position(d);
+            return Some(crate::trace::region(
+                fd,
+                write,
+                false,
+                pos,
+                buf,
+                count,
+                &mem,
+                || {
+                    check_access_mode(&entry, write)
+                        .and_then(|()| device_io::read_write(d, write, buf, count))
+                        .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
+                },
+            ));
+        }
+        let payload = payload(&entry.object);
+        Some(crate::trace::file_io(
+            fd,
+            write,
+            payload,
+            buf,
+            count,
+            &mem,
+            || {
+                check_access_mode(&entry, write)?;
+                let f = match &entry.object {
+                    Object::File(f) => f,
+                    Object::FailNth(tid) => {
+                        // Through the fd's own position, as `vfs_read` passes `f_pos`.
+                        let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
+                        let n = fail_nth_io(**tid, write, buf, count, pos)?;
+                        if !write {
+                            sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
+                        }
+                        return Ok(isize::try_from(n).unwrap_or(isize::MAX));
                     }
-                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                }
-                // Neither has a read or write method.
-                Object::Context(_) | Object::Group(_) | Object::Container(_) => {
-                    return Err(libc::EINVAL);
-                }
-                Object::Device(d) => {
-                    let n = device_io::read_write(d, write, buf, count)?;
-                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                }
-                Object::Remote(r) => {
-                    if r.kind() == Kind::Context {
+                    // Neither has a read or write method.
+                    Object::Context(_) | Object::Group(_) | Object::Container(_) => {
                         return Err(libc::EINVAL);
                     }
-                    let n = r.read_write(write, buf, count)?;
-                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                }
-            };
-            let _gate = fork::command_guard();
-            let mem = caller_memory();
-            let r = if write {
-                f.file().write(&mem, buf, count)
-            } else {
-                f.file().read(&mem, buf, count)
-            };
-            r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-                .map_err(|e| e.0)
-        }))
+                    Object::Device(_) => unreachable!("answered above"),
+                    Object::Remote(r) => {
+                        if r.kind() == Kind::Context {
+                            return Err(libc::EINVAL);
+                        }
+                        let n = r.read_write(write, buf, count)?;
+                        return Ok(isize::try_from(n).unwrap_or(isize::MAX));
+                    }
+                };
+                let _gate = fork::command_guard();
+                let r = if write {
+                    f.file().write(&mem, buf, count)
+                } else {
+                    f.file().read(&mem, buf, count)
+                };
+                r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
+                    .map_err(|e| e.0)
+            },
+        ))
     })
+}
+
+/// What a `read` or `write` of `object` moves, for its trace line.
+fn payload(object: &Object) -> Payload {
+    match object {
+        Object::File(f) => match f.file() {
+            uiommu_abi::File::Fault(_) => Payload::Fault,
+            uiommu_abi::File::Veventq(v) => Payload::Veventq(v.queue.queue.veventq_type),
+            _ => Payload::Opaque,
+        },
+        Object::FailNth(_) => Payload::Text,
+        _ => Payload::Opaque,
+    }
 }
 
 /// `EBADF` unless the fd was opened for the direction (`vfs_read`/`vfs_write`).
@@ -351,11 +389,22 @@ pub fn pread_pwrite(
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
             Object::Device(d) => {
                 let mem = caller_memory();
-                crate::trace::region(fd, write, pos as u64, buf, count, &mem, || {
-                    check_access_mode(&entry, write)
-                        .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
-                        .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-                })
+                crate::trace::region(
+                    fd,
+                    write,
+                    true,
+                    || pos as u64,
+                    buf,
+                    count,
+                    &mem,
+                    || {
+                        check_access_mode(&entry, write)
+                            .and_then(|()| {
+                                device_io::pread_pwrite(d, write, buf, count, pos as u64)
+                            })
+                            .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
+                    },
+                )
             }
         };
         Some(r)
@@ -372,21 +421,31 @@ pub fn vectored(
     iov: u64,
     iovcnt: c_int,
     pos: Option<i64>,
-    flags: c_int,
+    flags: Option<c_int>,
 ) -> Option<Result<isize, Errno>> {
     answer(fd, |entry| {
         let Object::Device(d) = &entry.object else {
             return None;
         };
-        let pos = pos.map(|p| u64::try_from(p).map_err(|_| libc::EINVAL));
-        Some(
-            pos.transpose()
-                .and_then(|pos| {
-                    check_access_mode(&entry, write)?;
-                    device_io::vectored(d, write, iov, iovcnt, pos, flags)
-                })
-                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-        )
+        let mem = caller_memory();
+        Some(crate::trace::vectored(
+            fd,
+            write,
+            iov,
+            iovcnt,
+            pos,
+            flags,
+            &mem,
+            || {
+                pos.map(|p| u64::try_from(p).map_err(|_| libc::EINVAL))
+                    .transpose()
+                    .and_then(|pos| {
+                        check_access_mode(&entry, write)?;
+                        device_io::vectored(d, write, iov, iovcnt, pos, flags.unwrap_or(0))
+                    })
+                    .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
+            },
+        ))
     })
 }
 
@@ -429,49 +488,59 @@ pub fn mmap(
         return None;
     }
     answer(fd, |entry| {
-        Some(match entry.object {
-            Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
-                // iommufd_fops_mmap.
-                if !shared {
-                    return Err(libc::EINVAL);
+        let device = matches!(entry.object, Object::Device(_));
+        Some(crate::trace::mmap(
+            addr,
+            len,
+            prot,
+            flags,
+            fd,
+            off,
+            device,
+            || match entry.object {
+                Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
+                    // iommufd_fops_mmap.
+                    if !shared {
+                        return Err(libc::EINVAL);
+                    }
+                    if prot & libc::PROT_EXEC != 0 {
+                        return Err(libc::EPERM);
+                    }
+                    if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
+                        return Err(libc::EINVAL);
+                    }
+                    let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
+                    Ok(crate::regions::insert(m) as usize)
+                }),
+                Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
+                    mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
                 }
-                if prot & libc::PROT_EXEC != 0 {
-                    return Err(libc::EPERM);
+                // `vfio_device_fops_mmap`: a BAR served as MMIO.
+                Object::Device(d) => d.serve().and_then(|f| {
+                    let shared = mmap_checks(len, prot, flags, fd, off)?;
+                    let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
+                    bar_map(&d, m, addr, len, flags)
+                }),
+                // A context or file shared since a fork: its memory is its owner's (see `share`).
+                Object::Remote(r) => {
+                    mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
+                        Kind::DmaBuf => Err(libc::EINVAL),
+                        Kind::Context | Kind::File => Err(libc::ENODEV),
+                    })
                 }
-                if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
-                    return Err(libc::EINVAL);
-                }
-                let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
-                Ok(crate::regions::insert(m) as usize)
-            }),
-            Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
-                mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
-            }
-            // `vfio_device_fops_mmap`: a BAR served as MMIO.
-            Object::Device(d) => d.serve().and_then(|f| {
-                let shared = mmap_checks(len, prot, flags, fd, off)?;
-                let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
-                bar_map(&d, m, addr, len, flags)
-            }),
-            // A context or file shared since a fork: its memory is its owner's (see `share`).
-            Object::Remote(r) => {
-                mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
-                    Kind::DmaBuf => Err(libc::EINVAL),
-                    Kind::Context | Kind::File => Err(libc::ENODEV),
-                })
-            }
-            Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
-                // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
-                if prot & libc::PROT_EXEC != 0 {
-                    return Err(libc::EPERM);
-                }
-                match f.file() {
-                    // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
-                    uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
-                    _ => Err(libc::ENODEV),
-                }
-            }),
-        })
+                Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
+                    // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
+                    if prot & libc::PROT_EXEC != 0 {
+                        return Err(libc::EPERM);
+                    }
+                    match f.file() {
+                        // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
+                        uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
+                        _ => Err(libc::ENODEV),
+                    }
+                }),
+            },
+        ))
     })
 }
 

@@ -137,12 +137,7 @@ impl RegionIo {
             (false, false) => "read",
         };
         let name = region(self.pos);
-        let mut line = format!(
-            "{}{call}({}, {name}, {}",
-            prefix(done),
-            self.fd,
-            self.count
-        );
+        let mut line = format!("{}{call}({}, {name}, {}", prefix(done), self.fd, self.count);
         if let Some(v) = self.written {
             let _ = write!(line, ", [{v:#x}]");
         }

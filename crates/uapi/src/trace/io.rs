@@ -100,7 +100,9 @@ fn records(payload: Payload, write: bool, data: &[u8]) -> String {
 /// (`data={…}`; the rest in hex for a type without one), and how many bytes it took.
 fn vevent(veventq_type: u32, data: &[u8]) -> (String, usize) {
     const HEADER: &str = "iommufd_vevent_header";
-    let size = catalog::layout(HEADER).map_or(8, |l| l.size).min(data.len());
+    let size = catalog::layout(HEADER)
+        .map_or(8, |l| l.size)
+        .min(data.len());
     let header = &data[..size];
     let mut shown = record(HEADER, header);
     let flags = header

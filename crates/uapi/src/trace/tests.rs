@@ -201,7 +201,8 @@ fn a_fault_queue_read_shows_each_record_with_flags_by_name() {
         read.line(&ok),
         format!(
             "[pid 7] read(7, [{{{one}}}, {{{}}}], 64) = 64 <0.000011>\n",
-            one.replace("grpid=1", "grpid=2").replace("cookie=1", "cookie=2")
+            one.replace("grpid=1", "grpid=2")
+                .replace("cookie=1", "cookie=2")
         )
     );
     let empty = Done {
@@ -262,13 +263,20 @@ fn a_veventq_read_shows_headers_and_the_type_s_data() {
         ..io
     };
     // Fewer bytes than the type's struct: in hex.
-    assert!(smmu.line(&ok).contains("data=0x34120000}"), "{}", smmu.line(&ok));
+    assert!(
+        smmu.line(&ok).contains("data=0x34120000}"),
+        "{}",
+        smmu.line(&ok)
+    );
     let text = FileIo {
         payload: Payload::Text,
         data: Some(b"3\n"),
         ..io
     };
-    assert!(text.line(&ok).starts_with("[pid 7] read(8, \"3\\n\", 64) = 20"));
+    assert!(
+        text.line(&ok)
+            .starts_with("[pid 7] read(8, \"3\\n\", 64) = 20")
+    );
 }
 
 #[test]
@@ -299,7 +307,11 @@ fn vectored_io_and_mmap_show_the_region() {
         flags: None,
         ..v
     };
-    assert!(plain.line(&ok).starts_with("[pid 7] preadv(5, 0x3000, 2, -1) = 12"));
+    assert!(
+        plain
+            .line(&ok)
+            .starts_with("[pid 7] preadv(5, 0x3000, 2, -1) = 12")
+    );
     let m = Mmap {
         addr: 0,
         len: 4096,
