@@ -135,13 +135,13 @@ pub fn layout(c_name: &str) -> Option<&'static StructLayout> {
 
 /// The prefix of the constants that name the bits of field `field` (its C path) of ioctl
 /// `ioctl`'s struct (or of a queue's record, `ioctl` then the record's struct name), where
-/// the uAPI names them.
+/// the uAPI names them; `A(B|C)` for the names that start with `AB` or `AC`.
 fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
     Some(match (ioctl, field) {
         ("IOMMU_IOAS_MAP" | "IOMMU_IOAS_MAP_FILE" | "IOMMU_IOAS_COPY", "flags") => {
             "IOMMU_IOAS_MAP_"
         }
-        ("IOMMU_HWPT_ALLOC", "flags") => "IOMMU_HWPT_ALLOC_",
+        ("IOMMU_HWPT_ALLOC", "flags") => "IOMMU_HWPT_(ALLOC_|FAULT_ID_VALID)",
         ("IOMMU_HWPT_SET_DIRTY_TRACKING", "flags") => "IOMMU_HWPT_DIRTY_TRACKING_",
         ("IOMMU_HWPT_GET_DIRTY_BITMAP", "flags") => "IOMMU_HWPT_GET_DIRTY_BITMAP_",
         ("IOMMU_GET_HW_INFO", "out_capabilities") => "IOMMU_HW_CAP_",
@@ -167,6 +167,15 @@ fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
 /// the uAPI names that field's bits; `None` otherwise.
 pub fn flag_names(ioctl: &str, field: &str, value: u64) -> Option<String> {
     let prefix = bit_prefix(ioctl, field)?;
+    // `A(B|C)`: the names starting with `AB` or `AC`.
+    let prefixes: Vec<String> = match prefix.split_once('(') {
+        Some((head, alts)) => alts
+            .trim_end_matches(')')
+            .split('|')
+            .map(|a| format!("{head}{a}"))
+            .collect(),
+        None => vec![prefix.to_string()],
+    };
     if value == 0 {
         return Some("0".into());
     }
@@ -174,7 +183,9 @@ pub fn flag_names(ioctl: &str, field: &str, value: u64) -> Option<String> {
         .iter()
         .chain(crate::vfio::CONST_TABLES)
         .flat_map(|t| t.iter())
-        .filter(|c| c.c_name.starts_with(prefix) && c.value.is_power_of_two());
+        .filter(|c| {
+            prefixes.iter().any(|p| c.c_name.starts_with(p.as_str())) && c.value.is_power_of_two()
+        });
     let mut names: Vec<(u64, &str)> = Vec::new();
     for c in bits {
         if value & c.value != 0 && !names.iter().any(|(v, _)| *v == c.value) {

@@ -68,7 +68,7 @@ fn observed(e: &Event<'_>) {
         } => line(
             "IOMMU fault",
             &format!(
-                "{{iommu={iommu}, dev_id={dev_id}, {} iova={iova:#x}, pasid={}, \
+                "{{iommu={iommu}, dev_id={dev_id}, access={}, iova={iova:#x}, pasid={}, \
                  reason={reason:?}}}",
                 access(*write),
                 pasid(*p)
@@ -97,7 +97,7 @@ fn dma(device: &str, e: &DmaError) {
     line(
         "DMA fault",
         &format!(
-            "{{device={device}, dev_id={}, {} iova={:#x}, pasid={}, answer={answer}}}",
+            "{{device={device}, dev_id={}, access={}, iova={:#x}, pasid={}, answer={answer}}}",
             f.dev_id,
             format!("{:?}", f.access).to_lowercase(),
             f.iova,

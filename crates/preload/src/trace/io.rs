@@ -132,6 +132,52 @@ pub fn mmap(
     r
 }
 
+/// Traces `result`, an `mremap` of a BAR mapping started at `start` (the BAR's bookkeeping
+/// runs around the real call), if tracing is on.
+#[allow(clippy::too_many_arguments)]
+pub fn mremap(
+    old: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: c_int,
+    new_addr: *mut libc::c_void,
+    start: Instant,
+    result: Result<usize, Errno>,
+) -> Result<usize, Errno> {
+    let Some(out) = sink() else {
+        return result;
+    };
+    let mut args = format!("{old:#x}, {old_len}, {new_len}, {}", mremap_flags(flags));
+    if flags & libc::MREMAP_FIXED != 0 {
+        args += &format!(", {:#x}", new_addr as usize);
+    }
+    let done = done(result.map(|a| a as i64), start);
+    emit(out, trace::other("mremap", &args, true, &done).as_bytes());
+    result
+}
+
+/// `MREMAP_*` by name.
+fn mremap_flags(flags: c_int) -> String {
+    if flags == 0 {
+        return "0".into();
+    }
+    let names = [
+        (libc::MREMAP_MAYMOVE, "MREMAP_MAYMOVE"),
+        (libc::MREMAP_FIXED, "MREMAP_FIXED"),
+        (4, "MREMAP_DONTUNMAP"),
+    ];
+    let mut out: Vec<String> = names
+        .iter()
+        .filter(|(b, _)| flags & b != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let rest = names.iter().fold(flags, |f, (b, _)| f & !b);
+    if rest != 0 {
+        out.push(format!("{rest:#x}"));
+    }
+    out.join("|")
+}
+
 /// Runs `call`, a `munmap` of `len` bytes at `addr` that covers one of uiommu's mappings,
 /// and traces it if tracing is on (`call` returns 0 or -1 with errno set, as libc's does).
 pub fn munmap(addr: usize, len: usize, call: impl FnOnce() -> c_int) -> c_int {

@@ -25,7 +25,7 @@ mod events;
 mod io;
 
 pub use events::dma_log;
-pub use io::{file_io, mmap, munmap, vectored};
+pub use io::{file_io, mmap, mremap, munmap, vectored};
 
 use crate::sys;
 use libc::c_int;
@@ -42,17 +42,22 @@ pub const TRACE_ENV: &str = "UIOMMU_TRACE";
 pub(crate) fn sink() -> Option<c_int> {
     static SINK: OnceLock<Option<c_int>> = OnceLock::new();
     *SINK.get_or_init(|| {
-        let path = std::env::var_os(TRACE_ENV)?;
-        if path == "-" {
-            return Some(2);
-        }
-        let path = std::ffi::CString::new(path.into_encoded_bytes()).ok()?;
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
-        let fd = sys::open_raw(&path, flags, 0o644).ok()?;
-        let fd = sys::lift(fd);
+        let fd = open_sink()?;
         events::install(fd);
         Some(fd)
     })
+}
+
+/// The file [`TRACE_ENV`] names, opened for appending (stderr for `-`).
+fn open_sink() -> Option<c_int> {
+    let path = std::env::var_os(TRACE_ENV)?;
+    if path == "-" {
+        return Some(2);
+    }
+    let path = std::ffi::CString::new(path.into_encoded_bytes()).ok()?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    let fd = sys::open_raw(&path, flags, 0o644).ok()?;
+    Some(sys::lift(fd))
 }
 
 /// Whether calls are traced.
