@@ -7,7 +7,7 @@ use super::arch;
 use super::fds::Node;
 use super::ptrace::read_mem;
 use uiommu_uapi::catalog::FileKind;
-use uiommu_uapi::trace::{self, Done, MAX_SHOWN, Payload};
+use uiommu_uapi::trace::{self, Done, Iovec, MAX_SHOWN, Payload};
 
 /// Most bytes of a buffer read for a line (as the preload's trace reads).
 const MAX_BYTES: usize = 16 * 40;
@@ -33,7 +33,7 @@ pub enum IoCall {
     Vectored {
         fd: i32,
         write: bool,
-        iov: Option<Vec<(u64, u64)>>,
+        iov: Option<Vec<Iovec>>,
         iov_addr: u64,
         iovcnt: i32,
         pos: Option<u64>,
@@ -61,11 +61,10 @@ pub fn entry(pid: i32, nr: u64, args: [u64; 6], node: Node) -> Option<IoCall> {
             let v2 = matches!(nr, arch::PREADV2 | arch::PWRITEV2);
             let iovcnt = args[2] as i32;
             let n = usize::try_from(iovcnt).unwrap_or(0).min(MAX_SHOWN + 1);
-            let iov = read_vec(pid, args[1], n * 16).map(|raw| {
-                raw.chunks_exact(16)
-                    .map(|c| (word(&c[..8]), word(&c[8..])))
-                    .collect()
-            });
+            let mut iov = read_vec(pid, args[1], n * 16).map(|raw| Iovec::parse(&raw));
+            if let (Some(v), true) = (iov.as_mut(), write) {
+                Iovec::fill(v, usize::MAX, |a, b| read_mem(pid, a, b));
+            }
             IoCall::Vectored {
                 fd,
                 write,
@@ -129,21 +128,28 @@ pub fn exit(pid: i32, call: IoCall, done: &Done) -> String {
         IoCall::Vectored {
             fd,
             write,
-            iov,
+            mut iov,
             iov_addr,
             iovcnt,
             pos,
             flags,
-        } => trace::Vectored {
-            fd,
-            write,
-            iov: iov.as_deref(),
-            iov_addr,
-            iovcnt,
-            pos,
-            flags,
+        } => {
+            if let (Some(v), Ok(n), false) = (iov.as_mut(), done.result, write) {
+                Iovec::fill(v, usize::try_from(n).unwrap_or(0), |a, b| {
+                    read_mem(pid, a, b)
+                });
+            }
+            trace::Vectored {
+                fd,
+                write,
+                iov: iov.as_deref(),
+                iov_addr,
+                iovcnt,
+                pos,
+                flags,
+            }
+            .line(done)
         }
-        .line(done),
         IoCall::Mmap(m) => m.line(done),
     }
 }
@@ -188,10 +194,6 @@ fn file(pid: i32, fd: i32, write: bool, node: Node, args: [u64; 6]) -> IoCall {
 fn read_vec(pid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
     let mut b = vec![0u8; len];
     read_mem(pid, addr, &mut b).then_some(b)
-}
-
-fn word(b: &[u8]) -> u64 {
-    u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))
 }
 
 /// The file position of `fd` in `pid` (`/proc/PID/fdinfo/FD`'s `pos:`).

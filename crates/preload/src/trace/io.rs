@@ -8,7 +8,7 @@ use crate::sys::Errno;
 use libc::c_int;
 use std::time::Instant;
 use uiommu_uapi::UserMemory;
-use uiommu_uapi::trace::{self, MAX_SHOWN, Payload};
+use uiommu_uapi::trace::{self, Iovec, MAX_SHOWN, Payload};
 
 /// Most bytes of a buffer read for a line: 16 records of a fault queue, or of a vEVENTQ's
 /// largest event with its header.
@@ -74,17 +74,17 @@ pub fn vectored(
     // `struct iovec`: base and length, 8 bytes each.
     let n = usize::try_from(iovcnt).unwrap_or(0).min(MAX_SHOWN + 1);
     let mut raw = vec![0u8; n * 16];
-    let iovs: Option<Vec<(u64, u64)>> = mem.read(iov, &mut raw).is_ok().then(|| {
-        raw.chunks_exact(16)
-            .map(|c| {
-                let word = |i: usize| u64::from_ne_bytes(c[i..i + 8].try_into().unwrap_or([0; 8]));
-                (word(0), word(8))
-            })
-            .collect()
-    });
+    let read = |addr: u64, b: &mut [u8]| mem.read(addr, b).is_ok();
+    let mut iovs = read(iov, &mut raw).then(|| Iovec::parse(&raw));
+    if let (Some(v), true) = (iovs.as_mut(), write) {
+        Iovec::fill(v, usize::MAX, read);
+    }
     let start = Instant::now();
     let r = call();
     let done = done(r.map(|n| n as i64), start);
+    if let (Some(v), Ok(n), false) = (iovs.as_mut(), r, write) {
+        Iovec::fill(v, usize::try_from(n).unwrap_or(0), read);
+    }
     let line = trace::Vectored {
         fd,
         write,

@@ -168,14 +168,55 @@ pub fn region(pos: u64) -> String {
     format!("{name}+{offset:#x}")
 }
 
+/// One `struct iovec` of a vectored call, with the value of a register-sized one (8 bytes at
+/// most) once known: as written, or as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iovec {
+    pub base: u64,
+    pub len: u64,
+    pub value: Option<u64>,
+}
+
+impl Iovec {
+    /// The iovecs in `raw`, an array of `struct iovec` (base and length, 8 bytes each).
+    pub fn parse(raw: &[u8]) -> Vec<Iovec> {
+        let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
+        raw.chunks_exact(16)
+            .map(|c| Iovec {
+                base: word(&c[..8]),
+                len: word(&c[8..]),
+                value: None,
+            })
+            .collect()
+    }
+
+    /// The value of each register-sized iovec wholly within the first `bytes` bytes the call
+    /// moved, read by `read` (address, buffer; `false` if it could not be read).
+    pub fn fill(iov: &mut [Iovec], bytes: usize, read: impl Fn(u64, &mut [u8]) -> bool) {
+        let mut left = bytes as u64;
+        for v in iov {
+            if v.len > left {
+                break;
+            }
+            left -= v.len;
+            let n = v.len as usize;
+            let mut b = [0u8; 8];
+            if n <= 8 && read(v.base, &mut b[..n]) {
+                v.value = super::RegionIo::value(&b, n);
+            }
+        }
+    }
+}
+
 /// A `preadv`/`pwritev` (with `flags`, `preadv2`/`pwritev2`) of a device file: each iovec
-/// and the region at `pos` (`None`: the file position, `-1`).
+/// (a register-sized one's value in place of its address once known, as strace shows a
+/// buffer's contents) and the region at `pos` (`None`: the file position, `-1`).
 #[derive(Debug, Clone, Copy)]
 pub struct Vectored<'a> {
     pub fd: i32,
     pub write: bool,
-    /// The iovecs as (base, length), if they could be read.
-    pub iov: Option<&'a [(u64, u64)]>,
+    /// The iovecs, if they could be read.
+    pub iov: Option<&'a [Iovec]>,
     pub iov_addr: u64,
     pub iovcnt: i32,
     pub pos: Option<u64>,
@@ -197,7 +238,10 @@ impl Vectored<'_> {
                 let mut each: Vec<String> = v
                     .iter()
                     .take(MAX_SHOWN)
-                    .map(|(b, l)| format!("{{iov_base={b:#x}, iov_len={l}}}"))
+                    .map(|v| match v.value {
+                        Some(x) => format!("{{iov_base=[{x:#x}], iov_len={}}}", v.len),
+                        None => format!("{{iov_base={:#x}, iov_len={}}}", v.base, v.len),
+                    })
                     .collect();
                 if v.len() > MAX_SHOWN {
                     each.push("...".into());

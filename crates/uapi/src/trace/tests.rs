@@ -281,7 +281,21 @@ fn a_veventq_read_shows_headers_and_the_type_s_data() {
 
 #[test]
 fn vectored_io_and_mmap_show_the_region() {
-    let iov = [(0x1000, 4), (0x2000, 8)];
+    let mut iov = Iovec::parse(
+        &[
+            0x1000u64.to_ne_bytes(),
+            4u64.to_ne_bytes(),
+            0x2000u64.to_ne_bytes(),
+            16u64.to_ne_bytes(),
+        ]
+        .concat(),
+    );
+    // The first moved whole; the second is wider than a register.
+    Iovec::fill(&mut iov, 20, |addr, b| {
+        b.fill(addr as u8 + 1);
+        true
+    });
+    assert_eq!(iov[0].value, Some(0x0101_0101));
     let v = Vectored {
         fd: 5,
         write: true,
@@ -297,8 +311,8 @@ fn vectored_io_and_mmap_show_the_region() {
     };
     assert_eq!(
         v.line(&ok),
-        "[pid 7] pwritev2(5, [{iov_base=0x1000, iov_len=4}, {iov_base=0x2000, iov_len=8}], 2, \
-         BAR0+0x98, RWF_SYNC) = 12 <0.000011>\n"
+        "[pid 7] pwritev2(5, [{iov_base=[0x1010101], iov_len=4}, {iov_base=0x2000, \
+         iov_len=16}], 2, BAR0+0x98, RWF_SYNC) = 12 <0.000011>\n"
     );
     let plain = Vectored {
         write: false,
@@ -341,6 +355,10 @@ fn vectored_io_and_mmap_show_the_region() {
         cookie
             .line(&at)
             .contains("mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE, 5, 0x10000)")
+    );
+    assert_eq!(
+        catalog::flag_names("IOMMU_HWPT_ALLOC", "flags", 5).as_deref(),
+        Some("IOMMU_HWPT_ALLOC_NEST_PARENT|IOMMU_HWPT_FAULT_ID_VALID")
     );
     assert_eq!(
         event(Some(7), "IOMMU fault", "{dev_id=1}"),
