@@ -12,8 +12,8 @@
 //! Opening one of uiommu's nodes is a line (`openat(AT_FDCWD, "/dev/iommu", O_RDWR) = 3`),
 //! and so is a device file's `pread`/`pwrite`/`read`/`write`: the region by name, the offset
 //! in it, and the value of a register-sized access (`pwrite64(5, BAR0+0x98, 8, [0x3]) = 8`).
-//! The other calls on uiommu's files ([`io`]: a queue's records read and written, vectored
-//! region I/O, `mmap`) and what the models raise ([`events`]: `--- IOMMU fault {…} ---`) are
+//! The other calls on uiommu's files (`io`: a queue's records read and written, vectored
+//! region I/O, `mmap`) and what the models raise (`events`: `--- IOMMU fault {…} ---`) are
 //! lines too.
 //!
 //! The lines are [`uiommu_uapi::trace`]'s, which `uiommu trace` prints too for a program on
