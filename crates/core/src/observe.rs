@@ -1,5 +1,5 @@
 //! What the models raise, for an observer (a trace): each page request queued to a fault
-//! queue, each fault an IOMMU model records, each event reported to a vEVENTQ. The models'
+//! queue, each DMA fault an IOMMU model raises, each event reported to a vEVENTQ. The models'
 //! own records (fault logs, event queues) are kept as before; an observer only sees them.
 //!
 //! One observer per process, set once. Without one a report is one atomic load and builds
@@ -16,8 +16,9 @@ pub enum Event<'a> {
     /// A page request queued to a fault queue (`iommufd_fault_iopf_handler`), as the reader
     /// will get it (but for its cookie, given when it is read).
     PageRequest(IommuHwptPgfault),
-    /// A fault the model recorded (VT-d's fault record, an SMMUv3 event, AMD-Vi's
-    /// `IO_PAGE_FAULT`, the mock's log).
+    /// A DMA fault the model raised: recorded where it keeps a record (VT-d's fault record, an
+    /// SMMUv3 event, AMD-Vi's `IO_PAGE_FAULT`), the refusal alone for a domain without a
+    /// hardware model (the mock's).
     Fault {
         /// The model's name (`IommuDriver::name`).
         iommu: &'static str,

@@ -184,7 +184,7 @@ fn device_io_mmap_and_refused_dma_are_lines() {
         dma.starts_with("--- DMA fault {device=0000:")
             && dma.ends_with(
                 ", dev_id=1, access=write, iova=0x1000200, pasid=NO_PASID, \
-                 answer=fault recorded} ---"
+                 answer=fault} ---"
             ),
         "{dma}"
     );
@@ -231,4 +231,27 @@ fn region_io_names_the_region_and_the_value() {
         has("pread64(") && has("= -1 EINVAL (Invalid argument)"),
         "{text}"
     );
+}
+
+#[test]
+fn the_mock_s_refusals_are_lines_too() {
+    let env = [("UIOMMU_DEVICES", "edu"), ("UIOMMU_DRIVER", "mock")];
+    let Some(text) = trace_of("vfio_edu", &env) else {
+        return; // no C compiler
+    };
+    let got = masked(&text);
+    // The mock keeps no fault record: the refusal is its event, then the device's DMA.
+    for iova in ["0x1000200", "0x1100000"] {
+        let fault = format!(
+            "--- IOMMU fault {{iommu=mock, dev_id=1, access=write, iova={iova}, \
+             pasid=NO_PASID, reason=NotPresent {{ stage: First, level: 0 }}}} ---"
+        );
+        let at: Vec<usize> = (0..got.len()).filter(|&i| got[i] == fault).collect();
+        assert_eq!(at.len(), 2, "{fault} in\n{text}");
+        for i in at {
+            let dma = &got[i + 1];
+            assert!(dma.starts_with("--- DMA fault {device=0000:"), "{dma}");
+            assert!(dma.ends_with(&format!("iova={iova}, pasid=NO_PASID, answer=fault}} ---")));
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The lines of what the models raise, in the shape strace gives a signal
-//! (`--- IOMMU fault {…} ---`): each page request queued to a fault queue, each fault an
-//! IOMMU model records, each event reported to a vEVENTQ ([`observe`], installed when
+//! (`--- IOMMU fault {…} ---`): each page request queued to a fault queue, each DMA fault an
+//! IOMMU model raises, each event reported to a vEVENTQ ([`observe`], installed when
 //! tracing starts), and each DMA of an emulated device the IOMMU refused ([`dma_log`]).
 //!
 //! # In a signal handler
@@ -90,8 +90,8 @@ fn observed(e: &Event<'_>) {
 /// The line of a DMA of the device at `device` (its PCI address) that the IOMMU refused.
 fn dma(device: &str, e: &DmaError) {
     let (f, answer): (&DmaFault, _) = match e {
-        DmaError::Fault(f) => (f, "fault recorded"),
-        DmaError::PageRequest(f) => (f, "page request queued"),
+        DmaError::Fault(f) => (f, "fault"),
+        DmaError::PageRequest(f) => (f, "page request"),
         DmaError::Access(_) => return,
     };
     line(
