@@ -255,3 +255,21 @@ fn the_mock_s_refusals_are_lines_too() {
         }
     }
 }
+
+#[test]
+fn a_fail_nth_file_s_text_is_shown_as_a_string() {
+    let Some(text) = trace_of("trace_queues", &[("UIOMMU_FAULT_INJECTION", "1")]) else {
+        return; // no C compiler
+    };
+    let got = masked(&text);
+    let tail: Vec<&str> = got.iter().rev().take(3).rev().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            "write(6, \"3\", 1) = 1",
+            "read(6, \"3\\n\", 16) = 2",
+            "write(6, \"0\", 1) = 1"
+        ],
+        "{text}"
+    );
+}

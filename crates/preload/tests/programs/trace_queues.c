@@ -1,7 +1,8 @@
 /* The queues' files and iommufd's mmap, for the trace: a page request raised on a mock device
  * (IOMMU_TEST_OP_TRIGGER_IOPF) read from its fault queue and answered, a selftest vIOMMU's page
  * mapped and unmapped, and a vIOMMU event (IOMMU_TEST_OP_TRIGGER_VEVENT) of the device attached
- * to a nested HWPT on the vIOMMU read from its vEVENTQ. Prints "ok" or what went wrong.
+ * to a nested HWPT on the vIOMMU read from its vEVENTQ; with UIOMMU_FAULT_INJECTION set, the
+ * thread's fail-nth file written and read. Prints "ok" or what went wrong.
  *
  * The uAPI definitions are Linux 7.3's (include/uapi/linux/iommufd.h and the selftest's
  * iommufd_test.h), restated so that the program builds with any libc's headers. */
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define T ';'
@@ -146,6 +149,18 @@ int main(void)
 	CHECK(!ioctl(fd, IOMMU_TEST_CMD, &vevent), "TRIGGER_VEVENT");
 	uint32_t buf[16];
 	CHECK(read(veventq.out_veventq_fd, buf, sizeof(buf)) == 12, "read vevent");
+
+	/* With fault injection, this thread's fail-nth file: armed, read back, disarmed. */
+	if (getenv("UIOMMU_FAULT_INJECTION")) {
+		char path[64], text[16] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth", (long)syscall(SYS_gettid));
+		int nth = open(path, O_RDWR);
+		CHECK(nth >= 0, "open fail-nth");
+		CHECK(write(nth, "3", 1) == 1, "arm fail-nth");
+		CHECK(read(nth, text, sizeof(text)) > 0 && text[0] == '3', "read fail-nth");
+		CHECK(write(nth, "0", 1) == 1, "disarm fail-nth");
+		close(nth);
+	}
 	puts("ok");
 	return 0;
 }
