@@ -365,4 +365,14 @@ mod tests {
         );
         assert!(handed_out(FileKind::Iommufd, IOMMU_IOAS_ALLOC, Ok(0), Some(&[0; 12])).is_empty());
     }
+
+    #[test]
+    fn a_veventq_s_records_are_of_the_type_its_alloc_asked_for() {
+        let l = catalog::layout("iommu_veventq_alloc").unwrap();
+        let mut s = vec![0u8; l.size];
+        let f = l.fields.iter().find(|f| f.c_path == "type").unwrap();
+        s[f.offset..f.offset + 4].copy_from_slice(&0xbeef_beefu32.to_ne_bytes());
+        assert_eq!(veventq_type(Some(&s)), 0xbeef_beef);
+        assert_eq!(veventq_type(None), u32::MAX);
+    }
 }
