@@ -291,51 +291,62 @@ pub fn mmap(
             fd,
             off,
             device,
-            || match entry.object {
-                Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
-                    // iommufd_fops_mmap.
-                    if !shared {
-                        return Err(libc::EINVAL);
-                    }
-                    if prot & libc::PROT_EXEC != 0 {
-                        return Err(libc::EPERM);
-                    }
-                    if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
-                        return Err(libc::EINVAL);
-                    }
-                    let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
-                    Ok(crate::regions::insert(m) as usize)
-                }),
-                Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
-                    mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
-                }
-                // `vfio_device_fops_mmap`: a BAR served as MMIO.
-                Object::Device(d) => d.serve().and_then(|f| {
-                    let shared = mmap_checks(len, prot, flags, fd, off)?;
-                    let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
-                    bar_map(&d, m, addr, len, flags)
-                }),
-                // A context or file shared since a fork: its memory is its owner's (see `share`).
-                Object::Remote(r) => {
-                    mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
-                        Kind::DmaBuf => Err(libc::EINVAL),
-                        Kind::Context | Kind::File => Err(libc::ENODEV),
-                    })
-                }
-                Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
-                    // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
-                    if prot & libc::PROT_EXEC != 0 {
-                        return Err(libc::EPERM);
-                    }
-                    match f.file() {
-                        // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
-                        uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
-                        _ => Err(libc::ENODEV),
-                    }
-                }),
-            },
+            || map(entry, addr, len, prot, flags, fd, off),
         ))
     })
+}
+
+/// [`mmap`]'s answer for `entry`.
+fn map(
+    entry: Entry,
+    addr: usize,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> Result<usize, Errno> {
+    match entry.object {
+        Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
+            // iommufd_fops_mmap.
+            if !shared {
+                return Err(libc::EINVAL);
+            }
+            if prot & libc::PROT_EXEC != 0 {
+                return Err(libc::EPERM);
+            }
+            if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
+                return Err(libc::EINVAL);
+            }
+            let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
+            Ok(crate::regions::insert(m) as usize)
+        }),
+        Object::FailNth(_) | Object::Group(_) | Object::Container(_) => {
+            mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
+        }
+        // `vfio_device_fops_mmap`: a BAR served as MMIO.
+        Object::Device(d) => d.serve().and_then(|f| {
+            let shared = mmap_checks(len, prot, flags, fd, off)?;
+            let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
+            bar_map(&d, m, addr, len, flags)
+        }),
+        // A context or file shared since a fork: its memory is its owner's (see `share`).
+        Object::Remote(r) => mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
+            Kind::DmaBuf => Err(libc::EINVAL),
+            Kind::Context | Kind::File => Err(libc::ENODEV),
+        }),
+        Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
+            // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
+            if prot & libc::PROT_EXEC != 0 {
+                return Err(libc::EPERM);
+            }
+            match f.file() {
+                // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
+                uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
+                _ => Err(libc::ENODEV),
+            }
+        }),
+    }
 }
 
 /// Serves the mapping `m` of `d` as MMIO; only x86-64 accesses are decoded: elsewhere a BAR

@@ -9,6 +9,7 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object};
 use crate::{device_io, failnth, fork};
 use libc::c_int;
+use uiommu_uapi::UserMemory;
 use uiommu_uapi::trace::Payload;
 
 /// `read` or `write` of `count` bytes at the caller's `buf` (`vfs_read`/`vfs_write`): `EBADF`
@@ -18,68 +19,57 @@ use uiommu_uapi::trace::Payload;
 pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
     answer(fd, |entry| {
         let mem = caller_memory();
-        if let Object::Device(d) = &entry.object {
-            let pos = || device_io::position(d);
-            return Some(crate::trace::region(
-                fd,
-                write,
-                false,
-                pos,
-                buf,
-                count,
-                &mem,
-                || {
-                    check_access_mode(&entry, write)
-                        .and_then(|()| device_io::read_write(d, write, buf, count))
-                        .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-                },
-            ));
-        }
-        let payload = payload(&entry.object);
-        Some(crate::trace::file_io(
-            fd,
-            write,
-            payload,
-            buf,
-            count,
-            &mem,
-            || {
-                check_access_mode(&entry, write)?;
-                let f = match &entry.object {
-                    Object::File(f) => f,
-                    Object::FailNth(tid) => {
-                        // Through the fd's own position, as `vfs_read` passes `f_pos`.
-                        let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
-                        let n = fail_nth_io(**tid, write, buf, count, pos)?;
-                        if !write {
-                            sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
-                        }
-                        return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                    }
-                    // Neither has a read or write method.
-                    Object::Context(_) | Object::Group(_) | Object::Container(_) => {
-                        return Err(libc::EINVAL);
-                    }
-                    Object::Device(_) => unreachable!("answered above"),
-                    Object::Remote(r) => {
-                        if r.kind() == Kind::Context {
-                            return Err(libc::EINVAL);
-                        }
-                        let n = r.read_write(write, buf, count)?;
-                        return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                    }
-                };
-                let _gate = fork::command_guard();
-                let r = if write {
-                    f.file().write(&mem, buf, count)
-                } else {
-                    f.file().read(&mem, buf, count)
-                };
-                r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-                    .map_err(|e| e.0)
-            },
-        ))
+        let call = || {
+            check_access_mode(&entry, write)?;
+            let n = object_read_write(fd, &entry.object, write, buf, count, &mem)?;
+            Ok(isize::try_from(n).unwrap_or(isize::MAX))
+        };
+        Some(match &entry.object {
+            Object::Device(d) => {
+                let pos = || device_io::position(d);
+                crate::trace::region(fd, write, false, pos, buf, count, &mem, call)
+            }
+            o => crate::trace::file_io(fd, write, payload(o), buf, count, &mem, call),
+        })
     })
+}
+
+/// [`read_write`]'s transfer on `object`, once the access mode allowed it.
+fn object_read_write(
+    fd: c_int,
+    object: &Object,
+    write: bool,
+    buf: u64,
+    count: usize,
+    mem: &dyn UserMemory,
+) -> Result<usize, Errno> {
+    let f = match object {
+        Object::File(f) => f,
+        Object::FailNth(tid) => {
+            // Through the fd's own position, as `vfs_read` passes `f_pos`.
+            let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
+            let n = fail_nth_io(**tid, write, buf, count, pos)?;
+            if !write {
+                sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
+            }
+            return Ok(n);
+        }
+        // Neither has a read or write method.
+        Object::Context(_) | Object::Group(_) | Object::Container(_) => return Err(libc::EINVAL),
+        Object::Device(d) => return device_io::read_write(d, write, buf, count),
+        Object::Remote(r) if r.kind() == Kind::Context => return Err(libc::EINVAL),
+        Object::Remote(r) => {
+            let n = r.read_write(write, buf, count)?;
+            return Ok(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+    };
+    let _gate = fork::command_guard();
+    let r = if write {
+        f.file().write(mem, buf, count)
+    } else {
+        f.file().read(mem, buf, count)
+    };
+    r.map_err(|e| e.0)
 }
 
 /// What a `read` or `write` of `object` moves, for its trace line.
