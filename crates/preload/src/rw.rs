@@ -111,7 +111,7 @@ pub fn pread_pwrite(
     pos: i64,
 ) -> Option<Result<isize, Errno>> {
     answer(fd, |entry| {
-        let r = match &entry.object {
+        let call = || match &entry.object {
             _ if pos < 0 => Err(libc::EINVAL),
             Object::File(_) => Err(libc::ESPIPE),
             Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
@@ -121,27 +121,17 @@ pub fn pread_pwrite(
             Object::FailNth(tid) => check_access_mode(&entry, write)
                 .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Device(d) => {
-                let mem = caller_memory();
-                crate::trace::region(
-                    fd,
-                    write,
-                    true,
-                    || pos as u64,
-                    buf,
-                    count,
-                    &mem,
-                    || {
-                        check_access_mode(&entry, write)
-                            .and_then(|()| {
-                                device_io::pread_pwrite(d, write, buf, count, pos as u64)
-                            })
-                            .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-                    },
-                )
-            }
+            Object::Device(d) => check_access_mode(&entry, write)
+                .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
+                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
         };
-        Some(r)
+        Some(match &entry.object {
+            Object::Device(_) if pos >= 0 => {
+                let mem = caller_memory();
+                crate::trace::region(fd, write, true, || pos as u64, buf, count, &mem, call)
+            }
+            _ => crate::trace::positioned(fd, write, buf, count, pos, call),
+        })
     })
 }
 

@@ -138,6 +138,7 @@ fn queue_records_iommufd_mmap_and_raised_events_are_lines() {
          __reserved=0, dev_id=3}) = 0"
             .into(),
         "read(5, [{flags=0, sequence=0, data={virt_id=153}}], 64) = 12".into(),
+        "pread64(3, 0x…, 4, 0x0) = -1 EINVAL (Invalid argument)".into(),
     ];
     let got = masked(&text);
     for (i, want) in expect.iter().enumerate() {

@@ -98,11 +98,11 @@ pub fn entry(ctx: &Ctx<'_>, nr: u64, args: [u64; 6]) -> Option<Pending> {
         }
         arch::READV | arch::WRITEV => {
             node(fd(0))?;
-            other(nr, format!("{}, {:#x}, {}", fd(0), args[1], args[2]), false)
+            other(nr, trace::plain_args(fd(0), args[1], args[2], None), false)
         }
         arch::PREAD64 | arch::PWRITE64 | arch::PREADV | arch::PWRITEV => {
             node(fd(0))?;
-            let a = format!("{}, {:#x}, {}, {:#x}", fd(0), args[1], args[2], args[3]);
+            let a = trace::plain_args(fd(0), args[1], args[2], Some(args[3]));
             other(nr, a, false)
         }
         arch::PREADV2 | arch::PWRITEV2 => {

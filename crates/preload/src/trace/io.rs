@@ -54,6 +54,29 @@ pub fn file_io(
     r
 }
 
+/// Runs `call`, a `pread64` (`pwrite64` if `write`) of `count` bytes at `buf` and `pos` on
+/// `fd`, a traced file that is not a device's, and traces it if tracing is on (undecoded, as
+/// `uiommu trace` shows it).
+pub fn positioned(
+    fd: c_int,
+    write: bool,
+    buf: u64,
+    count: usize,
+    pos: i64,
+    call: impl FnOnce() -> Result<isize, Errno>,
+) -> Result<isize, Errno> {
+    let Some(out) = sink() else {
+        return call();
+    };
+    let start = Instant::now();
+    let r = call();
+    let done = done(r.map(|n| n as i64), start);
+    let name = if write { "pwrite64" } else { "pread64" };
+    let args = trace::plain_args(fd, buf, count as u64, Some(pos as u64));
+    emit(out, trace::other(name, &args, false, &done).as_bytes());
+    r
+}
+
 /// Runs `call`, a `preadv`/`pwritev` (`flags`: the `v2` calls) of `iovcnt` iovecs at `iov`
 /// and `pos` (`None`: the file position) on the device file `fd`, and traces it if tracing
 /// is on.

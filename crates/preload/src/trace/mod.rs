@@ -25,7 +25,7 @@ mod events;
 mod io;
 
 pub use events::dma_log;
-pub use io::{file_io, mmap, mremap, munmap, vectored};
+pub use io::{file_io, mmap, mremap, munmap, positioned, vectored};
 
 use crate::sys;
 use libc::c_int;

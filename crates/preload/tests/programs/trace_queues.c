@@ -149,6 +149,8 @@ int main(void)
 	CHECK(!ioctl(fd, IOMMU_TEST_CMD, &vevent), "TRIGGER_VEVENT");
 	uint32_t buf[16];
 	CHECK(read(veventq.out_veventq_fd, buf, sizeof(buf)) == 12, "read vevent");
+	/* iommufd has no read method: EINVAL, its line undecoded. */
+	CHECK(pread(fd, buf, 4, 0) == -1 && errno == EINVAL, "pread iommufd");
 
 	/* With fault injection, this thread's fail-nth file: armed, read back, disarmed. */
 	if (getenv("UIOMMU_FAULT_INJECTION")) {

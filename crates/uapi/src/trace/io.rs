@@ -357,6 +357,16 @@ impl Mmap {
     }
 }
 
+/// The arguments of a read or write this module does not decode, as strace shows them:
+/// `FD, BUF, COUNT` and the position if the call takes one (`preadv`'s iovecs and their
+/// count in place of the buffer and its size).
+pub fn plain_args(fd: i32, buf: u64, count: u64, pos: Option<u64>) -> String {
+    match pos {
+        Some(p) => format!("{fd}, {buf:#x}, {count}, {p:#x}"),
+        None => format!("{fd}, {buf:#x}, {count}"),
+    }
+}
+
 /// An event a model raised, in the shape strace gives a signal: `--- WHAT {FIELDS} ---`
 /// (with `done`'s pid prefix; no result or time).
 pub fn event(pid: Option<u32>, what: &str, fields: &str) -> String {
