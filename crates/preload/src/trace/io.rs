@@ -170,35 +170,16 @@ pub fn mremap(
     let Some(out) = sink() else {
         return result;
     };
-    let mut args = format!("{old:#x}, {old_len}, {new_len}, {}", mremap_flags(flags));
-    if flags & libc::MREMAP_FIXED != 0 {
-        args += &format!(", {:#x}", new_addr as usize);
+    let line = trace::Mremap {
+        old: old as u64,
+        old_len: old_len as u64,
+        new_len: new_len as u64,
+        flags,
+        new_addr: new_addr as u64,
     }
-    let done = done(result.map(|a| a as i64), start);
-    emit(out, trace::other("mremap", &args, true, &done).as_bytes());
+    .line(&done(result.map(|a| a as i64), start));
+    emit(out, line.as_bytes());
     result
-}
-
-/// `MREMAP_*` by name.
-fn mremap_flags(flags: c_int) -> String {
-    if flags == 0 {
-        return "0".into();
-    }
-    let names = [
-        (libc::MREMAP_MAYMOVE, "MREMAP_MAYMOVE"),
-        (libc::MREMAP_FIXED, "MREMAP_FIXED"),
-        (4, "MREMAP_DONTUNMAP"),
-    ];
-    let mut out: Vec<String> = names
-        .iter()
-        .filter(|(b, _)| flags & b != 0)
-        .map(|(_, n)| n.to_string())
-        .collect();
-    let rest = names.iter().fold(flags, |f, (b, _)| f & !b);
-    if rest != 0 {
-        out.push(format!("{rest:#x}"));
-    }
-    out.join("|")
 }
 
 /// Runs `call`, a `munmap` of `len` bytes at `addr` that covers one of uiommu's mappings,

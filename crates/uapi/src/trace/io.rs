@@ -357,6 +357,40 @@ impl Mmap {
     }
 }
 
+/// `MREMAP_*` (`include/uapi/linux/mman.h`).
+const MREMAP: &[(u64, &str)] = &[
+    (0x1, "MREMAP_MAYMOVE"),
+    (0x2, "MREMAP_FIXED"),
+    (0x4, "MREMAP_DONTUNMAP"),
+];
+
+/// An `mremap` of a traced mapping (a BAR's): `new_addr` shown with `MREMAP_FIXED` only.
+#[derive(Debug, Clone, Copy)]
+pub struct Mremap {
+    pub old: u64,
+    pub old_len: u64,
+    pub new_len: u64,
+    pub flags: i32,
+    pub new_addr: u64,
+}
+
+impl Mremap {
+    /// The line, the address it returned in hex.
+    pub fn line(&self, done: &Done) -> String {
+        let mut args = format!(
+            "{:#x}, {}, {}, {}",
+            self.old,
+            self.old_len,
+            self.new_len,
+            bits(self.flags as u64, MREMAP, "0")
+        );
+        if self.flags & 0x2 != 0 {
+            let _ = write!(args, ", {:#x}", self.new_addr);
+        }
+        super::other("mremap", &args, true, done)
+    }
+}
+
 /// The arguments of a read or write this module does not decode, as strace shows them:
 /// `FD, BUF, COUNT` and the position if the call takes one (`preadv`'s iovecs and their
 /// count in place of the buffer and its size).

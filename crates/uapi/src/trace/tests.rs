@@ -356,6 +356,23 @@ fn vectored_io_and_mmap_show_the_region() {
             .line(&at)
             .contains("mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE, 5, 0x10000)")
     );
+    let moved = Mremap {
+        old: 0x7000_0000_0000,
+        old_len: 8192,
+        new_len: 8192,
+        flags: 0x3,
+        new_addr: 0x7100_0000_0000,
+    };
+    assert_eq!(
+        moved.line(&at),
+        "[pid 7] mremap(0x700000000000, 8192, 8192, MREMAP_MAYMOVE|MREMAP_FIXED, \
+         0x710000000000) = 0x7f0000000000 <0.000011>\n"
+    );
+    assert!(
+        Mremap { flags: 0, ..moved }
+            .line(&at)
+            .contains("mremap(0x700000000000, 8192, 8192, 0) = ")
+    );
     assert_eq!(
         catalog::flag_names("IOMMU_HWPT_ALLOC", "flags", 5).as_deref(),
         Some("IOMMU_HWPT_ALLOC_NEST_PARENT|IOMMU_HWPT_FAULT_ID_VALID")
