@@ -320,7 +320,9 @@ fn show(
 }
 
 mod io;
+mod mm;
 pub use io::*;
+pub use mm::*;
 
 #[cfg(test)]
 mod tests;
