@@ -348,7 +348,7 @@ trace_edu_check() { # LOG
 		'^ioctl([0-9]*, VFIO_IOMMU_MAP_DMA, {argsz=32, flags=VFIO_DMA_MAP_FLAG_READ|VFIO_DMA_MAP_FLAG_WRITE, .*}) = 0 <' \
 		"^ioctl(${fd:-?}, VFIO_DEVICE_GET_INFO, {argsz=24, .*}) = 0 => {flags=VFIO_DEVICE_FLAGS_PCI" \
 		"^pread64(${fd:-?}, CONFIG+0x0, 4) = 4 => \[0x11e81234\] <" \
-		"^mmap(.*, 0x100000, .*, ${fd:-?}, 0x0) = 0x[0-9a-f]* <"; do
+		"^mmap(.*, 1048576, PROT_READ.*, MAP_SHARED.*, ${fd:-?}, BAR0+0x0) = 0x[0-9a-f]* <"; do
 		grep -q -- "$want" "$got" || { log "uiommu trace of the edu scenarios lacks /$want/"; ok=1; }
 	done
 	grep -E 'VFIO_GROUP_GET_DEVICE_FD|VFIO_DEVICE_GET_INFO|CONFIG\+0x0|^mmap' "$got" |

@@ -61,8 +61,9 @@ enum Command {
         /// /sys/kernel/debug shows the failslab knobs.
         #[arg(long)]
         fault_injection: bool,
-        /// Print each call the program makes on uiommu's nodes and files (ioctls decoded,
-        /// results, errnos by name, times) to FILE, or to stderr without one.
+        /// Print each call the program makes on uiommu's nodes and files (ioctls and queue
+        /// records decoded, region I/O, mmaps, results, errnos by name, times) and the faults
+        /// and events the IOMMU raises to FILE, or to stderr without one.
         #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
         trace: Option<OsString>,
         /// What /dev/vfio/vfio is: iommufd's compatibility container (a kernel built with

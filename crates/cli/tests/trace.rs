@@ -125,6 +125,49 @@ fn raw_calls_are_decoded_in_the_process_its_child_and_its_thread() {
 }
 
 #[test]
+fn a_device_file_s_reads_and_mmap_print_as_exec_trace_prints_them() {
+    let Some(exe) = program(&[]) else {
+        eprintln!("skipped: no C compiler");
+        return;
+    };
+    // A file taken for a device file: the kernel answers from its bytes.
+    let dev = exe.with_extension("dev");
+    std::fs::write(&dev, b"abcdefghijklmnop").unwrap();
+    let file = exe.with_extension("io.trace");
+    let node = format!("{}=device", dev.display());
+    let o = uiommu()
+        .args(["trace", "--test-node", &node, "-o"])
+        .arg(&file)
+        .arg("--")
+        .arg(&exe)
+        .arg("io")
+        .arg(&dev)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines = masked(&text);
+    let mmap = lines.last().cloned().unwrap_or_default();
+    let want = [
+        format!(
+            "openat(AT_FDCWD, {:?}, O_RDONLY) = 3 <T>",
+            dev.display().to_string()
+        ),
+        // "efgh" at offset 4, then "abcd" at the position, which pread64 left at 0.
+        "pread64(3, BAR0+0x4, 4) = 4 => [0x68676665] <T>".into(),
+        "read(3, BAR0+0x0, 4) = 4 => [0x64636261] <T>".into(),
+        // "ijkl" in place of the buffer.
+        "preadv2(3, [{iov_base=[0x6c6b6a69], iov_len=4}], 1, BAR0+0x8, 0) = 4 <T>".into(),
+        mmap.clone(),
+    ];
+    assert_eq!(lines, want, "{text}");
+    assert!(
+        mmap.starts_with("mmap(NULL, 4096, PROT_READ, MAP_SHARED, 3, BAR0+0x0) = 0x"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_killed_program_s_status_is_128_plus_the_signal() {
     let Some(exe) = program(&[]) else {
         return;

@@ -153,6 +153,21 @@ impl FaultQueue {
 
     /// `iommufd_fault_iopf_handler`: queues a group for the reader.
     pub fn deliver(&self, group: FaultGroup) {
+        for f in &group.faults {
+            crate::observe::report(|| {
+                crate::observe::Event::PageRequest(IommuHwptPgfault {
+                    flags: f.flags,
+                    dev_id: group.source.dev_id,
+                    pasid: f.pasid,
+                    grpid: f.grpid,
+                    perm: f.perm,
+                    __reserved: 0,
+                    addr: f.addr,
+                    length: 0,
+                    cookie: 0,
+                })
+            });
+        }
         let mut s = self.lock();
         s.deliver.push_back(group);
         Self::signal(&s);

@@ -7,7 +7,8 @@
 //! # Layers
 //! Each module imports only from the layers below its own:
 //! 1. the ground: the per-context object table ([`object_table`]), fault injection ([`fail_nth`]),
-//!    the fault queue ([`fault`]), mmap regions ([`mmap`]), translation caches ([`iotlb`]);
+//!    the observer of what the models raise ([`observe`]), the fault queue ([`fault`]), mmap
+//!    regions ([`mmap`]), translation caches ([`iotlb`]);
 //! 2. the driver contract ([`iommu`]): what a hardware model implements and what iommufd
 //!    offers it;
 //! 3. the I/O address space ([`ioas`]), which fills the paging domains of the contract, and
@@ -26,6 +27,7 @@ pub mod fault;
 pub mod iotlb;
 pub mod mmap;
 pub mod object_table;
+pub mod observe;
 
 pub mod iommu;
 

@@ -70,8 +70,9 @@ const MAX_RUN: u64 = 4 << 20;
 #[error("the bound device is another physical device")]
 pub struct WrongDevice;
 
-/// Told of each fault the IOMMU recorded for the function's requests.
-pub type FaultLog = Arc<dyn Fn(&DmaFault) + Send + Sync>;
+/// Told of each of the function's requests the IOMMU refused: [`DmaError::Fault`] for a fault
+/// it recorded, [`DmaError::PageRequest`] for a page request it queued.
+pub type FaultLog = Arc<dyn Fn(&DmaError) + Send + Sync>;
 
 /// A fault in one line, for a [`FaultLog`]: the access, its IOVA and PASID, and why.
 ///
@@ -131,16 +132,20 @@ impl DmaPort {
         }
     }
 
-    /// Sends each fault the IOMMU records for this function's requests to `log` (`None`: to
-    /// nothing).
+    /// Sends each of this function's requests the IOMMU refuses (a fault recorded, a page
+    /// request queued) to `log` (`None`: to nothing).
     pub fn set_fault_log(&mut self, log: Option<FaultLog>) {
         self.log = log;
     }
 
-    /// `r`, after telling the log of the fault it carries.
+    /// `r`, after telling the log of the fault or page request it carries.
     fn logged(&self, r: Result<(), DmaAbort>) -> Result<(), DmaAbort> {
-        if let (Err(DmaAbort::Iommu(DmaError::Fault(f))), Some(log)) = (&r, &self.log) {
-            log(f);
+        if let (
+            Err(DmaAbort::Iommu(e @ (DmaError::Fault(_) | DmaError::PageRequest(_)))),
+            Some(log),
+        ) = (&r, &self.log)
+        {
+            log(e);
         }
         r
     }
@@ -265,7 +270,7 @@ impl DmaPort {
         flush(run)
     }
 
-    /// `e`, after telling the log of the fault it carries.
+    /// `e`, after telling the log of the fault or page request it carries.
     fn refused(&self, e: CopyAbort) -> CopyAbort {
         let _ = self.logged(Err(e.abort));
         e

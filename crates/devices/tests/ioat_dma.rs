@@ -5,6 +5,7 @@
 //! fault, and the channel halts with WRITE_DATA_ERR.
 
 use std::sync::{Arc, Mutex};
+use uiommu_core::dma::DmaError;
 use uiommu_core::driver::vtd::{VtdConfig, VtdDriver};
 use uiommu_devices::config::spec as pci;
 use uiommu_devices::dma::FaultLog;
@@ -61,7 +62,11 @@ fn ioat_copies_through_vtd_and_the_unit_records_the_write_fault() {
         .unwrap();
     let logged = Arc::new(Mutex::new(Vec::new()));
     let sink = logged.clone();
-    let log: FaultLog = Arc::new(move |fault| sink.lock().unwrap().push(*fault));
+    let log: FaultLog = Arc::new(move |e| {
+        if let DmaError::Fault(f) = e {
+            sink.lock().unwrap().push(*f);
+        }
+    });
     f.dma().set_fault_log(Some(log));
 
     let data: Vec<u8> = (0..1u32 << 20).map(|i| (i * 31 + 7) as u8).collect();

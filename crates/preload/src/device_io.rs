@@ -37,6 +37,11 @@ pub fn read_write(dev: &OpenDevice, write: bool, buf: u64, count: usize) -> Resu
     Ok(n)
 }
 
+/// The file position `read`/`write` start at.
+pub fn position(dev: &OpenDevice) -> u64 {
+    *dev.pos.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// `pread`/`pwrite` of `count` bytes at `buf`, at `pos` (not negative: the caller checked it,
 /// and the access mode).
 pub fn pread_pwrite(

@@ -11,7 +11,9 @@
 use crate::config;
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
-use uiommu_abi::host::{DeviceSpec, FaultLog, PhysDevice, SharedFunction, describe_fault};
+use uiommu_abi::host::{
+    DeviceSpec, DmaError, FaultLog, PhysDevice, SharedFunction, describe_fault,
+};
 use uiommu_abi::placement::{self, DEVICES_ENV, Placement};
 use uiommu_abi::sriov::{Functions, SriovRole};
 use uiommu_abi::sysfs::{self, Tree, VFIO_CDEV_MAJOR, VFIO_GROUP_MAJOR};
@@ -175,12 +177,19 @@ fn create(placement: Placement, functions: &mut Functions) -> Option<Emulated> {
         Ok(made) => made,
         Err(e) => return fail(e),
     };
-    if config::log_faults() {
-        let at = placement.bdf.to_string();
-        let log: FaultLog = Arc::new(move |f| {
-            eprintln!("uiommu: {at}: IOMMU fault recorded: {}", describe_fault(f));
+    let at = placement.bdf.to_string();
+    let host = config::log_faults().then(|| {
+        let at = at.clone();
+        let log: FaultLog = Arc::new(move |e| {
+            if let DmaError::Fault(f) = e {
+                eprintln!("uiommu: {at}: IOMMU fault recorded: {}", describe_fault(f));
+            }
         });
-        function.lock().unwrap().dma().set_fault_log(Some(log));
+        log
+    });
+    let log = crate::trace::dma_log(at, host.clone()).or(host);
+    if log.is_some() {
+        function.lock().unwrap().dma().set_fault_log(log);
     }
     Some(Emulated {
         placement,

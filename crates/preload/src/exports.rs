@@ -432,25 +432,42 @@ pub unsafe extern "C" fn mmap64(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
     guard(-1, || {
-        let rc = match crate::regions::unmap(addr as u64, len as u64) {
-            None => sys::next_munmap(addr, len),
-            Some(rest) => {
-                let mut rc = 0;
-                for (a, l) in rest {
-                    if sys::next_munmap(a as *mut c_void, l as size_t) != 0 {
-                        rc = -1;
-                    }
-                }
-                rc
-            }
-        };
-        #[cfg(target_arch = "x86_64")]
-        if rc == 0 {
-            keep_errno(|| crate::mmio::unmapped(addr as usize, len));
+        if crate::trace::enabled() && ours(addr as usize, len) {
+            return crate::trace::munmap(addr as usize, len, || unmap(addr, len));
         }
-        crate::addr_space::changed();
-        rc
+        unmap(addr, len)
     })
+}
+
+/// Whether `addr..addr + len` covers one of uiommu's mappings (iommufd's, a BAR's).
+fn ours(addr: usize, len: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if crate::mmio::ranges::overlaps(addr, len) {
+        return true;
+    }
+    crate::regions::overlaps(addr as u64, len as u64)
+}
+
+/// `munmap`'s body.
+fn unmap(addr: *mut c_void, len: size_t) -> c_int {
+    let rc = match crate::regions::unmap(addr as u64, len as u64) {
+        None => sys::next_munmap(addr, len),
+        Some(rest) => {
+            let mut rc = 0;
+            for (a, l) in rest {
+                if sys::next_munmap(a as *mut c_void, l as size_t) != 0 {
+                    rc = -1;
+                }
+            }
+            rc
+        }
+    };
+    #[cfg(target_arch = "x86_64")]
+    if rc == 0 {
+        keep_errno(|| crate::mmio::unmapped(addr as usize, len));
+    }
+    crate::addr_space::changed();
+    rc
 }
 
 /// `dup(fd)`.

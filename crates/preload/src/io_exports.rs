@@ -79,7 +79,7 @@ fn vectored_io(
     iov: *const libc::iovec,
     iovcnt: c_int,
     pos: Option<off_t>,
-    flags: c_int,
+    flags: Option<c_int>,
     next: impl FnOnce() -> ssize_t,
 ) -> ssize_t {
     guard(-1, || {
@@ -107,9 +107,9 @@ macro_rules! vectored_exports {
             pos: off_t,
             $($flags: c_int,)?
         ) -> ssize_t {
-            let with_flags = false $(|| { let _ = $flags; true })?;
-            let at = (!with_flags || pos != -1).then_some(pos);
-            vectored_io(fd, $write, iov, iovcnt, at, 0 $(| $flags)?, || {
+            let flags: Option<c_int> = None $(.or(Some($flags)))?;
+            let at = (flags.is_none() || pos != -1).then_some(pos);
+            vectored_io(fd, $write, iov, iovcnt, at, flags, || {
                 sys::$next(fd, iov, iovcnt, pos $(, $flags)?)
             })
         }

@@ -84,6 +84,7 @@ pub mod process;
 mod procfile;
 mod readiness;
 pub mod regions;
+mod rw;
 #[allow(unsafe_code)]
 mod seqpacket;
 pub mod share;

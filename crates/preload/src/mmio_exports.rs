@@ -61,8 +61,13 @@ pub unsafe extern "C" fn mremap(
 ) -> *mut c_void {
     guard(libc::MAP_FAILED, || {
         let next = || sys::next_mremap(old, old_len, new_len, flags, new_addr);
+        let start = std::time::Instant::now();
         let p = match crate::mmio::remap(old as usize, old_len, new_len, flags, next) {
-            Some(r) => crate::exports::ret(r.map(|a| a as *mut c_void), libc::MAP_FAILED),
+            Some(r) => {
+                let r =
+                    crate::trace::mremap(old as usize, old_len, new_len, flags, new_addr, start, r);
+                crate::exports::ret(r.map(|a| a as *mut c_void), libc::MAP_FAILED)
+            }
             None => next(),
         };
         crate::addr_space::changed();

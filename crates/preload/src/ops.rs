@@ -1,4 +1,5 @@
-//! What each intercepted call does with a virtual fd, in safe code.
+//! What each intercepted call does with a virtual fd, in safe code (reads and writes are
+//! [`crate::rw`]'s, re-exported here).
 //!
 //! Every function here answers `None` when the call is not ours (the exported symbol then
 //! forwards it to libc unchanged) or `Some(result)` with the value or errno the kernel would
@@ -14,13 +15,14 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::vpath::Target;
 use crate::{
-    attr, backing, config, container, device, device_io, failnth, fork, group, path, process, vdir,
-    vfs, vpath,
+    attr, backing, config, container, device, failnth, fork, group, path, process, vdir, vfs, vpath,
 };
 use libc::{c_int, c_uint, c_ulong};
 use uiommu_abi::host::{Context, Node};
 use uiommu_abi::{Caller, dispatch};
 use uiommu_uapi::catalog::FileKind;
+
+pub use crate::rw::{lseek, pread_pwrite, read_write, vectored};
 
 /// `open`/`openat` of `path` (relative to `dirfd`, `None` for the cwd).
 pub fn open(
@@ -199,7 +201,7 @@ pub fn settled_since(generation: u64) -> bool {
 
 /// Answers with `f` for the entry of `fd`: `None` if `fd` is not ours, `EBADF` if it is being
 /// closed or was closed.
-fn answer<T>(
+pub(crate) fn answer<T>(
     fd: c_int,
     f: impl FnOnce(Entry) -> Option<Result<T, Errno>>,
 ) -> Option<Result<T, Errno>> {
@@ -285,164 +287,6 @@ fn file_ioctl(request: c_ulong) -> Option<Result<c_int, Errno>> {
     Some(Err(libc::ENOTTY))
 }
 
-/// `read` or `write` of `count` bytes at the caller's `buf` (`vfs_read`/`vfs_write`): `EBADF`
-/// for the wrong access mode; then the file's method. The device has neither method
-/// (`EINVAL`); a file a command made answers through [`uiommu_abi::File::read`] and
-/// [`uiommu_abi::File::write`] (`EINVAL` for one without the method).
-pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Result<isize, Errno>> {
-    answer(fd, |entry| {
-        Some(check_access_mode(&entry, write).and_then(|()| {
-            let f = match &entry.object {
-                Object::File(f) => f,
-                Object::FailNth(tid) => {
-                    // Through the fd's own position, as `vfs_read` passes `f_pos`.
-                    let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
-                    let n = fail_nth_io(**tid, write, buf, count, pos)?;
-                    if !write {
-                        sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
-                    }
-                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                }
-                Object::Attr(node) => {
-                    let pos = sys::seek(fd, 0, libc::SEEK_CUR)?;
-                    let n = attr::io(node, write, buf, count, pos)?;
-                    sys::seek(fd, pos + n as u64, libc::SEEK_SET)?;
-                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                }
-                // Neither has a read or write method.
-                Object::Context(_) | Object::Group(_) | Object::Container(_) => {
-                    return Err(libc::EINVAL);
-                }
-                Object::Device(d) => {
-                    let n = device_io::read_write(d, write, buf, count)?;
-                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                }
-                Object::Remote(r) => {
-                    if r.kind() == Kind::Context {
-                        return Err(libc::EINVAL);
-                    }
-                    let n = r.read_write(write, buf, count)?;
-                    return Ok(isize::try_from(n).unwrap_or(isize::MAX));
-                }
-            };
-            let _gate = fork::command_guard();
-            let mem = caller_memory();
-            let r = if write {
-                f.file().write(&mem, buf, count)
-            } else {
-                f.file().read(&mem, buf, count)
-            };
-            r.map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-                .map_err(|e| e.0)
-        }))
-    })
-}
-
-/// `EBADF` unless the fd was opened for the direction (`vfs_read`/`vfs_write`).
-fn check_access_mode(entry: &Entry, write: bool) -> Result<(), Errno> {
-    let mode = entry.mode;
-    let forbidden = if write {
-        libc::O_RDONLY
-    } else {
-        libc::O_WRONLY
-    };
-    if mode == forbidden {
-        return Err(libc::EBADF);
-    }
-    Ok(())
-}
-
-/// `pread`/`pwrite` at `pos` (`ksys_pread64`): a negative `pos` is `EINVAL`; the anonymous
-/// files have no `FMODE_PREAD` (`ESPIPE`); the iommufd nodes have it, then fail as `read`
-/// does (`EBADF` for the wrong access mode, `EINVAL` without the method); a device file and
-/// the `fail-nth` file answer.
-pub fn pread_pwrite(
-    fd: c_int,
-    write: bool,
-    buf: u64,
-    count: usize,
-    pos: i64,
-) -> Option<Result<isize, Errno>> {
-    answer(fd, |entry| {
-        let r = match &entry.object {
-            _ if pos < 0 => Err(libc::EINVAL),
-            Object::File(_) => Err(libc::ESPIPE),
-            Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
-            Object::Context(_) | Object::Group(_) | Object::Container(_) | Object::Remote(_) => {
-                check_access_mode(&entry, write).and(Err(libc::EINVAL))
-            }
-            Object::FailNth(tid) => check_access_mode(&entry, write)
-                .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
-                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Attr(node) => check_access_mode(&entry, write)
-                .and_then(|()| attr::io(node, write, buf, count, pos as u64))
-                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Device(d) => {
-                let mem = caller_memory();
-                crate::trace::region(fd, write, pos as u64, buf, count, &mem, || {
-                    check_access_mode(&entry, write)
-                        .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
-                        .map(|n| isize::try_from(n).unwrap_or(isize::MAX))
-                })
-            }
-        };
-        Some(r)
-    })
-}
-
-/// `preadv`/`pwritev` and `preadv2`/`pwritev2` at `pos` (`None`: the file position, as
-/// `preadv2` takes -1) of the caller's `iovcnt` iovecs at `iov`, on a device file (`do_preadv`,
-/// `vfs_readv`): `EINVAL` for another negative `pos`, `EBADF` for the wrong access mode. The
-/// other virtual fds are their backing files' here, as before these calls were intercepted.
-pub fn vectored(
-    fd: c_int,
-    write: bool,
-    iov: u64,
-    iovcnt: c_int,
-    pos: Option<i64>,
-    flags: c_int,
-) -> Option<Result<isize, Errno>> {
-    answer(fd, |entry| {
-        let Object::Device(d) = &entry.object else {
-            return None;
-        };
-        let pos = pos.map(|p| u64::try_from(p).map_err(|_| libc::EINVAL));
-        Some(
-            pos.transpose()
-                .and_then(|pos| {
-                    check_access_mode(&entry, write)?;
-                    device_io::vectored(d, write, iov, iovcnt, pos, flags)
-                })
-                .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-        )
-    })
-}
-
-/// `lseek` of a device or group file or a legacy container: `ESPIPE` (none has `llseek`);
-/// other fds are the kernel's.
-pub fn lseek(fd: c_int) -> Option<Result<i64, Errno>> {
-    answer(fd, |entry| match entry.object {
-        Object::Device(_) | Object::Group(_) | Object::Container(_) => Some(Err(libc::ESPIPE)),
-        _ => None,
-    })
-}
-
-/// A read or write of a `fail-nth` file through the caller's buffer.
-fn fail_nth_io(tid: c_int, write: bool, buf: u64, count: usize, pos: u64) -> Result<usize, Errno> {
-    use uiommu_uapi::UserMemory;
-    let mem = caller_memory();
-    // The text is at most 11 bytes; `kstrtouint_from_user` parses at most the first 66
-    // bytes written and consumes them all.
-    let mut bytes = vec![0u8; count.min(if write { 66 } else { 16 })];
-    if write {
-        mem.read(buf, &mut bytes).map_err(|e| e.0)?;
-        return failnth::write(tid, &bytes).map(|_| count);
-    }
-    let n = failnth::read(tid, pos, &mut bytes)?;
-    mem.write(buf, &bytes[..n]).map_err(|e| e.0)?;
-    Ok(n)
-}
-
 /// `mmap` of a virtual fd: `do_mmap`'s checks, then `iommufd_fops_mmap`'s for a context;
 /// for a file with no `mmap` method, `ENODEV` (`can_mmap_file`); `EINVAL` for a dma-buf.
 pub fn mmap(
@@ -457,50 +301,71 @@ pub fn mmap(
         return None;
     }
     answer(fd, |entry| {
-        Some(match entry.object {
-            Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
-                // iommufd_fops_mmap.
-                if !shared {
-                    return Err(libc::EINVAL);
-                }
-                if prot & libc::PROT_EXEC != 0 {
-                    return Err(libc::EPERM);
-                }
-                if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
-                    return Err(libc::EINVAL);
-                }
-                let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
-                Ok(crate::regions::insert(m) as usize)
-            }),
-            Object::FailNth(_) | Object::Attr(_) | Object::Group(_) | Object::Container(_) => {
-                mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
-            }
-            // `vfio_device_fops_mmap`: a BAR served as MMIO.
-            Object::Device(d) => d.serve().and_then(|f| {
-                let shared = mmap_checks(len, prot, flags, fd, off)?;
-                let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
-                bar_map(&d, m, addr, len, flags)
-            }),
-            // A context or file shared since a fork: its memory is its owner's (see `share`).
-            Object::Remote(r) => {
-                mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
-                    Kind::DmaBuf => Err(libc::EINVAL),
-                    Kind::Context | Kind::File => Err(libc::ENODEV),
-                })
-            }
-            Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
-                // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
-                if prot & libc::PROT_EXEC != 0 {
-                    return Err(libc::EPERM);
-                }
-                match f.file() {
-                    // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
-                    uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
-                    _ => Err(libc::ENODEV),
-                }
-            }),
-        })
+        let device = matches!(entry.object, Object::Device(_));
+        Some(crate::trace::mmap(
+            addr,
+            len,
+            prot,
+            flags,
+            fd,
+            off,
+            device,
+            || map(entry, addr, len, prot, flags, fd, off),
+        ))
     })
+}
+
+/// [`mmap`]'s answer for `entry`.
+fn map(
+    entry: Entry,
+    addr: usize,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> Result<usize, Errno> {
+    match entry.object {
+        Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
+            // iommufd_fops_mmap.
+            if !shared {
+                return Err(libc::EINVAL);
+            }
+            if prot & libc::PROT_EXEC != 0 {
+                return Err(libc::EPERM);
+            }
+            if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
+                return Err(libc::EINVAL);
+            }
+            let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
+            Ok(crate::regions::insert(m) as usize)
+        }),
+        Object::FailNth(_) | Object::Attr(_) | Object::Group(_) | Object::Container(_) => {
+            mmap_checks(len, prot, flags, fd, off).and(Err(libc::ENODEV))
+        }
+        // `vfio_device_fops_mmap`: a BAR served as MMIO.
+        Object::Device(d) => d.serve().and_then(|f| {
+            let shared = mmap_checks(len, prot, flags, fd, off)?;
+            let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
+            bar_map(&d, m, addr, len, flags)
+        }),
+        // A context or file shared since a fork: its memory is its owner's (see `share`).
+        Object::Remote(r) => mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {
+            Kind::DmaBuf => Err(libc::EINVAL),
+            Kind::Context | Kind::File => Err(libc::ENODEV),
+        }),
+        Object::File(f) => mmap_checks(len, prot, flags, fd, off).and_then(|_| {
+            // The anonymous inode and dma-buf filesystems are `SB_I_NOEXEC` (`path_noexec`).
+            if prot & libc::PROT_EXEC != 0 {
+                return Err(libc::EPERM);
+            }
+            match f.file() {
+                // `dma_buf_mmap_internal`: the test exporter has no `mmap`.
+                uiommu_abi::File::DmaBuf(_) => Err(libc::EINVAL),
+                _ => Err(libc::ENODEV),
+            }
+        }),
+    }
 }
 
 /// Serves the mapping `m` of `d` as MMIO; only x86-64 accesses are decoded: elsewhere a BAR

@@ -28,6 +28,15 @@ pub fn insert(m: Mapping) -> u64 {
     addr
 }
 
+/// Whether `addr..addr + len` overlaps a region.
+pub fn overlaps(addr: u64, len: u64) -> bool {
+    let end = addr.saturating_add(len);
+    regions()
+        .iter()
+        .filter_map(|(&a, maps)| Some((a, a + maps.first()?.len())))
+        .any(|(a, e)| a < end && e > addr)
+}
+
 /// `munmap(addr, len)`: ends one mapping of every region the range overlaps and returns the
 /// parts of the range outside them, for the real `munmap`. `None` if it touches no region.
 pub fn unmap(addr: u64, len: u64) -> Option<Vec<(u64, u64)>> {

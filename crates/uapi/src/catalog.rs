@@ -134,13 +134,14 @@ pub fn layout(c_name: &str) -> Option<&'static StructLayout> {
 }
 
 /// The prefix of the constants that name the bits of field `field` (its C path) of ioctl
-/// `ioctl`'s struct, where the uAPI names them.
+/// `ioctl`'s struct (or of a queue's record, `ioctl` then the record's struct name), where
+/// the uAPI names them; `A(B|C)` for the names that start with `AB` or `AC`.
 fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
     Some(match (ioctl, field) {
         ("IOMMU_IOAS_MAP" | "IOMMU_IOAS_MAP_FILE" | "IOMMU_IOAS_COPY", "flags") => {
             "IOMMU_IOAS_MAP_"
         }
-        ("IOMMU_HWPT_ALLOC", "flags") => "IOMMU_HWPT_ALLOC_",
+        ("IOMMU_HWPT_ALLOC", "flags") => "IOMMU_HWPT_(ALLOC_|FAULT_ID_VALID)",
         ("IOMMU_HWPT_SET_DIRTY_TRACKING", "flags") => "IOMMU_HWPT_DIRTY_TRACKING_",
         ("IOMMU_HWPT_GET_DIRTY_BITMAP", "flags") => "IOMMU_HWPT_GET_DIRTY_BITMAP_",
         ("IOMMU_GET_HW_INFO", "out_capabilities") => "IOMMU_HW_CAP_",
@@ -153,6 +154,10 @@ fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
         ("VFIO_DEVICE_BIND_IOMMUFD", "flags") => "VFIO_DEVICE_BIND_FLAG_",
         ("VFIO_DEVICE_ATTACH_IOMMUFD_PT", "flags") => "VFIO_DEVICE_ATTACH_",
         ("VFIO_DEVICE_DETACH_IOMMUFD_PT", "flags") => "VFIO_DEVICE_DETACH_",
+        // The records of the queues' files, by their structs' names.
+        ("iommu_hwpt_pgfault", "flags") => "IOMMU_PGFAULT_FLAGS_",
+        ("iommu_hwpt_pgfault", "perm") => "IOMMU_PGFAULT_PERM_",
+        ("iommufd_vevent_header", "flags") => "IOMMU_VEVENTQ_FLAG_",
         _ => return None,
     })
 }
@@ -162,6 +167,15 @@ fn bit_prefix(ioctl: &str, field: &str) -> Option<&'static str> {
 /// the uAPI names that field's bits; `None` otherwise.
 pub fn flag_names(ioctl: &str, field: &str, value: u64) -> Option<String> {
     let prefix = bit_prefix(ioctl, field)?;
+    // `A(B|C)`: the names starting with `AB` or `AC`.
+    let prefixes: Vec<String> = match prefix.split_once('(') {
+        Some((head, alts)) => alts
+            .trim_end_matches(')')
+            .split('|')
+            .map(|a| format!("{head}{a}"))
+            .collect(),
+        None => vec![prefix.to_string()],
+    };
     if value == 0 {
         return Some("0".into());
     }
@@ -169,7 +183,9 @@ pub fn flag_names(ioctl: &str, field: &str, value: u64) -> Option<String> {
         .iter()
         .chain(crate::vfio::CONST_TABLES)
         .flat_map(|t| t.iter())
-        .filter(|c| c.c_name.starts_with(prefix) && c.value.is_power_of_two());
+        .filter(|c| {
+            prefixes.iter().any(|p| c.c_name.starts_with(p.as_str())) && c.value.is_power_of_two()
+        });
     let mut names: Vec<(u64, &str)> = Vec::new();
     for c in bits {
         if value & c.value != 0 && !names.iter().any(|(v, _)| *v == c.value) {
@@ -221,6 +237,17 @@ pub const TEST_OPS: &[(u32, &[crate::layout::FieldLayout])] = members![
 /// The fields of the union member selftest operation `op` uses (offsets in the member).
 pub fn test_op_fields(op: u32) -> Option<&'static [crate::layout::FieldLayout]> {
     TEST_OPS.iter().find(|(o, _)| *o == op).map(|(_, f)| *f)
+}
+
+/// The struct of the data that follows each `struct iommufd_vevent_header` read from a
+/// vEVENTQ of `veventq_type` (`IOMMU_VEVENTQ_TYPE_*`), if the uAPI declares one.
+pub fn vevent_struct(veventq_type: u32) -> Option<&'static str> {
+    match veventq_type {
+        IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 => Some("iommu_vevent_arm_smmuv3"),
+        IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV => Some("iommu_vevent_tegra241_cmdqv"),
+        IOMMU_VEVENTQ_TYPE_SELFTEST => Some("iommu_viommu_event_selftest"),
+        _ => None,
+    }
 }
 
 /// The name of selftest operation `op` (`IOMMU_TEST_OP_*`).

@@ -109,13 +109,16 @@ impl Ioctl<'_> {
     }
 }
 
-/// A `pread64`/`pwrite64` of `count` bytes at file offset `pos` of a VFIO device file: the
-/// region by name and the offset in it (vfio-pci's `VFIO_PCI_OFFSET_SHIFT` layout), and for a
-/// register-sized access its value, little endian as the device sees it.
+/// A `pread64`/`pwrite64` of `count` bytes at file offset `pos` of a VFIO device file (or a
+/// `read`/`write` at the file position `pos`): the region by name and the offset in it
+/// (vfio-pci's `VFIO_PCI_OFFSET_SHIFT` layout), and for a register-sized access its value,
+/// little endian as the device sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct RegionIo {
     pub fd: i32,
     pub write: bool,
+    /// `pread64`/`pwrite64`; `false`: `read`/`write` at the file position.
+    pub positioned: bool,
     pub pos: u64,
     pub count: usize,
     /// The value written (a write of 8 bytes at most whose buffer could be read).
@@ -127,22 +130,14 @@ pub struct RegionIo {
 impl RegionIo {
     /// The line.
     pub fn line(&self, done: &Done) -> String {
-        let index = self.pos >> VFIO_PCI_OFFSET_SHIFT;
-        let offset = self.pos & ((1 << VFIO_PCI_OFFSET_SHIFT) - 1);
-        let name = match index {
-            0..=5 => format!("BAR{index}"),
-            6 => "ROM".into(),
-            7 => "CONFIG".into(),
-            8 => "VGA".into(),
-            _ => format!("REGION{index}"),
+        let call = match (self.positioned, self.write) {
+            (true, true) => "pwrite64",
+            (true, false) => "pread64",
+            (false, true) => "write",
+            (false, false) => "read",
         };
-        let call = if self.write { "pwrite64" } else { "pread64" };
-        let mut line = format!(
-            "{}{call}({}, {name}+{offset:#x}, {}",
-            prefix(done),
-            self.fd,
-            self.count
-        );
+        let name = region(self.pos);
+        let mut line = format!("{}{call}({}, {name}, {}", prefix(done), self.fd, self.count);
         if let Some(v) = self.written {
             let _ = write!(line, ", [{v:#x}]");
         }
@@ -323,6 +318,11 @@ fn show(
     }
     out
 }
+
+mod io;
+mod mm;
+pub use io::*;
+pub use mm::*;
 
 #[cfg(test)]
 mod tests;

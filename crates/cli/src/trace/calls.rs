@@ -9,10 +9,11 @@
 
 use super::arch;
 use super::fds::{self, Classifier, Node, Table};
+use super::io;
 use super::ptrace::read_mem;
 use std::time::Instant;
 use uiommu_uapi::catalog::{self, FileKind};
-use uiommu_uapi::trace::{self, AT_FDCWD, Done, MAX_STRUCT};
+use uiommu_uapi::trace::{self, AT_FDCWD, Done, MAX_STRUCT, Payload};
 use uiommu_uapi::vfio::VFIO_GROUP_GET_DEVICE_FD;
 
 /// `close_range`'s flag that marks the range close-on-exec instead of closing it.
@@ -51,10 +52,8 @@ enum Call {
         arg: u64,
         before: Option<Vec<u8>>,
     },
-    Region {
-        io: trace::RegionIo,
-        buf: u64,
-    },
+    /// A read, write or mmap [`io`] shows.
+    Io(io::IoCall),
     Other {
         name: &'static str,
         args: String,
@@ -84,30 +83,26 @@ pub fn entry(ctx: &Ctx<'_>, nr: u64, args: [u64; 6]) -> Option<Pending> {
             open(ctx, fd(0), args[1], flags.unwrap_or(0) as i32)?
         }
         arch::IOCTL => ioctl(ctx, node(fd(0))?, fd(0), args[1] as u32, args[2])?,
-        arch::PREAD64 | arch::PWRITE64 if node(fd(0)) == Some(Node::File(FileKind::Device)) => {
-            let write = nr == arch::PWRITE64;
-            let count = args[2] as usize;
-            let mut b = [0u8; 8];
-            let written = (write && count <= 8 && read_mem(ctx.pid, args[1], &mut b[..count]))
-                .then(|| trace::RegionIo::value(&b, count))
-                .flatten();
-            let io = trace::RegionIo {
-                fd: fd(0),
-                write,
-                pos: args[3],
-                count,
-                written,
-                read: None,
-            };
-            Call::Region { io, buf: args[1] }
+        arch::MMAP => Call::Io(io::entry(ctx.pid, nr, args, node(fd(4))?)?),
+        arch::READ
+        | arch::WRITE
+        | arch::PREAD64
+        | arch::PWRITE64
+        | arch::PREADV
+        | arch::PWRITEV
+        | arch::PREADV2
+        | arch::PWRITEV2
+            if let Some(c) = io::entry(ctx.pid, nr, args, node(fd(0))?) =>
+        {
+            Call::Io(c)
         }
-        arch::READ | arch::WRITE | arch::READV | arch::WRITEV => {
+        arch::READV | arch::WRITEV => {
             node(fd(0))?;
-            other(nr, format!("{}, {:#x}, {}", fd(0), args[1], args[2]), false)
+            other(nr, trace::plain_args(fd(0), args[1], args[2], None), false)
         }
         arch::PREAD64 | arch::PWRITE64 | arch::PREADV | arch::PWRITEV => {
             node(fd(0))?;
-            let a = format!("{}, {:#x}, {}, {:#x}", fd(0), args[1], args[2], args[3]);
+            let a = trace::plain_args(fd(0), args[1], args[2], Some(args[3]));
             other(nr, a, false)
         }
         arch::PREADV2 | arch::PWRITEV2 => {
@@ -121,19 +116,6 @@ pub fn entry(ctx: &Ctx<'_>, nr: u64, args: [u64; 6]) -> Option<Pending> {
                 args[5]
             );
             other(nr, a, false)
-        }
-        arch::MMAP => {
-            node(fd(4))?;
-            let a = format!(
-                "{:#x}, {:#x}, {:#x}, {:#x}, {}, {:#x}",
-                args[0],
-                args[1],
-                args[2],
-                args[3],
-                fd(4),
-                args[5]
-            );
-            other(nr, a, true)
         }
         arch::CLOSE => {
             // Linux releases the descriptor even when close fails (close(2)).
@@ -280,7 +262,13 @@ pub fn exit(
             });
             if result.is_ok() {
                 for fd in handed_out(file, cmd, result, after.as_deref()) {
-                    new_fd(fd, fds::probe(ctx.pid, fd, ctx.classifier));
+                    let node = fds::probe(ctx.pid, fd, ctx.classifier).map(|n| match n {
+                        Node::Queue(Payload::Veventq(_)) => {
+                            Node::Queue(Payload::Veventq(veventq_type(after.as_deref())))
+                        }
+                        n => n,
+                    });
+                    new_fd(fd, node);
                 }
             }
             let call = trace::Ioctl {
@@ -293,16 +281,7 @@ pub fn exit(
             };
             Some(call.line(&done))
         }
-        Call::Region { mut io, buf } => {
-            if let (Ok(n), false) = (result, io.write) {
-                let mut b = [0u8; 8];
-                let n = usize::try_from(n).unwrap_or(usize::MAX);
-                io.read = (n <= 8 && read_mem(ctx.pid, buf, &mut b[..n]))
-                    .then(|| trace::RegionIo::value(&b, n))
-                    .flatten();
-            }
-            Some(io.line(&done))
-        }
+        Call::Io(c) => Some(io::exit(ctx.pid, c, &done)),
         Call::Other { name, args, hex } => Some(trace::other(name, &args, hex, &done)),
         Call::Dup { from } => {
             if let Ok(fd) = result {
@@ -319,6 +298,16 @@ pub fn exit(
             None
         }
     }
+}
+
+/// The `type` of an `IOMMU_VEVENTQ_ALLOC`'s struct as the kernel left it (`u32::MAX` if
+/// unread): what the queue's events carry.
+fn veventq_type(after: Option<&[u8]>) -> u32 {
+    let f = catalog::layout("iommu_veventq_alloc")
+        .and_then(|l| l.fields.iter().find(|f| f.c_path == "type"));
+    f.and_then(|f| after?.get(f.offset..f.offset + 4))
+        .and_then(|b| b.try_into().ok())
+        .map_or(u32::MAX, u32::from_ne_bytes)
 }
 
 /// The descriptors a successful ioctl handed out: `VFIO_GROUP_GET_DEVICE_FD`'s result, and
@@ -375,5 +364,15 @@ mod tests {
             [7]
         );
         assert!(handed_out(FileKind::Iommufd, IOMMU_IOAS_ALLOC, Ok(0), Some(&[0; 12])).is_empty());
+    }
+
+    #[test]
+    fn a_veventq_s_records_are_of_the_type_its_alloc_asked_for() {
+        let l = catalog::layout("iommu_veventq_alloc").unwrap();
+        let mut s = vec![0u8; l.size];
+        let f = l.fields.iter().find(|f| f.c_path == "type").unwrap();
+        s[f.offset..f.offset + 4].copy_from_slice(&0xbeef_beefu32.to_ne_bytes());
+        assert_eq!(veventq_type(Some(&s)), 0xbeef_beef);
+        assert_eq!(veventq_type(None), u32::MAX);
     }
 }

@@ -16,14 +16,16 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 use uiommu_uapi::catalog::FileKind;
+use uiommu_uapi::trace::Payload;
 
 /// What a traced descriptor is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Node {
     /// A file whose ioctls the catalog decodes.
     File(FileKind),
-    /// An iommufd event queue (fault queue or vEVENTQ): read and written, no ioctls.
-    EventQueue,
+    /// An iommufd event queue, read and written, no ioctls: a fault queue, or a vEVENTQ (of
+    /// the type its `IOMMU_VEVENTQ_ALLOC` asked for, `u32::MAX` if the tracer did not see it).
+    Queue(Payload),
 }
 
 /// Paths to take for IOMMU/VFIO nodes besides the real ones: a test aid (the hidden
@@ -46,9 +48,8 @@ impl Classifier {
             b"/dev/iommu" => file(FileKind::Iommufd),
             b"/dev/vfio/vfio" => file(FileKind::Container),
             b"anon_inode:[vfio-device]" => file(FileKind::Device),
-            b"anon_inode:[iommufd-pgfault]" | b"anon_inode:[iommufd-viommu-event]" => {
-                Some(Node::EventQueue)
-            }
+            b"anon_inode:[iommufd-pgfault]" => Some(Node::Queue(Payload::Fault)),
+            b"anon_inode:[iommufd-viommu-event]" => Some(Node::Queue(Payload::Veventq(u32::MAX))),
             _ => {
                 let group = link.strip_prefix(b"/dev/vfio/")?;
                 if let Some(cdev) = group.strip_prefix(b"devices/") {
@@ -163,7 +164,10 @@ mod tests {
             k("anon_inode:[vfio-device]"),
             Some(Node::File(FileKind::Device))
         );
-        assert_eq!(k("anon_inode:[iommufd-pgfault]"), Some(Node::EventQueue));
+        assert_eq!(
+            k("anon_inode:[iommufd-pgfault]"),
+            Some(Node::Queue(Payload::Fault))
+        );
         for no in [
             "/dev/null",
             "/dev/vfio",

@@ -18,6 +18,7 @@
 mod arch;
 mod calls;
 mod fds;
+mod io;
 mod ptrace;
 mod seccomp;
 mod spawn;

@@ -10,6 +10,8 @@
  *   trace_raw execs       opens /dev/null, then a vfork'ed child and a thread each run
  *                         "trace_raw ioctl 3" by execve (the thread's exec takes the
  *                         process over)
+ *   trace_raw io PATH     opens PATH (taken for a device file) and reads it by pread64,
+ *                         read, preadv2 and mmap
  */
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +28,19 @@ static long raw(long nr, long a, long b, long c)
 	__asm__ volatile("syscall"
 			 : "=a"(r)
 			 : "a"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+
+static long raw6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long r;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return r;
 }
@@ -82,6 +97,16 @@ int main(int argc, char **argv)
 		pthread_create(&t, 0, exec_thread, 0);
 		pthread_join(t, 0);
 		return 1; /* not reached: the thread's exec replaces the process */
+	}
+	if (argc > 2 && !strcmp(argv[1], "io")) {
+		uint32_t v = 0, w = 0;
+		struct { void *base; unsigned long len; } iov = { &w, 4 };
+		int fd = raw(SYS_open, (long)argv[2], 0, 0);
+		raw6(SYS_pread64, fd, (long)&v, 4, 4, 0, 0);
+		raw(SYS_read, fd, (long)&v, 4);
+		raw6(SYS_preadv2, fd, (long)&iov, 1, 8, 0, 0);
+		raw6(SYS_mmap, 0, 4096, 1 /* PROT_READ */, 1 /* MAP_SHARED */, fd, 0);
+		return 0;
 	}
 	if (argc > 2 && !strcmp(argv[1], "block")) {
 		char c;

@@ -261,6 +261,14 @@ impl<R: Requester + Clone> DmaTarget<R> {
             }
             hw.record_fault(dev, &fault);
         }
+        crate::observe::report(|| crate::observe::Event::Fault {
+            iommu: dev.driver.name(),
+            dev_id: fault.dev_id,
+            pasid: fault.pasid,
+            iova,
+            write: access == Access::Write,
+            reason: &fault.reason,
+        });
         DmaError::Fault(fault)
     }
 

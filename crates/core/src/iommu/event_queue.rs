@@ -138,6 +138,10 @@ impl EventQueue {
     /// `iommufd_viommu_report_event` once the queue is found, and `iommufd_vevent_handler`:
     /// queues `data`, or records a lost event when `depth` events wait.
     pub(crate) fn report(&self, data: &[u8]) {
+        crate::observe::report(|| crate::observe::Event::Vevent {
+            veventq_type: self.veventq_type,
+            data,
+        });
         let mut s = self.lock();
         let sequence = s.next_sequence();
         if s.num_events == self.depth {

@@ -24,7 +24,9 @@
 //! code of this library touches a BAR mapping directly (its copies of user memory are
 //! recovered before a BAR is looked at, and answer `EFAULT` for the reserved range). A device model may
 //! allocate while it runs an access (edu's DMA): the interrupted code is the program's load or
-//! store, never inside the allocator.
+//! store, never inside the allocator. For the same reason the trace's lines of a DMA refused
+//! there (`UIOMMU_TRACE`, see `crate::trace`) are formatted and written from the handler: one
+//! `write(2)` each to an fd read from an atomic, no lock taken.
 //!
 //! # Errors of an access
 //! With Memory Space off, past the BAR's end, or in a forked child (the device file stays with

@@ -6,7 +6,7 @@
  * interrupts, as QEMU's edu ignores the refusal); a forked child is refused the file
  * (EBADF). BAR 0 mapped with mmap is MMIO: loads and stores through volatile pointers reach
  * edu's registers (identification, liveness, factorial, DMA programmed with 64-bit stores);
- * with Memory Space off an access is SIGBUS; the program's own SIGSEGV handler still catches a
+ * a DMA so started to an unmapped IOVA is refused; with Memory Space off an access is SIGBUS; the program's own SIGSEGV handler still catches a
  * NULL dereference in between; mremap moves and shrinks it; all of it with a small alternate signal stack; mmap's errors are vfio-pci's. Two rounds in one process: closing
  * everything releases everything. Prints "ok" or why not, and exits non-zero.
  *
@@ -197,6 +197,14 @@ static void mapped_bar(int dev, unsigned char *buf, uint64_t ram)
 	while (r64[EDU_DMA_CMD / 8] & EDU_CMD_RUN)
 		;
 	CHECK(!memcmp(buf, buf + 768, 256), "mapped DMA bytes differ");
+	/* A transfer to an IOVA nothing maps, started by a store: the IOMMU refuses it while the
+	 * store is served, inside the SIGSEGV handler; edu completes it anyway. */
+	r64[EDU_DMA_SRC / 8] = EDU_BUFFER;
+	r64[EDU_DMA_DST / 8] = ram + mib;
+	r64[EDU_DMA_COUNT / 8] = 256;
+	r64[EDU_DMA_CMD / 8] = EDU_CMD_RUN | EDU_CMD_TO_RAM;
+	while (r64[EDU_DMA_CMD / 8] & EDU_CMD_RUN)
+		;
 	CHECK(sigaltstack(&no_alt, NULL) == 0, "sigaltstack off");
 	/* mremap: growing is EFAULT, DONTUNMAP EINVAL; shrinking and moving keep the MMIO. */
 	CHECK(mremap((void *)bar, mib, 2 * mib, MREMAP_MAYMOVE) == MAP_FAILED && errno == EFAULT, "grow");

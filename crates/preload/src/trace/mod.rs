@@ -10,13 +10,22 @@
 //! ```
 //!
 //! Opening one of uiommu's nodes is a line (`openat(AT_FDCWD, "/dev/iommu", O_RDWR) = 3`),
-//! and so is a device file's `pread`/`pwrite`: the region by name, the offset in it, and
-//! the value of a register-sized access (`pwrite64(5, BAR0+0x98, 8, [0x3]) = 8`).
+//! and so is a device file's `pread`/`pwrite`/`read`/`write`: the region by name, the offset
+//! in it, and the value of a register-sized access (`pwrite64(5, BAR0+0x98, 8, [0x3]) = 8`).
+//! The other calls on uiommu's files (`io`: a queue's records read and written, vectored
+//! region I/O, `mmap`) and what the models raise (`events`: `--- IOMMU fault {…} ---`) are
+//! lines too.
 //!
 //! The lines are [`uiommu_uapi::trace`]'s, which `uiommu trace` prints too for a program on
 //! a real kernel; this module reads the caller's memory, times the call and writes the line.
 //! The variable names a file the lines are appended to (`-` for stderr). The file is opened
 //! once per process, above the numbers programs use, and each line is one `write`.
+
+mod events;
+mod io;
+
+pub use events::dma_log;
+pub use io::{file_io, mmap, mremap, munmap, positioned, vectored};
 
 use crate::sys;
 use libc::c_int;
@@ -30,18 +39,25 @@ use uiommu_uapi::trace::{self, Done, MAX_STRUCT};
 pub const TRACE_ENV: &str = "UIOMMU_TRACE";
 
 /// The fd lines go to, or `None` if tracing is off.
-fn sink() -> Option<c_int> {
+pub(crate) fn sink() -> Option<c_int> {
     static SINK: OnceLock<Option<c_int>> = OnceLock::new();
     *SINK.get_or_init(|| {
-        let path = std::env::var_os(TRACE_ENV)?;
-        if path == "-" {
-            return Some(2);
-        }
-        let path = std::ffi::CString::new(path.into_encoded_bytes()).ok()?;
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
-        let fd = sys::open_raw(&path, flags, 0o644).ok()?;
-        Some(sys::lift(fd))
+        let fd = open_sink()?;
+        events::install(fd);
+        Some(fd)
     })
+}
+
+/// The file [`TRACE_ENV`] names, opened for appending (stderr for `-`).
+fn open_sink() -> Option<c_int> {
+    let path = std::env::var_os(TRACE_ENV)?;
+    if path == "-" {
+        return Some(2);
+    }
+    let path = std::ffi::CString::new(path.into_encoded_bytes()).ok()?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    let fd = sys::open_raw(&path, flags, 0o644).ok()?;
+    Some(sys::lift(fd))
 }
 
 /// Whether calls are traced.
@@ -52,7 +68,7 @@ pub fn enabled() -> bool {
 /// How a call ended, for its line: with this process's pid as the `[pid N] ` prefix every
 /// line of this trace has (each process traces its own calls, so the pid tells the lines of
 /// a program's processes apart), its result, and the time since `start`.
-fn done(result: Result<i64, sys::Errno>, start: Instant) -> Done {
+pub(crate) fn done(result: Result<i64, sys::Errno>, start: Instant) -> Done {
     Done {
         pid: Some(crate::process::pid()),
         result,
@@ -95,14 +111,16 @@ pub fn ioctl(
     r
 }
 
-/// Runs `call`, a `pread64` (`pwrite64` if `write`) of `count` bytes at `buf` and file
-/// offset `pos` on the device file `fd`, and traces it if tracing is on: the region by name
-/// and the offset in it, and for a register-sized access (8 bytes at most) its value, little
-/// endian as the device sees it.
+/// Runs `call`, a `pread64` (`pwrite64` if `write`; `read`/`write` unless `positioned`) of
+/// `count` bytes at `buf` and file offset `pos()` on the device file `fd`, and traces it if
+/// tracing is on: the region by name and the offset in it, and for a register-sized access
+/// (8 bytes at most) its value, little endian as the device sees it.
+#[allow(clippy::too_many_arguments)]
 pub fn region(
     fd: c_int,
     write: bool,
-    pos: u64,
+    positioned: bool,
+    pos: impl FnOnce() -> u64,
     buf: u64,
     count: usize,
     mem: &dyn UserMemory,
@@ -118,6 +136,7 @@ pub fn region(
             .flatten()
     };
     let written = if write { value(count) } else { None };
+    let pos = pos();
     let start = Instant::now();
     let r = call();
     let done = done(r.map(|n| n as i64), start);
@@ -128,6 +147,7 @@ pub fn region(
     let line = trace::RegionIo {
         fd,
         write,
+        positioned,
         pos,
         count,
         written,
@@ -164,7 +184,7 @@ pub fn open(
 }
 
 /// One `write` of the whole line (retried only if interrupted).
-fn emit(fd: c_int, line: &[u8]) {
+pub(crate) fn emit(fd: c_int, line: &[u8]) {
     let mut done = 0;
     while done < line.len() {
         match sys::write_raw(fd, &line[done..]) {
