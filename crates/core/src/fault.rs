@@ -50,6 +50,24 @@ pub struct FaultGroup {
     pub faults: Vec<PageRequest>,
 }
 
+impl FaultGroup {
+    /// Fault `f` of the group as the reader gets it (`struct iommu_hwpt_pgfault`), answered
+    /// with `cookie`.
+    fn record(&self, f: &PageRequest, cookie: u32) -> IommuHwptPgfault {
+        IommuHwptPgfault {
+            flags: f.flags,
+            dev_id: self.source.dev_id,
+            pasid: f.pasid,
+            grpid: f.grpid,
+            perm: f.perm,
+            __reserved: 0,
+            addr: f.addr,
+            length: 0,
+            cookie,
+        }
+    }
+}
+
 /// How the reader answers a group (`enum iommufd_page_response_code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseCode {
@@ -154,19 +172,8 @@ impl FaultQueue {
     /// `iommufd_fault_iopf_handler`: queues a group for the reader.
     pub fn deliver(&self, group: FaultGroup) {
         for f in &group.faults {
-            crate::observe::report(|| {
-                crate::observe::Event::PageRequest(IommuHwptPgfault {
-                    flags: f.flags,
-                    dev_id: group.source.dev_id,
-                    pasid: f.pasid,
-                    grpid: f.grpid,
-                    perm: f.perm,
-                    __reserved: 0,
-                    addr: f.addr,
-                    length: 0,
-                    cookie: 0,
-                })
-            });
+            // Not read yet: no cookie.
+            crate::observe::report(|| crate::observe::Event::PageRequest(group.record(f, 0)));
         }
         let mut s = self.lock();
         s.deliver.push_back(group);
@@ -203,17 +210,7 @@ impl FaultQueue {
             let mut at = done;
             let mut failed = false;
             for f in &group.faults {
-                let rec = IommuHwptPgfault {
-                    flags: f.flags,
-                    dev_id: group.source.dev_id,
-                    pasid: f.pasid,
-                    grpid: f.grpid,
-                    perm: f.perm,
-                    __reserved: 0,
-                    addr: f.addr,
-                    length: 0,
-                    cookie,
-                };
+                let rec = group.record(f, cookie);
                 if mem
                     .write(buf.wrapping_add(at as u64), rec.as_bytes())
                     .is_err()
