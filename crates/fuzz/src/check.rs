@@ -352,12 +352,16 @@ fn unmapped(
     }
 }
 
-/// `s` with every area of IOAS `id` that strictly contains one of `points` split there.
+/// `s` with every area of IOAS `id` split so that one of `points` starts a part, as
+/// `iopt_area_split` cuts after `point - 1`: not where that is the area's first or last byte.
 fn cut_at(s: &Snapshot, id: u32, points: &[u64]) -> Snapshot {
     let mut out = s.clone();
     if let Some(areas) = out.areas.get_mut(&id) {
         for &p in points {
-            let Some(i) = areas.iter().position(|a| a.0 < p && p - a.0 < a.1) else {
+            let Some(i) = areas
+                .iter()
+                .position(|a| a.0.wrapping_add(1) < p && p - a.0 < a.1)
+            else {
                 continue;
             };
             let (iova, len, addr) = areas[i];
