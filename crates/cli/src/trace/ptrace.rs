@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
+use uiommu_abi::{ProcessVm, UserMemory};
 
 /// The options every tracee gets (`ptrace(2)`): syscall stops marked with bit 7
 /// (`TRACESYSGOOD`), children and threads traced from their first instruction, `execve`
@@ -115,24 +116,11 @@ pub fn wait_any() -> io::Result<(i32, i32)> {
     Ok((pid, status))
 }
 
-/// Reads `buf.len()` bytes at `addr` of process `pid` (`process_vm_readv`); whether all of
-/// them could be read.
+/// Reads `buf.len()` bytes at `addr` of process `pid` (`process_vm_readv`, through
+/// [`ProcessVm`]); whether all of them could be read. Only reads: the tracee's memory is never
+/// written.
 pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> bool {
-    if buf.is_empty() {
-        return true;
-    }
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as usize as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: `local` describes `buf`, writable for its length; the kernel reads the other
-    // process's memory and fails with EFAULT where `remote` is not mapped there.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    usize::try_from(n).is_ok_and(|n| n == buf.len())
+    ProcessVm::of_pid(pid as u32).read(addr, buf).is_ok()
 }
 
 /// The NUL-terminated string at `addr` of process `pid` (4096 bytes at most, `PATH_MAX`),
