@@ -93,13 +93,23 @@ impl InFlight {
 
 /// Receives one message into `buf`: its length (0 when the peer has closed) and the fd that
 /// came with it, installed close-on-exec at the lowest free number. Waits for the message
-/// first, then takes it without blocking with the fd counted as arriving, so that a program's
-/// call racing the arrival at that number asks again instead of answering for our file.
-/// Retries on `EINTR`. Room is made for one fd only: the kernel drops any further fd rather
-/// than installing it.
+/// first, then takes it without blocking ([`try_recv`]). Retries on `EINTR`.
 pub fn recv(sock: c_int, buf: &mut [u8]) -> Result<(usize, Option<InFlight>), Errno> {
     loop {
         wait_readable(sock)?;
+        if let Some(got) = try_recv(sock, buf)? {
+            return Ok(got);
+        }
+    }
+}
+
+/// Takes one message into `buf` if one is there (`None` if not): its length (0 when the peer
+/// has closed) and the fd that came with it, installed close-on-exec at the lowest free number
+/// with the fd counted as arriving, so that a program's call racing the arrival at that number
+/// asks again instead of answering for our file. Room is made for one fd only: the kernel
+/// drops any further fd rather than installing it.
+pub fn try_recv(sock: c_int, buf: &mut [u8]) -> Result<Option<(usize, Option<InFlight>)>, Errno> {
+    loop {
         let placing = crate::table::TABLE.begin_placing();
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
@@ -116,8 +126,9 @@ pub fn recv(sock: c_int, buf: &mut [u8]) -> Result<(usize, Option<InFlight>), Er
         // length given), both alive for the call.
         let rc = unsafe { libc::recvmsg(sock, &mut msg, flags) };
         let n = match check(rc) {
-            // Another reader took it, or a signal came: wait again.
-            Err(libc::EINTR | libc::EAGAIN) => continue,
+            Err(libc::EINTR) => continue,
+            // Nothing there, or another reader took it.
+            Err(libc::EAGAIN) => return Ok(None),
             r => r?,
         };
         let has_fd = msg.msg_controllen >= FD_CMSG_LEN as _
@@ -128,12 +139,12 @@ pub fn recv(sock: c_int, buf: &mut [u8]) -> Result<(usize, Option<InFlight>), Er
             fd: control.fd,
             _placing: placing,
         });
-        return Ok((n, fd));
+        return Ok(Some((n, fd)));
     }
 }
 
 /// Waits until `sock` has a message (or its peer closed). Retries on `EINTR`.
-fn wait_readable(sock: c_int) -> Result<(), Errno> {
+pub fn wait_readable(sock: c_int) -> Result<(), Errno> {
     let mut p = libc::pollfd {
         fd: sock,
         events: libc::POLLIN,
@@ -159,6 +170,18 @@ pub fn pidfd_open(pid: u32) -> Result<c_int, Errno> {
     // SAFETY: no memory is passed.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
     check(rc as isize).map(|fd| crate::sys::lift(fd as c_int))
+}
+
+/// Whether the peer of `sock` has closed its end, without waiting.
+pub fn peer_closed(sock: c_int) -> bool {
+    let mut p = libc::pollfd {
+        fd: sock,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid `pollfd` that outlives the call.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n != 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
 
 /// Whether the process of `pidfd` has exited (a pidfd polls readable once it has).

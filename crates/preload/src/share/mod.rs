@@ -5,12 +5,15 @@
 //! the memory of the process that opened it (its *owner*), so a child reaches its parent's
 //! objects through the owner:
 //!
-//! - at `fork` (the `prepare` handler), the owner makes a connected `SOCK_SEQPACKET` pair and
-//!   takes a reference on every context and file of its fd table, by handle; after the fork
-//!   a thread of the owner serves the child on its end ([`session`]), and the child's fds
-//!   become [`Remote`] handles on the other end ([`remote`]);
+//! - at `fork` (the `prepare` handler), the owner makes a connection — a page both processes
+//!   map, whose rings carry the messages, and a connected `SOCK_SEQPACKET` pair for the fds
+//!   that go with them and for wake-ups ([`channel`]) — and takes a reference on every
+//!   context and file of its fd table, by handle; after the fork a thread of the owner serves
+//!   the child on its end ([`session`]), and the child's fds become [`Remote`] handles on the
+//!   other end ([`remote`]);
 //! - the child's `ioctl`, `read` and `write` on those fds are requests the owner runs with the
-//!   child's memory (by pid, `process_vm_readv`/`writev`), the child's fd table (commands that
+//!   child's memory (by pid, `process_vm_readv`/`writev`; an `ioctl`'s argument struct comes
+//!   along in the page, [`window`]), the child's fd table (commands that
 //!   make or take fds ask the child) and the child as the process its new mappings are pinned
 //!   in (`iopt_alloc_pages` takes `current`): pinning the pages of a child that has exited
 //!   fails with `EFAULT`, as on the kernel;
@@ -29,8 +32,11 @@
 //! - `mmap` of a shared context in a child is `ENODEV`, and `IOMMU_IOAS_MAP_FILE` from a
 //!   child is `EOPNOTSUPP`: both would need the owner's memory mapped into the child.
 
+mod channel;
+mod page;
 mod remote;
 mod session;
+mod window;
 pub mod wire;
 
 pub use remote::{Kind, Remote};
@@ -39,6 +45,7 @@ use crate::seqpacket;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TableGuard};
 use libc::c_int;
+use page::Page;
 use remote::Connection;
 use session::Handles;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,12 +62,18 @@ fn seqpacket_pair() -> Result<(c_int, c_int), Errno> {
     seqpacket::pair()
 }
 
+/// A grandchild's end of its connection to an owner, and their page.
+type Grandchild = (c_int, Page);
+
 /// What `prepare` made for the fork, for the parent's or the child's handler.
 pub struct Pending {
-    /// For the objects this process owns: our end, the child's end, and the handles.
-    local: Option<(c_int, c_int, Handles)>,
-    /// For each owner this process reaches: the grandchild's end it gave back, if it could.
-    remote: Vec<(Arc<Connection>, Option<c_int>)>,
+    /// For the objects this process owns: our end, the child's end, the page both use (the
+    /// child inherits its mapping), and the handles.
+    local: Option<(c_int, c_int, Page, Handles)>,
+    /// For each owner this process reaches: the grandchild's end it gave back, if it could,
+    /// and the page the grandchild and that owner use (the owner maps it from the fd sent
+    /// with the request).
+    remote: Vec<(Arc<Connection>, Option<Grandchild>)>,
     /// Held across the fork so that no session is half-registered in the child.
     sessions: MutexGuard<'static, BTreeSet<c_int>>,
 }
@@ -116,24 +129,41 @@ pub fn prepare(table: &TableGuard<'_>) -> Pending {
     let local = if handles.is_empty() {
         None
     } else {
-        seqpacket_pair()
-            .ok()
-            .map(|(ours, theirs)| (ours, theirs, handles))
+        connection_ends().map(|(ours, theirs, page)| (ours, theirs, page, handles))
     };
     let remote = connections(table)
         .into_iter()
         .map(|conn| {
-            let fd = match conn.call(wire::Msg::new(wire::Op::Fork, 0, 0, 0)) {
-                Ok((_, fd)) => fd,
-                Err(_) => None,
-            };
-            (conn, fd)
+            let grandchild = Page::create().ok().and_then(|(page, page_fd)| {
+                let fork = wire::Msg::new(wire::Op::Fork, 0, 0, 0);
+                let answer = conn.call(fork, Some(page_fd), None);
+                sys::close_raw(page_fd);
+                Some((answer.ok()?.1?, page))
+            });
+            (conn, grandchild)
         })
         .collect();
     Pending {
         local,
         remote,
         sessions: lock(&SESSION_FDS),
+    }
+}
+
+/// The two sockets and the page of a new connection, whose ends both inherit the page's
+/// mapping; `None` if they cannot all be made.
+fn connection_ends() -> Option<(c_int, c_int, Page)> {
+    let (ours, theirs) = seqpacket_pair().ok()?;
+    match Page::create() {
+        Ok((page, page_fd)) => {
+            sys::close_raw(page_fd);
+            Some((ours, theirs, page))
+        }
+        Err(_) => {
+            sys::close_raw(ours);
+            sys::close_raw(theirs);
+            None
+        }
     }
 }
 
@@ -146,14 +176,15 @@ pub fn parent(pending: Pending) {
         sessions,
     } = pending;
     drop(sessions);
-    for (_, fd) in remote {
-        if let Some(fd) = fd {
+    // The grandchild's end and page are its own and its owner's: dropping ours unmaps it.
+    for (_, grandchild) in remote {
+        if let Some((fd, _page)) = grandchild {
             sys::close_raw(fd);
         }
     }
-    if let Some((ours, theirs, handles)) = local {
+    if let Some((ours, theirs, page, handles)) = local {
         sys::close_raw(theirs);
-        session::spawn(ours, handles);
+        session::spawn(ours, page, handles);
     }
 }
 
@@ -173,9 +204,9 @@ pub fn child(pending: Pending, table: &mut TableGuard<'_>) {
     }
     drop(sessions);
     let mut forgotten = Vec::new();
-    if let Some((ours, theirs, _)) = local {
+    if let Some((ours, theirs, page, _)) = local {
         sys::close_raw(ours);
-        let conn = Connection::open(theirs);
+        let conn = Connection::open(theirs, page);
         let mut remotes: BTreeMap<u32, Arc<Remote>> = BTreeMap::new();
         for (fd, handle, object) in local_handles(table) {
             let kind = match &object {
@@ -190,10 +221,12 @@ pub fn child(pending: Pending, table: &mut TableGuard<'_>) {
             forgotten.extend(replace(table, fd, Object::Remote(remote)));
         }
     }
-    for (old, fd) in remote {
+    for (old, grandchild) in remote {
         old.abandon();
-        let Some(fd) = fd else { continue };
-        let conn = Connection::open(fd);
+        let Some((fd, page)) = grandchild else {
+            continue;
+        };
+        let conn = Connection::open(fd, page);
         let mut remotes: BTreeMap<u32, Arc<Remote>> = BTreeMap::new();
         let fds: Vec<(c_int, u32, Kind)> = table
             .entries()

@@ -5,6 +5,9 @@
 //! [`Connection`]; closing the last fd of a handle tells the owner to drop it, as the kernel
 //! drops the file's reference at the last `close`.
 
+use super::channel::{AWAIT_REPLY, Channel};
+use super::page::{End, Page};
+use super::window;
 use super::wire::{Msg, Op};
 use crate::seqpacket::InFlight;
 use crate::sys::{self, Errno};
@@ -47,7 +50,7 @@ impl Kind {
 /// A connection to the owner of some of this process's objects.
 #[derive(Debug)]
 pub struct Connection {
-    sock: c_int,
+    channel: Channel,
     /// One exchange (a request, its callbacks, its reply) at a time.
     lock: Mutex<()>,
     /// The thread in an exchange (0: none): its drops are deferred, not sent mid-exchange.
@@ -66,53 +69,67 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 const OWNER_GONE: Errno = libc::EIO;
 
 impl Connection {
-    /// A connection over `sock`, announcing this process to the owner.
-    pub fn open(sock: c_int) -> Arc<Connection> {
+    /// A connection over `sock` and `page`, announcing this process to the owner.
+    pub fn open(sock: c_int, page: Page) -> Arc<Connection> {
         let conn = Arc::new(Connection {
-            sock,
+            channel: Channel::new(sock, page, End::Child),
             lock: Mutex::new(()),
             holder: AtomicI32::new(0),
             deferred: Mutex::new(Vec::new()),
             defunct: AtomicBool::new(false),
         });
-        let _ = Msg::new(Op::Hello, 0, u64::from(std::process::id()), 0).send(sock, None);
+        let hello = Msg::new(Op::Hello, 0, u64::from(std::process::id()), 0);
+        let _ = conn.channel.send(hello, None);
         conn
     }
 
     /// Stops using the connection (in a child that inherited it) and closes its socket.
     pub fn abandon(&self) {
         if !self.defunct.swap(true, Ordering::AcqRel) {
-            sys::close_raw(self.sock);
+            sys::close_raw(self.channel.sock());
         }
     }
 
-    /// Sends `msg` and waits for its reply, answering the owner's callbacks meanwhile: the
-    /// reply's value and attached fd.
-    pub fn call(self: &Arc<Self>, mut msg: Msg) -> Result<(i64, Option<c_int>), Errno> {
+    /// Sends `msg`, with `fd` attached if given and the argument at `arg` if it is an
+    /// `ioctl` ([`window`]), and waits for its reply, answering the owner's callbacks
+    /// meanwhile: the reply's value and attached fd.
+    pub fn call(
+        self: &Arc<Self>,
+        mut msg: Msg,
+        fd: Option<c_int>,
+        arg: Option<u64>,
+    ) -> Result<(i64, Option<c_int>), Errno> {
         msg.maps_changes = crate::addr_space::changes();
         if self.defunct.load(Ordering::Acquire) {
             return Err(OWNER_GONE);
         }
         let _exchange = lock(&self.lock);
+        if let Some(arg) = arg {
+            window::capture(self.channel.page(), arg);
+        }
         self.holder.store(sys::gettid(), Ordering::Release);
         self.flush_deferred();
-        let r = self.exchange(msg);
+        let r = self.exchange(msg, fd);
         self.holder.store(0, Ordering::Release);
         self.flush_deferred();
         r
     }
 
-    fn exchange(self: &Arc<Self>, msg: Msg) -> Result<(i64, Option<c_int>), Errno> {
-        msg.send(self.sock, None).map_err(|_| OWNER_GONE)?;
+    fn exchange(
+        self: &Arc<Self>,
+        msg: Msg,
+        fd: Option<c_int>,
+    ) -> Result<(i64, Option<c_int>), Errno> {
+        self.channel.send(msg, fd).map_err(|_| OWNER_GONE)?;
         loop {
-            let (m, fd) = Msg::recv(self.sock).map_err(|_| OWNER_GONE)?;
+            let (m, fd) = self.channel.recv(AWAIT_REPLY).map_err(|_| OWNER_GONE)?;
             match m.op {
                 // An fd with a reply is the library's own (a connection's socket): moved up,
                 // off the program's numbers, before it counts as arrived.
                 Op::Reply => return m.into_result().map(|v| (v, fd.map(|f| sys::lift(f.fd())))),
                 Op::Install | Op::Uninstall | Op::GetFile | Op::IsOpen => {
                     let answer = Msg::result(Op::Answer, self.callback(m, fd));
-                    answer.send(self.sock, None).map_err(|_| OWNER_GONE)?;
+                    self.channel.send(answer, None).map_err(|_| OWNER_GONE)?;
                 }
                 _ => {
                     if let Some(fd) = fd {
@@ -135,13 +152,13 @@ impl Connection {
             return;
         }
         let _exchange = lock(&self.lock);
-        let _ = Msg::new(Op::Release, handle, 0, 0).send(self.sock, None);
+        let _ = self.channel.send(Msg::new(Op::Release, handle, 0, 0), None);
     }
 
     fn flush_deferred(&self) {
         let handles = std::mem::take(&mut *lock(&self.deferred));
         for handle in handles {
-            let _ = Msg::new(Op::Release, handle, 0, 0).send(self.sock, None);
+            let _ = self.channel.send(Msg::new(Op::Release, handle, 0, 0), None);
         }
     }
 
@@ -251,7 +268,7 @@ impl Remote {
     pub fn ioctl(&self, request: u32, arg: u64) -> Result<i64, Errno> {
         let _gate = fork::command_guard();
         let msg = Msg::new(Op::Ioctl, self.handle, u64::from(request), arg);
-        self.conn.call(msg).map(|(v, _)| v)
+        self.conn.call(msg, None, Some(arg)).map(|(v, _)| v)
     }
 
     /// `read` or `write` of a file, run by the owner with this process's memory.
@@ -259,7 +276,7 @@ impl Remote {
         let _gate = fork::command_guard();
         let op = if write { Op::Write } else { Op::Read };
         let msg = Msg::new(op, self.handle, buf, count as u64);
-        self.conn.call(msg).map(|(v, _)| v)
+        self.conn.call(msg, None, None).map(|(v, _)| v)
     }
 }
 

@@ -6,11 +6,15 @@
 //! the child as the process its mappings are pinned in. The session ends when the child's end
 //! of the connection closes (it exited, or exec'd), dropping every handle it still held.
 
+use super::channel::{AWAIT_REPLY, AWAIT_REQUEST, Channel};
+use super::page::{End, Page};
 use super::remote::Kind;
+use super::window::Windowed;
 use super::wire::{Msg, Op};
 use super::{SESSION_FDS, lock, seqpacket_pair};
 use crate::files::{self, OpenFile};
 use crate::maps::MapsMemory;
+use crate::seqpacket::InFlight;
 use crate::sys::{self, Errno};
 use crate::table::Object;
 use crate::{fork, process};
@@ -25,13 +29,14 @@ use uiommu_abi::{Caller, FdHost, File, ProcessVm, dispatch};
 /// The objects of one child, by handle.
 pub type Handles = BTreeMap<u32, Object>;
 
-/// Starts serving the child at the other end of `sock`, which shares `handles`. On failure
-/// the socket is closed, so the child's calls fail and the handles are dropped.
-pub fn spawn(sock: c_int, handles: Handles) {
+/// Starts serving the child at the other end of `sock` and `page`, which shares `handles`.
+/// On failure the socket is closed, so the child's calls fail and the handles are dropped.
+pub fn spawn(sock: c_int, page: Page, handles: Handles) {
     lock(&SESSION_FDS).insert(sock);
+    let channel = Channel::new(sock, page, End::Owner);
     let started = std::thread::Builder::new()
         .name("uiommu-share".into())
-        .spawn(move || serve(sock, handles));
+        .spawn(move || serve(channel, handles));
     if started.is_err() {
         end(sock);
     }
@@ -44,7 +49,7 @@ fn end(sock: c_int) {
 
 /// A child being served.
 struct Child {
-    sock: c_int,
+    channel: Channel,
     mem: ProcessVm,
     /// The child's address space as pinning sees it (shared with `process`).
     maps: Arc<MapsMemory>,
@@ -52,14 +57,15 @@ struct Child {
     handles: RefCell<Handles>,
 }
 
-fn serve(sock: c_int, handles: Handles) {
-    let child = match Msg::recv(sock) {
+fn serve(channel: Channel, handles: Handles) {
+    let sock = channel.sock();
+    let child = match channel.recv(AWAIT_REQUEST) {
         Ok((m, None)) if m.op == Op::Hello => {
             let pid = m.a as u32;
             MapsMemory::of_pid(pid).ok().map(|maps| {
                 let maps = Arc::new(maps);
                 Child {
-                    sock,
+                    channel,
                     mem: ProcessVm::of_pid(pid),
                     process: process::of_child(pid, maps.clone()),
                     maps,
@@ -70,11 +76,8 @@ fn serve(sock: c_int, handles: Handles) {
         _ => None,
     };
     if let Some(child) = child {
-        while let Ok((m, fd)) = Msg::recv(sock) {
-            if let Some(fd) = fd {
-                sys::close_raw(fd.fd());
-            }
-            if !child.request(m) {
+        while let Ok((m, fd)) = child.channel.recv(AWAIT_REQUEST) {
+            if !child.request(m, fd) {
                 break;
             }
         }
@@ -86,8 +89,17 @@ fn serve(sock: c_int, handles: Handles) {
 }
 
 impl Child {
-    /// Serves one request; false ends the session.
-    fn request(&self, m: Msg) -> bool {
+    /// Serves one request, which came with `fd`; false ends the session.
+    fn request(&self, m: Msg, fd: Option<InFlight>) -> bool {
+        // Only a fork's request brings an fd of use: the new connection's page.
+        let page = fd.map(|fd| {
+            let page = match m.op {
+                Op::Fork => Page::map(fd.fd()),
+                _ => Err(libc::EPROTO),
+            };
+            sys::close_raw(fd.fd());
+            page
+        });
         self.maps.saw_changes(m.maps_changes);
         let reply = match m.op {
             Op::Ioctl => self.ioctl(m.handle, m.a as u32, m.b),
@@ -98,10 +110,12 @@ impl Child {
                 drop(released);
                 return true;
             }
-            Op::Fork => return self.fork(),
+            Op::Fork => return self.fork(page.unwrap_or(Err(libc::EPROTO))),
             _ => return false,
         };
-        Msg::result(Op::Reply, reply).send(self.sock, None).is_ok()
+        self.channel
+            .send(Msg::result(Op::Reply, reply), None)
+            .is_ok()
     }
 
     fn object(&self, handle: u32) -> Option<Object> {
@@ -113,8 +127,10 @@ impl Child {
             return Err(libc::EBADF);
         };
         let _gate = fork::command_guard();
+        let (addr, bytes) = self.channel.page().window();
+        let mem = Windowed::new(addr, bytes, &self.mem);
         let caller = Caller {
-            mem: &self.mem,
+            mem: &mem,
             fds: self,
             process: Some(&self.process),
         };
@@ -136,24 +152,24 @@ impl Child {
             .map_err(|e| e.0)
     }
 
-    /// The child forks: a session for the grandchild with the same handles, whose end of
-    /// the connection goes back with the reply.
-    fn fork(&self) -> bool {
-        let pair = seqpacket_pair();
-        let reply = Msg::result(Op::Reply, pair.map(|_| 0));
-        let Ok((ours, theirs)) = pair else {
-            return reply.send(self.sock, None).is_ok();
+    /// The child forks: a session for the grandchild with the same handles, over the page
+    /// the child made for it, whose end of the connection goes back with the reply.
+    fn fork(&self, page: Result<Page, Errno>) -> bool {
+        let made = page.and_then(|page| seqpacket_pair().map(|pair| (pair, page)));
+        let reply = Msg::result(Op::Reply, made.as_ref().map(|_| 0).map_err(|e| *e));
+        let Ok(((ours, theirs), page)) = made else {
+            return self.channel.send(reply, None).is_ok();
         };
-        spawn(ours, self.handles.borrow().clone());
-        let sent = reply.send(self.sock, Some(theirs));
+        spawn(ours, page, self.handles.borrow().clone());
+        let sent = self.channel.send(reply, Some(theirs));
         sys::close_raw(theirs);
         sent.is_ok()
     }
 
     /// Asks the child something about its fds in the middle of a command.
     fn ask(&self, msg: Msg, fd: Option<c_int>) -> Result<i64, Errno> {
-        msg.send(self.sock, fd)?;
-        let (answer, fd) = Msg::recv(self.sock)?;
+        self.channel.send(msg, fd)?;
+        let (answer, fd) = self.channel.recv(AWAIT_REPLY)?;
         if let Some(fd) = fd {
             sys::close_raw(fd.fd());
         }

@@ -1,13 +1,12 @@
 //! The messages between a child and the process that owns the contexts it shares.
 //!
-//! Every message is one `SOCK_SEQPACKET` packet of [`Msg::SIZE`] bytes, possibly carrying one
-//! fd. A child sends requests and waits for their [`Op::Reply`]; while it waits, the owner may
+//! Every message is one slot of a ring in the page the two ends share ([`super::page`]), with
+//! at most one fd going along on the connection's socket ([`super::channel`]). A child sends
+//! requests and waits for their [`Op::Reply`]; while it waits, the owner may
 //! ask it about its fds (the callbacks, answered with [`Op::Answer`]), because commands reach
 //! the caller's fd table in the middle of running.
 
-use crate::seqpacket::{self, InFlight};
 use crate::sys::Errno;
-use libc::c_int;
 
 /// What a message asks or answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +67,8 @@ pub struct Msg {
 }
 
 impl Msg {
-    /// Bytes on the wire.
-    pub const SIZE: usize = 32;
+    /// Words in a ring slot.
+    pub const WORDS: usize = 4;
 
     pub fn new(op: Op, handle: u32, a: u64, b: u64) -> Self {
         Msg {
@@ -97,50 +96,28 @@ impl Msg {
         }
     }
 
-    fn encode(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[0..4].copy_from_slice(&(self.op as u32).to_ne_bytes());
-        out[4..8].copy_from_slice(&self.handle.to_ne_bytes());
-        out[8..16].copy_from_slice(&self.a.to_ne_bytes());
-        out[16..24].copy_from_slice(&self.b.to_ne_bytes());
-        out[24..32].copy_from_slice(&self.maps_changes.to_ne_bytes());
-        out
+    /// The message as the words of a ring slot ([`super::page`]).
+    pub fn to_words(&self) -> [u64; Self::WORDS] {
+        [
+            u64::from(self.op as u32) | u64::from(self.handle) << 32,
+            self.a,
+            self.b,
+            self.maps_changes,
+        ]
     }
 
-    fn decode(bytes: &[u8; Self::SIZE]) -> Option<Self> {
-        let u32_at = |at: usize| Some(u32::from_ne_bytes(bytes[at..at + 4].try_into().ok()?));
-        let u64_at = |at: usize| Some(u64::from_ne_bytes(bytes[at..at + 8].try_into().ok()?));
-        Some(Msg {
-            op: Op::from_u32(u32_at(0)?)?,
-            handle: u32_at(4)?,
-            a: u64_at(8)?,
-            b: u64_at(16)?,
-            maps_changes: u64_at(24)?,
-        })
-    }
-
-    /// Sends the message, with `fd` attached if given.
-    pub fn send(&self, sock: c_int, fd: Option<c_int>) -> Result<(), Errno> {
-        seqpacket::send(sock, &self.encode(), fd)
-    }
-
-    /// Receives one message and its fd, still arriving until dropped ([`InFlight`]). `EPIPE`
-    /// when the peer has gone; `EPROTO` for a message that is not one of ours (an attached fd
-    /// is closed then).
-    pub fn recv(sock: c_int) -> Result<(Msg, Option<InFlight>), Errno> {
-        let mut buf = [0u8; Self::SIZE];
-        let (n, fd) = seqpacket::recv(sock, &mut buf)?;
-        let msg = match n {
-            0 => Err(libc::EPIPE),
-            Self::SIZE => Msg::decode(&buf).ok_or(libc::EPROTO),
-            _ => Err(libc::EPROTO),
+    /// The message in a ring slot; `None` if it is not one of ours.
+    pub fn from_words(w: &[u64]) -> Option<Self> {
+        let &[head, a, b, maps_changes, ..] = w else {
+            return None;
         };
-        if msg.is_err()
-            && let Some(fd) = &fd
-        {
-            crate::sys::close_raw(fd.fd());
-        }
-        msg.map(|m| (m, fd))
+        Some(Msg {
+            op: Op::from_u32(head as u32)?,
+            handle: (head >> 32) as u32,
+            a,
+            b,
+            maps_changes,
+        })
     }
 }
 
@@ -149,31 +126,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_with_and_without_an_fd() {
-        let (a, b) = seqpacket::pair().unwrap();
+    fn a_message_round_trips_through_words() {
         let m = Msg {
             maps_changes: 41,
             ..Msg::new(Op::Ioctl, 7, 0x3b80, u64::MAX - 1)
         };
-        m.send(a, None).unwrap();
-        let (got, fd) = Msg::recv(b).unwrap();
-        assert_eq!(got, m);
-        assert!(fd.is_none());
+        assert_eq!(Msg::from_words(&m.to_words()), Some(m));
         let r = Msg::result(Op::Reply, Err(libc::ENOENT));
-        r.send(b, Some(a)).unwrap();
-        let (got, fd) = Msg::recv(a).unwrap();
-        assert_eq!(got.into_result(), Err(libc::ENOENT));
-        let arrived = fd.expect("an fd came along");
-        assert_ne!(arrived.fd(), a);
-        assert!(
-            crate::table::TABLE.placing(),
-            "counted as arriving until dropped"
+        assert_eq!(
+            Msg::from_words(&r.to_words()).unwrap().into_result(),
+            Err(libc::ENOENT)
         );
-        crate::sys::close_raw(arrived.fd());
-        drop(arrived);
         assert_eq!(Msg::result(Op::Answer, Ok(-1)).into_result(), Ok(-1));
-        crate::sys::close_raw(b);
-        assert!(matches!(Msg::recv(a), Err(libc::EPIPE)));
-        crate::sys::close_raw(a);
+        assert_eq!(Msg::from_words(&[0, 0, 0, 0]), None, "no op 0");
+        assert_eq!(Msg::from_words(&[1, 0, 0]), None, "too short");
     }
 }
