@@ -49,6 +49,25 @@ std::arch::global_asm!(
     "    ret",
     ".size uiommu_copy_user, .-uiommu_copy_user",
     ".popsection",
+    ".pushsection .text.uiommu_probe_write,\"ax\",@progbits",
+    ".p2align 4",
+    ".hidden uiommu_probe_write",
+    ".globl uiommu_probe_write",
+    ".type uiommu_probe_write,@function",
+    "uiommu_probe_write:",
+    "    xor eax, eax",
+    ".hidden uiommu_probe_write_insn",
+    ".globl uiommu_probe_write_insn",
+    "uiommu_probe_write_insn:",
+    "    lock add byte ptr [rdi], 0",
+    "    ret",
+    ".hidden uiommu_probe_write_fixup",
+    ".globl uiommu_probe_write_fixup",
+    "uiommu_probe_write_fixup:",
+    "    mov eax, 1",
+    "    ret",
+    ".size uiommu_probe_write, .-uiommu_probe_write",
+    ".popsection",
 );
 
 unsafe extern "C" {
@@ -58,6 +77,13 @@ unsafe extern "C" {
     fn uiommu_copy_user_insn();
     /// Where a fault of the copy instruction resumes (a label, never called).
     fn uiommu_copy_user_fixup();
+    /// Adds 0 to the byte at `addr` atomically: a store that changes nothing, even racing
+    /// another thread's; returns 0, or 1 if the store faulted.
+    fn uiommu_probe_write(addr: *mut u8) -> u32;
+    /// The probing instruction (a label, never called).
+    fn uiommu_probe_write_insn();
+    /// Where a fault of the probe resumes (a label, never called).
+    fn uiommu_probe_write_fixup();
 }
 
 /// In the fault handler: if the fault is the copy instruction's, resumes the thread at the
@@ -67,10 +93,12 @@ pub fn recover(ctx: *mut c_void) -> bool {
     // ours to change until the handler returns.
     let uc = unsafe { &mut *ctx.cast::<ucontext_t>() };
     let rip = &mut uc.uc_mcontext.gregs[libc::REG_RIP as usize];
-    if *rip as usize != uiommu_copy_user_insn as *const () as usize {
-        return false;
-    }
-    *rip = uiommu_copy_user_fixup as *const () as usize as i64;
+    let fixup = match *rip as usize {
+        at if at == uiommu_copy_user_insn as *const () as usize => uiommu_copy_user_fixup,
+        at if at == uiommu_probe_write_insn as *const () as usize => uiommu_probe_write_fixup,
+        _ => return false,
+    };
+    *rip = fixup as *const () as usize as i64;
     true
 }
 
@@ -95,6 +123,24 @@ fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<()> {
     } else {
         Err(Errno::EFAULT)
     }
+}
+
+/// Whether every byte of `addr..addr + len` can be stored to now, found by storing to each
+/// of its pages a value that leaves the byte as it is (an atomic add of 0, so a store another
+/// thread makes meanwhile is kept); false if any page refuses, or without the fast copy's
+/// fault handling (nothing is probed then).
+pub fn probe_writable(addr: u64, len: usize) -> bool {
+    if len == 0 || check_range(addr, len).is_err() || !fast() {
+        return false;
+    }
+    let last = addr + len as u64 - 1;
+    let pages = (addr & !4095..=last).step_by(4096);
+    pages.map(|page| page.max(addr)).all(|at| {
+        // SAFETY: `uiommu_probe_write` makes one locked add of 0 at `at` and nothing else:
+        // the byte keeps its value whatever other threads store there; a fault there is
+        // recovered (see `fast`, checked above) and reported as 1.
+        unsafe { uiommu_probe_write(at as usize as *mut u8) == 0 }
+    })
 }
 
 /// A range that wraps the address space can never be valid user memory.

@@ -51,11 +51,20 @@ const END_WORDS: usize = 24;
 /// Where the rings start, the one to the owner first.
 const RINGS: usize = 2 * END_WORDS;
 const RING_WORDS: usize = SLOTS as usize * SLOT_STRIDE;
-/// The window: the caller's address, its length, then its bytes.
+/// The window: the caller's address, its length, whether the caller may have it written
+/// back ([`WINDOW_WRITABLE`]), the range the owner wrote, then its bytes.
 const WINDOW: usize = RINGS + 2 * RING_WORDS;
+const WINDOW_ADDR: usize = WINDOW;
+const WINDOW_LEN: usize = WINDOW + 1;
+const WINDOW_FLAGS: usize = WINDOW + 2;
+const WINDOW_WRITTEN_START: usize = WINDOW + 3;
+const WINDOW_WRITTEN_END: usize = WINDOW + 4;
+const WINDOW_BYTES_AT: usize = WINDOW + 5;
 /// Bytes a window holds.
 pub const WINDOW_BYTES: usize = 512;
-const WINDOW_END: usize = WINDOW + 2 + WINDOW_BYTES / 8;
+/// A window's flag: the owner may store into it, and the caller writes back what it stored.
+const WINDOW_WRITABLE: u64 = 1;
+const WINDOW_END: usize = WINDOW_BYTES_AT + WINDOW_BYTES / 8;
 const _: () = assert!(WINDOW_END * 8 <= SharedAtomics::LEN);
 
 /// A mapping of a connection's page.
@@ -140,44 +149,91 @@ impl Page {
         self.word(to, SLEEPING).swap(0, Ordering::SeqCst) != 0
     }
 
-    /// Stores the caller's bytes at `addr` as the window of the next request; false (and no
-    /// window) if they do not fit.
-    pub fn set_window(&self, addr: u64, bytes: &[u8]) -> bool {
+    /// Stores the caller's bytes at `addr` as the window of the next request, `writable` if
+    /// the owner may store into it; false (and no window) if they do not fit.
+    pub fn set_window(&self, addr: u64, bytes: &[u8], writable: bool) -> bool {
         if bytes.len() > WINDOW_BYTES {
             self.clear_window();
             return false;
         }
-        for (i, chunk) in bytes.chunks(8).enumerate() {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.words
-                .get(WINDOW + 2 + i)
-                .store(u64::from_ne_bytes(w), Ordering::Relaxed);
-        }
-        self.words.get(WINDOW).store(addr, Ordering::Relaxed);
-        self.words
-            .get(WINDOW + 1)
-            .store(bytes.len() as u64, Ordering::Relaxed);
+        self.store_bytes(0, bytes);
+        self.set(WINDOW_ADDR, addr);
+        self.set(WINDOW_LEN, bytes.len() as u64);
+        self.set(WINDOW_FLAGS, if writable { WINDOW_WRITABLE } else { 0 });
+        self.set(WINDOW_WRITTEN_START, 0);
+        self.set(WINDOW_WRITTEN_END, 0);
         true
     }
 
     /// No window with the next request.
     pub fn clear_window(&self) {
-        self.words.get(WINDOW + 1).store(0, Ordering::Relaxed);
+        self.set(WINDOW_LEN, 0);
+        self.set(WINDOW_WRITTEN_START, 0);
+        self.set(WINDOW_WRITTEN_END, 0);
     }
 
-    /// The window the request just taken brought: the caller's address and its bytes.
-    pub fn window(&self) -> (u64, Vec<u8>) {
-        let addr = self.words.get(WINDOW).load(Ordering::Relaxed);
-        let len = self.words.get(WINDOW + 1).load(Ordering::Relaxed) as usize;
-        let len = len.min(WINDOW_BYTES);
-        let mut bytes = Vec::with_capacity(len.next_multiple_of(8));
-        for i in 0..len.div_ceil(8) {
-            let w = self.words.get(WINDOW + 2 + i).load(Ordering::Relaxed);
-            bytes.extend_from_slice(&w.to_ne_bytes());
+    /// The window the request just taken brought: the caller's address, its bytes, and
+    /// whether the owner may store into it.
+    pub fn window(&self) -> (u64, Vec<u8>, bool) {
+        let len = (self.get(WINDOW_LEN) as usize).min(WINDOW_BYTES);
+        let writable = self.get(WINDOW_FLAGS) & WINDOW_WRITABLE != 0;
+        (self.get(WINDOW_ADDR), self.load_bytes(0, len), writable)
+    }
+
+    /// The owner stored `bytes` at `offset` into the window: for the caller to write back
+    /// when the reply comes.
+    pub fn set_written(&self, offset: usize, bytes: &[u8]) {
+        let end = offset + bytes.len();
+        if end > WINDOW_BYTES {
+            return;
         }
-        bytes.truncate(len);
-        (addr, bytes)
+        // Whole words: the bytes around the range in its first and last word are the
+        // window's own, unchanged.
+        let (first, last) = (offset / 8 * 8, end.next_multiple_of(8).min(WINDOW_BYTES));
+        let mut words = self.load_bytes(first, last - first);
+        words[offset - first..end - first].copy_from_slice(bytes);
+        self.store_bytes(first, &words);
+        self.set(WINDOW_WRITTEN_START, offset as u64);
+        self.set(WINDOW_WRITTEN_END, end as u64);
+    }
+
+    /// What the owner stored into the window of the request just answered: its offset and
+    /// bytes (none if it stored nothing).
+    pub fn written(&self) -> (usize, Vec<u8>) {
+        let start = (self.get(WINDOW_WRITTEN_START) as usize).min(WINDOW_BYTES);
+        let end = (self.get(WINDOW_WRITTEN_END) as usize).clamp(start, WINDOW_BYTES);
+        (start, self.load_bytes(start, end - start))
+    }
+
+    fn get(&self, word: usize) -> u64 {
+        self.words.get(word).load(Ordering::Relaxed)
+    }
+
+    fn set(&self, word: usize, value: u64) {
+        self.words.get(word).store(value, Ordering::Relaxed);
+    }
+
+    /// Stores `bytes` into the window's bytes from `offset`, a multiple of 8; the rest of a
+    /// last partial word is zeroed.
+    fn store_bytes(&self, offset: usize, bytes: &[u8]) {
+        for (i, chunk) in bytes.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.set(WINDOW_BYTES_AT + offset / 8 + i, u64::from_ne_bytes(w));
+        }
+    }
+
+    /// `len` bytes of the window's from `offset`.
+    fn load_bytes(&self, offset: usize, len: usize) -> Vec<u8> {
+        let first = offset / 8;
+        let last = (offset + len).div_ceil(8);
+        let mut out = Vec::with_capacity((last - first) * 8);
+        for i in first..last {
+            out.extend_from_slice(&self.get(WINDOW_BYTES_AT + i).to_ne_bytes());
+        }
+        out.drain(..offset - first * 8);
+        out.truncate(len);
+        out
     }
 }
 
@@ -228,11 +284,26 @@ mod tests {
     fn a_window_crosses_whole_or_not_at_all() {
         let (child, owner) = pair();
         let bytes: Vec<u8> = (0..13).collect();
-        assert!(child.set_window(0x7000_1234, &bytes));
-        assert_eq!(owner.window(), (0x7000_1234, bytes));
-        assert!(!child.set_window(0x7000, &[1; WINDOW_BYTES + 1]));
+        assert!(child.set_window(0x7000_1234, &bytes, true));
+        assert_eq!(owner.window(), (0x7000_1234, bytes, true));
+        assert!(!child.set_window(0x7000, &[1; WINDOW_BYTES + 1], true));
         assert_eq!(owner.window().1, Vec::<u8>::new());
-        assert!(child.set_window(0x7000, &[]));
-        assert_eq!(owner.window(), (0x7000, vec![]));
+        assert!(child.set_window(0x7000, &[], false));
+        assert_eq!(owner.window(), (0x7000, vec![], false));
+    }
+
+    #[test]
+    fn what_the_owner_stores_comes_back_and_nothing_else() {
+        let (child, owner) = pair();
+        let bytes: Vec<u8> = (0..40).collect();
+        child.set_window(0x1000, &bytes, true);
+        assert_eq!(child.written(), (0, vec![]), "nothing stored yet");
+        owner.set_written(13, &[0xee; 6]);
+        assert_eq!(child.written(), (13, vec![0xee; 6]));
+        let (_, now, _) = owner.window();
+        assert_eq!(now[..13], bytes[..13], "the bytes around it stay");
+        assert_eq!(now[19..], bytes[19..]);
+        child.set_window(0x1000, &bytes, true);
+        assert_eq!(child.written(), (0, vec![]), "a new window forgets it");
     }
 }

@@ -109,7 +109,15 @@ impl Connection {
         }
         self.holder.store(sys::gettid(), Ordering::Release);
         self.flush_deferred();
-        let r = self.exchange(msg, fd);
+        let mut r = self.exchange(msg, fd);
+        // The stores the command made into the argument's window; if they cannot land, the
+        // call fails as a `copy_to_user` that faulted would have made it fail.
+        if let Some(arg) = arg
+            && r.as_ref().err() != Some(&OWNER_GONE)
+            && window::write_back(self.channel.page(), arg).is_err()
+        {
+            r = Err(libc::EFAULT);
+        }
         self.holder.store(0, Ordering::Release);
         self.flush_deferred();
         r

@@ -127,14 +127,17 @@ impl Child {
             return Err(libc::EBADF);
         };
         let _gate = fork::command_guard();
-        let (addr, bytes) = self.channel.page().window();
-        let mem = Windowed::new(addr, bytes, &self.mem);
+        let page = self.channel.page();
+        let (addr, bytes, writable) = page.window();
+        let mem = Windowed::new(addr, bytes, writable, &self.mem);
         let caller = Caller {
             mem: &mem,
             fds: self,
             process: Some(&self.process),
         };
-        dispatch(&ctx, &caller, cmd, arg).map_err(|e| e.0)
+        let r = dispatch(&ctx, &caller, cmd, arg).map_err(|e| e.0);
+        mem.finish(page);
+        r
     }
 
     fn read_write(&self, handle: u32, write: bool, buf: u64, count: u64) -> Result<i64, Errno> {

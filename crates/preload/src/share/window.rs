@@ -1,19 +1,27 @@
-//! The caller's argument, sent along with a forked child's `ioctl` so that the owner reads it
-//! without a system call.
+//! The caller's argument, sent along with a forked child's `ioctl` so that the owner reads and
+//! writes it without a system call.
 //!
 //! Every command of a context (iommufd's, and the VFIO container's it also serves) takes a
 //! struct whose first 32 bits give its size (`size`, `argsz`). Before the request the child
 //! copies that many bytes, up to [`WINDOW_BYTES`], from its own memory into the shared page
-//! ([`capture`]); the owner serves reads that fall inside from that copy ([`Windowed`]) and
-//! every other access from the child's memory as before. The copy is taken when the call is
-//! made, which is when the kernel too would read it; writes go to the child's memory at once,
-//! so a bad or read-only buffer fails the command exactly as before, and the copy follows
-//! them. An argument that is not a readable pointer (a value, as some VFIO commands take)
-//! brings no window.
+//! ([`capture`]); the owner serves accesses that fall inside from that copy ([`Windowed`]),
+//! and every other access from the child's memory as before. The copy is taken when the call
+//! is made, which is when the kernel too would read it. An argument that is not a readable
+//! pointer (a value, as some VFIO commands take) brings no window.
+//!
+//! Stores into the window are written back by the child when the reply comes ([`write_back`]),
+//! if the child found every page of the struct writable when it made the request
+//! ([`user_copy::probe_writable`]: a store there then does not fail, so the command may count
+//! it done, as it counts a `copy_to_user` that succeeded). Otherwise stores reach the child's
+//! memory at once, so a read-only buffer fails the command exactly as on the kernel. What
+//! remains: another thread of the child that unmaps or write-protects the struct while the
+//! command runs fails the write-back, and the call answers `EFAULT` after the command took
+//! effect; on the kernel the outcome of that race depends on the order of the two.
 
 use super::page::{Page, WINDOW_BYTES};
-use crate::user_copy::OwnMemory;
+use crate::user_copy::{self, OwnMemory};
 use std::cell::RefCell;
+use std::ops::Range;
 use uiommu_uapi::{UserMemory, errno::Result};
 
 /// Copies the argument at `arg` into `page` as the next request's window, or clears it.
@@ -23,51 +31,88 @@ pub fn capture(page: &Page, arg: u64) {
         let len = (u32::from_ne_bytes(size) as usize).min(WINDOW_BYTES);
         let mut bytes = [0u8; WINDOW_BYTES];
         if OwnMemory.read(arg, &mut bytes[..len]).is_ok() {
-            page.set_window(arg, &bytes[..len]);
+            let writable = user_copy::probe_writable(arg, len);
+            page.set_window(arg, &bytes[..len], writable);
             return;
         }
     }
     page.clear_window();
 }
 
+/// After the reply: writes back at `arg` what the owner stored into the window.
+pub fn write_back(page: &Page, arg: u64) -> Result<()> {
+    let (offset, bytes) = page.written();
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    OwnMemory.write(arg + offset as u64, &bytes)
+}
+
 /// The caller's memory, with the bytes of its window served from the copy.
 pub struct Windowed<'a> {
     addr: u64,
     bytes: RefCell<Vec<u8>>,
+    /// Whether stores inside the window stay in the copy, to be written back.
+    writable: bool,
+    /// The part of the window stored into and not yet in the caller's memory.
+    unwritten: RefCell<Option<Range<usize>>>,
     rest: &'a dyn UserMemory,
 }
 
 impl<'a> Windowed<'a> {
-    /// `rest`, with `bytes` copied from `addr`.
-    pub fn new(addr: u64, bytes: Vec<u8>, rest: &'a dyn UserMemory) -> Self {
+    /// `rest`, with `bytes` copied from `addr` (stores into them kept if `writable`).
+    pub fn new(addr: u64, bytes: Vec<u8>, writable: bool, rest: &'a dyn UserMemory) -> Self {
         Windowed {
             addr,
             bytes: RefCell::new(bytes),
+            writable,
+            unwritten: RefCell::new(None),
             rest,
         }
     }
 
+    /// Hands what was stored into the window to `page`, for the caller to write back.
+    pub fn finish(self, page: &Page) {
+        if let Some(range) = self.unwritten.take() {
+            page.set_written(range.start, &self.bytes.borrow()[range]);
+        }
+    }
+
     /// Where `addr..addr + len` falls in the window, if wholly inside.
-    fn inside(&self, addr: u64, len: usize) -> Option<std::ops::Range<usize>> {
+    fn inside(&self, addr: u64, len: usize) -> Option<Range<usize>> {
         let start = usize::try_from(addr.checked_sub(self.addr)?).ok()?;
         let end = start.checked_add(len)?;
         (end <= self.bytes.borrow().len()).then_some(start..end)
     }
 
-    /// Brings the copy in line with a write of `data` at `addr`, or drops it if the write
-    /// may have left bytes it cannot know.
+    fn overlaps(&self, addr: u64, len: usize) -> bool {
+        let end = self.addr + self.bytes.borrow().len() as u64;
+        addr < end && addr.saturating_add(len as u64) > self.addr
+    }
+
+    /// Before an access that reaches the caller's memory over the window: the stores kept
+    /// so far go there first.
+    fn flush(&self) -> Result<()> {
+        let Some(range) = self.unwritten.take() else {
+            return Ok(());
+        };
+        let at = self.addr + range.start as u64;
+        self.rest.write(at, &self.bytes.borrow()[range])
+    }
+
+    /// Brings the copy in line with a store of `data` at `addr` in the caller's memory, or
+    /// drops it when the store may have left bytes it cannot know.
     fn follow(&self, addr: u64, data: Option<&[u8]>, len: usize) {
-        let mut bytes = self.bytes.borrow_mut();
-        let (start, end) = (self.addr, self.addr + bytes.len() as u64);
-        if addr >= end || addr.saturating_add(len as u64) <= start {
+        if !self.overlaps(addr, len) {
             return;
         }
+        let mut bytes = self.bytes.borrow_mut();
         match data {
             Some(data) => {
-                for (i, b) in data.iter().enumerate() {
-                    let at = addr + i as u64;
-                    if (start..end).contains(&at) {
-                        bytes[(at - start) as usize] = *b;
+                let window = self.addr..self.addr + bytes.len() as u64;
+                for (at, b) in (addr..).zip(data) {
+                    if window.contains(&at) {
+                        bytes[(at - self.addr) as usize] = *b;
                     }
                 }
             }
@@ -78,22 +123,38 @@ impl<'a> Windowed<'a> {
 
 impl UserMemory for Windowed<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-        match self.inside(addr, buf.len()) {
-            Some(range) => {
-                buf.copy_from_slice(&self.bytes.borrow()[range]);
-                Ok(())
-            }
-            None => self.rest.read(addr, buf),
+        if let Some(range) = self.inside(addr, buf.len()) {
+            buf.copy_from_slice(&self.bytes.borrow()[range]);
+            return Ok(());
         }
+        if self.overlaps(addr, buf.len()) {
+            self.flush()?;
+        }
+        self.rest.read(addr, buf)
     }
 
     fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
+        if let Some(range) = self.inside(addr, data.len()).filter(|_| self.writable) {
+            self.bytes.borrow_mut()[range.clone()].copy_from_slice(data);
+            let mut unwritten = self.unwritten.borrow_mut();
+            *unwritten = Some(match unwritten.take() {
+                Some(r) => r.start.min(range.start)..r.end.max(range.end),
+                None => range,
+            });
+            return Ok(());
+        }
+        if self.overlaps(addr, data.len()) {
+            self.flush()?;
+        }
         let r = self.rest.write(addr, data);
         self.follow(addr, r.is_ok().then_some(data), data.len());
         r
     }
 
     fn copy(&self, dst: u64, src: u64, len: usize) -> Result<()> {
+        if self.overlaps(dst, len) || self.overlaps(src, len) {
+            self.flush()?;
+        }
         let r = self.rest.copy(dst, src, len);
         self.follow(dst, None, len);
         r
@@ -101,84 +162,4 @@ impl UserMemory for Windowed<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use uiommu_uapi::Errno;
-
-    /// A memory of 64 bytes at 0x1000, counting the reads that reach it.
-    struct Plain {
-        bytes: RefCell<Vec<u8>>,
-        reads: std::cell::Cell<usize>,
-    }
-
-    impl UserMemory for Plain {
-        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-            self.reads.set(self.reads.get() + 1);
-            let at = addr.checked_sub(0x1000).ok_or(Errno::EFAULT)? as usize;
-            let src = self.bytes.borrow();
-            buf.copy_from_slice(src.get(at..at + buf.len()).ok_or(Errno::EFAULT)?);
-            Ok(())
-        }
-        fn write(&self, addr: u64, data: &[u8]) -> Result<()> {
-            let at = addr.checked_sub(0x1000).ok_or(Errno::EFAULT)? as usize;
-            let mut dst = self.bytes.borrow_mut();
-            dst.get_mut(at..at + data.len())
-                .ok_or(Errno::EFAULT)?
-                .copy_from_slice(data);
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn reads_inside_come_from_the_copy_and_writes_reach_both() {
-        let plain = Plain {
-            bytes: RefCell::new((0..64).collect()),
-            reads: Default::default(),
-        };
-        let w = Windowed::new(0x1008, (8..24).collect(), &plain);
-        let mut buf = [0u8; 4];
-        w.read(0x100c, &mut buf).unwrap();
-        assert_eq!((buf, plain.reads.get()), ([12, 13, 14, 15], 0));
-        w.read(0x1016, &mut buf).unwrap();
-        assert_eq!(
-            (buf, plain.reads.get()),
-            ([22, 23, 24, 25], 1),
-            "past its end"
-        );
-        w.write(0x1006, &[0xaa; 4]).unwrap();
-        w.read(0x1008, &mut buf[..2]).unwrap();
-        assert_eq!(buf[..2], [0xaa, 0xaa], "the copy follows a write");
-        assert_eq!(plain.bytes.borrow()[6..10], [0xaa; 4]);
-        assert_eq!(w.write(0x1040, &[1]), Err(Errno::EFAULT));
-        assert_eq!(w.read(0x0fff, &mut buf), Err(Errno::EFAULT));
-    }
-
-    #[test]
-    fn a_copy_into_the_window_drops_it() {
-        let plain = Plain {
-            bytes: RefCell::new(vec![7; 64]),
-            reads: Default::default(),
-        };
-        let w = Windowed::new(0x1000, vec![0; 16], &plain);
-        w.copy(0x1004, 0x1020, 4).unwrap();
-        let mut buf = [0u8; 4];
-        w.read(0x1000, &mut buf).unwrap();
-        assert_eq!(
-            (buf, plain.reads.get()),
-            ([7; 4], 2),
-            "read from the memory"
-        );
-    }
-
-    #[test]
-    fn a_value_argument_brings_no_window() {
-        let (page, fd) = Page::create().unwrap();
-        crate::sys::close_raw(fd);
-        let arg: [u32; 3] = [12, 0xdead, 0xbeef];
-        capture(&page, arg.as_ptr() as u64);
-        let (addr, bytes) = page.window();
-        assert_eq!((addr, bytes.len()), (arg.as_ptr() as u64, 12));
-        capture(&page, 1);
-        assert!(page.window().1.is_empty());
-    }
-}
+mod tests;

@@ -265,3 +265,33 @@ fn a_file_page_past_the_end_is_efault_not_sigbus() {
     // SAFETY: closes the test's own memfd.
     unsafe { libc::close(fd) };
 }
+
+#[test]
+fn a_write_probe_finds_what_a_store_would_and_changes_nothing() {
+    let rw = map(2, libc::PROT_READ | libc::PROT_WRITE);
+    let last_of_first = (rw + PAGE - 1) as *mut u8;
+    // SAFETY: the last byte of the first of two fresh read-write pages of ours.
+    unsafe { last_of_first.write_volatile(0x5a) };
+    assert!(
+        probe_writable(rw as u64 + PAGE as u64 - 1, 2),
+        "across two writable pages"
+    );
+    // SAFETY: as above.
+    let kept = unsafe { last_of_first.read_volatile() };
+    assert_eq!(kept, 0x5a, "the byte kept its value");
+    let second = (rw + PAGE) as *mut libc::c_void;
+    // SAFETY: the second page is ours; making it read-only affects nothing else.
+    assert_eq!(unsafe { libc::mprotect(second, PAGE, libc::PROT_READ) }, 0);
+    assert!(probe_writable(rw as u64, PAGE));
+    assert!(
+        !probe_writable(rw as u64 + PAGE as u64 - 8, 16),
+        "into a read-only page"
+    );
+    let none = map(1, libc::PROT_NONE);
+    assert!(!probe_writable(none as u64, 1));
+    assert!(!probe_writable(0, 4), "NULL");
+    assert!(!probe_writable(u64::MAX - 1, 4), "wrapping");
+    assert!(!probe_writable(rw as u64, 0), "nothing to probe");
+    unmap(rw, 2);
+    unmap(none, 1);
+}
