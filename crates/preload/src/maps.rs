@@ -13,7 +13,7 @@
 //!
 //! The maps are read through [`crate::addr_space`], which keeps them until a call changes
 //! them: this process's own calls, or for a forked child the count of its calls it sends with
-//! each request ([`MapsMemory::saw_changes`]). A "no" from a kept snapshot is asked again of a
+//! each request ([`MapsMemory::calling`]). A "no" from a kept snapshot is asked again of a
 //! fresh read.
 //!
 //! The page size a mapping is pinned in (`PinMemory::contiguity`) is its `KernelPageSize` in
@@ -21,7 +21,7 @@
 
 use crate::addr_space::{self, Kept, Snapshot};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use uiommu_abi::host::{PAGE_SIZE, PinMemory};
 use uiommu_uapi::{Errno, errno::Result};
 
@@ -40,6 +40,8 @@ struct OtherProcess {
     /// being served: the key of `kept`.
     seen: AtomicU64,
     kept: Kept,
+    /// A request of the process is being served: it is alive, waiting for the reply.
+    calling: AtomicBool,
 }
 
 impl std::fmt::Debug for OtherProcess {
@@ -71,17 +73,22 @@ impl MapsMemory {
                 pidfd,
                 seen: AtomicU64::new(0),
                 kept: Kept::new(),
+                calling: AtomicBool::new(false),
             })),
         })
     }
 
-    /// The count of calls that may have changed the process's mappings, which it sent with
-    /// the request now served ([`crate::addr_space::changes`] in that process): a snapshot
-    /// read at the same count is still good. Nothing for this process, which counts its own.
-    pub fn saw_changes(&self, count: u64) {
+    /// While a request of the process is served: `count` is its count of calls that may have
+    /// changed its mappings, sent with the request ([`crate::addr_space::changes`] in that
+    /// process), so that a snapshot read at the same count is still good; and the process is
+    /// known to be alive, waiting for the reply, so pinning needs not ask whether it has
+    /// exited. Nothing for this process, which counts its own.
+    pub fn calling(&self, count: u64) -> Calling<'_> {
         if let Some(p) = &self.other {
             p.seen.store(count, Ordering::Release);
+            p.calling.store(true, Ordering::Release);
         }
+        Calling(self)
     }
 
     /// The mappings, from the snapshot kept since the process's last change if there is one.
@@ -106,9 +113,9 @@ impl MapsMemory {
 
     /// Whether the process has exited (then none of its pages can be pinned).
     fn exited(&self) -> bool {
-        self.other
-            .as_ref()
-            .is_some_and(|p| crate::seqpacket::pidfd_exited(p.pidfd))
+        self.other.as_ref().is_some_and(|p| {
+            !p.calling.load(Ordering::Acquire) && crate::seqpacket::pidfd_exited(p.pidfd)
+        })
     }
 
     /// `/proc/PID/<file>` of the process, unless it has exited.
@@ -128,6 +135,17 @@ impl MapsMemory {
             (None, "maps") => crate::procfile::self_maps(),
             (None, "smaps") => crate::procfile::self_smaps(),
             _ => std::fs::read_to_string(self.path(file)?),
+        }
+    }
+}
+
+/// A request of another process being served ([`MapsMemory::calling`]).
+pub struct Calling<'a>(&'a MapsMemory);
+
+impl Drop for Calling<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0.other {
+            p.calling.store(false, Ordering::Release);
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
 use crate::{fork, ops};
 use libc::c_int;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// What a handle stands for, as far as the child answers calls itself.
@@ -53,8 +53,9 @@ pub struct Connection {
     channel: Channel,
     /// One exchange (a request, its callbacks, its reply) at a time.
     lock: Mutex<()>,
-    /// The thread in an exchange (0: none): its drops are deferred, not sent mid-exchange.
-    holder: AtomicI32,
+    /// The thread in an exchange ([`this_thread`]; 0: none): its drops are deferred, not
+    /// sent mid-exchange.
+    holder: AtomicUsize,
     /// Handles released during an exchange, sent when it ends.
     deferred: Mutex<Vec<u32>>,
     /// In a child of this process: the socket is the parent's and is never used again.
@@ -63,6 +64,15 @@ pub struct Connection {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A number for the calling thread, unique among the live threads of this process and never
+/// 0: the address of a thread-local (the thread ID would take a system call each time).
+fn this_thread() -> usize {
+    thread_local! {
+        static MARK: u8 = const { 0 };
+    }
+    MARK.with(|m| std::ptr::from_ref(m) as usize)
 }
 
 /// Any failure to reach the owner (it has exited, or the socket was closed behind our back).
@@ -74,7 +84,7 @@ impl Connection {
         let conn = Arc::new(Connection {
             channel: Channel::new(sock, page, End::Child),
             lock: Mutex::new(()),
-            holder: AtomicI32::new(0),
+            holder: AtomicUsize::new(0),
             deferred: Mutex::new(Vec::new()),
             defunct: AtomicBool::new(false),
         });
@@ -107,7 +117,7 @@ impl Connection {
         if let Some(arg) = arg {
             window::capture(self.channel.page(), arg);
         }
-        self.holder.store(sys::gettid(), Ordering::Release);
+        self.holder.store(this_thread(), Ordering::Release);
         self.flush_deferred();
         let mut r = self.exchange(msg, fd);
         // The stores the command made into the argument's window; if they cannot land, the
@@ -155,7 +165,7 @@ impl Connection {
         if self.defunct.load(Ordering::Acquire) {
             return;
         }
-        if self.holder.load(Ordering::Acquire) == sys::gettid() {
+        if self.holder.load(Ordering::Acquire) == this_thread() {
             lock(&self.deferred).push(handle);
             return;
         }

@@ -100,7 +100,7 @@ impl Child {
             sys::close_raw(fd.fd());
             page
         });
-        self.maps.saw_changes(m.maps_changes);
+        let _calling = self.maps.calling(m.maps_changes);
         let reply = match m.op {
             Op::Ioctl => self.ioctl(m.handle, m.a as u32, m.b),
             Op::Read | Op::Write => self.read_write(m.handle, m.op == Op::Write, m.a, m.b),
