@@ -738,7 +738,7 @@ pub fn atomics_at(addr: u64, len: usize) -> &'static [std::sync::atomic::AtomicU
     unsafe { std::slice::from_raw_parts(addr as *const std::sync::atomic::AtomicU16, len) }
 }
 
-/// A page of another file mapped shared (`MAP_SHARED`), read and written only as 64-bit
+/// The first pages of a file mapped shared (`MAP_SHARED`), read and written only as 64-bit
 /// atomics, by this process and others that map the same file; unmapped on drop.
 #[derive(Debug)]
 pub struct SharedAtomics {
@@ -746,21 +746,21 @@ pub struct SharedAtomics {
 }
 
 impl SharedAtomics {
-    /// Bytes mapped.
-    pub const LEN: usize = 4096;
+    /// Bytes mapped: two pages.
+    pub const LEN: usize = 8192;
 
-    /// The first page of `fd`, which must be at least that long.
+    /// The first [`Self::LEN`] bytes of `fd`, which must be at least that long.
     pub fn map(fd: c_int) -> Result<SharedAtomics, Errno> {
         let prot = libc::PROT_READ | libc::PROT_WRITE;
         let addr = mmap_raw(Self::LEN, prot, libc::MAP_SHARED, fd)?;
         Ok(SharedAtomics { addr })
     }
 
-    /// The `index`th of the page's 64-bit words.
+    /// The `index`th of the mapping's 64-bit words.
     pub fn get(&self, index: usize) -> &std::sync::atomic::AtomicU64 {
-        assert!(index < Self::LEN / 8, "word {index} is outside the page");
+        assert!(index < Self::LEN / 8, "word {index} is outside the mapping");
         let at = self.addr as usize + index * 8;
-        // SAFETY: `at` is 8-byte aligned and inside the page, which stays mapped, readable and
+        // SAFETY: `at` is 8-byte aligned and inside the mapping, which stays readable and
         // writable until `self` is dropped, so for the borrow's whole life. Any bit pattern is
         // a valid `AtomicU64`, and the page is only ever accessed atomically, here and by the
         // other processes alike.

@@ -9,7 +9,7 @@
 //! usually comes within that time, and is then taken without a system call on either side.
 
 use super::page::{End, Page, SLOT_HAS_FD, SLOT_WORDS};
-use super::wire::Msg;
+use super::wire::{Msg, Op};
 use crate::seqpacket::{self, InFlight};
 use crate::sys::{self, Errno};
 use libc::c_int;
@@ -136,6 +136,20 @@ impl Channel {
         }
     }
 
+    /// The owner's callback in the middle of a command: sends `msg` (with `fd`) and waits for
+    /// the child's answer.
+    pub fn ask(&self, msg: Msg, fd: Option<c_int>) -> Result<i64, Errno> {
+        self.send(msg, fd)?;
+        let (answer, fd) = self.recv(AWAIT_REPLY)?;
+        if let Some(fd) = fd {
+            sys::close_raw(fd.fd());
+        }
+        if answer.op != Op::Answer {
+            return Err(libc::EPROTO);
+        }
+        answer.into_result()
+    }
+
     /// Spins until a message is on our ring, or `limit` has passed: whether one is. After a
     /// short while each look yields the CPU first: where every CPU is busy, the peer may be
     /// waiting for this one.
@@ -215,12 +229,17 @@ fn may_spin() -> bool {
     *MANY.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
+/// The child's and the owner's ends of a new connection within this process, for tests.
+#[cfg(test)]
+pub fn ends_for_tests() -> (Channel, Channel) {
+    tests::ends()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::share::wire::Op;
 
-    fn ends() -> (Channel, Channel) {
+    pub(super) fn ends() -> (Channel, Channel) {
         let (a, b) = seqpacket::pair().unwrap();
         let (ours, fd) = Page::create().unwrap();
         let theirs = Page::map(fd).unwrap();

@@ -33,6 +33,7 @@
 //!   child is `EOPNOTSUPP`: both would need the owner's memory mapped into the child.
 
 mod channel;
+mod child_memory;
 mod page;
 mod remote;
 mod session;

@@ -1,5 +1,7 @@
-//! The page both ends of a connection map: a ring of messages each way, and the window of the
-//! caller's argument a request brings along ([`super::channel`] builds on it).
+//! The pages both ends of a connection map: a ring of messages each way, the window of the
+//! caller's argument a request brings along ([`super::window`]), and the bytes the owner
+//! reads or writes through the child ([`super::child_memory`]). [`super::channel`] builds on
+//! it.
 //!
 //! Why: a forked child's call was a round trip of socket messages, each a `sendmsg`, a `poll`
 //! and a `recvmsg`, and a sleeping receiver to wake; where an idle CPU halts (a virtual
@@ -65,7 +67,11 @@ pub const WINDOW_BYTES: usize = 512;
 /// A window's flag: the owner may store into it, and the caller writes back what it stored.
 const WINDOW_WRITABLE: u64 = 1;
 const WINDOW_END: usize = WINDOW_BYTES_AT + WINDOW_BYTES / 8;
-const _: () = assert!(WINDOW_END * 8 <= SharedAtomics::LEN);
+/// The bytes a memory callback moves, on the second page.
+const DATA: usize = 4096 / 8;
+/// Bytes a memory callback moves at most.
+pub const DATA_BYTES: usize = 4096;
+const _: () = assert!(WINDOW_END <= DATA && (DATA + DATA_BYTES / 8) * 8 <= SharedAtomics::LEN);
 
 /// A mapping of a connection's page.
 #[derive(Debug)]
@@ -156,7 +162,7 @@ impl Page {
             self.clear_window();
             return false;
         }
-        self.store_bytes(0, bytes);
+        self.store_bytes(WINDOW_BYTES_AT, 0, bytes);
         self.set(WINDOW_ADDR, addr);
         self.set(WINDOW_LEN, bytes.len() as u64);
         self.set(WINDOW_FLAGS, if writable { WINDOW_WRITABLE } else { 0 });
@@ -177,7 +183,11 @@ impl Page {
     pub fn window(&self) -> (u64, Vec<u8>, bool) {
         let len = (self.get(WINDOW_LEN) as usize).min(WINDOW_BYTES);
         let writable = self.get(WINDOW_FLAGS) & WINDOW_WRITABLE != 0;
-        (self.get(WINDOW_ADDR), self.load_bytes(0, len), writable)
+        (
+            self.get(WINDOW_ADDR),
+            self.load_bytes(WINDOW_BYTES_AT, 0, len),
+            writable,
+        )
     }
 
     /// The owner stored `bytes` at `offset` into the window: for the caller to write back
@@ -190,9 +200,9 @@ impl Page {
         // Whole words: the bytes around the range in its first and last word are the
         // window's own, unchanged.
         let (first, last) = (offset / 8 * 8, end.next_multiple_of(8).min(WINDOW_BYTES));
-        let mut words = self.load_bytes(first, last - first);
+        let mut words = self.load_bytes(WINDOW_BYTES_AT, first, last - first);
         words[offset - first..end - first].copy_from_slice(bytes);
-        self.store_bytes(first, &words);
+        self.store_bytes(WINDOW_BYTES_AT, first, &words);
         self.set(WINDOW_WRITTEN_START, offset as u64);
         self.set(WINDOW_WRITTEN_END, end as u64);
     }
@@ -202,7 +212,17 @@ impl Page {
     pub fn written(&self) -> (usize, Vec<u8>) {
         let start = (self.get(WINDOW_WRITTEN_START) as usize).min(WINDOW_BYTES);
         let end = (self.get(WINDOW_WRITTEN_END) as usize).clamp(start, WINDOW_BYTES);
-        (start, self.load_bytes(start, end - start))
+        (start, self.load_bytes(WINDOW_BYTES_AT, start, end - start))
+    }
+
+    /// Puts the bytes of a memory callback (at most [`DATA_BYTES`]).
+    pub fn set_data(&self, bytes: &[u8]) {
+        self.store_bytes(DATA, 0, &bytes[..bytes.len().min(DATA_BYTES)]);
+    }
+
+    /// The first `len` bytes of a memory callback's (at most [`DATA_BYTES`]).
+    pub fn data(&self, len: usize) -> Vec<u8> {
+        self.load_bytes(DATA, 0, len.min(DATA_BYTES))
     }
 
     fn get(&self, word: usize) -> u64 {
@@ -213,23 +233,23 @@ impl Page {
         self.words.get(word).store(value, Ordering::Relaxed);
     }
 
-    /// Stores `bytes` into the window's bytes from `offset`, a multiple of 8; the rest of a
-    /// last partial word is zeroed.
-    fn store_bytes(&self, offset: usize, bytes: &[u8]) {
+    /// Stores `bytes` into the bytes from word `at`, from `offset`, a multiple of 8; the rest
+    /// of a last partial word is zeroed.
+    fn store_bytes(&self, at: usize, offset: usize, bytes: &[u8]) {
         for (i, chunk) in bytes.chunks(8).enumerate() {
             let mut w = [0u8; 8];
             w[..chunk.len()].copy_from_slice(chunk);
-            self.set(WINDOW_BYTES_AT + offset / 8 + i, u64::from_ne_bytes(w));
+            self.set(at + offset / 8 + i, u64::from_ne_bytes(w));
         }
     }
 
-    /// `len` bytes of the window's from `offset`.
-    fn load_bytes(&self, offset: usize, len: usize) -> Vec<u8> {
+    /// `len` bytes of those from word `at`, from `offset`.
+    fn load_bytes(&self, at: usize, offset: usize, len: usize) -> Vec<u8> {
         let first = offset / 8;
         let last = (offset + len).div_ceil(8);
         let mut out = Vec::with_capacity((last - first) * 8);
         for i in first..last {
-            out.extend_from_slice(&self.get(WINDOW_BYTES_AT + i).to_ne_bytes());
+            out.extend_from_slice(&self.get(at + i).to_ne_bytes());
         }
         out.drain(..offset - first * 8);
         out.truncate(len);
@@ -290,6 +310,21 @@ mod tests {
         assert_eq!(owner.window().1, Vec::<u8>::new());
         assert!(child.set_window(0x7000, &[], false));
         assert_eq!(owner.window(), (0x7000, vec![], false));
+    }
+
+    #[test]
+    fn a_callbacks_bytes_cross_up_to_the_data_size() {
+        let (child, owner) = pair();
+        let bytes: Vec<u8> = (0..DATA_BYTES + 9).map(|i| i as u8).collect();
+        owner.set_data(&bytes[..13]);
+        assert_eq!(child.data(13), bytes[..13]);
+        child.set_data(&bytes);
+        assert_eq!(
+            owner.data(DATA_BYTES + 9),
+            bytes[..DATA_BYTES],
+            "cut at the size"
+        );
+        assert_eq!(owner.window().1, Vec::<u8>::new(), "apart from the window");
     }
 
     #[test]

@@ -7,8 +7,8 @@
 
 use super::channel::{AWAIT_REPLY, Channel};
 use super::page::{End, Page};
-use super::window;
 use super::wire::{Msg, Op};
+use super::{child_memory, window};
 use crate::seqpacket::InFlight;
 use crate::sys::{self, Errno};
 use crate::table::{Entry, Object, TABLE};
@@ -145,6 +145,14 @@ impl Connection {
                 // An fd with a reply is the library's own (a connection's socket): moved up,
                 // off the program's numbers, before it counts as arrived.
                 Op::Reply => return m.into_result().map(|v| (v, fd.map(|f| sys::lift(f.fd())))),
+                Op::MemRead | Op::MemWrite | Op::MemCopy => {
+                    if let Some(fd) = fd {
+                        sys::close_raw(fd.fd());
+                    }
+                    let done = child_memory::serve(self.channel.page(), &m);
+                    let answer = Msg::result(Op::Answer, done);
+                    self.channel.send(answer, None).map_err(|_| OWNER_GONE)?;
+                }
                 Op::Install | Op::Uninstall | Op::GetFile | Op::IsOpen => {
                     let answer = Msg::result(Op::Answer, self.callback(m, fd));
                     self.channel.send(answer, None).map_err(|_| OWNER_GONE)?;

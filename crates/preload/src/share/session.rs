@@ -6,7 +6,8 @@
 //! the child as the process its mappings are pinned in. The session ends when the child's end
 //! of the connection closes (it exited, or exec'd), dropping every handle it still held.
 
-use super::channel::{AWAIT_REPLY, AWAIT_REQUEST, Channel};
+use super::channel::{AWAIT_REQUEST, Channel};
+use super::child_memory::ChildMemory;
 use super::page::{End, Page};
 use super::remote::Kind;
 use super::window::Windowed;
@@ -129,7 +130,8 @@ impl Child {
         let _gate = fork::command_guard();
         let page = self.channel.page();
         let (addr, bytes, writable) = page.window();
-        let mem = Windowed::new(addr, bytes, writable, &self.mem);
+        let child = ChildMemory::new(&self.channel, &self.mem);
+        let mem = Windowed::new(addr, bytes, writable, &child);
         let caller = Caller {
             mem: &mem,
             fds: self,
@@ -146,10 +148,11 @@ impl Child {
         };
         let _gate = fork::command_guard();
         let count = usize::try_from(count).map_err(|_| libc::EINVAL)?;
+        let mem = ChildMemory::new(&self.channel, &self.mem);
         let r = if write {
-            f.file().write(&self.mem, buf, count)
+            f.file().write(&mem, buf, count)
         } else {
-            f.file().read(&self.mem, buf, count)
+            f.file().read(&mem, buf, count)
         };
         r.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
             .map_err(|e| e.0)
@@ -171,15 +174,7 @@ impl Child {
 
     /// Asks the child something about its fds in the middle of a command.
     fn ask(&self, msg: Msg, fd: Option<c_int>) -> Result<i64, Errno> {
-        self.channel.send(msg, fd)?;
-        let (answer, fd) = self.channel.recv(AWAIT_REPLY)?;
-        if let Some(fd) = fd {
-            sys::close_raw(fd.fd());
-        }
-        if answer.op != Op::Answer {
-            return Err(libc::EPROTO);
-        }
-        answer.into_result()
+        self.channel.ask(msg, fd)
     }
 
     fn next_handle(&self) -> u32 {

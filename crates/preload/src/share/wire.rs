@@ -39,6 +39,15 @@ pub enum Op {
     IsOpen,
     /// Child → owner: the answer to a callback, `a` the value or `b` the errno.
     Answer,
+    /// Owner → child callback: copy `b` bytes at the child's address `a` into the page's data
+    /// (see [`super::child_memory`]); answer 0.
+    MemRead,
+    /// Owner → child callback: store the page's first `b` bytes of data at the child's
+    /// address `a`; answer 0.
+    MemWrite,
+    /// Owner → child callback: copy, in the child's memory, to `a` from `b` as many bytes as
+    /// the page's first data word says; answer 0.
+    MemCopy,
 }
 
 impl Op {
@@ -46,7 +55,7 @@ impl Op {
         use Op::*;
         [
             Hello, Ioctl, Read, Write, Release, Fork, Reply, Install, Uninstall, GetFile, IsOpen,
-            Answer,
+            Answer, MemRead, MemWrite, MemCopy,
         ]
         .into_iter()
         .find(|op| *op as u32 == v)
