@@ -12,11 +12,12 @@
 //!   the child on its end ([`session`]), and the child's fds become [`Remote`] handles on the
 //!   other end ([`remote`]);
 //! - the child's `ioctl`, `read` and `write` on those fds are requests the owner runs with the
-//!   child's memory (by pid, `process_vm_readv`/`writev`; an `ioctl`'s argument struct comes
-//!   along in the page, [`window`]), the child's fd table (commands that
-//!   make or take fds ask the child) and the child as the process its new mappings are pinned
-//!   in (`iopt_alloc_pages` takes `current`): pinning the pages of a child that has exited
-//!   fails with `EFAULT`, as on the kernel;
+//!   child's memory (an `ioctl`'s argument struct comes along in the page, [`window`]; the
+//!   child reads, writes and copies the rest itself when asked, [`child_memory`]; pages are
+//!   pinned by pid), the child's fd table (commands that make or take fds ask the child) and
+//!   the child as the process its new mappings are pinned in (`iopt_alloc_pages` takes
+//!   `current`): pinning the pages of a child that has exited fails with `EFAULT`, as on the
+//!   kernel;
 //! - closing the child's last fd of a handle drops the owner's reference, as the last `fput`
 //!   would; when the child exits or execs, its connection closes and the owner drops every
 //!   reference it held for it;

@@ -1,8 +1,9 @@
 //! The owner's side: one thread per child, serving the child's calls on the objects it shares.
 //!
 //! A session holds, by handle, every context and file the child has an fd for; the child's
-//! requests run here exactly as the owner's own calls do, with the child's memory (reached by
-//! pid with `process_vm_readv`/`writev`), the child's fd table (reached through callbacks) and
+//! requests run here exactly as the owner's own calls do, with the child's memory (its
+//! argument struct in the shared page, [`super::window`]; the rest by asking the child,
+//! [`super::child_memory`]), the child's fd table (reached through callbacks) and
 //! the child as the process its mappings are pinned in. The session ends when the child's end
 //! of the connection closes (it exited, or exec'd), dropping every handle it still held.
 
