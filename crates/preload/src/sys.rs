@@ -756,6 +756,13 @@ impl SharedAtomics {
         Ok(SharedAtomics { addr })
     }
 
+    /// New zeroed memory of no file, which a child made by `fork` shares.
+    pub fn anonymous() -> Result<SharedAtomics, Errno> {
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let addr = mmap_raw(Self::LEN, prot, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1)?;
+        Ok(SharedAtomics { addr })
+    }
+
     /// The `index`th of the mapping's 64-bit words.
     pub fn get(&self, index: usize) -> &std::sync::atomic::AtomicU64 {
         assert!(index < Self::LEN / 8, "word {index} is outside the mapping");

@@ -156,11 +156,8 @@ pub fn prepare(table: &TableGuard<'_>) -> Pending {
 /// mapping; `None` if they cannot all be made.
 fn connection_ends() -> Option<(c_int, c_int, Page)> {
     let (ours, theirs) = seqpacket_pair().ok()?;
-    match Page::create() {
-        Ok((page, page_fd)) => {
-            sys::close_raw(page_fd);
-            Some((ours, theirs, page))
-        }
+    match Page::for_fork() {
+        Ok(page) => Some((ours, theirs, page)),
         Err(_) => {
             sys::close_raw(ours);
             sys::close_raw(theirs);

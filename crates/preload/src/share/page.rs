@@ -94,6 +94,12 @@ impl Page {
         }
     }
 
+    /// A new zeroed page that a child forked after this shares, made without a file (no
+    /// `memfd_create`, which a sandbox may refuse).
+    pub fn for_fork() -> Result<Page, Errno> {
+        SharedAtomics::anonymous().map(|words| Page { words })
+    }
+
     /// The page behind `fd`, from [`Page::create`] in another process.
     pub fn map(fd: c_int) -> Result<Page, Errno> {
         SharedAtomics::map(fd).map(|words| Page { words })
