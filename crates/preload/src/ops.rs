@@ -178,6 +178,19 @@ pub(crate) fn entry(fd: c_int) -> Option<Entry> {
     lookup(fd)?.ok()
 }
 
+/// `f` of the entry of `fd` if it is virtual and not being closed, the entry borrowed where
+/// the table needs no check of the number ([`lookup`]).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn entry_with<T>(fd: c_int, f: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+    TABLE.with(fd, f)
+}
+
+/// `f` of the entry of `fd` if it is virtual and not being closed.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn entry_with<T>(fd: c_int, f: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+    f(&entry(fd)?)
+}
+
 /// See [`crate::table::FdTable::generation`].
 pub fn generation() -> u64 {
     TABLE.generation()
