@@ -46,8 +46,10 @@ std::arch::global_asm!(
     ".hidden uiommu_copy_user_vec",
     ".globl uiommu_copy_user_vec",
     "uiommu_copy_user_vec:",
+    "    cmp rcx, 16",
+    "    jb 5f",
     "    cmp rcx, 128",
-    "    jb 2f",
+    "    jb 3f",
     "1:",
     "    vmovdqu ymm0, [rsi]",
     "    vmovdqu ymm1, [rsi + 32]",
@@ -62,16 +64,43 @@ std::arch::global_asm!(
     "    sub rcx, 128",
     "    cmp rcx, 128",
     "    jae 1b",
-    "2:",
+    "    test rcx, rcx",
+    "    jz 4f",
+    // 16-byte steps while more than 16 bytes are left, then the last 16 bytes of the copy,
+    // which may overlap bytes already copied (at least 16 were in all).
+    "3:",
     "    cmp rcx, 16",
-    "    jb 3f",
+    "    jbe 2f",
     "    vmovdqu xmm0, [rsi]",
     "    vmovdqu [rdi], xmm0",
     "    add rsi, 16",
     "    add rdi, 16",
     "    sub rcx, 16",
-    "    jmp 2b",
-    "3:",
+    "    jmp 3b",
+    "2:",
+    "    vmovdqu xmm0, [rsi + rcx - 16]",
+    "    vmovdqu [rdi + rcx - 16], xmm0",
+    "    jmp 4f",
+    // Under 16 bytes: two moves of 8 or of 4 that meet or overlap, else bytes. Whole words
+    // let a read of the copied value that follows take it from the store (a load assembled
+    // from byte stores waits for them to reach the cache).
+    "5:",
+    "    cmp rcx, 8",
+    "    jb 6f",
+    "    mov rax, [rsi]",
+    "    mov rdx, [rsi + rcx - 8]",
+    "    mov [rdi], rax",
+    "    mov [rdi + rcx - 8], rdx",
+    "    jmp 4f",
+    "6:",
+    "    cmp rcx, 4",
+    "    jb 7f",
+    "    mov eax, [rsi]",
+    "    mov edx, [rsi + rcx - 4]",
+    "    mov [rdi], eax",
+    "    mov [rdi + rcx - 4], edx",
+    "    jmp 4f",
+    "7:",
     "    test rcx, rcx",
     "    jz 4f",
     "    movzx eax, byte ptr [rsi]",
@@ -79,7 +108,7 @@ std::arch::global_asm!(
     "    inc rsi",
     "    inc rdi",
     "    dec rcx",
-    "    jmp 3b",
+    "    jmp 7b",
     "4:",
     ".hidden uiommu_copy_user_vec_end",
     ".globl uiommu_copy_user_vec_end",
@@ -120,7 +149,8 @@ unsafe extern "C" {
     fn uiommu_copy_user(dst: *mut u8, src: *const u8, len: usize, wide: u32) -> usize;
     /// The start of the vector loop (a label, never called): a fault from here to
     /// [`uiommu_copy_user_vec_end`] resumes at [`uiommu_copy_user_vec_fixup`], which copies
-    /// the rest byte by byte with `rep movsb`, so that the bytes before the fault are copied
+    /// the rest byte by byte with `rep movsb` from the loop's position (which each move
+    /// advances only once it is complete), so that the bytes before the fault are copied
     /// exactly as without the loop (`copy_user_generic`'s tail does the same in the kernel).
     fn uiommu_copy_user_vec();
     /// The end of the vector loop (a label, never called).

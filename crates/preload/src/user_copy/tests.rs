@@ -134,26 +134,34 @@ fn every_length_and_alignment_copies_exactly() {
 }
 
 #[test]
-fn a_long_copy_into_a_hole_copies_every_byte_before_it() {
-    // Long enough for the vector loop, which meets the hole in the middle of a block.
+fn a_copy_into_a_hole_copies_every_byte_before_it() {
+    // Short copies (whole-word moves), and long enough for the vector loop, which meets the
+    // hole in the middle of a block or in its last, overlapping move.
     let base = map_apart(4);
     unmap(base + 3 * PAGE, 1);
     let edge = (base + 3 * PAGE) as u64;
-    for before in [1usize, 15, 16, 100, 128, 1000, 2 * PAGE + 7] {
-        let start = edge - before as u64;
-        let data: Vec<u8> = (0..before + 200).map(|i| i as u8 | 1).collect();
-        assert_eq!(OwnMemory.write(start, &data), Err(Errno::EFAULT));
-        let mut got = vec![0u8; before];
-        OwnMemory.read(start, &mut got).unwrap();
-        assert_eq!(got, data[..before], "{before} bytes before the hole");
-        let mut back = vec![0u8; before + 200];
-        assert_eq!(OwnMemory.read(start, &mut back), Err(Errno::EFAULT));
-        assert_eq!(
-            back[..before],
-            data[..before],
-            "{before} bytes read before the hole"
-        );
-        OwnMemory.write(start, &vec![0u8; before]).unwrap();
+    for before in [1usize, 2, 3, 5, 7, 15, 16, 100, 128, 1000, 2 * PAGE + 7] {
+        for past in [1usize, 3, 9, 200] {
+            let start = edge - before as u64;
+            let data: Vec<u8> = (0..before + past).map(|i| i as u8 | 1).collect();
+            assert_eq!(OwnMemory.write(start, &data), Err(Errno::EFAULT));
+            let mut got = vec![0u8; before];
+            OwnMemory.read(start, &mut got).unwrap();
+            assert_eq!(
+                got,
+                data[..before],
+                "{before} bytes written before the hole"
+            );
+            let mut back = vec![0u8; before + past];
+            assert_eq!(OwnMemory.read(start, &mut back), Err(Errno::EFAULT));
+            assert_eq!(
+                back[..before],
+                data[..before],
+                "{before} bytes read before the hole"
+            );
+            assert!(back[before..].iter().all(|&b| b == 0), "read past the hole");
+            OwnMemory.write(start, &vec![0u8; before]).unwrap();
+        }
     }
     unmap(base, 3);
 }
