@@ -161,7 +161,8 @@ impl Access {
     }
 
     /// `iommufd_access_rw` reading `len` bytes straight into the caller's buffer at `ubuf`
-    /// (see [`crate::ioas::IoPagetable::access_read_to`]).
+    /// (see [`crate::ioas::IoPagetable::access_read_to`]). The IOAS is borrowed under the
+    /// access's lock for the call, as the kernel holds `ioas_lock`: a change of IOAS waits.
     pub fn read_to(
         &self,
         iova: u64,
@@ -174,12 +175,13 @@ impl Access {
             return Err(Errno::EINVAL);
         }
         iova.checked_add(len - 1).ok_or(Errno::EOVERFLOW)?;
-        self.current_ioas()?
-            .iopt
-            .access_read_to(iova, len, ubuf, flags, mem)
+        let st = self.lock();
+        let ioas = st.ioas.as_ref().ok_or(Errno::ENOENT)?;
+        ioas.iopt.access_read_to(iova, len, ubuf, flags, mem)
     }
 
-    /// `iommufd_access_rw`: copies between `buf` and the memory under `iova`.
+    /// `iommufd_access_rw`: copies between `buf` and the memory under `iova`, the IOAS
+    /// borrowed under the access's lock as in [`Self::read_to`].
     pub fn rw(
         &self,
         iova: u64,
@@ -192,7 +194,9 @@ impl Access {
         }
         iova.checked_add(buf.len() as u64 - 1)
             .ok_or(Errno::EOVERFLOW)?;
-        self.current_ioas()?.iopt.access_rw(iova, buf, flags, mem)
+        let st = self.lock();
+        let ioas = st.ioas.as_ref().ok_or(Errno::ENOENT)?;
+        ioas.iopt.access_rw(iova, buf, flags, mem)
     }
 }
 

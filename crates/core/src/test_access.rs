@@ -4,7 +4,7 @@
 //! unmap. The front end hands it to the caller as a file descriptor; closing that releases it.
 
 use crate::access::{self, Access};
-use crate::context::{Context, Handle};
+use crate::context::{Context, Handle, Kind};
 use crate::ioas::{AccessFlags, AccessNotify, PAGE_SIZE};
 use crate::object::Object;
 use crate::object_table::ObjRef;
@@ -147,7 +147,13 @@ impl TestAccess {
         flags: AccessFlags,
         mem: &dyn UserMemory,
     ) -> Result<()> {
-        let access = self.access()?;
+        // The access is borrowed under its lock, not counted: a release meanwhile waits for
+        // the copy, as the kernel's waits for the file reference the call holds.
+        let held = lock(&self.access);
+        let access = held
+            .as_deref()
+            .and_then(<Access as Kind>::of)
+            .ok_or(Errno::EBADFD)?;
         if !flags.write {
             // The kernel bounces through a kernel buffer; one copy into the caller's buffer
             // gives the same result (see `Access::read_to`).

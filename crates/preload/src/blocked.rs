@@ -28,22 +28,27 @@ fn any_member(set: &sigset_t) -> bool {
         .any(|&s| unsafe { libc::sigismember(set, s) } == 1)
 }
 
-/// True if this thread may have a fault signal blocked.
+/// True if this thread may have a fault signal blocked. Inlined: every fault-tolerant copy
+/// asks, and only a thread's first question goes to the kernel.
+#[inline]
 pub fn fault_signals_blocked() -> bool {
-    STATE.with(|s| {
-        if s.get() == UNKNOWN {
-            // SAFETY: an all-zero `sigset_t` is a valid (empty) set.
-            let mut cur: sigset_t = unsafe { std::mem::zeroed() };
-            // SAFETY: a null new set only reads the mask into `cur`, which outlives the call.
-            let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut cur) };
-            s.set(if rc == 0 && !any_member(&cur) {
-                CLEAR
-            } else {
-                BLOCKED
-            });
-        }
-        s.get() != CLEAR
-    })
+    match STATE.with(Cell::get) {
+        CLEAR => false,
+        UNKNOWN => ask(),
+        _ => true,
+    }
+}
+
+/// [`fault_signals_blocked`] on a thread that has not asked yet: the kernel's answer, kept.
+#[cold]
+fn ask() -> bool {
+    // SAFETY: an all-zero `sigset_t` is a valid (empty) set.
+    let mut cur: sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new set only reads the mask into `cur`, which outlives the call.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut cur) };
+    let blocked = rc != 0 || any_member(&cur);
+    STATE.with(|s| s.set(if blocked { BLOCKED } else { CLEAR }));
+    blocked
 }
 
 /// After a successful `sigprocmask(how, set, ...)` that found the mask `old`.

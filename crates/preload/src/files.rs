@@ -105,7 +105,7 @@ impl FdHost for Fds {
 
     /// The file behind `fd`, if `fd` is a file of ours.
     fn get(&self, fd: i32) -> Option<File> {
-        match ops::entry(fd)?.object {
+        ops::entry_with(fd, |entry| match &entry.object {
             Object::File(f) => Some(f.file.clone()),
             Object::Context(_)
             | Object::Device(_)
@@ -114,7 +114,7 @@ impl FdHost for Fds {
             | Object::FailNth(_)
             | Object::Attr(_)
             | Object::Remote(_) => None,
-        }
+        })
     }
 
     /// The legacy container behind `fd`, for the process that opened it.

@@ -178,6 +178,19 @@ pub(crate) fn entry(fd: c_int) -> Option<Entry> {
     lookup(fd)?.ok()
 }
 
+/// `f` of the entry of `fd` if it is virtual and not being closed, the entry borrowed where
+/// the table needs no check of the number ([`lookup`]).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn entry_with<T>(fd: c_int, f: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+    TABLE.with(fd, f)
+}
+
+/// `f` of the entry of `fd` if it is virtual and not being closed.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn entry_with<T>(fd: c_int, f: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+    f(&entry(fd)?)
+}
+
 /// See [`crate::table::FdTable::generation`].
 pub fn generation() -> u64 {
     TABLE.generation()
@@ -200,13 +213,14 @@ pub fn settled_since(generation: u64) -> bool {
 }
 
 /// Answers with `f` for the entry of `fd`: `None` if `fd` is not ours, `EBADF` if it is being
-/// closed or was closed.
+/// closed or was closed. The entry is lent where the lookup left it: a move of it costs more
+/// than its size suggests, as reads of the moved copy wait for the stores that made it.
 pub(crate) fn answer<T>(
     fd: c_int,
-    f: impl FnOnce(Entry) -> Option<Result<T, Errno>>,
+    f: impl FnOnce(&Entry) -> Option<Result<T, Errno>>,
 ) -> Option<Result<T, Errno>> {
     match lookup(fd)? {
-        Ok(entry) => f(entry),
+        Ok(ref entry) => f(entry),
         Err(e) => Some(Err(e)),
     }
 }
@@ -317,7 +331,7 @@ pub fn mmap(
 
 /// [`mmap`]'s answer for `entry`.
 fn map(
-    entry: Entry,
+    entry: &Entry,
     addr: usize,
     len: usize,
     prot: c_int,
@@ -325,7 +339,7 @@ fn map(
     fd: c_int,
     off: i64,
 ) -> Result<usize, Errno> {
-    match entry.object {
+    match &entry.object {
         Object::Context(ctx) => mmap_checks(len, prot, flags, fd, off).and_then(|shared| {
             // iommufd_fops_mmap.
             if !shared {
@@ -337,7 +351,7 @@ fn map(
             if flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
                 return Err(libc::EINVAL);
             }
-            let m = uiommu_abi::mmap(&ctx, off as u64, len as u64).map_err(|e| e.0)?;
+            let m = uiommu_abi::mmap(ctx, off as u64, len as u64).map_err(|e| e.0)?;
             Ok(crate::regions::insert(m) as usize)
         }),
         Object::FailNth(_) | Object::Attr(_) | Object::Group(_) | Object::Container(_) => {
@@ -347,7 +361,7 @@ fn map(
         Object::Device(d) => d.serve().and_then(|f| {
             let shared = mmap_checks(len, prot, flags, fd, off)?;
             let m = f.mmap(off as u64, len as u64, shared).map_err(|e| e.0)?;
-            bar_map(&d, m, addr, len, flags)
+            bar_map(d, m, addr, len, flags)
         }),
         // A context or file shared since a fork: its memory is its owner's (see `share`).
         Object::Remote(r) => mmap_checks(len, prot, flags, fd, off).and_then(|_| match r.kind() {

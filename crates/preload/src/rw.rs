@@ -20,7 +20,7 @@ pub fn read_write(fd: c_int, write: bool, buf: u64, count: usize) -> Option<Resu
     answer(fd, |entry| {
         let mem = caller_memory();
         let call = || {
-            check_access_mode(&entry, write)?;
+            check_access_mode(entry, write)?;
             let n = object_read_write(fd, &entry.object, write, buf, count, &mem)?;
             Ok(isize::try_from(n).unwrap_or(isize::MAX))
         };
@@ -122,15 +122,15 @@ pub fn pread_pwrite(
             Object::File(_) => Err(libc::ESPIPE),
             Object::Remote(r) if r.kind() != Kind::Context => Err(libc::ESPIPE),
             Object::Context(_) | Object::Group(_) | Object::Container(_) | Object::Remote(_) => {
-                check_access_mode(&entry, write).and(Err(libc::EINVAL))
+                check_access_mode(entry, write).and(Err(libc::EINVAL))
             }
-            Object::FailNth(tid) => check_access_mode(&entry, write)
+            Object::FailNth(tid) => check_access_mode(entry, write)
                 .and_then(|()| fail_nth_io(**tid, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Attr(node) => check_access_mode(&entry, write)
+            Object::Attr(node) => check_access_mode(entry, write)
                 .and_then(|()| attr::io(node, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
-            Object::Device(d) => check_access_mode(&entry, write)
+            Object::Device(d) => check_access_mode(entry, write)
                 .and_then(|()| device_io::pread_pwrite(d, write, buf, count, pos as u64))
                 .map(|n| isize::try_from(n).unwrap_or(isize::MAX)),
         };
@@ -173,7 +173,7 @@ pub fn vectored(
                 pos.map(|p| u64::try_from(p).map_err(|_| libc::EINVAL))
                     .transpose()
                     .and_then(|pos| {
-                        check_access_mode(&entry, write)?;
+                        check_access_mode(entry, write)?;
                         device_io::vectored(d, write, iov, iovcnt, pos, flags.unwrap_or(0))
                     })
                     .map(|n| isize::try_from(n).unwrap_or(isize::MAX))

@@ -236,6 +236,20 @@ impl FdTable {
         })
     }
 
+    /// `f` of the entry for `fd`, if it is virtual and not being closed, under the read lock:
+    /// what `f` needs of the entry is taken without cloning all of it. (Where `syscall()` is
+    /// not intercepted, a lookup must check the number's file first: see [`crate::ops`].)
+    #[cfg(target_arch = "x86_64")]
+    pub fn with<T>(&self, fd: c_int, f: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+        if self.is_empty() {
+            return None;
+        }
+        match self.read().get(&fd) {
+            Some(s) if !s.closing => f(&s.entry),
+            _ => None,
+        }
+    }
+
     /// Some fd that currently stands for `file`.
     pub fn fd_of(&self, file: &Arc<crate::files::OpenFile>) -> Option<c_int> {
         self.read()

@@ -48,6 +48,8 @@ impl UserCmd {
     /// Reads an iommufd command for a `cmd` in the table's range, in the kernel's order: the
     /// `size` word (`EFAULT`), the row (`ENOTTY` for a number with no row or a different
     /// encoding), the minimum size (`EINVAL`), then the extensible copy (`E2BIG`, `EFAULT`).
+    /// Inlined into the dispatcher, so that the struct is copied in where it stays.
+    #[inline]
     pub fn read(mem: &impl UserMemory, cmd: u32, arg: u64) -> Result<Self> {
         let mut size = [0u8; 4];
         mem.read(arg, &mut size)?;

@@ -8,6 +8,7 @@
 //! its parent's iommufd. `bench --rounds N` changes the number of rounds, `--fewer-calls N`
 //! divides the calls in each by N, `--no-edu` leaves edu's DMA out. With an edu device
 //! (`uiommu exec --device edu -- bench`) it also times edu's DMA through the IOMMU.
+//! `--only access-rw` times ACCESS_RW's 4 KiB read alone, in a loop long enough to profile.
 //!
 //! Timed calls go straight to `ioctl(2)` with prepared structs so that only the call itself is
 //! measured, not the client's bookkeeping; setup goes through the client.
@@ -82,7 +83,13 @@ impl Report {
     }
 }
 
-fn run(rounds: u32, fork: bool, no_edu: bool) -> uiommu_client::Result<()> {
+/// The calls `--only` narrows the bench to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    AccessRw,
+}
+
+fn run(rounds: u32, fork: bool, no_edu: bool, only: Option<Only>) -> uiommu_client::Result<()> {
     let fd = Iommufd::open()?;
     let raw = fd.as_fd().as_raw_fd();
     let ioas = fd.alloc_ioas()?;
@@ -93,6 +100,9 @@ fn run(rounds: u32, fork: bool, no_edu: bool) -> uiommu_client::Result<()> {
     big.fill(0x5a);
     if fork && !in_child()? {
         return Ok(());
+    }
+    if only == Some(Only::AccessRw) {
+        return access_rw_only(&fd, &ioas, &access, &big, rounds);
     }
 
     let null = std::fs::File::open("/dev/null").expect("/dev/null");
@@ -238,6 +248,44 @@ fn run(rounds: u32, fork: bool, no_edu: bool) -> uiommu_client::Result<()> {
     Ok(())
 }
 
+/// ACCESS_RW reading 4 KiB, `rounds` rounds of a million calls: nothing else runs, so a
+/// profile of the process is the call's.
+fn access_rw_only(
+    fd: &Iommufd,
+    ioas: &uiommu_client::Ioas,
+    access: &uiommu_client::Access,
+    big: &MappedBuffer,
+    rounds: u32,
+) -> uiommu_client::Result<()> {
+    let raw = fd.as_fd().as_raw_fd();
+    let mut map = IommuIoasMap {
+        size: size_of::<IommuIoasMap>() as u32,
+        flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+        ioas_id: ioas.id().raw(),
+        user_va: big.addr(),
+        length: 1 << 20,
+        iova: MOCK_APERTURE_START,
+        ..Default::default()
+    };
+    must("IOAS_MAP", ioctl(raw, IOMMU_IOAS_MAP, &mut map));
+    let mut out = vec![0u8; 4096];
+    let mut cmd = IommuTestCmd::new(
+        access.as_fd().as_raw_fd() as u32,
+        TestAccessRw {
+            iova: MOCK_APERTURE_START,
+            length: out.len() as u64,
+            uptr: out.as_mut_ptr() as u64,
+            ..Default::default()
+        },
+    );
+    let ns = time(rounds, 1_000_000, || {
+        ioctl(raw, IOMMU_TEST_CMD, &mut cmd);
+    });
+    assert!(out.iter().all(|&b| b == 0x5a), "ACCESS_RW read wrong data");
+    println!("{:<36} {ns:>12.0} ns", "ACCESS_RW read 4 KiB");
+    Ok(())
+}
+
 /// The emulated edu's DMA of 4 KiB each way, if an edu is there (see [`edu`]).
 fn edu_dma(rounds: u32, r: &Report) {
     let src = vec![0x3cu8; edu::LEN];
@@ -297,7 +345,19 @@ fn main() -> ExitCode {
         CALLS_DIVISOR.store(n.max(1), Ordering::Relaxed);
     }
     let no_edu = args.iter().any(|a| a == "--no-edu");
-    match run(rounds, fork, no_edu) {
+    let only = match args
+        .iter()
+        .position(|a| a == "--only")
+        .map(|i| args.get(i + 1))
+    {
+        None => None,
+        Some(Some(w)) if w == "access-rw" => Some(Only::AccessRw),
+        Some(w) => {
+            eprintln!("bench: --only takes access-rw, not {w:?}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(rounds, fork, no_edu, only) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench: {e}");

@@ -247,12 +247,12 @@ impl IoPagetable {
     ) -> Result<()> {
         let last = access_last(iova, len)?;
         let g = self.read();
-        let (steps, done) = g.areas.contig(iova, last);
-        let mut chunks = Vec::with_capacity(steps.len());
-        for s in &steps {
-            let Some(a) = g.areas.get(s.area) else {
-                return Err(Errno::ENOENT);
-            };
+        let mut walk = g.areas.contig_walk(iova, last);
+        // Host ranges to copy, in IOVA order: most reads fall in one area, kept out of the
+        // heap; the areas after it, if any, in `rest`.
+        let mut first = None;
+        let mut rest = Vec::new();
+        for (a, s) in walk.by_ref() {
             if a.prevent_access {
                 return Err(Errno::EINVAL);
             }
@@ -266,13 +266,16 @@ impl IoPagetable {
             if flags.slow_path || a.pages.is_file() {
                 a.pages.probe(byte, n)?;
             }
-            chunks.push((host, n));
+            match first {
+                None => first = Some((host, n)),
+                Some(_) => rest.push((host, n)),
+            }
         }
-        if !done {
+        if !walk.done() {
             return Err(Errno::ENOENT);
         }
         let mut off = 0u64;
-        for (host, n) in chunks {
+        for (host, n) in first.into_iter().chain(rest) {
             let dst = ubuf.checked_add(off).ok_or(Errno::EFAULT)?;
             mem.copy(dst, host, n as usize)?;
             off += n;

@@ -146,21 +146,57 @@ impl Areas {
     /// Walks areas that cover `iova..=last` without a gap (`iopt_for_each_contig_area`).
     /// Returns the steps and whether they reach `last` (`iopt_area_contig_done`).
     pub(crate) fn contig(&self, iova: u64, last: u64) -> (Vec<ContigStep>, bool) {
-        let mut steps = Vec::new();
-        let mut cur = iova;
-        let mut area = self.first_in(iova, iova);
-        while let Some(a) = area {
-            steps.push(ContigStep {
-                area: a.iova,
-                cur,
-                last: a.last.min(last),
-            });
-            if a.last >= last {
-                return (steps, true);
-            }
-            cur = a.last + 1;
-            area = self.map.get(&cur);
+        let mut walk = self.contig_walk(iova, last);
+        let steps = walk.by_ref().map(|(_, s)| s).collect();
+        (steps, walk.done())
+    }
+
+    /// [`Self::contig`] as it goes, each step with its area: nothing is collected, so a walk
+    /// on a hot path allocates nothing.
+    pub(crate) fn contig_walk(&self, iova: u64, last: u64) -> ContigWalk<'_> {
+        ContigWalk {
+            areas: self,
+            next: self.first_in(iova, iova),
+            cur: iova,
+            last,
+            done: false,
         }
-        (steps, false)
+    }
+}
+
+/// The walk of [`Areas::contig_walk`].
+pub(crate) struct ContigWalk<'a> {
+    areas: &'a Areas,
+    next: Option<&'a Area>,
+    cur: u64,
+    last: u64,
+    done: bool,
+}
+
+impl ContigWalk<'_> {
+    /// Whether the steps reached `last` (`iopt_area_contig_done`); meaningful once the walk
+    /// has ended.
+    pub(crate) fn done(&self) -> bool {
+        self.done
+    }
+}
+
+impl<'a> Iterator for ContigWalk<'a> {
+    type Item = (&'a Area, ContigStep);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let a = self.next.take()?;
+        let step = ContigStep {
+            area: a.iova,
+            cur: self.cur,
+            last: a.last.min(self.last),
+        };
+        if a.last >= self.last {
+            self.done = true;
+        } else {
+            self.cur = a.last + 1;
+            self.next = self.areas.map.get(&self.cur);
+        }
+        Some((a, step))
     }
 }

@@ -44,13 +44,20 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 /// Puts the handler in front of the program's `SIGSEGV` and `SIGBUS` actions: the first time,
 /// and again for a signal whose action went back to the kernel's default since (a fault
 /// forwarded to a program that had none, see [`chain::forward`]). A call while another thread
-/// arms returns at once; the caller checks [`chain::in_front`].
+/// arms returns at once; the caller checks [`chain::in_front`]. Inlined: every fault-tolerant
+/// copy asks, and the answer is nearly always two loads.
+#[inline]
 pub fn install() {
+    if !chain::SIGNALS.iter().all(|&s| chain::in_front(s)) {
+        arm();
+    }
+}
+
+/// [`install`] when the handler is not in front of both signals.
+#[cold]
+fn arm() {
     static PREPARED: OnceLock<bool> = OnceLock::new();
     static ARMING: AtomicBool = AtomicBool::new(false);
-    if chain::SIGNALS.iter().all(|&s| chain::in_front(s)) {
-        return;
-    }
     if !*PREPARED.get_or_init(super::stack::prepare) || ARMING.swap(true, SeqCst) {
         return;
     }

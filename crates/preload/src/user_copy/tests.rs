@@ -101,6 +101,72 @@ fn a_struct_straddling_into_an_unmapped_page_is_efault() {
 }
 
 #[test]
+fn every_length_and_alignment_copies_exactly() {
+    // Across the vector loop's 128-byte blocks, its 16-byte steps and its byte tail, and past
+    // the length where `rep movsb` takes over.
+    let src: Vec<u8> = (0..3 * super::WIDE_MAX)
+        .map(|i| (i * 7 + 3) as u8)
+        .collect();
+    let mut dst = vec![0u8; src.len() + 64];
+    let lens = (0..300).chain([
+        4095,
+        4096,
+        4097,
+        super::WIDE_MAX - 1,
+        super::WIDE_MAX,
+        2 * super::WIDE_MAX + 5,
+    ]);
+    for len in lens {
+        for (s_off, d_off) in [(0, 0), (1, 0), (0, 3), (17, 33)] {
+            dst.fill(0);
+            let s = &src[s_off..s_off + len];
+            OwnMemory
+                .read(s.as_ptr() as u64, &mut dst[d_off..d_off + len])
+                .unwrap();
+            assert_eq!(&dst[d_off..d_off + len], s, "len {len} at {s_off}/{d_off}");
+            assert!(dst[..d_off].iter().all(|&b| b == 0));
+            assert!(
+                dst[d_off + len..].iter().all(|&b| b == 0),
+                "len {len} overran"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_copy_into_a_hole_copies_every_byte_before_it() {
+    // Short copies (whole-word moves), and long enough for the vector loop, which meets the
+    // hole in the middle of a block or in its last, overlapping move.
+    let base = map_apart(4);
+    unmap(base + 3 * PAGE, 1);
+    let edge = (base + 3 * PAGE) as u64;
+    for before in [1usize, 2, 3, 5, 7, 15, 16, 100, 128, 1000, 2 * PAGE + 7] {
+        for past in [1usize, 3, 9, 200] {
+            let start = edge - before as u64;
+            let data: Vec<u8> = (0..before + past).map(|i| i as u8 | 1).collect();
+            assert_eq!(OwnMemory.write(start, &data), Err(Errno::EFAULT));
+            let mut got = vec![0u8; before];
+            OwnMemory.read(start, &mut got).unwrap();
+            assert_eq!(
+                got,
+                data[..before],
+                "{before} bytes written before the hole"
+            );
+            let mut back = vec![0u8; before + past];
+            assert_eq!(OwnMemory.read(start, &mut back), Err(Errno::EFAULT));
+            assert_eq!(
+                back[..before],
+                data[..before],
+                "{before} bytes read before the hole"
+            );
+            assert!(back[before..].iter().all(|&b| b == 0), "read past the hole");
+            OwnMemory.write(start, &vec![0u8; before]).unwrap();
+        }
+    }
+    unmap(base, 3);
+}
+
+#[test]
 fn prot_none_and_read_only_are_efault() {
     let none = map(1, libc::PROT_NONE);
     let ro = map(1, libc::PROT_READ);

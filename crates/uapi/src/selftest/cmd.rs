@@ -111,7 +111,9 @@ impl IommuTestCmd {
         }
     }
 
-    /// The operation and its member, by `op`; `None` for an unknown `op`.
+    /// The operation and its member, by `op`; `None` for an unknown `op`. Inlined, so that
+    /// the dispatcher reads the member where it is rather than through an enum built for it.
+    #[inline]
     pub fn decode(&self) -> Option<TestOp> {
         TestOp::decode(self)
     }
@@ -181,6 +183,7 @@ macro_rules! test_members {
 
         impl TestOp {
             /// Decodes `cmd` by its `op`.
+            #[inline]
             pub fn decode(cmd: &IommuTestCmd) -> Option<Self> {
                 match cmd.op {
                     $($op => Some(Self::$variant(*cmd.member::<$name>())),)*
