@@ -42,11 +42,16 @@ pub const SLOT_HAS_FD: u64 = 1;
 
 /// Slots in each ring.
 const SLOTS: u64 = 16;
-/// Words from one slot to the next (a cache line).
+/// Words from one slot to the next (a cache line): the slot's sequence number (the index of
+/// the message it holds, plus 1), then the message.
 const SLOT_STRIDE: usize = 8;
-/// Per end, on a cache line each: messages sent to it, messages it took, and whether it is
-/// about to sleep or sleeping.
+/// Per ring (named by the end it carries messages to), each on a cache line of its own, so
+/// that a hand-off moves only the lines it must: the sender's count of messages sent and its
+/// last look at the receiver's count (the sender's alone); the receiver's count of messages
+/// taken (read by the sender only when the ring looks full); and whether the receiver is
+/// about to sleep or sleeping (written by the receiver only around a sleep).
 const HEAD: usize = 0;
+const SEEN_TAIL: usize = 1;
 const TAIL: usize = 8;
 const SLEEPING: usize = 16;
 const END_WORDS: usize = 24;
@@ -71,6 +76,7 @@ const WINDOW_END: usize = WINDOW_BYTES_AT + WINDOW_BYTES / 8;
 const DATA: usize = 4096 / 8;
 /// Bytes a memory callback moves at most.
 pub const DATA_BYTES: usize = 4096;
+const _: () = assert!(SLOT_WORDS < SLOT_STRIDE);
 const _: () = assert!(WINDOW_END <= DATA && (DATA + DATA_BYTES / 8) * 8 <= SharedAtomics::LEN);
 
 /// A mapping of a connection's page.
@@ -113,39 +119,47 @@ impl Page {
         RINGS + to as usize * RING_WORDS + (index % SLOTS) as usize * SLOT_STRIDE
     }
 
-    /// Puts a message on the ring to `to`; false if the ring is full. The store of the head
-    /// is sequentially consistent, so that either `to`, about to sleep, sees the message, or
-    /// the sender sees `to`'s flag ([`Page::take_sleeper`]).
+    /// Puts a message on the ring to `to`; false if the ring is full. The store of the
+    /// slot's sequence number publishes the message and is sequentially consistent, so that
+    /// either `to`, about to sleep, sees the message, or the sender sees `to`'s flag
+    /// ([`Page::take_sleeper`]).
     pub fn push(&self, to: End, slot: [u64; SLOT_WORDS]) -> bool {
         let head = self.word(to, HEAD).load(Ordering::Relaxed);
-        if head.wrapping_sub(self.word(to, TAIL).load(Ordering::Acquire)) >= SLOTS {
-            return false;
+        if head.wrapping_sub(self.word(to, SEEN_TAIL).load(Ordering::Relaxed)) >= SLOTS {
+            let tail = self.word(to, TAIL).load(Ordering::Acquire);
+            self.word(to, SEEN_TAIL).store(tail, Ordering::Relaxed);
+            if head.wrapping_sub(tail) >= SLOTS {
+                return false;
+            }
         }
         let at = self.slot(to, head);
         for (i, w) in slot.into_iter().enumerate() {
-            self.words.get(at + i).store(w, Ordering::Relaxed);
+            self.words.get(at + 1 + i).store(w, Ordering::Relaxed);
         }
-        self.word(to, HEAD)
-            .store(head.wrapping_add(1), Ordering::SeqCst);
+        let next = head.wrapping_add(1);
+        self.words.get(at).store(next, Ordering::SeqCst);
+        self.word(to, HEAD).store(next, Ordering::Relaxed);
         true
     }
 
     /// Takes the next message on the ring to `me`, if there is one.
     pub fn pop(&self, me: End) -> Option<[u64; SLOT_WORDS]> {
         let tail = self.word(me, TAIL).load(Ordering::Relaxed);
-        if self.word(me, HEAD).load(Ordering::Acquire) == tail {
+        let at = self.slot(me, tail);
+        if self.words.get(at).load(Ordering::Acquire) != tail.wrapping_add(1) {
             return None;
         }
-        let at = self.slot(me, tail);
-        let slot = std::array::from_fn(|i| self.words.get(at + i).load(Ordering::Relaxed));
+        let slot = std::array::from_fn(|i| self.words.get(at + 1 + i).load(Ordering::Relaxed));
         self.word(me, TAIL)
             .store(tail.wrapping_add(1), Ordering::Release);
         Some(slot)
     }
 
-    /// Whether a message waits on the ring to `me`.
+    /// Whether a message waits on the ring to `me`: a look at the one slot it would be in.
     pub fn pending(&self, me: End) -> bool {
-        self.word(me, HEAD).load(Ordering::SeqCst) != self.word(me, TAIL).load(Ordering::Relaxed)
+        let tail = self.word(me, TAIL).load(Ordering::Relaxed);
+        let at = self.slot(me, tail);
+        self.words.get(at).load(Ordering::SeqCst) == tail.wrapping_add(1)
     }
 
     /// `me` is about to sleep (true) or awake (false).
@@ -155,10 +169,12 @@ impl Page {
     }
 
     /// After a push to `to`: whether `to` sleeps and must be woken (clearing its flag, so that
-    /// one wake serves every message until it sleeps again).
+    /// one wake serves every message until it sleeps again). The flag is only read unless it
+    /// is set, so that its line stays shared between the two CPUs.
     pub fn take_sleeper(&self, to: End) -> bool {
         std::sync::atomic::fence(Ordering::SeqCst);
-        self.word(to, SLEEPING).swap(0, Ordering::SeqCst) != 0
+        let flag = self.word(to, SLEEPING);
+        flag.load(Ordering::SeqCst) != 0 && flag.swap(0, Ordering::SeqCst) != 0
     }
 
     /// Stores the caller's bytes at `addr` as the window of the next request, `writable` if
