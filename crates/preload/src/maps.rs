@@ -134,7 +134,11 @@ impl MapsMemory {
             // This process's own files through fds kept at high numbers (see `procfile`).
             (None, "maps") => crate::procfile::self_maps(),
             (None, "smaps") => crate::procfile::self_smaps(),
-            _ => std::fs::read_to_string(self.path(file)?),
+            _ => {
+                let path = std::ffi::CString::new(self.path(file)?)
+                    .map_err(|_| std::io::ErrorKind::InvalidInput)?;
+                crate::procfile::read_own(&path)
+            }
         }
     }
 }

@@ -28,8 +28,27 @@ struct Held {
 static MAPS: Mutex<Option<Held>> = Mutex::new(None);
 static SMAPS: Mutex<Option<Held>> = Mutex::new(None);
 
+/// Opens `path` read-only as a file of the library's own: under the fd table's write lock
+/// with its generation advanced, and moved above the program's numbers before the lock goes,
+/// as every fd the library makes while the program's threads run (see [`crate::table`]).
+fn open_own(path: &std::ffi::CStr) -> std::io::Result<c_int> {
+    let _table = crate::table::TABLE.write_new();
+    let fd = sys::open_raw(path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+        .map_err(std::io::Error::from_raw_os_error)?;
+    Ok(sys::lift(fd))
+}
+
+/// The text of `path` (another process's file under `/proc`), read through a file of the
+/// library's own ([`open_own`]).
+pub fn read_own(path: &std::ffi::CStr) -> std::io::Result<String> {
+    let fd = open_own(path)?;
+    let text = read_all(fd);
+    sys::close_raw(fd);
+    text.ok_or_else(|| std::io::ErrorKind::InvalidData.into())
+}
+
 fn open(path: &std::ffi::CStr) -> Option<Held> {
-    let fd = sys::lift(sys::open_raw(path, libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()?);
+    let fd = open_own(path).ok()?;
     match sys::fstat(fd) {
         Ok(st) => Some(Held {
             fd,

@@ -781,6 +781,22 @@ impl Drop for SharedAtomics {
     }
 }
 
+/// How many CPUs this thread may run on (`sched_getaffinity`), 1 if that cannot be read.
+/// No file is opened, unlike `std::thread::available_parallelism`, which reads cgroup files:
+/// a file the library opens lands at the lowest free number, where a program's thread may
+/// be calling on an fd it just closed.
+pub fn cpus_allowed() -> usize {
+    // SAFETY: all-zero is an empty CPU set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a writable `cpu_set_t` of the size given, alive for the call.
+    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return 1;
+    }
+    // SAFETY: `set` was filled in by the kernel.
+    (unsafe { libc::CPU_COUNT(&set) }).max(1) as usize
+}
+
 /// `munmap(addr, len)` of a mapping this library made with [`mmap_raw`].
 pub fn munmap_raw(addr: u64, len: usize) {
     // SAFETY: `addr..addr + len` is a mapping this library created and owns; nothing else

@@ -226,7 +226,7 @@ fn file(inbox: &mut Inbox, kind: u8, (len, fd): (usize, Option<InFlight>)) {
 /// receiver would only keep its peer from running.
 fn may_spin() -> bool {
     static MANY: OnceLock<bool> = OnceLock::new();
-    *MANY.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+    *MANY.get_or_init(|| sys::cpus_allowed() > 1)
 }
 
 /// The child's and the owner's ends of a new connection within this process, for tests.
