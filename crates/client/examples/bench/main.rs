@@ -200,16 +200,7 @@ fn run(rounds: u32, fork: bool, no_edu: bool, only: Option<Only>) -> uiommu_clie
     }
 
     // An emulated device's DMA: ACCESS_RW reads IOVA memory into a user buffer.
-    let mut map = IommuIoasMap {
-        size: size_of::<IommuIoasMap>() as u32,
-        flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-        ioas_id: ioas.id().raw(),
-        user_va: big.addr(),
-        length: 1 << 20,
-        iova: MOCK_APERTURE_START,
-        ..Default::default()
-    };
-    must("IOAS_MAP", ioctl(raw, IOMMU_IOAS_MAP, &mut map));
+    map_for_access(raw, &ioas, &big);
     let src = big.to_vec();
     for (name, len, iters) in [
         ("ACCESS_RW read 4 KiB", 4096usize, 5_000),
@@ -220,15 +211,7 @@ fn run(rounds: u32, fork: bool, no_edu: bool, only: Option<Only>) -> uiommu_clie
             out.copy_from_slice(black_box(&src[..len]));
             black_box(&mut out);
         });
-        let mut cmd = IommuTestCmd::new(
-            access.as_fd().as_raw_fd() as u32,
-            TestAccessRw {
-                iova: MOCK_APERTURE_START,
-                length: len as u64,
-                uptr: out.as_mut_ptr() as u64,
-                ..Default::default()
-            },
-        );
+        let mut cmd = access_read(&access, &mut out);
         must("ACCESS_RW", ioctl(raw, IOMMU_TEST_CMD, &mut cmd));
         assert!(out.iter().all(|&b| b == 0x5a), "ACCESS_RW read wrong data");
         let ns = time(rounds, iters, || {
@@ -248,16 +231,8 @@ fn run(rounds: u32, fork: bool, no_edu: bool, only: Option<Only>) -> uiommu_clie
     Ok(())
 }
 
-/// ACCESS_RW reading 4 KiB, `rounds` rounds of a million calls: nothing else runs, so a
-/// profile of the process is the call's.
-fn access_rw_only(
-    fd: &Iommufd,
-    ioas: &uiommu_client::Ioas,
-    access: &uiommu_client::Access,
-    big: &MappedBuffer,
-    rounds: u32,
-) -> uiommu_client::Result<()> {
-    let raw = fd.as_fd().as_raw_fd();
+/// Maps the 1 MiB of `big` at the mock aperture's start, for the accesses to read.
+fn map_for_access(raw: RawFd, ioas: &uiommu_client::Ioas, big: &MappedBuffer) {
     let mut map = IommuIoasMap {
         size: size_of::<IommuIoasMap>() as u32,
         flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
@@ -268,8 +243,11 @@ fn access_rw_only(
         ..Default::default()
     };
     must("IOAS_MAP", ioctl(raw, IOMMU_IOAS_MAP, &mut map));
-    let mut out = vec![0u8; 4096];
-    let mut cmd = IommuTestCmd::new(
+}
+
+/// `IOMMU_TEST_OP_ACCESS_RW` reading `out.len()` bytes from the aperture's start into `out`.
+fn access_read(access: &uiommu_client::Access, out: &mut [u8]) -> IommuTestCmd {
+    IommuTestCmd::new(
         access.as_fd().as_raw_fd() as u32,
         TestAccessRw {
             iova: MOCK_APERTURE_START,
@@ -277,7 +255,22 @@ fn access_rw_only(
             uptr: out.as_mut_ptr() as u64,
             ..Default::default()
         },
-    );
+    )
+}
+
+/// ACCESS_RW reading 4 KiB, `rounds` rounds of a million calls: nothing else runs, so a
+/// profile of the process is the call's.
+fn access_rw_only(
+    fd: &Iommufd,
+    ioas: &uiommu_client::Ioas,
+    access: &uiommu_client::Access,
+    big: &MappedBuffer,
+    rounds: u32,
+) -> uiommu_client::Result<()> {
+    let raw = fd.as_fd().as_raw_fd();
+    map_for_access(raw, ioas, big);
+    let mut out = vec![0u8; 4096];
+    let mut cmd = access_read(access, &mut out);
     let ns = time(rounds, 1_000_000, || {
         ioctl(raw, IOMMU_TEST_CMD, &mut cmd);
     });
