@@ -172,28 +172,27 @@ pub fn pidfd_open(pid: u32) -> Result<c_int, Errno> {
     check(rc as isize).map(|fd| crate::sys::lift(fd as c_int))
 }
 
-/// Whether the peer of `sock` has closed its end, without waiting.
-pub fn peer_closed(sock: c_int) -> bool {
+/// The events of `fd` among `events` (hang-ups and errors always count), looked at without
+/// waiting.
+fn poll_now(fd: c_int, events: i16) -> i16 {
     let mut p = libc::pollfd {
-        fd: sock,
-        events: 0,
+        fd,
+        events,
         revents: 0,
     };
     // SAFETY: `p` is one valid `pollfd` that outlives the call.
     let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n != 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+    if n > 0 { p.revents } else { 0 }
+}
+
+/// Whether the peer of `sock` has closed its end, without waiting.
+pub fn peer_closed(sock: c_int) -> bool {
+    poll_now(sock, 0) & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
 
 /// Whether the process of `pidfd` has exited (a pidfd polls readable once it has).
 pub fn pidfd_exited(pidfd: c_int) -> bool {
-    let mut p = libc::pollfd {
-        fd: pidfd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `p` is one valid `pollfd` that outlives the call.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n != 0
+    poll_now(pidfd, libc::POLLIN) != 0
 }
 
 #[cfg(test)]

@@ -29,13 +29,11 @@ impl<'a> ChildMemory<'a> {
         ChildMemory { channel, vm }
     }
 
+    /// `EFAULT` for memory the child could not reach, and as well when the child is gone or
+    /// answered out of turn: its memory cannot be reached then either.
     fn ask(&self, op: Op, a: u64, b: u64) -> Result<()> {
-        match self.channel.ask(Msg::new(op, 0, a, b), None) {
-            Ok(_) => Ok(()),
-            Err(libc::EFAULT) => Err(Errno::EFAULT),
-            // The child is gone, or answered out of turn: its memory cannot be reached.
-            Err(_) => Err(Errno::EFAULT),
-        }
+        let answer = self.channel.ask(Msg::new(op, 0, a, b), None);
+        answer.map(drop).map_err(|_| Errno::EFAULT)
     }
 }
 

@@ -87,7 +87,10 @@ pub struct Page {
 
 impl Page {
     /// A new zeroed page, and a close-on-exec fd (a memfd, moved off the program's numbers)
-    /// by which another process maps the same page; the caller closes it.
+    /// by which another process maps the same page; the caller closes it. Made in the fork
+    /// handler, with the fd table's write lock held and its generation advanced, as every fd
+    /// of the library's that a program's thread could meet at its number (see
+    /// [`crate::table`]).
     pub fn create() -> Result<(Page, c_int), Errno> {
         let fd = sys::lift(sys::memfd(c"uiommu-share")?);
         let len = SharedAtomics::LEN as u64;

@@ -173,11 +173,6 @@ impl Child {
         sent.is_ok()
     }
 
-    /// Asks the child something about its fds in the middle of a command.
-    fn ask(&self, msg: Msg, fd: Option<c_int>) -> Result<i64, Errno> {
-        self.channel.ask(msg, fd)
-    }
-
     fn next_handle(&self) -> u32 {
         let handles = self.handles.borrow();
         handles
@@ -196,7 +191,9 @@ impl Child {
         self.handles
             .borrow_mut()
             .insert(handle, Object::File(open.clone()));
-        let answer = self.ask(Msg::new(Op::Install, handle, kind.to_wire(), 0), Some(fd));
+        let answer = self
+            .channel
+            .ask(Msg::new(Op::Install, handle, kind.to_wire(), 0), Some(fd));
         let child_fd = answer.and_then(|v| i32::try_from(v).map_err(|_| libc::EPROTO));
         match (child_fd, queue) {
             (Ok(child_fd), Some(stand_in)) => {
@@ -239,7 +236,10 @@ impl FdHost for Child {
 
     /// Closes the child's fd without releasing its file.
     fn uninstall(&self, fd: i32) {
-        let Ok(handle) = self.ask(Msg::new(Op::Uninstall, 0, fd as u64, 0), None) else {
+        let Ok(handle) = self
+            .channel
+            .ask(Msg::new(Op::Uninstall, 0, fd as u64, 0), None)
+        else {
             return;
         };
         let removed = self.handles.borrow_mut().remove(&(handle as u32));
@@ -252,6 +252,7 @@ impl FdHost for Child {
     /// The file behind the child's `fd`, if it is one it shares with us.
     fn get(&self, fd: i32) -> Option<File> {
         let handle = self
+            .channel
             .ask(Msg::new(Op::GetFile, 0, fd as u64, 0), None)
             .ok()?;
         match self.object(handle as u32)? {
@@ -261,7 +262,9 @@ impl FdHost for Child {
     }
 
     fn is_open(&self, fd: i32) -> bool {
-        self.ask(Msg::new(Op::IsOpen, 0, fd as u64, 0), None) == Ok(1)
+        self.channel
+            .ask(Msg::new(Op::IsOpen, 0, fd as u64, 0), None)
+            == Ok(1)
     }
 
     /// Not served for a child: the file would be mapped here, at addresses of this process,
