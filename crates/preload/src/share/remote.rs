@@ -145,15 +145,13 @@ impl Connection {
                 // An fd with a reply is the library's own (a connection's socket): moved up,
                 // off the program's numbers, before it counts as arrived.
                 Op::Reply => return m.into_result().map(|v| (v, fd.map(|f| sys::lift(f.fd())))),
-                Op::MemRead | Op::MemWrite | Op::MemCopy => {
-                    if let Some(fd) = fd {
-                        sys::close_raw(fd.fd());
-                    }
-                    let done = child_memory::serve(self.channel.page(), &m);
-                    let answer = Msg::result(Op::Answer, done);
-                    self.channel.send(answer, None).map_err(|_| OWNER_GONE)?;
-                }
-                Op::Install | Op::Uninstall | Op::GetFile | Op::IsOpen => {
+                Op::Install
+                | Op::Uninstall
+                | Op::GetFile
+                | Op::IsOpen
+                | Op::MemRead
+                | Op::MemWrite
+                | Op::MemCopy => {
                     let answer = Msg::result(Op::Answer, self.callback(m, fd));
                     self.channel.send(answer, None).map_err(|_| OWNER_GONE)?;
                 }
@@ -188,9 +186,12 @@ impl Connection {
         }
     }
 
-    /// What the owner asks about this process's fds while a command runs.
+    /// What the owner asks about this process's fds and memory while a command runs.
     fn callback(self: &Arc<Self>, m: Msg, fd: Option<InFlight>) -> Result<i64, Errno> {
         match m.op {
+            Op::MemRead | Op::MemWrite | Op::MemCopy => {
+                child_memory::serve(self.channel.page(), &m)
+            }
             Op::Install => self.install(m.handle, Kind::from_wire(m.a), fd.ok_or(libc::EPROTO)?),
             Op::Uninstall => self.uninstall(m.a as c_int),
             Op::GetFile => match self.remote_file(m.a as c_int) {
