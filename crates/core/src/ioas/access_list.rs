@@ -190,12 +190,9 @@ impl IoPagetable {
     ) -> Result<()> {
         let last = access_last(iova, buf.len() as u64)?;
         let g = self.read();
-        let (steps, done) = g.areas.contig(iova, last);
+        let mut walk = g.areas.contig_walk(iova, last);
         let mut off = 0usize;
-        for s in &steps {
-            let Some(a) = g.areas.get(s.area) else {
-                return Err(Errno::ENOENT);
-            };
+        for (a, s) in walk.by_ref() {
             if a.prevent_access {
                 return Err(Errno::EINVAL);
             }
@@ -226,7 +223,7 @@ impl IoPagetable {
             }
             off += n;
         }
-        if !done {
+        if !walk.done() {
             return Err(Errno::ENOENT);
         }
         Ok(())
